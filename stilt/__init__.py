@@ -1,0 +1,35 @@
+"""stilt: an open HYSPLIT-STILT-compatible Lagrangian transport core with Python orchestration.
+
+Public names are imported lazily (PEP 562), so ``import stilt`` does no work and pulls in no
+heavy dependency until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "read_arl": "stilt.met.arl",
+    "write_arl": "stilt.met.arl",
+    "MetError": "stilt.errors",
+    "StiltError": "stilt.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from stilt._version import get_version
+
+        return get_version()
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stilt' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,20 @@
+"""Meteorology: ARL packed files, map projections, and the synthetic met generator."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "read_arl": "stilt.met.arl",
+    "write_arl": "stilt.met.arl",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stilt.met' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
