@@ -1,0 +1,149 @@
+!! Per-particle random number streams (physics.md 3.9).
+!!
+!! Every particle owns a small state (`rng_state_size` 32-bit words kept in an integer array),
+!! derived from the run seed and the particle index alone, so a fixed seed gives bit-identical
+!! results whatever way particles are split across calls, threads or processes. The generator
+!! is xoshiro128** (Blackman & Vigna 2018, period 2^128 - 1), written here from its published
+!! definition; 32-bit unsigned arithmetic is emulated in 64-bit integers so that no operation
+!! ever overflows. Seeding hashes (seed, stream) with a 32-bit finalizer mix. All procedures
+!! are pure and take/return the state explicitly: the module holds no saved state.
+module stilt_random
+    use stilt_kinds, only: dp, ip, i8, pi
+    implicit none
+    private
+
+    public :: rng_state_size, rng_seed, rng_next, rng_uniform, rng_normal
+
+    integer, parameter :: rng_state_size = 4  !! 32-bit words of state per particle
+
+    integer(i8), parameter :: mask32 = 4294967295_i8      !! 2^32 - 1
+    integer(i8), parameter :: two32 = 4294967296_i8       !! 2^32
+    integer(i8), parameter :: golden = 2654435769_i8      !! 0x9e3779b9
+    integer(i8), parameter :: mix_c1 = 2246822507_i8      !! 0x85ebca6b
+    integer(i8), parameter :: mix_c2 = 3266489909_i8      !! 0xc2b2ae35
+    integer, parameter :: warmup = 8                      !! outputs discarded after seeding
+
+contains
+
+    pure function to_u32(w) result(v)
+        !! The unsigned value (0..2^32-1) of a 32-bit word stored as a signed integer.
+        integer(ip), intent(in) :: w
+        integer(i8) :: v
+        v = iand(int(w, i8), mask32)
+    end function to_u32
+
+    pure function from_u32(v) result(w)
+        !! Store an unsigned 32-bit value (0..2^32-1) in a signed 32-bit integer (same bits).
+        integer(i8), intent(in) :: v
+        integer(ip) :: w
+        if (v >= two32 / 2) then
+            w = int(v - two32, ip)
+        else
+            w = int(v, ip)
+        end if
+    end function from_u32
+
+    pure function mul32(a, c) result(p)
+        !! (a * c) mod 2^32 for unsigned 32-bit a and c, without 64-bit overflow.
+        integer(i8), intent(in) :: a, c
+        integer(i8) :: p
+        integer(i8) :: hi, lo
+        hi = ishft(a, -16)
+        lo = iand(a, 65535_i8)
+        p = iand(iand(hi * c, 65535_i8) * 65536_i8 + lo * c, mask32)
+    end function mul32
+
+    pure function rotl32(x, k) result(r)
+        !! Rotate the unsigned 32-bit value x left by k bits.
+        integer(i8), intent(in) :: x
+        integer, intent(in) :: k
+        integer(i8) :: r
+        r = iand(ior(ishft(x, k), ishft(x, k - 32)), mask32)
+    end function rotl32
+
+    pure function mix32(x0) result(x)
+        !! 32-bit avalanche finalizer (xor-shift / multiply rounds).
+        integer(i8), intent(in) :: x0
+        integer(i8) :: x
+        x = iand(x0, mask32)
+        x = ieor(x, ishft(x, -16))
+        x = mul32(x, mix_c1)
+        x = ieor(x, ishft(x, -13))
+        x = mul32(x, mix_c2)
+        x = ieor(x, ishft(x, -16))
+    end function mix32
+
+    pure subroutine rng_seed(seed, stream, state)
+        !! Initialise the stream of one particle from the run seed and the particle index.
+        !! Different (seed, stream) pairs give statistically independent sequences.
+        integer(i8), intent(in) :: seed     !! run seed (any 64-bit value)
+        integer(i8), intent(in) :: stream   !! stream number, normally the particle index (>= 1)
+        integer(ip), intent(out) :: state(rng_state_size)  !! generator state (32-bit words)
+        integer(i8) :: key(4), h, s(4), r
+        integer :: i, j
+        key(1) = iand(seed, mask32)
+        key(2) = iand(ishft(seed, -32), mask32)
+        key(3) = iand(stream, mask32)
+        key(4) = iand(ishft(stream, -32), mask32)
+        do i = 1, 4
+            h = mix32(iand(int(i, i8) * golden, mask32))
+            do j = 1, 4
+                h = mix32(ieor(h, key(j)) + int(j, i8) * golden)
+            end do
+            s(i) = h
+        end do
+        if (all(s == 0_i8)) s(1) = 1_i8
+        do i = 1, rng_state_size
+            state(i) = from_u32(s(i))
+        end do
+        do i = 1, warmup
+            call rng_next(state, r)
+        end do
+    end subroutine rng_seed
+
+    pure subroutine rng_next(state, r)
+        !! Advance the state and return the next raw 32-bit output as an unsigned value.
+        integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
+        integer(i8), intent(out) :: r                         !! output in 0..2^32-1
+        integer(i8) :: s0, s1, s2, s3, t
+        s0 = to_u32(state(1))
+        s1 = to_u32(state(2))
+        s2 = to_u32(state(3))
+        s3 = to_u32(state(4))
+        r = mul32(rotl32(mul32(s1, 5_i8), 7), 9_i8)
+        t = iand(ishft(s1, 9), mask32)
+        s2 = ieor(s2, s0)
+        s3 = ieor(s3, s1)
+        s1 = ieor(s1, s2)
+        s0 = ieor(s0, s3)
+        s2 = ieor(s2, t)
+        s3 = rotl32(s3, 11)
+        state(1) = from_u32(s0)
+        state(2) = from_u32(s1)
+        state(3) = from_u32(s2)
+        state(4) = from_u32(s3)
+    end subroutine rng_next
+
+    pure subroutine rng_uniform(state, u)
+        !! Uniform deviate in the open interval (0, 1) with 53 random bits.
+        integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
+        real(dp), intent(out) :: u                            !! deviate, 0 < u < 1
+        integer(i8) :: a, b
+        call rng_next(state, a)
+        call rng_next(state, b)
+        a = ishft(a, -5)
+        b = ishft(b, -6)
+        u = (real(a, dp) * 67108864.0_dp + real(b, dp) + 0.5_dp) * 2.0_dp**(-53)
+    end subroutine rng_uniform
+
+    pure subroutine rng_normal(state, z)
+        !! Standard Gaussian deviate N(0, 1) (Box-Muller transform of two uniform deviates).
+        integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
+        real(dp), intent(out) :: z                            !! deviate
+        real(dp) :: u1, u2
+        call rng_uniform(state, u1)
+        call rng_uniform(state, u2)
+        z = sqrt(-2.0_dp * log(u1)) * cos(2.0_dp * pi * u2)
+    end subroutine rng_normal
+
+end module stilt_random

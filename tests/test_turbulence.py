@@ -1,0 +1,425 @@
+"""Dispersion physics of the core (stability, mixed layer, Hanna profiles, STILT vertical scheme).
+
+physics.md sections 3.2-3.7; the kernels are fortran/stilt_stability.f90,
+stilt_turbulence.f90 and stilt_dispersion.f90, reached through their _core_wrap.f90 wrappers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stilt import _core
+
+KAPPA, GRAV, CP, RD = 0.4, 9.80616, 1005.0, 287.04
+ZTOP, ZG = 25000.0, 0.0
+MOM_NONE, MOM_USTAR, MOM_FLUX, MOM_EXCO = 0, 1, 2, 3
+HEAT_NONE, HEAT_TSTAR, HEAT_FLUX = 0, 1, 2
+
+
+def _levels(n: int = 30, zg: float = ZG) -> tuple[np.ndarray, np.ndarray]:
+    """Default internal levels (30, -25, 5): heights above ground and sigma (physics.md 2.1)."""
+    k = np.arange(1, n + 1)
+    h = 30.0 * k**2 - 25.0 * k + 5.0
+    return h * (ZTOP - zg) / ZTOP, 1.0 - h / ZTOP
+
+
+def _column(lapse: float = 0.0065, t0: float = 288.0, p0: float = 1000.0, wind: float = 5.0):
+    """A dry column on the internal levels: T = t0 - lapse z, hydrostatic p, uniform wind."""
+    z, _ = _levels()
+    t = t0 - lapse * z
+    zz = np.concatenate([[0.0], z])
+    tt = t0 - lapse * zz
+    lnp = np.log(p0) - np.concatenate(
+        [[0.0], np.cumsum(GRAV / RD * np.diff(zz) / (0.5 * (tt[1:] + tt[:-1])))]
+    )
+    p = np.exp(lnp[1:])
+    dens = p * 100.0 / (RD * t)
+    u = np.full_like(z, wind)
+    v = np.zeros_like(z)
+    return z, t, p, dens, u, v
+
+
+def _run_column(z, t, p, dens, u, v, *, momentum=MOM_USTAR, heat=HEAT_FLUX, ustr=0.3, umof=0.0,
+                vmof=0.0, exco=0.0, tstr=0.0, shtf=100.0, pblh=-1.0, z0=0.1, kbls=1, kmixd=3,
+                kmix0=150, kzmix=0, tvmix=1.0, tkerd=0.18, tkern=0.18, ziscale=1.0, ks=2,
+                kdat=2, tke=None):
+    if tke is None:
+        tke = -np.ones_like(z)
+    out = _core.turbulence_column(z, t, p, np.zeros_like(z), dens, u, v, tke, momentum, heat,
+                                  ustr, umof, vmof, exco, tstr, shtf, pblh, z0, kbls, kmixd,
+                                  kmix0, kzmix, tvmix, tkerd, tkern, ziscale, ks, kdat)
+    scalars, sigw, tl, sigu, sigv, status = out
+    assert status == 0
+    names = ["ustar", "tstar", "wstar", "zeta", "obukhov", "zi"]
+    return dict(zip(names, scalars)), sigw, tl, sigu, sigv
+
+
+def _theta(t, p):
+    return t * (1000.0 / p) ** 0.286
+
+
+# ---------------------------------------------------------------- surface layer (3.2)
+
+
+def test_stability_from_ustar_and_heat_flux_matches_the_formulas() -> None:
+    z, t, p, dens, u, v = _column()
+    shtf = np.array([50.0, 10.0, -5.0, -20.0, -60.0])  # -60 is floored at -25 W/m2
+    ustr = np.array([0.4, 0.6, 0.3, 0.5, 0.5])
+    n = shtf.size
+    ustar, tstar, zeta = _core.turbulence_surface_layer(
+        z, t, p, np.zeros_like(z), dens, u, v, MOM_USTAR, HEAT_FLUX, ustr, np.zeros(n),
+        np.zeros(n), np.zeros(n), np.zeros(n), shtf, 0.1, 1, 2, 2)
+    h = np.maximum(-25.0, shtf)
+    tstar_ref = -h / (dens[1] * CP * ustr)
+    zeta_ref = z[1] * KAPPA * GRAV * tstar_ref / (ustr**2 * _theta(t[1], p[1]))
+    assert np.allclose(ustar, ustr, rtol=1e-14)
+    assert np.allclose(tstar, tstar_ref, rtol=1e-12)
+    assert np.all(np.abs(zeta_ref) < 2)  # chosen inside the clamp
+    assert np.allclose(zeta, zeta_ref, rtol=1e-12)
+    # the Obukhov length follows: L = z_ks / zeta
+    assert np.allclose(z[1] / zeta, ustr**2 * _theta(t[1], p[1]) / (KAPPA * GRAV * tstar_ref))
+
+
+def test_stability_clamps_and_near_neutral() -> None:
+    z, t, p, dens, u, v = _column()
+    shtf = np.array([400.0, -25.0, 0.0])
+    ustr = np.array([0.1, 0.02, 0.5])
+    n = shtf.size
+    ustar, tstar, zeta = _core.turbulence_surface_layer(
+        z, t, p, np.zeros_like(z), dens, u, v, MOM_USTAR, HEAT_FLUX, ustr, np.zeros(n),
+        np.zeros(n), np.zeros(n), np.zeros(n), shtf, 0.1, 1, 2, 2)
+    assert zeta[0] == -2.0  # very unstable: clamped at -2
+    assert zeta[1] == 15.0  # very stable: clamped at 15
+    # no heat flux: |theta*| floored at 1e-4 K, so z/L is tiny but not zero
+    assert abs(tstar[2]) == pytest.approx(1e-4)
+    assert 0 < abs(zeta[2]) < 1e-3
+
+
+def test_stability_from_momentum_flux_exchange_coefficient_and_tstar() -> None:
+    z, t, p, dens, u, v = _column(wind=4.0)
+    v = np.full_like(z, 3.0)
+    one = np.ones(1)
+    # UMOF/VMOF (N/m2): u*_x = sqrt(|tau_x| / rho) at the first data level (kdat = 2)
+    ustar, _, _ = _core.turbulence_surface_layer(
+        z, t, p, np.zeros_like(z), dens, u, v, MOM_FLUX, HEAT_FLUX, one * 0, one * 0.12,
+        one * 0.05, one * 0, one * 0, one * 20, 0.1, 1, 2, 2)
+    ref = np.hypot(np.sqrt(0.12 / dens[1]), np.sqrt(0.05 / dens[1]))
+    assert ustar[0] == pytest.approx(ref, rel=1e-12)
+    # EXCO (kg m-2 s-1): u*_x = sqrt(E |u| / rho), likewise with v
+    ustar, _, _ = _core.turbulence_surface_layer(
+        z, t, p, np.zeros_like(z), dens, u, v, MOM_EXCO, HEAT_FLUX, one * 0, one * 0,
+        one * 0, one * 0.02, one * 0, one * 20, 0.1, 1, 2, 2)
+    ref = np.hypot(np.sqrt(0.02 * 4.0 / dens[1]), np.sqrt(0.02 * 3.0 / dens[1]))
+    assert ustar[0] == pytest.approx(ref, rel=1e-12)
+    # TSTR (K) is used as is
+    _, tstar, zeta = _core.turbulence_surface_layer(
+        z, t, p, np.zeros_like(z), dens, u, v, MOM_USTAR, HEAT_TSTAR, one * 0.3, one * 0,
+        one * 0, one * 0, one * -0.05, one * 0, 0.1, 1, 2, 2)
+    assert tstar[0] == -0.05
+    assert zeta[0] == pytest.approx(z[1] * KAPPA * GRAV * -0.05 / (0.09 * _theta(t[1], p[1])))
+
+
+def test_stability_from_profile_when_no_fluxes() -> None:
+    # isentropic column with wind shear: Ri = 0 -> neutral, u* from the log-law form
+    z, t, p, dens, u, v = _column(lapse=GRAV / CP)
+    th = _theta(t, p)
+    t = th[0] * (p / 1000.0) ** 0.286  # exactly constant theta
+    u = 2.0 + 0.01 * z
+    one = np.ones(1)
+    ustar, tstar, zeta = _core.turbulence_surface_layer(
+        z, t, p, np.zeros_like(z), dens, u, v, MOM_NONE, HEAT_NONE, one * 0, one * 0,
+        one * 0, one * 0, one * 0, one * 0, 0.1, 1, 2, 2)
+    assert abs(tstar[0]) == pytest.approx(1e-4)
+    assert abs(zeta[0]) < 1e-2
+    # neutral phi_m = 1: u* = kappa z_ks dU / dz
+    assert ustar[0] == pytest.approx(KAPPA * z[1] * (u[1] - u[0]) / (z[1] - z[0]), rel=1e-3)
+
+
+# ---------------------------------------------------------------- mixed-layer height (3.3)
+
+
+def test_mixed_layer_from_temperature_profile() -> None:
+    # theta constant up to level 8, then +1.5 K per level: highest level within Tmin + 2 K is 9
+    z, t, p, dens, u, v = _column(lapse=GRAV / CP)
+    th = np.full_like(z, 290.0)
+    th[8:] = 290.0 + 1.5 * np.arange(1, z.size - 7)
+    t = th * (p / 1000.0) ** 0.286
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=1, kmix0=50)
+    assert st["zi"] == pytest.approx(z[8])
+    # the KMIX0 floor, ZICONTROL scaling and the met PBLH options
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=1, kmix0=2500)
+    assert st["zi"] == 2500.0
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=1, kmix0=50, ziscale=0.5)
+    assert st["zi"] == pytest.approx(0.5 * z[8])
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=1, kmix0=50, ziscale=-1.0, pblh=777.0)
+    assert st["zi"] == 777.0
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=0, kmix0=50, pblh=640.0)
+    assert st["zi"] == 640.0
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=0, kmix0=50, pblh=-1.0)  # absent -> 1
+    assert st["zi"] == pytest.approx(z[8])
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=1234, kmix0=50)
+    assert st["zi"] == 1234.0
+    # KMIX0 < 0: the floor, then snapped to the nearest level above level 1
+    st, *_ = _run_column(z, t, p, dens, u, v, kmixd=1234, kmix0=-50)
+    assert st["zi"] == pytest.approx(z[np.argmin(np.abs(z[1:] - 1234.0)) + 1])
+
+
+def _ri_zi(z, th, u, v, ustar, tstar, zeta, dens, third=0.3333):
+    """Modified bulk-Richardson mixed-layer height, written from physics.md 3.3."""
+    ri, zi = 0.0, z[0]
+    for k in range(1, z.size):
+        if ri >= 0.25:
+            break
+        if zeta < 0:
+            tk = tstar * dens[1] / dens[k]
+            ws = abs(GRAV * ustar * tk * z[k] / th[0]) ** third
+            tex = abs(8.5 * ustar * tk / (ustar**3 + 0.6 * ws**3) ** third)
+        else:
+            tex = 0.0
+        th1 = th[0] + tex
+        du = max(1e-4, (u[k] - u[0]) ** 2 + (v[k] - v[0]) ** 2)
+        riold, ri = ri, GRAV * (th[k] - th1) * (z[k] - z[0]) / th1 / du
+        if ri != riold:
+            zi = (z[k] - z[k - 1]) / (ri - riold) * (0.25 - riold) + z[k - 1]
+        else:  # Ri unchanged (neutral layer): the core's guard takes the level height
+            zi = z[k]
+    return zi
+
+
+@pytest.mark.parametrize("shtf", [150.0, -10.0])
+def test_mixed_layer_from_richardson_number(shtf: float) -> None:
+    # neutral layer to ~800 m under a 6 K/km inversion, weak shear
+    z, t, p, dens, u, v = _column(lapse=GRAV / CP)
+    th = 290.0 + np.where(z > 800.0, 0.006 * (z - 800.0), 0.0)
+    t = th * (p / 1000.0) ** 0.286
+    u = 3.0 + 0.002 * z
+    st, *_ = _run_column(z, t, p, dens, u, v, shtf=shtf, kmixd=3, kmix0=50)
+    ref = _ri_zi(z, th, u, v, st["ustar"], st["tstar"], st["zeta"], dens)
+    assert st["zi"] == pytest.approx(ref, rel=1e-10)
+    k = np.searchsorted(z, st["zi"])
+    assert z[k - 1] <= st["zi"] <= z[k]
+    if shtf > 0:  # excess temperature lifts the convective mixed layer above the inversion base
+        assert st["zi"] > 800.0
+    # w* uses zi: |g u* theta* zi / theta_ks|^(1/3) in convective cases, else 0
+    if shtf > 0:
+        ws = abs(GRAV * st["ustar"] * st["tstar"] * st["zi"] / th[1]) ** 0.3333
+        assert st["wstar"] == pytest.approx(ws, rel=1e-12)
+    else:
+        assert st["wstar"] == 0.0
+
+
+# ---------------------------------------------------------------- Hanna profiles (3.4)
+
+
+def _hanna(z, st, z0):
+    """sigma_w and T_L inside the mixed layer, written from the formulas of physics.md 3.4."""
+    zi, el, ws, us = st["zi"], st["obukhov"], st["wstar"], st["ustar"]
+    sw, tl = np.empty_like(z), np.empty_like(z)
+    for k, zk in enumerate(z):
+        h = zk / zi
+        s = min(10.0, max(-2.0, zk / el))
+        if s >= 0:
+            sw[k] = max(1e-5, 1.3 * us * (1 - h))
+            tl[k] = 100.0 if h == 1 else 0.1 * zi / sw[k] * h**0.8
+            continue
+        a = 0.96 * (3 * h - el / zi) ** (1 / 3)
+        if h < 0.03:
+            sw[k] = ws * a
+        elif h < 0.4:
+            sw[k] = ws * min(a, 0.763 * h**0.175)
+        elif h < 0.96:
+            sw[k] = ws * 0.722 * (1 - h) ** 0.207
+        else:
+            sw[k] = ws * 0.37
+        sw[k] = max(sw[k], 1e-5)
+        if h < 0.1 and zk - z0 < abs(el):
+            tl[k] = 0.1 * zk / (sw[k] * (0.55 + 0.38 * (zk - z0) / el))
+        elif h < 0.1:
+            tl[k] = 0.59 * zk / sw[k]
+        else:
+            tl[k] = 0.15 * zi / sw[k] * (1 - np.exp(-5 * h))
+    return sw, tl
+
+
+@pytest.mark.parametrize(("shtf", "ustr", "zi"), [(120.0, 0.35, 1500), (-15.0, 0.25, 400),
+                                                  (30.0, 0.6, 900)])
+def test_hanna_profiles_inside_the_mixed_layer(shtf: float, ustr: float, zi: int) -> None:
+    z, t, p, dens, u, v = _column()
+    v = np.full_like(z, 2.0)
+    st, sigw, tl, sigu, sigv = _run_column(z, t, p, dens, u, v, shtf=shtf, ustr=ustr,
+                                           kmixd=zi, z0=0.3)
+    assert st["zi"] == zi
+    inside = z <= zi
+    sw_ref, tl_ref = _hanna(z[inside], st, 0.3)
+    assert np.allclose(sigw[inside], sw_ref, rtol=1e-12)
+    assert np.allclose(tl[inside], tl_ref, rtol=1e-12)
+    # above the mixed layer: T_L = 100 s, sigma_w = sqrt(K / 100) with K in [0.01, 200]
+    assert np.all(tl[~inside] == 100.0)
+    assert np.all((sigw[~inside] >= 0.01 - 1e-12) & (sigw[~inside] <= np.sqrt(2.0) + 1e-12))
+    # horizontal variance = vertical variance / 0.18, split along the mean wind
+    assert np.allclose(sigu**2 + sigv**2, sigw**2 / 0.18)
+    assert np.allclose(sigv / sigu, 2.0 / 5.0)
+
+
+def test_hanna_profile_values_at_known_heights() -> None:
+    # hand-computed from the formulas: stable, u* = 0.2, zi = 300 at z = 75 m (h = 0.25)
+    z, t, p, dens, u, v = _column()
+    st, sigw, tl, *_ = _run_column(z, t, p, dens, u, v, shtf=-30.0, ustr=0.2, kmixd=300)
+    assert st["zeta"] > 0
+    assert z[1] == 75.0
+    assert sigw[1] == pytest.approx(1.3 * 0.2 * 0.75)  # 0.195 m/s
+    assert tl[1] == pytest.approx(0.1 * 300 / 0.195 * 0.25**0.8)  # 50.75 s
+
+
+def test_free_troposphere_mixing_without_shear_is_at_its_floor() -> None:
+    z, t, p, dens, u, v = _column()
+    st, sigw, tl, *_ = _run_column(z, t, p, dens, u, v, shtf=-30.0, ustr=0.2, kmixd=300)
+    above = z > 300
+    assert np.allclose(sigw[above], 0.01)  # K = 0.01 m2/s, T_L = 100 s
+    assert np.all(tl[above] == 100.0)
+
+
+def test_free_troposphere_mixing_with_shear() -> None:
+    # neutral stratification (Ri = 0, phi_h(0) = 0.923 (1 + ...)): K = l^2 |dU/dz| / phi_h
+    z, t, p, dens, u, v = _column(lapse=GRAV / CP)
+    th = _theta(t, p)
+    t = th[0] * (p / 1000.0) ** 0.286
+    u = 2.0 + 0.01 * z
+    st, sigw, tl, *_ = _run_column(z, t, p, dens, u, v, shtf=-30.0, ustr=0.2, kmixd=300)
+    k = 6  # 1300 m
+    ell = 1.0 / (1.0 / (KAPPA * z[k]) + 1.0 / 150.0)
+    phih0 = 0.923 * (1.0 + 0.0)  # z/L = 0 at Ri = 0
+    kh = ell**2 * 0.01 / phih0
+    assert sigw[k] == pytest.approx(np.sqrt(kh / 100.0), rel=1e-3)
+
+
+def test_bad_column_is_reported_not_crashed() -> None:
+    z, t, p, dens, u, v = _column()
+    tnan = t.copy()
+    tnan[3] = np.nan
+    out = _core.turbulence_column(z, tnan, p, np.zeros_like(z), dens, u, v, -np.ones_like(z), 1, 2,
+                                  0.3, 0, 0, 0, 0, 100, -1, 0.1, 1, 3, 150, 0, 1, 0.18, 0.18, 1,
+                                  2, 2)
+    assert out[-1] == 4  # status_not_finite
+    out = _core.turbulence_column(z[::-1].copy(), t, p, np.zeros_like(z), dens, u, v,
+                                  -np.ones_like(z), 1, 2, 0.3, 0, 0, 0, 0, 100, -1, 0.1, 1, 3,
+                                  150, 0, 1, 0.18, 0.18, 1, 2, 2)
+    assert out[-1] == 1  # status_bad_argument
+
+
+# ---------------------------------------------------------------- column mass and foot (3.7)
+
+
+def test_column_mass_below_the_foot_height() -> None:
+    zl = np.array([9.44, 70.8, 188.8, 363.44])
+    rho = np.array([1.2, 1.1, 1.0, 0.9])
+    # h_v between levels 2 and 3: the partial layer above level 2 uses rho_2
+    assert _core.dispersion_column_mass(zl, rho, 142.0) == pytest.approx(
+        1.2 * 9.44 + 1.1 * (142.0 - 9.44))
+    # h_v below level 2: all of it with rho_1
+    assert _core.dispersion_column_mass(zl, rho, 50.0) == pytest.approx(1.2 * 50.0)
+    # h_v above level 3
+    assert _core.dispersion_column_mass(zl, rho, 300.0) == pytest.approx(
+        1.2 * 9.44 + 1.1 * (70.8 - 9.44) + 1.0 * (300.0 - 70.8))
+
+
+# ---------------------------------------------------------------- vertical scheme (3.6)
+
+
+def _steady_unstable_column(ntop: int = 7):
+    """Unstable boundary layer profiles truncated at level ntop (the model top)."""
+    z, t, p, dens, u, v = _column()
+    st, sigw, tl, sigu, sigv = _run_column(z, t, p, dens, u, v, shtf=150.0, ustr=0.35,
+                                           kmixd=1300, z0=0.2)
+    _, zsg = _levels()
+    return st, zsg[:ntop], z[:ntop], sigw[:ntop], tl[:ntop], sigu[:ntop], sigv[:ntop]
+
+
+def test_well_mixed_criterion() -> None:
+    """An initially uniform particle distribution stays uniform in z (constant density).
+
+    Unstable boundary layer with the STILT sigma_w / T_L step profiles (from 0.35 to 1.6 m/s
+    and 5 to 300 s) under the model top at 1227 m, 3000 particles, 60 one-minute steps
+    (> 12 T_L everywhere). Chi-square on 12 equal layers at significance 0.001.
+    """
+    st, zsg, z, sigw, tl, sigu, sigv = _steady_unstable_column()
+    depth = ZTOP - ZG
+    top = z[-1]
+    m = 3000
+    rng = np.random.default_rng(5)
+    z0 = rng.uniform(0.0, top, m)
+    ones = np.ones_like(z)
+    out = _core.dispersion_steady_run(zsg, depth, -1.0, 60, 0.1, 0.5, 10800.0, ZTOP, st["zi"],
+                                      sigw, tl, sigu, sigv, ones, ones, 0 * ones, 0 * ones,
+                                      3000.0, 3000.0, 11, 1.0 - z0 / depth)
+    sigma, status = out[0], out[-1]
+    assert status == 0
+    zf = (1.0 - sigma) * depth
+    assert zf.min() >= 0.0 and zf.max() <= top + 1e-6
+    counts, _ = np.histogram(zf, bins=12, range=(0.0, top))
+    chi2 = np.sum((counts - m / 12) ** 2 / (m / 12))
+    assert chi2 < 31.26, (chi2, counts)  # chi-square, 11 dof, P = 0.001
+
+
+def test_well_mixed_with_density_gradient() -> None:
+    """With density decreasing upward the particle density per metre follows rho (3.6)."""
+    st, zsg, z, sigw, tl, sigu, sigv = _steady_unstable_column()
+    depth = ZTOP - ZG
+    rho = 1.2 * np.exp(-z / 2000.0)
+    edges = np.concatenate([[0.0], z[1:]])  # layers: [0, z2), [z2, z3), ... (level 1 below z2)
+    mass = rho[:-1] * np.diff(edges)
+    m = 3000
+    rng = np.random.default_rng(6)
+    layer = rng.choice(mass.size, size=m, p=mass / mass.sum())
+    z0 = edges[layer] + rng.uniform(0, 1, m) * np.diff(edges)[layer]
+    out = _core.dispersion_steady_run(zsg, depth, -1.0, 60, 0.1, 0.5, 10800.0, ZTOP, st["zi"],
+                                      sigw, tl, sigu, sigv, rho, rho, 0 * z, 0 * z, 3000.0,
+                                      3000.0, 12, 1.0 - z0 / depth)
+    assert out[-1] == 0
+    zf = (1.0 - out[0]) * depth
+    counts, _ = np.histogram(zf, bins=edges)
+    expected = m * mass / mass.sum()
+    chi2 = np.sum((counts - expected) ** 2 / expected)
+    assert chi2 < 20.52, (chi2, counts, expected)  # 5 dof, P = 0.001
+
+
+def test_foot_and_samt_accumulate_below_the_threshold() -> None:
+    """Particles kept near the ground by tiny sigma_w: samt = |dt| and foot = samt 60 M / D."""
+    z, t, p, dens, u, v = _column()
+    _, zsg = _levels()
+    n = z.size
+    sigw = np.full(n, 1e-4)
+    tl = np.full(n, 100.0)
+    zi = 300.0
+    start = np.full(20, 1.0 - 5.0 / ZTOP)
+    out = _core.dispersion_steady_run(zsg, ZTOP, -1.0, 7, 0.1, 0.5, 10800.0, ZTOP, zi, sigw, tl,
+                                      0 * sigw, 0 * sigw, dens, dens, 0 * z, 0 * z, 3000.0,
+                                      3000.0, 3, start)
+    sigma, x, y, foot, samt, sw_used, tl_used, status = out
+    assert status == 0
+    mass = _core.dispersion_column_mass(z, dens, 0.5 * zi)
+    assert np.allclose(samt, 7.0)
+    assert np.allclose(foot, 7.0 * 60.0 * 0.02884 / mass, rtol=1e-12)
+    assert np.all(sw_used == 1e-4) and np.all(tl_used == 100.0)
+    # veght > 9 is a height in metres; a threshold below the particles gives no foot
+    out = _core.dispersion_steady_run(zsg, ZTOP, -1.0, 3, 0.1, 2.0 + 9.0, 10800.0, ZTOP, zi,
+                                      sigw, tl, 0 * sigw, 0 * sigw, dens, dens, 0 * z, 0 * z,
+                                      3000.0, 3000.0, 3, np.full(5, 1.0 - 50.0 / ZTOP))
+    assert np.all(out[3] == 0.0) and np.all(out[4] == 0.0)
+
+
+def test_subgrid_mean_wind_uses_the_no_slip_profile_below_level_one() -> None:
+    """Sub-step advection: wind linear to zero at the ground below level 1 (3.6 step 5)."""
+    z, _, _, dens, _, _ = _column()
+    _, zsg = _levels()
+    n = z.size
+    sigw = np.full(n, 1e-6)
+    tl = np.full(n, 100.0)
+    ug = np.full(n, 0.2)  # grid units per minute
+    start = np.full(3, 1.0 - 0.5 * z[0] / ZTOP)  # half-way up to level 1
+    out = _core.dispersion_steady_run(zsg, ZTOP, -1.0, 1, 0.1, 0.5, 1e12, ZTOP, 300.0, sigw,
+                                      tl, 0 * sigw, 0 * sigw, dens, dens, ug, 0 * ug, 3000.0,
+                                      3000.0, 4, start)
+    # backward step of 1 min at half the level-1 wind
+    assert np.allclose(out[1], -0.1, rtol=1e-4)
