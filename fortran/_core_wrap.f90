@@ -201,3 +201,108 @@ subroutine dispersion_steady_run(nz, zsg, depth, dt, nsteps, m, tlfrac, veght, h
         end do
     end do
 end subroutine dispersion_steady_run
+!! ---- stilt_grid ---------------------------------------------------------------------------
+!! Vectorised map projections. `par` holds the 12 ARL grid parameters in file order; every
+!! routine returns status 0 (ok) or 1 (parameters do not describe a grid). Points without an
+!! image come back as NaN.
+subroutine grid_to_latlon(par, nx, ny, x, y, lat, lon, status, n)
+    !! 1-based grid coordinates -> latitude, longitude (degrees, lon in [-180, 180)).
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_grid, only: grid_t, grid_init, grid_xy_to_ll
+    implicit none
+    integer(c_int), intent(in) :: n
+    real(c_double), intent(in) :: par(12)
+    integer(c_int), intent(in) :: nx, ny
+    real(c_double), intent(in) :: x(n), y(n)
+    real(c_double), intent(out) :: lat(n), lon(n)
+    integer(c_int), intent(out) :: status
+    !f2py intent(hide), depend(x) :: n = len(x)
+    type(grid_t) :: g
+    lat = 0.0_c_double
+    lon = 0.0_c_double
+    call grid_init(par, nx, ny, g, status)
+    if (status /= 0) return
+    call grid_xy_to_ll(g, x, y, lat, lon)
+end subroutine grid_to_latlon
+
+subroutine grid_to_xy(par, nx, ny, lat, lon, x, y, status, n)
+    !! Latitude, longitude (degrees) -> 1-based grid coordinates (HYSPLIT rules on lat-lon grids).
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_grid, only: grid_t, grid_init, grid_ll_to_xy
+    implicit none
+    integer(c_int), intent(in) :: n
+    real(c_double), intent(in) :: par(12)
+    integer(c_int), intent(in) :: nx, ny
+    real(c_double), intent(in) :: lat(n), lon(n)
+    real(c_double), intent(out) :: x(n), y(n)
+    integer(c_int), intent(out) :: status
+    !f2py intent(hide), depend(lat) :: n = len(lat)
+    type(grid_t) :: g
+    x = 0.0_c_double
+    y = 0.0_c_double
+    call grid_init(par, nx, ny, g, status)
+    if (status /= 0) return
+    call grid_ll_to_xy(g, lat, lon, x, y)
+end subroutine grid_to_xy
+
+subroutine grid_metrics(par, nx, ny, x, y, mfac, dx_m, dy_m, angle, status, n)
+    !! Map factor, metres per grid step in x and y, and the earth-to-grid wind rotation angle
+    !! (radians, counter-clockwise) at grid coordinates.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_grid, only: grid_t, grid_init, grid_map_factor, grid_spacing, grid_rotation
+    implicit none
+    integer(c_int), intent(in) :: n
+    real(c_double), intent(in) :: par(12)
+    integer(c_int), intent(in) :: nx, ny
+    real(c_double), intent(in) :: x(n), y(n)
+    real(c_double), intent(out) :: mfac(n), dx_m(n), dy_m(n), angle(n)
+    integer(c_int), intent(out) :: status
+    !f2py intent(hide), depend(x) :: n = len(x)
+    type(grid_t) :: g
+    mfac = 0.0_c_double
+    dx_m = 0.0_c_double
+    dy_m = 0.0_c_double
+    angle = 0.0_c_double
+    call grid_init(par, nx, ny, g, status)
+    if (status /= 0) return
+    mfac = grid_map_factor(g, x, y)
+    call grid_spacing(g, x, y, dx_m, dy_m)
+    angle = grid_rotation(g, x, y)
+end subroutine grid_metrics
+
+subroutine grid_info(par, nx, ny, kind, wrap, prime, status)
+    !! Projection kind (1 lat-lon, 2 polar stereographic, 3 Lambert, 4 Mercator), global wrap
+    !! type (0 none, 1 global, 2 northern, 3 southern hemisphere) and the lat-lon PRIME flag.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_grid, only: grid_t, grid_init
+    implicit none
+    real(c_double), intent(in) :: par(12)
+    integer(c_int), intent(in) :: nx, ny
+    integer(c_int), intent(out) :: kind, wrap, prime, status
+    type(grid_t) :: g
+    call grid_init(par, nx, ny, g, status)
+    kind = g%kind
+    wrap = g%wrap
+    prime = merge(1_c_int, 0_c_int, g%prime)
+end subroutine grid_info
+
+subroutine grid_wrap_xy(par, nx, ny, x, y, xo, yo, status, n)
+    !! Global lat-lon grids: positions that left the grid brought back (x cyclic, y reflected
+    !! over the pole row); unchanged on every other grid.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_grid, only: grid_t, grid_init, grid_wrap
+    implicit none
+    integer(c_int), intent(in) :: n
+    real(c_double), intent(in) :: par(12)
+    integer(c_int), intent(in) :: nx, ny
+    real(c_double), intent(in) :: x(n), y(n)
+    real(c_double), intent(out) :: xo(n), yo(n)
+    integer(c_int), intent(out) :: status
+    !f2py intent(hide), depend(x) :: n = len(x)
+    type(grid_t) :: g
+    xo = x
+    yo = y
+    call grid_init(par, nx, ny, g, status)
+    if (status /= 0) return
+    call grid_wrap(g, xo, yo)
+end subroutine grid_wrap_xy

@@ -111,3 +111,20 @@ def dispersion_steady_run(
     npt.NDArray[np.float64],  # tl of the last sub-step (s)
     int,  # status
 ]: ...
+# ---- stilt_grid ----
+def grid_to_latlon(
+    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+def grid_to_xy(
+    par: npt.ArrayLike, nx: int, ny: int, lat: npt.ArrayLike, lon: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+def grid_metrics(
+    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+    npt.NDArray[np.float64], int,
+]: ...
+def grid_info(par: npt.ArrayLike, nx: int, ny: int) -> tuple[int, int, int, int]: ...
+def grid_wrap_xy(
+    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...

@@ -8,6 +8,7 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "read_arl": "stilt.met.arl",
     "write_arl": "stilt.met.arl",
+    "ArlGrid": "stilt.met.projection",
 }
 
 __all__ = sorted(_EXPORTS)
