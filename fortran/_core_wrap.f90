@@ -201,6 +201,7 @@ subroutine dispersion_steady_run(nz, zsg, depth, dt, nsteps, m, tlfrac, veght, h
         end do
     end do
 end subroutine dispersion_steady_run
+
 !! ---- stilt_grid ---------------------------------------------------------------------------
 !! Vectorised map projections. `par` holds the 12 ARL grid parameters in file order; every
 !! routine returns status 0 (ok) or 1 (parameters do not describe a grid). Points without an
