@@ -15,6 +15,16 @@ subroutine core_status_codes(codes)
 end subroutine core_status_codes
 
 !! ---- stilt_random -------------------------------------------------------------------------
+subroutine random_state_size(n)
+    !! Number of 32-bit words of one particle's random state (stilt_random.rng_state_size):
+    !! size the per-particle state arrays with it, never with a literal.
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_random, only: rng_state_size
+    implicit none
+    integer(c_int), intent(out) :: n
+    n = rng_state_size
+end subroutine random_state_size
+
 subroutine random_normals(seed, n, streams, m, values)
     !! m standard Gaussian deviates from each of n particle streams (stream numbers given).
     use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double
@@ -307,3 +317,36 @@ subroutine grid_wrap_xy(par, nx, ny, x, y, xo, yo, status, n)
     if (status /= 0) return
     call grid_wrap(g, xo, yo)
 end subroutine grid_wrap_xy
+
+!! ---- stilt_transport_error ----------------------------------------------------------------
+subroutine transport_error_series(nz, z, nsteps, m, dt, sig_uv, tl_uv, zcor, horcor, dist, &
+        sig_zi, tl_zi, horcor_zi, seed, eu, ev, eps)
+    !! Wind-error profiles (m/s) and zi errors (%) of m particles (streams 1..m) at release
+    !! (step index 1) and after each of nsteps steps of dt minutes moving dist km per step.
+    use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double
+    use stilt_random, only: rng_state_size, rng_seed
+    use stilt_transport_error, only: wind_error_init, wind_error_step, zi_error_init, &
+        zi_error_step
+    implicit none
+    integer(c_int), intent(in) :: nz, nsteps, m
+    real(c_double), intent(in) :: z(nz), dt, sig_uv, tl_uv, zcor, horcor, dist, sig_zi, tl_zi, &
+        horcor_zi
+    integer(c_int64_t), intent(in) :: seed
+    real(c_double), intent(out) :: eu(nz, nsteps + 1, m), ev(nz, nsteps + 1, m), &
+        eps(nsteps + 1, m)
+    !f2py intent(hide), depend(z) :: nz = len(z)
+    integer(c_int) :: state(rng_state_size), i, it
+    do i = 1, m
+        call rng_seed(seed, int(i, c_int64_t), state)
+        call wind_error_init(nz, z, sig_uv, zcor, state, eu(:, 1, i), ev(:, 1, i))
+        call zi_error_init(sig_zi, state, eps(1, i))
+        do it = 1, nsteps
+            eu(:, it + 1, i) = eu(:, it, i)
+            ev(:, it + 1, i) = ev(:, it, i)
+            eps(it + 1, i) = eps(it, i)
+            call wind_error_step(nz, z, dt, sig_uv, tl_uv, zcor, horcor, dist, state, &
+                eu(:, it + 1, i), ev(:, it + 1, i))
+            call zi_error_step(dt, sig_zi, tl_zi, horcor_zi, dist, state, eps(it + 1, i))
+        end do
+    end do
+end subroutine transport_error_series

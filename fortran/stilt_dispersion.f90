@@ -156,12 +156,14 @@ contains
         real(dp), intent(out) :: sigw_used, tl_used    !! last sigma_w (m/s) and T_L (s)
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
         integer(ip), intent(out) :: status             !! status_ok or status_out_of_range
-        real(dp) :: zl(na), z, rem, dts, r, wp, zn, zlo, zup, dist, tneed, used, gn, un, p, &
-            frac, ugp, vgp, ztop
+        real(dp) :: zl(na), z, rem, dts, r, rc, r_full, rc_full, wp, zn, zlo, zup, dist, tneed, &
+            used, gn, un, p, frac, ugp, vgp, ztop
         integer(ip) :: kb, k
         integer :: iter
 
         status = status_ok
+        r_full = exp(-tlfrac)
+        rc_full = sqrt(1.0_dp - r_full * r_full)
         zl = (1.0_dp - asg) * depth
         ztop = zl(na)
         z = (1.0_dp - sigma) * depth
@@ -181,10 +183,17 @@ contains
                 status = status_out_of_range
                 exit
             end if
-            dts = min(rem, tlfrac * atl(kb) / 60.0_dp)
-            r = exp(-60.0_dp * dts / atl(kb))
+            dts = tlfrac * atl(kb) / 60.0_dp
+            if (rem > dts) then
+                r = r_full                  ! a full sub-step: R = exp(-tlfrac)
+                rc = rc_full
+            else
+                dts = rem
+                r = exp(-60.0_dp * dts / atl(kb))
+                rc = sqrt(1.0_dp - r * r)
+            end if
             call rng_normal(rng, gn)
-            wp = r * wp + sqrt(1.0_dp - r * r) * asigw(kb) * gn
+            wp = r * wp + rc * asigw(kb) * gn
             sigw_used = asigw(kb)
             tl_used = atl(kb)
             ! mean wind at the current height: no-slip below level 1, linear in sigma above

@@ -5,8 +5,9 @@
 !! results whatever way particles are split across calls, threads or processes. The generator
 !! is xoshiro128** (Blackman & Vigna 2018, period 2^128 - 1), written here from its published
 !! definition; 32-bit unsigned arithmetic is emulated in 64-bit integers so that no operation
-!! ever overflows. Seeding hashes (seed, stream) with a 32-bit finalizer mix. All procedures
-!! are pure and take/return the state explicitly: the module holds no saved state.
+!! ever overflows. Seeding hashes (seed, stream) with a 32-bit finalizer mix. Gaussian deviates
+!! come in pairs (polar method); the spare one is cached in the state. All procedures are pure
+!! and take/return the state explicitly: the module holds no saved state.
 module stilt_random
     use stilt_kinds, only: dp, ip, i8, pi
     implicit none
@@ -14,7 +15,8 @@ module stilt_random
 
     public :: rng_state_size, rng_seed, rng_next, rng_uniform, rng_normal
 
-    integer, parameter :: rng_state_size = 4  !! 32-bit words of state per particle
+    !! 32-bit words of state per particle: 4 generator words, a flag and a cached deviate
+    integer, parameter :: rng_state_size = 7
 
     integer(i8), parameter :: mask32 = 4294967295_i8      !! 2^32 - 1
     integer(i8), parameter :: two32 = 4294967296_i8       !! 2^32
@@ -36,11 +38,7 @@ contains
         !! Store an unsigned 32-bit value (0..2^32-1) in a signed 32-bit integer (same bits).
         integer(i8), intent(in) :: v
         integer(ip) :: w
-        if (v >= two32 / 2) then
-            w = int(v - two32, ip)
-        else
-            w = int(v, ip)
-        end if
+        w = int(v - iand(v, two32 / 2) * 2_i8, ip)
     end function from_u32
 
     pure function mul32(a, c) result(p)
@@ -52,14 +50,6 @@ contains
         lo = iand(a, 65535_i8)
         p = iand(iand(hi * c, 65535_i8) * 65536_i8 + lo * c, mask32)
     end function mul32
-
-    pure function rotl32(x, k) result(r)
-        !! Rotate the unsigned 32-bit value x left by k bits.
-        integer(i8), intent(in) :: x
-        integer, intent(in) :: k
-        integer(i8) :: r
-        r = iand(ior(ishft(x, k), ishft(x, k - 32)), mask32)
-    end function rotl32
 
     pure function mix32(x0) result(x)
         !! 32-bit avalanche finalizer (xor-shift / multiply rounds).
@@ -93,31 +83,42 @@ contains
             s(i) = h
         end do
         if (all(s == 0_i8)) s(1) = 1_i8
-        do i = 1, rng_state_size
+        do i = 1, 4
             state(i) = from_u32(s(i))
         end do
+        state(5:) = 0
         do i = 1, warmup
             call rng_next(state, r)
         end do
     end subroutine rng_seed
 
-    pure subroutine rng_next(state, r)
-        !! Advance the state and return the next raw 32-bit output as an unsigned value.
-        integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
-        integer(i8), intent(out) :: r                         !! output in 0..2^32-1
-        integer(i8) :: s0, s1, s2, s3, t
-        s0 = to_u32(state(1))
-        s1 = to_u32(state(2))
-        s2 = to_u32(state(3))
-        s3 = to_u32(state(4))
-        r = mul32(rotl32(mul32(s1, 5_i8), 7), 9_i8)
+    pure subroutine xoshiro_step(s0, s1, s2, s3, r)
+        !! One xoshiro128** step on unsigned 32-bit words held in 64-bit integers.
+        integer(i8), intent(inout) :: s0, s1, s2, s3  !! state words, 0..2^32-1
+        integer(i8), intent(out) :: r                 !! output, 0..2^32-1
+        integer(i8) :: t, x
+        x = iand(s1 * 5_i8, mask32)
+        x = iand(ior(ishft(x, 7), ishft(x, -25)), mask32)
+        r = iand(x * 9_i8, mask32)
         t = iand(ishft(s1, 9), mask32)
         s2 = ieor(s2, s0)
         s3 = ieor(s3, s1)
         s1 = ieor(s1, s2)
         s0 = ieor(s0, s3)
         s2 = ieor(s2, t)
-        s3 = rotl32(s3, 11)
+        s3 = iand(ior(ishft(s3, 11), ishft(s3, -21)), mask32)
+    end subroutine xoshiro_step
+
+    pure subroutine rng_next(state, r)
+        !! Advance the state and return the next raw 32-bit output as an unsigned value.
+        integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
+        integer(i8), intent(out) :: r                         !! output in 0..2^32-1
+        integer(i8) :: s0, s1, s2, s3
+        s0 = to_u32(state(1))
+        s1 = to_u32(state(2))
+        s2 = to_u32(state(3))
+        s3 = to_u32(state(4))
+        call xoshiro_step(s0, s1, s2, s3, r)
         state(1) = from_u32(s0)
         state(2) = from_u32(s1)
         state(3) = from_u32(s2)
@@ -128,22 +129,54 @@ contains
         !! Uniform deviate in the open interval (0, 1) with 53 random bits.
         integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
         real(dp), intent(out) :: u                            !! deviate, 0 < u < 1
-        integer(i8) :: a, b
-        call rng_next(state, a)
-        call rng_next(state, b)
+        integer(i8) :: s0, s1, s2, s3, a, b
+        s0 = to_u32(state(1))
+        s1 = to_u32(state(2))
+        s2 = to_u32(state(3))
+        s3 = to_u32(state(4))
+        call xoshiro_step(s0, s1, s2, s3, a)
+        call xoshiro_step(s0, s1, s2, s3, b)
+        state(1) = from_u32(s0)
+        state(2) = from_u32(s1)
+        state(3) = from_u32(s2)
+        state(4) = from_u32(s3)
         a = ishft(a, -5)
         b = ishft(b, -6)
         u = (real(a, dp) * 67108864.0_dp + real(b, dp) + 0.5_dp) * 2.0_dp**(-53)
     end subroutine rng_uniform
 
     pure subroutine rng_normal(state, z)
-        !! Standard Gaussian deviate N(0, 1) (Box-Muller transform of two uniform deviates).
+        !! Standard Gaussian deviate N(0, 1): Marsaglia's polar method, which yields two
+        !! deviates per accepted pair; the second is kept in the state for the next call.
         integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
         real(dp), intent(out) :: z                            !! deviate
-        real(dp) :: u1, u2
-        call rng_uniform(state, u1)
-        call rng_uniform(state, u2)
-        z = sqrt(-2.0_dp * log(u1)) * cos(2.0_dp * pi * u2)
+        integer(i8) :: s0, s1, s2, s3, a, b
+        real(dp) :: v1, v2, w, f
+        if (state(5) /= 0) then
+            z = transfer(state(6:7), z)
+            state(5) = 0
+            return
+        end if
+        s0 = to_u32(state(1))
+        s1 = to_u32(state(2))
+        s2 = to_u32(state(3))
+        s3 = to_u32(state(4))
+        do
+            call xoshiro_step(s0, s1, s2, s3, a)
+            call xoshiro_step(s0, s1, s2, s3, b)
+            v1 = (real(a, dp) + 0.5_dp) * 2.0_dp**(-31) - 1.0_dp
+            v2 = (real(b, dp) + 0.5_dp) * 2.0_dp**(-31) - 1.0_dp
+            w = v1 * v1 + v2 * v2
+            if (w < 1.0_dp) exit
+        end do
+        state(1) = from_u32(s0)
+        state(2) = from_u32(s1)
+        state(3) = from_u32(s2)
+        state(4) = from_u32(s3)
+        f = sqrt(-2.0_dp * log(w) / w)
+        z = v1 * f
+        state(6:7) = transfer(v2 * f, state(6:7))
+        state(5) = 1
     end subroutine rng_normal
 
 end module stilt_random

@@ -6,6 +6,7 @@ import numpy.typing as npt
 def core_status_codes() -> npt.NDArray[np.int32]: ...
 
 # ---- stilt_random ----
+def random_state_size() -> int: ...  # int32 words per particle state
 def random_normals(
     seed: int, streams: npt.ArrayLike, m: int
 ) -> npt.NDArray[np.float64]: ...  # (m, n): m N(0,1) deviates of each stream
@@ -128,3 +129,24 @@ def grid_info(par: npt.ArrayLike, nx: int, ny: int) -> tuple[int, int, int, int]
 def grid_wrap_xy(
     par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+
+# ---- stilt_transport_error ----
+def transport_error_series(
+    z: npt.ArrayLike,
+    nsteps: int,
+    m: int,
+    dt: float,
+    sig_uv: float,
+    tl_uv: float,
+    zcor: float,
+    horcor: float,
+    dist: float,
+    sig_zi: float,
+    tl_zi: float,
+    horcor_zi: float,
+    seed: int,
+) -> tuple[
+    npt.NDArray[np.float64],  # eu (nz, nsteps + 1, m), m/s
+    npt.NDArray[np.float64],  # ev (nz, nsteps + 1, m), m/s
+    npt.NDArray[np.float64],  # eps (nsteps + 1, m), percent
+]: ...

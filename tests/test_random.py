@@ -76,3 +76,8 @@ def test_streams_never_repeat_across_particles(seed: int) -> None:
     x = _normals(seed, range(1, 2001), 4)
     # no two particles share their first four deviates
     assert np.unique(x, axis=1).shape[1] == 2000
+
+
+def test_state_size_is_exposed() -> None:
+    # generator words, spare flag and a cached double: 7 int32 words per particle
+    assert _core.random_state_size() == 7
