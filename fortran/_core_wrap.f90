@@ -135,6 +135,22 @@ subroutine turbulence_surface_layer(n, nz, z, temp, pres, q, dens, u, v, momentu
     end do
 end subroutine turbulence_surface_layer
 
+subroutine turbulence_zicontrol_scale(n, scales, m, minutes, factors)
+    !! ZICONTROL factors for m met times given in minutes since the simulation start.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_turbulence, only: zicontrol_scale
+    implicit none
+    integer(c_int), intent(in) :: n, m
+    real(c_double), intent(in) :: scales(n), minutes(m)
+    real(c_double), intent(out) :: factors(m)
+    !f2py intent(hide), depend(scales) :: n = len(scales)
+    !f2py intent(hide), depend(minutes) :: m = len(minutes)
+    integer(c_int) :: i
+    do i = 1, m
+        factors(i) = zicontrol_scale(n, scales, minutes(i))
+    end do
+end subroutine turbulence_zicontrol_scale
+
 !! ---- stilt_dispersion ---------------------------------------------------------------------
 subroutine dispersion_column_mass(n, zl, densd, hv, mass)
     !! Dry-air column mass below hv (kg/m2) on step-function levels (physics.md 3.7).

@@ -17,7 +17,7 @@ module stilt_turbulence
     public :: surface_met, mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, &
         heat_flux
     public :: turb_options, column_state, column_turbulence, turbulence_profiles, &
-        free_troposphere_k, virtual_potential_temperature
+        free_troposphere_k, virtual_potential_temperature, zicontrol_scale
 
     real(dp), parameter :: tl_free = 100.0_dp   !! T_L above the mixed layer (s)
 
@@ -56,6 +56,25 @@ contains
         real(dp) :: thv
         thv = potential_temperature(temp, pres) * (1.0_dp + 0.61_dp * q)
     end function virtual_potential_temperature
+
+    pure function zicontrol_scale(n, scales, minutes) result(f)
+        !! ZICONTROL factor on zi for a met time (3.3): scales(h + 1) with h the whole hours
+        !! between the met time and the simulation start, 1 beyond the list. A single negative
+        !! entry is returned for every time (it means: use the met PBLH, see turb_options).
+        integer(ip), intent(in) :: n            !! number of hourly factors (0: none)
+        real(dp), intent(in) :: scales(n)       !! factors from the ZICONTROL file
+        real(dp), intent(in) :: minutes         !! met time minus simulation start (min, any sign)
+        real(dp) :: f                           !! factor for turb_options%ziscale
+        integer(ip) :: h
+        f = 1.0_dp
+        if (n < 1) return
+        if (n == 1 .and. scales(1) < 0.0_dp) then
+            f = scales(1)
+            return
+        end if
+        h = int(abs(minutes) / 60.0_dp)
+        if (h + 1 <= n) f = scales(h + 1)
+    end function zicontrol_scale
 
     pure function free_troposphere_k(nz, z, thv, u, v, k) result(kh)
         !! Mixing-length eddy diffusivity above the mixed layer at level k (3.4):

@@ -75,6 +75,9 @@ def turbulence_surface_layer(
 ) -> tuple[
     npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
 ]: ...  # u* (m/s), theta* (K), z/L
+def turbulence_zicontrol_scale(
+    scales: npt.ArrayLike, minutes: npt.ArrayLike
+) -> npt.NDArray[np.float64]: ...
 
 # ---- stilt_dispersion ----
 def dispersion_column_mass(

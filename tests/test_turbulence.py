@@ -165,6 +165,16 @@ def test_mixed_layer_from_temperature_profile() -> None:
     assert st["zi"] == pytest.approx(z[np.argmin(np.abs(z[1:] - 1234.0)) + 1])
 
 
+def test_zicontrol_hourly_factors() -> None:
+    scales = np.array([1.0, 0.5, 2.0])
+    minutes = np.array([0.0, -59.0, -60.0, -119.5, -120.0, -179.0, -180.0, -600.0, 61.0])
+    f = _core.turbulence_zicontrol_scale(scales, minutes)
+    assert list(f) == [1.0, 1.0, 0.5, 0.5, 2.0, 2.0, 1.0, 1.0, 0.5]
+    # a single negative factor means "met PBLH" at every time
+    assert np.all(_core.turbulence_zicontrol_scale(np.array([-1.0]), minutes) == -1.0)
+    assert np.all(_core.turbulence_zicontrol_scale(np.zeros(0), minutes) == 1.0)
+
+
 def _ri_zi(z, th, u, v, ustar, tstar, zeta, dens, third=0.3333):
     """Modified bulk-Richardson mixed-layer height, written from physics.md 3.3."""
     ri, zi = 0.0, z[0]
@@ -407,6 +417,14 @@ def test_foot_and_samt_accumulate_below_the_threshold() -> None:
                                       sigw, tl, 0 * sigw, 0 * sigw, dens, dens, 0 * z, 0 * z,
                                       3000.0, 3000.0, 3, np.full(5, 1.0 - 50.0 / ZTOP))
     assert np.all(out[3] == 0.0) and np.all(out[4] == 0.0)
+    # the threshold is VEGHT * zi: particles held just below / just above it
+    hv = 0.5 * zi
+    start = np.array([1.0 - 0.98 * hv / ZTOP, 1.0 - 1.02 * hv / ZTOP])
+    out = _core.dispersion_steady_run(zsg, ZTOP, -1.0, 4, 0.1, 0.5, 10800.0, ZTOP, zi, sigw, tl,
+                                      0 * sigw, 0 * sigw, dens, dens, 0 * z, 0 * z, 3000.0,
+                                      3000.0, 3, start)
+    assert out[4][0] == pytest.approx(4.0) and out[4][1] == 0.0
+    assert out[3][0] == pytest.approx(4.0 * 60.0 * 0.02884 / mass) and out[3][1] == 0.0
 
 
 def test_subgrid_mean_wind_uses_the_no_slip_profile_below_level_one() -> None:
@@ -532,3 +550,49 @@ def test_oracle_dens_pres_temp(shared_dir, case: str) -> None:
     assert np.all(np.abs(at(col.temp) - rows["temz"]) <= 0.6e-2)
     assert np.all(np.abs(at(col.dens_dry) - rows["dens"]) <= 0.6e-5)
     assert np.all(np.abs(col.temp[0] - rows["temp"]) <= 0.6e-2)
+
+
+@pytest.mark.slow
+def test_oracle_unstable_ensemble_statistics(shared_dir) -> None:
+    """The STILT vertical scheme in the steady unstable column agrees with the binary's
+    ensemble (200 particles released at 5 m) within sampling noise (4 standard errors) after
+    1 and 3 hours: mean height, fractions below zi/2 and above zi, mean displacement (all of
+    the mean horizontal motion comes from the sub-step shear coupling) and the foot collected.
+    """
+    col, rows, setup, profiles = _oracle(shared_dir, "unstable")
+    st, sigw, tl = profiles[Z0_WEST]  # most particles are west of the z0 node boundary
+    _, _, _, sigu, sigv = _run_column(
+        col.z, col.temp, col.pres, col.dens_moist, col.u, col.v, ustr=col.surface["USTR"],
+        shtf=col.surface["SHTF"], z0=Z0_WEST, kmixd=3, kmix0=150)
+    zi = st["zi"]
+    dlon = dlat = 0.05  # grid spacing of the uniform met (deg)
+    gdx = 6371.2e3 * np.cos(np.radians(40.5)) * np.radians(dlon)
+    gdy = 6371.2e3 * np.radians(dlat)
+    m = 1000
+    start = np.full(m, 1.0 - 5.0 / col.depth)
+    nb = rows["indx"].max()
+    for minutes in (60, 180):
+        out = _core.dispersion_steady_run(
+            col.zsg, col.depth, -1.0, minutes, _setup_value(setup, "TLFRAC"),
+            _setup_value(setup, "VEGHT"), _setup_value(setup, "HSCALE"), 25000.0, zi, sigw, tl,
+            sigu, sigv, col.dens_moist, col.dens_dry, col.u * 60 / gdx, col.v * 60 / gdy, gdx,
+            gdy, 2024, start)
+        assert out[-1] == 0
+        z_ours = (1.0 - out[0]) * col.depth
+        sel = rows["time"] == -minutes
+        z_bin = rows["zagl"][sel]
+        se = np.sqrt(z_ours.var() / m + z_bin.var() / nb)
+        assert abs(z_ours.mean() - z_bin.mean()) < 4 * se
+        for frac in (lambda z: z < 0.5 * zi, lambda z: z > zi):
+            po, pb = frac(z_ours).mean(), frac(z_bin).mean()
+            p = 0.5 * (po + pb)
+            assert abs(po - pb) < 4 * np.sqrt(p * (1 - p) * (1 / m + 1 / nb)) + 1e-9
+        for ours, theirs in ((out[1] * dlon, rows["long"][sel] + 112.0),
+                             (out[2] * dlat, rows["lati"][sel] - 40.5)):
+            se = np.sqrt(ours.var() / m + theirs.var() / nb)
+            assert abs(ours.mean() - theirs.mean()) < 4 * se + 1e-4
+        if minutes == 60:
+            early = rows["time"] >= -60
+            foot_bin = np.bincount(rows["indx"][early].astype(int), rows["foot"][early])[1:]
+            se = np.sqrt(out[3].var() / m + foot_bin.var() / nb)
+            assert abs(out[3].mean() - foot_bin.mean()) < 4 * se
