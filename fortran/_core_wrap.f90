@@ -366,3 +366,107 @@ subroutine transport_error_series(nz, z, nsteps, m, dt, sig_uv, tl_uv, zcor, hor
         end do
     end do
 end subroutine transport_error_series
+!! ---- stilt_met ----------------------------------------------------------------------------
+subroutine met_internal_grid(z_top, z_data_top, ndata, nlvl, aa, bb, cc)
+    !! Internal level count and quadratic coefficients (physics.md 2.1).
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_met, only: internal_grid
+    implicit none
+    real(c_double), intent(in) :: z_top, z_data_top
+    integer(c_int), intent(in) :: ndata
+    integer(c_int), intent(out) :: nlvl
+    real(c_double), intent(out) :: aa, bb, cc
+    call internal_grid(z_top, z_data_top, ndata, nlvl, aa, bb, cc)
+end subroutine met_internal_grid
+
+subroutine met_internal_sigma(nl, aa, bb, cc, z_top, zsg)
+    !! Sigma of the internal levels.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_met, only: internal_sigma
+    implicit none
+    integer(c_int), intent(in) :: nl
+    real(c_double), intent(in) :: aa, bb, cc, z_top
+    real(c_double), intent(out) :: zsg(nl)
+    call internal_sigma(nl, aa, bb, cc, z_top, zsg)
+end subroutine met_internal_sigma
+
+subroutine met_layout(nprof_out, nsfc_out)
+    !! Sizes of the profile and surface variable axes (stilt/met/window.py checks them).
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_met, only: nprof, nsfc
+    implicit none
+    integer(c_int), intent(out) :: nprof_out, nsfc_out
+    nprof_out = nprof
+    nsfc_out = nsfc
+end subroutine met_layout
+
+subroutine met_remap(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, &
+        vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, prof, status)
+    !! Remap one met time of a window onto the internal levels (stilt_met.remap_met).
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_met, only: remap_met, nprof, nsfc
+    implicit none
+    integer(c_int), intent(in) :: nx, ny, nd, nl, ksys, w_kind, have_pres, have_hgts
+    !f2py intent(hide), depend(temp) :: nx = shape(temp, 0), ny = shape(temp, 1), nd = shape(temp, 2)
+    !f2py intent(hide), depend(zsg) :: nl = shape(zsg, 0)
+    real(c_double), intent(in) :: lev(nd), ptop, z_top, zsg(nl), sfc(20, nx, ny)
+    real(c_double), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
+    real(c_double), intent(out) :: prof(9, nl, nx, ny)
+    integer(c_int), intent(out) :: status
+    if (nprof /= 9 .or. nsfc /= 20) then
+        status = 1
+        return
+    end if
+    call remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, vwnd, &
+        wwnd, q, rh, pres, hgts, have_pres /= 0, have_hgts /= 0, prof, status)
+end subroutine met_remap
+
+!! ---- stilt_transport ----------------------------------------------------------------------
+subroutine transport_layout(ndiag_out)
+    !! Number of diagnostic columns per output row.
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_transport, only: ndiag
+    implicit none
+    integer(c_int), intent(out) :: ndiag_out
+    ndiag_out = ndiag
+end subroutine transport_layout
+
+subroutine transport_surface_at(nx, ny, sfc, np, x, y, ivar, val)
+    !! Bilinear surface variable ivar (1-based, stilt_met sv_*) at window positions.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_transport, only: surface_at
+    implicit none
+    integer(c_int), intent(in) :: nx, ny, np, ivar
+    !f2py intent(hide), depend(sfc) :: nx = shape(sfc, 1), ny = shape(sfc, 2)
+    !f2py intent(hide), depend(x) :: np = len(x)
+    real(c_double), intent(in) :: sfc(20, nx, ny), x(np), y(np)
+    real(c_double), intent(out) :: val(np)
+    integer :: p
+    do p = 1, np
+        call surface_at(nx, ny, sfc, x(p), y(p), ivar, val(p))
+    end do
+end subroutine transport_surface_at
+
+subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
+        aa, bb, cc, prof1, prof2, sfc1, sfc2, gdx, gdy, np, x, y, s, pstat, t_start, dt, nsteps, tratio, &
+        nturb, out)
+    !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_transport, only: advance_interval, met_window
+    implicit none
+    integer(c_int), intent(in) :: nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, np, nsteps, nturb
+    !f2py intent(hide), depend(prof1) :: nl = shape(prof1, 1), nx = shape(prof1, 2), ny = shape(prof1, 3)
+    !f2py intent(hide), depend(x) :: np = len(x)
+    real(c_double), intent(in) :: z_top, t1, t2, zsg(nl), aa, bb, cc, t_start, dt, tratio
+    real(c_double), intent(in), dimension(9, nl, nx, ny) :: prof1, prof2
+    real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
+    real(c_double), intent(in), dimension(nx, ny) :: gdx, gdy
+    real(c_double), intent(inout) :: x(np), y(np), s(np)
+    integer(c_int), intent(inout) :: pstat(np)
+    real(c_double), intent(out) :: out(28, np, nsteps)
+    type(met_window) :: w
+    w = met_window(nx=nx, ny=ny, nl=nl, i0=i0, j0=j0, nx_full=nx_full, ny_full=ny_full, &
+        wrap_x=wrap_x /= 0, z_top=z_top, t1=t1, t2=t2, aa=aa, bb=bb, cc=cc)
+    call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, gdx, gdy, np, x, y, s, pstat, &
+        t_start, dt, nsteps, tratio, nturb, out)
+end subroutine transport_advance

@@ -1,0 +1,334 @@
+!! stilt_met: the internal terrain-following vertical grid (physics.md 2.1), the remapping of
+!! met data-level profiles onto it, and the space/time interpolation of the remapped fields at a
+!! particle position (physics.md 2.2). Everything here is pure: arrays in, arrays out.
+!!
+!! Layouts (column-major, chosen so that one column is contiguous):
+!!   prof(nprof, nl, nx, ny)  profiles on the internal levels, one met time
+!!   sfc(nsfc, nx, ny)        surface fields, one met time
+module stilt_met
+    use stilt_kinds, only: dp, ip
+    implicit none
+    private
+
+    public :: internal_grid, internal_sigma, column_heights, remap_column, remap_lnp_column
+    public :: vertical_weights, index_weights, bilinear_weights, remap_met
+
+    !! profile variables on internal levels
+    integer(ip), parameter, public :: pv_u = 1      !! x (grid-relative) wind, m/s
+    integer(ip), parameter, public :: pv_v = 2      !! y wind, m/s
+    integer(ip), parameter, public :: pv_w = 3      !! vertical velocity in sigma per minute (positive = sigma grows, downward)
+    integer(ip), parameter, public :: pv_t = 4      !! temperature, K
+    integer(ip), parameter, public :: pv_p = 5      !! pressure, hPa
+    integer(ip), parameter, public :: pv_rho = 6    !! dry-air density, kg/m3
+    integer(ip), parameter, public :: pv_q = 7      !! specific humidity, kg/kg (0 when the file has none)
+    integer(ip), parameter, public :: pv_rh = 8     !! relative humidity fraction (0 when absent)
+    integer(ip), parameter, public :: pv_wms = 9    !! vertical velocity, m/s (positive upward)
+    integer(ip), parameter, public :: nprof = 9
+
+    !! surface variables (NaN where the file does not carry them)
+    integer(ip), parameter, public :: sv_zg = 1     !! terrain height, m
+    integer(ip), parameter, public :: sv_prss = 2   !! surface pressure, hPa
+    integer(ip), parameter, public :: sv_shtf = 3   !! sensible heat flux, W/m2
+    integer(ip), parameter, public :: sv_lhtf = 4   !! latent heat flux, W/m2
+    integer(ip), parameter, public :: sv_ustr = 5   !! friction velocity, m/s
+    integer(ip), parameter, public :: sv_pblh = 6   !! mixed-layer depth from the file, m
+    integer(ip), parameter, public :: sv_dswf = 7   !! downward short-wave flux, W/m2
+    integer(ip), parameter, public :: sv_t02m = 8   !! 2-m temperature, K
+    integer(ip), parameter, public :: sv_u10m = 9   !! 10-m x wind, m/s
+    integer(ip), parameter, public :: sv_v10m = 10  !! 10-m y wind, m/s
+    integer(ip), parameter, public :: sv_rain = 11  !! total precipitation rate, m/min
+    integer(ip), parameter, public :: sv_crai = 12  !! convective precipitation rate, m/min
+    integer(ip), parameter, public :: sv_tcld = 13  !! total cloud, %
+    integer(ip), parameter, public :: sv_lcld = 14  !! low cloud, %
+    integer(ip), parameter, public :: sv_exco = 15  !! exchange coefficient, kg m-2 s-1
+    integer(ip), parameter, public :: sv_umof = 16  !! x momentum flux, N/m2
+    integer(ip), parameter, public :: sv_vmof = 17  !! y momentum flux, N/m2
+    integer(ip), parameter, public :: sv_tstr = 18  !! friction temperature, K
+    integer(ip), parameter, public :: sv_solw = 19  !! soil moisture
+    integer(ip), parameter, public :: sv_rghs = 20  !! roughness length, m
+    integer(ip), parameter, public :: nsfc = 20
+
+    !! vertical coordinate systems (ARL KSYS)
+    integer(ip), parameter, public :: ksys_sigma = 1, ksys_pressure = 2, ksys_terrain = 3, &
+        ksys_hybrid = 4, ksys_wrf = 5
+
+    real(dp), parameter, public :: rd_v5 = 287.04_dp   !! gas constant of dry air as in hycs_std v5
+    real(dp), parameter, public :: g_v5 = 9.80616_dp   !! gravity as in hycs_std v5
+    real(dp), parameter :: z10 = 10.0_dp                !! height of the 10-m wind (m)
+
+    !! quadratic internal-level coefficient sets, tried in this order (physics.md 2.1)
+    real(dp), parameter :: coef_sets(3, 5) = reshape([30.0_dp, -25.0_dp, 5.0_dp, &
+        20.0_dp, -15.0_dp, 5.0_dp, 15.0_dp, -5.0_dp, 0.0_dp, 10.0_dp, -10.0_dp, 10.0_dp, &
+        5.0_dp, 5.0_dp, 0.0_dp], [3, 5])
+
+contains
+
+    pure subroutine internal_grid(z_top, z_data_top, ndata, nlvl, aa, bb, cc)
+        !! Choose the quadratic internal levels h_k = aa k^2 + bb k + cc (m, for zero terrain):
+        !! the first coefficient set whose levels up to the data top number at least `ndata` is
+        !! kept; nlvl is the first level at or above the model top z_top.
+        real(dp), intent(in) :: z_top, z_data_top
+        integer(ip), intent(in) :: ndata
+        integer(ip), intent(out) :: nlvl
+        real(dp), intent(out) :: aa, bb, cc
+        integer(ip) :: iset, k
+        do iset = 1, size(coef_sets, 2)
+            aa = coef_sets(1, iset); bb = coef_sets(2, iset); cc = coef_sets(3, iset)
+            k = 1
+            do while (aa * k * k + bb * k + cc < z_data_top .and. k < 10000)
+                k = k + 1
+            end do
+            if (k >= ndata) exit
+        end do
+        nlvl = 1
+        do while (aa * nlvl * nlvl + bb * nlvl + cc < z_top .and. nlvl < 10000)
+            nlvl = nlvl + 1
+        end do
+    end subroutine internal_grid
+
+    pure subroutine internal_sigma(nl, aa, bb, cc, z_top, zsg)
+        !! Sigma of the internal levels, 1 - h_k / z_top.
+        integer(ip), intent(in) :: nl
+        real(dp), intent(in) :: aa, bb, cc, z_top
+        real(dp), intent(out) :: zsg(nl)
+        integer(ip) :: k
+        do k = 1, nl
+            zsg(k) = 1.0_dp - (aa * k * k + bb * k + cc) / z_top
+        end do
+    end subroutine internal_sigma
+
+    pure subroutine column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp, q, pres, hgts, &
+            have_pres, have_hgts, p, z)
+        !! Pressure (hPa) and height above ground (m) of the data levels of one column.
+        !! Heights are hypsometric (virtual temperature from q) except for pressure data with
+        !! geopotential heights (HGTS - SHGT) and terrain-following data (stored heights).
+        integer(ip), intent(in) :: nd, ksys
+        real(dp), intent(in) :: lev(nd), ptop, prss, zg, t0
+        real(dp), intent(in) :: temp(nd), q(nd), pres(nd), hgts(nd)
+        logical, intent(in) :: have_pres, have_hgts
+        real(dp), intent(out) :: p(nd), z(nd)
+        integer(ip) :: k
+        real(dp) :: pprev, tprev, zprev, tv
+        do k = 1, nd
+            if (have_pres) then
+                p(k) = pres(k)
+            else
+                select case (ksys)
+                case (ksys_sigma)
+                    p(k) = ptop + (prss - ptop) * lev(k)
+                case (ksys_pressure)
+                    p(k) = lev(k)
+                case (ksys_hybrid)
+                    p(k) = prss * (lev(k) - aint(lev(k))) + aint(lev(k))
+                case default
+                    p(k) = prss * exp(-lev(k) / 8000.0_dp)
+                end select
+            end if
+        end do
+        if (ksys == ksys_terrain) then
+            z = lev
+            return
+        end if
+        if (ksys == ksys_pressure .and. have_hgts) then
+            z = hgts - zg
+            return
+        end if
+        pprev = prss
+        tprev = t0 * (1.0_dp + 0.61_dp * q(1))
+        zprev = 0.0_dp
+        do k = 1, nd
+            tv = temp(k) * (1.0_dp + 0.61_dp * q(k))
+            z(k) = zprev + rd_v5 / g_v5 * 0.5_dp * (tprev + tv) * log(pprev / p(k))
+            pprev = p(k); tprev = tv; zprev = z(k)
+        end do
+    end subroutine column_heights
+
+    pure subroutine remap_column(nd, zd, fd, f0, nl, zi, fo, zf0)
+        !! Linear-in-height interpolation of data-level values fd(zd) to heights zi, with the
+        !! ground value f0 at z = zf0 (default 0; constant below it) and constant extrapolation
+        !! above the top data level. Data levels at or below zf0 are skipped.
+        integer(ip), intent(in) :: nd, nl
+        real(dp), intent(in) :: zd(nd), fd(nd), f0, zi(nl)
+        real(dp), intent(out) :: fo(nl)
+        real(dp), intent(in), optional :: zf0
+        integer(ip) :: k, m
+        real(dp) :: zlo, flo, w
+        m = 1
+        zlo = 0.0_dp; flo = f0
+        if (present(zf0)) zlo = zf0
+        do while (m <= nd)
+            if (zd(m) > zlo) exit
+            m = m + 1
+        end do
+        do k = 1, nl
+            do while (m <= nd)
+                if (zd(m) >= zi(k)) exit
+                zlo = zd(m); flo = fd(m)
+                m = m + 1
+            end do
+            if (m > nd .or. zi(k) <= zlo) then
+                fo(k) = flo
+            else
+                w = (zi(k) - zlo) / max(zd(m) - zlo, 1.0e-6_dp)
+                fo(k) = flo + w * (fd(m) - flo)
+            end if
+        end do
+    end subroutine remap_column
+
+    pure subroutine remap_lnp_column(nd, zd, pd, p0, nl, zi, po)
+        !! Pressure on the internal levels: linear in ln p against height, hydrostatic
+        !! extrapolation above the data top with the scale height of the top layer.
+        integer(ip), intent(in) :: nd, nl
+        real(dp), intent(in) :: zd(nd), pd(nd), p0, zi(nl)
+        real(dp), intent(out) :: po(nl)
+        real(dp) :: lnp(nd), lno(nl), hs
+        integer(ip) :: k
+        lnp = log(max(pd, 1.0e-6_dp))
+        call remap_column(nd, zd, lnp, log(p0), nl, zi, lno)
+        if (nd >= 2) then
+            hs = (zd(nd) - zd(nd - 1)) / max(lnp(nd - 1) - lnp(nd), 1.0e-9_dp)
+            do k = 1, nl
+                if (zi(k) > zd(nd)) lno(k) = lnp(nd) - (zi(k) - zd(nd)) / hs
+            end do
+        end if
+        po = exp(lno)
+    end subroutine remap_lnp_column
+
+    pure subroutine vertical_weights(nl, zsg, sigma, kb, wt, below)
+        !! Bracketing internal levels of a particle at `sigma`: levels kb and kb+1 with weight
+        !! wt of level kb+1 (linear in sigma, i.e. in height for a given column). `below` is
+        !! true under level 1 (kb = 1, wt = 0), where callers apply their own rule.
+        integer(ip), intent(in) :: nl
+        real(dp), intent(in) :: zsg(nl), sigma
+        integer(ip), intent(out) :: kb
+        real(dp), intent(out) :: wt
+        logical, intent(out) :: below
+        integer(ip) :: lo, hi, mid
+        below = sigma > zsg(1)
+        if (below) then
+            kb = 1; wt = 0.0_dp
+            return
+        end if
+        if (sigma <= zsg(nl)) then
+            kb = nl - 1; wt = 1.0_dp
+            return
+        end if
+        lo = 1; hi = nl
+        do while (hi - lo > 1)
+            mid = (lo + hi) / 2
+            if (zsg(mid) >= sigma) then
+                lo = mid
+            else
+                hi = mid
+            end if
+        end do
+        kb = lo
+        wt = (zsg(lo) - sigma) / (zsg(lo) - zsg(hi))
+    end subroutine vertical_weights
+
+    pure subroutine index_weights(nl, zsg, aa, bb, cc, z_top, sigma, kb, wt, below)
+        !! Like vertical_weights, but linear in the internal level index coordinate: the
+        !! quadratic h(k) = aa k^2 + bb k + cc is inverted at the particle's nominal height
+        !! (1 - sigma) z_top (physics.md 2.2; what the mean winds use).
+        integer(ip), intent(in) :: nl
+        real(dp), intent(in) :: zsg(nl), aa, bb, cc, z_top, sigma
+        integer(ip), intent(out) :: kb
+        real(dp), intent(out) :: wt
+        logical, intent(out) :: below
+        real(dp) :: zn, rk
+        call vertical_weights(nl, zsg, sigma, kb, wt, below)
+        if (below .or. sigma <= zsg(nl)) return
+        zn = (1.0_dp - sigma) * z_top
+        rk = (-bb + sqrt(max(bb * bb - 4.0_dp * aa * (cc - zn), 0.0_dp))) / (2.0_dp * aa)
+        wt = min(max(rk - kb, 0.0_dp), 1.0_dp)
+    end subroutine index_weights
+
+    pure subroutine bilinear_weights(x, y, nx, ny, i, j, fx, fy, inside)
+        !! Lower-left node (i, j) and fractions of a 1-based grid position inside an nx x ny
+        !! array; inside = .false. when the position is off it.
+        real(dp), intent(in) :: x, y
+        integer(ip), intent(in) :: nx, ny
+        integer(ip), intent(out) :: i, j
+        real(dp), intent(out) :: fx, fy
+        logical, intent(out) :: inside
+        inside = x >= 1.0_dp .and. y >= 1.0_dp .and. x <= real(nx, dp) .and. y <= real(ny, dp)
+        i = min(max(int(x), 1), max(nx - 1, 1))
+        j = min(max(int(y), 1), max(ny - 1, 1))
+        fx = x - i; fy = y - j
+    end subroutine bilinear_weights
+
+    pure subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
+            uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, prof, status)
+        !! Remap one met time of a window from the data levels to the internal levels.
+        !! Ground values: winds = U10M/V10M where present, else half the first data-level wind
+        !! (what hycs_std does for files without 10-m winds, see docs/transport.md); T = T02M
+        !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
+        !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
+        !! 2 DZDT (m/s). status: 0, or status_not_finite if a required input is NaN.
+        use stilt_kinds, only: status_ok, status_not_finite
+        use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
+        integer(ip), intent(in) :: nx, ny, nd, nl, ksys, w_kind
+        real(dp), intent(in) :: lev(nd), ptop, z_top, zsg(nl)
+        real(dp), intent(in) :: sfc(nsfc, nx, ny)
+        real(dp), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
+        logical, intent(in) :: have_pres, have_hgts
+        real(dp), intent(out) :: prof(nprof, nl, nx, ny)
+        integer(ip), intent(out) :: status
+        integer(ip) :: i, j, k
+        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), rho, zg, prss, t0, u0, v0, e, zw
+        status = status_ok
+        do j = 1, ny
+            do i = 1, nx
+                zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
+                if (.not. (ieee_is_finite(zg) .and. ieee_is_finite(prss))) then
+                    status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
+                end if
+                if (.not. all(ieee_is_finite(temp(i, j, :)))) then
+                    status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
+                end if
+                call column_heights(nd, ksys, lev, ptop, prss, zg, sfc(sv_t02m, i, j), &
+                    temp(i, j, :), q(i, j, :), pres(i, j, :), hgts(i, j, :), have_pres, &
+                    have_hgts, pd, zd)
+                t0 = sfc(sv_t02m, i, j)
+                if (.not. ieee_is_finite(t0)) t0 = temp(i, j, 1) * (prss / pd(1))**0.286_dp
+                ! heights again, with the ground temperature now known
+                call column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp(i, j, :), &
+                    q(i, j, :), pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
+                zi = (1.0_dp - zsg) * (z_top - zg)
+                u0 = sfc(sv_u10m, i, j); v0 = sfc(sv_v10m, i, j)
+                zw = z10
+                if (.not. (ieee_is_finite(u0) .and. ieee_is_finite(v0))) then
+                    u0 = 0.5_dp * uwnd(i, j, 1); v0 = 0.5_dp * vwnd(i, j, 1)
+                    zw = 0.0_dp
+                end if
+                call remap_column(nd, zd, uwnd(i, j, :), u0, nl, zi, prof(pv_u, :, i, j), zw)
+                call remap_column(nd, zd, vwnd(i, j, :), v0, nl, zi, prof(pv_v, :, i, j), zw)
+                call remap_column(nd, zd, temp(i, j, :), t0, nl, zi, prof(pv_t, :, i, j))
+                call remap_lnp_column(nd, zd, pd, prss, nl, zi, prof(pv_p, :, i, j))
+                call remap_column(nd, zd, q(i, j, :), q(i, j, 1), nl, zi, prof(pv_q, :, i, j))
+                call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, prof(pv_rh, :, i, j))
+                select case (w_kind)
+                case (1)
+                    do k = 1, nd
+                        rho = pd(k) * 100.0_dp / (rd_v5 * temp(i, j, k))
+                        wd(k) = -wwnd(i, j, k) * 100.0_dp / (rho * g_v5)
+                    end do
+                case (2)
+                    wd = wwnd(i, j, :)
+                case default
+                    wd = 0.0_dp
+                end select
+                where (.not. ieee_is_finite(wd)) wd = 0.0_dp
+                call remap_column(nd, zd, wd, 0.0_dp, nl, zi, f)
+                prof(pv_wms, :, i, j) = f
+                prof(pv_w, :, i, j) = -f * 60.0_dp / (z_top - zg)
+                do k = 1, nl
+                    e = prof(pv_rh, k, i, j) * exp(21.4_dp - 5351.0_dp / prof(pv_t, k, i, j))
+                    prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
+                        / (rd_v5 * prof(pv_t, k, i, j))
+                end do
+            end do
+        end do
+    end subroutine remap_met
+
+end module stilt_met

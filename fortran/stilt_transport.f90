@@ -1,0 +1,251 @@
+!! stilt_transport: the particle time loop (physics.md 2.3-2.5, 3.1, 4.3). It advances every
+!! particle through one met interval [t1, t2] (two remapped met times of one window, see
+!! stilt_met) with the Petterssen predictor-corrector, and returns one row of diagnostics per
+!! particle per model step. Python calls it once per met interval; particles that reach the
+!! window edge are reported so the caller can grow the window and redo the interval.
+module stilt_transport
+    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
+    use stilt_kinds, only: dp, ip
+    use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
+        sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
+        vertical_weights, index_weights, bilinear_weights
+    implicit none
+    private
+
+    public :: advance_interval, surface_at
+
+    !! particle status codes
+    integer(ip), parameter, public :: ps_alive = 0      !! still moving
+    integer(ip), parameter, public :: ps_left_grid = 1  !! left the met grid: stops for good
+    integer(ip), parameter, public :: ps_window = 2     !! reached the window edge: grow and redo
+    integer(ip), parameter, public :: ps_not_started = 3 !! not yet released
+
+    !! diagnostic columns (one row per particle per step)
+    integer(ip), parameter, public :: dc_x = 1, dc_y = 2, dc_zagl = 3, dc_zsfc = 4, dc_temp = 5, &
+        dc_pres = 6, dc_dens = 7, dc_temz = 8, dc_wout = 9, dc_shtf = 10, dc_whtf = 11, &
+        dc_dswf = 12, dc_tcld = 13, dc_lcld = 14, dc_rain = 15, dc_crai = 16, dc_sphu = 17, &
+        dc_rhfr = 18, dc_solw = 19, dc_sigw = 20, dc_tlgr = 21, dc_mlht = 22, dc_samt = 23, &
+        dc_foot = 24, dc_dmas = 25, dc_icdx = 26, dc_zloc = 27, dc_zcfx = 28
+    integer(ip), parameter, public :: ndiag = 28
+
+    !! geometry and met of one window for one interval (two met times)
+    type, public :: met_window
+        integer(ip) :: nx = 0, ny = 0, nl = 0
+        integer(ip) :: i0 = 0, j0 = 0          !! full-grid index of window node (1,1) minus 1
+        integer(ip) :: nx_full = 0, ny_full = 0
+        logical :: wrap_x = .false.            !! global grid, window spans all columns
+        real(dp) :: z_top = 25000.0_dp
+        real(dp) :: t1 = 0.0_dp, t2 = 60.0_dp  !! met times, minutes since release
+        real(dp) :: aa = 30.0_dp, bb = -25.0_dp, cc = 5.0_dp  !! internal level coefficients
+        logical :: w_height = .true.           !! w linear in height (else in level index)
+    end type met_window
+
+contains
+
+    pure subroutine surface_at(nx, ny, sfc, x, y, ivar, val)
+        !! Bilinear value of surface variable ivar at window position (x, y).
+        integer(ip), intent(in) :: nx, ny, ivar
+        real(dp), intent(in) :: sfc(nsfc, nx, ny), x, y
+        real(dp), intent(out) :: val
+        integer(ip) :: i, j
+        real(dp) :: fx, fy
+        logical :: inside
+        call bilinear_weights(x, y, nx, ny, i, j, fx, fy, inside)
+        fx = min(max(fx, 0.0_dp), 1.0_dp); fy = min(max(fy, 0.0_dp), 1.0_dp)
+        val = (1 - fx) * (1 - fy) * sfc(ivar, i, j) + fx * (1 - fy) * sfc(ivar, i + 1, j) &
+            + (1 - fx) * fy * sfc(ivar, i, j + 1) + fx * fy * sfc(ivar, i + 1, j + 1)
+    end subroutine surface_at
+
+    pure subroutine corners(w, x, y, ii, jj, ww)
+        !! The four bilinear nodes and weights of window position (x, y), fractions clamped.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: x, y
+        integer(ip), intent(out) :: ii(4), jj(4)
+        real(dp), intent(out) :: ww(4)
+        integer(ip) :: i, j
+        real(dp) :: fx, fy
+        logical :: inside
+        call bilinear_weights(x, y, w%nx, w%ny, i, j, fx, fy, inside)
+        fx = min(max(fx, 0.0_dp), 1.0_dp); fy = min(max(fy, 0.0_dp), 1.0_dp)
+        ii = [i, i + 1, i, i + 1]; jj = [j, j, j + 1, j + 1]
+        ww = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]
+    end subroutine corners
+
+    pure subroutine mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x, y, s, tf, vel)
+        !! Mean velocity at window position (x, y), sigma s and time fraction tf: grid units
+        !! per minute in x and y, sigma per minute. Winds are linear in the internal level
+        !! index between internal levels and go linearly to zero below level 1; w likewise.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: zsg(w%nl)
+        real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
+        real(dp), intent(in) :: gdx(w%nx, w%ny), gdy(w%nx, w%ny), x, y, s, tf
+        real(dp), intent(out) :: vel(3)
+        integer(ip) :: ii(4), jj(4), kb, c
+        real(dp) :: ww(4), wt, fac, a(3), gx, gy
+        logical :: below
+        call corners(w, x, y, ii, jj, ww)
+        call index_weights(w%nl, zsg, w%aa, w%bb, w%cc, w%z_top, s, kb, wt, below)
+        a = 0.0_dp; gx = 0.0_dp; gy = 0.0_dp
+        do c = 1, 4
+            a = a + ww(c) * ((1.0_dp - tf) * ((1.0_dp - wt) * prof1([pv_u, pv_v, pv_w], kb, ii(c), jj(c)) &
+                + wt * prof1([pv_u, pv_v, pv_w], kb + 1, ii(c), jj(c))) &
+                + tf * ((1.0_dp - wt) * prof2([pv_u, pv_v, pv_w], kb, ii(c), jj(c)) &
+                + wt * prof2([pv_u, pv_v, pv_w], kb + 1, ii(c), jj(c))))
+            gx = gx + ww(c) * gdx(ii(c), jj(c))
+            gy = gy + ww(c) * gdy(ii(c), jj(c))
+        end do
+        if (below) then
+            fac = max(1.0_dp - s, 0.0_dp) / (1.0_dp - zsg(1))
+            a = a * fac
+        else if (w%w_height) then
+            ! vertical velocity linear in height between the internal levels
+            call vertical_weights(w%nl, zsg, s, kb, wt, below)
+            a(3) = 0.0_dp
+            do c = 1, 4
+                a(3) = a(3) + ww(c) * ((1.0_dp - tf) * ((1.0_dp - wt) * prof1(pv_w, kb, ii(c), jj(c)) &
+                    + wt * prof1(pv_w, kb + 1, ii(c), jj(c))) &
+                    + tf * ((1.0_dp - wt) * prof2(pv_w, kb, ii(c), jj(c)) &
+                    + wt * prof2(pv_w, kb + 1, ii(c), jj(c))))
+            end do
+        end if
+        vel(1) = a(1) * 60.0_dp / gx
+        vel(2) = a(2) * 60.0_dp / gy
+        vel(3) = a(3)
+    end subroutine mean_velocity
+
+    pure subroutine diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x, y, s, tf, row)
+        !! Met diagnostics of one output row at window position (x, y), sigma s, time fraction
+        !! tf: scalars linear in height between the bracketing internal levels (level-1 value
+        !! below level 1), surface values bilinear.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: zsg(w%nl)
+        real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
+        real(dp), intent(in) :: sfc1(nsfc, w%nx, w%ny), sfc2(nsfc, w%nx, w%ny)
+        real(dp), intent(in) :: x, y, s, tf
+        real(dp), intent(inout) :: row(ndiag)
+        integer(ip), parameter :: pv(6) = [pv_p, pv_rho, pv_t, pv_q, pv_rh, pv_wms]
+        integer(ip) :: ii(4), jj(4), kb, c
+        real(dp) :: ww(4), wt, a(6), t1l, zg, sv(nsfc)
+        logical :: below
+        call corners(w, x, y, ii, jj, ww)
+        call vertical_weights(w%nl, zsg, s, kb, wt, below)
+        a = 0.0_dp; t1l = 0.0_dp; sv = 0.0_dp
+        do c = 1, 4
+            a = a + ww(c) * ((1.0_dp - tf) * ((1.0_dp - wt) * prof1(pv, kb, ii(c), jj(c)) &
+                + wt * prof1(pv, kb + 1, ii(c), jj(c))) &
+                + tf * ((1.0_dp - wt) * prof2(pv, kb, ii(c), jj(c)) &
+                + wt * prof2(pv, kb + 1, ii(c), jj(c))))
+            t1l = t1l + ww(c) * ((1.0_dp - tf) * prof1(pv_t, 1, ii(c), jj(c)) &
+                + tf * prof2(pv_t, 1, ii(c), jj(c)))
+            sv = sv + ww(c) * ((1.0_dp - tf) * sfc1(:, ii(c), jj(c)) + tf * sfc2(:, ii(c), jj(c)))
+        end do
+        if (below) a(6) = a(6) * max(1.0_dp - s, 0.0_dp) / (1.0_dp - zsg(1))
+        zg = sv(sv_zg)
+        row(dc_zagl) = (1.0_dp - s) * (w%z_top - zg)
+        row(dc_zsfc) = zg
+        row(dc_pres) = a(1); row(dc_dens) = a(2); row(dc_temz) = a(3)
+        row(dc_sphu) = a(4); row(dc_rhfr) = a(5); row(dc_wout) = a(6)
+        row(dc_temp) = t1l
+        row(dc_shtf) = sv(sv_shtf); row(dc_whtf) = sv(sv_lhtf); row(dc_dswf) = sv(sv_dswf)
+        row(dc_tcld) = sv(sv_tcld); row(dc_lcld) = sv(sv_lcld); row(dc_rain) = sv(sv_rain)
+        row(dc_crai) = sv(sv_crai); row(dc_solw) = sv(sv_solw)
+        row(dc_icdx) = 2.0_dp; row(dc_zloc) = -999.0_dp; row(dc_zcfx) = 0.0_dp
+    end subroutine diagnostics
+
+    pure subroutine classify(w, x, y, st)
+        !! Wrap global grids, then classify a window position: alive, left the met grid, or at
+        !! the edge of a window smaller than the grid.
+        type(met_window), intent(in) :: w
+        real(dp), intent(inout) :: x, y
+        integer(ip), intent(out) :: st
+        real(dp) :: xf, yf
+        st = 0
+        xf = x + w%i0; yf = y + w%j0
+        if (w%wrap_x) then
+            if (xf >= w%nx_full + 1) xf = xf - w%nx_full
+            if (xf < 1.0_dp) xf = xf + w%nx_full
+            x = xf - w%i0
+        end if
+        if (xf < 1.0_dp .or. yf < 1.0_dp .or. yf > real(w%ny_full, dp) .or. &
+            (.not. w%wrap_x .and. xf > real(w%nx_full, dp))) then
+            st = 1
+        else if (x < 1.0_dp .or. y < 1.0_dp .or. y > real(w%ny, dp) .or. &
+            (.not. w%wrap_x .and. x > real(w%nx, dp))) then
+            st = 2
+        else if (w%wrap_x .and. x > real(w%nx, dp)) then
+            ! between the last column and the wrapped first one: handled by the caller's window
+            st = 2
+        end if
+    end subroutine classify
+
+    pure subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, gdx, gdy, np, x, y, s, &
+            pstat, t_start, dt, nsteps, tratio, nturb, out)
+        !! Advance np particles by nsteps model steps of dt minutes (negative backward) from
+        !! t_start (minutes since release), all inside the met interval [w%t1, w%t2].
+        !! x, y are window positions (1-based), s internal sigma. pstat: particle status
+        !! (ps_*); only ps_alive particles move. out(:, p, n) holds the diagnostics of particle
+        !! p after step n (x, y returned as full-grid positions), NaN once it stopped.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: zsg(w%nl)
+        real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
+        real(dp), intent(in) :: sfc1(nsfc, w%nx, w%ny), sfc2(nsfc, w%nx, w%ny)
+        real(dp), intent(in) :: gdx(w%nx, w%ny), gdy(w%nx, w%ny)
+        integer(ip), intent(in) :: np, nsteps, nturb
+        real(dp), intent(inout) :: x(np), y(np), s(np)
+        integer(ip), intent(inout) :: pstat(np)
+        real(dp), intent(in) :: t_start, dt, tratio
+        real(dp), intent(out) :: out(ndiag, np, nsteps)
+        integer(ip) :: p, n, nsub, m, st
+        real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin
+        real(dp) :: nan
+        nan = ieee_value(1.0_dp, ieee_quiet_nan)
+        span = w%t2 - w%t1
+        smin = zsg(w%nl)
+        out = nan
+        do p = 1, np
+            if (pstat(p) /= 0) cycle
+            do n = 1, nsteps
+                ta = t_start + (n - 1) * dt
+                tb = ta + dt
+                tfa = (ta - w%t1) / span
+                ! sub-steps so that no sub-step moves more than tratio grid cells
+                call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p), y(p), &
+                    s(p), tfa, v1)
+                nsub = max(1, ceiling(max(abs(v1(1)), abs(v1(2))) * abs(dt) / tratio))
+                h = dt / nsub
+                do m = 1, nsub
+                    tfa = (ta + (m - 1) * h - w%t1) / span
+                    tfb = (ta + m * h - w%t1) / span
+                    if (m > 1) call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, &
+                        x(p), y(p), s(p), tfa, v1)
+                    xp = x(p) + v1(1) * h
+                    yp = y(p) + v1(2) * h
+                    sp = min(max(s(p) + v1(3) * h, smin), 1.0_dp)
+                    call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, xp, yp, sp, &
+                        tfb, v2)
+                    x(p) = x(p) + 0.5_dp * (v1(1) + v2(1)) * h
+                    y(p) = y(p) + 0.5_dp * (v1(2) + v2(2)) * h
+                    s(p) = min(max(s(p) + 0.5_dp * (v1(3) + v2(3)) * h, smin), 1.0_dp)
+                    call classify(w, x(p), y(p), st)
+                    if (st /= 0) exit
+                end do
+                ! nturb == 0 (turbulence on): stilt_turbulence is called here once it lands
+                if (st /= 0) then
+                    pstat(p) = st
+                    exit
+                end if
+                call diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x(p), y(p), s(p), tfb, &
+                    out(:, p, n))
+                out(dc_x, p, n) = x(p) + w%i0
+                out(dc_y, p, n) = y(p) + w%j0
+                if (nturb /= 0) then
+                    ! no turbulence: mean trajectories, sigw/tlgr/samt/foot are 0 (physics.md 3.1)
+                    out(dc_sigw, p, n) = 0.0_dp; out(dc_tlgr, p, n) = 0.0_dp
+                    out(dc_samt, p, n) = 0.0_dp; out(dc_foot, p, n) = 0.0_dp
+                end if
+                out(dc_dmas, p, n) = 1.0_dp
+            end do
+        end do
+    end subroutine advance_interval
+
+end module stilt_transport

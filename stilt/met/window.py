@@ -1,0 +1,252 @@
+"""The met window a run needs: a sub-grid and two met times at a time, remapped for the core.
+
+Strategy (documented in docs/transport.md): the particle loop goes through the met intervals
+one at a time. For each interval only the two bracketing met times are read, and only on the
+sub-grid spanned by the living particles plus a margin of ``vmax * interval`` (vmax = 1.5 x the
+fastest wind of the previous interval's window, 100 m/s before the first one) and at least
+``mgmin // 2`` cells. A particle that still reaches the window edge makes the caller grow the
+window (margin doubled) and redo the interval from the saved particle state, so the result never
+depends on the window. Memory is therefore two met times of a sub-grid, whatever the files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from stilt.errors import MetError
+
+__all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "window_around"]
+
+#: stilt_met surface variable slots (1-based in Fortran, 0-based here) and the ARL names
+#: (physics.md 1.9) that fill them, first match wins; prefixes as HYSPLIT's reader accepts
+SURFACE_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("zg", ("SHGT", "TERR")),
+    ("prss", ("PRSS",)),
+    ("shtf", ("SHTF", "SHT", "HFL")),
+    ("lhtf", ("LHTF", "LHT", "WFL")),
+    ("ustr", ("USTR", "UST")),
+    ("pblh", ("PBLH", "PBL", "HPB", "MXH")),
+    ("dswf", ("DSWF", "DSW")),
+    ("t02m", ("T02M", "TMPS")),
+    ("u10m", ("U10M",)),
+    ("v10m", ("V10M",)),
+    ("rain", ("TPP1", "TPP3", "TPP6", "TPPA", "TPPT", "TPP", "PRT")),
+    ("crai", ("CPP1", "CPP3", "CPP6", "CPPT", "CPP", "CPR")),
+    ("tcld", ("TCLD",)),
+    ("lcld", ("LCLD",)),
+    ("exco", ("EXCO", "EXC")),
+    ("umof", ("UMOF", "UMO")),
+    ("vmof", ("VMOF", "VMO")),
+    ("tstr", ("TSTR", "TST")),
+    ("solw", ("SOLW",)),
+    ("rghs", ("RGHS",)),
+)
+NSFC = len(SURFACE_VARS)
+NPROF = 9
+_ACCUM_HOURS = {"TPP1": 1, "TPP3": 3, "TPP6": 6, "CPP1": 1, "CPP3": 3, "CPP6": 6}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sub-grid: full-grid 1-based indices i0+1 .. i0+nx, j0+1 .. j0+ny."""
+
+    i0: int
+    j0: int
+    nx: int
+    ny: int
+
+    def contains(self, other: Window) -> bool:
+        """Whether ``other`` lies inside this window."""
+        return (self.i0 <= other.i0 and self.j0 <= other.j0
+                and other.i0 + other.nx <= self.i0 + self.nx
+                and other.j0 + other.ny <= self.j0 + self.ny)
+
+
+def window_around(x: np.ndarray, y: np.ndarray, margin: float, nx_full: int, ny_full: int,
+                  min_cells: int = 10, wrap_x: bool = False) -> Window:
+    """Window holding full-grid positions (x, y) plus ``margin`` cells, clipped to the grid.
+
+    Global grids that wrap in x always get every column.
+    """
+    m = int(np.ceil(margin)) + 1
+    half = max(min_cells // 2, 1)
+    lo_x = int(np.floor(np.nanmin(x))) - max(m, half)
+    hi_x = int(np.ceil(np.nanmax(x))) + max(m, half)
+    lo_y = int(np.floor(np.nanmin(y))) - max(m, half)
+    hi_y = int(np.ceil(np.nanmax(y))) + max(m, half)
+    if wrap_x:
+        lo_x, hi_x = 1, nx_full
+    lo_x, hi_x = max(lo_x, 1), min(hi_x, nx_full)
+    lo_y, hi_y = max(lo_y, 1), min(hi_y, ny_full)
+    return Window(lo_x - 1, lo_y - 1, max(hi_x - lo_x + 1, 2), max(hi_y - lo_y + 1, 2))
+
+
+@dataclass
+class RemappedMet:
+    """One met time of one window on the internal levels, as the core wants it."""
+
+    time: np.datetime64
+    window: Window
+    prof: np.ndarray  #: (NPROF, nl, nx, ny) Fortran order
+    sfc: np.ndarray   #: (NSFC, nx, ny) Fortran order
+    vmax: float       #: fastest horizontal wind in the window, m/s
+
+
+class MetSource:
+    """Met times of a run, read by window: from files (read_arl) or an in-memory Dataset.
+
+    Parameters
+    ----------
+    met : xarray.Dataset or sequence of paths
+        A Dataset in the layout of :func:`stilt.met.read_arl`, or ARL files in time order.
+    times : array of datetime64, optional
+        Valid times available (listed from the files when not given).
+    """
+
+    def __init__(self, met: xr.Dataset | Sequence[str | Path],
+                 times: np.ndarray | None = None) -> None:
+        if isinstance(met, xr.Dataset):
+            self.dataset: xr.Dataset | None = met
+            self.paths: list[Path] = [Path(p) for p in met.attrs.get("arl_files", [])]
+            self.times = np.asarray(met["time"].values, dtype="datetime64[m]")
+            self.attrs = dict(met.attrs)
+            self.level_values = np.asarray(met["level_value"].values, dtype=float)
+            self.variables = set(map(str, met.data_vars))
+        else:
+            from stilt.met import arl
+
+            self.dataset = None
+            self.paths = [Path(p) for p in met]
+            if times is None:
+                times = np.concatenate([np.asarray(arl.arl_times(p), dtype="datetime64[m]")
+                                        for p in self.paths])
+            self.times = np.unique(np.asarray(times, dtype="datetime64[m]"))
+            head = self._read(self.times[:1], None, variables=None, header_only=True)
+            self.attrs = dict(head.attrs)
+            self.level_values = np.asarray(head["level_value"].values, dtype=float)
+            self.variables = set(map(str, head.data_vars))
+        self.nx = int(self.attrs["nx"])
+        self.ny = int(self.attrs["ny"])
+        self.ksys = int(self.attrs.get("vertical_system", 1))
+
+    def _read(self, times: np.ndarray, window: Window | None, variables: Sequence[str] | None,
+              header_only: bool = False) -> xr.Dataset:
+        from stilt.met import arl
+
+        kwargs: dict[str, Any] = {}
+        if window is not None:
+            kwargs["x"] = (window.i0 + 1, window.i0 + window.nx)
+            kwargs["y"] = (window.j0 + 1, window.j0 + window.ny)
+        if variables is not None:
+            kwargs["variables"] = list(variables)
+        kwargs["time"] = (times.min(), times.max())
+        if header_only:
+            kwargs["x"] = (1, 1)
+            kwargs["y"] = (1, 1)
+        paths = [str(p) for p in self.paths]
+        return arl.read_arl(paths if len(paths) > 1 else paths[0], **kwargs)
+
+    def read(self, time: np.datetime64, window: Window) -> xr.Dataset:
+        """All variables at one met time on one window (contract layout)."""
+        if self.dataset is not None:
+            ds = self.dataset.sel(time=np.datetime64(time, "ns"))
+            return ds.sel(x=slice(window.i0 + 1, window.i0 + window.nx),
+                          y=slice(window.j0 + 1, window.j0 + window.ny))
+        ds = self._read(np.array([time], dtype="datetime64[m]"), window, variables=None)
+        return ds.sel(time=np.datetime64(time, "ns"))
+
+    def remap(self, time: np.datetime64, window: Window, zsg: np.ndarray, z_top: float,
+              k10m: int = 1) -> RemappedMet:
+        """Read one met time on a window and remap it onto the internal levels."""
+        from stilt import _core
+
+        ds = self.read(time, window)
+        name = f"met at {np.datetime64(time, 'm')} ({', '.join(map(str, self.paths)) or 'dataset'})"
+        shape2 = (window.nx, window.ny)
+        sfc = np.full((NSFC,) + shape2, np.nan, order="F")
+        for k, (slot, names) in enumerate(SURFACE_VARS):
+            if slot in ("u10m", "v10m") and not k10m:
+                continue
+            var = _first(ds, names, self.variables)
+            if var is not None:
+                values = np.asarray(ds[var].values, dtype=float).T
+                if slot in ("rain", "crai"):
+                    values = values / (60.0 * _ACCUM_HOURS.get(var, 1))
+                sfc[k] = values
+        for slot in ("zg", "prss"):
+            k = [s for s, _ in SURFACE_VARS].index(slot)
+            if np.isnan(sfc[k]).all():
+                if slot == "zg":
+                    sfc[k] = 0.0
+                elif self.ksys in (1, 4):
+                    raise MetError(f"{name}: surface pressure PRSS is required for "
+                                   f"vertical system {self.ksys}")
+                else:
+                    sfc[k] = 1013.25
+        for needed in ("UWND", "VWND", "TEMP"):
+            if needed not in self.variables:
+                raise MetError(f"{name}: variable {needed} is missing (needed for transport)")
+
+        def upper(names: Sequence[str], fill: float = np.nan) -> np.ndarray:
+            var = _first(ds, names, self.variables)
+            if var is None:
+                return np.full(shape2 + (self.level_values.size,), fill, order="F")
+            return np.asfortranarray(np.asarray(ds[var].values, dtype=float).transpose(2, 1, 0))
+
+        temp, u, v = upper(["TEMP"]), upper(["UWND"]), upper(["VWND"])
+        for arr, nm in ((temp, "TEMP"), (u, "UWND"), (v, "VWND")):
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                i, j, k = np.argwhere(bad)[0]
+                raise MetError(f"{name}: {nm} is missing or not finite at x={window.i0 + i + 1}, "
+                               f"y={window.j0 + j + 1}, level {k + 1}")
+        if "DZDT" in self.variables:
+            w, w_kind = upper(["DZDT"], 0.0), 2
+        elif "WWND" in self.variables:
+            w, w_kind = upper(["WWND"], 0.0), 1
+        else:
+            w, w_kind = np.zeros_like(temp, order="F"), 0
+        have_rh = "RELH" in self.variables
+        rh = upper(["RELH"], 0.0) / 100.0 if have_rh else np.zeros_like(temp, order="F")
+        # v5 ignores SPHU for heights and density (physics.md 3.7); virtual heights only with RELH
+        q = np.zeros_like(temp, order="F")
+        if have_rh:
+            pres_guess = upper(["PRES"])
+            if np.isnan(pres_guess).all():
+                lev = self.level_values
+                prss = sfc[1][..., None]
+                pres_guess = prss * lev[None, None, :] if self.ksys == 1 else lev + 0 * prss
+            e = rh * np.exp(21.4 - 5351.0 / temp)
+            q = np.asfortranarray(0.622 * e / np.maximum(pres_guess - e, 1e-6))
+        have_pres = "PRES" in self.variables
+        have_hgts = "HGTS" in self.variables
+        pres = upper(["PRES"], 0.0) if have_pres else np.zeros_like(temp, order="F")
+        hgts = upper(["HGTS"], 0.0) if have_hgts else np.zeros_like(temp, order="F")
+        prof, status = _core.met_remap(
+            self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
+            w_kind, sfc, temp, u, v, w, q, rh, pres, hgts, int(have_pres), int(have_hgts))
+        if status != 0:
+            raise MetError(f"{name}: surface or temperature fields are not finite on the window "
+                           f"x={window.i0 + 1}..{window.i0 + window.nx}, "
+                           f"y={window.j0 + 1}..{window.j0 + window.ny}")
+        vmax = float(np.nanmax(np.hypot(u, v))) if u.size else 0.0
+        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax)
+
+
+def _first(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:
+    for name in names:
+        if name in available and name in ds:
+            return name
+    if len(names[0]) == 4:
+        for name in names[1:]:
+            if len(name) < 4:
+                hit = sorted(v for v in available if v.startswith(name) and v in ds)
+                if hit:
+                    return hit[0]
+    return None

@@ -1,0 +1,502 @@
+"""Backward (or forward) STILT particle ensembles: :func:`run_trajectories`.
+
+The Python side validates everything before any particle moves (receptor, met coverage,
+parameters), then walks through the met intervals one at a time: read the two bracketing met
+times on a window around the particles (:mod:`stilt.met.window`), remap them onto the internal
+levels and advance every particle through the interval in the Fortran core
+(``stilt._core.transport_advance``). No Python code runs per model step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from stilt.errors import ConfigError, CoreError, MetError
+from stilt.params import resolve_params
+
+__all__ = ["run_trajectories", "Release", "normalize_receptor", "COLUMN_ATTRS"]
+
+#: diagnostic columns of the core (stilt_transport dc_*), 0-based
+_DC = {name: i for i, name in enumerate(
+    ["x", "y", "zagl", "zsfc", "temp", "pres", "dens", "temz", "wout", "shtf", "whtf", "dswf",
+     "tcld", "lcld", "rain", "crai", "sphu", "rhfr", "solw", "sigw", "tlgr", "mlht", "samt",
+     "foot", "dmas", "icdx", "zloc", "zcfx"])}
+NDIAG = len(_DC)
+_SUMMED = ("foot", "samt")  # summed over the output interval; the rest are end-of-step values
+
+#: CF attributes of every output column (physics.md 4.2)
+COLUMN_ATTRS: dict[str, dict[str, str]] = {
+    "long": {"long_name": "particle longitude", "units": "degrees_east",
+             "standard_name": "longitude"},
+    "lati": {"long_name": "particle latitude", "units": "degrees_north",
+             "standard_name": "latitude"},
+    "zagl": {"long_name": "particle height above model ground", "units": "m",
+             "standard_name": "height"},
+    "sigw": {"long_name": "standard deviation of vertical velocity (last turbulence sub-step)",
+             "units": "m s-1"},
+    "tlgr": {"long_name": "Lagrangian time scale (last turbulence sub-step)", "units": "s"},
+    "zsfc": {"long_name": "terrain height at particle", "units": "m",
+             "standard_name": "surface_altitude"},
+    "icdx": {"long_name": "cloud index (1 updraft, 2 environment, 3 downdraft)", "units": "1"},
+    "temp": {"long_name": "air temperature at the lowest internal level", "units": "K",
+             "standard_name": "air_temperature"},
+    "samt": {"long_name": "time spent below the footprint height since the previous row",
+             "units": "min"},
+    "foot": {"long_name": "footprint (sensitivity) accumulated since the previous row",
+             "units": "ppm (umol m-2 s-1)-1"},
+    "shtf": {"long_name": "surface sensible heat flux", "units": "W m-2",
+             "standard_name": "surface_upward_sensible_heat_flux"},
+    "whtf": {"long_name": "surface latent heat flux", "units": "W m-2",
+             "standard_name": "surface_upward_latent_heat_flux"},
+    "tcld": {"long_name": "total cloud cover", "units": "%"},
+    "dmas": {"long_name": "mass-violation weight", "units": "1"},
+    "dens": {"long_name": "dry-air density at particle", "units": "kg m-3",
+             "standard_name": "air_density"},
+    "rhfr": {"long_name": "relative humidity fraction", "units": "1",
+             "standard_name": "relative_humidity"},
+    "sphu": {"long_name": "specific humidity", "units": "kg kg-1",
+             "standard_name": "specific_humidity"},
+    "solw": {"long_name": "soil moisture", "units": "1"},
+    "lcld": {"long_name": "low cloud cover", "units": "%"},
+    "zloc": {"long_name": "limit of convection height (-999: off)", "units": "m"},
+    "dswf": {"long_name": "downward short-wave radiation", "units": "W m-2",
+             "standard_name": "surface_downwelling_shortwave_flux_in_air"},
+    "wout": {"long_name": "mean vertical velocity at particle (positive downward, as "
+                          "hycs_std prints it)", "units": "m s-1"},
+    "mlht": {"long_name": "mixed-layer height", "units": "m",
+             "standard_name": "atmosphere_boundary_layer_thickness"},
+    "rain": {"long_name": "total precipitation rate", "units": "m min-1"},
+    "crai": {"long_name": "convective precipitation rate", "units": "m min-1"},
+    "pres": {"long_name": "pressure at particle", "units": "hPa",
+             "standard_name": "air_pressure"},
+    "temz": {"long_name": "air temperature at particle", "units": "K",
+             "standard_name": "air_temperature"},
+    "zcfx": {"long_name": "cumulative vertical displacement by convective fluxes", "units": "m"},
+}
+_DOUBLE = ("long", "lati", "foot")
+
+
+@dataclass(frozen=True)
+class Release:
+    """Where each particle starts: one row per release point."""
+
+    time: np.datetime64
+    latitude: np.ndarray
+    longitude: np.ndarray
+    bottom: np.ndarray   #: lowest release height of each point, m
+    top: np.ndarray      #: highest release height (= bottom for a point), m
+    msl: bool            #: heights above sea level (True) or ground (False)
+
+    def particle_points(self, numpar: int) -> tuple[np.ndarray, np.ndarray]:
+        """Point index and release height of each particle 1..numpar.
+
+        Particles are split over the points in consecutive blocks; within a point spanning two
+        heights the height is linear in the particle index, R-STILT's
+        ``(indx - 0.5) * (top - bottom) / n + bottom`` (physics.md 3.10).
+        """
+        npts = self.latitude.size
+        indx = np.arange(numpar)
+        point = (indx * npts) // numpar
+        heights = np.empty(numpar)
+        for k in range(npts):
+            sel = np.nonzero(point == k)[0]
+            n = sel.size
+            rank = np.arange(n) + 0.5
+            heights[sel] = self.bottom[k] + rank * (self.top[k] - self.bottom[k]) / max(n, 1)
+        return point, heights
+
+
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if isinstance(obj, Mapping) and name in obj:
+            return obj[name]
+        if not isinstance(obj, Mapping) and hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+def normalize_receptor(receptor: Any) -> Release:
+    """Turn a receptor description into a :class:`Release`.
+
+    Accepted: a mapping or object with ``time``, ``latitude``, ``longitude``, ``altitude``
+    (scalar, or two values ``[bottom, top]`` for a column) and optional ``altitude_ref``
+    (``"agl"`` default, or ``"msl"``); or a list of those (multi-point / slant receptor, one
+    time). Short names ``lat``/``lon``/``zagl`` are accepted too.
+    """
+    items = list(receptor) if isinstance(receptor, (list, tuple)) else [receptor]
+    if not items:
+        raise ConfigError("receptor list is empty")
+    times, lats, lons, bots, tops, refs = [], [], [], [], [], []
+    for k, item in enumerate(items):
+        label = f"receptor {k + 1}" if len(items) > 1 else "receptor"
+        t = _get(item, "time", "run_time")
+        lat = _get(item, "latitude", "lati", "lat")
+        lon = _get(item, "longitude", "long", "lon")
+        alt = _get(item, "altitude", "zagl", "height", "z")
+        ref = str(_get(item, "altitude_ref", default="agl")).lower()
+        if t is None or lat is None or lon is None or alt is None:
+            raise ConfigError(f"{label} {item!r}: needs time, latitude, longitude and altitude")
+        try:
+            t64 = np.datetime64(t, "m") if not hasattr(t, "to_datetime64") else np.datetime64(
+                t.to_datetime64(), "m")
+        except (TypeError, ValueError):
+            raise ConfigError(f"{label}: time {t!r} is not a date-time") from None
+        alt_arr = np.atleast_1d(np.asarray(alt, dtype=float))
+        if alt_arr.size not in (1, 2):
+            raise ConfigError(f"{label}: altitude {alt!r} must be one height or [bottom, top]")
+        for nm, v in (("latitude", lat), ("longitude", lon)):
+            if not np.isfinite(float(v)):
+                raise ConfigError(f"{label}: {nm} {v!r} is not finite")
+        if not np.all(np.isfinite(alt_arr)):
+            raise ConfigError(f"{label}: altitude {alt!r} is not finite")
+        if not -90.0 <= float(lat) <= 90.0:
+            raise ConfigError(f"{label}: latitude {lat!r} outside [-90, 90]")
+        if ref not in ("agl", "msl"):
+            raise ConfigError(f"{label}: altitude_ref {ref!r} must be 'agl' or 'msl'")
+        if ref == "agl" and alt_arr.min() < 0:
+            raise ConfigError(f"{label}: altitude {alt!r} m above ground is negative")
+        times.append(t64)
+        lats.append(float(lat))
+        lons.append((float(lon) + 180.0) % 360.0 - 180.0)
+        bots.append(float(alt_arr.min()))
+        tops.append(float(alt_arr.max()))
+        refs.append(ref)
+    if len(set(times)) != 1:
+        raise ConfigError(f"multi-point receptor: all points need the same time, got {times}")
+    if len(set(refs)) != 1:
+        raise ConfigError("multi-point receptor: mix of 'agl' and 'msl' altitudes")
+    return Release(times[0], np.array(lats), np.array(lons), np.array(bots), np.array(tops),
+                   refs[0] == "msl")
+
+
+def _met_source(met: Any, release: Release, n_hours: float) -> tuple[Any, list[str]]:
+    from stilt.met.discovery import MetConfig
+    from stilt.met.window import MetSource
+
+    if isinstance(met, xr.Dataset):
+        return MetSource(met), [str(p) for p in met.attrs.get("arl_files", [])]
+    if isinstance(met, MetConfig):
+        files = met.find_files(release.time, n_hours)
+        times = np.unique(np.concatenate([f.times for f in files]))
+        return MetSource([f.path for f in files], times=times), [str(f.path) for f in files]
+    raise ConfigError(f"met must be a stilt.MetConfig or an xarray.Dataset, got {type(met)}")
+
+
+def _choose_dt(delt: float, vmax_cells_per_min: float, tratio: float) -> int:
+    """Model step in minutes (physics.md 2.3): fixed delt, or from tratio when delt <= 0."""
+    if delt > 0:
+        return int(delt)
+    divisors = [d for d in range(60, 0, -1) if 60 % d == 0]
+    lo = int(abs(delt)) if delt < 0 else 1
+    for d in divisors:
+        if d >= lo and vmax_cells_per_min * d <= tratio:
+            return d
+    return max(lo, 1)
+
+
+def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int = 1000,
+                     seed: int | None = None, **params: Any) -> xr.Dataset:
+    """Run a STILT particle ensemble from a receptor through ARL meteorology.
+
+    Parameters
+    ----------
+    receptor : mapping, object or list of them
+        ``time``, ``latitude``, ``longitude``, ``altitude`` (m; ``[bottom, top]`` for a column),
+        optional ``altitude_ref`` ``"agl"`` (default) or ``"msl"``; a list for multi-point or
+        slant receptors (see :func:`normalize_receptor`).
+    met : stilt.MetConfig or xarray.Dataset
+        Where the met files are (found with :meth:`MetConfig.find_files`), or met already in
+        the layout of :func:`stilt.met.read_arl`.
+    n_hours : float, optional
+        Run duration in hours, negative backward (default -24).
+    numpar : int, optional
+        Number of particles (default 1000).
+    seed : int, optional
+        Random seed; the same seed gives bit-identical results. None draws one.
+    **params
+        HYSPLIT-STILT namelist parameters in lower case (:data:`stilt.params.PARAMETERS`).
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per requested output column (``varsiwant``) on dims ``time`` (minutes
+        since release, negative backward, no row at 0) x ``indx`` (particle 1..numpar), NaN
+        once a particle has left the met grid; attributes record every parameter, the met
+        files and the package version.
+
+    Raises
+    ------
+    ConfigError
+        Invalid receptor or parameter.
+    MetError
+        Missing met files, a met gap, the receptor outside the met grid or time coverage.
+    """
+    from stilt import _core
+    from stilt._version import get_version
+    from stilt.met.projection import ArlGrid
+    from stilt.met.window import window_around
+
+    p = resolve_params(params, n_hours=n_hours, numpar=numpar)
+    if p["nturb"] == 0:
+        raise ConfigError("turbulence (nturb=0) is not available yet in this build; "
+                          "use nturb=1 for mean trajectories")
+    release = normalize_receptor(receptor)
+    n_hours = float(p["n_hours"])
+    numpar = int(p["numpar"])
+    if n_hours == 0:
+        raise ConfigError("n_hours must not be 0")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+    source, met_files = _met_source(met, release, n_hours)
+    grid = ArlGrid.from_attrs(source.attrs)
+    rname = (f"receptor ({release.time}, lat {release.latitude.tolist()}, "
+             f"lon {release.longitude.tolist()})")
+
+    # where the receptor sits in the grid and the met time coverage, before anything moves
+    rx, ry = grid.to_grid(release.latitude, release.longitude)
+    rx, ry = np.asarray(rx, float), np.asarray(ry, float)
+    if not (np.all(np.isfinite(rx)) and np.all((rx >= 1) & (rx <= source.nx))
+            and np.all((ry >= 1) & (ry <= source.ny))):
+        raise MetError(f"{rname} is outside the met grid ({source.nx} x {source.ny}, "
+                       f"files {met_files or 'dataset'}): grid position x={rx}, y={ry}")
+    t0 = release.time
+    t_end = t0 + np.timedelta64(int(round(n_hours * 60)), "m")
+    lo, hi = min(t0, t_end), max(t0, t_end)
+    times = source.times
+    if times.size < 2 or times[0] > lo or times[-1] < hi:
+        raise MetError(f"{rname}: met covers {times[0]} .. {times[-1]} "
+                       f"({', '.join(met_files) or 'dataset'}), the run needs {lo} .. {hi}")
+    inside = times[(times >= lo) & (times <= hi)]
+    span = np.concatenate([times[times < lo][-1:], inside, times[times > hi][:1]])
+    if span.size > 2:
+        from stilt.met.discovery import MetFile, check_gaps
+
+        check_gaps(span, [MetFile(__import__("pathlib").Path(f or "dataset"), span)
+                          for f in (met_files[:1] or [""])])
+
+    # internal vertical grid (physics.md 2.1)
+    z_top = float(p["z_top"])
+    lev = source.level_values
+    z_data_top = _approx_top_height(source.ksys, lev, source.attrs)
+    nlvl, aa, bb, cc = _core.met_internal_grid(z_top, z_data_top, lev.size)
+    zsg = _core.met_internal_sigma(int(nlvl), aa, bb, cc, z_top)
+
+    # particles
+    point, heights = release.particle_points(numpar)
+    x = np.ascontiguousarray(rx[point], dtype=float)
+    y = np.ascontiguousarray(ry[point], dtype=float)
+    s = np.empty(numpar)
+    pstat = np.zeros(numpar, dtype=np.int32)
+
+    sign = -1 if n_hours < 0 else 1
+    total = int(round(abs(n_hours) * 60))
+    outdt = int(p["outdt"])
+    # output storage
+    cols = [c for c in p["varsiwant"] if c not in ("time", "indx")]
+    step_times: list[int] = []
+    rows: dict[str, list[np.ndarray]] = {c: [] for c in cols}
+    want = set(cols) | {"long", "lati"}
+    acc = {c: np.zeros(numpar) for c in _SUMMED}
+    since_out = 0
+
+    def to_min(t: np.datetime64) -> float:
+        return float((np.datetime64(t, "m") - t0) / np.timedelta64(1, "m"))
+
+    wrap_x = bool(getattr(grid, "is_global", False))
+    dx_min = None
+    vmax = 100.0
+    t_now = 0  # minutes since release
+    started = False
+    # met times in the run direction
+    seq = span if sign > 0 else span[::-1]
+    for k in range(seq.size - 1):
+        ta, tb = seq[k], seq[k + 1]
+        a_min, b_min = to_min(ta), to_min(tb)
+        if sign * b_min <= sign * t_now and k < seq.size - 2:
+            continue
+        end_min = b_min if sign * b_min < total else sign * total
+        if sign * end_min <= sign * t_now:
+            continue
+        margin_factor = 1.5
+        saved = (x.copy(), y.copy(), s.copy(), pstat.copy())
+        while True:
+            alive = pstat == 0
+            live_x = x[alive] if started else x
+            live_y = y[alive] if started else y
+            if live_x.size == 0:
+                break
+            if dx_min is None:
+                gx, gy = grid.grid_spacing_m(np.array([live_x.mean()]), np.array([live_y.mean()]))
+                dx_min = float(min(np.min(gx), np.min(gy)))
+            interval = abs(b_min - a_min)
+            margin = margin_factor * vmax * interval * 60.0 / dx_min + 2
+            win = window_around(live_x, live_y, margin, source.nx, source.ny,
+                                int(p["mgmin"]), wrap_x)
+            m1 = source.remap(ta, win, zsg, z_top, int(p["k10m"]))
+            m2 = source.remap(tb, win, zsg, z_top, int(p["k10m"]))
+            ix = np.arange(win.i0 + 1, win.i0 + win.nx + 1, dtype=float)
+            jy = np.arange(win.j0 + 1, win.j0 + win.ny + 1, dtype=float)
+            gxx, gyy = np.meshgrid(ix, jy, indexing="ij")
+            gdx, gdy = grid.grid_spacing_m(gxx.ravel(), gyy.ravel())
+            gdx = np.asfortranarray(np.asarray(gdx, float).reshape(win.nx, win.ny))
+            gdy = np.asfortranarray(np.asarray(gdy, float).reshape(win.nx, win.ny))
+            if not started:
+                zg = _core.transport_surface_at(m1.sfc, x - win.i0, y - win.j0, 1)
+                if release.msl:
+                    zagl = heights[...] - zg
+                    if np.any(zagl < 0):
+                        bad = int(np.argmax(zagl < 0))
+                        raise ConfigError(
+                            f"{rname}: release height {heights[bad]} m above sea level is "
+                            f"below the model ground {zg[bad]:.1f} m")
+                else:
+                    zagl = heights
+                s[:] = 1.0 - zagl / (z_top - zg)
+                if np.any(s < zsg[-1]):
+                    raise ConfigError(f"{rname}: release height above the model top {z_top} m")
+            vcell = max(m1.vmax, m2.vmax) * 60.0 / dx_min
+            dt = _choose_dt(float(p["delt"]), vcell, float(p["tratio"])) * sign
+            nsteps = int(math.ceil(abs(end_min - t_now) / abs(dt)))
+            xl = np.ascontiguousarray(x - win.i0)
+            yl = np.ascontiguousarray(y - win.j0)
+            sl = s.copy()
+            st = pstat.copy()
+            out = _core.transport_advance(
+                win.i0, win.j0, source.nx, source.ny, int(wrap_x), z_top, a_min, b_min, zsg,
+                aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, gdx, gdy, xl, yl, sl, st, float(t_now),
+                float(dt), nsteps, float(p["tratio"]), int(p["nturb"]))
+            if np.any(st == 2):
+                if win.nx == source.nx and win.ny == source.ny:
+                    raise CoreError("particles reported at a window edge on the full grid")
+                margin_factor *= 2.0
+                x, y, s, pstat = (a.copy() for a in saved)
+                continue
+            x, y, s, pstat = xl + win.i0, yl + win.j0, sl, st
+            vmax = max(m1.vmax, m2.vmax)
+            break
+        started = True
+        if not np.any(pstat == 0) and (pstat != 0).all() and 'out' not in locals():
+            break
+        # collect output rows
+        for n in range(nsteps):
+            t_step = t_now + (n + 1) * dt
+            since_out += abs(dt)
+            for c in _SUMMED:
+                acc[c] += np.nan_to_num(out[_DC[c], :, n])
+            last = abs(t_step) >= total
+            if outdt < 0:
+                continue
+            if outdt == 0 or since_out >= outdt or last:
+                step_times.append(t_step)
+                row = out[:, :, n]
+                dead = np.isnan(row[_DC["x"]])
+                for c in cols:
+                    if c in ("long", "lati"):
+                        continue
+                    if c in _SUMMED:
+                        v = acc[c].copy()
+                        v[dead] = np.nan
+                    else:
+                        v = row[_DC[c]].copy()
+                        if c == "wout":
+                            v = -v  # hycs_std prints w positive downward
+                    rows[c].append(v)
+                if "long" in want:
+                    rows.setdefault("_x", []).append(row[_DC["x"]].copy())
+                    rows.setdefault("_y", []).append(row[_DC["y"]].copy())
+                for c in _SUMMED:
+                    acc[c][:] = 0.0
+                since_out = 0
+        t_now = int(t_now + nsteps * dt)
+        if abs(t_now) >= total or not np.any(pstat == 0):
+            break
+
+    # assemble the Dataset
+    ntime = len(step_times)
+    data_vars: dict[str, Any] = {}
+    if ntime:
+        xs = np.stack(rows["_x"])
+        ys = np.stack(rows["_y"])
+        ok = np.isfinite(xs)
+        lat = np.full(xs.shape, np.nan)
+        lon = np.full(xs.shape, np.nan)
+        la, lo_ = grid.to_latlon(xs[ok], ys[ok])
+        lat[ok], lon[ok] = la, lo_
+    else:
+        lat = lon = np.empty((0, numpar))
+    for c in cols:
+        if c == "long":
+            arr = lon
+        elif c == "lati":
+            arr = lat
+        else:
+            arr = np.stack(rows[c]) if ntime else np.empty((0, numpar))
+        dtype = np.float64 if c in _DOUBLE else np.float32
+        data_vars[c] = (("time", "indx"), arr.astype(dtype), COLUMN_ATTRS[c])
+    coords = {
+        "time": ("time", np.asarray(step_times, dtype=float),
+                 {"long_name": "minutes since release (negative: backward)", "units": "min"}),
+        "indx": ("indx", np.arange(1, numpar + 1, dtype=np.int64),
+                 {"long_name": "particle index", "units": "1"}),
+    }
+    attrs: dict[str, Any] = {
+        "title": "stilt particle ensemble (HYSPLIT-STILT compatible)",
+        "stilt_version": get_version(),
+        "receptor_time": str(release.time),
+        "receptor_latitude": release.latitude.tolist() if release.latitude.size > 1
+        else float(release.latitude[0]),
+        "receptor_longitude": release.longitude.tolist() if release.longitude.size > 1
+        else float(release.longitude[0]),
+        "receptor_altitude_bottom": release.bottom.tolist() if release.bottom.size > 1
+        else float(release.bottom[0]),
+        "receptor_altitude_top": release.top.tolist() if release.top.size > 1
+        else float(release.top[0]),
+        "receptor_altitude_ref": "msl" if release.msl else "agl",
+        "seed": int(seed),
+        "met_files": list(met_files),
+        "internal_levels": int(nlvl),
+        "missing": "NaN where a particle has left the met grid",
+    }
+    for name, value in p.items():
+        attrs[f"param_{name}"] = _attr_value(value)
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def _attr_value(value: Any) -> Any:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple):
+        return [str(v) for v in value] if value and isinstance(value[0], str) else list(value) \
+            if value else ""
+    return value
+
+
+def _approx_top_height(ksys: int, lev: np.ndarray, attrs: Mapping[str, Any]) -> float:
+    """Rough height of the top data level, only used to choose the internal level set."""
+    if lev.size == 0:
+        return 0.0
+    top = float(lev[-1])
+    if ksys == 1:
+        ptop = float(attrs.get("reserved", 0.0))
+        p = ptop + (1013.25 - ptop) * top
+    elif ksys == 2:
+        p = top
+    elif ksys == 3:
+        return top
+    elif ksys == 4:
+        p = 1013.25 * (top - math.floor(top)) + math.floor(top)
+    else:
+        p = 1013.25 * top
+    return -7990.0 * math.log(max(p, 1e-3) / 1013.25)
+
+
+def _as_sequence(value: Any) -> Sequence[Any]:
+    return value if isinstance(value, (list, tuple)) else [value]
