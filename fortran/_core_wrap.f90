@@ -401,24 +401,24 @@ subroutine met_layout(nprof_out, nsfc_out)
 end subroutine met_layout
 
 subroutine met_remap(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, &
-        vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, prof, status)
+        vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, virt, prof, status)
     !! Remap one met time of a window onto the internal levels (stilt_met.remap_met).
     use, intrinsic :: iso_c_binding, only: c_double, c_int
     use stilt_met, only: remap_met, nprof, nsfc
     implicit none
-    integer(c_int), intent(in) :: nx, ny, nd, nl, ksys, w_kind, have_pres, have_hgts
+    integer(c_int), intent(in) :: nx, ny, nd, nl, ksys, w_kind, have_pres, have_hgts, virt
     !f2py intent(hide), depend(temp) :: nx = shape(temp, 0), ny = shape(temp, 1), nd = shape(temp, 2)
     !f2py intent(hide), depend(zsg) :: nl = shape(zsg, 0)
     real(c_double), intent(in) :: lev(nd), ptop, z_top, zsg(nl), sfc(20, nx, ny)
     real(c_double), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
-    real(c_double), intent(out) :: prof(9, nl, nx, ny)
+    real(c_double), intent(out) :: prof(10, nl, nx, ny)
     integer(c_int), intent(out) :: status
-    if (nprof /= 9 .or. nsfc /= 20) then
+    if (nprof /= 10 .or. nsfc /= 20) then
         status = 1
         return
     end if
     call remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, vwnd, &
-        wwnd, q, rh, pres, hgts, have_pres /= 0, have_hgts /= 0, prof, status)
+        wwnd, q, rh, pres, hgts, have_pres /= 0, have_hgts /= 0, virt /= 0, prof, status)
 end subroutine met_remap
 
 !! ---- stilt_transport ----------------------------------------------------------------------
@@ -447,26 +447,79 @@ subroutine transport_surface_at(nx, ny, sfc, np, x, y, ivar, val)
     end do
 end subroutine transport_surface_at
 
+subroutine transport_prepare_turbulence(nx, ny, nl, zsg, z_top, prof, sfc, kbls, kmixd, kmix0, &
+        kzmix, tvmix, tkerd, tkern, ziscale, ks, kdat, z0, turb, zi, status)
+    !! Stability, mixed-layer height and turbulence profiles at every node of a window for one
+    !! met time (stilt_transport.prepare_turbulence).
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_transport, only: prepare_turbulence, turb_options
+    implicit none
+    integer(c_int), intent(in) :: nx, ny, nl, kbls, kmixd, kmix0, kzmix, ks, kdat
+    !f2py intent(hide), depend(prof) :: nl = shape(prof, 1), nx = shape(prof, 2), ny = shape(prof, 3)
+    real(c_double), intent(in) :: zsg(nl), z_top, tvmix, tkerd, tkern, ziscale, z0
+    real(c_double), intent(in) :: prof(10, nl, nx, ny), sfc(20, nx, ny)
+    real(c_double), intent(out) :: turb(4, nl, nx, ny), zi(nx, ny)
+    integer(c_int), intent(out) :: status
+    type(turb_options) :: opts
+    opts%kbls = kbls
+    opts%kmixd = kmixd
+    opts%kmix0 = kmix0
+    opts%kzmix = kzmix
+    opts%tvmix = tvmix
+    opts%tkerd = tkerd
+    opts%tkern = tkern
+    opts%ziscale = ziscale
+    opts%ks = ks
+    opts%kdat = kdat
+    call prepare_turbulence(nx, ny, nl, zsg, z_top, prof, sfc, opts, z0, turb, zi, status)
+end subroutine transport_prepare_turbulence
+
+subroutine transport_init_rng(seed, np, indx, rng)
+    !! Per-particle random streams from the run seed and the particle numbers (1-based).
+    use, intrinsic :: iso_c_binding, only: c_int, c_int64_t
+    use stilt_random, only: rng_seed
+    implicit none
+    integer(c_int64_t), intent(in) :: seed
+    integer(c_int), intent(in) :: np
+    !f2py intent(hide), depend(indx) :: np = len(indx)
+    integer(c_int64_t), intent(in) :: indx(np)
+    integer(c_int), intent(out) :: rng(4, np)
+    integer :: p
+    do p = 1, np
+        call rng_seed(seed, indx(p), rng(:, p))
+    end do
+end subroutine transport_init_rng
+
 subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
-        aa, bb, cc, prof1, prof2, sfc1, sfc2, gdx, gdy, np, x, y, s, pstat, t_start, dt, nsteps, tratio, &
-        nturb, out)
+        aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, gdx, gdy, np, x, y, s, &
+        pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, tlfrac, veght, &
+        hscale, foot_scale, out, status)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
     use, intrinsic :: iso_c_binding, only: c_double, c_int
-    use stilt_transport, only: advance_interval, met_window
+    use stilt_transport, only: advance_interval, met_window, disp_options
     implicit none
     integer(c_int), intent(in) :: nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, np, nsteps, nturb
     !f2py intent(hide), depend(prof1) :: nl = shape(prof1, 1), nx = shape(prof1, 2), ny = shape(prof1, 3)
     !f2py intent(hide), depend(x) :: np = len(x)
     real(c_double), intent(in) :: z_top, t1, t2, zsg(nl), aa, bb, cc, t_start, dt, tratio
-    real(c_double), intent(in), dimension(9, nl, nx, ny) :: prof1, prof2
+    real(c_double), intent(in) :: tlfrac, veght, hscale, foot_scale(np)
+    real(c_double), intent(in), dimension(10, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
-    real(c_double), intent(in), dimension(nx, ny) :: gdx, gdy
-    real(c_double), intent(inout) :: x(np), y(np), s(np)
-    integer(c_int), intent(inout) :: pstat(np)
+    real(c_double), intent(in), dimension(4, nl, nx, ny) :: turb1, turb2
+    real(c_double), intent(in), dimension(nx, ny) :: zi1, zi2, gdx, gdy
+    real(c_double), intent(inout), dimension(np) :: x, y, s, wnorm, up, vp, dmas
+    integer(c_int), intent(inout) :: pstat(np), rng(4, np)
     real(c_double), intent(out) :: out(28, np, nsteps)
+    integer(c_int), intent(out) :: status
     type(met_window) :: w
+    type(disp_options) :: dopts
     w = met_window(nx=nx, ny=ny, nl=nl, i0=i0, j0=j0, nx_full=nx_full, ny_full=ny_full, &
         wrap_x=wrap_x /= 0, z_top=z_top, t1=t1, t2=t2, aa=aa, bb=bb, cc=cc)
-    call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, gdx, gdy, np, x, y, s, pstat, &
-        t_start, dt, nsteps, tratio, nturb, out)
+    dopts%tlfrac = tlfrac
+    dopts%veght = veght
+    dopts%hscale = hscale
+    dopts%ztop = z_top
+    call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, gdx, gdy, &
+        np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, &
+        dopts, foot_scale, out, status)
 end subroutine transport_advance

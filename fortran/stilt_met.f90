@@ -23,7 +23,8 @@ module stilt_met
     integer(ip), parameter, public :: pv_q = 7      !! specific humidity, kg/kg (0 when the file has none)
     integer(ip), parameter, public :: pv_rh = 8     !! relative humidity fraction (0 when absent)
     integer(ip), parameter, public :: pv_wms = 9    !! vertical velocity, m/s (positive upward)
-    integer(ip), parameter, public :: nprof = 9
+    integer(ip), parameter, public :: pv_rhom = 10  !! moist-air density p / (Rd Tv), kg/m3
+    integer(ip), parameter, public :: nprof = 10
 
     !! surface variables (NaN where the file does not carry them)
     integer(ip), parameter, public :: sv_zg = 1     !! terrain height, m
@@ -258,24 +259,28 @@ contains
     end subroutine bilinear_weights
 
     pure subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
-            uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, prof, status)
+            uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, virt, prof, status)
         !! Remap one met time of a window from the data levels to the internal levels.
         !! Ground values: winds = U10M/V10M where present, else half the first data-level wind
         !! (what hycs_std does for files without 10-m winds, see docs/transport.md); T = T02M
         !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
-        !! 2 DZDT (m/s). status: 0, or status_not_finite if a required input is NaN.
+        !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
+        !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
+        !! virtual only when virt is true (hycs_std does so for RELH files only).
+        !! status: 0, or status_not_finite if a required input is NaN.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
         integer(ip), intent(in) :: nx, ny, nd, nl, ksys, w_kind
         real(dp), intent(in) :: lev(nd), ptop, z_top, zsg(nl)
         real(dp), intent(in) :: sfc(nsfc, nx, ny)
         real(dp), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
-        logical, intent(in) :: have_pres, have_hgts
+        logical, intent(in) :: have_pres, have_hgts, virt
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
-        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), rho, zg, prss, t0, u0, v0, e, zw
+        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rho, zg, prss, t0, u0, v0, e, &
+            zw, qk
         status = status_ok
         do j = 1, ny
             do i = 1, nx
@@ -286,14 +291,16 @@ contains
                 if (.not. all(ieee_is_finite(temp(i, j, :)))) then
                     status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
                 end if
+                qz = 0.0_dp
+                if (virt) qz = q(i, j, :)
                 call column_heights(nd, ksys, lev, ptop, prss, zg, sfc(sv_t02m, i, j), &
-                    temp(i, j, :), q(i, j, :), pres(i, j, :), hgts(i, j, :), have_pres, &
+                    temp(i, j, :), qz, pres(i, j, :), hgts(i, j, :), have_pres, &
                     have_hgts, pd, zd)
                 t0 = sfc(sv_t02m, i, j)
                 if (.not. ieee_is_finite(t0)) t0 = temp(i, j, 1) * (prss / pd(1))**0.286_dp
                 ! heights again, with the ground temperature now known
                 call column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp(i, j, :), &
-                    q(i, j, :), pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
+                    qz, pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
                 zi = (1.0_dp - zsg) * (z_top - zg)
                 u0 = sfc(sv_u10m, i, j); v0 = sfc(sv_v10m, i, j)
                 zw = z10
@@ -323,9 +330,12 @@ contains
                 prof(pv_wms, :, i, j) = f
                 prof(pv_w, :, i, j) = -f * 60.0_dp / (z_top - zg)
                 do k = 1, nl
-                    e = prof(pv_rh, k, i, j) * exp(21.4_dp - 5351.0_dp / prof(pv_t, k, i, j))
+                    qk = max(prof(pv_q, k, i, j), 0.0_dp)
+                    e = qk * prof(pv_p, k, i, j) / (0.622_dp + 0.378_dp * qk)
                     prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j))
+                    prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
+                        / (rd_v5 * prof(pv_t, k, i, j) * (1.0_dp + 0.61_dp * qk))
                 end do
             end do
         end do

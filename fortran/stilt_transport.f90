@@ -3,16 +3,34 @@
 !! stilt_met) with the Petterssen predictor-corrector, and returns one row of diagnostics per
 !! particle per model step. Python calls it once per met interval; particles that reach the
 !! window edge are reported so the caller can grow the window and redo the interval.
+!!
+!! Turbulence (nturb = 0): `prepare_turbulence` evaluates stability, mixed-layer height and the
+!! sigma_w / T_L / sigma_u / sigma_v profiles once per met grid node and met time
+!! (stilt_turbulence.column_turbulence). In each step a particle takes those of the met node
+!! nearest to its start-of-step position (physics.md 3.2: z0 and T_L come from the nearest node,
+!! no blending), interpolated in time to the start and the end of the step, and the mean wind and
+!! densities interpolated bilinearly at its position; then stilt_dispersion.dispersion_step does
+!! the STILT vertical scheme, horizontal turbulence and foot/samt (physics.md 3.5-3.7).
 module stilt_transport
-    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
-    use stilt_kinds, only: dp, ip
+    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
+    use stilt_kinds, only: dp, ip, status_ok
     use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
-        sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
+        pv_rhom, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
+        sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
         vertical_weights, index_weights, bilinear_weights
+    use stilt_random, only: rng_state_size
+    use stilt_turbulence, only: surface_met, turb_options, column_state, column_turbulence, &
+        mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, heat_flux
+    use stilt_dispersion, only: disp_options, dispersion_step
     implicit none
     private
 
-    public :: advance_interval, surface_at
+    public :: advance_interval, surface_at, prepare_turbulence
+    public :: turb_options, disp_options
+
+    !! turbulence profile variables per met node (prepare_turbulence)
+    integer(ip), parameter, public :: tv_sigw = 1, tv_tl = 2, tv_sigu = 3, tv_sigv = 4
+    integer(ip), parameter, public :: nturbv = 4
 
     !! particle status codes
     integer(ip), parameter, public :: ps_alive = 0      !! still moving
@@ -152,6 +170,100 @@ contains
         row(dc_icdx) = 2.0_dp; row(dc_zloc) = -999.0_dp; row(dc_zcfx) = 0.0_dp
     end subroutine diagnostics
 
+    pure subroutine prepare_turbulence(nx, ny, nl, zsg, z_top, prof, sfc, opts, z0_default, &
+            turb, zi, status)
+        !! Stability, mixed-layer height and turbulence profiles at every node of a window for
+        !! one met time. Which momentum/heat fields a node uses follows what is finite in sfc
+        !! (USTR, then UMOF/VMOF, then EXCO; TSTR, then SHTF). z0: RGHS where present, else
+        !! z0_default. status: worst column status (0 ok).
+        integer(ip), intent(in) :: nx, ny, nl
+        real(dp), intent(in) :: zsg(nl), z_top, prof(nprof, nl, nx, ny), sfc(nsfc, nx, ny)
+        type(turb_options), intent(in) :: opts
+        real(dp), intent(in) :: z0_default
+        real(dp), intent(out) :: turb(nturbv, nl, nx, ny), zi(nx, ny)
+        integer(ip), intent(out) :: status
+        type(surface_met) :: sm
+        type(column_state) :: st
+        real(dp) :: z(nl), tke(nl), zg
+        integer(ip) :: i, j, cst
+        status = status_ok
+        tke = -1.0_dp
+        do j = 1, ny
+            do i = 1, nx
+                zg = sfc(sv_zg, i, j)
+                z = (1.0_dp - zsg) * (z_top - zg)
+                sm = surface_met()
+                sm%momentum = mom_none
+                if (ieee_is_finite(sfc(sv_ustr, i, j))) then
+                    sm%momentum = mom_ustar; sm%ustr = sfc(sv_ustr, i, j)
+                else if (ieee_is_finite(sfc(sv_umof, i, j)) .and. ieee_is_finite(sfc(sv_vmof, i, j))) then
+                    sm%momentum = mom_flux; sm%umof = sfc(sv_umof, i, j); sm%vmof = sfc(sv_vmof, i, j)
+                else if (ieee_is_finite(sfc(sv_exco, i, j))) then
+                    sm%momentum = mom_exco; sm%exco = sfc(sv_exco, i, j)
+                end if
+                sm%heat = heat_none
+                if (ieee_is_finite(sfc(sv_tstr, i, j))) then
+                    sm%heat = heat_tstar; sm%tstr = sfc(sv_tstr, i, j)
+                else if (ieee_is_finite(sfc(sv_shtf, i, j))) then
+                    sm%heat = heat_flux; sm%shtf = sfc(sv_shtf, i, j)
+                end if
+                sm%pblh = -1.0_dp
+                if (ieee_is_finite(sfc(sv_pblh, i, j))) sm%pblh = sfc(sv_pblh, i, j)
+                sm%z0 = z0_default
+                if (ieee_is_finite(sfc(sv_rghs, i, j))) then
+                    if (sfc(sv_rghs, i, j) > 0.0_dp) sm%z0 = sfc(sv_rghs, i, j)
+                end if
+                call column_turbulence(nl, z, prof(pv_t, :, i, j), prof(pv_p, :, i, j), &
+                    0.0_dp * z, prof(pv_rhom, :, i, j), prof(pv_u, :, i, j), prof(pv_v, :, i, j), &
+                    tke, sm, opts, st, turb(tv_sigw, :, i, j), turb(tv_tl, :, i, j), &
+                    turb(tv_sigu, :, i, j), turb(tv_sigv, :, i, j), cst)
+                zi(i, j) = st%zi
+                if (cst /= status_ok) status = max(status, cst)
+            end do
+        end do
+    end subroutine prepare_turbulence
+
+    pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
+            x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
+        !! Columns a particle at window position (x, y) needs from one moment (time fraction
+        !! tf): turbulence profiles and zi of the nearest met node, mean wind (grid units per
+        !! minute) and densities interpolated bilinearly.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
+        real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
+        real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), gdx(w%nx, w%ny), gdy(w%nx, w%ny)
+        real(dp), intent(in) :: x, y, tf
+        real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
+        real(dp), intent(out) :: zi, gx, gy
+        integer(ip) :: ii(4), jj(4), c, ni, nj
+        real(dp) :: ww(4), a
+        call corners(w, x, y, ii, jj, ww)
+        ni = min(max(nint(x), 1), w%nx)
+        nj = min(max(nint(y), 1), w%ny)
+        sigw = (1.0_dp - tf) * turb1(tv_sigw, :, ni, nj) + tf * turb2(tv_sigw, :, ni, nj)
+        tl = (1.0_dp - tf) * turb1(tv_tl, :, ni, nj) + tf * turb2(tv_tl, :, ni, nj)
+        sigu = (1.0_dp - tf) * turb1(tv_sigu, :, ni, nj) + tf * turb2(tv_sigu, :, ni, nj)
+        sigv = (1.0_dp - tf) * turb1(tv_sigv, :, ni, nj) + tf * turb2(tv_sigv, :, ni, nj)
+        zi = (1.0_dp - tf) * zi1(ni, nj) + tf * zi2(ni, nj)
+        dens = 0.0_dp; densd = 0.0_dp; ug = 0.0_dp; vg = 0.0_dp; gx = 0.0_dp; gy = 0.0_dp
+        do c = 1, 4
+            a = ww(c) * (1.0_dp - tf)
+            dens = dens + a * prof1(pv_rhom, :, ii(c), jj(c))
+            densd = densd + a * prof1(pv_rho, :, ii(c), jj(c))
+            ug = ug + a * prof1(pv_u, :, ii(c), jj(c))
+            vg = vg + a * prof1(pv_v, :, ii(c), jj(c))
+            a = ww(c) * tf
+            dens = dens + a * prof2(pv_rhom, :, ii(c), jj(c))
+            densd = densd + a * prof2(pv_rho, :, ii(c), jj(c))
+            ug = ug + a * prof2(pv_u, :, ii(c), jj(c))
+            vg = vg + a * prof2(pv_v, :, ii(c), jj(c))
+            gx = gx + ww(c) * gdx(ii(c), jj(c))
+            gy = gy + ww(c) * gdy(ii(c), jj(c))
+        end do
+        ug = ug * 60.0_dp / gx
+        vg = vg * 60.0_dp / gy
+    end subroutine particle_columns
+
     pure subroutine classify(w, x, y, st)
         !! Wrap global grids, then classify a window position: alive, left the met grid, or at
         !! the edge of a window smaller than the grid.
@@ -178,72 +290,107 @@ contains
         end if
     end subroutine classify
 
-    pure subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, gdx, gdy, np, x, y, s, &
-            pstat, t_start, dt, nsteps, tratio, nturb, out)
+    pure subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, &
+            gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, &
+            tratio, nturb, dopts, foot_scale, out, status)
         !! Advance np particles by nsteps model steps of dt minutes (negative backward) from
         !! t_start (minutes since release), all inside the met interval [w%t1, w%t2].
         !! x, y are window positions (1-based), s internal sigma. pstat: particle status
-        !! (ps_*); only ps_alive particles move. out(:, p, n) holds the diagnostics of particle
-        !! p after step n (x, y returned as full-grid positions), NaN once it stopped.
+        !! (ps_*); only ps_alive particles move. wnorm, up, vp, dmas, rng: the persistent
+        !! turbulence state of each particle. out(:, p, n) holds the diagnostics of particle p
+        !! after step n (x, y as full-grid positions; foot and samt of that step only), NaN
+        !! once it stopped. status: worst dispersion status (0 ok).
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: sfc1(nsfc, w%nx, w%ny), sfc2(nsfc, w%nx, w%ny)
+        real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
+        real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny)
         real(dp), intent(in) :: gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         integer(ip), intent(in) :: np, nsteps, nturb
-        real(dp), intent(inout) :: x(np), y(np), s(np)
-        integer(ip), intent(inout) :: pstat(np)
-        real(dp), intent(in) :: t_start, dt, tratio
+        real(dp), intent(inout) :: x(np), y(np), s(np), wnorm(np), up(np), vp(np), dmas(np)
+        integer(ip), intent(inout) :: pstat(np), rng(rng_state_size, np)
+        real(dp), intent(in) :: t_start, dt, tratio, foot_scale(np)
+        type(disp_options), intent(in) :: dopts
         real(dp), intent(out) :: out(ndiag, np, nsteps)
-        integer(ip) :: p, n, nsub, m, st
-        real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin
-        real(dp) :: nan
+        integer(ip), intent(out) :: status
+        integer(ip) :: p, n, nsub, m, st, dst
+        real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
+        real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
+        real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
+        status = status_ok
         span = w%t2 - w%t1
         smin = zsg(w%nl)
         out = nan
+        dmv = 0.0_dp
         do p = 1, np
             if (pstat(p) /= 0) cycle
             do n = 1, nsteps
                 ta = t_start + (n - 1) * dt
                 tb = ta + dt
                 tfa = (ta - w%t1) / span
-                ! sub-steps so that no sub-step moves more than tratio grid cells
-                call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p), y(p), &
-                    s(p), tfa, v1)
+                tfb = (tb - w%t1) / span
+                x0 = x(p); y0 = y(p)
+                ! mean advection, in sub-steps that move at most tratio grid cells
+                call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p), y(p), s(p), tfa, v1)
                 nsub = max(1, ceiling(max(abs(v1(1)), abs(v1(2))) * abs(dt) / tratio))
                 h = dt / nsub
+                st = 0
                 do m = 1, nsub
                     tfa = (ta + (m - 1) * h - w%t1) / span
                     tfb = (ta + m * h - w%t1) / span
-                    if (m > 1) call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, &
-                        x(p), y(p), s(p), tfa, v1)
+                    if (m > 1) call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p), y(p), &
+                        s(p), tfa, v1)
                     xp = x(p) + v1(1) * h
                     yp = y(p) + v1(2) * h
                     sp = min(max(s(p) + v1(3) * h, smin), 1.0_dp)
-                    call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, xp, yp, sp, &
-                        tfb, v2)
+                    call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, xp, yp, sp, tfb, v2)
                     x(p) = x(p) + 0.5_dp * (v1(1) + v2(1)) * h
                     y(p) = y(p) + 0.5_dp * (v1(2) + v2(2)) * h
                     s(p) = min(max(s(p) + 0.5_dp * (v1(3) + v2(3)) * h, smin), 1.0_dp)
                     call classify(w, x(p), y(p), st)
                     if (st /= 0) exit
                 end do
-                ! nturb == 0 (turbulence on): stilt_turbulence is called here once it lands
+                tfa = (ta - w%t1) / span
                 if (st /= 0) then
                     pstat(p) = st
                     exit
+                end if
+                ! turbulence columns at the start-of-step position, for the start and end of step
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, x0, y0, &
+                    tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
+                    ug(:, 1), vg(:, 1), zia, gx, gy)
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, x0, y0, &
+                    tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
+                    ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                zi = [zia, zib]
+                foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
+                if (nturb == 0) then
+                    call surface_at(w%nx, w%ny, sfc1, x(p), y(p), sv_zg, zg)
+                    call surface_at(w%nx, w%ny, sfc2, x(p), y(p), sv_zg, g2x)
+                    zg = (1.0_dp - tfb) * zg + tfb * g2x
+                    ! dispersion replaces the mean horizontal advection (physics.md 3.6 step 1)
+                    x(p) = x0; y(p) = y0
+                    call dispersion_step(w%nl, zsg, w%z_top - zg, dt, dopts, zi, sigw, tl, sigu, &
+                        sigv, dens, densd, ug, vg, dmv, gx, gy, foot_scale(p), s(p), wnorm(p), &
+                        up(p), vp(p), x(p), y(p), dmas(p), foot, samt, sigw_used, tl_used, &
+                        rng(:, p), dst)
+                    if (dst /= status_ok) status = max(status, dst)
+                    call classify(w, x(p), y(p), st)
+                    if (st /= 0) then
+                        pstat(p) = st
+                        exit
+                    end if
                 end if
                 call diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x(p), y(p), s(p), tfb, &
                     out(:, p, n))
                 out(dc_x, p, n) = x(p) + w%i0
                 out(dc_y, p, n) = y(p) + w%j0
-                if (nturb /= 0) then
-                    ! no turbulence: mean trajectories, sigw/tlgr/samt/foot are 0 (physics.md 3.1)
-                    out(dc_sigw, p, n) = 0.0_dp; out(dc_tlgr, p, n) = 0.0_dp
-                    out(dc_samt, p, n) = 0.0_dp; out(dc_foot, p, n) = 0.0_dp
-                end if
-                out(dc_dmas, p, n) = 1.0_dp
+                out(dc_sigw, p, n) = sigw_used; out(dc_tlgr, p, n) = tl_used
+                out(dc_samt, p, n) = samt; out(dc_foot, p, n) = foot
+                out(dc_dmas, p, n) = dmas(p)
+                out(dc_mlht, p, n) = zib
             end do
         end do
     end subroutine advance_interval

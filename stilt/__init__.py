@@ -15,6 +15,8 @@ _EXPORTS: dict[str, str] = {
     "write_arl": "stilt.met.arl",
     "MetError": "stilt.errors",
     "StiltError": "stilt.errors",
+    "run_trajectories": "stilt.transport",
+    "MetConfig": "stilt.met.discovery",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -153,3 +153,35 @@ def transport_error_series(
     npt.NDArray[np.float64],  # ev (nz, nsteps + 1, m), m/s
     npt.NDArray[np.float64],  # eps (nsteps + 1, m), percent
 ]: ...
+# ---- stilt_met ----
+def met_internal_grid(z_top: float, z_data_top: float, ndata: int) -> tuple[int, float, float, float]: ...
+def met_internal_sigma(nl: int, aa: float, bb: float, cc: float, z_top: float) -> npt.NDArray[np.float64]: ...
+def met_layout() -> tuple[int, int]: ...
+def met_remap(
+    ksys: int, lev: npt.ArrayLike, ptop: float, z_top: float, zsg: npt.ArrayLike, w_kind: int,
+    sfc: npt.ArrayLike, temp: npt.ArrayLike, uwnd: npt.ArrayLike, vwnd: npt.ArrayLike,
+    wwnd: npt.ArrayLike, q: npt.ArrayLike, rh: npt.ArrayLike, pres: npt.ArrayLike,
+    hgts: npt.ArrayLike, have_pres: int, have_hgts: int, virt: int,
+) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status
+# ---- stilt_transport ----
+def transport_layout() -> int: ...
+def transport_surface_at(
+    sfc: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, ivar: int
+) -> npt.NDArray[np.float64]: ...
+def transport_prepare_turbulence(
+    zsg: npt.ArrayLike, z_top: float, prof: npt.ArrayLike, sfc: npt.ArrayLike, kbls: int,
+    kmixd: int, kmix0: int, kzmix: int, tvmix: float, tkerd: float, tkern: float,
+    ziscale: float, ks: int, kdat: int, z0: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...  # turb, zi, status
+def transport_init_rng(seed: int, indx: npt.ArrayLike) -> npt.NDArray[np.int32]: ...
+def transport_advance(
+    i0: int, j0: int, nx_full: int, ny_full: int, wrap_x: int, z_top: float, t1: float,
+    t2: float, zsg: npt.ArrayLike, aa: float, bb: float, cc: float, prof1: npt.ArrayLike,
+    prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike, turb1: npt.ArrayLike,
+    turb2: npt.ArrayLike, zi1: npt.ArrayLike, zi2: npt.ArrayLike, gdx: npt.ArrayLike,
+    gdy: npt.ArrayLike, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+    s: npt.NDArray[np.float64], pstat: npt.NDArray[np.int32], wnorm: npt.NDArray[np.float64],
+    up: npt.NDArray[np.float64], vp: npt.NDArray[np.float64], dmas: npt.NDArray[np.float64],
+    rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
+    nturb: int, tlfrac: float, veght: float, hscale: float, foot_scale: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.float64], int]: ...  # out (28, np, nsteps), status

@@ -80,6 +80,8 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
     "zcfx": {"long_name": "cumulative vertical displacement by convective fluxes", "units": "m"},
 }
 _DOUBLE = ("long", "lati", "foot")
+#: roughness length where the met file has no RGHS (ASCDATA.CFG default, physics.md 3.2)
+DEFAULT_Z0 = 0.2
 
 
 @dataclass(frozen=True)
@@ -243,9 +245,8 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     from stilt.met.window import window_around
 
     p = resolve_params(params, n_hours=n_hours, numpar=numpar)
-    if p["nturb"] == 0:
-        raise ConfigError("turbulence (nturb=0) is not available yet in this build; "
-                          "use nturb=1 for mean trajectories")
+    if p["winderrtf"] != 0:
+        raise ConfigError("transport-error runs (winderrtf != 0) are not available yet")
     release = normalize_receptor(receptor)
     n_hours = float(p["n_hours"])
     numpar = int(p["numpar"])
@@ -287,115 +288,113 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     nlvl, aa, bb, cc = _core.met_internal_grid(z_top, z_data_top, lev.size)
     zsg = _core.met_internal_sigma(int(nlvl), aa, bb, cc, z_top)
 
-    # particles
+    # particles and their persistent state
     point, heights = release.particle_points(numpar)
     x = np.ascontiguousarray(rx[point], dtype=float)
     y = np.ascontiguousarray(ry[point], dtype=float)
     s = np.empty(numpar)
     pstat = np.zeros(numpar, dtype=np.int32)
+    wnorm = np.zeros(numpar)
+    up = np.zeros(numpar)
+    vp = np.zeros(numpar)
+    dmas = np.ones(numpar)
+    foot_scale = np.ones(numpar)
+    rng = np.asfortranarray(_core.transport_init_rng(np.int64(seed),
+                                                     np.arange(1, numpar + 1, dtype=np.int64)))
+    turb = {name: p[name] for name in ("kbls", "kmixd", "kmix0", "kzmix", "tvmix", "tkerd",
+                                       "tkern")}
+    turb.update(ks=2, kdat=_first_level_above(lev, source.ksys, source.attrs, aa, bb, cc),
+                z0=DEFAULT_Z0)
+
+    def ziscale(t: np.datetime64) -> float:
+        if not p["zicontroltf"]:
+            return 1.0
+        hour = int(abs(to_min(t)) // 60)
+        return p["ziscale"][hour] if hour < len(p["ziscale"]) else 1.0
 
     sign = -1 if n_hours < 0 else 1
     total = int(round(abs(n_hours) * 60))
     outdt = int(p["outdt"])
-    # output storage
     cols = [c for c in p["varsiwant"] if c not in ("time", "indx")]
     step_times: list[int] = []
     rows: dict[str, list[np.ndarray]] = {c: [] for c in cols}
-    want = set(cols) | {"long", "lati"}
+    rows["_x"], rows["_y"] = [], []
     acc = {c: np.zeros(numpar) for c in _SUMMED}
     since_out = 0
 
     def to_min(t: np.datetime64) -> float:
         return float((np.datetime64(t, "m") - t0) / np.timedelta64(1, "m"))
 
-    wrap_x = bool(getattr(grid, "is_global", False))
-    dx_min = None
-    vmax = 100.0
+    wrap_x = bool(grid.is_global)
+    gx0, gy0 = grid.grid_spacing_m(np.array([x.mean()]), np.array([y.mean()]))
+    dx_ref = float(min(np.min(gx0), np.min(gy0)))
+    vmax = 100.0  # m/s, first window margin
     t_now = 0  # minutes since release
     started = False
-    # met times in the run direction
-    seq = span if sign > 0 else span[::-1]
+    seq = span if sign > 0 else span[::-1]  # met times in the run direction
     for k in range(seq.size - 1):
         ta, tb = seq[k], seq[k + 1]
         a_min, b_min = to_min(ta), to_min(tb)
-        if sign * b_min <= sign * t_now and k < seq.size - 2:
-            continue
         end_min = b_min if sign * b_min < total else sign * total
         if sign * end_min <= sign * t_now:
             continue
         margin_factor = 1.5
-        saved = (x.copy(), y.copy(), s.copy(), pstat.copy())
+        saved = [a.copy() for a in (x, y, s, pstat, wnorm, up, vp, dmas, rng)]
         while True:
             alive = pstat == 0
-            live_x = x[alive] if started else x
-            live_y = y[alive] if started else y
-            if live_x.size == 0:
-                break
-            if dx_min is None:
-                gx, gy = grid.grid_spacing_m(np.array([live_x.mean()]), np.array([live_y.mean()]))
-                dx_min = float(min(np.min(gx), np.min(gy)))
-            interval = abs(b_min - a_min)
-            margin = margin_factor * vmax * interval * 60.0 / dx_min + 2
-            win = window_around(live_x, live_y, margin, source.nx, source.ny,
-                                int(p["mgmin"]), wrap_x)
-            m1 = source.remap(ta, win, zsg, z_top, int(p["k10m"]))
-            m2 = source.remap(tb, win, zsg, z_top, int(p["k10m"]))
-            ix = np.arange(win.i0 + 1, win.i0 + win.nx + 1, dtype=float)
-            jy = np.arange(win.j0 + 1, win.j0 + win.ny + 1, dtype=float)
-            gxx, gyy = np.meshgrid(ix, jy, indexing="ij")
+            win = window_around(x[alive], y[alive],
+                                margin_factor * vmax * abs(b_min - a_min) * 60.0 / dx_ref + 2,
+                                source.nx, source.ny, int(p["mgmin"]), wrap_x)
+            m1 = source.remap(ta, win, zsg, z_top, dict(turb, ziscale=ziscale(ta)), p["k10m"])
+            m2 = source.remap(tb, win, zsg, z_top, dict(turb, ziscale=ziscale(tb)), p["k10m"])
+            gxx, gyy = np.meshgrid(np.arange(win.i0 + 1, win.i0 + win.nx + 1, dtype=float),
+                                   np.arange(win.j0 + 1, win.j0 + win.ny + 1, dtype=float),
+                                   indexing="ij")
             gdx, gdy = grid.grid_spacing_m(gxx.ravel(), gyy.ravel())
             gdx = np.asfortranarray(np.asarray(gdx, float).reshape(win.nx, win.ny))
             gdy = np.asfortranarray(np.asarray(gdy, float).reshape(win.nx, win.ny))
             if not started:
-                zg = _core.transport_surface_at(m1.sfc, x - win.i0, y - win.j0, 1)
-                if release.msl:
-                    zagl = heights[...] - zg
-                    if np.any(zagl < 0):
-                        bad = int(np.argmax(zagl < 0))
-                        raise ConfigError(
-                            f"{rname}: release height {heights[bad]} m above sea level is "
-                            f"below the model ground {zg[bad]:.1f} m")
-                else:
-                    zagl = heights
-                s[:] = 1.0 - zagl / (z_top - zg)
-                if np.any(s < zsg[-1]):
-                    raise ConfigError(f"{rname}: release height above the model top {z_top} m")
-            vcell = max(m1.vmax, m2.vmax) * 60.0 / dx_min
+                s[:] = _release_sigma(_core, m1, m2, a_min, b_min, x, y, win, heights, release,
+                                      z_top, zsg, rname)
+            vcell = max(m1.vmax, m2.vmax) * 60.0 / dx_ref
             dt = _choose_dt(float(p["delt"]), vcell, float(p["tratio"])) * sign
             nsteps = int(math.ceil(abs(end_min - t_now) / abs(dt)))
             xl = np.ascontiguousarray(x - win.i0)
             yl = np.ascontiguousarray(y - win.j0)
-            sl = s.copy()
-            st = pstat.copy()
-            out = _core.transport_advance(
+            out, status = _core.transport_advance(
                 win.i0, win.j0, source.nx, source.ny, int(wrap_x), z_top, a_min, b_min, zsg,
-                aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, gdx, gdy, xl, yl, sl, st, float(t_now),
-                float(dt), nsteps, float(p["tratio"]), int(p["nturb"]))
-            if np.any(st == 2):
+                aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb, m1.zi, m2.zi,
+                gdx, gdy, xl, yl, s, pstat, wnorm, up, vp, dmas, rng, float(t_now), float(dt),
+                nsteps, float(p["tratio"]), int(p["nturb"]), float(p["tlfrac"]),
+                float(p["veght"]), float(p["hscale"]), foot_scale)
+            if status != 0:
+                raise CoreError(f"{rname}: dispersion failed between {ta} and {tb} "
+                                f"(core status {int(status)})")
+            if np.any(pstat == 2):
                 if win.nx == source.nx and win.ny == source.ny:
                     raise CoreError("particles reported at a window edge on the full grid")
                 margin_factor *= 2.0
-                x, y, s, pstat = (a.copy() for a in saved)
+                x, y, s, pstat, wnorm, up, vp, dmas, rng = (a.copy() for a in saved)
+                rng = np.asfortranarray(rng)
                 continue
-            x, y, s, pstat = xl + win.i0, yl + win.j0, sl, st
+            x, y = xl + win.i0, yl + win.j0
             vmax = max(m1.vmax, m2.vmax)
             break
         started = True
-        if not np.any(pstat == 0) and (pstat != 0).all() and 'out' not in locals():
-            break
-        # collect output rows
+        # output rows (OUTDT sampling; foot and samt summed over the output interval)
         for n in range(nsteps):
             t_step = t_now + (n + 1) * dt
             since_out += abs(dt)
             for c in _SUMMED:
                 acc[c] += np.nan_to_num(out[_DC[c], :, n])
-            last = abs(t_step) >= total
             if outdt < 0:
                 continue
-            if outdt == 0 or since_out >= outdt or last:
+            if outdt == 0 or since_out >= outdt or abs(t_step) >= total:
                 step_times.append(t_step)
                 row = out[:, :, n]
                 dead = np.isnan(row[_DC["x"]])
+                rows["_x"].append(row[_DC["x"]].copy())
+                rows["_y"].append(row[_DC["y"]].copy())
                 for c in cols:
                     if c in ("long", "lati"):
                         continue
@@ -406,10 +405,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                         v = row[_DC[c]].copy()
                         if c == "wout":
                             v = -v  # hycs_std prints w positive downward
-                    rows[c].append(v)
-                if "long" in want:
-                    rows.setdefault("_x", []).append(row[_DC["x"]].copy())
-                    rows.setdefault("_y", []).append(row[_DC["y"]].copy())
+                    rows[c].append(v.astype(np.float64 if c in _DOUBLE else np.float32))
                 for c in _SUMMED:
                     acc[c][:] = 0.0
                 since_out = 0
@@ -479,6 +475,34 @@ def _attr_value(value: Any) -> Any:
     return value
 
 
+def _release_sigma(core: Any, m1: Any, m2: Any, a_min: float, b_min: float, x: np.ndarray,
+                   y: np.ndarray, win: Any, heights: np.ndarray, release: Release, z_top: float,
+                   zsg: np.ndarray, rname: str) -> np.ndarray:
+    """Internal sigma of the release heights (AGL, or MSL minus the model ground)."""
+    tf = (0.0 - a_min) / (b_min - a_min)
+    zg = ((1.0 - tf) * core.transport_surface_at(m1.sfc, x - win.i0, y - win.j0, 1)
+          + tf * core.transport_surface_at(m2.sfc, x - win.i0, y - win.j0, 1))
+    zagl = heights - zg if release.msl else heights
+    if np.any(zagl < 0):
+        bad = int(np.argmax(zagl < 0))
+        raise ConfigError(f"{rname}: release height {heights[bad]} m above sea level is "
+                          f"below the model ground {zg[bad]:.1f} m")
+    s = 1.0 - zagl / (z_top - zg)
+    if np.any(s < zsg[-1]):
+        raise ConfigError(f"{rname}: release height above the model top {z_top} m")
+    return s
+
+
+def _first_level_above(lev: np.ndarray, ksys: int, attrs: Mapping[str, Any], aa: float,
+                       bb: float, cc: float) -> int:
+    """First internal level at or above the lowest data level (rough standard atmosphere)."""
+    z1 = _approx_top_height(ksys, lev[:1], attrs)
+    k = 1
+    while aa * k * k + bb * k + cc < z1 and k < 1000:
+        k += 1
+    return k
+
+
 def _approx_top_height(ksys: int, lev: np.ndarray, attrs: Mapping[str, Any]) -> float:
     """Rough height of the top data level, only used to choose the internal level set."""
     if lev.size == 0:
@@ -497,6 +521,3 @@ def _approx_top_height(ksys: int, lev: np.ndarray, attrs: Mapping[str, Any]) -> 
         p = 1013.25 * top
     return -7990.0 * math.log(max(p, 1e-3) / 1013.25)
 
-
-def _as_sequence(value: Any) -> Sequence[Any]:
-    return value if isinstance(value, (list, tuple)) else [value]

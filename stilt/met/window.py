@@ -11,7 +11,7 @@ depends on the window. Memory is therefore two met times of a sub-grid, whatever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ SURFACE_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rghs", ("RGHS",)),
 )
 NSFC = len(SURFACE_VARS)
-NPROF = 9
+NPROF = 10
 _ACCUM_HOURS = {"TPP1": 1, "TPP3": 3, "TPP6": 6, "CPP1": 1, "CPP3": 3, "CPP6": 6}
 
 
@@ -96,6 +96,8 @@ class RemappedMet:
     prof: np.ndarray  #: (NPROF, nl, nx, ny) Fortran order
     sfc: np.ndarray   #: (NSFC, nx, ny) Fortran order
     vmax: float       #: fastest horizontal wind in the window, m/s
+    turb: np.ndarray  #: (4, nl, nx, ny) sigma_w, T_L, sigma_u, sigma_v per node
+    zi: np.ndarray    #: (nx, ny) mixed-layer height per node, m
 
 
 class MetSource:
@@ -162,8 +164,13 @@ class MetSource:
         return ds.sel(time=np.datetime64(time, "ns"))
 
     def remap(self, time: np.datetime64, window: Window, zsg: np.ndarray, z_top: float,
-              k10m: int = 1) -> RemappedMet:
-        """Read one met time on a window and remap it onto the internal levels."""
+              turb: Mapping[str, Any], k10m: int = 1) -> RemappedMet:
+        """Read one met time on a window, remap it onto the internal levels, and evaluate
+        stability, mixed-layer height and turbulence profiles at every node.
+
+        ``turb`` holds the options of ``_core.transport_prepare_turbulence`` (kbls, kmixd,
+        kmix0, kzmix, tvmix, tkerd, tkern, ziscale, ks, kdat, z0).
+        """
         from stilt import _core
 
         ds = self.read(time, window)
@@ -179,6 +186,9 @@ class MetSource:
                 if slot in ("rain", "crai"):
                     values = values / (60.0 * _ACCUM_HOURS.get(var, 1))
                 sfc[k] = values
+        source = str(self.attrs.get("source", "")).upper()
+        if source.startswith("EC") or source.strip() in ("ETA", "EDAS"):
+            sfc[2] = -sfc[2]  # these sources store the sensible heat flux positive downward
         for slot in ("zg", "prss"):
             k = [s for s, _ in SURFACE_VARS].index(slot)
             if np.isnan(sfc[k]).all():
@@ -214,8 +224,11 @@ class MetSource:
             w, w_kind = np.zeros_like(temp, order="F"), 0
         have_rh = "RELH" in self.variables
         rh = upper(["RELH"], 0.0) / 100.0 if have_rh else np.zeros_like(temp, order="F")
-        # v5 ignores SPHU for heights and density (physics.md 3.7); virtual heights only with RELH
+        # humidity: SPHU as is (dry-air density only; heights stay dry), or from RELH (then the
+        # heights are virtual too), physics.md 3.7 and docs/transport.md
         q = np.zeros_like(temp, order="F")
+        if "SPHU" in self.variables and not have_rh:
+            q = np.asfortranarray(np.nan_to_num(upper(["SPHU"], 0.0)))
         if have_rh:
             pres_guess = upper(["PRES"])
             if np.isnan(pres_guess).all():
@@ -230,13 +243,23 @@ class MetSource:
         hgts = upper(["HGTS"], 0.0) if have_hgts else np.zeros_like(temp, order="F")
         prof, status = _core.met_remap(
             self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
-            w_kind, sfc, temp, u, v, w, q, rh, pres, hgts, int(have_pres), int(have_hgts))
+            w_kind, sfc, temp, u, v, w, q, rh, pres, hgts, int(have_pres), int(have_hgts),
+            int(have_rh))
         if status != 0:
             raise MetError(f"{name}: surface or temperature fields are not finite on the window "
                            f"x={window.i0 + 1}..{window.i0 + window.nx}, "
                            f"y={window.j0 + 1}..{window.j0 + window.ny}")
         vmax = float(np.nanmax(np.hypot(u, v))) if u.size else 0.0
-        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax)
+        tprof, zi, tstatus = _core.transport_prepare_turbulence(
+            zsg, z_top, prof, sfc, int(turb["kbls"]), int(turb["kmixd"]), int(turb["kmix0"]),
+            int(turb["kzmix"]), float(turb["tvmix"]), float(turb["tkerd"]),
+            float(turb["tkern"]), float(turb["ziscale"]), int(turb["ks"]), int(turb["kdat"]),
+            float(turb["z0"]))
+        if tstatus != 0:
+            raise MetError(f"{name}: stability / mixed-layer height could not be evaluated on "
+                           f"the window (core status {int(tstatus)}): non-finite or invalid "
+                           "surface fluxes or profiles")
+        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax, tprof, zi)
 
 
 def _first(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:

@@ -1,0 +1,72 @@
+"""stilt.params: R-STILT defaults, types, ranges, unknown names with suggestions."""
+
+from __future__ import annotations
+
+import pytest
+
+from stilt.errors import ConfigError
+from stilt.params import DEFAULT_VARSIWANT, PARAMETERS, resolve_params
+
+
+def test_rstilt_run_stilt_defaults() -> None:
+    p = resolve_params()
+    # physics.md 6.3, the R-STILT run_stilt.r column
+    expected = {"n_hours": -24, "numpar": 1000, "delt": 1.0, "tratio": 0.75, "veght": 0.5,
+                "kmix0": 150, "kmixd": 3, "kblt": 5, "kbls": 1, "tlfrac": 0.1, "nturb": 0,
+                "outdt": 0, "z_top": 25000.0, "hscale": 10800.0, "tkerd": 0.18,
+                "tkern": 0.18, "frvs": 0.01, "capemin": -1.0, "idsp": 2, "ichem": 8,
+                "k10m": 1, "kmsl": 0, "krand": 4, "winderrtf": 0, "zicontroltf": 0,
+                "vscales": -1.0, "mgmin": 10, "emisshrs": 0.01}
+    for name, value in expected.items():
+        assert p[name] == value, name
+        assert type(p[name]) is type(value), name
+    assert p["varsiwant"] == DEFAULT_VARSIWANT
+    assert p["maxpar"] == 1000 and p["ivmax"] == len(DEFAULT_VARSIWANT)
+    assert set(p) == set(PARAMETERS)
+
+
+def test_every_parameter_documented() -> None:
+    for name, param in PARAMETERS.items():
+        assert name == name.lower()
+        assert param.description, name
+
+
+def test_names_are_case_insensitive_and_converted() -> None:
+    p = resolve_params({"NUMPAR": "500", "DELT": 2, "WVERT": "FALSE"}, veght=300)
+    assert p["numpar"] == 500 and p["delt"] == 2.0 and p["wvert"] is False
+    assert p["veght"] == 300.0 and p["maxpar"] == 500
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(ConfigError, match="unknown parameter 'tlfrack'; did you mean 'tlfrac'"):
+        resolve_params(tlfrack=0.1)
+    with pytest.raises(ConfigError, match="unknown parameter 'zzzzzz'$"):
+        resolve_params(zzzzzz=1)
+
+
+@pytest.mark.parametrize("name, value, pattern", [
+    ("numpar", 0, "must be >= 1"),
+    ("numpar", 2.5, "expected int"),
+    ("nturb", 2, "must be one of"),
+    ("tratio", "fast", "expected float"),
+    ("z_top", float("inf"), "must be finite"),
+    ("delt", 7, "must divide 60"),
+    ("kmsl", 3, "must be one of"),
+])
+def test_bad_values_are_rejected(name: str, value: object, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        resolve_params({name: value})
+
+
+def test_varsiwant_validation() -> None:
+    p = resolve_params(varsiwant=["LONG", "lati", "zfx1", "foot"])
+    assert p["varsiwant"] == ("time", "indx", "long", "lati", "zcfx", "foot")
+    with pytest.raises(ConfigError, match="did you mean 'foot'"):
+        resolve_params(varsiwant=["time", "indx", "fooot"])
+
+
+def test_error_runs_need_their_parameters() -> None:
+    with pytest.raises(ConfigError, match="winderrtf=2 needs parameter sigzierr"):
+        resolve_params(winderrtf=2)
+    p = resolve_params(winderrtf=2, sigzierr=20, tlzierr=60, horcorzierr=100)
+    assert p["sigzierr"] == 20.0

@@ -1,0 +1,283 @@
+"""run_trajectories: analytic trajectories, release options, errors, reproducibility, layout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stilt.errors import ConfigError, MetError
+from stilt.met.projection import ArlGrid
+from stilt.transport import run_trajectories
+
+R_EARTH = 6371.2e3
+SIGMA = np.array([0.995, 0.98, 0.96, 0.93, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
+T0 = np.datetime64("2021-07-01T00:00", "ns")
+
+Field = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+
+
+def make_met(grid: ArlGrid, hours: int, u: float | Field, v: float | Field, *,
+             w: float = 0.0, shgt: float = 0.0, start: np.datetime64 = T0,
+             gap_after: int | None = None) -> xr.Dataset:
+    """Met Dataset in the read_arl layout: sigma levels, hourly, grid-relative winds.
+
+    u, v: m/s, constants or functions of (x, y, hours) on 1-based grid positions; the same
+    wind at every level and as the 10-m wind. w: DZDT in m/s. gap_after: drop the time at
+    that hour index (to make a met gap).
+    """
+    nx, ny, nz = grid.nx, grid.ny, SIGMA.size
+    xx, yy = np.meshgrid(np.arange(1, nx + 1, dtype=float), np.arange(1, ny + 1, dtype=float))
+    idx = [h for h in range(hours + 1) if h != gap_after]
+    times = start + np.array(idx, dtype="timedelta64[h]").astype("timedelta64[ns]")
+    nt = len(idx)
+
+    def field(f: float | Field, h: float) -> np.ndarray:
+        return np.broadcast_to(f(xx, yy, h) if callable(f) else np.full((ny, nx), f), (ny, nx))
+
+    u3 = np.stack([np.broadcast_to(field(u, h), (nz, ny, nx)) for h in idx]).astype("f4")
+    v3 = np.stack([np.broadcast_to(field(v, h), (nz, ny, nx)) for h in idx]).astype("f4")
+    prss = 1000.0
+    temp = np.empty((nt, nz, ny, nx), "f4")
+    z = -8000.0 * np.log(SIGMA)
+    temp[:] = (290.0 - 0.0065 * z)[None, :, None, None]
+    lat, lon = grid.latlon_mesh()
+    sfc = {
+        "PRSS": np.full((nt, ny, nx), prss, "f4"),
+        "SHGT": np.full((nt, ny, nx), shgt, "f4"),
+        "T02M": np.full((nt, ny, nx), 290.0, "f4"),
+        "U10M": u3[:, 0].copy(),
+        "V10M": v3[:, 0].copy(),
+        "USTR": np.full((nt, ny, nx), 0.3, "f4"),
+        "SHTF": np.full((nt, ny, nx), 50.0, "f4"),
+    }
+    data = {k: (("time", "y", "x"), a, {}) for k, a in sfc.items()}
+    data["UWND"] = (("time", "level", "y", "x"), u3, {"units": "m s-1"})
+    data["VWND"] = (("time", "level", "y", "x"), v3, {"units": "m s-1"})
+    data["TEMP"] = (("time", "level", "y", "x"), temp, {"units": "K"})
+    data["DZDT"] = (("time", "level", "y", "x"), np.full_like(temp, w), {"units": "m s-1"})
+    coords = {
+        "time": times,
+        "level": np.arange(1, nz + 1, dtype="int32"),
+        "y": np.arange(1, ny + 1, dtype="int32"),
+        "x": np.arange(1, nx + 1, dtype="int32"),
+        "level_value": ("level", SIGMA.astype(float)),
+        "lat": (("y", "x"), lat),
+        "lon": (("y", "x"), lon),
+        "forecast_hour": ("time", np.zeros(nt, "int32")),
+    }
+    attrs = dict(grid.to_attrs(), source="TEST", vertical_system=1,
+                 vertical_system_name="sigma", surface_level_value=1.0, arl_files=[])
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def great_circle(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                 lon2: np.ndarray) -> np.ndarray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dl = np.radians(lon2 - lon1)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * R_EARTH * np.arcsin(np.sqrt(a))
+
+
+LATLON = ArlGrid.latlon(lat0=35.0, lon0=-110.0, dlat=0.25, dlon=0.25, nx=41, ny=41)
+GRIDS = {
+    "latlon": LATLON,
+    "lambert": ArlGrid.lambert(tang_lat=40.0, ref_lon=-100.0, grid_size_km=20.0, nx=45, ny=45,
+                               center_lat=40.0, center_lon=-100.0),
+    "polar": ArlGrid.polar_stereographic(true_lat=60.0, ref_lon=-100.0, grid_size_km=25.0,
+                                         nx=45, ny=45, center_lat=55.0, center_lon=-100.0),
+    "mercator": ArlGrid.mercator(true_lat=20.0, ref_lon=-100.0, grid_size_km=25.0, nx=45,
+                                 ny=45, center_lat=20.0, center_lon=-100.0),
+}
+RECEPTOR = {"time": "2021-07-01T06:00", "latitude": 40.0, "longitude": -100.0,
+            "altitude": 500.0}
+
+
+@pytest.mark.parametrize("name", sorted(GRIDS))
+def test_uniform_wind_travels_great_circle_distance(name: str) -> None:
+    grid = GRIDS[name]
+    lat0, lon0 = grid.to_latlon(np.array([(grid.nx + 1) / 2]), np.array([12.0]))
+    if name == "latlon":
+        lat0, lon0 = np.array([37.0]), np.array([-105.0])
+    met = make_met(grid, 7, 0.0, 10.0)
+    receptor = {"time": "2021-07-01T06:00", "latitude": float(lat0[0]),
+                "longitude": float(lon0[0]), "altitude": 500.0}
+    ds = run_trajectories(receptor, met, n_hours=-6, numpar=2, seed=1, nturb=1)
+    assert ds.sizes["time"] == 360 and ds.time.values[0] == -1 and ds.time.values[-1] == -360
+    for t in (-60.0, -360.0):
+        end = ds.sel(time=t, indx=1)
+        d = great_circle(lat0[0], lon0[0], float(end.lati), float(end.long))
+        # northward wind run backward: the particle goes south, 10 m/s along the meridian
+        assert float(end.lati) < lat0[0]
+        assert d == pytest.approx(10.0 * abs(t) * 60.0, rel=2e-4)
+        assert float(end.zagl) == pytest.approx(500.0, abs=1e-6)
+
+
+def test_uniform_eastward_wind_on_latlon_grid_is_exact() -> None:
+    met = make_met(LATLON, 4, 10.0, 0.0)
+    rec = {"time": "2021-07-01T00:00", "latitude": 40.0, "longitude": -105.0, "altitude": 500.0}
+    ds = run_trajectories(rec, met, n_hours=3, numpar=1, seed=1, nturb=1)
+    end = ds.isel(time=-1, indx=0)
+    # lat/lon grid: dx = dlon * pi R / 180 * cos(lat), latitude unchanged
+    dlon = 10.0 * 180 * 60.0 * 180.0 / (np.pi * R_EARTH * np.cos(np.radians(40.0)))
+    assert float(ds.time[-1]) == 180.0
+    assert float(end.long) == pytest.approx(-105.0 + dlon, abs=1e-7)
+    assert float(end.lati) == pytest.approx(40.0, abs=1e-9)
+
+
+def test_solid_body_rotation_closes_the_circle() -> None:
+    grid = GRIDS["lambert"]
+    xc, yc, radius = 23.0, 23.0, 6.0
+    period_min = 12 * 60.0
+    omega = 2 * np.pi / period_min  # per minute
+    xs = np.arange(1, grid.nx + 1, dtype=float)
+    ys = np.arange(1, grid.ny + 1, dtype=float)
+    gx, gy = np.meshgrid(xs, ys)
+    dx, dy = grid.grid_spacing_m(gx.ravel(), gy.ravel())
+    dx = np.asarray(dx).reshape(gx.shape)
+    dy = np.asarray(dy).reshape(gx.shape)
+    met = make_met(grid, 13, lambda x, y, h: -omega * (y - yc) * dx / 60.0,
+                   lambda x, y, h: omega * (x - xc) * dy / 60.0)
+    lat0, lon0 = grid.to_latlon(np.array([xc + radius]), np.array([yc]))
+    rec = {"time": "2021-07-01T00:00", "latitude": float(lat0[0]),
+           "longitude": float(lon0[0]), "altitude": 1000.0}
+    ds = run_trajectories(rec, met, n_hours=12, numpar=1, seed=1, nturb=1, outdt=180)
+    assert list(ds.time.values) == [180.0, 360.0, 540.0, 720.0]
+    x, y = grid.to_grid(ds.lati.values[:, 0], ds.long.values[:, 0])
+    angle = omega * ds.time.values
+    np.testing.assert_allclose(x, xc + radius * np.cos(angle), atol=2e-3)
+    np.testing.assert_allclose(y, yc + radius * np.sin(angle), atol=2e-3)
+
+
+def test_layout_attrs_and_columns() -> None:
+    met = make_met(LATLON, 7, 3.0, 2.0)
+    cols = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt",
+            "sigw", "tlgr", "temp", "shtf", "zsfc", "wout"]
+    ds = run_trajectories(RECEPTOR | {"latitude": 38.0, "longitude": -106.0}, met,
+                          n_hours=-2, numpar=3, seed=5, nturb=1, varsiwant=cols)
+    assert list(ds.dims) == ["time", "indx"]
+    assert set(ds.data_vars) == set(cols) - {"time", "indx"}
+    assert ds.indx.values.tolist() == [1, 2, 3]
+    assert ds.time.attrs["units"] == "min"
+    for name, var in ds.data_vars.items():
+        assert var.attrs.get("units"), name
+        assert var.attrs.get("long_name"), name
+    assert ds.long.dtype == np.float64 and ds.zagl.dtype == np.float32
+    assert ds.attrs["param_numpar"] == 3 and ds.attrs["param_nturb"] == 1
+    assert ds.attrs["param_kmix0"] == 150 and ds.attrs["seed"] == 5
+    assert "stilt_version" in ds.attrs
+    # no turbulence: foot, samt, sigw are 0; pressure falls with height sensibly
+    assert float(np.abs(ds.foot).max()) == 0.0 and float(np.abs(ds.sigw).max()) == 0.0
+    assert 940.0 < float(ds.pres.isel(time=0, indx=0)) < 960.0
+
+
+def test_outdt_sums_foot_and_samt() -> None:
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    rec = RECEPTOR | {"latitude": 38.0, "longitude": -106.0, "altitude": 5.0,
+                      "time": "2021-07-01T03:00"}
+    every = run_trajectories(rec, met, n_hours=-1, numpar=20, seed=3,
+                             varsiwant=["time", "indx", "foot", "samt", "zagl"])
+    five = run_trajectories(rec, met, n_hours=-1, numpar=20, seed=3, outdt=5,
+                            varsiwant=["time", "indx", "foot", "samt", "zagl"])
+    assert five.time.values.tolist() == list(np.arange(-5.0, -61.0, -5.0))
+    summed = every.foot.coarsen(time=5).sum()
+    np.testing.assert_allclose(five.foot.values, summed.values, rtol=1e-12)
+    np.testing.assert_allclose(five.zagl.values, every.zagl.values[4::5], rtol=0)
+    assert float(every.samt.max()) == pytest.approx(1.0)
+    assert float(every.foot.sum()) > 0
+
+
+def test_fixed_seed_is_bit_identical_and_seeds_differ() -> None:
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    rec = RECEPTOR | {"latitude": 38.0, "longitude": -106.0, "altitude": 10.0,
+                      "time": "2021-07-01T03:00"}
+    a = run_trajectories(rec, met, n_hours=-2, numpar=30, seed=11)
+    b = run_trajectories(rec, met, n_hours=-2, numpar=30, seed=11)
+    c = run_trajectories(rec, met, n_hours=-2, numpar=30, seed=12)
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    assert not np.array_equal(a.zagl.values, c.zagl.values)
+    # particle streams depend on the particle number only: the first 10 of a 30-particle
+    # run are the 10 particles of a 10-particle run
+    d = run_trajectories(rec, met, n_hours=-2, numpar=10, seed=11)
+    for name in ("long", "lati", "zagl", "foot"):
+        np.testing.assert_array_equal(a[name].values[:, :10], d[name].values)
+
+
+def test_column_receptor_spreads_heights_linearly() -> None:
+    met = make_met(LATLON, 3, 0.0, 0.0)
+    rec = RECEPTOR | {"latitude": 38.0, "longitude": -106.0, "altitude": [100.0, 500.0],
+                      "time": "2021-07-01T02:00"}
+    ds = run_trajectories(rec, met, n_hours=-1, numpar=4, seed=1, nturb=1)
+    # R-STILT: (indx - 0.5) * (top - bottom) / numpar + bottom; no wind, no w -> stays
+    np.testing.assert_allclose(ds.zagl.isel(time=0).values, [150.0, 250.0, 350.0, 450.0],
+                               atol=1e-4)
+
+
+def test_multipoint_msl_receptor() -> None:
+    met = make_met(LATLON, 3, 0.0, 0.0, shgt=1200.0)
+    pts = [{"time": "2021-07-01T02:00", "latitude": 38.0, "longitude": -106.0,
+            "altitude": 1300.0, "altitude_ref": "msl"},
+           {"time": "2021-07-01T02:00", "latitude": 39.0, "longitude": -105.0,
+            "altitude": 1500.0, "altitude_ref": "msl"}]
+    ds = run_trajectories(pts, met, n_hours=-1, numpar=4, seed=1, nturb=1)
+    first = ds.isel(time=0)
+    np.testing.assert_allclose(first.zagl.values, [100.0, 100.0, 300.0, 300.0], atol=1e-3)
+    np.testing.assert_allclose(first.lati.values, [38.0, 38.0, 39.0, 39.0], atol=1e-9)
+    with pytest.raises(ConfigError, match="below the model ground"):
+        run_trajectories(pts[0] | {"altitude": 1000.0}, met, n_hours=-1, numpar=2, nturb=1)
+
+
+def test_particles_leaving_the_grid_become_nan() -> None:
+    met = make_met(LATLON, 7, 0.0, 40.0)
+    rec = RECEPTOR | {"latitude": 36.0, "longitude": -105.0}
+    ds = run_trajectories(rec, met, n_hours=-6, numpar=2, seed=1, nturb=1)
+    alive = ds.lati.notnull().values[:, 0]
+    assert alive[0] and not alive[-1]
+    first_dead = int(np.argmin(alive))
+    assert not alive[first_dead:].any()
+    # 40 m/s southward from 36N: the grid edge (35N) is 111 km away -> ~46 min
+    assert 40 <= first_dead <= 50
+    assert np.isnan(ds.zagl.values[first_dead:, 0]).all()
+
+
+def test_errors_before_anything_moves() -> None:
+    met = make_met(LATLON, 7, 3.0, 0.0)
+    with pytest.raises(MetError, match="outside the met grid"):
+        run_trajectories(RECEPTOR | {"latitude": 10.0}, met, nturb=1)
+    with pytest.raises(MetError, match="met covers"):
+        run_trajectories(RECEPTOR, met, n_hours=-24, nturb=1)
+    with pytest.raises(ConfigError, match="not finite"):
+        run_trajectories(RECEPTOR | {"latitude": float("nan")}, met, nturb=1)
+    with pytest.raises(ConfigError, match="needs time"):
+        run_trajectories({"latitude": 40.0, "longitude": -100.0}, met)
+    with pytest.raises(ConfigError, match="did you mean 'numpar'"):
+        run_trajectories(RECEPTOR, met, n_hours=-2, numparr=10)
+    gap = make_met(LATLON, 7, 3.0, 0.0, gap_after=3)
+    with pytest.raises(MetError, match="met gap"):
+        run_trajectories(RECEPTOR, gap, n_hours=-6, nturb=1)
+    bad = met.copy(deep=True)
+    bad["TEMP"][2, 0, 20, 39] = np.nan  # on the particle path, 4 h before release
+    with pytest.raises(MetError, match="TEMP is missing or not finite"):
+        run_trajectories(RECEPTOR, bad, n_hours=-6, nturb=1)
+
+
+def test_core_layout_matches_python() -> None:
+    from stilt import _core
+    from stilt.met import window
+    from stilt.transport import NDIAG
+
+    assert tuple(_core.met_layout()) == (window.NPROF, window.NSFC)
+    assert _core.transport_layout() == NDIAG
+
+
+def test_internal_levels_as_hycs_std() -> None:
+    from stilt import _core
+
+    # MESSAGE of the oracle runs: "Internal grid parameters (nlvl,aa,bb,cc): 30 30 -25 5"
+    nlvl, aa, bb, cc = _core.met_internal_grid(25000.0, 17000.0, 20)
+    assert (nlvl, aa, bb, cc) == (30, 30.0, -25.0, 5.0)
+    zsg = _core.met_internal_sigma(nlvl, aa, bb, cc, 25000.0)
+    np.testing.assert_allclose((1 - zsg[:4]) * 25000.0, [10.0, 75.0, 200.0, 385.0])
