@@ -474,17 +474,23 @@ subroutine transport_prepare_turbulence(nx, ny, nl, zsg, z_top, prof, sfc, kbls,
     call prepare_turbulence(nx, ny, nl, zsg, z_top, prof, sfc, opts, z0, turb, zi, status)
 end subroutine transport_prepare_turbulence
 
-subroutine transport_init_rng(seed, np, indx, rng)
-    !! Per-particle random streams from the run seed and the particle numbers (1-based).
+subroutine transport_init_rng(seed, nrs, np, indx, rng, status)
+    !! Per-particle random streams from the run seed and the particle numbers (1-based);
+    !! nrs must be random_state_size().
     use, intrinsic :: iso_c_binding, only: c_int, c_int64_t
-    use stilt_random, only: rng_seed
+    use stilt_random, only: rng_seed, rng_state_size
     implicit none
     integer(c_int64_t), intent(in) :: seed
-    integer(c_int), intent(in) :: np
+    integer(c_int), intent(in) :: nrs, np
     !f2py intent(hide), depend(indx) :: np = len(indx)
     integer(c_int64_t), intent(in) :: indx(np)
-    integer(c_int), intent(out) :: rng(4, np)
+    integer(c_int), intent(out) :: rng(nrs, np)
+    integer(c_int), intent(out) :: status
     integer :: p
+    rng = 0
+    status = 1
+    if (nrs /= rng_state_size) return
+    status = 0
     do p = 1, np
         call rng_seed(seed, indx(p), rng(:, p))
     end do
@@ -492,15 +498,18 @@ end subroutine transport_init_rng
 
 subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
         aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, gdx, gdy, np, x, y, s, &
-        pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, tlfrac, veght, &
+        pstat, wnorm, up, vp, dmas, nrs, rng, t_start, dt, nsteps, tratio, nturb, tlfrac, veght, &
         hscale, foot_scale, out, status)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
     use, intrinsic :: iso_c_binding, only: c_double, c_int
     use stilt_transport, only: advance_interval, met_window, disp_options
+    use stilt_random, only: rng_state_size
     implicit none
     integer(c_int), intent(in) :: nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, np, nsteps, nturb
+    integer(c_int), intent(in) :: nrs
     !f2py intent(hide), depend(prof1) :: nl = shape(prof1, 1), nx = shape(prof1, 2), ny = shape(prof1, 3)
     !f2py intent(hide), depend(x) :: np = len(x)
+    !f2py intent(hide), depend(rng) :: nrs = shape(rng, 0)
     real(c_double), intent(in) :: z_top, t1, t2, zsg(nl), aa, bb, cc, t_start, dt, tratio
     real(c_double), intent(in) :: tlfrac, veght, hscale, foot_scale(np)
     real(c_double), intent(in), dimension(10, nl, nx, ny) :: prof1, prof2
@@ -508,11 +517,16 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     real(c_double), intent(in), dimension(4, nl, nx, ny) :: turb1, turb2
     real(c_double), intent(in), dimension(nx, ny) :: zi1, zi2, gdx, gdy
     real(c_double), intent(inout), dimension(np) :: x, y, s, wnorm, up, vp, dmas
-    integer(c_int), intent(inout) :: pstat(np), rng(4, np)
+    integer(c_int), intent(inout) :: pstat(np), rng(nrs, np)
     real(c_double), intent(out) :: out(28, np, nsteps)
     integer(c_int), intent(out) :: status
     type(met_window) :: w
     type(disp_options) :: dopts
+    if (nrs /= rng_state_size) then
+        status = 1
+        out = 0.0_c_double
+        return
+    end if
     w = met_window(nx=nx, ny=ny, nl=nl, i0=i0, j0=j0, nx_full=nx_full, ny_full=ny_full, &
         wrap_x=wrap_x /= 0, z_top=z_top, t1=t1, t2=t2, aa=aa, bb=bb, cc=cc)
     dopts%tlfrac = tlfrac

@@ -173,7 +173,9 @@ def transport_prepare_turbulence(
     kmixd: int, kmix0: int, kzmix: int, tvmix: float, tkerd: float, tkern: float,
     ziscale: float, ks: int, kdat: int, z0: float,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...  # turb, zi, status
-def transport_init_rng(seed: int, indx: npt.ArrayLike) -> npt.NDArray[np.int32]: ...
+def transport_init_rng(
+    seed: int, nrs: int, indx: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status
 def transport_advance(
     i0: int, j0: int, nx_full: int, ny_full: int, wrap_x: int, z_top: float, t1: float,
     t2: float, zsg: npt.ArrayLike, aa: float, bb: float, cc: float, prof1: npt.ArrayLike,

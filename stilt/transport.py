@@ -299,8 +299,11 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     vp = np.zeros(numpar)
     dmas = np.ones(numpar)
     foot_scale = np.ones(numpar)
-    rng = np.asfortranarray(_core.transport_init_rng(np.int64(seed),
-                                                     np.arange(1, numpar + 1, dtype=np.int64)))
+    rng, rstatus = _core.transport_init_rng(np.int64(seed), int(_core.random_state_size()),
+                                            np.arange(1, numpar + 1, dtype=np.int64))
+    if rstatus != 0:
+        raise CoreError("random state size mismatch between stilt_random and the wrapper")
+    rng = np.asfortranarray(rng)
     turb = {name: p[name] for name in ("kbls", "kmixd", "kmix0", "kzmix", "tvmix", "tkerd",
                                        "tkern")}
     turb.update(ks=2, kdat=_first_level_above(lev, source.ksys, source.attrs, aa, bb, cc),
