@@ -9,6 +9,8 @@ _EXPORTS: dict[str, str] = {
     "read_arl": "stilt.met.arl",
     "write_arl": "stilt.met.arl",
     "ArlGrid": "stilt.met.projection",
+    "generate_synthetic_met": "stilt.met.synthetic",
+    "synthetic_met": "stilt.met.synthetic",
 }
 
 __all__ = sorted(_EXPORTS)
