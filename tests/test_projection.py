@@ -14,13 +14,13 @@ R_KM = 6371.2
 
 
 def _header_grid(path) -> ArlGrid:
-    """The grid of an ARL file, parsed straight from its index record (physics.md 1.3)."""
+    """Parse the grid of an ARL file straight from its index record (physics.md 1.3)."""
     with open(path, "rb") as fh:
         head = fh.read(200).decode("ascii")
     ext = head[50:]
     values = [float(ext[9 + 7 * i: 16 + 7 * i]) for i in range(12)]
     nx, ny = int(ext[93:96]), int(ext[96:99])
-    return ArlGrid(**dict(zip(GRID_PARAMETERS, values)), nx=nx, ny=ny)
+    return ArlGrid(**dict(zip(GRID_PARAMETERS, values, strict=True)), nx=nx, ny=ny)
 
 
 def _grids() -> dict[str, ArlGrid]:

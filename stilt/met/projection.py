@@ -110,6 +110,7 @@ class ArlGrid:
     ny: int
 
     def __post_init__(self) -> None:
+        """Normalise the types and check the parameters in the core."""
         for name in GRID_PARAMETERS:
             object.__setattr__(self, name, float(getattr(self, name)))
         object.__setattr__(self, "nx", int(self.nx))
@@ -420,7 +421,7 @@ class ArlGrid:
         return self._call("grid_metrics", x, y)[0]
 
     def grid_spacing_m(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """True length (m) of one grid step in x and in y at grid coordinates.
+        """Return the true length (m) of one grid step in x and in y at grid coordinates.
 
         Parameters
         ----------

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +94,7 @@ _GRAD_STEP_DEG = 0.005          # finite-difference step of horizontal gradients
 
 
 def synthetic_grid(nx: int = 120, ny: int = 100) -> ArlGrid:
-    """The generator's grid: Lambert conformal, 15 km, tangent at 38.5N, centred on 40N 101.5W.
+    """Return the generator's grid: Lambert conformal, 15 km, tangent at 38.5N, centred 40N 101.5W.
 
     Parameters
     ----------
@@ -199,7 +200,7 @@ class _Weather:
 
     def columns(self, lat: np.ndarray, lon: np.ndarray, h: np.ndarray,
                 t: float) -> dict[str, np.ndarray]:
-        """The 2-D fields that fix every column: P0, TS, D and the surface pressure PS."""
+        """Return the 2-D fields that fix every column: P0, TS, D and surface pressure PS."""
         p0 = self.sea_level_pressure(lat, lon, t)
         ts = self.sea_level_tv(lat, lon, t)
         d = self.diurnal_anomaly(lat, lon, t)
@@ -207,16 +208,20 @@ class _Weather:
         return {"P0": p0, "TS": ts, "D": d, "PS": ps}
 
 
+def _stencil(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points and their north, south, east, west neighbours, stacked on a new first axis."""
+    d = _GRAD_STEP_DEG
+    return (np.stack([lat, lat + d, lat - d, lat, lat]),
+            np.stack([lon, lon, lon, lon + d, lon - d]))
+
+
 def _gradients(w: _Weather, lat: np.ndarray, lon: np.ndarray, t: float,
                h_stencil: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
                                                dict[str, np.ndarray]]:
     """Column fields at the points and their eastward/northward gradients (per metre)."""
-    d = _GRAD_STEP_DEG
-    slat = np.stack([lat, lat + d, lat - d, lat, lat])
-    slon = np.stack([lon, lon, lon, lon + d, lon - d])
-    cols = w.columns(slat, slon, h_stencil, t)
+    cols = w.columns(*_stencil(lat, lon), h_stencil, t)
     cols["H"] = h_stencil
-    dn = 2.0 * math.radians(d) * _R_EARTH_M
+    dn = 2.0 * math.radians(_GRAD_STEP_DEG) * _R_EARTH_M
     de = dn * np.cos(np.radians(lat))
     here = {k: v[0] for k, v in cols.items()}
     grad_n = {k: (v[1] - v[2]) / dn for k, v in cols.items()}
@@ -400,10 +405,7 @@ def _build(t0: np.datetime64, first: int, count: int, nx: int, ny: int,
     xi = np.arange(1, nx + 1, dtype=np.float64)
     yi = np.arange(1, ny + 1, dtype=np.float64)
     rot = grid.rotation(xi[None, :], yi[:, None])
-    d = _GRAD_STEP_DEG
-    slat = np.stack([lat, lat + d, lat - d, lat, lat])
-    slon = np.stack([lon, lon, lon, lon + d, lon - d])
-    geom = {"lat": lat, "lon": lon, "rot": rot, "h_stencil": w.terrain(slat, slon)}
+    geom = {"lat": lat, "lon": lon, "rot": rot, "h_stencil": w.terrain(*_stencil(lat, lon))}
     sigma = np.asarray(SIGMA_LEVELS, dtype=np.float64)
     nz = sigma.size
 
@@ -464,7 +466,7 @@ def synthetic_file_name(first: np.datetime64, last: np.datetime64) -> str:
 def synthetic_met_files(start: str | np.datetime64 = "2023-07-15T00:00", hours: int = 48,
                         file_hours: int = 6, nx: int = 120, ny: int = 100,
                         seed: int = 1) -> list[tuple[str, xr.Dataset]]:
-    """The synthetic set split into archive files, in memory: ``[(file name, Dataset), ...]``.
+    """Split the synthetic set into archive files, in memory: ``[(file name, Dataset), ...]``.
 
     Parameters
     ----------
@@ -482,7 +484,7 @@ def synthetic_met_files(start: str | np.datetime64 = "2023-07-15T00:00", hours: 
 
 
 def _iter_files(start: str | np.datetime64, hours: int, file_hours: int, nx: int, ny: int,
-                seed: int):  # noqa: ANN202 - private generator
+                seed: int) -> Iterator[tuple[str, xr.Dataset]]:
     t0 = _parse_start(start)
     if hours < 1 or file_hours < 1 or nx < 3 or ny < 3:
         raise ConfigError(f"synthetic met needs hours, file_hours >= 1 and nx, ny >= 3; got "
