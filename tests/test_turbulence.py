@@ -612,3 +612,25 @@ def test_oracle_ensemble_statistics(shared_dir, case: str) -> None:
             foot_bin = np.bincount(rows["indx"][early].astype(int), rows["foot"][early])[1:]
             se = np.sqrt(out[3].var() / m + foot_bin.var() / nb)
             assert abs(out[3].mean() - foot_bin.mean()) < 4 * se
+
+
+@pytest.mark.parametrize("zi", [5.0, 1227.2, 30000.0])
+@pytest.mark.parametrize("dt", [-1.0, 1.0, -5.0])
+def test_dispersion_stays_in_the_column_for_any_zi_and_step(zi: float, dt: float) -> None:
+    """Mixed layer below level 1, exactly at a level, or above the model top; forward and
+    backward steps: particles stay between the ground and the top level, foot >= 0."""
+    st, zsg, z, sigw, tl, sigu, sigv = _steady_unstable_column()
+    depth = ZTOP - ZG
+    start = 1.0 - np.linspace(0.0, z[-1], 200) / depth
+    ones = np.ones_like(z)
+    out = _core.dispersion_steady_run(zsg, depth, dt, 20, 0.1, 0.5, 10800.0, ZTOP, zi, sigw, tl,
+                                      sigu, sigv, ones, ones, 0.1 * ones, 0 * ones, 3000.0,
+                                      3000.0, 5, start)
+    sigma, x, y, foot, samt, sw_used, tl_used, status = out
+    assert status == 0
+    zf = (1.0 - sigma) * depth
+    assert zf.min() >= 0.0 and zf.max() <= z[-1] + 1e-6
+    assert np.all(foot >= 0.0) and np.all((samt >= 0.0) & (samt <= 20 * abs(dt) + 1e-9))
+    assert np.all(np.isin(sw_used, sigw)) and np.all(np.isin(tl_used, tl))
+    # mean advection by the sub-steps goes with the sign of the step
+    assert np.sign(x.mean()) == np.sign(dt)
