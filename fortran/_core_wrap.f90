@@ -537,3 +537,75 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
         np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, &
         dopts, foot_scale, out, status)
 end subroutine transport_advance
+
+!! ---- stilt_arl ----------------------------------------------------------------------------
+!! ARL records cross the boundary whole (50-byte label + NX*NY packed bytes) as int8 columns,
+!! one column per record, so Python can read a run of records straight into one buffer.
+!! Bytes are declared integer(kind=1), not integer(c_int8_t): f2py (numpy 2.4) forgets the
+!! `signed_char` typedef for c_int8_t arrays; kind 1 is the same 1-byte kind in gfortran.
+subroutine arl_unpack_records(lrec, n, records, nexp, prec, var1, nx, i0, i1, j0, j1, wx, wy, &
+        want_checksums, values, checksums, status)
+    !! Unpack the window i0..i1 x j0..j1 of n records; checksums of the full records when
+    !! want_checksums /= 0 (else -1). status: 0 ok, 1 bad window or record length.
+    use, intrinsic :: iso_c_binding, only: c_int, c_float
+    use stilt_arl, only: arl_unpack, arl_checksum
+    implicit none
+    integer(c_int), intent(in) :: lrec                  !! bytes per record given
+    integer(c_int), intent(in) :: n                     !! number of records
+    integer(kind=1), intent(in) :: records(lrec, n)   !! label + packed bytes
+    integer(c_int), intent(in) :: nexp(n)               !! packing exponents of the labels
+    real(c_float), intent(in) :: prec(n)                !! precisions of the labels
+    real(c_float), intent(in) :: var1(n)                !! (1,1) values of the labels
+    integer(c_int), intent(in) :: nx                    !! full grid size along x
+    integer(c_int), intent(in) :: i0, i1, j0, j1        !! 1-based inclusive window
+    integer(c_int), intent(in) :: wx, wy                !! window size
+    integer(c_int), intent(in) :: want_checksums        !! 1: checksum every whole record
+    real(c_float), intent(out) :: values(wx, wy, n)     !! decoded windows
+    integer(c_int), intent(out) :: checksums(n)         !! end-around-carry sums (or -1)
+    integer(c_int), intent(out) :: status
+    !f2py integer, intent(hide), depend(records) :: lrec = shape(records, 0)
+    !f2py integer, intent(hide), depend(records) :: n = shape(records, 1)
+    !f2py integer, intent(hide), depend(i0, i1) :: wx = i1 - i0 + 1
+    !f2py integer, intent(hide), depend(j0, j1) :: wy = j1 - j0 + 1
+    integer(c_int) :: k, st
+    values = 0.0
+    checksums = -1
+    status = 0
+    if (wx /= i1 - i0 + 1 .or. wy /= j1 - j0 + 1 .or. lrec <= 50) then
+        status = 1
+        return
+    end if
+    do k = 1, n
+        call arl_unpack(nx, lrec - 50, records(51:, k), nexp(k), prec(k), var1(k), &
+            i0, i1, j0, j1, values(:, :, k), st)
+        if (st /= 0) then
+            status = st
+            return
+        end if
+        if (want_checksums /= 0) checksums(k) = arl_checksum(lrec - 50, records(51:, k))
+    end do
+end subroutine arl_unpack_records
+
+subroutine arl_pack_records(nx, ny, n, values, packed, nexp, prec, var1, checksums, status)
+    !! Pack n fields (HYSPLIT PAKOUT) into bytes, with label numbers and checksums.
+    !! status(k): 0 ok, 4 the field holds NaN or infinity.
+    use, intrinsic :: iso_c_binding, only: c_int, c_float
+    use stilt_arl, only: arl_pack, arl_checksum
+    implicit none
+    integer(c_int), intent(in) :: nx, ny, n
+    real(c_float), intent(in) :: values(nx, ny, n)      !! fields, x fastest
+    integer(kind=1), intent(out) :: packed(nx * ny, n)  !! packed bytes (no label)
+    integer(c_int), intent(out) :: nexp(n)
+    real(c_float), intent(out) :: prec(n), var1(n)
+    integer(c_int), intent(out) :: checksums(n)
+    integer(c_int), intent(out) :: status(n)
+    !f2py integer, intent(hide), depend(values) :: nx = shape(values, 0)
+    !f2py integer, intent(hide), depend(values) :: ny = shape(values, 1)
+    !f2py integer, intent(hide), depend(values) :: n = shape(values, 2)
+    integer(c_int) :: k
+    do k = 1, n
+        call arl_pack(nx, ny, values(:, :, k), packed(:, k), nexp(k), prec(k), var1(k), &
+            status(k))
+        checksums(k) = arl_checksum(nx * ny, packed(:, k))
+    end do
+end subroutine arl_pack_records

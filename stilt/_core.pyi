@@ -187,3 +187,31 @@ def transport_advance(
     rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
     nturb: int, tlfrac: float, veght: float, hscale: float, foot_scale: npt.ArrayLike,
 ) -> tuple[npt.NDArray[np.float64], int]: ...  # out (28, np, nsteps), status
+
+# ---- stilt_arl ----
+def arl_unpack_records(
+    records: npt.NDArray[np.int8],  # (lrec, n) Fortran order: label + packed bytes per column
+    nexp: npt.ArrayLike,
+    prec: npt.ArrayLike,
+    var1: npt.ArrayLike,
+    nx: int,
+    i0: int,
+    i1: int,
+    j0: int,
+    j1: int,
+    want_checksums: int,
+) -> tuple[
+    npt.NDArray[np.float32],  # values (i1-i0+1, j1-j0+1, n)
+    npt.NDArray[np.int32],  # checksums (n,), -1 when not computed
+    int,  # status
+]: ...
+def arl_pack_records(
+    values: npt.NDArray[np.float32],  # (nx, ny, n) Fortran order
+) -> tuple[
+    npt.NDArray[np.int8],  # packed (nx*ny, n)
+    npt.NDArray[np.int32],  # nexp (n,)
+    npt.NDArray[np.float32],  # prec (n,)
+    npt.NDArray[np.float32],  # var1 (n,)
+    npt.NDArray[np.int32],  # checksums (n,)
+    npt.NDArray[np.int32],  # status (n,)
+]: ...
