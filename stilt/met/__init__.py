@@ -8,6 +8,10 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "read_arl": "stilt.met.arl",
     "write_arl": "stilt.met.arl",
+    "arl_times": "stilt.met.arl",
+    "arl_inventory": "stilt.met.arl",
+    "describe_arl": "stilt.met.arl",
+    "met_dataset": "stilt.met.arl",
     "ArlGrid": "stilt.met.projection",
     "generate_synthetic_met": "stilt.met.synthetic",
     "synthetic_met": "stilt.met.synthetic",

@@ -29,7 +29,8 @@ from stilt.errors import MetError
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["ArlInventory", "arl_inventory", "arl_times", "describe_arl", "read_arl", "write_arl"]
+__all__ = ["ArlInventory", "arl_inventory", "arl_times", "describe_arl", "met_dataset", "read_arl",
+           "write_arl"]
 
 PathLike = str | os.PathLike[str]
 
@@ -253,14 +254,20 @@ def _open(path: Path) -> tuple[BinaryIO, int]:
     raw.seek(0)
     if magic != b"\x1f\x8b":
         return raw, os.fstat(raw.fileno()).st_size
-    f: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+    raw.close()
+    f: BinaryIO = gzip.open(path, "rb")  # type: ignore[assignment]
     try:
         size = f.seek(0, io.SEEK_END)  # decompresses once to learn the size
         f.seek(0)
     except (OSError, EOFError) as exc:
-        raw.close()
+        f.close()
         raise MetError(f"{path}: damaged gzip stream ({exc})") from None
     return f, size
+
+
+def _tstr(t: np.datetime64) -> str:
+    """A valid time for messages: 1995-10-16T02:00."""
+    return str(np.datetime64(t, "m"))
 
 
 def _read_at(f: BinaryIO, offset: int, n: int) -> bytes:
@@ -523,7 +530,7 @@ def _scan(f: BinaryIO, size: int, path: Path) -> ArlInventory:
     if nper > 1 and not np.all(np.diff(times) > np.timedelta64(0)):
         bad = int(np.argmax(np.diff(times) <= np.timedelta64(0))) + 1
         raise MetError(f"{path}: time periods are not in increasing time order: period "
-                       f"{bad + 1} ({times[bad]}) follows {times[bad - 1]}")
+                       f"{bad + 1} ({_tstr(times[bad])}) follows {_tstr(times[bad - 1])}")
     return ArlInventory(
         path=path, size=size, source=hdr0.source.strip() or hdr0.source, nx=nx, ny=ny,
         nz=hdr0.nz, vertical_system=ksys, grid_params=hdr0.params,
@@ -662,6 +669,11 @@ def _variable_names(inv: ArlInventory) -> tuple[dict[str, str], dict[str, str]]:
     return surface, upper
 
 
+def _arl_of(out_name: str, names: dict[str, str]) -> str:
+    """ARL name of an output variable name."""
+    return next(k for k, v in names.items() if v == out_name)
+
+
 def _make_plan(inv: ArlInventory, levels: list[int], wanted: set[str] | None) -> _Plan:
     surface, upper = _variable_names(inv)
     level_slot = {lev: k for k, lev in enumerate(levels)}
@@ -744,7 +756,7 @@ def _decode_file(inv: ArlInventory, f: BinaryIO, periods: np.ndarray, plan: _Pla
             if lab.name != name or lab.level != lev:
                 raise MetError(
                     f"{inv.path}: record {recno} is labelled {lab.name!r} level {lab.level}, "
-                    f"but the index of time {inv.times[p]} lists {name!r} level {lev} there "
+                    f"but the index of time {_tstr(inv.times[p])} lists {name!r} level {lev} there "
                     f"(label {buf[k, :LABEL_LEN].tobytes()!r})")
             present.append(k)
             nexp[len(present) - 1] = lab.nexp
@@ -767,7 +779,7 @@ def _decode_file(inv: ArlInventory, f: BinaryIO, periods: np.ndarray, plan: _Pla
             if check and stored != 0 and int(sums[m]) != stored:
                 raise MetError(
                     f"{inv.path}: checksum mismatch in record {recnos[k] + 1} (time "
-                    f"{inv.times[p]}, level {lev}, variable {name}): computed {int(sums[m])}, "
+                    f"{_tstr(inv.times[p])}, level {lev}, variable {name}): computed {int(sums[m])}, "
                     f"index record says {stored}")
             field = values[:, :, m].T
             if r in plan.dif_parent:
@@ -875,14 +887,15 @@ def read_arl(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
                 chosen.append((t, fi, p))
         chosen.sort(key=lambda c: c[0])
         if not chosen:
-            span = ", ".join(f"{inv.path}: {inv.times[0]}..{inv.times[-1]}" for inv in invs)
+            span = ", ".join(f"{inv.path}: {_tstr(inv.times[0])}..{_tstr(inv.times[-1])}"
+                             for inv in invs)
             raise MetError(f"no time period in the window {time!r} ({span})")
         nt = len(chosen)
         wx, wy = i1 - i0 + 1, j1 - j0 + 1
-        out_vars = [(v, -1) for v in dict.fromkeys(plan.target[r][0] for r in plan.records
-                                                    if plan.target[r][1] < 0)]
-        out_vars += [(v, 0) for v in dict.fromkeys(plan.target[r][0] for r in plan.records
-                                                   if plan.target[r][1] >= 0)]
+        out_vars = [(v, -1) for v in surface.values()
+                    if wanted is None or v in wanted or _arl_of(v, surface) in wanted]
+        out_vars += [(v, 0) for v in upper.values()
+                     if wanted is None or v in wanted or _arl_of(v, upper) in wanted]
         out: dict[str, np.ndarray] = {}
         for v, kind in out_vars:
             shape = (nt, wy, wx) if kind < 0 else (nt, len(lev_sel), wy, wx)
@@ -1111,7 +1124,7 @@ def write_arl(ds: xr.Dataset, path: PathLike) -> Path:
                         if problem:
                             where = "surface" if lev == 0 else f"level {lev}"
                             raise MetError(f"cannot write {out_path}: variable {var} at time "
-                                           f"{t64}, {where} has {problem} (ARL cannot store "
+                                           f"{_tstr(t64)}, {where} has {problem} (ARL cannot store "
                                            "them; a field entirely NaN is a missing record)")
                         fields.append(field)
                         meta.append((lev, name))
@@ -1238,3 +1251,88 @@ def describe_arl(path: PathLike, records: bool = False) -> str:
                                  f"level {lv:2d} {name:4s} checksum "
                                  f"{int(inv.checksums[p, r]):3d} {state}")
     return "\n".join(lines)
+
+
+# ---- building a met Dataset ----------------------------------------------------------------
+
+def met_dataset(grid: Any, times: Any, *, vertical_system: int | str,
+                level_values: Sequence[float] = (),
+                surface: Mapping[str, Any] | None = None,
+                upper: Mapping[str, Any] | None = None, source: str = "STLT",
+                surface_level_value: float | None = None,
+                forecast_hours: Any = None) -> xr.Dataset:
+    """Build a met Dataset in the layout of :func:`read_arl` (what :func:`write_arl` takes).
+
+    Parameters
+    ----------
+    grid : stilt.met.ArlGrid
+        The horizontal grid (full grid: ``x`` = 1..nx, ``y`` = 1..ny).
+    times : array_like of datetime64, datetime or str
+        Valid times, increasing.
+    vertical_system : int or str
+        KSYS 1..5 or its name (``"sigma"``, ``"pressure"``, ``"terrain"``, ``"hybrid"``,
+        ``"wrf_hybrid"``).
+    level_values : sequence of float, optional
+        Stored value of each upper level (sigma, hPa, m AGL, or offset+sigma).
+    surface, upper : mapping of str to array_like, optional
+        Fields by 4-character ARL name, broadcast to ``(time, y, x)`` and
+        ``(time, level, y, x)`` (so a scalar gives a uniform field); NaN on a whole level
+        means the level does not carry the variable.
+    source : str, optional
+        4-character data source id.
+    surface_level_value : float, optional
+        Stored value of the surface level (1.0 for sigma-type systems, 0 otherwise).
+    forecast_hours : array_like of int, optional
+        Forecast hour of each time (0 by default).
+
+    Returns
+    -------
+    xarray.Dataset
+        float32 fields with units attributes, coordinates and grid attributes.
+    """
+    import xarray as xr
+
+    if isinstance(vertical_system, str):
+        by_name = {v: k for k, v in VERTICAL_SYSTEMS.items()}
+        if vertical_system not in by_name:
+            raise MetError(f"vertical_system {vertical_system!r} is not one of "
+                           f"{sorted(by_name)}")
+        ksys = by_name[vertical_system]
+    else:
+        ksys = int(vertical_system)
+        if ksys not in VERTICAL_SYSTEMS:
+            raise MetError(f"vertical_system {ksys} is not one of {sorted(VERTICAL_SYSTEMS)}")
+    t = np.array([_as_datetime64(v) for v in np.atleast_1d(np.asarray(times, dtype=object))],
+                 dtype="datetime64[ns]")
+    nt, nlev = len(t), len(level_values)
+    nx, ny = grid.nx, grid.ny
+    xs = np.arange(1, nx + 1, dtype=np.int32)
+    ys = np.arange(1, ny + 1, dtype=np.int32)
+    lat, lon = grid.latlon_mesh(xs, ys)
+    latlon_grid = grid.kind == "latlon"
+    data_vars = {}
+    for fields, dims, shape in ((surface or {}, ("time", "y", "x"), (nt, ny, nx)),
+                                (upper or {}, ("time", "level", "y", "x"), (nt, nlev, ny, nx))):
+        for name, values in fields.items():
+            try:
+                arr = np.broadcast_to(np.asarray(values, dtype=np.float32), shape).copy()
+            except ValueError:
+                raise MetError(f"field {name} of shape {np.shape(values)} does not broadcast "
+                               f"to {dims} = {shape}") from None
+            data_vars[name] = xr.Variable(dims, arr, attrs=_var_attrs(name, latlon_grid))
+    fh = np.zeros(nt, dtype=np.int32) if forecast_hours is None else np.asarray(
+        forecast_hours, dtype=np.int32)
+    coords = {
+        "time": ("time", t), "level": ("level", np.arange(1, nlev + 1, dtype=np.int32)),
+        "level_value": ("level", np.asarray(level_values, dtype=np.float64)),
+        "y": ("y", ys), "x": ("x", xs),
+        "lat": (("y", "x"), lat, {"units": "degrees_north", "standard_name": "latitude"}),
+        "lon": (("y", "x"), lon, {"units": "degrees_east", "standard_name": "longitude"}),
+        "forecast_hour": ("time", fh, {"units": "h"}),
+    }
+    slv = (1.0 if ksys in (1, 4, 5) else 0.0) if surface_level_value is None else float(
+        surface_level_value)
+    attrs = {"source": source, "vertical_system": ksys,
+             "vertical_system_name": VERTICAL_SYSTEMS[ksys], "surface_level_value": slv,
+             **grid.to_attrs(), "arl_files": []}
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
