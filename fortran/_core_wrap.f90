@@ -609,3 +609,121 @@ subroutine arl_pack_records(nx, ny, n, values, packed, nexp, prec, var1, checksu
         checksums(k) = arl_checksum(nx * ny, packed(:, k))
     end do
 end subroutine arl_pack_records
+
+!! ---- stilt_footprint ----------------------------------------------------------------------
+!! Particle fields are (np, nt) arrays: numpy's (time, indx) C-ordered arrays passed as `.T`
+!! (no copy), NaN where a particle has no row. Index arguments are 1-based.
+subroutine footprint_hnf(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, mlht, &
+        z0, veght, foot_out)
+    !! Hyper-near-field plume dilution of foot (physics.md 5.9).
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_footprint, only: hnf_plume_dilution
+    implicit none
+    integer(c_int), intent(in) :: np, nt
+    integer(c_int), intent(in) :: order(nt)
+    real(c_double), intent(in) :: abs_time_min(nt)
+    real(c_double), intent(in) :: foot(np, nt), samt(np, nt), sigw(np, nt), tlgr(np, nt), &
+        dens(np, nt), mlht(np, nt)
+    real(c_double), intent(in) :: z0(np), veght
+    real(c_double), intent(out) :: foot_out(np, nt)
+    !f2py intent(hide), depend(foot) :: np = shape(foot, 0)
+    !f2py intent(hide), depend(foot) :: nt = shape(foot, 1)
+    call hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, mlht, &
+        z0, veght, foot_out)
+end subroutine footprint_hnf
+
+subroutine footprint_step_medians(np, nt, order, time, lon, lat, medians)
+    !! Median over particles of each particle's median |step| in lon and lat over its rows
+    !! with |time| < 100 min (the near-field densification test, physics.md 5.3).
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_footprint, only: nearfield_step_medians
+    implicit none
+    integer(c_int), intent(in) :: np, nt
+    integer(c_int), intent(in) :: order(nt)
+    real(c_double), intent(in) :: time(nt), lon(np, nt), lat(np, nt)
+    real(c_double), intent(out) :: medians(2)
+    !f2py intent(hide), depend(lon) :: np = shape(lon, 0)
+    !f2py intent(hide), depend(lon) :: nt = shape(lon, 1)
+    call nearfield_step_medians(np, nt, order, time, lon, lat, medians(1), medians(2))
+end subroutine footprint_step_medians
+
+subroutine footprint_densify(np, nt, order, time, lon, lat, foot, nt2, time2, src, target, &
+        time2_rounded, lon2, lat2, foot2, factors)
+    !! Near-field densification onto the time axis time2 and per-window foot rescaling.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_footprint, only: nearfield_densify
+    implicit none
+    integer(c_int), intent(in) :: np, nt, nt2
+    integer(c_int), intent(in) :: order(nt)
+    real(c_double), intent(in) :: time(nt), lon(np, nt), lat(np, nt), foot(np, nt)
+    real(c_double), intent(in) :: time2(nt2), time2_rounded(nt2)
+    integer(c_int), intent(in) :: src(nt2), target(nt2)
+    real(c_double), intent(out) :: lon2(np, nt2), lat2(np, nt2), foot2(np, nt2), factors(3)
+    !f2py intent(hide), depend(lon) :: np = shape(lon, 0)
+    !f2py intent(hide), depend(lon) :: nt = shape(lon, 1)
+    !f2py intent(hide), depend(time2) :: nt2 = len(time2)
+    call nearfield_densify(np, nt, order, time, lon, lat, foot, nt2, time2, src, target, &
+        time2_rounded, lon2, lat2, foot2, factors)
+end subroutine footprint_densify
+
+subroutine footprint_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, smooth_factor, &
+        longlat, w, counts)
+    !! Gaussian kernel bandwidth of each rtime group (physics.md 5.7); NaN for groups of < 2.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_footprint, only: kernel_bandwidths
+    implicit none
+    integer(c_int), intent(in) :: np, nt, nm, ng
+    real(c_double), intent(in) :: lon(np, nt), lat(np, nt)
+    integer(c_int), intent(in) :: mgroup(np), gid(nm, nt)
+    real(c_double), intent(in) :: rtime(ng), smooth_factor
+    integer(c_int), intent(in) :: longlat
+    real(c_double), intent(out) :: w(ng)
+    integer(c_int), intent(out) :: counts(ng)
+    !f2py intent(hide), depend(lon) :: np = shape(lon, 0)
+    !f2py intent(hide), depend(lon) :: nt = shape(lon, 1)
+    !f2py intent(hide), depend(gid) :: nm = shape(gid, 0)
+    !f2py intent(hide), depend(rtime) :: ng = len(rtime)
+    call kernel_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, smooth_factor, &
+        longlat, w, counts)
+end subroutine footprint_bandwidths
+
+subroutine footprint_kernel_half_width(n, sigma, res, half)
+    !! Nodes each side of the Gaussian kernel of bandwidth sigma on spacing res (5.8).
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_footprint, only: kernel_half_width
+    implicit none
+    integer(c_int), intent(in) :: n
+    real(c_double), intent(in) :: sigma(n), res
+    integer(c_int), intent(out) :: half(n)
+    !f2py intent(hide), depend(sigma) :: n = len(sigma)
+    integer(c_int) :: i
+    do i = 1, n
+        half(i) = kernel_half_width(sigma(i), res)
+    end do
+end subroutine footprint_kernel_half_width
+
+subroutine footprint_accumulate_grid(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, sigma, &
+        xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, time_integrate, layer0, &
+        nl, grid, hit, mass, status)
+    !! Binning, kernel application and accumulation onto grid(nx, ny, nl) (physics.md 5.8),
+    !! not yet divided by the particle count. mass = (foot > 0 total, kept total, rows kept).
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_footprint, only: footprint_accumulate
+    implicit none
+    integer(c_int), intent(in) :: np, nt, nm, ng, nxe, nye, bx, by, nx, ny, nl
+    real(c_double), intent(in) :: lon(np, nt), lat(np, nt), foot(np, nt), time(nt)
+    integer(c_int), intent(in) :: mgroup(np), gid(nm, nt)
+    real(c_double), intent(in) :: sigma(ng), xres, yres, bounds(4), xedges(nxe), yedges(nye)
+    integer(c_int), intent(in) :: time_integrate, layer0
+    real(c_double), intent(out) :: grid(nx, ny, nl), mass(3)
+    integer(c_int), intent(out) :: hit(nl), status
+    !f2py intent(hide), depend(lon) :: np = shape(lon, 0)
+    !f2py intent(hide), depend(lon) :: nt = shape(lon, 1)
+    !f2py intent(hide), depend(gid) :: nm = shape(gid, 0)
+    !f2py intent(hide), depend(sigma) :: ng = len(sigma)
+    !f2py intent(hide), depend(xedges) :: nxe = len(xedges)
+    !f2py intent(hide), depend(yedges) :: nye = len(yedges)
+    call footprint_accumulate(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, sigma, xres, &
+        yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, time_integrate, layer0, nl, &
+        grid, hit, mass, status)
+end subroutine footprint_accumulate_grid

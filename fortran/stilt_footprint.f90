@@ -1,5 +1,473 @@
-!! stilt_footprint: filled in by its own work item.
+!! stilt_footprint: the hot loops of the footprint calculation (physics.md section 5).
+!!
+!! Particle fields arrive in the dense layout of a trajectory Dataset: arrays (np, nt), the
+!! particle index varying fastest (numpy's (time, indx) C order read as Fortran), NaN where a
+!! particle has no row at that time. Every procedure is pure and returns a status code instead
+!! of stopping. The orchestration (grid set-up, group tables, output) is in stilt/footprint.py.
 module stilt_footprint
+    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument
+    use, intrinsic :: ieee_arithmetic, only: ieee_is_nan, ieee_is_finite, ieee_value, &
+        ieee_quiet_nan
     implicit none
     private
+
+    public :: hnf_plume_dilution, nearfield_step_medians, nearfield_densify, &
+        kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
+
+    !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), physics.md 5.9
+    real(dp), parameter, public :: hnf_molar_mass = 0.02897_dp
+    !! Near-field window limits (|time|, minutes), physics.md 5.3
+    real(dp), parameter :: win1 = 10.0_dp, win2 = 20.0_dp, win3 = 100.0_dp
+
+contains
+
+    pure subroutine hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, &
+            dens, mlht, z0, veght, foot_out)
+        !! Hyper-near-field plume dilution (physics.md 5.9). Per particle, walking its rows by
+        !! ascending |time| (order), the plume depth grows from the release height z0 by
+        !! sigma_row = samt sqrt(2) sigw sqrt(T_L t + T_L^2 exp(-t/T_L) - 1) (t = |time| s, as
+        !! coded in R-STILT). A NaN sigma_row leaves that row's foot alone and adds nothing to
+        !! the sum (PYSTILT's cumsum). Where plume < veght mlht:
+        !! foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN foot) stay NaN.
+        integer(ip), intent(in) :: np, nt
+        integer(ip), intent(in) :: order(nt)          !! time indices by ascending |time|
+        real(dp), intent(in) :: abs_time_min(nt)      !! |time| (min)
+        real(dp), intent(in) :: foot(np, nt), samt(np, nt), sigw(np, nt), tlgr(np, nt)
+        real(dp), intent(in) :: dens(np, nt), mlht(np, nt)
+        real(dp), intent(in) :: z0(np)                !! release height of each particle (m AGL)
+        real(dp), intent(in) :: veght                 !! fraction of mlht
+        real(dp), intent(out) :: foot_out(np, nt)
+        real(dp) :: acc(np), ts, tl, rad, sig, plume
+        integer(ip) :: k, it, i
+        acc = 0.0_dp
+        do k = 1, nt
+            it = order(k)
+            ts = abs_time_min(it) * 60.0_dp
+            do i = 1, np
+                foot_out(i, it) = foot(i, it)
+                if (ieee_is_nan(foot(i, it))) cycle
+                tl = tlgr(i, it)
+                sig = ieee_value(0.0_dp, ieee_quiet_nan)
+                if (tl > 0.0_dp) then
+                    rad = tl * ts + tl**2 * exp(-ts / tl) - 1.0_dp
+                    if (rad >= 0.0_dp) sig = samt(i, it) * sqrt(2.0_dp) * sigw(i, it) * sqrt(rad)
+                end if
+                if (ieee_is_nan(sig)) cycle
+                acc(i) = acc(i) + sig
+                plume = z0(i) + acc(i)
+                if (plume < veght * mlht(i, it)) then
+                    foot_out(i, it) = hnf_molar_mass / (plume * dens(i, it)) * samt(i, it) * 60.0_dp
+                end if
+            end do
+        end do
+    end subroutine hnf_plume_dilution
+
+    pure function median_of(n, values) result(med)
+        !! Median of n values (mean of the two middle ones when n is even); NaN when n = 0.
+        integer(ip), intent(in) :: n
+        real(dp), intent(in) :: values(n)
+        real(dp) :: med
+        real(dp) :: v(n)
+        if (n == 0) then
+            med = ieee_value(0.0_dp, ieee_quiet_nan)
+            return
+        end if
+        v = values
+        call heap_sort(n, v)
+        if (mod(n, 2) == 1) then
+            med = v(n / 2 + 1)
+        else
+            med = 0.5_dp * (v(n / 2) + v(n / 2 + 1))
+        end if
+    end function median_of
+
+    pure subroutine heap_sort(n, a)
+        !! In-place ascending heap sort.
+        integer(ip), intent(in) :: n
+        real(dp), intent(inout) :: a(n)
+        integer(ip) :: i
+        real(dp) :: tmp
+        do i = n / 2, 1, -1
+            call sift_down(n, a, i, n)
+        end do
+        do i = n, 2, -1
+            tmp = a(1)
+            a(1) = a(i)
+            a(i) = tmp
+            call sift_down(n, a, 1, i - 1)
+        end do
+    end subroutine heap_sort
+
+    pure subroutine sift_down(n, a, start, last)
+        integer(ip), intent(in) :: n, start, last
+        real(dp), intent(inout) :: a(n)
+        integer(ip) :: root, child
+        real(dp) :: tmp
+        root = start
+        do while (2 * root <= last)
+            child = 2 * root
+            if (child < last) then
+                if (a(child + 1) > a(child)) child = child + 1
+            end if
+            if (a(root) >= a(child)) return
+            tmp = a(root)
+            a(root) = a(child)
+            a(child) = tmp
+            root = child
+        end do
+    end subroutine sift_down
+
+    pure subroutine nearfield_step_medians(np, nt, order, time, lon, lat, dx_med, dy_med)
+        !! The densification test of physics.md 5.3: over rows with |time| < 100 min, per
+        !! particle the median |step| of lon and of lat between its consecutive rows (time
+        !! ascending), then the median over particles (particles with no step are ignored;
+        !! NaN when none has one).
+        integer(ip), intent(in) :: np, nt
+        integer(ip), intent(in) :: order(nt)          !! time indices by ascending time
+        real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt)
+        real(dp), intent(out) :: dx_med, dy_med
+        real(dp) :: dx(nt), dy(nt), px(np), py(np), xprev, yprev
+        integer(ip) :: i, k, it, nd, nmed
+        logical :: have_prev
+        nmed = 0
+        do i = 1, np
+            nd = 0
+            have_prev = .false.
+            xprev = 0.0_dp
+            yprev = 0.0_dp
+            do k = 1, nt
+                it = order(k)
+                if (.not. abs(time(it)) < win3) cycle
+                if (ieee_is_nan(lon(i, it))) cycle
+                if (have_prev) then
+                    nd = nd + 1
+                    dx(nd) = abs(lon(i, it) - xprev)
+                    dy(nd) = abs(lat(i, it) - yprev)
+                end if
+                xprev = lon(i, it)
+                yprev = lat(i, it)
+                have_prev = .true.
+            end do
+            if (nd > 0) then
+                nmed = nmed + 1
+                px(nmed) = median_of(nd, dx(1:nd))
+                py(nmed) = median_of(nd, dy(1:nd))
+            end if
+        end do
+        dx_med = median_of(nmed, px(1:nmed))
+        dy_med = median_of(nmed, py(1:nmed))
+    end subroutine nearfield_step_medians
+
+    pure subroutine nearfield_densify(np, nt, order, time, lon, lat, foot, nt2, time2, &
+            src, target, time2_rounded, lon2, lat2, foot2, factors)
+        !! Near-field temporal densification (physics.md 5.3) onto the new time axis time2
+        !! (ascending: the union of the original times and the target times). A particle's
+        !! value at a new time is its own row when it has one (src > 0), else, at target
+        !! times inside its first..last time, the linear interpolation between its bracketing
+        !! rows (numpy.interp arithmetic); NaN otherwise. Then foot is rescaled per window
+        !! (|t| <= 10, 10 < |t| <= 20, 20 < |t| <= 100, on time2_rounded) so that each window
+        !! keeps its original total (skipped when the new total is 0); factors returns them.
+        integer(ip), intent(in) :: np, nt, nt2
+        integer(ip), intent(in) :: order(nt)          !! time indices by ascending time
+        real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt), foot(np, nt)
+        real(dp), intent(in) :: time2(nt2)            !! new axis, ascending
+        integer(ip), intent(in) :: src(nt2)           !! index into time of time2(k), or 0
+        integer(ip), intent(in) :: target(nt2)        !! 1 when time2(k) is a target time
+        real(dp), intent(in) :: time2_rounded(nt2)    !! time2 rounded to 0.1 min
+        real(dp), intent(out) :: lon2(np, nt2), lat2(np, nt2), foot2(np, nt2)
+        real(dp), intent(out) :: factors(3)
+        real(dp) :: nan, s_old(3), s_new(3), tlo, thi, slope
+        integer(ip) :: i, k, j, jlo, jhi, w, kfirst, klast
+        nan = ieee_value(0.0_dp, ieee_quiet_nan)
+        lon2 = nan
+        lat2 = nan
+        foot2 = nan
+        do i = 1, np
+            ! first and last present row (in ascending time)
+            kfirst = 0
+            klast = 0
+            do k = 1, nt
+                if (.not. ieee_is_nan(lon(i, order(k)))) then
+                    if (kfirst == 0) kfirst = k
+                    klast = k
+                end if
+            end do
+            if (kfirst == 0) cycle
+            tlo = time(order(kfirst))
+            thi = time(order(klast))
+            jlo = kfirst      ! position in order of the present row at or below time2(k)
+            do k = 1, nt2
+                if (src(k) > 0) then
+                    if (.not. ieee_is_nan(lon(i, src(k)))) then
+                        lon2(i, k) = lon(i, src(k))
+                        lat2(i, k) = lat(i, src(k))
+                        foot2(i, k) = foot(i, src(k))
+                        cycle
+                    end if
+                end if
+                if (target(k) /= 1) cycle
+                if (time2(k) < tlo .or. time2(k) > thi) cycle
+                ! advance jlo to the last present row with time <= time2(k)
+                do j = jlo + 1, klast
+                    if (ieee_is_nan(lon(i, order(j)))) cycle
+                    if (time(order(j)) > time2(k)) exit
+                    jlo = j
+                end do
+                if (time(order(jlo)) == time2(k) .or. jlo == klast) then
+                    lon2(i, k) = lon(i, order(jlo))
+                    lat2(i, k) = lat(i, order(jlo))
+                    foot2(i, k) = foot(i, order(jlo))
+                    cycle
+                end if
+                jhi = jlo + 1
+                do while (ieee_is_nan(lon(i, order(jhi))))
+                    jhi = jhi + 1
+                end do
+                associate (t0 => time(order(jlo)), t1 => time(order(jhi)))
+                    slope = (lon(i, order(jhi)) - lon(i, order(jlo))) / (t1 - t0)
+                    lon2(i, k) = slope * (time2(k) - t0) + lon(i, order(jlo))
+                    slope = (lat(i, order(jhi)) - lat(i, order(jlo))) / (t1 - t0)
+                    lat2(i, k) = slope * (time2(k) - t0) + lat(i, order(jlo))
+                    slope = (foot(i, order(jhi)) - foot(i, order(jlo))) / (t1 - t0)
+                    foot2(i, k) = slope * (time2(k) - t0) + foot(i, order(jlo))
+                end associate
+            end do
+        end do
+        ! window totals before and after
+        s_old = 0.0_dp
+        do k = 1, nt
+            w = window_of(abs(time(k)))
+            if (w == 0) cycle
+            do i = 1, np
+                if (.not. ieee_is_nan(foot(i, k))) s_old(w) = s_old(w) + foot(i, k)
+            end do
+        end do
+        s_new = 0.0_dp
+        do k = 1, nt2
+            w = window_of(abs(time2_rounded(k)))
+            if (w == 0) cycle
+            do i = 1, np
+                if (.not. ieee_is_nan(foot2(i, k))) s_new(w) = s_new(w) + foot2(i, k)
+            end do
+        end do
+        factors = 1.0_dp
+        do w = 1, 3
+            if (s_new(w) > 0.0_dp) factors(w) = s_old(w) / s_new(w)
+        end do
+        do k = 1, nt2
+            w = window_of(abs(time2_rounded(k)))
+            if (w == 0) cycle
+            foot2(:, k) = foot2(:, k) * factors(w)
+        end do
+    end subroutine nearfield_densify
+
+    pure integer(ip) function window_of(at)
+        !! Near-field window (1..3) of |time| at, 0 outside.
+        real(dp), intent(in) :: at
+        if (at <= win1) then
+            window_of = 1
+        else if (at <= win2) then
+            window_of = 2
+        else if (at <= win3) then
+            window_of = 3
+        else
+            window_of = 0
+        end if
+    end function window_of
+
+    pure subroutine kernel_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, &
+            smooth_factor, longlat, w, counts)
+        !! Gaussian kernel bandwidth per rtime group (physics.md 5.7), over every present row:
+        !! w = smooth_factor 0.06 (var(x) + var(y))^(1/4) (|rtime|/1440)^(1/2) / g, with sample
+        !! variances (n - 1) and g = cos(mean lat) on lon/lat grids, 1 otherwise. Row (i, it)
+        !! is in group gid(mgroup(i), it). Groups with fewer than 2 rows get NaN.
+        integer(ip), intent(in) :: np, nt, nm, ng
+        real(dp), intent(in) :: lon(np, nt), lat(np, nt)
+        integer(ip), intent(in) :: mgroup(np)         !! start-time class of each particle
+        integer(ip), intent(in) :: gid(nm, nt)        !! rtime group of (class, time)
+        real(dp), intent(in) :: rtime(ng)             !! rtime of each group (min)
+        real(dp), intent(in) :: smooth_factor
+        integer(ip), intent(in) :: longlat            !! 1 for lon/lat grids
+        real(dp), intent(out) :: w(ng)
+        integer(ip), intent(out) :: counts(ng)
+        real(dp) :: sx(ng), sy(ng), vx(ng), vy(ng), dx, dy, g
+        integer(ip) :: i, it, k
+        counts = 0
+        sx = 0.0_dp
+        sy = 0.0_dp
+        do it = 1, nt
+            do i = 1, np
+                if (ieee_is_nan(lon(i, it))) cycle
+                k = gid(mgroup(i), it)
+                counts(k) = counts(k) + 1
+                sx(k) = sx(k) + lon(i, it)
+                sy(k) = sy(k) + lat(i, it)
+            end do
+        end do
+        where (counts > 0)
+            sx = sx / counts
+            sy = sy / counts
+        end where
+        vx = 0.0_dp
+        vy = 0.0_dp
+        do it = 1, nt
+            do i = 1, np
+                if (ieee_is_nan(lon(i, it))) cycle
+                k = gid(mgroup(i), it)
+                dx = lon(i, it) - sx(k)
+                dy = lat(i, it) - sy(k)
+                vx(k) = vx(k) + dx * dx
+                vy(k) = vy(k) + dy * dy
+            end do
+        end do
+        do k = 1, ng
+            if (counts(k) < 2) then
+                w(k) = ieee_value(0.0_dp, ieee_quiet_nan)
+                cycle
+            end if
+            g = 1.0_dp
+            if (longlat == 1) g = cos(sy(k) * 3.141592653589793_dp / 180.0_dp)
+            w(k) = smooth_factor * 0.06_dp * (vx(k) / (counts(k) - 1) + vy(k) / (counts(k) - 1)) &
+                **0.25_dp * (abs(rtime(k)) / 1440.0_dp)**0.5_dp / g
+        end do
+    end subroutine kernel_bandwidths
+
+    pure integer(ip) function kernel_half_width(sigma, res)
+        !! Half width (nodes each side) of the kernel of bandwidth sigma on spacing res:
+        !! floor(3 sigma / res), the kernel having 1 + 2 floor(3 sigma / res) nodes (5.8).
+        real(dp), intent(in) :: sigma, res
+        if (.not. sigma > 0.0_dp) then
+            kernel_half_width = 0
+        else
+            kernel_half_width = int(floor(3.0_dp * sigma / res), ip)
+        end if
+    end function kernel_half_width
+
+    pure integer(ip) function edge_index(n, edges, res, x)
+        !! 0-based index of the last edge <= x (numpy searchsorted(edges, x, 'right') - 1):
+        !! a guess from the spacing, corrected against the edges themselves.
+        integer(ip), intent(in) :: n
+        real(dp), intent(in) :: edges(n), res, x
+        integer(ip) :: i
+        i = int(floor((x - edges(1)) / res), ip) + 1         ! 1-based guess
+        i = max(0, min(n, i))
+        do while (i < n)
+            if (edges(i + 1) > x) exit
+            i = i + 1
+        end do
+        do while (i >= 1)
+            if (edges(i) <= x) exit
+            i = i - 1
+        end do
+        edge_index = i - 1
+    end function edge_index
+
+    pure subroutine footprint_accumulate(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, &
+            sigma, xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, &
+            time_integrate, layer0, nl, grid, hit, mass, status)
+        !! Kernel application, binning and accumulation (physics.md 5.8). Rows with foot > 0
+        !! and bounds(1) <= x < bounds(2), bounds(3) <= y < bounds(4) are binned on the
+        !! buffered edges (cell = last edge <= position), and foot times the Gaussian kernel of
+        !! their rtime group (bandwidth sigma) is added around that cell into layer
+        !! floor(time/60) - layer0 + 1 (or 1 when time_integrate = 1). Only the unbuffered grid
+        !! (nx, ny), i.e. buffered cells bx+1..bx+nx, by+1..by+ny, is kept: kernel mass on the
+        !! buffer ring or beyond is dropped. hit flags the layers that received a row.
+        !! mass = (sum of foot > 0 over present rows, sum over the rows kept, number kept).
+        integer(ip), intent(in) :: np, nt, nm, ng, nxe, nye, bx, by, nx, ny, nl
+        real(dp), intent(in) :: lon(np, nt), lat(np, nt), foot(np, nt), time(nt)
+        integer(ip), intent(in) :: mgroup(np), gid(nm, nt)
+        real(dp), intent(in) :: sigma(ng)              !! bandwidth used by each rtime group
+        real(dp), intent(in) :: xres, yres, bounds(4)
+        real(dp), intent(in) :: xedges(nxe), yedges(nye)
+        integer(ip), intent(in) :: time_integrate, layer0
+        real(dp), intent(out) :: grid(nx, ny, nl)
+        integer(ip), intent(out) :: hit(nl)
+        real(dp), intent(out) :: mass(3)
+        integer(ip), intent(out) :: status
+        integer(ip) :: hx(ng), hy(ng), hxm, hym, k, i, it, l, loi, lai, di, dj, ix, jy
+        integer(ip) :: x0, x1
+        real(dp), allocatable :: ex(:, :), ey(:, :)
+        real(dp) :: f, s, fy, norm(ng)
+        grid = 0.0_dp
+        hit = 0
+        mass = 0.0_dp
+        status = status_ok
+        if (.not. (xres > 0.0_dp .and. yres > 0.0_dp)) then
+            status = status_bad_argument
+            return
+        end if
+        ! separable kernel factors per group: K(di, dj) = ex(|di|) ey(|dj|) / norm
+        do k = 1, ng
+            hx(k) = kernel_half_width(sigma(k), xres)
+            hy(k) = kernel_half_width(sigma(k), yres)
+        end do
+        hxm = 0
+        hym = 0
+        if (ng > 0) then
+            hxm = maxval(hx)
+            hym = maxval(hy)
+        end if
+        allocate (ex(0:hxm, ng), ey(0:hym, ng))
+        ex = 0.0_dp
+        ey = 0.0_dp
+        do k = 1, ng
+            ex(0, k) = 1.0_dp
+            ey(0, k) = 1.0_dp
+            norm(k) = 1.0_dp
+            if (hx(k) == 0 .and. hy(k) == 0) cycle
+            s = 2.0_dp * sigma(k)**2
+            do di = 1, hx(k)
+                ex(di, k) = exp(-(di * xres)**2 / s)
+            end do
+            do dj = 1, hy(k)
+                ey(dj, k) = exp(-(dj * yres)**2 / s)
+            end do
+            norm(k) = (ex(0, k) + 2.0_dp * sum(ex(1:hx(k), k))) * &
+                (ey(0, k) + 2.0_dp * sum(ey(1:hy(k), k)))
+            if (.not. ieee_is_finite(norm(k)) .or. norm(k) <= 0.0_dp) then
+                status = status_bad_argument
+                return
+            end if
+        end do
+        do it = 1, nt
+            if (time_integrate == 1) then
+                l = 1
+            else
+                l = int(floor(time(it) / 60.0_dp), ip) - layer0 + 1
+            end if
+            do i = 1, np
+                f = foot(i, it)
+                if (ieee_is_nan(lon(i, it))) cycle
+                if (.not. f > 0.0_dp) cycle
+                mass(1) = mass(1) + f
+                if (lon(i, it) < bounds(1) .or. .not. lon(i, it) < bounds(2)) cycle
+                if (lat(i, it) < bounds(3) .or. .not. lat(i, it) < bounds(4)) cycle
+                if (l < 1 .or. l > nl) then
+                    status = status_bad_argument
+                    return
+                end if
+                mass(2) = mass(2) + f
+                mass(3) = mass(3) + 1.0_dp
+                hit(l) = 1
+                k = gid(mgroup(i), it)
+                ! cell in the unbuffered grid, 1-based
+                loi = edge_index(nxe, xedges, xres, lon(i, it)) - bx + 1
+                lai = edge_index(nye, yedges, yres, lat(i, it)) - by + 1
+                x0 = max(1, loi - hx(k))
+                x1 = min(nx, loi + hx(k))
+                if (x0 > x1) cycle
+                f = f / norm(k)
+                do dj = -hy(k), hy(k)
+                    jy = lai + dj
+                    if (jy < 1 .or. jy > ny) cycle
+                    fy = f * ey(abs(dj), k)
+                    do ix = x0, x1
+                        di = ix - loi
+                        grid(ix, jy, l) = grid(ix, jy, l) + fy * ex(abs(di), k)
+                    end do
+                end do
+            end do
+        end do
+    end subroutine footprint_accumulate
+
 end module stilt_footprint

@@ -17,6 +17,10 @@ _EXPORTS: dict[str, str] = {
     "StiltError": "stilt.errors",
     "run_trajectories": "stilt.transport",
     "MetConfig": "stilt.met.discovery",
+    "calc_footprint": "stilt.footprint",
+    "calc_footprints": "stilt.footprint",
+    "write_footprint": "stilt.footprint",
+    "Grid": "stilt.footprint",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -215,3 +215,73 @@ def arl_pack_records(
     npt.NDArray[np.int32],  # checksums (n,)
     npt.NDArray[np.int32],  # status (n,)
 ]: ...
+
+# ---- stilt_footprint ----
+# Particle fields are (np, nt) float64 arrays (a (time, indx) Dataset variable's `.values.T`),
+# NaN where a particle has no row; index arguments are 1-based int32.
+def footprint_hnf(
+    order: npt.ArrayLike,
+    abs_time_min: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    samt: npt.ArrayLike,
+    sigw: npt.ArrayLike,
+    tlgr: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    mlht: npt.ArrayLike,
+    z0: npt.ArrayLike,
+    veght: float,
+) -> npt.NDArray[np.float64]: ...  # foot after plume dilution, (np, nt)
+def footprint_step_medians(
+    order: npt.ArrayLike, time: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike
+) -> npt.NDArray[np.float64]: ...  # (dx median, dy median) over |time| < 100 min
+def footprint_densify(
+    order: npt.ArrayLike,
+    time: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    time2: npt.ArrayLike,
+    src: npt.ArrayLike,
+    target: npt.ArrayLike,
+    time2_rounded: npt.ArrayLike,
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]: ...  # lon2, lat2, foot2 (np, nt2), window factors (3,)
+def footprint_bandwidths(
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    mgroup: npt.ArrayLike,
+    gid: npt.ArrayLike,
+    rtime: npt.ArrayLike,
+    smooth_factor: float,
+    longlat: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]: ...  # w (NaN if < 2 rows), counts
+def footprint_kernel_half_width(
+    sigma: npt.ArrayLike, res: float
+) -> npt.NDArray[np.int32]: ...  # floor(3 sigma / res)
+def footprint_accumulate_grid(
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    time: npt.ArrayLike,
+    mgroup: npt.ArrayLike,
+    gid: npt.ArrayLike,
+    sigma: npt.ArrayLike,
+    xres: float,
+    yres: float,
+    bounds: npt.ArrayLike,
+    xedges: npt.ArrayLike,
+    yedges: npt.ArrayLike,
+    bx: int,
+    by: int,
+    nx: int,
+    ny: int,
+    time_integrate: int,
+    layer0: int,
+    nl: int,
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64], int
+]: ...  # grid (nx, ny, nl), hit (nl,), mass (3,), status

@@ -34,6 +34,14 @@ class MetError(StiltError):
     """Meteorology cannot be used: missing, truncated, corrupt or not covering what is needed."""
 
 
+class FootprintError(StiltError, ValueError):
+    """Particles cannot make a footprint: empty, malformed, or with NaN/infinite positions."""
+
+
+class MissingDependencyError(StiltError, ImportError):
+    """An optional dependency needed for this request (e.g. pyproj) is not installed."""
+
+
 class CoreError(StiltError, RuntimeError):
     """The Fortran core returned a non-zero status."""
 

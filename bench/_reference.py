@@ -1,0 +1,102 @@
+"""The reference implementation, for benchmarks only: PyPI ``pystilt`` in its own venv.
+
+Never imported by the package. ``ensure_reference_venv()`` creates ``bench/.venv-pystilt``
+(gitignored) on first use and installs the pinned pre-release of ``pystilt`` into it, so the
+reference can be run side by side with stilt in one benchmark. The wheel bundles the
+HYSPLIT-STILT binary ``hycs_std``; :func:`reference_hycs_std` returns where it landed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PYSTILT_SPEC = "pystilt==0.1.0a25"
+BENCH_DIR = Path(__file__).resolve().parent
+VENV = BENCH_DIR / ".venv-pystilt"
+
+
+def reference_python(venv: Path = VENV) -> Path:
+    """Path of the interpreter of the reference venv (it may not exist yet)."""
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _has_pystilt(python: Path) -> bool:
+    if not python.exists():
+        return False
+    probe = subprocess.run(
+        [str(python), "-c", "import stilt, importlib.metadata as m; print(m.version('pystilt'))"],
+        capture_output=True,
+        text=True,
+    )
+    return probe.returncode == 0 and probe.stdout.strip() == PYSTILT_SPEC.split("==")[1]
+
+
+def ensure_reference_venv(venv: Path = VENV, quiet: bool = True) -> Path:
+    """Create (once) the venv holding PyPI ``pystilt`` and return its Python interpreter.
+
+    Parameters
+    ----------
+    venv : Path, optional
+        Where the venv lives (default ``bench/.venv-pystilt``).
+    quiet : bool, optional
+        Hide pip's output.
+
+    Returns
+    -------
+    Path
+        The venv's ``python``; run reference code with it in a subprocess (its ``stilt``
+        package is PYSTILT's, which must never be imported into our process).
+    """
+    python = reference_python(venv)
+    if _has_pystilt(python):
+        return python
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    if quiet:
+        pip.append("-q")
+    subprocess.run([*pip, "--pre", PYSTILT_SPEC], check=True)
+    if not _has_pystilt(python):
+        raise RuntimeError(f"{PYSTILT_SPEC} did not install into {venv}")
+    return python
+
+
+def reference_hycs_std(venv: Path = VENV) -> Path:
+    """Path of the ``hycs_std`` binary that the ``pystilt`` wheel ships, in the reference venv.
+
+    Returns
+    -------
+    Path
+        The executable (installing the venv first if needed).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the wheel holds no ``hycs_std``.
+    """
+    python = ensure_reference_venv(venv)
+    out = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m\n"
+            "d = m.distribution('pystilt')\n"
+            "for f in d.files or []:\n"
+            "    if f.name == 'hycs_std': print(d.locate_file(f))\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    paths = [Path(p) for p in out.stdout.split()]
+    if not paths:
+        raise FileNotFoundError(f"no hycs_std in the {PYSTILT_SPEC} wheel installed in {venv}")
+    return paths[0].resolve()
+
+
+if __name__ == "__main__":
+    print("python:", ensure_reference_venv(quiet=False))
+    print("hycs_std:", reference_hycs_std())

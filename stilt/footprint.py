@@ -1,0 +1,683 @@
+"""Footprints: the kernel-smoothed surface influence grid of a particle ensemble.
+
+The algorithm is R-STILT's ``calc_footprint`` (and PYSTILT's port of it), physics.md section 5:
+hyper-near-field plume dilution of ``foot`` (5.9), longitude wrapping (5.2), near-field time
+densification (5.3), Gaussian kernels whose bandwidth grows with particle spread and time
+(5.7), binning on a buffered grid, hourly layers and division by the particle count (5.8).
+The loops over particles and times run in the Fortran core (``stilt_footprint``); this module
+validates inputs, builds the small per-time tables and the CF output.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from stilt.errors import ConfigError, FootprintError, MissingDependencyError, raise_for_status
+
+#: Default limit on the number of output cells (lon x lat x layers) one footprint may have.
+DEFAULT_MAX_CELLS = 50_000_000
+#: Units of ``foot``: ppm per (umol m-2 s-1).
+FOOT_UNITS = "ppm (umol m-2 s-1)-1"
+#: Variables the hyper-near-field correction reads (besides long, lati, foot).
+HNF_VARIABLES = ("samt", "sigw", "tlgr", "dens", "mlht")
+_LONGLAT_ALIASES = {"EPSG:4326", "WGS84", "OGC:CRS84"}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A footprint grid: bounds, resolution and projection.
+
+    Parameters
+    ----------
+    xmin, xmax, ymin, ymax : float
+        Bounds in longitude/latitude degrees, also for projected grids (their corners are
+        projected, as R-STILT does). A grid crossing the antimeridian is written with
+        ``xmax > 180`` (e.g. 170 to 190).
+    xres, yres : float
+        Cell size in projection units (degrees for lon/lat grids, usually metres otherwise).
+    projection : str, optional
+        PROJ string or ``EPSG:`` code; anything but lon/lat needs the optional ``pyproj``.
+
+    Raises
+    ------
+    ConfigError
+        When a value is not finite, a resolution is not positive, or a minimum is not below
+        its maximum.
+    """
+
+    xmin: float
+    xmax: float
+    ymin: float
+    ymax: float
+    xres: float
+    yres: float
+    projection: str = "+proj=longlat"
+
+    def __post_init__(self) -> None:
+        for field in ("xmin", "xmax", "ymin", "ymax", "xres", "yres"):
+            value = getattr(self, field)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"Grid {field} = {value!r} is not a number") from None
+            if not math.isfinite(value):
+                raise ConfigError(f"Grid {field} = {value} is not finite")
+            object.__setattr__(self, field, value)
+        for field in ("xres", "yres"):
+            if getattr(self, field) <= 0:
+                raise ConfigError(f"Grid {field} = {getattr(self, field)} must be > 0")
+        if not self.xmin < self.xmax:
+            raise ConfigError(
+                f"Grid xmin = {self.xmin} must be < xmax = {self.xmax} (write a grid that "
+                "crosses the antimeridian with xmax > 180)"
+            )
+        if not self.ymin < self.ymax:
+            raise ConfigError(f"Grid ymin = {self.ymin} must be < ymax = {self.ymax}")
+        if not isinstance(self.projection, str) or not self.projection.strip():
+            raise ConfigError(f"Grid projection {self.projection!r} is not a PROJ string or code")
+
+    @property
+    def is_longlat(self) -> bool:
+        """Whether the grid is in longitude/latitude degrees (``+proj=longlat`` or EPSG:4326)."""
+        proj = self.projection.strip()
+        return "+proj=longlat" in proj or proj.upper() in _LONGLAT_ALIASES
+
+
+@dataclass(frozen=True)
+class _Receptor:
+    time: np.datetime64
+    latitude: float
+    longitude: float
+    altitude: float
+
+
+def _receptor(receptor: Any) -> _Receptor:
+    """Read time, latitude, longitude, altitude from a mapping or an object."""
+    fields = {}
+    for name in ("time", "latitude", "longitude", "altitude"):
+        if isinstance(receptor, Mapping):
+            present = name in receptor
+            value = receptor.get(name)
+        else:
+            present = hasattr(receptor, name)
+            value = getattr(receptor, name, None)
+        if not present:
+            raise ConfigError(
+                f"receptor {receptor!r} has no {name!r}: give a mapping or object with time, "
+                "latitude, longitude, altitude"
+            )
+        fields[name] = value
+    try:
+        time = np.datetime64(fields["time"], "ns")
+    except (TypeError, ValueError):
+        raise ConfigError(f"receptor time {fields['time']!r} is not a date-time") from None
+    if np.isnat(time):
+        raise ConfigError("receptor time is NaT")
+    values = {}
+    for name in ("latitude", "longitude", "altitude"):
+        try:
+            values[name] = float(fields[name])
+        except (TypeError, ValueError):
+            raise ConfigError(f"receptor {name} {fields[name]!r} is not a number") from None
+        if not math.isfinite(values[name]):
+            raise ConfigError(f"receptor {name} = {values[name]} is not finite")
+    return _Receptor(time=time, **values)
+
+
+# ---- particles -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Particles:
+    """Particle fields in the dense layout, numpy shape (nt, np), NaN where no row."""
+
+    time: np.ndarray  # (nt,) minutes since release
+    indx: np.ndarray  # (np,)
+    lon: np.ndarray
+    lat: np.ndarray
+    foot: np.ndarray
+    present: np.ndarray  # (nt, np) bool
+    hnf_applied: bool
+
+
+def _field(ds: xr.Dataset, name: str) -> np.ndarray:
+    var = ds[name]
+    if set(var.dims) != {"time", "indx"}:
+        raise FootprintError(
+            f"particle variable {name!r} has dims {var.dims}, expected ('time', 'indx')"
+        )
+    return np.ascontiguousarray(var.transpose("time", "indx").values, dtype=np.float64)
+
+
+def _first_bad(mask: np.ndarray, ds: xr.Dataset) -> str:
+    it, ip = np.argwhere(mask)[0]
+    return f"indx={ds['indx'].values[ip]}, time={ds['time'].values[it]}"
+
+
+def _particles(ds: xr.Dataset, need_hnf: bool) -> tuple[_Particles, dict[str, np.ndarray]]:
+    if not isinstance(ds, xr.Dataset):
+        raise FootprintError(
+            f"particles must be an xarray.Dataset with dims (time, indx), got {type(ds).__name__}"
+        )
+    missing = [v for v in ("long", "lati", "foot") if v not in ds]
+    if missing or "time" not in ds.dims or "indx" not in ds.dims:
+        raise FootprintError(
+            f"particles need variables long, lati, foot on dims (time, indx); missing "
+            f"{missing or 'the dims'}"
+        )
+    if ds.sizes["time"] == 0 or ds.sizes["indx"] == 0:
+        raise FootprintError("the particle set is empty (no time or no particle)")
+    time = ds["time"].values
+    if np.issubdtype(time.dtype, np.timedelta64):
+        time = time / np.timedelta64(1, "m")
+    time = np.asarray(time, dtype=np.float64)
+    if not np.all(np.isfinite(time)):
+        raise FootprintError("particle time coordinate holds NaN or infinite values")
+    lon, lat, foot = (_field(ds, v) for v in ("long", "lati", "foot"))
+    present = ~np.isnan(lon)
+    if not present.any():
+        raise FootprintError("the particle set is empty: every long value is NaN")
+    for name, arr in (("lati", lat), ("foot", foot)):
+        bad = np.isnan(arr) != ~present
+        if bad.any():
+            raise FootprintError(
+                f"particle row {_first_bad(bad, ds)}: {name} and long disagree on NaN "
+                "(a row is either complete or absent)"
+            )
+    for name, arr in (("long", lon), ("lati", lat), ("foot", foot)):
+        bad = np.isinf(arr)
+        if bad.any():
+            raise FootprintError(f"particle row {_first_bad(bad, ds)}: {name} is infinite")
+    bad = present & (np.abs(lat) > 90)
+    if bad.any():
+        raise FootprintError(
+            f"particle row {_first_bad(bad, ds)}: lati = {lat[bad][0]} outside [-90, 90]"
+        )
+    hnf_applied = "foot_no_hnf_dilution" in ds or bool(ds.attrs.get("hnf_plume_applied", 0))
+    extra: dict[str, np.ndarray] = {}
+    if need_hnf and not hnf_applied:
+        missing = [v for v in HNF_VARIABLES if v not in ds]
+        if missing:
+            raise FootprintError(
+                f"hnf_plume=True needs the particle variables {', '.join(HNF_VARIABLES)}; "
+                f"missing {', '.join(missing)} (or pass hnf_plume=False)"
+            )
+        extra = {v: _field(ds, v) for v in HNF_VARIABLES}
+        for name in ("xhgt", "release_height"):
+            if name in ds and ds[name].dims == ("indx",):
+                extra["z0"] = np.asarray(ds[name].values, dtype=np.float64)
+                break
+    parts = _Particles(time, ds["indx"].values, lon, lat, foot, present, hnf_applied)
+    return parts, extra
+
+
+def _release_heights(parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray]) -> np.ndarray:
+    if "z0" in extra:
+        return extra["z0"]
+    return np.full(parts.lon.shape[1], rec.altitude)
+
+
+def _apply_hnf(parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray],
+               veght: float) -> np.ndarray:
+    from stilt import _core
+
+    abs_t = np.abs(parts.time)
+    order = (np.argsort(abs_t, kind="stable") + 1).astype(np.int32)
+    out = _core.footprint_hnf(
+        order, abs_t, parts.foot.T, extra["samt"].T, extra["sigw"].T, extra["tlgr"].T,
+        extra["dens"].T, extra["mlht"].T, _release_heights(parts, rec, extra), float(veght),
+    )
+    return out.T
+
+
+def _time_sign(time: np.ndarray, present: np.ndarray) -> int:
+    """sign(median(time)) over all present rows, without materialising them."""
+    counts = present.sum(axis=1)
+    order = np.argsort(time, kind="stable")
+    cum = np.cumsum(counts[order])
+    n = int(cum[-1])
+    lo = time[order][np.searchsorted(cum, (n - 1) // 2, side="right")]
+    hi = time[order][np.searchsorted(cum, n // 2, side="right")]
+    return int(np.sign(0.5 * (lo + hi)))
+
+
+def _interpolation_times(sign: int) -> np.ndarray:
+    """The 311 near-field target times of physics.md 5.3, in minutes."""
+    return np.concatenate([
+        np.arange(0, 101, dtype=float) / 10,
+        np.arange(102, 201, 2, dtype=float) / 10,
+        np.arange(205, 1001, 5, dtype=float) / 10,
+    ]) * sign
+
+
+def _densify(time: np.ndarray, lon: np.ndarray, lat: np.ndarray, foot: np.ndarray, sign: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from stilt import _core
+
+    targets = _interpolation_times(sign)
+    time2 = np.union1d(time, targets)
+    order0 = np.argsort(time, kind="stable")
+    pos = np.clip(np.searchsorted(time[order0], time2), 0, time.size - 1)
+    src = np.where(time[order0][pos] == time2, order0[pos] + 1, 0).astype(np.int32)
+    target = np.isin(time2, targets).astype(np.int32)
+    rounded = np.round(time2, 1)
+    lon2, lat2, foot2, _ = _core.footprint_densify(
+        (order0 + 1).astype(np.int32), time, lon.T, lat.T, foot.T, time2, src, target, rounded
+    )
+    return rounded, lon2.T, lat2.T, foot2.T
+
+
+# ---- grid geometry -------------------------------------------------------------------------
+
+
+def _cell_count(lo: float, hi: float, res: float) -> int:
+    """Number of whole cells from lo to hi (PYSTILT's tolerance on the quotient, 5.6)."""
+    quotient = (hi - lo) / res
+    scale = max(abs(lo), abs(hi), abs(hi - lo))
+    return int(np.floor(quotient + 16 * np.finfo(float).eps * scale / res))
+
+
+def _transformer(projection: str) -> Any:
+    try:
+        from pyproj import Transformer
+    except ImportError:
+        raise MissingDependencyError(
+            f"the footprint grid projection {projection!r} is not lon/lat: projected grids "
+            "need the optional dependency pyproj (pip install 'stilt[proj]')"
+        ) from None
+    try:
+        return Transformer.from_crs("EPSG:4326", projection, always_xy=True)
+    except Exception as err:  # pyproj.exceptions.CRSError and friends
+        raise ConfigError(f"Grid projection {projection!r} is not understood by PROJ: {err}") from None
+
+
+@dataclass
+class _Geometry:
+    xmin: float
+    xmax: float
+    ymin: float
+    ymax: float
+    nx: int
+    ny: int
+    wrapped: bool
+    transformer: Any
+
+
+def _geometry(grid: Grid, max_cells: int) -> _Geometry:
+    xmin, xmax, ymin, ymax = grid.xmin, grid.xmax, grid.ymin, grid.ymax
+    wrapped = False
+    transformer = None
+    if grid.is_longlat:
+        xdist = ((180 - xmin) - (-180 - xmax)) % 360
+        if xdist == 0:
+            xmin, xmax = -180.0, 180.0
+        elif xmax < xmin or xmax > 180:
+            xmin = ((xmin % 360) + 360) % 360
+            xmax = ((xmax % 360) + 360) % 360
+            wrapped = True
+            if not xmin < xmax:
+                raise ConfigError(f"Grid longitudes {grid.xmin}..{grid.xmax} span 360 degrees or more")
+    else:
+        transformer = _transformer(grid.projection)
+        cx, cy = transformer.transform([xmin, xmax], [ymin, ymax])
+        xmin, xmax = float(np.min(cx)), float(np.max(cx))
+        ymin, ymax = float(np.min(cy)), float(np.max(cy))
+        if not (np.isfinite([xmin, xmax, ymin, ymax]).all() and xmin < xmax and ymin < ymax):
+            raise ConfigError(f"Grid corners do not project to a box in {grid.projection!r}")
+    nx = _cell_count(xmin, xmax, grid.xres)
+    ny = _cell_count(ymin, ymax, grid.yres)
+    if nx < 1 or ny < 1:
+        raise ConfigError(
+            f"Grid {grid} holds no whole cell ({nx} x {ny}): resolution larger than the extent"
+        )
+    if nx * ny > max_cells:
+        raise ConfigError(
+            f"Grid {grid} has {nx} x {ny} = {nx * ny} cells, more than the cell budget "
+            f"max_cells = {max_cells}; coarsen the resolution or raise max_cells"
+        )
+    return _Geometry(xmin, xmax, ymin, ymax, nx, ny, wrapped, transformer)
+
+
+# ---- the footprint -------------------------------------------------------------------------
+
+
+def _nearest_kernel(rt: np.ndarray, krt: np.ndarray) -> np.ndarray:
+    """Index of the nearest kernel-table rtime for each rtime (ties to the lower one)."""
+    pos = np.searchsorted(krt, rt)
+    lo = np.clip(pos - 1, 0, krt.size - 1)
+    hi = np.clip(pos, 0, krt.size - 1)
+    return np.where(np.abs(krt[lo] - rt) <= np.abs(krt[hi] - rt), lo, hi)
+
+
+def _footprint(parts: _Particles, foot: np.ndarray, rec: _Receptor, grid: Grid, name: str,
+               smooth_factor: float, time_integrate: bool, hnf_plume: bool, veght: float,
+               max_cells: int) -> xr.Dataset:
+    from stilt import _core
+
+    geo = _geometry(grid, max_cells)
+    time, lon, lat = parts.time, parts.lon, parts.lat
+    present = parts.present
+    sign = _time_sign(time, present)
+    if geo.wrapped:
+        lon = ((lon % 360) + 360) % 360
+
+    # near-field densification (5.3): decided on degrees even for projected grids
+    order = (np.argsort(time, kind="stable") + 1).astype(np.int32)
+    dx_med, dy_med = _core.footprint_step_medians(order, time, lon.T, lat.T)
+    densified = bool(dx_med > grid.xres or dy_med > grid.yres)
+    if densified:
+        time, lon, lat, foot = _densify(time, lon, lat, foot, sign)
+        present = ~np.isnan(lon)
+
+    # relative time (5.4) as groups: particles share a start class, rtime = time - sign * start
+    absmin = np.where(present, np.abs(time)[:, None], np.inf).min(axis=0)
+    alive = np.isfinite(absmin)
+    n_particles = int(alive.sum())
+    starts, mgroup = np.unique(absmin[alive], return_inverse=True)
+    mclass = np.ones(absmin.size, dtype=np.int32)
+    mclass[alive] = mgroup + 1
+    rt_table = time[None, :] - sign * starts[:, None]
+    rtimes, inverse = np.unique(rt_table, return_inverse=True)
+    gid = np.asfortranarray(inverse.reshape(rt_table.shape) + 1, dtype=np.int32)
+
+    if geo.transformer is not None:  # projection (5.5)
+        px, py = geo.transformer.transform(lon[present], lat[present])
+        lon = np.full_like(lon, np.nan)
+        lat = np.full_like(lat, np.nan)
+        lon[present], lat[present] = px, py
+
+    # kernel bandwidths (5.7) and each group's bandwidth from the nearest table rtime
+    w, counts = _core.footprint_bandwidths(
+        lon.T, lat.T, mclass, gid, rtimes, float(smooth_factor), int(grid.is_longlat)
+    )
+    table = (counts >= 2) & np.isfinite(w)
+    if table.any():
+        sigma = w[table][_nearest_kernel(rtimes, rtimes[table])]
+        wmax = float(np.max(w[table]))
+    else:  # single particle: no spread, 1x1 kernels
+        sigma = np.zeros(rtimes.size)
+        wmax = 0.0
+
+    # buffer and binning edges (5.8), with R/PYSTILT's exact arithmetic
+    bx = 1 + 2 * int(_core.footprint_kernel_half_width(np.array([wmax]), grid.xres)[0])
+    by = 1 + 2 * int(_core.footprint_kernel_half_width(np.array([wmax]), grid.yres)[0])
+    bxh, byh = (bx - 1) // 2, (by - 1) // 2
+    xedges = geo.xmin - bx * grid.xres + np.arange(geo.nx + 2 * bx) * grid.xres
+    yedges = geo.ymin - by * grid.yres + np.arange(geo.ny + 2 * by) * grid.yres
+    bounds = np.array([geo.xmin - bxh * grid.xres, geo.xmax + bxh * grid.xres,
+                       geo.ymin - byh * grid.yres, geo.ymax + byh * grid.yres])
+
+    if time_integrate:
+        layer0, nl = 0, 1
+    else:
+        tp = time[present.any(axis=1)]
+        layer0 = int(np.floor(tp.min() / 60))
+        nl = int(np.floor(tp.max() / 60)) - layer0 + 1
+    if geo.nx * geo.ny * nl > max_cells:
+        raise ConfigError(
+            f"footprint of {nl} hourly layers on {geo.nx} x {geo.ny} cells exceeds the cell "
+            f"budget max_cells = {max_cells}; use time_integrate=True or raise max_cells"
+        )
+    arr, hit, mass, status = _core.footprint_accumulate_grid(
+        lon.T, lat.T, foot.T, time, mclass, gid, sigma, grid.xres, grid.yres, bounds,
+        xedges, yedges, bx, by, geo.nx, geo.ny, int(time_integrate), layer0, nl,
+    )
+    raise_for_status(status, f"footprint accumulation on {grid}")
+
+    values = arr.T  # (layer, y, x)
+    layers = np.arange(layer0, layer0 + nl)
+    keep = hit == 1
+    empty_reason = ""
+    if not keep.any():
+        empty_reason = (
+            "no particle row has foot > 0: no particle was ever in the surface layer"
+            if mass[0] == 0
+            else "no particle row with foot > 0 lies inside the grid (buffered by the kernel)"
+        )
+        values = np.zeros((1, geo.ny, geo.nx))
+        layers = np.zeros(1, dtype=int)
+    else:
+        values = values[keep] / n_particles
+        layers = layers[keep]
+
+    xc = np.round(geo.xmin + np.arange(geo.nx) * grid.xres + grid.xres / 2, 10)
+    yc = np.round(geo.ymin + np.arange(geo.ny) * grid.yres + grid.yres / 2, 10)
+    if geo.wrapped:
+        unwrapped = ((xc + 180.0) % 360.0) - 180.0
+        xorder = np.argsort(unwrapped, kind="stable")
+        xc = np.round(unwrapped[xorder], 10)
+        values = values[:, :, xorder]
+
+    if time_integrate or empty_reason:
+        times = np.array([rec.time])
+    else:
+        times = rec.time + layers.astype("timedelta64[h]").astype("timedelta64[ns]")
+    foot_total = float(mass[0]) / n_particles
+    foot_in_grid = float(values.sum())
+    info = {
+        "n_particles": n_particles,
+        "nearfield_densified": int(densified),
+        "foot_total": foot_total,
+        "foot_in_grid": foot_in_grid,
+        "foot_outside_grid": foot_total - foot_in_grid,
+        "rows_outside_domain": int(np.count_nonzero((foot > 0) & present)) - int(mass[2]),
+    }
+    return _dataset(values, times, xc, yc, rec, grid, name, smooth_factor, time_integrate,
+                    hnf_plume, veght, info, empty_reason)
+
+
+def _crs_attrs(grid: Grid) -> dict[str, Any]:
+    if grid.is_longlat:
+        attrs: dict[str, Any] = {
+            "grid_mapping_name": "latitude_longitude",
+            "longitude_of_prime_meridian": 0.0,
+            "semi_major_axis": 6378137.0,
+            "inverse_flattening": 298.257223563,
+        }
+    else:
+        from pyproj import CRS
+
+        crs = CRS.from_user_input(grid.projection)
+        attrs = {k: v for k, v in crs.to_cf().items() if v is not None}
+        attrs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in attrs.items()}
+    attrs["proj4_params"] = grid.projection
+    return attrs
+
+
+def _dataset(values: np.ndarray, times: np.ndarray, xc: np.ndarray, yc: np.ndarray,
+             rec: _Receptor, grid: Grid, name: str, smooth_factor: float, time_integrate: bool,
+             hnf_plume: bool, veght: float, info: Mapping[str, Any], empty_reason: str
+             ) -> xr.Dataset:
+    from stilt._version import get_version
+
+    if grid.is_longlat:
+        ydim, xdim = "lat", "lon"
+        xattrs = {"units": "degrees_east", "standard_name": "longitude",
+                  "long_name": "longitude at cell centre", "axis": "X"}
+        yattrs = {"units": "degrees_north", "standard_name": "latitude",
+                  "long_name": "latitude at cell centre", "axis": "Y"}
+    else:
+        ydim, xdim = "y", "x"
+        xattrs = {"units": "m", "standard_name": "projection_x_coordinate",
+                  "long_name": "x coordinate of projection at cell centre", "axis": "X"}
+        yattrs = {"units": "m", "standard_name": "projection_y_coordinate",
+                  "long_name": "y coordinate of projection at cell centre", "axis": "Y"}
+    tattrs = {"standard_name": "time", "axis": "T",
+              "long_name": ("receptor time (time-integrated footprint)" if time_integrate
+                            else "start of the hour (UTC) whose particle rows form the layer")}
+    foot = xr.Variable(
+        ("time", ydim, xdim), values,
+        {"units": FOOT_UNITS, "long_name": "STILT surface influence footprint",
+         "grid_mapping": "crs"},
+    )
+    attrs: dict[str, Any] = {
+        "Conventions": "CF-1.8",
+        "title": "STILT footprint",
+        "source": f"stilt {get_version()} calc_footprint (R-STILT calc_footprint algorithm)",
+        "stilt_version": get_version(),
+        "time_created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "footprint_name": name,
+        "receptor_time": np.datetime_as_string(rec.time, unit="s") + "Z",
+        "receptor_latitude": rec.latitude,
+        "receptor_longitude": rec.longitude,
+        "receptor_altitude": rec.altitude,
+        **{f"grid_{k}": v for k, v in asdict(grid).items()},
+        "smooth_factor": float(smooth_factor),
+        "time_integrate": int(time_integrate),
+        "hnf_plume": int(hnf_plume),
+        "veght": float(veght),
+        **info,
+        "empty": int(bool(empty_reason)),
+    }
+    if empty_reason:
+        attrs["empty_reason"] = empty_reason
+    return xr.Dataset(
+        {"foot": foot, "crs": xr.Variable((), np.int32(0), _crs_attrs(grid))},
+        coords={"time": ("time", times, tattrs), ydim: (ydim, yc, yattrs),
+                xdim: (xdim, xc, xattrs)},
+        attrs=attrs,
+    )
+
+
+def _check_settings(smooth_factor: float, veght: float, max_cells: int) -> None:
+    if not (math.isfinite(smooth_factor) and smooth_factor >= 0):
+        raise ConfigError(f"smooth_factor = {smooth_factor} must be a finite number >= 0")
+    if not (math.isfinite(veght) and 0 < veght <= 1):
+        raise ConfigError(f"veght = {veght} must be a fraction of the mixed-layer height in (0, 1]")
+    if int(max_cells) < 1:
+        raise ConfigError(f"max_cells = {max_cells} must be >= 1")
+
+
+def calc_footprints(particles: xr.Dataset, receptor: Any, grids: Mapping[str, Grid], *,
+                    smooth_factor: float = 1.0, time_integrate: bool = False,
+                    hnf_plume: bool = True, veght: float = 0.5,
+                    max_cells: int = DEFAULT_MAX_CELLS) -> dict[str, xr.Dataset]:
+    """Several named footprints of one trajectory, each on its own grid.
+
+    The particles are validated and the plume-dilution correction is applied once. Parameters
+    are those of :func:`calc_footprint`; ``grids`` maps a footprint name to its grid.
+
+    Returns
+    -------
+    dict of str to xarray.Dataset
+        One footprint per name, as :func:`calc_footprint` returns it.
+    """
+    _check_settings(smooth_factor, veght, max_cells)
+    grids = {name: g if isinstance(g, Grid) else Grid(**g) for name, g in grids.items()}
+    rec = _receptor(receptor)
+    parts, extra = _particles(particles, need_hnf=hnf_plume)
+    foot = parts.foot
+    applied = parts.hnf_applied
+    if hnf_plume and not applied:
+        foot = _apply_hnf(parts, rec, extra, veght)
+    return {
+        name: _footprint(parts, foot, rec, grid, name, smooth_factor, time_integrate,
+                         hnf_plume, veght, int(max_cells))
+        for name, grid in grids.items()
+    }
+
+
+def calc_footprint(particles: xr.Dataset, receptor: Any, grid: Grid, smooth_factor: float = 1.0,
+                   time_integrate: bool = False, hnf_plume: bool = True, *, veght: float = 0.5,
+                   max_cells: int = DEFAULT_MAX_CELLS, name: str = "foot") -> xr.Dataset:
+    """Kernel-smoothed footprint of a particle ensemble (R-STILT ``calc_footprint``).
+
+    Parameters
+    ----------
+    particles : xarray.Dataset
+        Trajectory output (``stilt.run_trajectories``, or a ``particles_full.nc`` file) with
+        dims ``(time, indx)``: ``time`` in minutes since release (negative backward),
+        variables ``long``, ``lati``, ``foot`` and, for ``hnf_plume``, ``samt``, ``sigw``,
+        ``tlgr``, ``dens``, ``mlht``; NaN where a particle has no row. An optional
+        ``xhgt`` (or ``release_height``) on ``indx`` gives release heights (column
+        receptors); otherwise the receptor altitude is used.
+    receptor : mapping or object
+        With ``time``, ``latitude``, ``longitude``, ``altitude`` (m AGL).
+    grid : Grid
+        Output grid.
+    smooth_factor : float, optional
+        Factor on the kernel bandwidth (0 disables smoothing).
+    time_integrate : bool, optional
+        One layer summed over the whole run instead of hourly layers.
+    hnf_plume : bool, optional
+        Apply the hyper-near-field plume dilution correction to ``foot`` first (skipped when
+        the particles already carry ``foot_no_hnf_dilution``).
+    veght : float, optional
+        Fraction of the mixed-layer height below which ``foot`` was accumulated (0.5).
+    max_cells : int, optional
+        Cell budget: the largest lon x lat x layer count allowed (default 50 million).
+    name : str, optional
+        Footprint name recorded in the attributes.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``foot(time, lat, lon)`` (``(time, y, x)`` on projected grids) in ppm per
+        (umol m-2 s-1), float64; ``time`` is the start of each hour bin (the receptor time
+        when time-integrated); cell-centre coordinates; a ``crs`` grid mapping; attributes
+        recording receptor, grid, settings, package version and mass bookkeeping
+        (``foot_total``, ``foot_in_grid``, ``foot_outside_grid``). An empty footprint is
+        one zero layer with ``empty = 1`` and ``empty_reason``.
+
+    Raises
+    ------
+    FootprintError
+        Particles empty, malformed, or with inconsistent/NaN/infinite positions.
+    ConfigError
+        Invalid grid, settings, receptor, or a grid over the cell budget.
+    MissingDependencyError
+        A projected grid without ``pyproj`` installed.
+    """
+    grid = grid if isinstance(grid, Grid) else Grid(**grid)
+    return calc_footprints(
+        particles, receptor, {name: grid}, smooth_factor=smooth_factor,
+        time_integrate=time_integrate, hnf_plume=hnf_plume, veght=veght, max_cells=max_cells,
+    )[name]
+
+
+def write_footprint(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write a footprint to netCDF-4 (CF-1.8), atomically.
+
+    ``foot`` is stored as compressed float32; time as seconds since 1970-01-01 UTC. The file
+    is written under a temporary name in the same folder, then renamed into place.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A footprint from :func:`calc_footprint`.
+    path : path-like
+        Destination file.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    if "foot" not in ds:
+        raise FootprintError(f"cannot write {path}: the dataset has no 'foot' variable")
+    encoding: dict[str, dict[str, Any]] = {
+        "foot": {"dtype": "float32", "zlib": True, "complevel": 4, "_FillValue": -1.0},
+        "time": {"units": "seconds since 1970-01-01 00:00:00", "calendar": "standard",
+                 "dtype": "float64"},
+    }
+    for coord in ("lat", "lon", "x", "y"):
+        if coord in ds.coords:
+            encoding[coord] = {"_FillValue": None}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
