@@ -1,0 +1,328 @@
+"""Footprints: parity with the reference footprints of the oracle runs, physics, bad input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stilt import _core
+from stilt.errors import ConfigError, FootprintError, MissingDependencyError
+from stilt.footprint import Grid, calc_footprint, calc_footprints, write_footprint
+
+ORACLE = {
+    "ngm_oct1618": (
+        Grid(-100, -80, 30, 45, 0.1, 0.1),
+        {"time": "1995-10-17T18:00", "latitude": 40.0, "longitude": -90.0, "altitude": 10.0},
+    ),
+    "synth_hrrrlike": (
+        Grid(-116, -96, 35, 45, 0.05, 0.05),
+        {"time": "2023-07-16T20:00", "latitude": 40.0, "longitude": -101.5, "altitude": 10.0},
+    ),
+}
+RECEPTOR = {"time": "2020-06-01T12:00", "latitude": 40.0, "longitude": -100.0, "altitude": 10.0}
+
+
+def _particles(time, lon, lat, foot) -> xr.Dataset:
+    """A (time, indx) particle Dataset from (nt, np) arrays."""
+    lon, lat, foot = (np.asarray(a, dtype=float) for a in (lon, lat, foot))
+    return xr.Dataset(
+        {name: (("time", "indx"), arr) for name, arr in (("long", lon), ("lati", lat), ("foot", foot))},
+        coords={"time": np.asarray(time, dtype=float), "indx": np.arange(1, lon.shape[1] + 1)},
+    )
+
+
+def _random_walk(n_particles=40, minutes=180, seed=1, step=0.01) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    time = -np.arange(1, minutes + 1, dtype=float)
+    lon = -100 + np.cumsum(rng.normal(-0.004, step, (minutes, n_particles)), axis=0)
+    lat = 40 + np.cumsum(rng.normal(0.001, step, (minutes, n_particles)), axis=0)
+    foot = np.where(rng.random((minutes, n_particles)) < 0.6, rng.random((minutes, n_particles)) * 0.01, 0.0)
+    return _particles(time, lon, lat, foot)
+
+
+GRID = Grid(-102, -98, 38, 42, 0.05, 0.05)
+
+
+# ---- parity with the reference footprints --------------------------------------------------
+
+
+@pytest.mark.parametrize("case", sorted(ORACLE))
+def test_oracle_parity(shared_dir: Path, case: str) -> None:
+    folder = shared_dir / "oracle" / case
+    grid, receptor = ORACLE[case]
+    particles = xr.open_dataset(folder / "particles_full.nc").load()
+    for integrate, ref_name in ((False, "footprint.nc"), (True, "footprint_int.nc")):
+        ours = calc_footprint(particles, receptor, grid, time_integrate=integrate)
+        with xr.open_dataset(folder / ref_name) as ref:
+            a, b = ours["foot"].values, ref["foot"].values
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(ours["time"].values, ref["time"].values)
+            np.testing.assert_allclose(ours["lat"].values, ref["lat"].values, rtol=0, atol=1e-9)
+            np.testing.assert_allclose(ours["lon"].values, ref["lon"].values, rtol=0, atol=1e-9)
+        big = b > 1e-6 * b.max()
+        assert np.max(np.abs(a[big] - b[big]) / b[big]) < 1e-5, ref_name
+        assert abs(a.sum() - b.sum()) / b.sum() < 1e-6, ref_name
+        np.testing.assert_array_equal(a > 0, b > 0)
+
+
+# ---- physics -------------------------------------------------------------------------------
+
+
+def test_single_particle_lands_whole_in_its_cell() -> None:
+    # one particle: no spread, so every kernel is the 1x1 delta and the cell gets all of foot
+    ds = _particles([-1, -2, -61], [[-99.97], [-99.97], [-99.96]], [[40.02], [40.02], [40.07]],
+                    [[0.5], [0.0], [0.25]])
+    out = calc_footprint(ds, RECEPTOR, GRID, hnf_plume=False)
+    foot = out["foot"]
+    assert foot.sizes["time"] == 2  # hours [-60, 0) and [-120, -60)
+    np.testing.assert_array_equal(out["time"].values, np.array(
+        ["2020-06-01T10:00", "2020-06-01T11:00"], dtype="datetime64[ns]"))
+    assert foot.sel(time="2020-06-01T11:00", lon=-99.975, lat=40.025).item() == 0.5
+    assert foot.sel(time="2020-06-01T10:00", lon=-99.975, lat=40.075).item() == 0.25
+    assert out.attrs["nearfield_densified"] == 0
+    assert np.count_nonzero(foot.values) == 2
+
+
+def test_kernel_integral_equals_foot_and_has_gaussian_shape() -> None:
+    # three particles, all at the receptor at t = -1; at t = -601 spread apart, only the first
+    # carries foot. Its kernel integrates to foot / 3 and has the bandwidth of physics.md 5.7.
+    lon = np.array([[-100.0, -100.0, -100.0], [-100.0, -101.0, -99.0]])
+    lat = np.array([[40.0, 40.0, 40.0], [40.0, 40.5, 39.5]])
+    foot = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0]])
+    grid = Grid(-103, -97, 37, 43, 0.02, 0.02)
+    out = calc_footprint(_particles([-1, -601], lon, lat, foot), RECEPTOR, grid, hnf_plume=False)
+    f = out["foot"].values[0]
+    assert f.sum() == pytest.approx(0.3 / 3, rel=1e-12)
+    w = 0.06 * (np.var(lon[1], ddof=1) + np.var(lat[1], ddof=1)) ** 0.25 * (600 / 1440) ** 0.5 \
+        / np.cos(np.deg2rad(lat[1].mean()))
+    j, i = np.unravel_index(np.argmax(f), f.shape)
+    assert out["lon"].values[i] == pytest.approx(-99.99) and out["lat"].values[j] == pytest.approx(40.01)
+    half = int(np.floor(3 * w / 0.02))
+    assert np.count_nonzero(f[j]) == 2 * half + 1
+    assert f[j, i + 1] / f[j, i] == pytest.approx(np.exp(-(0.02**2) / (2 * w**2)), rel=1e-12)
+    assert f[j + 2, i] / f[j, i] == pytest.approx(np.exp(-4 * 0.02**2 / (2 * w**2)), rel=1e-12)
+
+
+def test_mass_outside_grid_is_reported() -> None:
+    ds = _random_walk(step=0.03)
+    total = float(np.nansum(ds["foot"].values)) / ds.sizes["indx"]
+    inner = calc_footprint(ds, RECEPTOR, Grid(-100.3, -99.6, 39.8, 40.4, 0.02, 0.02), hnf_plume=False)
+    wide = calc_footprint(ds, RECEPTOR, Grid(-110, -90, 30, 50, 0.02, 0.02), hnf_plume=False)
+    for out in (inner, wide):
+        assert out.attrs["foot_total"] == pytest.approx(total, rel=1e-12)
+        assert out.attrs["foot_in_grid"] == pytest.approx(float(out["foot"].sum()), rel=1e-12)
+        assert out.attrs["foot_in_grid"] + out.attrs["foot_outside_grid"] == pytest.approx(total)
+    assert wide.attrs["foot_outside_grid"] == pytest.approx(0, abs=1e-12 * total)
+    assert wide.attrs["rows_outside_domain"] == 0
+    assert inner.attrs["foot_outside_grid"] > 0.05 * total
+    assert inner.attrs["rows_outside_domain"] > 0
+
+
+def test_time_integrated_is_sum_of_hourly_layers() -> None:
+    ds = _random_walk()
+    hourly = calc_footprint(ds, RECEPTOR, GRID, hnf_plume=False)
+    integ = calc_footprint(ds, RECEPTOR, GRID, time_integrate=True, hnf_plume=False)
+    assert hourly.sizes["time"] == 3 and integ.sizes["time"] == 1
+    assert integ["time"].values[0] == np.datetime64("2020-06-01T12:00")
+    np.testing.assert_allclose(integ["foot"].values[0], hourly["foot"].sum("time").values,
+                               rtol=1e-12, atol=1e-18)
+
+
+def test_result_does_not_depend_on_particle_order() -> None:
+    ds = _random_walk()
+    perm = np.random.default_rng(7).permutation(ds.sizes["indx"])
+    shuffled = ds.isel(indx=perm).assign_coords(indx=np.arange(1, ds.sizes["indx"] + 1))
+    a = calc_footprint(ds, RECEPTOR, GRID, hnf_plume=False)["foot"].values
+    b = calc_footprint(shuffled, RECEPTOR, GRID, hnf_plume=False)["foot"].values
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-18)
+
+
+def test_hnf_plume_dilution_follows_the_coded_formula() -> None:
+    time = -np.arange(1.0, 6.0)
+    n = time.size
+    samt = np.ones((n, 1))
+    sigw = np.full((n, 1), 0.4)
+    tlgr = np.full((n, 1), 5.0)
+    dens = np.full((n, 1), 1.1)
+    mlht = np.full((n, 1), 40.0)
+    foot = np.full((n, 1), 0.01)
+    tl2 = tlgr[0, 0] ** 2
+    ts = np.abs(time) * 60
+    sigma = np.sqrt(2) * 0.4 * np.sqrt(5.0 * ts + tl2 * np.exp(-ts / 5.0) - 1)
+    plume = 10.0 + np.cumsum(sigma)
+    expect = np.where(plume < 0.5 * 40.0, 0.02897 / (plume * 1.1) * 60, 0.01)
+    out = _core.footprint_hnf(np.arange(1, n + 1, dtype=np.int32), np.abs(time), foot.T, samt.T,
+                              sigw.T, tlgr.T, dens.T, mlht.T, np.array([10.0]), 0.5)
+    np.testing.assert_allclose(out[0], expect, rtol=1e-14)
+    assert (out[0] != 0.01).sum() >= 1 and (out[0] == 0.01).sum() >= 1  # both branches
+
+
+def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
+    # T_L = 0 gives a NaN sigma: that row keeps its foot and adds nothing to the plume depth
+    n = 3
+    tlgr = np.array([[5.0, 0.0, 5.0]])
+    ones = np.ones((1, n))
+    out = _core.footprint_hnf(np.arange(1, n + 1, dtype=np.int32), np.array([1.0, 2.0, 3.0]),
+                              ones * 0.01, ones, ones * 0.1, tlgr, ones * 1.2, ones * 1e4,
+                              np.array([5.0]), 0.5)
+    ts = np.array([60.0, 180.0])
+    sig = np.sqrt(2) * 0.1 * np.sqrt(5 * ts + 25 * np.exp(-ts / 5) - 1)
+    plume = 5.0 + np.cumsum(sig)
+    np.testing.assert_allclose(out[0, [0, 2]], 0.02897 / (plume * 1.2) * 60, rtol=1e-14)
+    assert out[0, 1] == 0.01
+
+
+def test_nearfield_densification_keeps_window_totals() -> None:
+    # particles crossing more than a cell per minute near the receptor trigger densification
+    rng = np.random.default_rng(3)
+    minutes, n = 150, 20
+    time = -np.arange(1.0, minutes + 1)
+    lon = -100 - 0.03 * np.arange(1, minutes + 1)[:, None] + rng.normal(0, 0.01, (minutes, n))
+    lat = 40 + rng.normal(0, 0.01, (minutes, n)) + np.zeros((minutes, 1))
+    foot = rng.random((minutes, n)) * 0.01
+    ds = _particles(time, lon, lat, foot)
+    out = calc_footprint(ds, RECEPTOR, Grid(-106, -98, 38, 42, 0.02, 0.02), hnf_plume=False,
+                         time_integrate=True)
+    assert out.attrs["nearfield_densified"] == 1
+    assert out.attrs["foot_total"] == pytest.approx(foot.sum() / n, rel=1e-12)
+    assert out.attrs["foot_outside_grid"] == pytest.approx(0, abs=1e-12)
+    coarse = calc_footprint(ds, RECEPTOR, Grid(-106, -98, 38, 42, 0.1, 0.1), hnf_plume=False,
+                            time_integrate=True)
+    assert coarse.attrs["nearfield_densified"] == 0
+
+
+def test_densify_interpolates_linearly_between_own_rows() -> None:
+    time = np.array([-1.0, -2.0, -3.0])
+    lon = np.array([[0.0, np.nan], [1.0, 5.0], [3.0, 6.0]])
+    foot = np.array([[1.0, np.nan], [2.0, 1.0], [4.0, 1.0]])
+    time2 = np.array([-3.0, -2.5, -2.0, -1.5, -1.0, -0.5])
+    src = np.array([3, 0, 2, 0, 1, 0], dtype=np.int32)
+    target = np.array([1, 1, 1, 1, 1, 1], dtype=np.int32)
+    order = np.array([3, 2, 1], dtype=np.int32)
+    lon2, lat2, foot2, factors = _core.footprint_densify(order, time, lon.T, lon.T, foot.T,
+                                                         time2, src, target, time2)
+    np.testing.assert_array_equal(lon2[0], [3.0, 2.0, 1.0, 0.5, 0.0, np.nan])
+    np.testing.assert_array_equal(lon2[1], [6.0, 5.5, 5.0, np.nan, np.nan, np.nan])
+    # all |t| <= 10: one window, its original total (9) kept
+    assert np.nansum(foot2) == pytest.approx(9.0, rel=1e-14)
+    assert factors[0] == pytest.approx(9.0 / (4 + 3 + 2 + 1.5 + 1 + 1 + 1 + 1), rel=1e-14)
+    assert factors[1] == factors[2] == 1.0
+
+
+def test_antimeridian_grid_wraps_longitudes() -> None:
+    ds = _particles([-1, -2], [[179.99, -179.97], [179.93, -179.91]],
+                    [[10.01, 10.01], [10.03, 10.03]], [[0.2, 0.0], [0.0, 0.4]])
+    out = calc_footprint(ds, RECEPTOR, Grid(170, 190, 0, 20, 0.1, 0.1), hnf_plume=False,
+                         time_integrate=True)
+    lon = out["lon"].values
+    assert lon.min() >= -180 and lon.max() < 180 and np.all(np.diff(lon) > 0)
+    assert out["foot"].sum().item() == pytest.approx(0.3)
+    assert out["foot"].sel(lon=-179.95, lat=10.05).item() > 0
+    assert out["foot"].sel(lon=179.95, lat=10.05).item() > 0
+
+
+def test_empty_footprint_has_a_reason() -> None:
+    ds = _random_walk()
+    ds["foot"][:] = 0.0
+    out = calc_footprint(ds, RECEPTOR, GRID, hnf_plume=False)
+    assert out.attrs["empty"] == 1 and "surface layer" in out.attrs["empty_reason"]
+    assert out["foot"].shape == (1, 80, 80) and float(out["foot"].sum()) == 0
+    far = calc_footprint(_random_walk(), RECEPTOR, Grid(0, 1, 0, 1, 0.1, 0.1), hnf_plume=False)
+    assert far.attrs["empty"] == 1 and "inside the grid" in far.attrs["empty_reason"]
+
+
+def test_named_footprints_share_one_trajectory() -> None:
+    ds = _random_walk()
+    both = calc_footprints(ds, RECEPTOR, {"fine": GRID, "coarse": Grid(-102, -98, 38, 42, 0.2, 0.2)},
+                           hnf_plume=False, time_integrate=True)
+    assert set(both) == {"fine", "coarse"}
+    assert both["coarse"]["foot"].shape == (1, 20, 20)
+    assert both["fine"].attrs["footprint_name"] == "fine"
+    single = calc_footprint(ds, RECEPTOR, GRID, hnf_plume=False, time_integrate=True)
+    np.testing.assert_array_equal(both["fine"]["foot"].values, single["foot"].values)
+
+
+def test_projected_grid_conserves_mass() -> None:
+    pytest.importorskip("pyproj")
+    ds = _random_walk()
+    proj = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-100 +ellps=WGS84 +units=m"
+    out = calc_footprint(ds, RECEPTOR, Grid(-102, -98, 38, 42, 4000, 4000, projection=proj),
+                         hnf_plume=False, time_integrate=True)
+    assert out["foot"].dims == ("time", "y", "x")
+    assert out["crs"].attrs["grid_mapping_name"] == "lambert_conformal_conic"
+    assert out.attrs["foot_in_grid"] == pytest.approx(out.attrs["foot_total"], rel=1e-9)
+
+
+def test_projected_grid_without_pyproj_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyproj", None)
+    with pytest.raises(MissingDependencyError, match="pyproj"):
+        calc_footprint(_random_walk(), RECEPTOR, Grid(-102, -98, 38, 42, 4000, 4000,
+                                                      projection="+proj=merc"), hnf_plume=False)
+
+
+# ---- netCDF output -------------------------------------------------------------------------
+
+
+def test_write_footprint_roundtrip(tmp_path: Path) -> None:
+    out = calc_footprint(_random_walk(), RECEPTOR, GRID, hnf_plume=False)
+    path = tmp_path / "foot.nc"
+    path.write_text("old")  # replaced atomically
+    write_footprint(out, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foot.nc"]
+    with xr.open_dataset(path) as back:
+        assert back["foot"].encoding["dtype"] == np.float32
+        assert back["foot"].encoding["zlib"]
+        assert back["foot"].attrs["units"] == "ppm (umol m-2 s-1)-1"
+        np.testing.assert_allclose(back["foot"].values, out["foot"].values, rtol=1e-6, atol=1e-12)
+        np.testing.assert_array_equal(back["time"].values, out["time"].values)
+        for key in ("Conventions", "receptor_time", "grid_xres", "smooth_factor", "stilt_version",
+                    "hnf_plume", "n_particles"):
+            assert back.attrs[key] == out.attrs[key]
+        assert back["crs"].attrs["grid_mapping_name"] == "latitude_longitude"
+
+
+# ---- bad input -----------------------------------------------------------------------------
+
+
+def test_bad_grids() -> None:
+    with pytest.raises(ConfigError, match="xmin"):
+        Grid(-90, -100, 30, 40, 0.1, 0.1)
+    with pytest.raises(ConfigError, match="ymin"):
+        Grid(-100, -90, 40, 40, 0.1, 0.1)
+    with pytest.raises(ConfigError, match="xres"):
+        Grid(-100, -90, 30, 40, 0.0, 0.1)
+    with pytest.raises(ConfigError, match="not finite"):
+        Grid(-100, np.nan, 30, 40, 0.1, 0.1)
+    with pytest.raises(ConfigError, match="cell budget"):
+        calc_footprint(_random_walk(), RECEPTOR, Grid(-110, -90, 30, 45, 0.001, 0.001), hnf_plume=False)
+    with pytest.raises(ConfigError, match="cell budget"):
+        calc_footprint(_random_walk(), RECEPTOR, GRID, hnf_plume=False, max_cells=1000)
+
+
+def test_bad_particles() -> None:
+    good = _random_walk()
+    empty = good.isel(indx=slice(0, 0))
+    with pytest.raises(FootprintError, match="empty"):
+        calc_footprint(empty, RECEPTOR, GRID, hnf_plume=False)
+    gone = good.copy(deep=True)
+    gone["long"][:] = np.nan
+    gone["lati"][:] = np.nan
+    gone["foot"][:] = np.nan
+    with pytest.raises(FootprintError, match="empty"):
+        calc_footprint(gone, RECEPTOR, GRID, hnf_plume=False)
+    half = good.copy(deep=True)
+    half["lati"][5, 3] = np.nan
+    with pytest.raises(FootprintError, match=r"indx=4, time=-6.0.*lati"):
+        calc_footprint(half, RECEPTOR, GRID, hnf_plume=False)
+    inf = good.copy(deep=True)
+    inf["long"][2, 1] = np.inf
+    with pytest.raises(FootprintError, match="infinite"):
+        calc_footprint(inf, RECEPTOR, GRID, hnf_plume=False)
+    with pytest.raises(FootprintError, match="samt"):
+        calc_footprint(good, RECEPTOR, GRID, hnf_plume=True)
+    with pytest.raises(ConfigError, match="altitude"):
+        calc_footprint(good, {"time": "2020-01-01", "latitude": 1, "longitude": 1}, GRID)
