@@ -48,7 +48,10 @@ contains
                 if (ieee_is_nan(foot(i, it))) cycle
                 tl = tlgr(i, it)
                 sig = ieee_value(0.0_dp, ieee_quiet_nan)
-                if (tl > 0.0_dp) then
+                if (samt(i, it) == 0.0_dp .and. tl * ts >= 1.0_dp .and. tl < 1.0e100_dp .and. &
+                        ieee_is_finite(sigw(i, it))) then
+                    sig = 0.0_dp   ! the radicand is then > 0: skip exp and sqrt (most rows)
+                else if (tl > 0.0_dp) then
                     rad = tl * ts + tl**2 * exp(-ts / tl) - 1.0_dp
                     if (rad >= 0.0_dp) sig = samt(i, it) * sqrt(2.0_dp) * sigw(i, it) * sqrt(rad)
                 end if
@@ -127,17 +130,23 @@ contains
         real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt)
         real(dp), intent(out) :: dx_med, dy_med
         real(dp) :: dx(nt), dy(nt), px(np), py(np), xprev, yprev
-        integer(ip) :: i, k, it, nd, nmed
+        integer(ip) :: i, k, it, nd, nmed, nnear, near(nt)
         logical :: have_prev
+        nnear = 0
+        do k = 1, nt
+            if (abs(time(order(k))) < win3) then
+                nnear = nnear + 1
+                near(nnear) = order(k)
+            end if
+        end do
         nmed = 0
         do i = 1, np
             nd = 0
             have_prev = .false.
             xprev = 0.0_dp
             yprev = 0.0_dp
-            do k = 1, nt
-                it = order(k)
-                if (.not. abs(time(it)) < win3) cycle
+            do k = 1, nnear
+                it = near(k)
                 if (ieee_is_nan(lon(i, it))) cycle
                 if (have_prev) then
                     nd = nd + 1
