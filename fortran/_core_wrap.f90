@@ -568,11 +568,11 @@ subroutine arl_unpack_records(lrec, n, records, nexp, prec, var1, nx, i0, i1, j0
     !f2py integer, intent(hide), depend(i0, i1) :: wx = i1 - i0 + 1
     !f2py integer, intent(hide), depend(j0, j1) :: wy = j1 - j0 + 1
     integer(c_int) :: k, st
-    values = 0.0
     checksums = -1
     status = 0
     if (wx /= i1 - i0 + 1 .or. wy /= j1 - j0 + 1 .or. lrec <= 50) then
         status = 1
+        values = 0.0
         return
     end if
     do k = 1, n

@@ -118,8 +118,8 @@ contains
         real(sp), intent(out) :: prec               !! precision 2**nexp/254
         real(sp), intent(out) :: var1               !! value at (1,1)
         integer(ip), intent(out) :: status          !! status_ok or status_not_finite
-        real(sp) :: rmax, prev, sexp, scl, rold, rcol
-        integer(ip) :: i, j, ic
+        real(sp) :: rmax, prev, sexp, scl, step, rcol, rold(row_block), rowstart(ny)
+        integer(ip) :: i, j, jb, k, nb
 
         c = 0_byte
         nexp = 0
@@ -150,20 +150,52 @@ contains
         if (sexp >= 0.0_sp .or. mod(sexp, 1.0_sp) == 0.0_sp) nexp = nexp + 1
         prec = scale(1.0_sp, nexp) / 254.0_sp
         scl = scale(1.0_sp, 7 - nexp)
+        step = scale(1.0_sp, nexp - 7)
         var1 = r(1, 1)
 
+        ! column 1 first (each row start follows the previous row start), then the rows,
+        ! row_block at a time: their feedback chains are independent
         rcol = var1
         do j = 1, ny
-            rold = rcol
-            do i = 1, nx
-                ic = int((r(i, j) - rold) * scl + 127.5_sp)
-                ic = max(0, min(255, ic))
-                rold = real(ic - 127, sp) / scl + rold
-                c((j - 1) * nx + i) = int(ic - merge(256, 0, ic > 127), byte)
-                if (i == 1) rcol = rold
+            call pack_point(r(1, j), rcol, scl, step, c((j - 1) * nx + 1))
+            rowstart(j) = rcol
+        end do
+        do jb = 1, ny, row_block
+            nb = min(row_block, ny - jb + 1)
+            do k = 1, nb
+                rold(k) = rowstart(jb + k - 1)
             end do
+            if (nb == row_block) then
+                do i = 2, nx
+                    do k = 1, row_block
+                        call pack_point(r(i, jb + k - 1), rold(k), scl, step, &
+                            c((jb + k - 2) * nx + i))
+                    end do
+                end do
+            else
+                do k = 1, nb
+                    do i = 2, nx
+                        call pack_point(r(i, jb + k - 1), rold(k), scl, step, &
+                            c((jb + k - 2) * nx + i))
+                    end do
+                end do
+            end if
         end do
     end subroutine arl_pack
+
+    pure elemental subroutine pack_point(value, rold, scl, step, cbyte)
+        !! One PAKOUT step: byte for `value` given the reconstructed previous value `rold`,
+        !! which is advanced to what a reader reconstructs. (ic-127)*step equals HYSPLIT's
+        !! (ic-127)/scale exactly (powers of two).
+        real(sp), intent(in) :: value, scl, step
+        real(sp), intent(inout) :: rold
+        integer(byte), intent(out) :: cbyte
+        integer(ip) :: ic
+        ic = int((value - rold) * scl + 127.5_sp)
+        ic = max(0, min(255, ic))
+        rold = real(ic - 127, sp) * step + rold
+        cbyte = int(ic - merge(256, 0, ic > 127), byte)
+    end subroutine pack_point
 
     pure function arl_checksum(n, c) result(ksum)
         !! Sum of the bytes with end-around carry (HYSPLIT's index checksum, 0..255).

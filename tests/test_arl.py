@@ -260,7 +260,8 @@ def test_uniform_oracle_values(shared_dir: Path, tmp_path: Path, case: str) -> N
     assert ds.attrs["source"] == "TEST" and ds.attrs["grid_size_km"] == 0.0
     # point (1,1) at 39N 246E = -114; spacing 0.05 deg
     assert ds.lat.values[0, 0] == pytest.approx(39.0) and ds.lon.values[0, 0] == pytest.approx(-114)
-    assert ds.lon.values[0, -1] == pytest.approx(-110.0) and ds.lat.values[-1, 0] == pytest.approx(42)
+    assert ds.lon.values[0, -1] == pytest.approx(-110.0)
+    assert ds.lat.values[-1, 0] == pytest.approx(42)
     assert ds.U10M.attrs["standard_name"] == "eastward_wind"
     surface, upper = _uniform_expected(case)
     # a constant field packs with NEXP 1, PREC 2/254: the reader zeroes |values| < PREC
@@ -386,18 +387,18 @@ def _assert_roundtrip(ds, back) -> None:
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=v)
         assert (~np.isnan(a)).any()
         ny, nx = a.shape[-2:]
-        for fa, fb in zip(a.reshape(-1, ny, nx), b.reshape(-1, ny, nx)):
+        for fa, fb in zip(a.reshape(-1, ny, nx), b.reshape(-1, ny, nx), strict=True):
             if np.isnan(fa).all():
                 continue
             prec, step = _pack_step(fa)
             # half a byte step (with PAKOUT's feedback) plus the offset of VAR1's 7 label
             # digits and float32 rounding; values the reader zeroes (|v| < PREC) up to PREC more
             eps = 5e-7 * abs(float(fa[0, 0])) + 2e-7 * float(np.abs(fa).max())
-            # PAKOUT clips a difference beyond 127 steps (possible when RMAX is within 1 % of
-            # 2**NEXP); the feedback then catches up at the next point: allow one step there
+            # PAKOUT clips a difference beyond -127/+128 steps (possible when RMAX is within
+            # 1 % of 2**NEXP); the feedback then catches up within a few points
             err = np.abs(fa - fb)
             zeroed = np.abs(fa) < prec + step
-            assert np.all(err <= np.where(zeroed, prec + step, step) + eps), (v, float(err.max()))
+            assert np.all(err <= np.where(zeroed, prec, 0) + 3 * step + eps), (v, float(err.max()))
             assert np.mean(err[~zeroed] > step / 2 + eps) < 0.01, (v, float(err.max()), step)
             # and the error really is at the packing precision, not far below
             if fa.std() > 100 * step:
@@ -416,7 +417,7 @@ def _assert_roundtrip(ds, back) -> None:
 @pytest.mark.parametrize("case", ["sigma_latlon", "pressure_polar", "terrain_mercator",
                                   "hybrid_lambert", "wrf_lambert_south"])
 def test_write_read_roundtrip(tmp_path: Path, case: str) -> None:
-    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    rng = np.random.default_rng(len(case))
     if case == "sigma_latlon":
         grid = ArlGrid.latlon(lat0=39.0, lon0=-114.0, dlat=0.25, dlon=0.25, nx=31, ny=23)
         ksys, levels = "sigma", [0.995, 0.98, 0.95, 0.9, 0.8, 0.6]

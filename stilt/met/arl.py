@@ -47,8 +47,8 @@ GRID_PARAMETERS: tuple[str, ...] = (
     "sync_xp", "sync_yp", "sync_lat", "sync_lon", "reserved",
 )
 
-# bytes of raw records decoded by one call into the core
-_BATCH_BYTES = 64 * 2**20
+# bytes of raw records plus decoded floats handled by one call into the core
+_BATCH_BYTES = 32 * 2**20
 
 
 # ---- variable metadata (physics.md 1.9) ----------------------------------------------------
@@ -207,7 +207,7 @@ def _fmt_e(value: float, width: int, decimals: int) -> str:
 
 
 def _fmt_f7(value: float) -> str:
-    """A grid parameter in HYSPLIT's F7 field-width rules (physics.md 1.3)."""
+    """Format a grid parameter with HYSPLIT's F7 field-width rules (physics.md 1.3)."""
     v = float(value)
     for bound, d in ((1000, 2), (100, 3), (10, 4), (1, 5), (0, 6)):
         if v >= bound:
@@ -219,7 +219,7 @@ def _fmt_f7(value: float) -> str:
 
 
 def _fmt_f6(value: float) -> str:
-    """A level height in HYSPLIT's F6 field-width rules (physics.md 1.3)."""
+    """Format a level height with HYSPLIT's F6 field-width rules (physics.md 1.3)."""
     v = float(value)
     for bound, d in ((10000, 0), (1000, 1), (100, 2), (10, 3), (1, 4)):
         if v >= bound:
@@ -228,7 +228,7 @@ def _fmt_f6(value: float) -> str:
 
 
 def _label_float32(text: str) -> np.float32:
-    """A label's E14.7 number as the float32 a reader gets (physics.md 1.5)."""
+    """Parse a label's E14.7 number to the float32 a reader gets (physics.md 1.5)."""
     return np.float32(_fortran_float(text))
 
 
@@ -266,7 +266,7 @@ def _open(path: Path) -> tuple[BinaryIO, int]:
 
 
 def _tstr(t: np.datetime64) -> str:
-    """A valid time for messages: 1995-10-16T02:00."""
+    """Format a valid time for messages: 1995-10-16T02:00."""
     return str(np.datetime64(t, "m"))
 
 
@@ -316,6 +316,35 @@ def _label_time(date: tuple[int, int, int, int], path: Path, recno: int) -> _dt.
                        f"({exc})") from None
 
 
+def _parse_label_block(block: np.ndarray, path: Path, recnos: Sequence[int]
+                       ) -> tuple[np.ndarray, ...]:
+    """Parse many labels at once: (forecast, level, name, nexp, prec, var1) arrays.
+
+    ``block`` is (n, 50) uint8; ``recnos`` the 1-based record numbers (for messages).
+    """
+    def col(a: int, b: int) -> np.ndarray:
+        return np.ascontiguousarray(block[:, a:b]).view(f"S{b - a}").ravel()
+
+    try:
+        if np.any(block > 126) or np.any(block < 32):
+            raise ValueError("not printable ASCII")
+        fc = col(8, 10).astype(np.int32)
+        level = col(10, 12).astype(np.int32)
+        nexp = col(18, 22).astype(np.int32)
+        prec = col(22, 36).astype(np.float64).astype(np.float32)
+        var1 = col(36, 50).astype(np.float64).astype(np.float32)
+        names = np.char.strip(col(14, 18).astype("U4"))
+    except ValueError:  # blank or odd fields: label by label, naming a bad one
+        labs = [_parse_label(block[k].tobytes(), path, recnos[k]) for k in range(len(block))]
+        fc = np.array([lab.forecast for lab in labs], np.int32)
+        level = np.array([lab.level for lab in labs], np.int32)
+        nexp = np.array([lab.nexp for lab in labs], np.int32)
+        prec = np.array([lab.prec for lab in labs], np.float32)
+        var1 = np.array([lab.var1 for lab in labs], np.float32)
+        names = np.array([lab.name for lab in labs], dtype="U4")
+    return fc, level, names, nexp, prec, var1
+
+
 @dataclasses.dataclass(frozen=True)
 class _Header:
     source: str
@@ -329,6 +358,7 @@ class _Header:
     lenh: int
     levels: tuple[tuple[float, tuple[str, ...]], ...]
     checksums: tuple[int, ...]   # data records in file order
+    entries: tuple[int, ...]     # header position of each variable entry (name, checksum)
 
 
 def _parse_fixed_header(text: str, path: Path, recno: int) -> tuple:
@@ -356,6 +386,7 @@ def _parse_header(text: str, path: Path, recno: int) -> _Header:
                        f"its LENH says {lenh}")
     levels = []
     checksums: list[int] = []
+    entries: list[int] = []
     pos = FIXED_HEADER_LEN
     try:
         for _ in range(nz):
@@ -368,6 +399,7 @@ def _parse_header(text: str, path: Path, recno: int) -> _Header:
             for _v in range(nvar):
                 names.append(text[pos:pos + 4].strip())
                 checksums.append(_blank_int(text[pos + 4:pos + 7]))
+                entries.append(pos)
                 pos += 8
             levels.append((height, tuple(names)))
     except ValueError as exc:
@@ -375,7 +407,7 @@ def _parse_header(text: str, path: Path, recno: int) -> _Header:
                        f"character {pos} ({exc})") from None
     return _Header(source=source, forecast=fc, minutes=mn, params=params, nx_mod=nx,
                    ny_mod=ny, nz=nz, ksys=ksys, lenh=lenh, levels=tuple(levels),
-                   checksums=tuple(checksums))
+                   checksums=tuple(checksums), entries=tuple(entries))
 
 
 # ---- inventory -----------------------------------------------------------------------------
@@ -447,14 +479,14 @@ class ArlInventory:
     @property
     def grid_attrs(self) -> dict[str, Any]:
         """The 12 grid parameters and ``nx``, ``ny`` as Dataset attributes."""
-        out: dict[str, Any] = dict(zip(GRID_PARAMETERS, map(float, self.grid_params)))
+        out: dict[str, Any] = dict(zip(GRID_PARAMETERS, map(float, self.grid_params), strict=True))
         out["nx"] = self.nx
         out["ny"] = self.ny
         return out
 
 
 def _read_header_text(f: BinaryIO, offset: int, lrec: int, nndx: int, lenh: int) -> bytes:
-    """The extended header of a period, joined over its index records."""
+    """Read the extended header of a period, joined over its index records."""
     per = lrec - LABEL_LEN
     parts = []
     for k in range(nndx):
@@ -487,19 +519,20 @@ def _scan(f: BinaryIO, size: int, path: Path) -> ArlInventory:
     lrec = LABEL_LEN + nx * ny
     nndx = lenh // (nx * ny) + 1
 
-    def header_of(period_offset: int, recno: int) -> tuple[_Label, _Header]:
+    def header_text(period_offset: int, recno: int) -> tuple[_Label, str]:
         raw = _read_header_text(f, period_offset, lrec, nndx, lenh)
         lab = _parse_label(_read_at(f, period_offset, LABEL_LEN), path, recno)
         if lab.name != "INDX":
             raise MetError(f"{path}: record {recno} should be the index record of a time period "
                            f"but is labelled {lab.name!r}")
         try:
-            text = raw.decode("ascii")
+            return lab, raw.decode("ascii")
         except UnicodeDecodeError:
             raise MetError(f"{path}: record {recno}: index header is not ASCII text") from None
-        return lab, _parse_header(text, path, recno)
 
-    lab0, hdr0 = header_of(0, 1)
+    lab0, text0 = header_text(0, 1)
+    hdr0 = _parse_header(text0, path, 1)
+    names0 = [text0[q:q + 4] for q in hdr0.entries]
     if ksys not in VERTICAL_SYSTEMS:
         raise MetError(f"{path}: record 1: vertical system flag {ksys} is not one of "
                        f"{sorted(VERTICAL_SYSTEMS)}")
@@ -518,15 +551,23 @@ def _scan(f: BinaryIO, size: int, path: Path) -> ArlInventory:
     sums = np.empty((nper, nrec - nndx), dtype=np.int32)
     for p in range(nper):
         recno = p * nrec + 1
-        lab, hdr = (lab0, hdr0) if p == 0 else header_of(p * period_bytes, recno)
-        if hdr.levels != hdr0.levels and [n for _, n in hdr.levels] != [n for _, n in hdr0.levels]:
-            raise MetError(f"{path}: record {recno}: the variable list of time period {p + 1} "
-                           "differs from the first period's (every period must hold the same "
-                           "records)")
-        t = _label_time(lab.date, path, recno) + _dt.timedelta(minutes=hdr.minutes)
+        if p == 0:
+            lab, fc, mn, sums[p] = lab0, hdr0.forecast, hdr0.minutes, hdr0.checksums
+        else:  # same layout as period 0: read the entries at the same places
+            lab, text = header_text(p * period_bytes, recno)
+            _, fc, mn, _, _, _, _, _, lenh_p = _parse_fixed_header(text, path, recno)
+            if lenh_p != lenh or [text[q:q + 4] for q in hdr0.entries] != names0:
+                raise MetError(f"{path}: record {recno}: the variable list of time period "
+                               f"{p + 1} differs from the first period's (every period must "
+                               "hold the same records)")
+            try:
+                sums[p] = [_blank_int(text[q + 4:q + 7]) for q in hdr0.entries]
+            except ValueError:
+                raise MetError(f"{path}: record {recno}: a checksum in the index header is "
+                               "not a number") from None
+        t = _label_time(lab.date, path, recno) + _dt.timedelta(minutes=mn)
         times[p] = np.datetime64(t, "ns")
-        fcst[p] = hdr.forecast
-        sums[p] = hdr.checksums
+        fcst[p] = fc
     if nper > 1 and not np.all(np.diff(times) > np.timedelta64(0)):
         bad = int(np.argmax(np.diff(times) <= np.timedelta64(0))) + 1
         raise MetError(f"{path}: time periods are not in increasing time order: period "
@@ -564,7 +605,7 @@ def arl_inventory(path: PathLike) -> ArlInventory:
 
 
 def arl_times(path: PathLike) -> np.ndarray:
-    """Valid times of the time periods of an ARL file, without decoding any data.
+    """Return the valid times of the periods of an ARL file, without decoding any data.
 
     Parameters
     ----------
@@ -582,7 +623,7 @@ def arl_times(path: PathLike) -> np.ndarray:
 # ---- reading -------------------------------------------------------------------------------
 
 def _index_range(sel: Any, n: int, name: str) -> tuple[int, int]:
-    """A 1-based inclusive (lo, hi) from None, an int, a (lo, hi) pair or a slice."""
+    """Return a 1-based inclusive (lo, hi) from None, an int, a (lo, hi) pair or a slice."""
     if sel is None:
         lo, hi = 1, n
     elif isinstance(sel, slice):
@@ -727,60 +768,63 @@ def _decode_file(inv: ArlInventory, f: BinaryIO, periods: np.ndarray, plan: _Pla
     lrec = inv.record_length
     names = inv.data_records
     per_period = inv.records_per_period
-    max_recs = max(1, _BATCH_BYTES // lrec)
+    # without checksums only the bytes up to the window's last point are needed
+    need = lrec if check else LABEL_LEN + (j1 - 1) * inv.nx + i1
+    max_recs = max(1, _BATCH_BYTES // (need + 4 * (i1 - i0 + 1) * (j1 - j0 + 1)))
     # (time slot, period, data record) in file order, in batches of contiguous reads
     jobs = [(t0 + k, int(p), r) for k, p in enumerate(periods) for r in plan.records]
     for b0 in range(0, len(jobs), max_recs):
         batch = jobs[b0:b0 + max_recs]
-        buf = np.empty((len(batch), lrec), dtype=np.uint8)
+        buf = np.empty((len(batch), need), dtype=np.uint8)
         recnos = [p * per_period + inv.nindex + r for _, p, r in batch]  # 0-based
         pos = 0
         for first, count in _runs(recnos):
-            f.seek(first * lrec)
-            view = memoryview(buf[pos:pos + count]).cast("B")
-            got = f.readinto(view)  # type: ignore[attr-defined]
-            if got != count * lrec:
-                raise MetError(f"{inv.path}: truncated while reading record "
-                               f"{first + (got or 0) // lrec + 1}")
+            if need == lrec:  # whole records: one read per run
+                f.seek(first * lrec)
+                got = f.readinto(memoryview(buf[pos:pos + count]).cast("B"))  # type: ignore
+                if got != count * lrec:
+                    raise MetError(f"{inv.path}: truncated while reading record "
+                                   f"{first + (got or 0) // lrec + 1}")
+            else:
+                for k in range(count):
+                    f.seek((first + k) * lrec)
+                    got = f.readinto(memoryview(buf[pos + k]))  # type: ignore[attr-defined]
+                    if got != need:
+                        raise MetError(f"{inv.path}: truncated while reading record "
+                                       f"{first + k + 1}")
             pos += count
-        present = []
-        nexp = np.empty(len(batch), dtype=np.int32)
-        prec = np.empty(len(batch), dtype=np.float32)
-        var1 = np.empty(len(batch), dtype=np.float32)
-        for k, (slot, p, r) in enumerate(batch):
-            recno = recnos[k] + 1
-            lev, name = names[r]
-            lab = _parse_label(buf[k, :LABEL_LEN].tobytes(), inv.path, recno)
-            if lab.forecast < 0 or lab.name == "NULL":
-                continue  # missing record: stays NaN
-            if lab.name != name or lab.level != lev:
-                raise MetError(
-                    f"{inv.path}: record {recno} is labelled {lab.name!r} level {lab.level}, "
-                    f"but the index of time {_tstr(inv.times[p])} lists {name!r} level {lev} there "
-                    f"(label {buf[k, :LABEL_LEN].tobytes()!r})")
-            present.append(k)
-            nexp[len(present) - 1] = lab.nexp
-            prec[len(present) - 1] = lab.prec
-            var1[len(present) - 1] = lab.var1
-        if not present:
+        fc, level, name_col, nexp, prec, var1 = _parse_label_block(
+            buf[:, :LABEL_LEN], inv.path, [k + 1 for k in recnos])
+        missing = (fc < 0) | (name_col == "NULL")
+        want_name = np.array([names[r][1] for _, _, r in batch])
+        want_lev = np.array([names[r][0] for _, _, r in batch])
+        wrong = ~missing & ((name_col != want_name) | (level != want_lev))
+        if wrong.any():
+            k = int(np.argmax(wrong))
+            raise MetError(
+                f"{inv.path}: record {recnos[k] + 1} is labelled {str(name_col[k])!r} level "
+                f"{int(level[k])}, but the index of time {_tstr(inv.times[batch[k][1]])} lists "
+                f"{str(want_name[k])!r} level {int(want_lev[k])} there (label "
+                f"{buf[k, :LABEL_LEN].tobytes()!r})")
+        present = np.flatnonzero(~missing)
+        nexp, prec, var1 = nexp[present], prec[present], var1[present]
+        if not len(present):
             continue
-        n = len(present)
-        recs = buf[present] if n != len(batch) else buf
+        recs = buf[present] if len(present) != len(batch) else buf
         values, sums, status = _core.arl_unpack_records(
-            recs.view(np.int8).T, nexp[:n], prec[:n], var1[:n], inv.nx, i0, i1, j0, j1,
-            1 if check else 0)
+            recs.view(np.int8).T, nexp, prec, var1, inv.nx, i0, i1, j0, j1, 1 if check else 0)
         if status != 0:
             raise MetError(f"{inv.path}: the core refused to unpack window x {i0}..{i1}, "
                            f"y {j0}..{j1} of {inv.nx} x {inv.ny} records (status {status})")
-        for m, k in enumerate(present):
+        for m, k in enumerate(present.tolist()):
             slot, p, r = batch[k]
             lev, name = names[r]
             stored = int(inv.checksums[p, r])
             if check and stored != 0 and int(sums[m]) != stored:
                 raise MetError(
                     f"{inv.path}: checksum mismatch in record {recnos[k] + 1} (time "
-                    f"{_tstr(inv.times[p])}, level {lev}, variable {name}): computed {int(sums[m])}, "
-                    f"index record says {stored}")
+                    f"{_tstr(inv.times[p])}, level {lev}, variable {name}): computed "
+                    f"{int(sums[m])}, index record says {stored}")
             field = values[:, :, m].T
             if r in plan.dif_parent:
                 var, lslot = plan.target[plan.dif_parent[r]]
@@ -1092,7 +1136,6 @@ def write_arl(ds: xr.Dataset, path: PathLike) -> Path:
                        "more than the 9999 its I4 length field allows")
     npts = nx * ny
     nndx = lenh // npts + 1
-    lrec = LABEL_LEN + npts
     gridc = "99" if nx < 1000 and ny < 1000 else _thousands_char(nx) + _thousands_char(ny)
     params = "".join(_fmt_f7(getattr(grid, k)) for k in GRID_PARAMETERS)
     levels_text = [_fmt_f6(h) for h in heights]
@@ -1185,7 +1228,7 @@ def _span(values: Sequence[float]) -> str:
 
 
 def describe_arl(path: PathLike, records: bool = False) -> str:
-    """A readable inventory of an ARL file: grid, projection, levels, times, variables.
+    """Describe an ARL file readably: grid, projection, levels, times, variables.
 
     Parameters
     ----------
@@ -1213,7 +1256,7 @@ def describe_arl(path: PathLike, records: bool = False) -> str:
                  f"{' (global)' if grid.is_global else ''}; covers lat {_span(lat.ravel())}, "
                  f"lon {_span(lon.ravel())}")
     lines.append("  grid parameters: " + ", ".join(
-        f"{k}={v:g}" for k, v in zip(GRID_PARAMETERS, inv.grid_params)))
+        f"{k}={v:g}" for k, v in zip(GRID_PARAMETERS, inv.grid_params, strict=True)))
     lines.append(f"  vertical: {VERTICAL_SYSTEMS[inv.vertical_system]} (KSYS "
                  f"{inv.vertical_system}), {inv.nz} levels including the surface; values "
                  + " ".join(f"{v:g}" for v in inv.level_values))
