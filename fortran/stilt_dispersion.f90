@@ -8,8 +8,9 @@
 !! the first half), index 2 = at the end of the step ("next", second half).
 !!
 !! How the particle time loop uses the dispersion kernels, per particle and model step:
-!!  1. once per run: `rng_seed(seed, particle_index, rng)` (stilt_random); wnorm = up = vp = 0,
-!!     dmas = 1, foot = samt = 0;
+!!  1. once per run: `rng_seed(seed, particle_index, rng)` (stilt_random); wnorm = up = vp = 0
+!!     (the first step then draws them from their stationary distribution), dmas = 1,
+!!     foot = samt = 0;
 !!  2. for each of the two met times bracketing the step, on the internal levels at the
 !!     particle's column: `column_turbulence` (stilt_turbulence) gives zi, sigw, tl, sigu, sigv;
 !!     the met remap gives dens (moist air density), densd (dry-air density for foot), the
@@ -333,7 +334,10 @@ contains
                                                     !! max(0, 1 + eps_zi/100) in ZIERR runs (3.8)
         real(dp), intent(inout) :: sigma            !! particle sigma (1 at the ground)
         real(dp), intent(inout) :: wnorm            !! vertical turbulent velocity / sigma_w
-        real(dp), intent(inout) :: up, vp           !! horizontal turbulent velocities (m/s)
+        real(dp), intent(inout) :: up, vp           !! horizontal turbulent velocities (m/s);
+                                                    !! wnorm = up = vp = 0 marks a new particle:
+                                                    !! they are then drawn from N(0,1), N(0,
+                                                    !! sigma_u), N(0, sigma_v) of its layer
         real(dp), intent(inout) :: x, y             !! position (grid units)
         real(dp), intent(inout) :: dmas             !! mass-violation weight (initially 1)
         real(dp), intent(inout) :: foot             !! foot accumulator (ppm / (umol m-2 s-1))
@@ -355,12 +359,22 @@ contains
         end if
         dir = sign(1.0_dp, dt)
 
-        ! horizontal turbulence with the start-of-step profile at the particle's layer
+        ! the particle's layer in the start-of-step profile
         zp = (1.0_dp - sigma) * depth
         kb = 1
         do k = 2, nz - 1
             if (zp >= (1.0_dp - zsg(k)) * depth) kb = k
         end do
+        ! at release (all turbulent velocities exactly 0) the velocities start from their
+        ! stationary distribution, as the binary's particle spreads show (physics_notes.md)
+        if (wnorm == 0.0_dp .and. up == 0.0_dp .and. vp == 0.0_dp) then
+            call rng_normal(rng, wnorm)
+            call rng_normal(rng, up)
+            call rng_normal(rng, vp)
+            up = up * sigu(kb, 1)
+            vp = vp * sigv(kb, 1)
+        end if
+        ! horizontal turbulence with the start-of-step profile at the particle's layer
         call horizontal_turbulence(dt, opts%hscale, sigu(kb, 1), sigv(kb, 1), gdisx, gdisy, &
             up, vp, x, y, rng)
 

@@ -29,8 +29,8 @@ module stilt_turbulence
         integer(ip) :: kmix0 = 150     !! minimum mixed-layer height (m)
         integer(ip) :: kzmix = 0       !! 0 none, 1 PBL average, 2 scale PBL, 3 scale free trop.
         real(dp) :: tvmix = 1.0_dp     !! vertical mixing scale factor of kzmix 2/3
-        real(dp) :: tkerd = 0.18_dp    !! w'^2 / (u'^2 + v'^2), unstable (day)
-        real(dp) :: tkern = 0.18_dp    !! w'^2 / (u'^2 + v'^2), stable (night)
+        real(dp) :: tkerd = 0.18_dp    !! TKERD (day); only TKERN > TKERD matters (urban, 3.4)
+        real(dp) :: tkern = 0.18_dp    !! TKERN (night): stable sigma_w^2 x 1.4 if > TKERD
         real(dp) :: ziscale = 1.0_dp   !! ZICONTROL factor of this met time (< 0: use PBLH)
         integer(ip) :: ks = 2          !! internal level at the surface-layer top
         integer(ip) :: kdat = 1        !! first internal level at/above the lowest data level
@@ -119,8 +119,8 @@ contains
     pure subroutine turbulence_profiles(nz, z, thv, u, v, st, z0, opts, sigw, tl, sigu, sigv)
         !! Hanna (1982) profiles as in STILT (KBLT = 5) at each internal level (3.4): sigma_w
         !! and T_L inside the mixed layer from u*, w*, L and zi; above zi T_L = 100 s and
-        !! sigma_w = sqrt(K/T_L) from the free-troposphere diffusivity. Horizontal variances:
-        !! sigma_u^2 + sigma_v^2 = sigma_w^2 / TKER, split along the mean wind.
+        !! sigma_w = sqrt(K/T_L) from the free-troposphere diffusivity. Horizontal:
+        !! sigma_u = sigma_v = sigma_w / sqrt(2) (isotropic, total variance sigma_w^2).
         integer(ip), intent(in) :: nz           !! number of internal levels
         real(dp), intent(in) :: z(nz)           !! heights above ground (m)
         real(dp), intent(in) :: thv(nz)         !! virtual potential temperature (K)
@@ -133,7 +133,7 @@ contains
         real(dp), intent(out) :: sigu(nz)       !! x (u-direction) velocity std. dev. (m/s)
         real(dp), intent(out) :: sigv(nz)       !! y (v-direction) velocity std. dev. (m/s)
         integer(ip) :: k, npbl
-        real(dp) :: h, s, zi, el, ws, tker, var_h, spd2, mean_var, mean_tl
+        real(dp) :: h, s, zi, el, ws, mean_var, mean_tl
         logical :: inpbl(nz)
 
         zi = st%zi
@@ -193,22 +193,11 @@ contains
         end if
         if (opts%tkern > opts%tkerd .and. st%zeta >= 0.0_dp) sigw = sigw * sqrt(1.4_dp)
 
-        if (st%zeta < 0.0_dp) then
-            tker = opts%tkerd
-        else
-            tker = opts%tkern
-        end if
-        do k = 1, nz
-            var_h = sigw(k)**2 / tker
-            spd2 = u(k)**2 + v(k)**2
-            if (spd2 > 0.0_dp) then
-                sigu(k) = sqrt(var_h * u(k)**2 / spd2)
-                sigv(k) = sqrt(var_h * v(k)**2 / spd2)
-            else
-                sigu(k) = sqrt(0.5_dp * var_h)
-                sigv(k) = sigu(k)
-            end if
-        end do
+        ! horizontal: isotropic with sigma_u^2 + sigma_v^2 = sigma_w^2 (the STILT/v1 relation;
+        ! the binary's particle spreads give sigma_u = sigma_v = 0.7 sigma_w, not the
+        ! sigma_w^2 / TKER of HYSPLIT's own dispersion, see docs/physics_notes.md)
+        sigu = sigw * sqrt(0.5_dp)
+        sigv = sigu
     end subroutine turbulence_profiles
 
     pure subroutine column_turbulence(nz, z, temp, pres, q, dens, u, v, tke, sfc, opts, st, &
