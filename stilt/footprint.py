@@ -98,6 +98,7 @@ class _Receptor:
     latitude: float
     longitude: float
     altitude: float
+    altitude_top: float | None = None  # column receptors: altitude is the bottom
 
 
 def _receptor(receptor: Any) -> _Receptor:
@@ -122,14 +123,23 @@ def _receptor(receptor: Any) -> _Receptor:
         raise ConfigError(f"receptor time {fields['time']!r} is not a date-time") from None
     if np.isnat(time):
         raise ConfigError("receptor time is NaT")
-    values = {}
-    for name in ("latitude", "longitude", "altitude"):
+    values: dict[str, Any] = {}
+    top = None
+    alt = fields["altitude"]
+    if np.ndim(alt) == 1 and len(alt) == 2:  # column receptor (bottom, top)
+        fields["altitude"], top = alt
+    for name, value in (("latitude", fields["latitude"]), ("longitude", fields["longitude"]),
+                        ("altitude", fields["altitude"]), ("altitude_top", top)):
+        if value is None:
+            continue
         try:
-            values[name] = float(fields[name])
+            values[name] = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"receptor {name} {fields[name]!r} is not a number") from None
+            raise ConfigError(f"receptor {name} {value!r} is not a number") from None
         if not math.isfinite(values[name]):
             raise ConfigError(f"receptor {name} = {values[name]} is not finite")
+    if top is not None and not values["altitude_top"] > values["altitude"]:
+        raise ConfigError(f"column receptor altitudes {alt!r} must be (bottom, top), bottom < top")
     return _Receptor(time=time, **values)
 
 
@@ -223,6 +233,9 @@ def _particles(ds: xr.Dataset, need_hnf: bool) -> tuple[_Particles, dict[str, np
 def _release_heights(parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray]) -> np.ndarray:
     if "z0" in extra:
         return extra["z0"]
+    if rec.altitude_top is not None:  # R-STILT's xhgt, numpar = max(indx) (physics.md 3.10)
+        indx = np.asarray(parts.indx, dtype=np.float64)
+        return (indx - 0.5) * (rec.altitude_top - rec.altitude) / indx.max() + rec.altitude
     return np.full(parts.lon.shape[1], rec.altitude)
 
 
@@ -530,6 +543,7 @@ def _dataset(values: np.ndarray, times: np.ndarray, xc: np.ndarray, yc: np.ndarr
         "receptor_latitude": rec.latitude,
         "receptor_longitude": rec.longitude,
         "receptor_altitude": rec.altitude,
+        **({"receptor_altitude_top": rec.altitude_top} if rec.altitude_top is not None else {}),
         **{f"grid_{k}": v for k, v in asdict(grid).items()},
         "smooth_factor": float(smooth_factor),
         "time_integrate": int(time_integrate),
@@ -601,7 +615,9 @@ def calc_footprint(particles: xr.Dataset, receptor: Any, grid: Grid, smooth_fact
         ``xhgt`` (or ``release_height``) on ``indx`` gives release heights (column
         receptors); otherwise the receptor altitude is used.
     receptor : mapping or object
-        With ``time``, ``latitude``, ``longitude``, ``altitude`` (m AGL).
+        With ``time``, ``latitude``, ``longitude``, ``altitude`` (m AGL; a pair
+        ``(bottom, top)`` for a column receptor, whose particles get R-STILT's release heights
+        ``(indx - 0.5) (top - bottom) / max(indx) + bottom``).
     grid : Grid
         Output grid.
     smooth_factor : float, optional

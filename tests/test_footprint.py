@@ -176,6 +176,33 @@ def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
     assert out[0, 1] == 0.01
 
 
+def test_column_receptor_release_heights_enter_the_plume_correction() -> None:
+    # two particles, one row each: the plume starts at the particle's xhgt (5.9, 3.10)
+    ds = _particles([-1.0], [[-100.0, -100.0]], [[40.0, 40.0]], [[0.01, 0.01]])
+    for name, value in (("samt", 1.0), ("sigw", 0.3), ("tlgr", 10.0), ("dens", 1.2), ("mlht", 800.0)):
+        ds[name] = (("time", "indx"), np.full((1, 2), value))
+    column = dict(RECEPTOR, altitude=(0.0, 200.0))
+    out = calc_footprint(ds, column, GRID, time_integrate=True)
+    sig = np.sqrt(2) * 0.3 * np.sqrt(10 * 60 + 100 * np.exp(-6) - 1)
+    z0 = np.array([50.0, 150.0])  # (indx - 0.5) * 200 / 2
+    expect = (0.02897 / ((z0 + sig) * 1.2) * 60).sum() / 2
+    assert out.attrs["foot_total"] == pytest.approx(expect, rel=1e-13)
+    assert out.attrs["receptor_altitude_top"] == 200.0
+
+
+def test_particles_released_at_different_times() -> None:
+    # a particle whose first row is later gets its own rtime origin (5.4); mass is kept
+    ds = _random_walk(n_particles=30)
+    late = ds.copy(deep=True)
+    for var in ("long", "lati", "foot"):
+        late[var][:10, :5] = np.nan
+    out = calc_footprint(late, RECEPTOR, GRID, hnf_plume=False, time_integrate=True)
+    total = float(np.nansum(late["foot"].values)) / 30
+    assert out.attrs["n_particles"] == 30
+    assert out.attrs["foot_in_grid"] + out.attrs["foot_outside_grid"] == pytest.approx(total)
+    assert out.attrs["foot_outside_grid"] == pytest.approx(0, abs=1e-12)
+
+
 def test_nearfield_densification_keeps_window_totals() -> None:
     # particles crossing more than a cell per minute near the receptor trigger densification
     rng = np.random.default_rng(3)
