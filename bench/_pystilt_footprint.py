@@ -21,20 +21,31 @@ from stilt.footprint.gridding import calc_footprint
 from stilt.particles.table import correct_near_field
 from stilt.spatial import Grid
 
-COLUMNS = {"long": "lon", "lati": "lat", "foot": "foot", "dens": "dens", "samt": "samt",
-           "sigw": "sigw", "tlgr": "tlgr", "mlht": "mlht", "zagl": "zagl"}
+COLUMNS = {
+    "long": "lon",
+    "lati": "lat",
+    "foot": "foot",
+    "dens": "dens",
+    "samt": "samt",
+    "sigw": "sigw",
+    "tlgr": "tlgr",
+    "mlht": "mlht",
+    "zagl": "zagl",
+}
 
 
 def particle_table(path: str):
-    """The (time, indx) file as PYSTILT's long table: present rows only, time then particle."""
+    """Read the (time, indx) file as PYSTILT's long table: present rows, time then particle."""
     import pandas as pd
 
     ds = xr.open_dataset(path).load()
     lon = ds["long"].values
     present = ~np.isnan(lon)
     it, ip = np.nonzero(present)
-    table = {"particle": ds["indx"].values[ip].astype(np.int32),
-             "age": ds["time"].values[it].astype(np.int32)}
+    table = {
+        "particle": ds["indx"].values[ip].astype(np.int32),
+        "age": ds["time"].values[it].astype(np.int32),
+    }
     for src, dst in COLUMNS.items():
         table[dst] = ds[src].values[present].astype(np.float64)
     return pd.DataFrame(table)
@@ -60,14 +71,18 @@ def main() -> None:
             # as PYSTILT passes them, they are all dropped)
             corrected = corrected[["particle", "age", "lon", "lat", "foot"]]
         t1 = time.perf_counter()
-        foot = calc_footprint(corrected, receptor, grid,
-                              time_integrate=bool(spec["time_integrate"]))
+        foot = calc_footprint(
+            corrected, receptor, grid, time_integrate=bool(spec["time_integrate"])
+        )
         t2 = time.perf_counter()
         best_all = min(best_all, t2 - t0)
         best_foot = min(best_foot, t2 - t1)
     foot.to_dataset(name="foot").drop_vars("receptor", errors="ignore").to_netcdf(out_path)
-    print(json.dumps({"seconds": best_all, "seconds_calc_footprint": best_foot,
-                      "rows": len(particles)}))
+    print(
+        json.dumps(
+            {"seconds": best_all, "seconds_calc_footprint": best_foot, "rows": len(particles)}
+        )
+    )
 
 
 if __name__ == "__main__":

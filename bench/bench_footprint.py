@@ -39,11 +39,18 @@ NGM_REC = {"time": "1995-10-17 18:00", "latitude": 40.0, "longitude": -90.0, "al
 SYNTH_REC = {"time": "2023-07-16 20:00", "latitude": 40.0, "longitude": -101.5, "altitude": 10.0}
 LCC = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-90 +ellps=WGS84 +units=m +no_defs"
 
+GRID_KEYS = ("xmin", "xmax", "ymin", "ymax", "xres", "yres", "crs")
 ALL_CASES = [
     ("ngm hourly", NGM, NGM_REC, (-100, -80, 30, 45, 0.1, 0.1, "+proj=longlat"), False),
     ("ngm integrated", NGM, NGM_REC, (-100, -80, 30, 45, 0.1, 0.1, "+proj=longlat"), True),
     ("synth hourly", SYNTH, SYNTH_REC, (-116, -96, 35, 45, 0.05, 0.05, "+proj=longlat"), False),
-    ("ngm densified", NGM, NGM_REC, (-90.3, -89.7, 39.7, 40.3, 0.001, 0.001, "+proj=longlat"), True),
+    (
+        "ngm densified",
+        NGM,
+        NGM_REC,
+        (-90.3, -89.7, 39.7, 40.3, 0.001, 0.001, "+proj=longlat"),
+        True,
+    ),
     ("ngm projected", NGM, NGM_REC, (-100, -80, 30, 45, 10000.0, 10000.0, LCC), False),
 ]
 
@@ -66,16 +73,26 @@ def run_ours(path: Path, rec: dict, grid: tuple, integrate: bool, repeat: int):
     return best, out
 
 
-def run_reference(python: Path, path: Path, rec: dict, grid: tuple, integrate: bool,
-                  repeat: int, workdir: Path):
-    spec = {"particles": str(path), "receptor": rec, "time_integrate": integrate,
-            "repeat": repeat, "r_columns": grid[4] < 0.01,
-            "grid": dict(zip(("xmin", "xmax", "ymin", "ymax", "xres", "yres", "crs"), grid))}
+def run_reference(
+    python: Path, path: Path, rec: dict, grid: tuple, integrate: bool, repeat: int, workdir: Path
+):
+    spec = {
+        "particles": str(path),
+        "receptor": rec,
+        "time_integrate": integrate,
+        "repeat": repeat,
+        "r_columns": grid[4] < 0.01,
+        "grid": dict(zip(GRID_KEYS, grid, strict=True)),
+    }
     spec_path = workdir / "spec.json"
     spec_path.write_text(json.dumps(spec))
     out_path = workdir / "ref.nc"
-    done = subprocess.run([str(python), str(BENCH / "_pystilt_footprint.py"), str(spec_path),
-                           str(out_path)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [str(python), str(BENCH / "_pystilt_footprint.py"), str(spec_path), str(out_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     info = json.loads(done.stdout.strip().splitlines()[-1])
     with xr.open_dataset(out_path) as ref:
         return info, ref["foot"].load()
@@ -113,14 +130,20 @@ def main() -> None:
             if python is None:
                 print(f"{name:16s} {rows:7d} {ours_s:8.3f}")
                 continue
-            info, ref = run_reference(python, path, rec, grid, integrate,
-                                      max(1, args.repeat - 1), Path(tmp))
+            info, ref = run_reference(
+                python, path, rec, grid, integrate, max(1, args.repeat - 1), Path(tmp)
+            )
             ratio = info["seconds"] / ours_s
-            print(f"{name:16s} {info['rows']:7d} {ours_s:8.3f} {info['seconds']:10.3f} "
-                  f"{ratio:6.1f}x  {compare(ours, ref)}", flush=True)
-    print("target: stilt >= 10x faster than PYSTILT (reference time includes its near-field "
-          "plume correction, as ours does); ngm hourly (720,000 rows, 0.1 deg 200x150, hourly) "
-          "well under 1 s")
+            print(
+                f"{name:16s} {info['rows']:7d} {ours_s:8.3f} {info['seconds']:10.3f} "
+                f"{ratio:6.1f}x  {compare(ours, ref)}",
+                flush=True,
+            )
+    print(
+        "target: stilt >= 10x faster than PYSTILT (reference time includes its near-field "
+        "plume correction, as ours does); ngm hourly (720,000 rows, 0.1 deg 200x150, hourly) "
+        "well under 1 s"
+    )
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ class Grid:
     projection: str = "+proj=longlat"
 
     def __post_init__(self) -> None:
+        """Check and normalise the fields (floats, finite, ordered bounds)."""
         for field in ("xmin", "xmax", "ymin", "ymax", "xres", "yres"):
             value = getattr(self, field)
             try:
@@ -128,8 +129,12 @@ def _receptor(receptor: Any) -> _Receptor:
     alt = fields["altitude"]
     if np.ndim(alt) == 1 and len(alt) == 2:  # column receptor (bottom, top)
         fields["altitude"], top = alt
-    for name, value in (("latitude", fields["latitude"]), ("longitude", fields["longitude"]),
-                        ("altitude", fields["altitude"]), ("altitude_top", top)):
+    for name, value in (
+        ("latitude", fields["latitude"]),
+        ("longitude", fields["longitude"]),
+        ("altitude", fields["altitude"]),
+        ("altitude_top", top),
+    ):
         if value is None:
             continue
         try:
@@ -230,7 +235,9 @@ def _particles(ds: xr.Dataset, need_hnf: bool) -> tuple[_Particles, dict[str, np
     return parts, extra
 
 
-def _release_heights(parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray]) -> np.ndarray:
+def _release_heights(
+    parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray]
+) -> np.ndarray:
     if "z0" in extra:
         return extra["z0"]
     if rec.altitude_top is not None:  # R-STILT's xhgt, numpar = max(indx) (physics.md 3.10)
@@ -239,15 +246,24 @@ def _release_heights(parts: _Particles, rec: _Receptor, extra: Mapping[str, np.n
     return np.full(parts.lon.shape[1], rec.altitude)
 
 
-def _apply_hnf(parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray],
-               veght: float) -> np.ndarray:
+def _apply_hnf(
+    parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray], veght: float
+) -> np.ndarray:
     from stilt import _core
 
     abs_t = np.abs(parts.time)
     order = (np.argsort(abs_t, kind="stable") + 1).astype(np.int32)
     out = _core.footprint_hnf(
-        order, abs_t, parts.foot.T, extra["samt"].T, extra["sigw"].T, extra["tlgr"].T,
-        extra["dens"].T, extra["mlht"].T, _release_heights(parts, rec, extra), float(veght),
+        order,
+        abs_t,
+        parts.foot.T,
+        extra["samt"].T,
+        extra["sigw"].T,
+        extra["tlgr"].T,
+        extra["dens"].T,
+        extra["mlht"].T,
+        _release_heights(parts, rec, extra),
+        float(veght),
     )
     return out.T
 
@@ -264,16 +280,22 @@ def _time_sign(time: np.ndarray, present: np.ndarray) -> int:
 
 
 def _interpolation_times(sign: int) -> np.ndarray:
-    """The 311 near-field target times of physics.md 5.3, in minutes."""
-    return np.concatenate([
-        np.arange(0, 101, dtype=float) / 10,
-        np.arange(102, 201, 2, dtype=float) / 10,
-        np.arange(205, 1001, 5, dtype=float) / 10,
-    ]) * sign
+    """Return the 311 near-field target times of physics.md 5.3, in minutes."""
+    return (
+        np.concatenate(
+            [
+                np.arange(0, 101, dtype=float) / 10,
+                np.arange(102, 201, 2, dtype=float) / 10,
+                np.arange(205, 1001, 5, dtype=float) / 10,
+            ]
+        )
+        * sign
+    )
 
 
-def _densify(time: np.ndarray, lon: np.ndarray, lat: np.ndarray, foot: np.ndarray, sign: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _densify(
+    time: np.ndarray, lon: np.ndarray, lat: np.ndarray, foot: np.ndarray, sign: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     from stilt import _core
 
     targets = _interpolation_times(sign)
@@ -293,7 +315,7 @@ def _densify(time: np.ndarray, lon: np.ndarray, lat: np.ndarray, foot: np.ndarra
 
 
 def _cell_count(lo: float, hi: float, res: float) -> int:
-    """Number of whole cells from lo to hi (PYSTILT's tolerance on the quotient, 5.6)."""
+    """Count the whole cells from lo to hi (PYSTILT's tolerance on the quotient, 5.6)."""
     quotient = (hi - lo) / res
     scale = max(abs(lo), abs(hi), abs(hi - lo))
     return int(np.floor(quotient + 16 * np.finfo(float).eps * scale / res))
@@ -310,7 +332,9 @@ def _transformer(projection: str) -> Any:
     try:
         return Transformer.from_crs("EPSG:4326", projection, always_xy=True)
     except Exception as err:  # pyproj.exceptions.CRSError and friends
-        raise ConfigError(f"Grid projection {projection!r} is not understood by PROJ: {err}") from None
+        raise ConfigError(
+            f"Grid projection {projection!r} is not understood by PROJ: {err}"
+        ) from None
 
 
 @dataclass
@@ -338,7 +362,9 @@ def _geometry(grid: Grid, max_cells: int) -> _Geometry:
             xmax = ((xmax % 360) + 360) % 360
             wrapped = True
             if not xmin < xmax:
-                raise ConfigError(f"Grid longitudes {grid.xmin}..{grid.xmax} span 360 degrees or more")
+                raise ConfigError(
+                    f"Grid longitudes {grid.xmin}..{grid.xmax} span 360 degrees or more"
+                )
     else:
         transformer = _transformer(grid.projection)
         cx, cy = transformer.transform([xmin, xmax], [ymin, ymax])
@@ -371,9 +397,18 @@ def _nearest_kernel(rt: np.ndarray, krt: np.ndarray) -> np.ndarray:
     return np.where(np.abs(krt[lo] - rt) <= np.abs(krt[hi] - rt), lo, hi)
 
 
-def _footprint(parts: _Particles, foot: np.ndarray, rec: _Receptor, grid: Grid, name: str,
-               smooth_factor: float, time_integrate: bool, hnf_plume: bool, veght: float,
-               max_cells: int) -> xr.Dataset:
+def _footprint(
+    parts: _Particles,
+    foot: np.ndarray,
+    rec: _Receptor,
+    grid: Grid,
+    name: str,
+    smooth_factor: float,
+    time_integrate: bool,
+    hnf_plume: bool,
+    veght: float,
+    max_cells: int,
+) -> xr.Dataset:
     from stilt import _core
 
     geo = _geometry(grid, max_cells)
@@ -426,8 +461,14 @@ def _footprint(parts: _Particles, foot: np.ndarray, rec: _Receptor, grid: Grid, 
     bxh, byh = (bx - 1) // 2, (by - 1) // 2
     xedges = geo.xmin - bx * grid.xres + np.arange(geo.nx + 2 * bx) * grid.xres
     yedges = geo.ymin - by * grid.yres + np.arange(geo.ny + 2 * by) * grid.yres
-    bounds = np.array([geo.xmin - bxh * grid.xres, geo.xmax + bxh * grid.xres,
-                       geo.ymin - byh * grid.yres, geo.ymax + byh * grid.yres])
+    bounds = np.array(
+        [
+            geo.xmin - bxh * grid.xres,
+            geo.xmax + bxh * grid.xres,
+            geo.ymin - byh * grid.yres,
+            geo.ymax + byh * grid.yres,
+        ]
+    )
 
     if time_integrate:
         layer0, nl = 0, 1
@@ -441,8 +482,25 @@ def _footprint(parts: _Particles, foot: np.ndarray, rec: _Receptor, grid: Grid, 
             f"budget max_cells = {max_cells}; use time_integrate=True or raise max_cells"
         )
     arr, hit, mass, status = _core.footprint_accumulate_grid(
-        lon.T, lat.T, foot.T, time, mclass, gid, sigma, grid.xres, grid.yres, bounds,
-        xedges, yedges, bx, by, geo.nx, geo.ny, int(time_integrate), layer0, nl,
+        lon.T,
+        lat.T,
+        foot.T,
+        time,
+        mclass,
+        gid,
+        sigma,
+        grid.xres,
+        grid.yres,
+        bounds,
+        xedges,
+        yedges,
+        bx,
+        by,
+        geo.nx,
+        geo.ny,
+        int(time_integrate),
+        layer0,
+        nl,
     )
     raise_for_status(status, f"footprint accumulation on {grid}")
 
@@ -484,8 +542,21 @@ def _footprint(parts: _Particles, foot: np.ndarray, rec: _Receptor, grid: Grid, 
         "foot_outside_grid": foot_total - foot_in_grid,
         "rows_outside_domain": int(np.count_nonzero((foot > 0) & present)) - int(mass[2]),
     }
-    return _dataset(values, times, xc, yc, rec, grid, name, smooth_factor, time_integrate,
-                    hnf_plume, veght, info, empty_reason)
+    return _dataset(
+        values,
+        times,
+        xc,
+        yc,
+        rec,
+        grid,
+        name,
+        smooth_factor,
+        time_integrate,
+        hnf_plume,
+        veght,
+        info,
+        empty_reason,
+    )
 
 
 def _crs_attrs(grid: Grid) -> dict[str, Any]:
@@ -506,31 +577,68 @@ def _crs_attrs(grid: Grid) -> dict[str, Any]:
     return attrs
 
 
-def _dataset(values: np.ndarray, times: np.ndarray, xc: np.ndarray, yc: np.ndarray,
-             rec: _Receptor, grid: Grid, name: str, smooth_factor: float, time_integrate: bool,
-             hnf_plume: bool, veght: float, info: Mapping[str, Any], empty_reason: str
-             ) -> xr.Dataset:
+def _dataset(
+    values: np.ndarray,
+    times: np.ndarray,
+    xc: np.ndarray,
+    yc: np.ndarray,
+    rec: _Receptor,
+    grid: Grid,
+    name: str,
+    smooth_factor: float,
+    time_integrate: bool,
+    hnf_plume: bool,
+    veght: float,
+    info: Mapping[str, Any],
+    empty_reason: str,
+) -> xr.Dataset:
     from stilt._version import get_version
 
     if grid.is_longlat:
         ydim, xdim = "lat", "lon"
-        xattrs = {"units": "degrees_east", "standard_name": "longitude",
-                  "long_name": "longitude at cell centre", "axis": "X"}
-        yattrs = {"units": "degrees_north", "standard_name": "latitude",
-                  "long_name": "latitude at cell centre", "axis": "Y"}
+        xattrs = {
+            "units": "degrees_east",
+            "standard_name": "longitude",
+            "long_name": "longitude at cell centre",
+            "axis": "X",
+        }
+        yattrs = {
+            "units": "degrees_north",
+            "standard_name": "latitude",
+            "long_name": "latitude at cell centre",
+            "axis": "Y",
+        }
     else:
         ydim, xdim = "y", "x"
-        xattrs = {"units": "m", "standard_name": "projection_x_coordinate",
-                  "long_name": "x coordinate of projection at cell centre", "axis": "X"}
-        yattrs = {"units": "m", "standard_name": "projection_y_coordinate",
-                  "long_name": "y coordinate of projection at cell centre", "axis": "Y"}
-    tattrs = {"standard_name": "time", "axis": "T",
-              "long_name": ("receptor time (time-integrated footprint)" if time_integrate
-                            else "start of the hour (UTC) whose particle rows form the layer")}
+        xattrs = {
+            "units": "m",
+            "standard_name": "projection_x_coordinate",
+            "long_name": "x coordinate of projection at cell centre",
+            "axis": "X",
+        }
+        yattrs = {
+            "units": "m",
+            "standard_name": "projection_y_coordinate",
+            "long_name": "y coordinate of projection at cell centre",
+            "axis": "Y",
+        }
+    tattrs = {
+        "standard_name": "time",
+        "axis": "T",
+        "long_name": (
+            "receptor time (time-integrated footprint)"
+            if time_integrate
+            else "start of the hour (UTC) whose particle rows form the layer"
+        ),
+    }
     foot = xr.Variable(
-        ("time", ydim, xdim), values,
-        {"units": FOOT_UNITS, "long_name": "STILT surface influence footprint",
-         "grid_mapping": "crs"},
+        ("time", ydim, xdim),
+        values,
+        {
+            "units": FOOT_UNITS,
+            "long_name": "STILT surface influence footprint",
+            "grid_mapping": "crs",
+        },
     )
     attrs: dict[str, Any] = {
         "Conventions": "CF-1.8",
@@ -556,8 +664,11 @@ def _dataset(values: np.ndarray, times: np.ndarray, xc: np.ndarray, yc: np.ndarr
         attrs["empty_reason"] = empty_reason
     return xr.Dataset(
         {"foot": foot, "crs": xr.Variable((), np.int32(0), _crs_attrs(grid))},
-        coords={"time": ("time", times, tattrs), ydim: (ydim, yc, yattrs),
-                xdim: (xdim, xc, xattrs)},
+        coords={
+            "time": ("time", times, tattrs),
+            ydim: (ydim, yc, yattrs),
+            xdim: (xdim, xc, xattrs),
+        },
         attrs=attrs,
     )
 
@@ -571,10 +682,17 @@ def _check_settings(smooth_factor: float, veght: float, max_cells: int) -> None:
         raise ConfigError(f"max_cells = {max_cells} must be >= 1")
 
 
-def calc_footprints(particles: xr.Dataset, receptor: Any, grids: Mapping[str, Grid], *,
-                    smooth_factor: float = 1.0, time_integrate: bool = False,
-                    hnf_plume: bool = True, veght: float = 0.5,
-                    max_cells: int = DEFAULT_MAX_CELLS) -> dict[str, xr.Dataset]:
+def calc_footprints(
+    particles: xr.Dataset,
+    receptor: Any,
+    grids: Mapping[str, Grid],
+    *,
+    smooth_factor: float = 1.0,
+    time_integrate: bool = False,
+    hnf_plume: bool = True,
+    veght: float = 0.5,
+    max_cells: int = DEFAULT_MAX_CELLS,
+) -> dict[str, xr.Dataset]:
     """Several named footprints of one trajectory, each on its own grid.
 
     The particles are validated and the plume-dilution correction is applied once. Parameters
@@ -594,15 +712,34 @@ def calc_footprints(particles: xr.Dataset, receptor: Any, grids: Mapping[str, Gr
     if hnf_plume and not applied:
         foot = _apply_hnf(parts, rec, extra, veght)
     return {
-        name: _footprint(parts, foot, rec, grid, name, smooth_factor, time_integrate,
-                         hnf_plume, veght, int(max_cells))
+        name: _footprint(
+            parts,
+            foot,
+            rec,
+            grid,
+            name,
+            smooth_factor,
+            time_integrate,
+            hnf_plume,
+            veght,
+            int(max_cells),
+        )
         for name, grid in grids.items()
     }
 
 
-def calc_footprint(particles: xr.Dataset, receptor: Any, grid: Grid, smooth_factor: float = 1.0,
-                   time_integrate: bool = False, hnf_plume: bool = True, *, veght: float = 0.5,
-                   max_cells: int = DEFAULT_MAX_CELLS, name: str = "foot") -> xr.Dataset:
+def calc_footprint(
+    particles: xr.Dataset,
+    receptor: Any,
+    grid: Grid,
+    smooth_factor: float = 1.0,
+    time_integrate: bool = False,
+    hnf_plume: bool = True,
+    *,
+    veght: float = 0.5,
+    max_cells: int = DEFAULT_MAX_CELLS,
+    name: str = "foot",
+) -> xr.Dataset:
     """Kernel-smoothed footprint of a particle ensemble (R-STILT ``calc_footprint``).
 
     Parameters
@@ -655,8 +792,14 @@ def calc_footprint(particles: xr.Dataset, receptor: Any, grid: Grid, smooth_fact
     """
     grid = grid if isinstance(grid, Grid) else Grid(**grid)
     return calc_footprints(
-        particles, receptor, {name: grid}, smooth_factor=smooth_factor,
-        time_integrate=time_integrate, hnf_plume=hnf_plume, veght=veght, max_cells=max_cells,
+        particles,
+        receptor,
+        {name: grid},
+        smooth_factor=smooth_factor,
+        time_integrate=time_integrate,
+        hnf_plume=hnf_plume,
+        veght=veght,
+        max_cells=max_cells,
     )[name]
 
 
@@ -683,8 +826,11 @@ def write_footprint(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
         raise FootprintError(f"cannot write {path}: the dataset has no 'foot' variable")
     encoding: dict[str, dict[str, Any]] = {
         "foot": {"dtype": "float32", "zlib": True, "complevel": 4, "_FillValue": -1.0},
-        "time": {"units": "seconds since 1970-01-01 00:00:00", "calendar": "standard",
-                 "dtype": "float64"},
+        "time": {
+            "units": "seconds since 1970-01-01 00:00:00",
+            "calendar": "standard",
+            "dtype": "float64",
+        },
     }
     for coord in ("lat", "lon", "x", "y"):
         if coord in ds.coords:

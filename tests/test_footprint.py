@@ -27,10 +27,13 @@ RECEPTOR = {"time": "2020-06-01T12:00", "latitude": 40.0, "longitude": -100.0, "
 
 
 def _particles(time, lon, lat, foot) -> xr.Dataset:
-    """A (time, indx) particle Dataset from (nt, np) arrays."""
+    """Build a (time, indx) particle Dataset from (nt, np) arrays."""
     lon, lat, foot = (np.asarray(a, dtype=float) for a in (lon, lat, foot))
     return xr.Dataset(
-        {name: (("time", "indx"), arr) for name, arr in (("long", lon), ("lati", lat), ("foot", foot))},
+        {
+            name: (("time", "indx"), arr)
+            for name, arr in (("long", lon), ("lati", lat), ("foot", foot))
+        },
         coords={"time": np.asarray(time, dtype=float), "indx": np.arange(1, lon.shape[1] + 1)},
     )
 
@@ -40,7 +43,9 @@ def _random_walk(n_particles=40, minutes=180, seed=1, step=0.01) -> xr.Dataset:
     time = -np.arange(1, minutes + 1, dtype=float)
     lon = -100 + np.cumsum(rng.normal(-0.004, step, (minutes, n_particles)), axis=0)
     lat = 40 + np.cumsum(rng.normal(0.001, step, (minutes, n_particles)), axis=0)
-    foot = np.where(rng.random((minutes, n_particles)) < 0.6, rng.random((minutes, n_particles)) * 0.01, 0.0)
+    foot = np.where(
+        rng.random((minutes, n_particles)) < 0.6, rng.random((minutes, n_particles)) * 0.01, 0.0
+    )
     return _particles(time, lon, lat, foot)
 
 
@@ -74,13 +79,19 @@ def test_oracle_parity(shared_dir: Path, case: str) -> None:
 
 def test_single_particle_lands_whole_in_its_cell() -> None:
     # one particle: no spread, so every kernel is the 1x1 delta and the cell gets all of foot
-    ds = _particles([-1, -2, -61], [[-99.97], [-99.97], [-99.96]], [[40.02], [40.02], [40.07]],
-                    [[0.5], [0.0], [0.25]])
+    ds = _particles(
+        [-1, -2, -61],
+        [[-99.97], [-99.97], [-99.96]],
+        [[40.02], [40.02], [40.07]],
+        [[0.5], [0.0], [0.25]],
+    )
     out = calc_footprint(ds, RECEPTOR, GRID, hnf_plume=False)
     foot = out["foot"]
     assert foot.sizes["time"] == 2  # hours [-60, 0) and [-120, -60)
-    np.testing.assert_array_equal(out["time"].values, np.array(
-        ["2020-06-01T10:00", "2020-06-01T11:00"], dtype="datetime64[ns]"))
+    np.testing.assert_array_equal(
+        out["time"].values,
+        np.array(["2020-06-01T10:00", "2020-06-01T11:00"], dtype="datetime64[ns]"),
+    )
     assert foot.sel(time="2020-06-01T11:00", lon=-99.975, lat=40.025).item() == 0.5
     assert foot.sel(time="2020-06-01T10:00", lon=-99.975, lat=40.075).item() == 0.25
     assert out.attrs["nearfield_densified"] == 0
@@ -97,10 +108,16 @@ def test_kernel_integral_equals_foot_and_has_gaussian_shape() -> None:
     out = calc_footprint(_particles([-1, -601], lon, lat, foot), RECEPTOR, grid, hnf_plume=False)
     f = out["foot"].values[0]
     assert f.sum() == pytest.approx(0.3 / 3, rel=1e-12)
-    w = 0.06 * (np.var(lon[1], ddof=1) + np.var(lat[1], ddof=1)) ** 0.25 * (600 / 1440) ** 0.5 \
+    w = (
+        0.06
+        * (np.var(lon[1], ddof=1) + np.var(lat[1], ddof=1)) ** 0.25
+        * (600 / 1440) ** 0.5
         / np.cos(np.deg2rad(lat[1].mean()))
+    )
     j, i = np.unravel_index(np.argmax(f), f.shape)
-    assert out["lon"].values[i] == pytest.approx(-99.99) and out["lat"].values[j] == pytest.approx(40.01)
+    assert out["lon"].values[i] == pytest.approx(-99.99) and out["lat"].values[j] == pytest.approx(
+        40.01
+    )
     half = int(np.floor(3 * w / 0.02))
     assert np.count_nonzero(f[j]) == 2 * half + 1
     assert f[j, i + 1] / f[j, i] == pytest.approx(np.exp(-(0.02**2) / (2 * w**2)), rel=1e-12)
@@ -110,7 +127,9 @@ def test_kernel_integral_equals_foot_and_has_gaussian_shape() -> None:
 def test_mass_outside_grid_is_reported() -> None:
     ds = _random_walk(step=0.03)
     total = float(np.nansum(ds["foot"].values)) / ds.sizes["indx"]
-    inner = calc_footprint(ds, RECEPTOR, Grid(-100.3, -99.6, 39.8, 40.4, 0.02, 0.02), hnf_plume=False)
+    inner = calc_footprint(
+        ds, RECEPTOR, Grid(-100.3, -99.6, 39.8, 40.4, 0.02, 0.02), hnf_plume=False
+    )
     wide = calc_footprint(ds, RECEPTOR, Grid(-110, -90, 30, 50, 0.02, 0.02), hnf_plume=False)
     for out in (inner, wide):
         assert out.attrs["foot_total"] == pytest.approx(total, rel=1e-12)
@@ -128,8 +147,9 @@ def test_time_integrated_is_sum_of_hourly_layers() -> None:
     integ = calc_footprint(ds, RECEPTOR, GRID, time_integrate=True, hnf_plume=False)
     assert hourly.sizes["time"] == 3 and integ.sizes["time"] == 1
     assert integ["time"].values[0] == np.datetime64("2020-06-01T12:00")
-    np.testing.assert_allclose(integ["foot"].values[0], hourly["foot"].sum("time").values,
-                               rtol=1e-12, atol=1e-18)
+    np.testing.assert_allclose(
+        integ["foot"].values[0], hourly["foot"].sum("time").values, rtol=1e-12, atol=1e-18
+    )
 
 
 def test_result_does_not_depend_on_particle_order() -> None:
@@ -155,8 +175,18 @@ def test_hnf_plume_dilution_follows_the_coded_formula() -> None:
     sigma = np.sqrt(2) * 0.4 * np.sqrt(5.0 * ts + tl2 * np.exp(-ts / 5.0) - 1)
     plume = 10.0 + np.cumsum(sigma)
     expect = np.where(plume < 0.5 * 40.0, 0.02897 / (plume * 1.1) * 60, 0.01)
-    out = _core.footprint_hnf(np.arange(1, n + 1, dtype=np.int32), np.abs(time), foot.T, samt.T,
-                              sigw.T, tlgr.T, dens.T, mlht.T, np.array([10.0]), 0.5)
+    out = _core.footprint_hnf(
+        np.arange(1, n + 1, dtype=np.int32),
+        np.abs(time),
+        foot.T,
+        samt.T,
+        sigw.T,
+        tlgr.T,
+        dens.T,
+        mlht.T,
+        np.array([10.0]),
+        0.5,
+    )
     np.testing.assert_allclose(out[0], expect, rtol=1e-14)
     assert (out[0] != 0.01).sum() >= 1 and (out[0] == 0.01).sum() >= 1  # both branches
 
@@ -166,9 +196,18 @@ def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
     n = 3
     tlgr = np.array([[5.0, 0.0, 5.0]])
     ones = np.ones((1, n))
-    out = _core.footprint_hnf(np.arange(1, n + 1, dtype=np.int32), np.array([1.0, 2.0, 3.0]),
-                              ones * 0.01, ones, ones * 0.1, tlgr, ones * 1.2, ones * 1e4,
-                              np.array([5.0]), 0.5)
+    out = _core.footprint_hnf(
+        np.arange(1, n + 1, dtype=np.int32),
+        np.array([1.0, 2.0, 3.0]),
+        ones * 0.01,
+        ones,
+        ones * 0.1,
+        tlgr,
+        ones * 1.2,
+        ones * 1e4,
+        np.array([5.0]),
+        0.5,
+    )
     ts = np.array([60.0, 180.0])
     sig = np.sqrt(2) * 0.1 * np.sqrt(5 * ts + 25 * np.exp(-ts / 5) - 1)
     plume = 5.0 + np.cumsum(sig)
@@ -179,7 +218,13 @@ def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
 def test_column_receptor_release_heights_enter_the_plume_correction() -> None:
     # two particles, one row each: the plume starts at the particle's xhgt (5.9, 3.10)
     ds = _particles([-1.0], [[-100.0, -100.0]], [[40.0, 40.0]], [[0.01, 0.01]])
-    for name, value in (("samt", 1.0), ("sigw", 0.3), ("tlgr", 10.0), ("dens", 1.2), ("mlht", 800.0)):
+    for name, value in (
+        ("samt", 1.0),
+        ("sigw", 0.3),
+        ("tlgr", 10.0),
+        ("dens", 1.2),
+        ("mlht", 800.0),
+    ):
         ds[name] = (("time", "indx"), np.full((1, 2), value))
     column = dict(RECEPTOR, altitude=(0.0, 200.0))
     out = calc_footprint(ds, column, GRID, time_integrate=True)
@@ -212,13 +257,15 @@ def test_nearfield_densification_keeps_window_totals() -> None:
     lat = 40 + rng.normal(0, 0.01, (minutes, n)) + np.zeros((minutes, 1))
     foot = rng.random((minutes, n)) * 0.01
     ds = _particles(time, lon, lat, foot)
-    out = calc_footprint(ds, RECEPTOR, Grid(-106, -98, 38, 42, 0.02, 0.02), hnf_plume=False,
-                         time_integrate=True)
+    out = calc_footprint(
+        ds, RECEPTOR, Grid(-106, -98, 38, 42, 0.02, 0.02), hnf_plume=False, time_integrate=True
+    )
     assert out.attrs["nearfield_densified"] == 1
     assert out.attrs["foot_total"] == pytest.approx(foot.sum() / n, rel=1e-12)
     assert out.attrs["foot_outside_grid"] == pytest.approx(0, abs=1e-12)
-    coarse = calc_footprint(ds, RECEPTOR, Grid(-106, -98, 38, 42, 0.1, 0.1), hnf_plume=False,
-                            time_integrate=True)
+    coarse = calc_footprint(
+        ds, RECEPTOR, Grid(-106, -98, 38, 42, 0.1, 0.1), hnf_plume=False, time_integrate=True
+    )
     assert coarse.attrs["nearfield_densified"] == 0
 
 
@@ -230,8 +277,9 @@ def test_densify_interpolates_linearly_between_own_rows() -> None:
     src = np.array([3, 0, 2, 0, 1, 0], dtype=np.int32)
     target = np.array([1, 1, 1, 1, 1, 1], dtype=np.int32)
     order = np.array([3, 2, 1], dtype=np.int32)
-    lon2, lat2, foot2, factors = _core.footprint_densify(order, time, lon.T, lon.T, foot.T,
-                                                         time2, src, target, time2)
+    lon2, lat2, foot2, factors = _core.footprint_densify(
+        order, time, lon.T, lon.T, foot.T, time2, src, target, time2
+    )
     np.testing.assert_array_equal(lon2[0], [3.0, 2.0, 1.0, 0.5, 0.0, np.nan])
     np.testing.assert_array_equal(lon2[1], [6.0, 5.5, 5.0, np.nan, np.nan, np.nan])
     # all |t| <= 10: one window, its original total (9) kept
@@ -241,10 +289,15 @@ def test_densify_interpolates_linearly_between_own_rows() -> None:
 
 
 def test_antimeridian_grid_wraps_longitudes() -> None:
-    ds = _particles([-1, -2], [[179.99, -179.97], [179.93, -179.91]],
-                    [[10.01, 10.01], [10.03, 10.03]], [[0.2, 0.0], [0.0, 0.4]])
-    out = calc_footprint(ds, RECEPTOR, Grid(170, 190, 0, 20, 0.1, 0.1), hnf_plume=False,
-                         time_integrate=True)
+    ds = _particles(
+        [-1, -2],
+        [[179.99, -179.97], [179.93, -179.91]],
+        [[10.01, 10.01], [10.03, 10.03]],
+        [[0.2, 0.0], [0.0, 0.4]],
+    )
+    out = calc_footprint(
+        ds, RECEPTOR, Grid(170, 190, 0, 20, 0.1, 0.1), hnf_plume=False, time_integrate=True
+    )
     lon = out["lon"].values
     assert lon.min() >= -180 and lon.max() < 180 and np.all(np.diff(lon) > 0)
     assert out["foot"].sum().item() == pytest.approx(0.3)
@@ -264,8 +317,13 @@ def test_empty_footprint_has_a_reason() -> None:
 
 def test_named_footprints_share_one_trajectory() -> None:
     ds = _random_walk()
-    both = calc_footprints(ds, RECEPTOR, {"fine": GRID, "coarse": Grid(-102, -98, 38, 42, 0.2, 0.2)},
-                           hnf_plume=False, time_integrate=True)
+    both = calc_footprints(
+        ds,
+        RECEPTOR,
+        {"fine": GRID, "coarse": Grid(-102, -98, 38, 42, 0.2, 0.2)},
+        hnf_plume=False,
+        time_integrate=True,
+    )
     assert set(both) == {"fine", "coarse"}
     assert both["coarse"]["foot"].shape == (1, 20, 20)
     assert both["fine"].attrs["footprint_name"] == "fine"
@@ -277,8 +335,13 @@ def test_projected_grid_conserves_mass() -> None:
     pytest.importorskip("pyproj")
     ds = _random_walk()
     proj = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-100 +ellps=WGS84 +units=m"
-    out = calc_footprint(ds, RECEPTOR, Grid(-102, -98, 38, 42, 4000, 4000, projection=proj),
-                         hnf_plume=False, time_integrate=True)
+    out = calc_footprint(
+        ds,
+        RECEPTOR,
+        Grid(-102, -98, 38, 42, 4000, 4000, projection=proj),
+        hnf_plume=False,
+        time_integrate=True,
+    )
     assert out["foot"].dims == ("time", "y", "x")
     assert out["crs"].attrs["grid_mapping_name"] == "lambert_conformal_conic"
     assert out.attrs["foot_in_grid"] == pytest.approx(out.attrs["foot_total"], rel=1e-9)
@@ -287,8 +350,12 @@ def test_projected_grid_conserves_mass() -> None:
 def test_projected_grid_without_pyproj_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyproj", None)
     with pytest.raises(MissingDependencyError, match="pyproj"):
-        calc_footprint(_random_walk(), RECEPTOR, Grid(-102, -98, 38, 42, 4000, 4000,
-                                                      projection="+proj=merc"), hnf_plume=False)
+        calc_footprint(
+            _random_walk(),
+            RECEPTOR,
+            Grid(-102, -98, 38, 42, 4000, 4000, projection="+proj=merc"),
+            hnf_plume=False,
+        )
 
 
 # ---- netCDF output -------------------------------------------------------------------------
@@ -306,8 +373,15 @@ def test_write_footprint_roundtrip(tmp_path: Path) -> None:
         assert back["foot"].attrs["units"] == "ppm (umol m-2 s-1)-1"
         np.testing.assert_allclose(back["foot"].values, out["foot"].values, rtol=1e-6, atol=1e-12)
         np.testing.assert_array_equal(back["time"].values, out["time"].values)
-        for key in ("Conventions", "receptor_time", "grid_xres", "smooth_factor", "stilt_version",
-                    "hnf_plume", "n_particles"):
+        for key in (
+            "Conventions",
+            "receptor_time",
+            "grid_xres",
+            "smooth_factor",
+            "stilt_version",
+            "hnf_plume",
+            "n_particles",
+        ):
             assert back.attrs[key] == out.attrs[key]
         assert back["crs"].attrs["grid_mapping_name"] == "latitude_longitude"
 
@@ -325,7 +399,9 @@ def test_bad_grids() -> None:
     with pytest.raises(ConfigError, match="not finite"):
         Grid(-100, np.nan, 30, 40, 0.1, 0.1)
     with pytest.raises(ConfigError, match="cell budget"):
-        calc_footprint(_random_walk(), RECEPTOR, Grid(-110, -90, 30, 45, 0.001, 0.001), hnf_plume=False)
+        calc_footprint(
+            _random_walk(), RECEPTOR, Grid(-110, -90, 30, 45, 0.001, 0.001), hnf_plume=False
+        )
     with pytest.raises(ConfigError, match="cell budget"):
         calc_footprint(_random_walk(), RECEPTOR, GRID, hnf_plume=False, max_cells=1000)
 
