@@ -226,3 +226,56 @@ def test_vertical_velocity_from_orography(met: xr.Dataset) -> None:
     assert np.corrcoef(lift.ravel(), omega.ravel())[0, 1] < -0.9
     # pressure vertical velocity of synoptic size (hPa/s)
     assert np.abs(met.WWND.values).max() < 0.05
+
+
+def _packing_step(field: np.ndarray) -> float:
+    """One byte step of ARL difference packing for a 2-D field (physics.md 1.5)."""
+    f = field.astype(np.float64)
+    rmax = max(np.abs(np.diff(f, axis=1)).max(), np.abs(np.diff(f[:, 0])).max())
+    if rmax == 0:
+        return 2.0 ** (1 - 7)
+    sexp = np.log2(rmax)
+    nexp = int(sexp)
+    if sexp >= 0 or sexp == nexp:
+        nexp += 1
+    return 2.0 ** (nexp - 7)
+
+
+def test_written_files_read_back(tmp_path) -> None:
+    from stilt.met.arl import read_arl
+    from stilt.met.synthetic import generate_synthetic_met
+
+    paths = generate_synthetic_met(tmp_path, start="2023-07-15T22:00", hours=3, file_hours=2,
+                                   nx=NX, ny=NY, seed=5)
+    assert [p.name for p in paths] == ["20230715_22-23_synt.arl", "20230716_00-00_synt.arl"]
+    assert not [p for p in tmp_path.iterdir() if p not in paths]     # no temporary left
+    mem = synthetic_met(start="2023-07-15T22:00", hours=3, nx=NX, ny=NY, seed=5)
+    back = read_arl(paths)
+    np.testing.assert_array_equal(back.time.values, mem.time.values)
+    np.testing.assert_allclose(back.level_value.values, mem.level_value.values, atol=1e-6)
+    assert ArlGrid.from_attrs(back.attrs) == ArlGrid.from_attrs(mem.attrs)
+    assert back.attrs["source"] == "SYNT" and back.attrs["vertical_system"] == 1
+    for name in (*SURFACE_VARIABLES, *UPPER_VARIABLES):
+        a = mem[name].values
+        b = back[name].values
+        assert b.shape == a.shape, name
+        recs_a = a.reshape(-1, NY, NX)
+        recs_b = b.reshape(-1, NY, NX)
+        for ra, rb in zip(recs_a, recs_b, strict=True):
+            tol = 0.51 * _packing_step(ra) + 2e-7 * np.abs(ra).max()
+            assert np.abs(rb.astype(float) - ra).max() <= tol, name
+
+
+def test_cli_writes_the_set(tmp_path, capsys) -> None:
+    from stilt.cli import main
+
+    assert main(["met", "synth", str(tmp_path / "met"), "--hours=2", "--file-hours=1",
+                 f"--nx={NX}", f"--ny={NY}", "--seed=3"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [p.rsplit("/", 1)[-1] for p in printed] == ["20230715_00-00_synt.arl",
+                                                       "20230715_01-01_synt.arl"]
+    nz = len(UPPER_VARIABLES) * 25 + len(SURFACE_VARIABLES)
+    for p in printed:
+        # one time period: the index record(s) + one record per variable and level
+        size = (tmp_path / "met" / p.rsplit("/", 1)[-1]).stat().st_size
+        assert size == (1 + nz) * (50 + NX * NY)

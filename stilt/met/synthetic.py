@@ -503,8 +503,8 @@ def generate_synthetic_met(directory: str | os.PathLike[str],
     """Write the synthetic HRRR-like met as ARL files into ``directory``.
 
     Each file is built and written in turn (memory stays at one file's worth) with
-    :func:`stilt.met.write_arl`, under a temporary name in the same folder that is renamed
-    when complete.
+    :func:`stilt.met.write_arl`, which writes a temporary name in the same folder and renames
+    it when complete.
 
     Parameters
     ----------
@@ -533,12 +533,6 @@ def generate_synthetic_met(directory: str | os.PathLike[str],
     paths: list[Path] = []
     for name, ds in _iter_files(start, hours, file_hours, nx, ny, seed):
         final = out / name
-        tmp = out / f".{name}.tmp-{os.getpid()}"
-        try:
-            write_arl(ds, tmp)
-            os.replace(tmp, final)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        write_arl(ds, final)                      # atomic: temporary name, then rename
         paths.append(final)
     return paths
