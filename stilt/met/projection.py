@@ -88,7 +88,7 @@ class ArlGrid:
     On lat-lon grids (``grid_size_km`` = 0), (``sync_lat``, ``sync_lon``) is point (1, 1),
     ``ref_lat``/``ref_lon`` the spacing in degrees and (``pole_lat``, ``pole_lon``) the last
     point; geographic to grid follows HYSPLIT's GBL2XY rules exactly (see
-    ``docs/projections.md``).
+    ``docs/met.md``, section "Map projections").
 
     Construct with the readable class methods :meth:`lambert`, :meth:`polar_stereographic`,
     :meth:`mercator`, :meth:`latlon`, or from Dataset attributes with :meth:`from_attrs`.

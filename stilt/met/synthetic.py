@@ -15,7 +15,7 @@ The generator builds a multi-day hourly Lambert-conformal set (15 km, centred on
 * sigma levels (ARL vertical system 1, PTOP = 50 hPa in the RESERVED field) with a PRES
   field on every level; WWND from orographic lifting and ascent ahead of the low.
 
-See ``docs/synthetic_met.md``.
+See ``docs/met.md`` (section "Synthetic HRRR-like meteorology").
 """
 
 from __future__ import annotations
