@@ -304,6 +304,16 @@ def test_uniform_header_bytes_parse_as_documented(shared_dir: Path, tmp_path: Pa
     assert np.all(inv.checksums == 207)
 
 
+def test_rewriting_an_independent_writers_file_is_byte_identical(shared_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    # humid/met.arl was written by PyPI arlmet; every field reads back exactly (no value is
+    # zeroed by the precision rule), so our writer must reproduce every byte: labels, index
+    # header (F7/F6 fields, checksums) and packed data
+    src = _gunzip(shared_dir / "oracle/uniform/humid/met.arl.gz", tmp_path / "h.arl")
+    out = write_arl(read_arl(src), tmp_path / "again.arl")
+    assert out.read_bytes() == src.read_bytes()
+
+
 def test_free_troposphere_uniform_in_space(shared_dir: Path, tmp_path: Path) -> None:
     path = _gunzip(shared_dir / "oracle/uniform/free_troposphere/met.arl.gz", tmp_path / "f.arl")
     ds = read_arl(path)
@@ -557,6 +567,17 @@ def test_write_refuses_nan_and_inf(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())  # nothing left behind
     with pytest.raises(MetError, match="not the full grid"):
         write_arl(ds.isel(x=slice(1, None)), tmp_path / "win.arl")
+    ds.attrs["source"] = "RAMS"  # HYSPLIT would read it as a 16-bit file
+    with pytest.raises(MetError, match="16-bit"):
+        write_arl(ds, tmp_path / "rams.arl")
+
+
+def test_reader_refuses_16bit_sources(oct_copy: Path) -> None:
+    raw = bytearray(oct_copy.read_bytes())
+    raw[50:54] = b"DWRF"
+    oct_copy.write_bytes(bytes(raw))
+    with pytest.raises(MetError, match=r"copy\.BIN: source 'DWRF' marks a 16-bit ARL file"):
+        read_arl(oct_copy)
 
 
 # ---- corrupt input -------------------------------------------------------------------------

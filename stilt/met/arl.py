@@ -232,6 +232,11 @@ def _label_float32(text: str) -> np.float32:
     return np.float32(_fortran_float(text))
 
 
+def _is_16bit_source(source: str) -> bool:
+    """HYSPLIT reads files from these sources with 2 bytes per grid point (physics.md 1.3)."""
+    return source in ("RAMS", "DWRF") or source.startswith("ECX")
+
+
 def _thousands(char: str) -> int:
     """Label grid character -> thousands of NX or NY ('@' and digits 0, 'A' 1000, ...)."""
     code = ord(char)
@@ -510,7 +515,10 @@ def _scan(f: BinaryIO, size: int, path: Path) -> ArlInventory:
         fixed = head[LABEL_LEN:].decode("ascii")
     except UnicodeDecodeError:
         raise MetError(f"{path}: record 1: index header is not ASCII text") from None
-    _, _, _, _, nx_mod, ny_mod, nz, ksys, lenh = _parse_fixed_header(fixed, path, 1)
+    source, _, _, _, nx_mod, ny_mod, nz, ksys, lenh = _parse_fixed_header(fixed, path, 1)
+    if _is_16bit_source(source):
+        raise MetError(f"{path}: source {source!r} marks a 16-bit ARL file (2 bytes per point), "
+                       "which stilt does not read (physics.md 1.3)")
     nx = nx_mod + _thousands(label.grid[0])
     ny = ny_mod + _thousands(label.grid[1])
     if nx < 1 or ny < 1 or nx * ny < FIXED_HEADER_LEN:
@@ -1080,8 +1088,11 @@ def write_arl(ds: xr.Dataset, path: PathLike) -> Path:
         raise MetError(f"cannot write {out_path}: vertical_system {ksys} is not one of "
                        f"{sorted(VERTICAL_SYSTEMS)}")
     source = str(ds.attrs.get("source", "STLT"))
-    if len(source) > 4 or not source.isascii():
+    if len(source) > 4 or not source.isascii() or not source.isprintable():
         raise MetError(f"cannot write {out_path}: source {source!r} is not a 4-character id")
+    if _is_16bit_source(f"{source:<4s}"):
+        raise MetError(f"cannot write {out_path}: source id {source!r} would make HYSPLIT read "
+                       "the file as 16-bit ARL; choose another id")
     surface_value = float(ds.attrs.get("surface_level_value",
                                        1.0 if ksys in (1, 4, 5) else 0.0))
     if "time" not in ds.coords or ds.sizes.get("time", 0) == 0:
@@ -1345,8 +1356,11 @@ def met_dataset(grid: Any, times: Any, *, vertical_system: int | str,
         ksys = int(vertical_system)
         if ksys not in VERTICAL_SYSTEMS:
             raise MetError(f"vertical_system {ksys} is not one of {sorted(VERTICAL_SYSTEMS)}")
-    t = np.array([_as_datetime64(v) for v in np.atleast_1d(np.asarray(times, dtype=object))],
-                 dtype="datetime64[ns]")
+    tarr = np.atleast_1d(np.asarray(times))
+    if np.issubdtype(tarr.dtype, np.datetime64):
+        t = tarr.astype("datetime64[ns]")
+    else:
+        t = np.array([_as_datetime64(v) for v in tarr.astype(object)], dtype="datetime64[ns]")
     nt, nlev = len(t), len(level_values)
     nx, ny = grid.nx, grid.ny
     xs = np.arange(1, nx + 1, dtype=np.int32)
