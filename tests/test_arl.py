@@ -339,11 +339,26 @@ def test_lambert_hrrr_like_file(shared_dir: Path) -> None:
     assert ds.attrs["grid_size_km"] == pytest.approx(15.0)
     grid = ArlGrid.from_attrs(ds.attrs)
     assert grid.kind == "lambert"
-    assert "PRES" in ds and "PRSS" in ds
-    assert ds.sizes["time"] == 6
+    assert ds.sizes == {"time": 6, "level": 24, "y": 100, "x": 120}
+    assert str(ds.time.values[0])[:13] == "2023-07-15T18"
+    # gen_synth_met.py: cone 38.5, ref lon -105, sync point = grid centre at 40N 105W
+    assert (ds.attrs["tang_lat"], ds.attrs["ref_lon"]) == (38.5, -105.0)
+    assert (ds.attrs["sync_xp"], ds.attrs["sync_yp"]) == (60.5, 50.5)
+    lat, lon = grid.to_latlon(np.array([60.5]), np.array([50.5]))
+    assert (lat[0], lon[0]) == pytest.approx((40.0, -105.0), abs=1e-6)
+    z_target = np.array([10, 30, 60, 100, 150, 220, 300, 400, 520, 660, 820, 1000, 1250, 1550,
+                         1900, 2300, 2800, 3400, 4100, 5000, 6200, 7700, 9500, 12000.0])
+    np.testing.assert_allclose(ds.level_value, np.round(np.exp(-z_target / 8500.0), 4),
+                               atol=1e-12)
     assert 600 < float(ds.PRSS.min()) and float(ds.PRSS.max()) < 1100
-    # PRES on sigma levels decreases upward
-    assert np.all(np.diff(ds.PRES.values, axis=1) < 0)
+    # PRES = sigma * PRSS there, to the packing precision of both fields
+    sig = ds.level_value.values
+    for t in range(6):
+        prss = ds.PRSS.values[t]
+        for k in range(24):
+            pres = ds.PRES.values[t, k]
+            tol = _pack_step(prss)[1] / 2 + _pack_step(pres)[1] / 2 + 1e-4
+            assert float(np.abs(pres - sig[k] * prss).max()) <= tol, (t, k)
 
 
 def test_several_files_read_as_one_sequence(shared_dir: Path) -> None:
