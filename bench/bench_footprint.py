@@ -1,6 +1,6 @@
 """Footprint speed: stilt.calc_footprint against PYSTILT's, side by side in one run.
 
-    .venv/bin/python bench/bench_footprint.py [--repeat N] [--no-reference]
+    .venv/bin/python bench/bench_footprint.py [--repeat N] [--no-reference] [--case NAME]...
 
 Cases (the oracle particles of ../shared/oracle, 500 particles x 1440 one-minute rows =
 720,000 rows, with the near-field plume correction included on both sides):
@@ -11,7 +11,9 @@ Cases (the oracle particles of ../shared/oracle, 500 particles x 1440 one-minute
     densification switches on (parity check of that branch; the reference is fed R-STILT's
     five columns, as stilt follows R there: PYSTILT's wider table makes its na.omit drop
     every inserted row);
-  * ngm projected: a Lambert conformal grid of 10 km (parity check of the projected path).
+  * ngm projected: a Lambert conformal grid of 10 km (parity check of the projected path);
+  * ngm antimeridian / ngm forward: the same particles moved across the antimeridian, and
+    with time negated (parity checks of longitude wrapping and of forward runs).
 PYSTILT (PyPI pystilt, in bench/.venv-pystilt made by bench/_reference.py) runs in a
 subprocess; both results are compared cell by cell. Target: ours at least 10x faster.
 """
@@ -40,25 +42,41 @@ SYNTH_REC = {"time": "2023-07-16 20:00", "latitude": 40.0, "longitude": -101.5, 
 LCC = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-90 +ellps=WGS84 +units=m +no_defs"
 
 GRID_KEYS = ("xmin", "xmax", "ymin", "ymax", "xres", "yres", "crs")
+LONLAT = "+proj=longlat"
 ALL_CASES = [
-    ("ngm hourly", NGM, NGM_REC, (-100, -80, 30, 45, 0.1, 0.1, "+proj=longlat"), False),
-    ("ngm integrated", NGM, NGM_REC, (-100, -80, 30, 45, 0.1, 0.1, "+proj=longlat"), True),
-    ("synth hourly", SYNTH, SYNTH_REC, (-116, -96, 35, 45, 0.05, 0.05, "+proj=longlat"), False),
-    (
-        "ngm densified",
-        NGM,
-        NGM_REC,
-        (-90.3, -89.7, 39.7, 40.3, 0.001, 0.001, "+proj=longlat"),
-        True,
-    ),
+    ("ngm hourly", NGM, NGM_REC, (-100, -80, 30, 45, 0.1, 0.1, LONLAT), False),
+    ("ngm integrated", NGM, NGM_REC, (-100, -80, 30, 45, 0.1, 0.1, LONLAT), True),
+    ("synth hourly", SYNTH, SYNTH_REC, (-116, -96, 35, 45, 0.05, 0.05, LONLAT), False),
+    ("ngm densified", NGM, NGM_REC, (-90.3, -89.7, 39.7, 40.3, 0.001, 0.001, LONLAT), True),
     ("ngm projected", NGM, NGM_REC, (-100, -80, 30, 45, 10000.0, 10000.0, LCC), False),
+    # the NGM particles moved 270 degrees east, onto a grid across the antimeridian
+    (
+        "ngm antimeridian",
+        "shifted",
+        dict(NGM_REC, longitude=180.0),
+        (170, 190, 30, 45, 0.1, 0.1, LONLAT),
+        False,
+    ),
+    # the NGM particles with time negated: a forward run
+    ("ngm forward", "forward", NGM_REC, (-100, -80, 30, 45, 0.1, 0.1, LONLAT), False),
 ]
 
 
-CASES = ALL_CASES
+def derived_particles(kind: str, workdir: Path) -> Path:
+    """Write the NGM particles moved across the antimeridian or turned into a forward run."""
+    path = workdir / f"{kind}.nc"
+    if not path.exists():
+        ds = xr.open_dataset(NGM).load()
+        if kind == "shifted":
+            ds["long"] = ((ds["long"] + 270 + 180) % 360) - 180
+        else:
+            ds = ds.assign_coords(time=-ds["time"])
+        ds.to_netcdf(path)
+    return path
 
 
 def run_ours(path: Path, rec: dict, grid: tuple, integrate: bool, repeat: int):
+    """Best time of stilt.calc_footprint over ``repeat`` runs, and its result."""
     import stilt
 
     particles = xr.open_dataset(path).load()
@@ -76,6 +94,7 @@ def run_ours(path: Path, rec: dict, grid: tuple, integrate: bool, repeat: int):
 def run_reference(
     python: Path, path: Path, rec: dict, grid: tuple, integrate: bool, repeat: int, workdir: Path
 ):
+    """Run PYSTILT in its venv; return its timing record and footprint."""
     spec = {
         "particles": str(path),
         "receptor": rec,
@@ -99,6 +118,7 @@ def run_reference(
 
 
 def compare(ours: xr.Dataset, ref: xr.DataArray) -> str:
+    """Summarise the cell-by-cell agreement of two footprints."""
     a = ours["foot"].values
     b = ref.values
     if a.shape != b.shape:
@@ -111,9 +131,11 @@ def compare(ours: xr.Dataset, ref: xr.DataArray) -> str:
 
 
 def main() -> None:
+    """Time and compare every case, printing one row each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
     parser.add_argument("--no-reference", action="store_true", help="time stilt only")
+    parser.add_argument("--case", action="append", help="only cases whose name contains this")
     args = parser.parse_args()
     if not NGM.is_file():
         sys.exit(f"oracle particles not found under {SHARED}")
@@ -124,7 +146,11 @@ def main() -> None:
         python = ensure_reference_venv()
     print(f"{'case':16s} {'rows':>7s} {'stilt s':>8s} {'PYSTILT s':>10s} {'ratio':>7s}  parity")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, path, rec, grid, integrate in CASES:
+        for name, path, rec, grid, integrate in ALL_CASES:
+            if args.case and not any(c in name for c in args.case):
+                continue
+            if isinstance(path, str):
+                path = derived_particles(path, Path(tmp))
             ours_s, ours = run_ours(path, rec, grid, integrate, args.repeat)
             rows = int(ours.attrs["n_particles"]) * 1440
             if python is None:
