@@ -496,13 +496,33 @@ subroutine transport_init_rng(seed, nrs, np, indx, rng, status)
     end do
 end subroutine transport_init_rng
 
+subroutine transport_init_errors(nl, zsg, z_top, errpar, nrs, np, rng, eu, ev, eps)
+    !! Initial transport errors at release (stilt_transport.init_errors); errpar as in
+    !! transport_advance. rng is advanced in place.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_transport, only: init_errors, error_options
+    implicit none
+    integer(c_int), intent(in) :: nl, nrs, np
+    !f2py intent(hide), depend(zsg) :: nl = len(zsg)
+    !f2py intent(hide), depend(rng) :: nrs = shape(rng, 0), np = shape(rng, 1)
+    real(c_double), intent(in) :: zsg(nl), z_top, errpar(8)
+    integer(c_int), intent(inout) :: rng(nrs, np)
+    real(c_double), intent(out) :: eu(nl, np), ev(nl, np), eps(np)
+    type(error_options) :: eopts
+    eopts = error_options(winderrtf=nint(errpar(1)), sig_uv=errpar(2), tl_uv=errpar(3), &
+        zcor=errpar(4), horcor=errpar(5), sig_zi=errpar(6), tl_zi=errpar(7), horcor_zi=errpar(8))
+    call init_errors(nl, zsg, z_top, eopts, np, rng, eu, ev, eps)
+end subroutine transport_init_errors
+
 subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
         aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, gdx, gdy, np, x, y, s, &
         pstat, wnorm, up, vp, dmas, nrs, rng, t_start, dt, nsteps, tratio, nturb, tlfrac, veght, &
-        hscale, foot_scale, out, status)
+        hscale, errpar, eu, ev, eps, out, status)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
+    !! errpar = (winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr,
+    !! horcorzierr); eu, ev, eps: transport-error state from transport_init_errors.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
-    use stilt_transport, only: advance_interval, met_window, disp_options
+    use stilt_transport, only: advance_interval, met_window, disp_options, error_options
     use stilt_random, only: rng_state_size
     implicit none
     integer(c_int), intent(in) :: nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, np, nsteps, nturb
@@ -511,7 +531,8 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     !f2py intent(hide), depend(x) :: np = len(x)
     !f2py intent(hide), depend(rng) :: nrs = shape(rng, 0)
     real(c_double), intent(in) :: z_top, t1, t2, zsg(nl), aa, bb, cc, t_start, dt, tratio
-    real(c_double), intent(in) :: tlfrac, veght, hscale, foot_scale(np)
+    real(c_double), intent(in) :: tlfrac, veght, hscale, errpar(8)
+    real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)
     real(c_double), intent(in), dimension(10, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
     real(c_double), intent(in), dimension(4, nl, nx, ny) :: turb1, turb2
@@ -522,6 +543,7 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     integer(c_int), intent(out) :: status
     type(met_window) :: w
     type(disp_options) :: dopts
+    type(error_options) :: eopts
     if (nrs /= rng_state_size) then
         status = 1
         out = 0.0_c_double
@@ -533,9 +555,11 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     dopts%veght = veght
     dopts%hscale = hscale
     dopts%ztop = z_top
+    eopts = error_options(winderrtf=nint(errpar(1)), sig_uv=errpar(2), tl_uv=errpar(3), &
+        zcor=errpar(4), horcor=errpar(5), sig_zi=errpar(6), tl_zi=errpar(7), horcor_zi=errpar(8))
     call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, gdx, gdy, &
         np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, &
-        dopts, foot_scale, out, status)
+        dopts, eopts, eu, ev, eps, out, status)
 end subroutine transport_advance
 
 !! ---- stilt_arl ----------------------------------------------------------------------------

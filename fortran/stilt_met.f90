@@ -303,7 +303,7 @@ contains
                     qz, pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
                 zi = (1.0_dp - zsg) * (z_top - zg)
                 u0 = sfc(sv_u10m, i, j); v0 = sfc(sv_v10m, i, j)
-                zw = z10
+                zw = 0.0_dp
                 if (.not. (ieee_is_finite(u0) .and. ieee_is_finite(v0))) then
                     u0 = 0.5_dp * uwnd(i, j, 1); v0 = 0.5_dp * vwnd(i, j, 1)
                     zw = 0.0_dp

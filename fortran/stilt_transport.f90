@@ -22,11 +22,20 @@ module stilt_transport
     use stilt_turbulence, only: surface_met, turb_options, column_state, column_turbulence, &
         mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, heat_flux
     use stilt_dispersion, only: disp_options, dispersion_step
+    use stilt_transport_error, only: wind_error_init, wind_error_step, zi_error_init, &
+        zi_error_step, zi_error_factor
     implicit none
     private
 
-    public :: advance_interval, surface_at, prepare_turbulence
-    public :: turb_options, disp_options
+    public :: advance_interval, surface_at, prepare_turbulence, init_errors
+    public :: turb_options, disp_options, error_options
+
+    type :: error_options
+        !! Transport-error options (physics.md 3.8; winderrtf 1 wind, 2 zi, 3 both).
+        integer(ip) :: winderrtf = 0
+        real(dp) :: sig_uv = 0.0_dp, tl_uv = 1.0_dp, zcor = 1.0_dp, horcor = 1.0_dp  !! m/s, min, m, km
+        real(dp) :: sig_zi = 0.0_dp, tl_zi = 1.0_dp, horcor_zi = 1.0_dp                !! %, min, km
+    end type error_options
 
     !! turbulence profile variables per met node (prepare_turbulence)
     integer(ip), parameter, public :: tv_sigw = 1, tv_tl = 2, tv_sigu = 3, tv_sigv = 4
@@ -290,16 +299,34 @@ contains
         end if
     end subroutine classify
 
+    pure subroutine init_errors(nl, zsg, z_top, eopts, np, rng, eu, ev, eps)
+        !! Initial transport errors of every particle at release (wind errors on the nominal
+        !! internal level heights, zi error); zero where the option is off.
+        integer(ip), intent(in) :: nl, np
+        real(dp), intent(in) :: zsg(nl), z_top
+        type(error_options), intent(in) :: eopts
+        integer(ip), intent(inout) :: rng(rng_state_size, np)
+        real(dp), intent(out) :: eu(nl, np), ev(nl, np), eps(np)
+        integer(ip) :: p
+        eu = 0.0_dp; ev = 0.0_dp; eps = 0.0_dp
+        do p = 1, np
+            if (iand(eopts%winderrtf, 1) /= 0) call wind_error_init(nl, (1.0_dp - zsg) * z_top, &
+                eopts%sig_uv, eopts%zcor, rng(:, p), eu(:, p), ev(:, p))
+            if (iand(eopts%winderrtf, 2) /= 0) call zi_error_init(eopts%sig_zi, rng(:, p), eps(p))
+        end do
+    end subroutine init_errors
+
     pure subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, &
             gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, &
-            tratio, nturb, dopts, foot_scale, out, status)
+            tratio, nturb, dopts, eopts, eu, ev, eps, out, status)
         !! Advance np particles by nsteps model steps of dt minutes (negative backward) from
         !! t_start (minutes since release), all inside the met interval [w%t1, w%t2].
         !! x, y are window positions (1-based), s internal sigma. pstat: particle status
         !! (ps_*); only ps_alive particles move. wnorm, up, vp, dmas, rng: the persistent
-        !! turbulence state of each particle. out(:, p, n) holds the diagnostics of particle p
-        !! after step n (x, y as full-grid positions; foot and samt of that step only), NaN
-        !! once it stopped. status: worst dispersion status (0 ok).
+        !! turbulence state of each particle; eu, ev, eps its transport errors (init_errors).
+        !! out(:, p, n) holds the diagnostics of particle p after step n (x, y as full-grid
+        !! positions; foot and samt of that step only), NaN once it stopped. status: worst
+        !! dispersion status (0 ok).
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
@@ -310,20 +337,25 @@ contains
         integer(ip), intent(in) :: np, nsteps, nturb
         real(dp), intent(inout) :: x(np), y(np), s(np), wnorm(np), up(np), vp(np), dmas(np)
         integer(ip), intent(inout) :: pstat(np), rng(rng_state_size, np)
-        real(dp), intent(in) :: t_start, dt, tratio, foot_scale(np)
+        real(dp), intent(in) :: t_start, dt, tratio
         type(disp_options), intent(in) :: dopts
+        type(error_options), intent(in) :: eopts
+        real(dp), intent(inout) :: eu(w%nl, np), ev(w%nl, np), eps(np)
         real(dp), intent(out) :: out(ndiag, np, nsteps)
         integer(ip), intent(out) :: status
         integer(ip) :: p, n, nsub, m, st, dst
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
+        real(dp) :: dist, fscale
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
+        real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
         status = status_ok
         span = w%t2 - w%t1
         smin = zsg(w%nl)
         out = nan
         dmv = 0.0_dp
+        zlev = (1.0_dp - zsg) * w%z_top
         do p = 1, np
             if (pstat(p) /= 0) cycle
             do n = 1, nsteps
@@ -366,6 +398,25 @@ contains
                     ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
+                fscale = 1.0_dp
+                if (eopts%winderrtf /= 0) then
+                    ! transport errors (physics.md 3.8): the step's mean displacement drives the
+                    ! along-path decorrelation; old wind error on "prev", new one on "next"
+                    dist = hypot((x(p) - x0) * gx, (y(p) - y0) * gy) / 1000.0_dp
+                    if (iand(eopts%winderrtf, 1) /= 0) then
+                        ug(:, 1) = ug(:, 1) + eu(:, p) * 60.0_dp / gx
+                        vg(:, 1) = vg(:, 1) + ev(:, p) * 60.0_dp / gy
+                        call wind_error_step(w%nl, zlev, dt, eopts%sig_uv, eopts%tl_uv, eopts%zcor, &
+                            eopts%horcor, dist, rng(:, p), eu(:, p), ev(:, p))
+                        ug(:, 2) = ug(:, 2) + eu(:, p) * 60.0_dp / g2x
+                        vg(:, 2) = vg(:, 2) + ev(:, p) * 60.0_dp / g2y
+                    end if
+                    if (iand(eopts%winderrtf, 2) /= 0) then
+                        call zi_error_step(dt, eopts%sig_zi, eopts%tl_zi, eopts%horcor_zi, dist, &
+                            rng(:, p), eps(p))
+                        fscale = zi_error_factor(eps(p))
+                    end if
+                end if
                 if (nturb == 0) then
                     call surface_at(w%nx, w%ny, sfc1, x(p), y(p), sv_zg, zg)
                     call surface_at(w%nx, w%ny, sfc2, x(p), y(p), sv_zg, g2x)
@@ -373,7 +424,7 @@ contains
                     ! dispersion replaces the mean horizontal advection (physics.md 3.6 step 1)
                     x(p) = x0; y(p) = y0
                     call dispersion_step(w%nl, zsg, w%z_top - zg, dt, dopts, zi, sigw, tl, sigu, &
-                        sigv, dens, densd, ug, vg, dmv, gx, gy, foot_scale(p), s(p), wnorm(p), &
+                        sigv, dens, densd, ug, vg, dmv, gx, gy, fscale, s(p), wnorm(p), &
                         up(p), vp(p), x(p), y(p), dmas(p), foot, samt, sigw_used, tl_used, &
                         rng(:, p), dst)
                     if (dst /= status_ok) status = max(status, dst)

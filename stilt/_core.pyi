@@ -185,8 +185,12 @@ def transport_advance(
     s: npt.NDArray[np.float64], pstat: npt.NDArray[np.int32], wnorm: npt.NDArray[np.float64],
     up: npt.NDArray[np.float64], vp: npt.NDArray[np.float64], dmas: npt.NDArray[np.float64],
     rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
-    nturb: int, tlfrac: float, veght: float, hscale: float, foot_scale: npt.ArrayLike,
+    nturb: int, tlfrac: float, veght: float, hscale: float, errpar: npt.ArrayLike,
+    eu: npt.NDArray[np.float64], ev: npt.NDArray[np.float64], eps: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], int]: ...  # out (28, np, nsteps), status
+def transport_init_errors(
+    zsg: npt.ArrayLike, z_top: float, errpar: npt.ArrayLike, rng: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 
 # ---- stilt_arl ----
 def arl_unpack_records(

@@ -245,8 +245,6 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     from stilt.met.window import window_around
 
     p = resolve_params(params, n_hours=n_hours, numpar=numpar)
-    if p["winderrtf"] != 0:
-        raise ConfigError("transport-error runs (winderrtf != 0) are not available yet")
     release = normalize_receptor(receptor)
     n_hours = float(p["n_hours"])
     numpar = int(p["numpar"])
@@ -298,12 +296,16 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     up = np.zeros(numpar)
     vp = np.zeros(numpar)
     dmas = np.ones(numpar)
-    foot_scale = np.ones(numpar)
     rng, rstatus = _core.transport_init_rng(np.int64(seed), int(_core.random_state_size()),
                                             np.arange(1, numpar + 1, dtype=np.int64))
     if rstatus != 0:
         raise CoreError("random state size mismatch between stilt_random and the wrapper")
     rng = np.asfortranarray(rng)
+    errpar = np.array([p["winderrtf"]] + [p[k] or 0.0 for k in (
+        "siguverr", "tluverr", "zcoruverr", "horcoruverr", "sigzierr", "tlzierr",
+        "horcorzierr")], dtype=float)
+    eu, ev, eps = _core.transport_init_errors(zsg, z_top, errpar, rng)
+    eu, ev = np.asfortranarray(eu), np.asfortranarray(ev)
     turb = {name: p[name] for name in ("kbls", "kmixd", "kmix0", "kzmix", "tvmix", "tkerd",
                                        "tkern")}
     turb.update(ks=2, kdat=_first_level_above(lev, source.ksys, source.attrs, aa, bb, cc),
@@ -342,7 +344,8 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         if sign * end_min <= sign * t_now:
             continue
         margin_factor = 1.5
-        saved = [a.copy() for a in (x, y, s, pstat, wnorm, up, vp, dmas, rng)]
+        saved = [a.copy(order="K") for a in (x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev,
+                                             eps)]
         while True:
             alive = pstat == 0
             win = window_around(x[alive], y[alive],
@@ -369,7 +372,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                 aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb, m1.zi, m2.zi,
                 gdx, gdy, xl, yl, s, pstat, wnorm, up, vp, dmas, rng, float(t_now), float(dt),
                 nsteps, float(p["tratio"]), int(p["nturb"]), float(p["tlfrac"]),
-                float(p["veght"]), float(p["hscale"]), foot_scale)
+                float(p["veght"]), float(p["hscale"]), errpar, eu, ev, eps)
             if status != 0:
                 raise CoreError(f"{rname}: dispersion failed between {ta} and {tb} "
                                 f"(core status {int(status)})")
@@ -377,8 +380,8 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                 if win.nx == source.nx and win.ny == source.ny:
                     raise CoreError("particles reported at a window edge on the full grid")
                 margin_factor *= 2.0
-                x, y, s, pstat, wnorm, up, vp, dmas, rng = (a.copy() for a in saved)
-                rng = np.asfortranarray(rng)
+                x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev, eps = (
+                    a.copy(order="K") for a in saved)
                 continue
             x, y = xl + win.i0, yl + win.j0
             vmax = max(m1.vmax, m2.vmax)

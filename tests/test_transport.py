@@ -281,3 +281,22 @@ def test_internal_levels_as_hycs_std() -> None:
     assert (nlvl, aa, bb, cc) == (30, 30.0, -25.0, 5.0)
     zsg = _core.met_internal_sigma(nlvl, aa, bb, cc, 25000.0)
     np.testing.assert_allclose((1 - zsg[:4]) * 25000.0, [10.0, 75.0, 200.0, 385.0])
+
+
+def test_transport_errors_widen_the_plume_and_scale_foot() -> None:
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    rec = RECEPTOR | {"latitude": 38.0, "longitude": -106.0, "altitude": 10.0,
+                      "time": "2021-07-01T03:00"}
+    cols = ["time", "indx", "long", "lati", "foot"]
+    base = run_trajectories(rec, met, n_hours=-2, numpar=60, seed=4, varsiwant=cols)
+    wind = run_trajectories(rec, met, n_hours=-2, numpar=60, seed=4, varsiwant=cols,
+                            winderrtf=1, siguverr=3.0, tluverr=60.0, zcoruverr=500.0,
+                            horcoruverr=100.0)
+    spread = [float(d.long.isel(time=-1).std()) for d in (base, wind)]
+    assert spread[1] > 2.0 * spread[0]
+    zi = run_trajectories(rec, met, n_hours=-2, numpar=60, seed=4, varsiwant=cols,
+                          winderrtf=2, sigzierr=30.0, tlzierr=60.0, horcorzierr=100.0)
+    # the zi error scales each particle's foot by max(0, 1 + eps/100), eps ~ N(0, 30 %)
+    per_particle = zi.foot.sum("time") / base.foot.sum("time").mean()
+    assert 0.15 < float(per_particle.std()) < 0.8
+    assert 0.7 < float(per_particle.mean()) < 1.3
