@@ -1,0 +1,162 @@
+"""Benchmark: stilt.run_trajectories against the reference binary (hycs_std), side by side.
+
+    python bench/bench_transport.py [--case ngm|synth] [--numpar 500] [--hours 24]
+                                    [--no-reference]
+
+Both run the same receptor, met and R-STILT parameters as the oracle case in
+``../shared/oracle/<case>`` (500 particles, 24 h backward, 1-minute output as R-STILT writes by
+default), each in its own process so that CPU time and peak memory are those of one run with
+its output written: the binary writes PARTICLE_STILT.DAT; stilt writes the particle table to
+netCDF. The reference comes from PyPI ``pystilt`` (which bundles hycs_std) in a separate venv
+made by ``bench/_reference.py``; it is never a dependency of stilt.
+Prints CPU seconds of each, their ratio (target >= 10) and peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+SHARED = Path(os.environ.get("STILT_SHARED", REPO.parent / "shared"))
+
+CASES = {
+    "ngm": {"oracle": "ngm_oct1618", "time": "1995-10-17T18:00", "lat": 40.0, "lon": -90.0},
+    "synth": {"oracle": "synth_hrrrlike", "time": "2023-07-16T20:00", "lat": 40.0,
+              "lon": -101.5},
+}
+
+OURS = r"""
+import json, os, resource, sys, time
+t0 = time.process_time()
+import stilt
+args = json.loads(sys.argv[1])
+met = stilt.MetConfig(args["directory"], args["file_format"], args["file_tres"])
+rec = {"time": args["time"], "latitude": args["lat"], "longitude": args["lon"], "altitude": 10.0}
+t1 = time.process_time()
+ds = stilt.run_trajectories(rec, met, n_hours=-args["hours"], numpar=args["numpar"], seed=42,
+                            varsiwant=args["varsiwant"])
+t2 = time.process_time()
+tmp = args["out"] + ".tmp"
+ds.to_netcdf(tmp)
+os.replace(tmp, args["out"])
+t3 = time.process_time()
+print(json.dumps({"cpu_total": t3 - t0, "cpu_import": t1 - t0, "cpu_run": t2 - t1,
+                  "cpu_write": t3 - t2,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                  "rows": int(ds.lati.notnull().sum())}))
+"""
+
+
+def _met_folder(case: str, work: Path) -> tuple[Path, str, str]:
+    """Folder, file_format, file_tres of the case's met (the synthetic files are gunzipped and
+    linked under strftime-friendly names)."""
+    if case == "ngm":
+        return SHARED / "met", "oct1618.BIN", "1 day"
+    folder = work / "met"
+    folder.mkdir(parents=True, exist_ok=True)
+    for gz in sorted((SHARED / "oracle" / "synth_hrrrlike" / "met").glob("*.gz")):
+        name = gz.name[:-3]                          # 20230716_18-23_synt
+        target = folder / name
+        if not target.exists():
+            with gzip.open(gz) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        link = folder / f"{name[:11]}_synt"          # 20230716_18_synt
+        if not link.exists():
+            link.symlink_to(target.name)
+    return folder, "%Y%m%d_%H_synt", "6 hours"
+
+
+def _varsiwant(setup: str) -> list[str]:
+    line = next(ln for ln in setup.splitlines() if ln.upper().startswith("VARSIWANT"))
+    return [v.strip().strip("'\"").lower() for v in line.split("=", 1)[1].split(",")
+            if v.strip().strip("'\"")]
+
+
+def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path) -> dict:
+    sys.path.insert(0, str(BENCH))
+    from _reference import reference_hycs_std  # noqa: PLC0415 (bench-only helper)
+
+    exe = reference_hycs_std()
+    oracle = SHARED / "oracle" / CASES[case]["oracle"]
+    run = work / "reference"
+    run.mkdir(parents=True, exist_ok=True)
+    for aux in (exe.parent.parent.parent / "data").glob("*"):
+        shutil.copy(aux, run / aux.name)
+    control = (oracle / "CONTROL").read_text().splitlines()
+    out = []
+    for line in control:
+        if line.strip().startswith("../shared/"):
+            line = str(met_dir) + "/"
+        out.append(line)
+    out[3] = f"-{hours}"
+    (run / "CONTROL").write_text("\n".join(out) + "\n")
+    if case == "synth":  # the original names (the binary reads them directly)
+        for i, line in enumerate(out):
+            if line.endswith("_synt") and not (met_dir / line).exists():
+                raise FileNotFoundError(met_dir / line)
+    setup = (oracle / "SETUP.CFG").read_text()
+    setup = setup.replace("NUMPAR=500", f"NUMPAR={numpar}").replace("MAXPAR=500",
+                                                                      f"MAXPAR={numpar}")
+    (run / "SETUP.CFG").write_text(setup)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([str(exe)], cwd=run, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rows = sum(1 for _ in open(run / "PARTICLE_STILT.DAT")) - 1
+    return {"cpu_total": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "peak_rss_mb": after.ru_maxrss / 1024.0, "rows": rows}
+
+
+def run_ours(case: str, work: Path, numpar: int, hours: int, met_dir: Path, fmt: str,
+             tres: str) -> dict:
+    setup = (SHARED / "oracle" / CASES[case]["oracle"] / "SETUP.CFG").read_text()
+    args = dict(CASES[case], directory=str(met_dir), file_format=fmt, file_tres=tres,
+                hours=hours, numpar=numpar, varsiwant=_varsiwant(setup),
+                out=str(work / "stilt_particles.nc"))
+    proc = subprocess.run([sys.executable, "-c", OURS, json.dumps(args)], check=True,
+                          capture_output=True, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--case", choices=sorted(CASES), default="ngm")
+    ap.add_argument("--numpar", type=int, default=500)
+    ap.add_argument("--hours", type=int, default=24)
+    ap.add_argument("--no-reference", action="store_true", help="run stilt only")
+    a = ap.parse_args()
+    if not (SHARED / "met" / "oct1618.BIN").is_file():
+        sys.exit(f"reference data folder {SHARED} is absent")
+    with tempfile.TemporaryDirectory(prefix="bench_transport_") as tmp:
+        work = Path(tmp)
+        met_dir, fmt, tres = _met_folder(a.case, work)
+        pmin = a.numpar * a.hours * 60
+        ours = run_ours(a.case, work, a.numpar, a.hours, met_dir, fmt, tres)
+        print(f"case {a.case}: {a.numpar} particles x {a.hours} h, 1-min output "
+              f"({pmin} particle-minutes)")
+        print(f"  stilt      CPU {ours['cpu_total']:7.2f} s (import {ours['cpu_import']:.2f}, "
+              f"run {ours['cpu_run']:.2f}, write {ours['cpu_write']:.2f}) = "
+              f"{ours['cpu_run'] / pmin * 1e6:.2f} us/particle-minute in the loop; "
+              f"peak RSS {ours['peak_rss_mb']:.0f} MB; rows {ours['rows']}")
+        if a.no_reference:
+            return
+        ref = run_reference(a.case, work, a.numpar, a.hours, met_dir)
+        print(f"  hycs_std   CPU {ref['cpu_total']:7.2f} s = "
+              f"{ref['cpu_total'] / pmin * 1e6:.2f} us/particle-minute; "
+              f"peak RSS {ref['peak_rss_mb']:.0f} MB; rows {ref['rows']}")
+        print(f"  speed-up (reference CPU / stilt CPU, both with output written): "
+              f"{ref['cpu_total'] / ours['cpu_total']:.1f}x (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
