@@ -18,7 +18,6 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -54,6 +53,15 @@ print(json.dumps({"cpu_total": t3 - t0, "cpu_import": t1 - t0, "cpu_run": t2 - t
                   "cpu_write": t3 - t2,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                   "rows": int(ds.lati.notnull().sum())}))
+"""
+
+# runs the binary in a fresh process so that its rusage (CPU, peak RSS) is its own
+REF = r"""
+import json, resource, subprocess, sys
+subprocess.run([sys.argv[1]], cwd=sys.argv[2], check=True, stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"cpu_total": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024.0}))
 """
 
 
@@ -108,13 +116,12 @@ def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path)
     setup = setup.replace("NUMPAR=500", f"NUMPAR={numpar}").replace("MAXPAR=500",
                                                                       f"MAXPAR={numpar}")
     (run / "SETUP.CFG").write_text(setup)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([str(exe)], cwd=run, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rows = sum(1 for _ in open(run / "PARTICLE_STILT.DAT")) - 1
-    return {"cpu_total": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "peak_rss_mb": after.ru_maxrss / 1024.0, "rows": rows}
+    proc = subprocess.run([sys.executable, "-c", REF, str(exe), str(run)], check=True,
+                          capture_output=True, text=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    with open(run / "PARTICLE_STILT.DAT") as f:
+        result["rows"] = sum(1 for _ in f) - 1
+    return result
 
 
 def run_ours(case: str, work: Path, numpar: int, hours: int, met_dir: Path, fmt: str,

@@ -515,14 +515,18 @@ subroutine transport_init_errors(nl, zsg, z_top, errpar, nrs, np, rng, eu, ev, e
 end subroutine transport_init_errors
 
 subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
-        aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, gdx, gdy, np, x, y, s, &
-        pstat, wnorm, up, vp, dmas, nrs, rng, t_start, dt, nsteps, tratio, nturb, tlfrac, veght, &
-        hscale, errpar, eu, ev, eps, out, status)
+        aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, done2, topt, z0, &
+        gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, nrs, rng, t_start, dt, nsteps, &
+        tratio, nturb, tlfrac, veght, hscale, errpar, eu, ev, eps, out, status, tstatus)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
     !! errpar = (winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr,
     !! horcorzierr); eu, ev, eps: transport-error state from transport_init_errors.
+    !! turb1/2, zi1/2 are filled lazily where done1/2 is 0; topt = (kbls, kmixd, kmix0, kzmix,
+    !! tvmix, tkerd, tkern, ziscale of time 1, ziscale of time 2, ks, kdat); z0 default
+    !! roughness (m). status: dispersion status, tstatus: turbulence evaluation status.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
-    use stilt_transport, only: advance_interval, met_window, disp_options, error_options
+    use stilt_transport, only: advance_interval, met_window, disp_options, error_options, &
+        turb_options
     use stilt_random, only: rng_state_size
     implicit none
     integer(c_int), intent(in) :: nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, np, nsteps, nturb
@@ -535,20 +539,37 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)
     real(c_double), intent(in), dimension(10, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
-    real(c_double), intent(in), dimension(4, nl, nx, ny) :: turb1, turb2
-    real(c_double), intent(in), dimension(nx, ny) :: zi1, zi2, gdx, gdy
+    real(c_double), intent(inout), dimension(4, nl, nx, ny) :: turb1, turb2
+    real(c_double), intent(inout), dimension(nx, ny) :: zi1, zi2
+    integer(c_int), intent(inout), dimension(nx, ny) :: done1, done2
+    real(c_double), intent(in) :: topt(11), z0
+    real(c_double), intent(in), dimension(nx, ny) :: gdx, gdy
     real(c_double), intent(inout), dimension(np) :: x, y, s, wnorm, up, vp, dmas
     integer(c_int), intent(inout) :: pstat(np), rng(nrs, np)
     real(c_double), intent(out) :: out(28, np, nsteps)
-    integer(c_int), intent(out) :: status
+    integer(c_int), intent(out) :: status, tstatus
     type(met_window) :: w
     type(disp_options) :: dopts
     type(error_options) :: eopts
+    type(turb_options) :: t1o, t2o
+    tstatus = 0
     if (nrs /= rng_state_size) then
         status = 1
         out = 0.0_c_double
         return
     end if
+    t1o%kbls = nint(topt(1))
+    t1o%kmixd = nint(topt(2))
+    t1o%kmix0 = nint(topt(3))
+    t1o%kzmix = nint(topt(4))
+    t1o%tvmix = topt(5)
+    t1o%tkerd = topt(6)
+    t1o%tkern = topt(7)
+    t1o%ziscale = topt(8)
+    t1o%ks = nint(topt(10))
+    t1o%kdat = nint(topt(11))
+    t2o = t1o
+    t2o%ziscale = topt(9)
     w = met_window(nx=nx, ny=ny, nl=nl, i0=i0, j0=j0, nx_full=nx_full, ny_full=ny_full, &
         wrap_x=wrap_x /= 0, z_top=z_top, t1=t1, t2=t2, aa=aa, bb=bb, cc=cc)
     dopts%tlfrac = tlfrac
@@ -557,9 +578,9 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     dopts%ztop = z_top
     eopts = error_options(winderrtf=nint(errpar(1)), sig_uv=errpar(2), tl_uv=errpar(3), &
         zcor=errpar(4), horcor=errpar(5), sig_zi=errpar(6), tl_zi=errpar(7), horcor_zi=errpar(8))
-    call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, gdx, gdy, &
-        np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, &
-        dopts, eopts, eu, ev, eps, out, status)
+    call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, &
+        done2, t1o, t2o, z0, gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, &
+        dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, eps, out, status, tstatus)
 end subroutine transport_advance
 
 !! ---- stilt_arl ----------------------------------------------------------------------------

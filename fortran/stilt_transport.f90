@@ -84,17 +84,24 @@ contains
     end subroutine surface_at
 
     pure subroutine corners(w, x, y, ii, jj, ww)
-        !! The four bilinear nodes and weights of window position (x, y), fractions clamped.
+        !! The four bilinear nodes and weights of window position (x, y), fractions clamped;
+        !! on grids that wrap in x the column after the last one is the first.
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: x, y
         integer(ip), intent(out) :: ii(4), jj(4)
         real(dp), intent(out) :: ww(4)
-        integer(ip) :: i, j
+        integer(ip) :: i, j, i2
         real(dp) :: fx, fy
         logical :: inside
         call bilinear_weights(x, y, w%nx, w%ny, i, j, fx, fy, inside)
+        i2 = i + 1
+        if (w%wrap_x .and. x >= real(w%nx, dp)) then
+            i = w%nx
+            i2 = 1
+            fx = x - w%nx
+        end if
         fx = min(max(fx, 0.0_dp), 1.0_dp); fy = min(max(fy, 0.0_dp), 1.0_dp)
-        ii = [i, i + 1, i, i + 1]; jj = [j, j, j + 1, j + 1]
+        ii = [i, i2, i, i2]; jj = [j, j, j + 1, j + 1]
         ww = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]
     end subroutine corners
 
@@ -179,58 +186,86 @@ contains
         row(dc_icdx) = 2.0_dp; row(dc_zloc) = -999.0_dp; row(dc_zcfx) = 0.0_dp
     end subroutine diagnostics
 
+    pure subroutine node_turbulence(nl, zsg, z_top, prof, sfc, opts, z0_default, turb, zi, &
+            status)
+        !! Stability, mixed-layer height and turbulence profiles of one met node at one met
+        !! time. Which momentum/heat fields the node uses follows what is finite in sfc (USTR,
+        !! then UMOF/VMOF, then EXCO; TSTR, then SHTF). z0: RGHS where present, else z0_default.
+        integer(ip), intent(in) :: nl
+        real(dp), intent(in) :: zsg(nl), z_top, prof(nprof, nl), sfc(nsfc)
+        type(turb_options), intent(in) :: opts
+        real(dp), intent(in) :: z0_default
+        real(dp), intent(out) :: turb(nturbv, nl), zi
+        integer(ip), intent(out) :: status
+        type(surface_met) :: sm
+        type(column_state) :: st
+        real(dp) :: z(nl), tke(nl)
+        tke = -1.0_dp
+        z = (1.0_dp - zsg) * (z_top - sfc(sv_zg))
+        sm = surface_met()
+        sm%momentum = mom_none
+        if (ieee_is_finite(sfc(sv_ustr))) then
+            sm%momentum = mom_ustar; sm%ustr = sfc(sv_ustr)
+        else if (ieee_is_finite(sfc(sv_umof)) .and. ieee_is_finite(sfc(sv_vmof))) then
+            sm%momentum = mom_flux; sm%umof = sfc(sv_umof); sm%vmof = sfc(sv_vmof)
+        else if (ieee_is_finite(sfc(sv_exco))) then
+            sm%momentum = mom_exco; sm%exco = sfc(sv_exco)
+        end if
+        sm%heat = heat_none
+        if (ieee_is_finite(sfc(sv_tstr))) then
+            sm%heat = heat_tstar; sm%tstr = sfc(sv_tstr)
+        else if (ieee_is_finite(sfc(sv_shtf))) then
+            sm%heat = heat_flux; sm%shtf = sfc(sv_shtf)
+        end if
+        sm%pblh = -1.0_dp
+        if (ieee_is_finite(sfc(sv_pblh))) sm%pblh = sfc(sv_pblh)
+        sm%z0 = z0_default
+        if (ieee_is_finite(sfc(sv_rghs))) then
+            if (sfc(sv_rghs) > 0.0_dp) sm%z0 = sfc(sv_rghs)
+        end if
+        call column_turbulence(nl, z, prof(pv_t, :), prof(pv_p, :), 0.0_dp * z, &
+            prof(pv_rhom, :), prof(pv_u, :), prof(pv_v, :), tke, sm, opts, st, &
+            turb(tv_sigw, :), turb(tv_tl, :), turb(tv_sigu, :), turb(tv_sigv, :), status)
+        zi = st%zi
+    end subroutine node_turbulence
+
     pure subroutine prepare_turbulence(nx, ny, nl, zsg, z_top, prof, sfc, opts, z0_default, &
             turb, zi, status)
-        !! Stability, mixed-layer height and turbulence profiles at every node of a window for
-        !! one met time. Which momentum/heat fields a node uses follows what is finite in sfc
-        !! (USTR, then UMOF/VMOF, then EXCO; TSTR, then SHTF). z0: RGHS where present, else
-        !! z0_default. status: worst column status (0 ok).
+        !! node_turbulence at every node of a window for one met time; status: worst one.
         integer(ip), intent(in) :: nx, ny, nl
         real(dp), intent(in) :: zsg(nl), z_top, prof(nprof, nl, nx, ny), sfc(nsfc, nx, ny)
         type(turb_options), intent(in) :: opts
         real(dp), intent(in) :: z0_default
         real(dp), intent(out) :: turb(nturbv, nl, nx, ny), zi(nx, ny)
         integer(ip), intent(out) :: status
-        type(surface_met) :: sm
-        type(column_state) :: st
-        real(dp) :: z(nl), tke(nl), zg
         integer(ip) :: i, j, cst
         status = status_ok
-        tke = -1.0_dp
         do j = 1, ny
             do i = 1, nx
-                zg = sfc(sv_zg, i, j)
-                z = (1.0_dp - zsg) * (z_top - zg)
-                sm = surface_met()
-                sm%momentum = mom_none
-                if (ieee_is_finite(sfc(sv_ustr, i, j))) then
-                    sm%momentum = mom_ustar; sm%ustr = sfc(sv_ustr, i, j)
-                else if (ieee_is_finite(sfc(sv_umof, i, j)) .and. ieee_is_finite(sfc(sv_vmof, i, j))) then
-                    sm%momentum = mom_flux; sm%umof = sfc(sv_umof, i, j); sm%vmof = sfc(sv_vmof, i, j)
-                else if (ieee_is_finite(sfc(sv_exco, i, j))) then
-                    sm%momentum = mom_exco; sm%exco = sfc(sv_exco, i, j)
-                end if
-                sm%heat = heat_none
-                if (ieee_is_finite(sfc(sv_tstr, i, j))) then
-                    sm%heat = heat_tstar; sm%tstr = sfc(sv_tstr, i, j)
-                else if (ieee_is_finite(sfc(sv_shtf, i, j))) then
-                    sm%heat = heat_flux; sm%shtf = sfc(sv_shtf, i, j)
-                end if
-                sm%pblh = -1.0_dp
-                if (ieee_is_finite(sfc(sv_pblh, i, j))) sm%pblh = sfc(sv_pblh, i, j)
-                sm%z0 = z0_default
-                if (ieee_is_finite(sfc(sv_rghs, i, j))) then
-                    if (sfc(sv_rghs, i, j) > 0.0_dp) sm%z0 = sfc(sv_rghs, i, j)
-                end if
-                call column_turbulence(nl, z, prof(pv_t, :, i, j), prof(pv_p, :, i, j), &
-                    0.0_dp * z, prof(pv_rhom, :, i, j), prof(pv_u, :, i, j), prof(pv_v, :, i, j), &
-                    tke, sm, opts, st, turb(tv_sigw, :, i, j), turb(tv_tl, :, i, j), &
-                    turb(tv_sigu, :, i, j), turb(tv_sigv, :, i, j), cst)
-                zi(i, j) = st%zi
+                call node_turbulence(nl, zsg, z_top, prof(:, :, i, j), sfc(:, i, j), opts, &
+                    z0_default, turb(:, :, i, j), zi(i, j), cst)
                 if (cst /= status_ok) status = max(status, cst)
             end do
         end do
     end subroutine prepare_turbulence
+
+    pure subroutine ensure_node(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, &
+            status)
+        !! Evaluate the turbulence of node (i, j) on first use (done(i, j) = 0 -> 1).
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: zsg(w%nl), prof(nprof, w%nl, w%nx, w%ny), sfc(nsfc, w%nx, w%ny)
+        type(turb_options), intent(in) :: opts
+        real(dp), intent(in) :: z0_default
+        integer(ip), intent(in) :: i, j
+        real(dp), intent(inout) :: turb(nturbv, w%nl, w%nx, w%ny), zi(w%nx, w%ny)
+        integer(ip), intent(inout) :: done(w%nx, w%ny), status
+        integer(ip) :: cst
+        if (done(i, j) /= 0) return
+        call node_turbulence(w%nl, zsg, w%z_top, prof(:, :, i, j), sfc(:, i, j), opts, &
+            z0_default, turb(:, :, i, j), zi(i, j), cst)
+        done(i, j) = 1
+        if (cst /= status_ok) status = max(status, cst)
+    end subroutine ensure_node
 
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
             x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
@@ -274,27 +309,23 @@ contains
     end subroutine particle_columns
 
     pure subroutine classify(w, x, y, st)
-        !! Wrap global grids, then classify a window position: alive, left the met grid, or at
-        !! the edge of a window smaller than the grid.
+        !! Wrap global grids, then classify a full-grid position: alive (0), left the met grid
+        !! (1), or at the edge of a window smaller than the grid (2).
         type(met_window), intent(in) :: w
         real(dp), intent(inout) :: x, y
         integer(ip), intent(out) :: st
-        real(dp) :: xf, yf
+        real(dp) :: xl, yl
         st = 0
-        xf = x + w%i0; yf = y + w%j0
         if (w%wrap_x) then
-            if (xf >= w%nx_full + 1) xf = xf - w%nx_full
-            if (xf < 1.0_dp) xf = xf + w%nx_full
-            x = xf - w%i0
+            if (x >= w%nx_full + 1) x = x - w%nx_full
+            if (x < 1.0_dp) x = x + w%nx_full
         end if
-        if (xf < 1.0_dp .or. yf < 1.0_dp .or. yf > real(w%ny_full, dp) .or. &
-            (.not. w%wrap_x .and. xf > real(w%nx_full, dp))) then
+        xl = x - w%i0; yl = y - w%j0
+        if (x < 1.0_dp .or. y < 1.0_dp .or. y > real(w%ny_full, dp) .or. &
+            (.not. w%wrap_x .and. x > real(w%nx_full, dp))) then
             st = 1
-        else if (x < 1.0_dp .or. y < 1.0_dp .or. y > real(w%ny, dp) .or. &
-            (.not. w%wrap_x .and. x > real(w%nx, dp))) then
-            st = 2
-        else if (w%wrap_x .and. x > real(w%nx, dp)) then
-            ! between the last column and the wrapped first one: handled by the caller's window
+        else if (yl < 1.0_dp .or. yl > real(w%ny, dp) .or. (.not. w%wrap_x .and. &
+            (xl < 1.0_dp .or. xl > real(w%nx, dp)))) then
             st = 2
         end if
     end subroutine classify
@@ -317,22 +348,29 @@ contains
     end subroutine init_errors
 
     pure subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, &
-            gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, dt, nsteps, &
-            tratio, nturb, dopts, eopts, eu, ev, eps, out, status)
+            done1, done2, topts1, topts2, z0_default, gdx, gdy, np, x, y, s, pstat, wnorm, up, &
+            vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, eps, out, &
+            status, tstatus)
         !! Advance np particles by nsteps model steps of dt minutes (negative backward) from
         !! t_start (minutes since release), all inside the met interval [w%t1, w%t2].
-        !! x, y are window positions (1-based), s internal sigma. pstat: particle status
+        !! x, y are full-grid positions (1-based; the window only serves the interpolation, so
+        !! results do not depend on it), s internal sigma. pstat: particle status
         !! (ps_*); only ps_alive particles move. wnorm, up, vp, dmas, rng: the persistent
         !! turbulence state of each particle; eu, ev, eps its transport errors (init_errors).
         !! out(:, p, n) holds the diagnostics of particle p after step n (x, y as full-grid
         !! positions; foot and samt of that step only), NaN once it stopped. status: worst
-        !! dispersion status (0 ok).
+        !! dispersion status (0 ok). turb1/2, zi1/2 are filled lazily, node by node, where
+        !! done1/2 is 0 (topts1/2: turbulence options of each met time); tstatus: worst status
+        !! of those evaluations.
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: sfc1(nsfc, w%nx, w%ny), sfc2(nsfc, w%nx, w%ny)
-        real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
-        real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny)
+        real(dp), intent(inout) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
+        real(dp), intent(inout) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny)
+        integer(ip), intent(inout) :: done1(w%nx, w%ny), done2(w%nx, w%ny)
+        type(turb_options), intent(in) :: topts1, topts2
+        real(dp), intent(in) :: z0_default
         real(dp), intent(in) :: gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         integer(ip), intent(in) :: np, nsteps, nturb
         real(dp), intent(inout) :: x(np), y(np), s(np), wnorm(np), up(np), vp(np), dmas(np)
@@ -342,8 +380,8 @@ contains
         type(error_options), intent(in) :: eopts
         real(dp), intent(inout) :: eu(w%nl, np), ev(w%nl, np), eps(np)
         real(dp), intent(out) :: out(ndiag, np, nsteps)
-        integer(ip), intent(out) :: status
-        integer(ip) :: p, n, nsub, m, st, dst
+        integer(ip), intent(out) :: status, tstatus
+        integer(ip) :: p, n, nsub, m, st, dst, ni, nj
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
         real(dp) :: dist, fscale
@@ -351,6 +389,7 @@ contains
         real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
         status = status_ok
+        tstatus = status_ok
         span = w%t2 - w%t1
         smin = zsg(w%nl)
         out = nan
@@ -365,19 +404,20 @@ contains
                 tfb = (tb - w%t1) / span
                 x0 = x(p); y0 = y(p)
                 ! mean advection, in sub-steps that move at most tratio grid cells
-                call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p), y(p), s(p), tfa, v1)
+                call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p) - w%i0, y(p) - w%j0, s(p), tfa, v1)
                 nsub = max(1, ceiling(max(abs(v1(1)), abs(v1(2))) * abs(dt) / tratio))
                 h = dt / nsub
                 st = 0
                 do m = 1, nsub
                     tfa = (ta + (m - 1) * h - w%t1) / span
                     tfb = (ta + m * h - w%t1) / span
-                    if (m > 1) call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p), y(p), &
-                        s(p), tfa, v1)
+                    if (m > 1) call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p) - w%i0, &
+                        y(p) - w%j0, s(p), tfa, v1)
                     xp = x(p) + v1(1) * h
                     yp = y(p) + v1(2) * h
                     sp = min(max(s(p) + v1(3) * h, smin), 1.0_dp)
-                    call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, xp, yp, sp, tfb, v2)
+                    call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, xp - w%i0, yp - w%j0, sp, tfb, &
+                        v2)
                     x(p) = x(p) + 0.5_dp * (v1(1) + v2(1)) * h
                     y(p) = y(p) + 0.5_dp * (v1(2) + v2(2)) * h
                     s(p) = min(max(s(p) + 0.5_dp * (v1(3) + v2(3)) * h, smin), 1.0_dp)
@@ -390,11 +430,17 @@ contains
                     exit
                 end if
                 ! turbulence columns at the start-of-step position, for the start and end of step
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, x0, y0, &
-                    tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
+                ni = min(max(nint(x0) - w%i0, 1), w%nx)
+                nj = min(max(nint(y0) - w%j0, 1), w%ny)
+                call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, zi1, &
+                    done1, tstatus)
+                call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
+                    done2, tstatus)
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
+                    x0 - w%i0, y0 - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
                     ug(:, 1), vg(:, 1), zia, gx, gy)
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, x0, y0, &
-                    tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
+                    x0 - w%i0, y0 - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
                     ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
@@ -418,8 +464,8 @@ contains
                     end if
                 end if
                 if (nturb == 0) then
-                    call surface_at(w%nx, w%ny, sfc1, x(p), y(p), sv_zg, zg)
-                    call surface_at(w%nx, w%ny, sfc2, x(p), y(p), sv_zg, g2x)
+                    call surface_at(w%nx, w%ny, sfc1, x(p) - w%i0, y(p) - w%j0, sv_zg, zg)
+                    call surface_at(w%nx, w%ny, sfc2, x(p) - w%i0, y(p) - w%j0, sv_zg, g2x)
                     zg = (1.0_dp - tfb) * zg + tfb * g2x
                     ! dispersion replaces the mean horizontal advection (physics.md 3.6 step 1)
                     x(p) = x0; y(p) = y0
@@ -434,10 +480,10 @@ contains
                         exit
                     end if
                 end if
-                call diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x(p), y(p), s(p), tfb, &
-                    out(:, p, n))
-                out(dc_x, p, n) = x(p) + w%i0
-                out(dc_y, p, n) = y(p) + w%j0
+                call diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x(p) - w%i0, y(p) - w%j0, &
+                    s(p), tfb, out(:, p, n))
+                out(dc_x, p, n) = x(p)
+                out(dc_y, p, n) = y(p)
                 out(dc_sigw, p, n) = sigw_used; out(dc_tlgr, p, n) = tl_used
                 out(dc_samt, p, n) = samt; out(dc_foot, p, n) = foot
                 out(dc_dmas, p, n) = dmas(p)

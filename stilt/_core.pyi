@@ -179,15 +179,17 @@ def transport_init_rng(
 def transport_advance(
     i0: int, j0: int, nx_full: int, ny_full: int, wrap_x: int, z_top: float, t1: float,
     t2: float, zsg: npt.ArrayLike, aa: float, bb: float, cc: float, prof1: npt.ArrayLike,
-    prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike, turb1: npt.ArrayLike,
-    turb2: npt.ArrayLike, zi1: npt.ArrayLike, zi2: npt.ArrayLike, gdx: npt.ArrayLike,
+    prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
+    turb1: npt.NDArray[np.float64], turb2: npt.NDArray[np.float64],
+    zi1: npt.NDArray[np.float64], zi2: npt.NDArray[np.float64], done1: npt.NDArray[np.int32],
+    done2: npt.NDArray[np.int32], topt: npt.ArrayLike, z0: float, gdx: npt.ArrayLike,
     gdy: npt.ArrayLike, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     s: npt.NDArray[np.float64], pstat: npt.NDArray[np.int32], wnorm: npt.NDArray[np.float64],
     up: npt.NDArray[np.float64], vp: npt.NDArray[np.float64], dmas: npt.NDArray[np.float64],
     rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
     nturb: int, tlfrac: float, veght: float, hscale: float, errpar: npt.ArrayLike,
     eu: npt.NDArray[np.float64], ev: npt.NDArray[np.float64], eps: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], int]: ...  # out (28, np, nsteps), status
+) -> tuple[npt.NDArray[np.float64], int, int]: ...  # out (28, np, nsteps), status, tstatus
 def transport_init_errors(
     zsg: npt.ArrayLike, z_top: float, errpar: npt.ArrayLike, rng: npt.NDArray[np.int32]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

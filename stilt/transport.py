@@ -185,8 +185,8 @@ def _met_source(met: Any, release: Release, n_hours: float) -> tuple[Any, list[s
         return MetSource(met), [str(p) for p in met.attrs.get("arl_files", [])]
     if isinstance(met, MetConfig):
         files = met.find_files(release.time, n_hours)
-        times = np.unique(np.concatenate([f.times for f in files]))
-        return MetSource([f.path for f in files], times=times), [str(f.path) for f in files]
+        return (MetSource([f.path for f in files], file_times=[f.times for f in files]),
+                [str(f.path) for f in files])
     raise ConfigError(f"met must be a stilt.MetConfig or an xarray.Dataset, got {type(met)}")
 
 
@@ -322,8 +322,11 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     outdt = int(p["outdt"])
     cols = [c for c in p["varsiwant"] if c not in ("time", "indx")]
     step_times: list[int] = []
-    rows: dict[str, list[np.ndarray]] = {c: [] for c in cols}
-    rows["_x"], rows["_y"] = [], []
+    # output arrays, preallocated for the most rows the run can write (trimmed at the end)
+    min_step = int(p["delt"]) if p["delt"] > 0 else 1
+    cap = 0 if outdt < 0 else total // max(min_step, outdt if outdt > 0 else 1) + 2
+    store = {c: np.full((cap, numpar), np.nan, dtype=np.float64 if c in _DOUBLE
+                        else np.float32) for c in set(cols) | {"long", "lati"}}
     acc = {c: np.zeros(numpar) for c in _SUMMED}
     since_out = 0
 
@@ -333,7 +336,9 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     wrap_x = bool(grid.is_global)
     gx0, gy0 = grid.grid_spacing_m(np.array([x.mean()]), np.array([y.mean()]))
     dx_ref = float(min(np.min(gx0), np.min(gy0)))
-    vmax = 100.0  # m/s, first window margin
+    reach: float | None = None  # fastest particle of the last interval, cells per minute
+    last = None  # the remapped met of the previous interval's end time
+    spacing = None  # grid spacing of the current window
     t_now = 0  # minutes since release
     started = False
     seq = span if sign > 0 else span[::-1]  # met times in the run direction
@@ -343,36 +348,63 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         end_min = b_min if sign * b_min < total else sign * total
         if sign * end_min <= sign * t_now:
             continue
-        margin_factor = 1.5
+        margin_factor = 1.0
         saved = [a.copy(order="K") for a in (x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev,
                                              eps)]
         while True:
             alive = pstat == 0
-            win = window_around(x[alive], y[alive],
-                                margin_factor * vmax * abs(b_min - a_min) * 60.0 / dx_ref + 2,
-                                source.nx, source.ny, int(p["mgmin"]), wrap_x)
-            m1 = source.remap(ta, win, zsg, z_top, dict(turb, ziscale=ziscale(ta)), p["k10m"])
+            # margin: twice the largest particle displacement of the previous interval (scaled
+            # to this interval's length), or 30 m/s before the first; a particle that still
+            # reaches the edge makes the interval run again with a doubled margin
+            if reach is None:
+                margin = 30.0 * abs(b_min - a_min) * 60.0 / dx_ref
+            else:
+                margin = 2.0 * reach * abs(b_min - a_min) + 3
+            margin = margin_factor * margin + 2
+            need = window_around(x[alive], y[alive], margin, source.nx, source.ny,
+                                 int(p["mgmin"]), wrap_x)
+            if last is not None and last.window.contains(need):
+                win = last.window  # keep the window: the met of time ta is already remapped
+            else:  # a little room to spare, so that the next interval may keep it
+                win = window_around(x[alive], y[alive], margin + 3, source.nx, source.ny,
+                                    int(p["mgmin"]), wrap_x)
+            if last is not None and last.window == win and last.time == np.datetime64(ta, "m"):
+                m1 = last
+            else:
+                m1 = source.remap(ta, win, zsg, z_top, dict(turb, ziscale=ziscale(ta)),
+                                  p["k10m"])
             m2 = source.remap(tb, win, zsg, z_top, dict(turb, ziscale=ziscale(tb)), p["k10m"])
-            gxx, gyy = np.meshgrid(np.arange(win.i0 + 1, win.i0 + win.nx + 1, dtype=float),
-                                   np.arange(win.j0 + 1, win.j0 + win.ny + 1, dtype=float),
-                                   indexing="ij")
-            gdx, gdy = grid.grid_spacing_m(gxx.ravel(), gyy.ravel())
-            gdx = np.asfortranarray(np.asarray(gdx, float).reshape(win.nx, win.ny))
-            gdy = np.asfortranarray(np.asarray(gdy, float).reshape(win.nx, win.ny))
+            last = m2
+            if spacing is None or spacing[0] != win:
+                gxx, gyy = np.meshgrid(np.arange(win.i0 + 1, win.i0 + win.nx + 1, dtype=float),
+                                       np.arange(win.j0 + 1, win.j0 + win.ny + 1, dtype=float),
+                                       indexing="ij")
+                gx_, gy_ = grid.grid_spacing_m(gxx.ravel(), gyy.ravel())
+                spacing = (win, np.asfortranarray(np.asarray(gx_, float).reshape(win.nx, win.ny)),
+                           np.asfortranarray(np.asarray(gy_, float).reshape(win.nx, win.ny)))
+            gdx, gdy = spacing[1], spacing[2]
             if not started:
                 s[:] = _release_sigma(_core, m1, m2, a_min, b_min, x, y, win, heights, release,
                                       z_top, zsg, rname)
             vcell = max(m1.vmax, m2.vmax) * 60.0 / dx_ref
             dt = _choose_dt(float(p["delt"]), vcell, float(p["tratio"])) * sign
             nsteps = int(math.ceil(abs(end_min - t_now) / abs(dt)))
-            xl = np.ascontiguousarray(x - win.i0)
-            yl = np.ascontiguousarray(y - win.j0)
-            out, status = _core.transport_advance(
+            xl = np.array(x, dtype=float)  # full-grid positions, advanced in place
+            yl = np.array(y, dtype=float)
+            topt = np.array([turb["kbls"], turb["kmixd"], turb["kmix0"], turb["kzmix"],
+                             turb["tvmix"], turb["tkerd"], turb["tkern"], m1.ziscale,
+                             m2.ziscale, turb["ks"], turb["kdat"]], dtype=float)
+            out, status, tstatus = _core.transport_advance(
                 win.i0, win.j0, source.nx, source.ny, int(wrap_x), z_top, a_min, b_min, zsg,
                 aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb, m1.zi, m2.zi,
-                gdx, gdy, xl, yl, s, pstat, wnorm, up, vp, dmas, rng, float(t_now), float(dt),
-                nsteps, float(p["tratio"]), int(p["nturb"]), float(p["tlfrac"]),
-                float(p["veght"]), float(p["hscale"]), errpar, eu, ev, eps)
+                m1.done, m2.done, topt, float(turb["z0"]), gdx, gdy, xl, yl, s, pstat, wnorm,
+                up, vp, dmas, rng, float(t_now), float(dt), nsteps, float(p["tratio"]),
+                int(p["nturb"]), float(p["tlfrac"]), float(p["veght"]), float(p["hscale"]),
+                errpar, eu, ev, eps)
+            if tstatus != 0:
+                raise MetError(f"{rname}: stability / mixed-layer height could not be evaluated "
+                               f"from the met at {ta} or {tb} (core status {int(tstatus)}): "
+                               "non-finite or invalid surface fluxes or profiles")
             if status != 0:
                 raise CoreError(f"{rname}: dispersion failed between {ta} and {tb} "
                                 f"(core status {int(status)})")
@@ -383,8 +415,10 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                 x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev, eps = (
                     a.copy(order="K") for a in saved)
                 continue
-            x, y = xl + win.i0, yl + win.j0
-            vmax = max(m1.vmax, m2.vmax)
+            moved = np.hypot(xl - saved[0], yl - saved[1])
+            moved = moved[np.isfinite(moved) & (pstat == 0)]
+            reach = float(moved.max()) / abs(b_min - a_min) if moved.size else reach
+            x, y = xl, yl
             break
         started = True
         # output rows (OUTDT sampling; foot and samt summed over the output interval)
@@ -396,22 +430,23 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
             if outdt < 0:
                 continue
             if outdt == 0 or since_out >= outdt or abs(t_step) >= total:
+                k_out = len(step_times)
                 step_times.append(t_step)
                 row = out[:, :, n]
-                dead = np.isnan(row[_DC["x"]])
-                rows["_x"].append(row[_DC["x"]].copy())
-                rows["_y"].append(row[_DC["y"]].copy())
+                live = ~np.isnan(row[_DC["x"]])
+                if live.any():
+                    la, lo_ = grid.to_latlon(row[_DC["x"], live], row[_DC["y"], live])
+                    store["lati"][k_out, live] = la
+                    store["long"][k_out, live] = lo_
                 for c in cols:
                     if c in ("long", "lati"):
                         continue
                     if c in _SUMMED:
-                        v = acc[c].copy()
-                        v[dead] = np.nan
+                        store[c][k_out] = np.where(live, acc[c], np.nan)
+                    elif c == "wout":
+                        store[c][k_out] = -row[_DC[c]]  # hycs_std prints w positive downward
                     else:
-                        v = row[_DC[c]].copy()
-                        if c == "wout":
-                            v = -v  # hycs_std prints w positive downward
-                    rows[c].append(v.astype(np.float64 if c in _DOUBLE else np.float32))
+                        store[c][k_out] = row[_DC[c]]
                 for c in _SUMMED:
                     acc[c][:] = 0.0
                 since_out = 0
@@ -421,26 +456,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
 
     # assemble the Dataset
     ntime = len(step_times)
-    data_vars: dict[str, Any] = {}
-    if ntime:
-        xs = np.stack(rows["_x"])
-        ys = np.stack(rows["_y"])
-        ok = np.isfinite(xs)
-        lat = np.full(xs.shape, np.nan)
-        lon = np.full(xs.shape, np.nan)
-        la, lo_ = grid.to_latlon(xs[ok], ys[ok])
-        lat[ok], lon[ok] = la, lo_
-    else:
-        lat = lon = np.empty((0, numpar))
-    for c in cols:
-        if c == "long":
-            arr = lon
-        elif c == "lati":
-            arr = lat
-        else:
-            arr = np.stack(rows[c]) if ntime else np.empty((0, numpar))
-        dtype = np.float64 if c in _DOUBLE else np.float32
-        data_vars[c] = (("time", "indx"), arr.astype(dtype), COLUMN_ATTRS[c])
+    data_vars = {c: (("time", "indx"), store[c][:ntime], COLUMN_ATTRS[c]) for c in cols}
     coords = {
         "time": ("time", np.asarray(step_times, dtype=float),
                  {"long_name": "minutes since release (negative: backward)", "units": "min"}),

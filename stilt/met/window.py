@@ -96,8 +96,10 @@ class RemappedMet:
     prof: np.ndarray  #: (NPROF, nl, nx, ny) Fortran order
     sfc: np.ndarray   #: (NSFC, nx, ny) Fortran order
     vmax: float       #: fastest horizontal wind in the window, m/s
-    turb: np.ndarray  #: (4, nl, nx, ny) sigma_w, T_L, sigma_u, sigma_v per node
-    zi: np.ndarray    #: (nx, ny) mixed-layer height per node, m
+    turb: np.ndarray  #: (4, nl, nx, ny) sigma_w, T_L, sigma_u, sigma_v per node (lazy)
+    zi: np.ndarray    #: (nx, ny) mixed-layer height per node, m (lazy)
+    done: np.ndarray  #: (nx, ny) int32, 1 where turb and zi have been evaluated
+    ziscale: float    #: ZICONTROL factor of this met time
 
 
 class MetSource:
@@ -112,7 +114,7 @@ class MetSource:
     """
 
     def __init__(self, met: xr.Dataset | Sequence[str | Path],
-                 times: np.ndarray | None = None) -> None:
+                 file_times: Sequence[np.ndarray] | None = None) -> None:
         if isinstance(met, xr.Dataset):
             self.dataset: xr.Dataset | None = met
             self.paths: list[Path] = [Path(p) for p in met.attrs.get("arl_files", [])]
@@ -125,10 +127,10 @@ class MetSource:
 
             self.dataset = None
             self.paths = [Path(p) for p in met]
-            if times is None:
-                times = np.concatenate([np.asarray(arl.arl_times(p), dtype="datetime64[m]")
-                                        for p in self.paths])
-            self.times = np.unique(np.asarray(times, dtype="datetime64[m]"))
+            if file_times is None:
+                file_times = [arl.arl_times(p) for p in self.paths]
+            self.file_times = [np.asarray(t, dtype="datetime64[m]") for t in file_times]
+            self.times = np.unique(np.concatenate(self.file_times))
             head = self._read(self.times[:1], None, variables=None, header_only=True)
             self.attrs = dict(head.attrs)
             self.level_values = np.asarray(head["level_value"].values, dtype=float)
@@ -151,8 +153,10 @@ class MetSource:
         if header_only:
             kwargs["x"] = (1, 1)
             kwargs["y"] = (1, 1)
-        paths = [str(p) for p in self.paths]
-        return arl.read_arl(paths if len(paths) > 1 else paths[0], **kwargs)
+        # read from the first file holding the (first) time: scanning one file, not all
+        t = np.datetime64(times.min(), "m")
+        path = next((p for p, ft in zip(self.paths, self.file_times) if t in ft), self.paths[0])
+        return arl.read_arl(str(path), **kwargs)
 
     def read(self, time: np.datetime64, window: Window) -> xr.Dataset:
         """All variables at one met time on one window (contract layout)."""
@@ -165,11 +169,11 @@ class MetSource:
 
     def remap(self, time: np.datetime64, window: Window, zsg: np.ndarray, z_top: float,
               turb: Mapping[str, Any], k10m: int = 1) -> RemappedMet:
-        """Read one met time on a window, remap it onto the internal levels, and evaluate
-        stability, mixed-layer height and turbulence profiles at every node.
+        """Read one met time on a window and remap it onto the internal levels.
 
-        ``turb`` holds the options of ``_core.transport_prepare_turbulence`` (kbls, kmixd,
-        kmix0, kzmix, tvmix, tkerd, tkern, ziscale, ks, kdat, z0).
+        Stability, mixed-layer height and turbulence profiles are evaluated later by the core,
+        node by node where particles need them, into the ``turb``/``zi`` arrays returned here;
+        ``turb`` only provides this time's ZICONTROL factor (key ``ziscale``).
         """
         from stilt import _core
 
@@ -250,16 +254,12 @@ class MetSource:
                            f"x={window.i0 + 1}..{window.i0 + window.nx}, "
                            f"y={window.j0 + 1}..{window.j0 + window.ny}")
         vmax = float(np.nanmax(np.hypot(u, v))) if u.size else 0.0
-        tprof, zi, tstatus = _core.transport_prepare_turbulence(
-            zsg, z_top, prof, sfc, int(turb["kbls"]), int(turb["kmixd"]), int(turb["kmix0"]),
-            int(turb["kzmix"]), float(turb["tvmix"]), float(turb["tkerd"]),
-            float(turb["tkern"]), float(turb["ziscale"]), int(turb["ks"]), int(turb["kdat"]),
-            float(turb["z0"]))
-        if tstatus != 0:
-            raise MetError(f"{name}: stability / mixed-layer height could not be evaluated on "
-                           f"the window (core status {int(tstatus)}): non-finite or invalid "
-                           "surface fluxes or profiles")
-        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax, tprof, zi)
+        nl = zsg.size
+        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax,
+                           np.zeros((4, nl, window.nx, window.ny), order="F"),
+                           np.zeros((window.nx, window.ny), order="F"),
+                           np.zeros((window.nx, window.ny), dtype=np.int32, order="F"),
+                           float(turb["ziscale"]))
 
 
 def _first(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:
