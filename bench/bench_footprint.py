@@ -12,6 +12,7 @@ Cases (the oracle particles of ../shared/oracle, 500 particles x 1440 one-minute
     five columns, as stilt follows R there: PYSTILT's wider table makes its na.omit drop
     every inserted row);
   * ngm projected: a Lambert conformal grid of 10 km (parity check of the projected path);
+  * ngm rectangular: 0.1 x 0.04 degree cells (kernel orientation when xres != yres);
   * ngm antimeridian / ngm forward: the same particles moved across the antimeridian, and
     with time negated (parity checks of longitude wrapping and of forward runs).
 PYSTILT (PyPI pystilt, in bench/.venv-pystilt made by bench/_reference.py) runs in a
@@ -49,6 +50,8 @@ ALL_CASES = [
     ("synth hourly", SYNTH, SYNTH_REC, (-116, -96, 35, 45, 0.05, 0.05, LONLAT), False),
     ("ngm densified", NGM, NGM_REC, (-90.3, -89.7, 39.7, 40.3, 0.001, 0.001, LONLAT), True),
     ("ngm projected", NGM, NGM_REC, (-100, -80, 30, 45, 10000.0, 10000.0, LCC), False),
+    # rectangular cells: kernels with different node counts along x and y
+    ("ngm rectangular", NGM, NGM_REC, (-100, -80, 30, 45, 0.1, 0.04, LONLAT), True),
     # the NGM particles moved 270 degrees east, onto a grid across the antimeridian
     (
         "ngm antimeridian",

@@ -98,13 +98,15 @@ def test_single_particle_lands_whole_in_its_cell() -> None:
     assert np.count_nonzero(foot.values) == 2
 
 
-def test_kernel_integral_equals_foot_and_has_gaussian_shape() -> None:
+@pytest.mark.parametrize("yres", [0.02, 0.01])
+def test_kernel_integral_equals_foot_and_has_gaussian_shape(yres: float) -> None:
     # three particles, all at the receptor at t = -1; at t = -601 spread apart, only the first
-    # carries foot. Its kernel integrates to foot / 3 and has the bandwidth of physics.md 5.7.
-    lon = np.array([[-100.0, -100.0, -100.0], [-100.0, -101.0, -99.0]])
-    lat = np.array([[40.0, 40.0, 40.0], [40.0, 40.5, 39.5]])
+    # carries foot. Its kernel integrates to foot / 3, has the bandwidth of physics.md 5.7 and
+    # its nodes are xres apart along x and yres apart along y (geometric orientation, 5.8).
+    lon = np.array([[-100.0, -100.0, -100.0], [-99.995, -101.0, -99.0]])
+    lat = np.array([[40.0, 40.0, 40.0], [40.003, 40.5, 39.5]])
     foot = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0]])
-    grid = Grid(-103, -97, 37, 43, 0.02, 0.02)
+    grid = Grid(-103, -97, 37, 43, 0.02, yres)
     out = calc_footprint(_particles([-1, -601], lon, lat, foot), RECEPTOR, grid, hnf_plume=False)
     f = out["foot"].values[0]
     assert f.sum() == pytest.approx(0.3 / 3, rel=1e-12)
@@ -115,13 +117,12 @@ def test_kernel_integral_equals_foot_and_has_gaussian_shape() -> None:
         / np.cos(np.deg2rad(lat[1].mean()))
     )
     j, i = np.unravel_index(np.argmax(f), f.shape)
-    assert out["lon"].values[i] == pytest.approx(-99.99) and out["lat"].values[j] == pytest.approx(
-        40.01
-    )
-    half = int(np.floor(3 * w / 0.02))
-    assert np.count_nonzero(f[j]) == 2 * half + 1
+    assert out["lon"].values[i] == pytest.approx(-99.99)
+    assert out["lat"].values[j] == pytest.approx(40 + yres / 2)
+    assert np.count_nonzero(f[j]) == 2 * int(np.floor(3 * w / 0.02)) + 1
+    assert np.count_nonzero(f[:, i]) == 2 * int(np.floor(3 * w / yres)) + 1
     assert f[j, i + 1] / f[j, i] == pytest.approx(np.exp(-(0.02**2) / (2 * w**2)), rel=1e-12)
-    assert f[j + 2, i] / f[j, i] == pytest.approx(np.exp(-4 * 0.02**2 / (2 * w**2)), rel=1e-12)
+    assert f[j + 2, i] / f[j, i] == pytest.approx(np.exp(-4 * yres**2 / (2 * w**2)), rel=1e-12)
 
 
 def test_mass_outside_grid_is_reported() -> None:
