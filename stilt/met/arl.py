@@ -211,11 +211,21 @@ def _fmt_f7(value: float) -> str:
     v = float(value)
     for bound, d in ((1000, 2), (100, 3), (10, 4), (1, 5), (0, 6)):
         if v >= bound:
-            return _fmt_f(v, 7, d)
+            return _fmt_f_fit(v, 7, d)
     for bound, d in ((-1, 5), (-10, 4), (-100, 3), (-1000, 2)):
         if v > bound:
-            return _fmt_f(v, 7, d)
+            return _fmt_f_fit(v, 7, d)
     return _fmt_e(v, 7, 1)
+
+
+def _fmt_f_fit(value: float, width: int, decimals: int) -> str:
+    """Fw.d, one decimal fewer when rounding carries into a new digit (9.999995 in F7.5)."""
+    try:
+        return _fmt_f(value, width, decimals)
+    except MetError:
+        if decimals == 0:
+            raise
+        return _fmt_f(value, width, decimals - 1)
 
 
 def _fmt_f6(value: float) -> str:
@@ -223,8 +233,8 @@ def _fmt_f6(value: float) -> str:
     v = float(value)
     for bound, d in ((10000, 0), (1000, 1), (100, 2), (10, 3), (1, 4)):
         if v >= bound:
-            return _fmt_f(v, 6, d)
-    return _fmt_f(v, 6, 5)
+            return _fmt_f_fit(v, 6, d)
+    return _fmt_f_fit(v, 6, 5)
 
 
 def _label_float32(text: str) -> np.float32:
