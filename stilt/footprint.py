@@ -102,6 +102,29 @@ class _Receptor:
     altitude_top: float | None = None  # column receptors: altitude is the bottom
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """The footprint settings shared by every grid of one call (checked on creation)."""
+
+    smooth_factor: float
+    time_integrate: bool
+    hnf_plume: bool
+    veght: float
+    max_cells: int
+
+    def __post_init__(self) -> None:
+        """Check the values."""
+        sf, veght, cells = self.smooth_factor, self.veght, self.max_cells
+        if not (math.isfinite(sf) and sf >= 0):
+            raise ConfigError(f"smooth_factor = {sf} must be a finite number >= 0")
+        if not (math.isfinite(veght) and 0 < veght <= 1):
+            raise ConfigError(
+                f"veght = {veght} must be a fraction of the mixed-layer height (0, 1]"
+            )
+        if int(cells) < 1:
+            raise ConfigError(f"max_cells = {cells} must be >= 1")
+
+
 def _receptor(receptor: Any) -> _Receptor:
     """Read time, latitude, longitude, altitude from a mapping or an object."""
     fields = {}
@@ -403,13 +426,11 @@ def _footprint(
     rec: _Receptor,
     grid: Grid,
     name: str,
-    smooth_factor: float,
-    time_integrate: bool,
-    hnf_plume: bool,
-    veght: float,
-    max_cells: int,
+    cfg: _Settings,
 ) -> xr.Dataset:
     from stilt import _core
+
+    smooth_factor, time_integrate, max_cells = cfg.smooth_factor, cfg.time_integrate, cfg.max_cells
 
     geo = _geometry(grid, max_cells)
     time, lon, lat = parts.time, parts.lon, parts.lat
@@ -550,10 +571,7 @@ def _footprint(
         rec,
         grid,
         name,
-        smooth_factor,
-        time_integrate,
-        hnf_plume,
-        veght,
+        cfg,
         info,
         empty_reason,
     )
@@ -585,10 +603,7 @@ def _dataset(
     rec: _Receptor,
     grid: Grid,
     name: str,
-    smooth_factor: float,
-    time_integrate: bool,
-    hnf_plume: bool,
-    veght: float,
+    cfg: _Settings,
     info: Mapping[str, Any],
     empty_reason: str,
 ) -> xr.Dataset:
@@ -627,7 +642,7 @@ def _dataset(
         "axis": "T",
         "long_name": (
             "receptor time (time-integrated footprint)"
-            if time_integrate
+            if cfg.time_integrate
             else "start of the hour (UTC) whose particle rows form the layer"
         ),
     }
@@ -653,10 +668,10 @@ def _dataset(
         "receptor_altitude": rec.altitude,
         **({"receptor_altitude_top": rec.altitude_top} if rec.altitude_top is not None else {}),
         **{f"grid_{k}": v for k, v in asdict(grid).items()},
-        "smooth_factor": float(smooth_factor),
-        "time_integrate": int(time_integrate),
-        "hnf_plume": int(hnf_plume),
-        "veght": float(veght),
+        "smooth_factor": float(cfg.smooth_factor),
+        "time_integrate": int(cfg.time_integrate),
+        "hnf_plume": int(cfg.hnf_plume),
+        "veght": float(cfg.veght),
         **info,
         "empty": int(bool(empty_reason)),
     }
@@ -671,15 +686,6 @@ def _dataset(
         },
         attrs=attrs,
     )
-
-
-def _check_settings(smooth_factor: float, veght: float, max_cells: int) -> None:
-    if not (math.isfinite(smooth_factor) and smooth_factor >= 0):
-        raise ConfigError(f"smooth_factor = {smooth_factor} must be a finite number >= 0")
-    if not (math.isfinite(veght) and 0 < veght <= 1):
-        raise ConfigError(f"veght = {veght} must be a fraction of the mixed-layer height in (0, 1]")
-    if int(max_cells) < 1:
-        raise ConfigError(f"max_cells = {max_cells} must be >= 1")
 
 
 def calc_footprints(
@@ -703,29 +709,16 @@ def calc_footprints(
     dict of str to xarray.Dataset
         One footprint per name, as :func:`calc_footprint` returns it.
     """
-    _check_settings(smooth_factor, veght, max_cells)
+    cfg = _Settings(
+        float(smooth_factor), bool(time_integrate), bool(hnf_plume), float(veght), int(max_cells)
+    )
     grids = {name: g if isinstance(g, Grid) else Grid(**g) for name, g in grids.items()}
     rec = _receptor(receptor)
     parts, extra = _particles(particles, need_hnf=hnf_plume)
     foot = parts.foot
-    applied = parts.hnf_applied
-    if hnf_plume and not applied:
-        foot = _apply_hnf(parts, rec, extra, veght)
-    return {
-        name: _footprint(
-            parts,
-            foot,
-            rec,
-            grid,
-            name,
-            smooth_factor,
-            time_integrate,
-            hnf_plume,
-            veght,
-            int(max_cells),
-        )
-        for name, grid in grids.items()
-    }
+    if cfg.hnf_plume and not parts.hnf_applied:
+        foot = _apply_hnf(parts, rec, extra, cfg.veght)
+    return {name: _footprint(parts, foot, rec, grid, name, cfg) for name, grid in grids.items()}
 
 
 def calc_footprint(

@@ -430,3 +430,13 @@ def test_bad_particles() -> None:
         calc_footprint(good, RECEPTOR, GRID, hnf_plume=True)
     with pytest.raises(ConfigError, match="altitude"):
         calc_footprint(good, {"time": "2020-01-01", "latitude": 1, "longitude": 1}, GRID)
+
+
+def test_bad_settings() -> None:
+    good = _random_walk()
+    with pytest.raises(ConfigError, match="smooth_factor"):
+        calc_footprint(good, RECEPTOR, GRID, smooth_factor=-1, hnf_plume=False)
+    with pytest.raises(ConfigError, match="veght"):
+        calc_footprint(good, RECEPTOR, GRID, hnf_plume=False, veght=1.5)
+    with pytest.raises(ConfigError, match="bottom < top"):
+        calc_footprint(good, dict(RECEPTOR, altitude=(100, 50)), GRID, hnf_plume=False)
