@@ -332,7 +332,7 @@ def test_named_footprints_share_one_trajectory() -> None:
     np.testing.assert_array_equal(both["fine"]["foot"].values, single["foot"].values)
 
 
-def test_projected_grid_conserves_mass() -> None:
+def test_projected_grid_conserves_mass(tmp_path: Path) -> None:
     pytest.importorskip("pyproj")
     ds = _random_walk()
     proj = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-100 +ellps=WGS84 +units=m"
@@ -346,6 +346,10 @@ def test_projected_grid_conserves_mass() -> None:
     assert out["foot"].dims == ("time", "y", "x")
     assert out["crs"].attrs["grid_mapping_name"] == "lambert_conformal_conic"
     assert out.attrs["foot_in_grid"] == pytest.approx(out.attrs["foot_total"], rel=1e-9)
+    with xr.open_dataset(write_footprint(out, tmp_path / "lcc.nc")) as back:
+        assert back["x"].attrs["standard_name"] == "projection_x_coordinate"
+        assert back["crs"].attrs["proj4_params"] == proj
+        np.testing.assert_allclose(back["foot"].values, out["foot"].values, rtol=1e-6, atol=1e-12)
 
 
 def test_projected_grid_without_pyproj_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
