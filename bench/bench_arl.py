@@ -40,9 +40,16 @@ def bench_oct1618() -> None:
         return
     ds = read_arl(path)  # warm up: imports, page cache
     n_rec = sum(v.size // (ds.sizes["y"] * ds.sizes["x"]) for v in ds.data_vars.values())
-    t = _best(lambda: read_arl(path), repeat=7)
+    from stilt.met.arl import _cached_inventory
+
+    def cold() -> None:  # index records scanned again, as for a file never seen before
+        _cached_inventory.cache_clear()
+        read_arl(path)
+
+    t = _best(cold, repeat=7)
+    warm = _best(lambda: read_arl(path), repeat=7)
     print(f"oct1618.BIN full decode: {ds.sizes['time']} periods, {n_rec} records, "
-          f"checksums verified: {t:.4f} s (best of 7)")
+          f"checksums verified: {t:.4f} s (best of 7; {warm:.4f} s with the index cached)")
     print(f"ratio to the {TARGET_S:.0f}-second target: {t / TARGET_S:.3f} "
           f"({TARGET_S / t:.0f}x faster than needed)")
 

@@ -652,3 +652,16 @@ def test_non_arl_files_raise(tmp_path: Path) -> None:
             read_arl(path)
     with pytest.raises(MetError, match="cannot open"):
         read_arl(tmp_path / "absent.arl")
+
+
+def test_inventory_cache_follows_file_changes(tmp_path: Path) -> None:
+    grid = ArlGrid.latlon(lat0=10.0, lon0=20.0, dlat=1.0, dlon=1.0, nx=12, ny=10)
+    path = tmp_path / "m.arl"
+    write_arl(met_dataset(grid, ["2020-01-01T00"], vertical_system=1,
+                          surface={"PRSS": 900.0}), path)
+    assert list(arl_times(path)) == [np.datetime64("2020-01-01T00", "ns")]
+    assert not arl_inventory(path).times.flags.writeable
+    write_arl(met_dataset(grid, ["2020-01-02T00", "2020-01-02T01"], vertical_system=1,
+                          surface={"PRSS": 910.0}), path)
+    assert len(arl_times(path)) == 2
+    assert float(read_arl(path).PRSS.values[1, 5, 5]) == 910.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import gzip
 import io
 import os
@@ -259,8 +260,8 @@ def _thousands_char(n: int) -> str:
 
 # ---- file access ---------------------------------------------------------------------------
 
-def _open(path: Path) -> tuple[BinaryIO, int]:
-    """Open an ARL file (plain or gzip-compressed) and return it with its (uncompressed) size."""
+def _open(path: Path) -> BinaryIO:
+    """Open an ARL file, plain or gzip-compressed (decompressed as it is read)."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except OSError as exc:
@@ -268,16 +269,21 @@ def _open(path: Path) -> tuple[BinaryIO, int]:
     magic = raw.read(2)
     raw.seek(0)
     if magic != b"\x1f\x8b":
-        return raw, os.fstat(raw.fileno()).st_size
+        return raw
     raw.close()
-    f: BinaryIO = gzip.open(path, "rb")  # type: ignore[assignment]
+    return gzip.open(path, "rb")  # type: ignore[return-value]
+
+
+def _size(f: BinaryIO, path: Path) -> int:
+    """Size of an open ARL file in bytes (uncompressed: a .gz is decompressed once)."""
+    if not isinstance(f, gzip.GzipFile):
+        return os.fstat(f.fileno()).st_size
     try:
-        size = f.seek(0, io.SEEK_END)  # decompresses once to learn the size
+        size = f.seek(0, io.SEEK_END)
         f.seek(0)
     except (OSError, EOFError) as exc:
-        f.close()
         raise MetError(f"{path}: damaged gzip stream ({exc})") from None
-    return f, size
+    return size
 
 
 def _tstr(t: np.datetime64) -> str:
@@ -617,9 +623,22 @@ def arl_inventory(path: PathLike) -> ArlInventory:
         When the file cannot be opened, is not an ARL file, or is truncated.
     """
     p = Path(path)
-    f, size = _open(p)
-    with f:
-        return _scan(f, size, p)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise MetError(f"cannot open ARL file {p}: {exc.strerror or exc}") from None
+    return _cached_inventory(str(p), (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_inventory(path: str, stamp: tuple[int, ...]) -> ArlInventory:
+    """Scan a file once per (path, inode, times, size); the arrays are read-only."""
+    p = Path(path)
+    with _open(p) as f:
+        inv = _scan(f, _size(f, p), p)
+    for arr in (inv.times, inv.forecast_hours, inv.checksums):
+        arr.setflags(write=False)
+    return inv
 
 
 def arl_times(path: PathLike) -> np.ndarray:
@@ -916,9 +935,8 @@ def read_arl(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
     try:
         invs = []
         for p in paths:
-            f, size = _open(p)
-            handles.append(f)
-            invs.append(_scan(f, size, p))
+            invs.append(arl_inventory(p))
+            handles.append(_open(p))
         inv0 = invs[0]
         for other in invs[1:]:
             _same_grid(inv0, other)
@@ -1301,8 +1319,7 @@ def describe_arl(path: PathLike, records: bool = False) -> str:
         lines.append(f"  {which}: {' '.join(inv.level_names[lev]) or '(no variables)'}")
         lev = end + 1
     if records:
-        f, _ = _open(inv.path)
-        with f:
+        with _open(inv.path) as f:
             for p in range(len(t)):
                 for r, (lv, name) in enumerate(inv.data_records):
                     recno = inv.record_number(p, r)
