@@ -106,7 +106,7 @@ _VAR_META: dict[str, tuple[str, str, str]] = {
     "WVAR": ("m2 s-2", "variance of the vertical velocity", ""),
 }
 
-# only these four are prefix matches with a full 4-letter entry too (TCLD vs TCL...)
+# 3-letter prefixes that HYSPLIT's name dispatch accepts for any 4th letter (physics.md 1.9)
 _PREFIXES = ("PBL", "HPB", "MXH", "SHT", "HFL", "LHT", "WFL", "UST", "UMO", "VMO", "EXC",
              "TST", "DSW", "TPP", "PRT", "CPP", "CPR")
 
