@@ -670,3 +670,15 @@ def test_inventory_cache_follows_file_changes(tmp_path: Path) -> None:
                           surface={"PRSS": 910.0}), path)
     assert len(arl_times(path)) == 2
     assert float(read_arl(path).PRSS.values[1, 5, 5]) == 910.0
+
+
+def test_random_windows_match_full_read(oct_path: Path, oct_ds) -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(12):
+        i0, i1 = sorted(rng.integers(1, 34, 2))
+        j0, j1 = sorted(rng.integers(1, 29, 2))
+        win = read_arl(oct_path, x=(i0, i1), y=(j0, j1), time=("1995-10-18T20", None),
+                       variables=["UWND", "MSLP"])
+        ref = oct_ds.isel(time=slice(-2, None), x=slice(i0 - 1, i1), y=slice(j0 - 1, j1))
+        for v in ("UWND", "MSLP"):
+            assert win[v].values.tobytes() == ref[v].values.tobytes(), (i0, i1, j0, j1)
