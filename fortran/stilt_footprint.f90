@@ -27,7 +27,8 @@ contains
         !! ascending |time| (order), the plume depth grows from the release height z0 by
         !! sigma_row = samt sqrt(2) sigw sqrt(T_L t + T_L^2 exp(-t/T_L) - 1) (t = |time| s, as
         !! coded in R-STILT). A NaN sigma_row leaves that row's foot alone and adds nothing to
-        !! the sum (PYSTILT's cumsum). Where plume < veght mlht:
+        !! the sum (PYSTILT's cumsum). Where plume < veght mlht (veght <= 1; a veght above 1
+        !! is a height in metres, as PYSTILT reads it):
         !! foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN foot) stay NaN.
         integer(ip), intent(in) :: np, nt
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending |time|
@@ -35,10 +36,13 @@ contains
         real(dp), intent(in) :: foot(np, nt), samt(np, nt), sigw(np, nt), tlgr(np, nt)
         real(dp), intent(in) :: dens(np, nt), mlht(np, nt)
         real(dp), intent(in) :: z0(np)                !! release height of each particle (m AGL)
-        real(dp), intent(in) :: veght                 !! fraction of mlht
+        real(dp), intent(in) :: veght                 !! fraction of mlht (<= 1) or metres
         real(dp), intent(out) :: foot_out(np, nt)
-        real(dp) :: acc(np), ts, tl, rad, sig, plume
+        real(dp) :: acc(np), ts, tl, rad, sig, plume, limit
         integer(ip) :: k, it, i
+        logical :: fraction
+        fraction = veght <= 1.0_dp
+        limit = veght
         acc = 0.0_dp
         do k = 1, nt
             it = order(k)
@@ -58,7 +62,8 @@ contains
                 if (ieee_is_nan(sig)) cycle
                 acc(i) = acc(i) + sig
                 plume = z0(i) + acc(i)
-                if (plume < veght * mlht(i, it)) then
+                if (fraction) limit = veght * mlht(i, it)
+                if (plume < limit) then
                     foot_out(i, it) = hnf_molar_mass / (plume * dens(i, it)) * samt(i, it) * 60.0_dp
                 end if
             end do

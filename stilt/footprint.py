@@ -117,9 +117,10 @@ class _Settings:
         sf, veght, cells = self.smooth_factor, self.veght, self.max_cells
         if not (math.isfinite(sf) and sf >= 0):
             raise ConfigError(f"smooth_factor = {sf} must be a finite number >= 0")
-        if not (math.isfinite(veght) and 0 < veght <= 1):
+        if not (math.isfinite(veght) and veght > 0):
             raise ConfigError(
-                f"veght = {veght} must be a fraction of the mixed-layer height (0, 1]"
+                f"veght = {veght} must be > 0 (a fraction of the mixed-layer height when <= 1, "
+                "else metres)"
             )
         if int(cells) < 1:
             raise ConfigError(f"max_cells = {cells} must be >= 1")
@@ -696,7 +697,7 @@ def calc_footprints(
     smooth_factor: float = 1.0,
     time_integrate: bool = False,
     hnf_plume: bool = True,
-    veght: float = 0.5,
+    veght: float | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
 ) -> dict[str, xr.Dataset]:
     """Several named footprints of one trajectory, each on its own grid.
@@ -709,6 +710,8 @@ def calc_footprints(
     dict of str to xarray.Dataset
         One footprint per name, as :func:`calc_footprint` returns it.
     """
+    if veght is None:  # the run's own setting (stilt.run_trajectories records it), else 0.5
+        veght = float(getattr(particles, "attrs", {}).get("param_veght", 0.5))
     cfg = _Settings(
         float(smooth_factor), bool(time_integrate), bool(hnf_plume), float(veght), int(max_cells)
     )
@@ -729,7 +732,7 @@ def calc_footprint(
     time_integrate: bool = False,
     hnf_plume: bool = True,
     *,
-    veght: float = 0.5,
+    veght: float | None = None,
     max_cells: int = DEFAULT_MAX_CELLS,
     name: str = "foot",
 ) -> xr.Dataset:
@@ -758,7 +761,9 @@ def calc_footprint(
         Apply the hyper-near-field plume dilution correction to ``foot`` first (skipped when
         the particles already carry ``foot_no_hnf_dilution``).
     veght : float, optional
-        Fraction of the mixed-layer height below which ``foot`` was accumulated (0.5).
+        Height below which ``foot`` was accumulated, for the plume correction: a fraction of
+        the mixed-layer height when <= 1, else metres (PYSTILT's reading). Default: the
+        particles' ``param_veght`` attribute, else 0.5.
     max_cells : int, optional
         Cell budget: the largest lon x lat x layer count allowed (default 50 million).
     name : str, optional

@@ -192,6 +192,30 @@ def test_hnf_plume_dilution_follows_the_coded_formula() -> None:
     assert (out[0] != 0.01).sum() >= 1 and (out[0] == 0.01).sum() >= 1  # both branches
 
 
+def test_hnf_threshold_from_veght_attribute_and_metres() -> None:
+    # veght <= 1 is a fraction of mlht, > 1 metres; the run's param_veght is the default
+    ds = _particles([-1.0], [[-100.0]], [[40.0]], [[0.01]])
+    for name, value in (
+        ("samt", 1.0),
+        ("sigw", 0.3),
+        ("tlgr", 10.0),
+        ("dens", 1.2),
+        ("mlht", 100.0),
+    ):
+        ds[name] = (("time", "indx"), np.full((1, 1), value))
+    plume = 10.0 + np.sqrt(2) * 0.3 * np.sqrt(10 * 60 + 100 * np.exp(-6) - 1)  # about 20.4 m
+    corrected = 0.02897 / (plume * 1.2) * 60
+
+    def total(**kw):
+        return calc_footprint(ds, RECEPTOR, GRID, time_integrate=True, **kw).attrs["foot_total"]
+
+    assert total() == pytest.approx(corrected, rel=1e-13)  # 20.4 < 0.5 * 100
+    assert total(veght=0.1) == 0.01  # 20.4 >= 10
+    assert total(veght=25.0) == pytest.approx(corrected, rel=1e-13)  # 20.4 < 25 m
+    ds.attrs["param_veght"] = 0.1
+    assert total() == 0.01
+
+
 def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
     # T_L = 0 gives a NaN sigma: that row keeps its foot and adds nothing to the plume depth
     n = 3
@@ -441,6 +465,6 @@ def test_bad_settings() -> None:
     with pytest.raises(ConfigError, match="smooth_factor"):
         calc_footprint(good, RECEPTOR, GRID, smooth_factor=-1, hnf_plume=False)
     with pytest.raises(ConfigError, match="veght"):
-        calc_footprint(good, RECEPTOR, GRID, hnf_plume=False, veght=1.5)
+        calc_footprint(good, RECEPTOR, GRID, hnf_plume=False, veght=-1.0)
     with pytest.raises(ConfigError, match="bottom < top"):
         calc_footprint(good, dict(RECEPTOR, altitude=(100, 50)), GRID, hnf_plume=False)
