@@ -570,6 +570,14 @@ def test_missing_records_and_dif_records(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.WWND.values, wwnd + difw, atol=0.0025)
     np.testing.assert_array_equal(plain.WWND.values, back.WWND.values)
     np.testing.assert_allclose(back.TPP1.values, tpp * 1.001, atol=2e-5)
+    # a record HYSPLIT's PAKINI pre-filled and nobody wrote: blank label with forecast -1
+    inv = arl_inventory(path)
+    k = inv.record_number(0, inv.data_records.index((0, "PRSS"))) - 1
+    raw = bytearray(raw)
+    raw[k * inv.record_length:k * inv.record_length + 50] = b" " * 8 + b"-1" + b" " * 40
+    path.write_bytes(bytes(raw))
+    again = read_arl(path)
+    assert np.isnan(again.PRSS.values[0]).all() and not np.isnan(again.PRSS.values[1]).any()
 
 
 def test_write_refuses_nan_and_inf(tmp_path: Path) -> None:
