@@ -1,18 +1,20 @@
 """Test helper: the internal-level column of the horizontally uniform oracle cases.
 
-`../shared/oracle/uniform/*/met.arl.gz` hold horizontally constant fields; this rebuilds the
-column hycs_std works on (physics.md 1.8, 2.1): dry hypsometric heights of the data levels,
-internal levels h_k = 30 k^2 - 25 k + 5 compressed by (Zt - Zg)/Zt with their sigma stored in
-single precision (as the binary does: it shifts level 1 by 1.7e-5 relative, visible in T_L),
-pressure interpolated in ln p and the other fields linearly in height, with T02M / U10M / V10M
-as the ground values. It reads only the 50-byte record labels (a constant field is its VAR1)
-and checks that every field is constant.
+`../shared/oracle/uniform/*/met.arl.gz` hold horizontally uniform fields; this rebuilds the
+column hycs_std works on at the receptor's met node (physics.md 1.8, 2.1): dry hypsometric
+heights of the data levels, internal levels h_k = 30 k^2 - 25 k + 5 compressed by (Zt - Zg)/Zt
+with their sigma stored in single precision (as the binary does: it shifts level 1 by 1.7e-5
+relative, visible in T_L), pressure interpolated in ln p and the other fields linearly in height,
+with T02M / U10M / V10M as the ground values. The met is read with stilt.read_arl. (The
+SPHU = 0.002 kg/kg of these files unpacks to 0 away from the first grid column: its packing
+precision 2/254 zeroes it, which is why they behave as dry air.)
 """
 
 from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,32 +22,22 @@ import numpy as np
 RD, GRAV = 287.04, 9.80616  # hypsometric constants that reproduce the printed pres best
 COLUMNS = ("time indx long lati zagl sigw tlgr zsfc icdx temp samt foot shtf tcld dmas dens rhfr "
            "sphu lcld zloc dswf wout mlht rain crai pres whtf temz zcfx").split()
+RECEPTOR_LAT, RECEPTOR_LON = 40.5, -112.0  # all uniform cases (CONTROL)
 
 
-def read_constant_fields(path: Path) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Surface and upper-level values of the first time period of a constant-field ARL file."""
-    raw = gzip.open(path).read()
-    header = raw[50:].decode("ascii", "replace")
-    nx, ny, nz = int(header[93:96]), int(header[96:99]), int(header[99:102])
-    lrec = 50 + nx * ny
-    pos, nrec = 108, 0
-    for _ in range(nz):
-        nvar = int(header[pos + 6:pos + 8])
-        nrec += nvar
-        pos += 8 + 8 * nvar
-    surface: dict[str, float] = {}
-    upper: dict[str, dict[int, float]] = {}
-    for r in range(1, nrec + 1):
-        rec = raw[r * lrec:(r + 1) * lrec]
-        label = rec[:50].decode("ascii")
-        level, name, var1 = int(label[10:12]), label[14:18], float(label[36:50])
-        if rec[50:].count(127) != nx * ny:
-            raise ValueError(f"{path}: record {r} ({name}, level {level}) is not constant")
-        if level == 0:
-            surface[name] = var1
-        else:
-            upper.setdefault(name, {})[level] = var1
-    return surface, {k: np.array([v[i] for i in sorted(v)]) for k, v in upper.items()}
+def read_node_fields(path: Path, lat: float = RECEPTOR_LAT, lon: float = RECEPTOR_LON
+                     ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Surface and upper-level values of the first time at the met node nearest (lat, lon)."""
+    import stilt
+
+    ds = stilt.read_arl(path, time=None).isel(time=0)
+    dist = (ds["lat"] - lat) ** 2 + (ds["lon"] - lon) ** 2
+    j, i = np.unravel_index(int(np.argmin(dist.values)), dist.shape)
+    node = ds.isel(y=j, x=i)
+    surface = {n: float(node[n]) for n in node.data_vars if "level" not in node[n].dims}
+    upper = {n: node[n].values.astype(np.float64) for n in node.data_vars
+             if "level" in node[n].dims}
+    return surface, upper
 
 
 @dataclass
@@ -74,9 +66,10 @@ class Column:
         return (self.pres - self.vap) * 100.0 / (RD * self.temp)
 
 
+@lru_cache(maxsize=8)
 def uniform_column(path: Path, ztop: float = 25000.0, nlev: int = 30) -> Column:
     """Internal-level column of a uniform oracle met file."""
-    sfc, up = read_constant_fields(path)
+    sfc, up = read_node_fields(path)
     p = np.concatenate([[sfc["PRSS"]], up["PRES"]])
     t = np.concatenate([[sfc["T02M"]], up["TEMP"]])
     if "RELH" in up:  # RH files: vapour pressure with the saturation formula of 1.8
@@ -99,6 +92,7 @@ def uniform_column(path: Path, ztop: float = 25000.0, nlev: int = 30) -> Column:
                   vap=np.interp(z, zd, e), surface=sfc, depth=depth)
 
 
+@lru_cache(maxsize=8)
 def read_particles(path: Path) -> dict[str, np.ndarray]:
     """PARTICLE_STILT.DAT(.gz) with all 29 columns, as arrays named like the columns."""
     with gzip.open(path, "rt") as f:
