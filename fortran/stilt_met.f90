@@ -6,7 +6,7 @@
 !!   prof(nprof, nl, nx, ny)  profiles on the internal levels, one met time
 !!   sfc(nsfc, nx, ny)        surface fields, one met time
 module stilt_met
-    use stilt_kinds, only: dp, ip
+    use stilt_kinds, only: dp, sp, ip
     implicit none
     private
 
@@ -88,13 +88,14 @@ contains
     end subroutine internal_grid
 
     pure subroutine internal_sigma(nl, aa, bb, cc, z_top, zsg)
-        !! Sigma of the internal levels, 1 - h_k / z_top.
+        !! Sigma of the internal levels, 1 - h_k / z_top, rounded to single precision as
+        !! hycs_std stores it (this moves level 1 by 1.7e-5 relative, visible in T_L).
         integer(ip), intent(in) :: nl
         real(dp), intent(in) :: aa, bb, cc, z_top
         real(dp), intent(out) :: zsg(nl)
         integer(ip) :: k
         do k = 1, nl
-            zsg(k) = 1.0_dp - (aa * k * k + bb * k + cc) / z_top
+            zsg(k) = real(real(1.0_dp - (aa * k * k + bb * k + cc) / z_top, sp), dp)
         end do
     end subroutine internal_sigma
 

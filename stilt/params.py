@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from stilt.errors import ConfigError
 
-__all__ = ["PARAMETERS", "Param", "VALID_VARSIWANT", "DEFAULT_VARSIWANT", "resolve_params"]
+__all__ = ["PARAMETERS", "Param", "VALID_VARSIWANT", "DEFAULT_VARSIWANT", "resolve_params",
+           "read_setup", "read_control"]
 
 #: output columns PARTICLE_STILT.DAT can carry (physics.md 4.2); zfx1 is PYSTILT's zcfx
 VALID_VARSIWANT: tuple[str, ...] = (
@@ -271,3 +277,76 @@ def resolve_params(params: Mapping[str, Any] | None = None, **more: Any) -> dict
                 raise ConfigError(f"winderrtf={out['winderrtf']} needs parameter {name}")
     out["ziscale"] = tuple(float(v) for v in out["ziscale"])
     return out
+
+
+_NAMELIST_ITEM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)(?=,?\s*[A-Za-z_][A-Za-z0-9_]*\s*=|"
+                            r",?\s*[$&/]\s*(?:END)?\s*$|,?\s*$)", re.S)
+
+
+def read_setup(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a HYSPLIT ``SETUP.CFG`` namelist (``$SETUP ... $END`` or ``&SETUP ... /``).
+
+    Keys are case-insensitive; keys stilt does not know are ignored (physics.md 6.2), values
+    are returned as written (strings), except ``varsiwant`` (a list of column names). Pass the
+    result through :func:`resolve_params` to validate it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The namelist file.
+
+    Returns
+    -------
+    dict
+        Lower-case parameter names to values.
+    """
+    text = Path(path).read_text()
+    body = re.sub(r"^\s*[$&]\s*SETUP\s*", "", text.strip(), flags=re.I)
+    body = re.sub(r"[$&]?\s*END\s*$|/\s*$", "", body.strip(), flags=re.I)
+    out: dict[str, Any] = {}
+    for m in _NAMELIST_ITEM.finditer(body):
+        key, value = m.group(1).lower(), m.group(2).strip().rstrip(",").strip()
+        if key == "varsiwant":
+            out[key] = [v.strip().strip("'\"") for v in value.split(",")
+                        if v.strip().strip("'\"")]
+        elif key in PARAMETERS:
+            out[key] = value.strip("'\"")
+    for key in ("efile", "pinbc", "pinpf", "poutf"):
+        out.pop(key, None)
+    return out
+
+
+def read_control(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the start of a HYSPLIT ``CONTROL`` file: start time, start points, duration,
+    vertical motion, model top and met files (physics.md 6.1).
+
+    Returns
+    -------
+    dict
+        ``time`` (datetime64[m]), ``points`` (list of (lat, lon, height)), ``n_hours``,
+        ``w_option``, ``z_top``, ``met_files`` (list of paths as written, directory + name).
+
+    Raises
+    ------
+    ConfigError
+        When a line cannot be read, naming the line.
+    """
+    lines = [ln.strip() for ln in Path(path).read_text().splitlines()]
+    try:
+        yy, mm, dd, hh, *rest = (int(v) for v in lines[0].split())
+        year = yy + (2000 if yy < 40 else 1900) if yy < 100 else yy
+        minute = rest[0] if rest else 0
+        time = np.datetime64(f"{year:04d}-{mm:02d}-{dd:02d}T{hh:02d}:{minute:02d}", "m")
+        npts = int(lines[1].split()[0])
+        points = [tuple(float(v) for v in lines[2 + k].split()[:3]) for k in range(npts)]
+        i = 2 + npts
+        n_hours = float(lines[i])
+        w_option = int(lines[i + 1])
+        z_top = float(lines[i + 2])
+        counts = lines[i + 3].split()
+        nfiles = int(counts[-1])
+        met = [lines[i + 4 + 2 * k] + lines[i + 5 + 2 * k] for k in range(nfiles)]
+    except (IndexError, ValueError) as err:
+        raise ConfigError(f"CONTROL file {path}: cannot read it ({err})") from None
+    return {"time": time, "points": points, "n_hours": n_hours, "w_option": w_option,
+            "z_top": z_top, "met_files": met}

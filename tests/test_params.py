@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from stilt.errors import ConfigError
@@ -70,3 +71,29 @@ def test_error_runs_need_their_parameters() -> None:
         resolve_params(winderrtf=2)
     p = resolve_params(winderrtf=2, sigzierr=20, tlzierr=60, horcorzierr=100)
     assert p["sigzierr"] == 20.0
+
+
+def test_read_setup_and_control(shared_dir) -> None:
+    from stilt.params import read_control, read_setup
+
+    case = shared_dir / "oracle" / "ngm_oct1618"
+    setup = read_setup(case / "SETUP.CFG")
+    p = resolve_params(setup)
+    assert p["numpar"] == 500 and p["kmix0"] == 150 and p["seed"] == -43
+    assert p["varsiwant"][:5] == ("time", "indx", "long", "lati", "zagl") and p["ivmax"] == 16
+    assert p["wvert"] is False and p["delt"] == 1.0
+    ctl = read_control(case / "CONTROL")
+    assert ctl["time"] == np.datetime64("1995-10-17T18:00")
+    assert ctl["points"] == [(40.0, -90.0, 10.0)] and ctl["n_hours"] == -24.0
+    assert ctl["z_top"] == 25000.0 and ctl["met_files"] == ["../shared/met/oct1618.BIN"]
+    synth = read_control(shared_dir / "oracle" / "synth_hrrrlike" / "CONTROL")
+    assert len(synth["met_files"]) == 5 and synth["met_files"][0].endswith("20230715_18-23_synt")
+
+
+def test_read_setup_accepts_ampersand_form(tmp_path) -> None:
+    from stilt.params import read_setup
+
+    (tmp_path / "SETUP.CFG").write_text("&SETUP\n kmixd = 0, numpar=20,\n"
+                                        " varsiwant='time','indx','foot', unknownkey=3\n/\n")
+    out = read_setup(tmp_path / "SETUP.CFG")
+    assert out == {"kmixd": "0", "numpar": "20", "varsiwant": ["time", "indx", "foot"]}
