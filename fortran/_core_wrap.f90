@@ -151,6 +151,18 @@ subroutine turbulence_zicontrol_scale(n, scales, m, minutes, factors)
     end do
 end subroutine turbulence_zicontrol_scale
 
+subroutine turbulence_interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
+    !! Profiles (nz levels x nv variables) between two met times along zi-normalised height.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_turbulence, only: interpolate_in_time
+    implicit none
+    integer(c_int), intent(in) :: nz, nv
+    real(c_double), intent(in) :: z(nz), tf, zi1, zi2, prof1(nz, nv), prof2(nz, nv)
+    real(c_double), intent(out) :: zi, prof(nz, nv)
+    !f2py intent(hide), depend(prof1) :: nz = shape(prof1, 0), nv = shape(prof1, 1)
+    call interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
+end subroutine turbulence_interpolate_in_time
+
 !! ---- stilt_dispersion ---------------------------------------------------------------------
 subroutine dispersion_column_mass(n, zl, densd, hv, mass)
     !! Dry-air column mass below hv (kg/m2) on step-function levels (physics.md 3.7).

@@ -17,7 +17,8 @@ module stilt_turbulence
     public :: surface_met, mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, &
         heat_flux
     public :: turb_options, column_state, column_turbulence, turbulence_profiles, &
-        free_troposphere_k, virtual_potential_temperature, zicontrol_scale
+        free_troposphere_k, virtual_potential_temperature, zicontrol_scale, &
+        interpolate_in_time
 
     real(dp), parameter :: tl_free = 100.0_dp   !! T_L above the mixed layer (s)
 
@@ -56,6 +57,40 @@ contains
         real(dp) :: thv
         thv = potential_temperature(temp, pres) * (1.0_dp + 0.61_dp * q)
     end function virtual_potential_temperature
+
+    pure subroutine interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
+        !! Turbulence profiles between two met times as hycs_std does it (docs/physics_notes.md):
+        !! zi = (1 - tf) zi1 + tf zi2, and level k takes (1 - tf) prof1(k1) + tf prof2(k2), where
+        !! k_m is the level nearest to the height z_k zi_m / zi (the level at the same height
+        !! relative to the mixed layer in met time m), not level k itself.
+        integer(ip), intent(in) :: nz            !! number of internal levels
+        integer(ip), intent(in) :: nv            !! number of profile variables
+        real(dp), intent(in) :: z(nz)            !! level heights above ground (m), increasing
+        real(dp), intent(in) :: tf               !! time fraction: 0 at met time 1, 1 at time 2
+        real(dp), intent(in) :: zi1, zi2         !! mixed-layer heights at the met times (m)
+        real(dp), intent(in) :: prof1(nz, nv)    !! profiles at met time 1 (e.g. sigw, T_L, ...)
+        real(dp), intent(in) :: prof2(nz, nv)    !! profiles at met time 2
+        real(dp), intent(out) :: zi              !! mixed-layer height at tf (m)
+        real(dp), intent(out) :: prof(nz, nv)    !! profiles at tf
+        integer(ip) :: k, k1, k2
+        zi = (1.0_dp - tf) * zi1 + tf * zi2
+        do k = 1, nz
+            if (zi > 0.0_dp) then
+                k1 = nearest_level(z(k) * zi1 / zi)
+                k2 = nearest_level(z(k) * zi2 / zi)
+            else
+                k1 = k
+                k2 = k
+            end if
+            prof(k, :) = (1.0_dp - tf) * prof1(k1, :) + tf * prof2(k2, :)
+        end do
+    contains
+        pure function nearest_level(h) result(kn)
+            real(dp), intent(in) :: h
+            integer(ip) :: kn
+            kn = int(minloc(abs(z - h), dim=1), ip)
+        end function nearest_level
+    end subroutine interpolate_in_time
 
     pure function zicontrol_scale(n, scales, minutes) result(f)
         !! ZICONTROL factor on zi for a met time (3.3): scales(h + 1) with h the whole hours

@@ -78,6 +78,14 @@ def turbulence_surface_layer(
 def turbulence_zicontrol_scale(
     scales: npt.ArrayLike, minutes: npt.ArrayLike
 ) -> npt.NDArray[np.float64]: ...
+def turbulence_interpolate_in_time(
+    z: npt.ArrayLike,
+    tf: float,
+    zi1: float,
+    zi2: float,
+    prof1: npt.ArrayLike,
+    prof2: npt.ArrayLike,
+) -> tuple[float, npt.NDArray[np.float64]]: ...  # zi, profiles (nz, nv)
 
 # ---- stilt_dispersion ----
 def dispersion_column_mass(
