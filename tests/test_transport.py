@@ -315,3 +315,30 @@ def test_results_do_not_depend_on_the_window_or_the_other_particles() -> None:
     for name in ("long", "lati", "zagl", "foot", "mlht"):
         np.testing.assert_array_equal(both[name].values[:, :10], alone[name].values)
     assert float(both.long.isel(time=-1, indx=15)) > -106.0  # the others were elsewhere
+
+
+def test_automatic_time_step_from_tratio() -> None:
+    met = make_met(LATLON, 4, 10.0, 0.0)
+    rec = {"time": "2021-07-01T00:00", "latitude": 40.0, "longitude": -105.0, "altitude": 500.0}
+    fixed = run_trajectories(rec, met, n_hours=3, numpar=1, seed=1, nturb=1)
+    auto = run_trajectories(rec, met, n_hours=3, numpar=1, seed=1, nturb=1, delt=0)
+    # 10 m/s on a 0.25 deg grid is 0.028 cells/min: the largest divisor of 60 keeping a step
+    # under tratio = 0.75 cell is 20 min
+    assert auto.time.values.tolist() == [20.0 * k for k in range(1, 10)]
+    np.testing.assert_allclose(auto.long.values[-1], fixed.long.values[-1], atol=1e-9)
+
+
+def test_global_grid_wraps_across_the_antimeridian() -> None:
+    grid = ArlGrid.latlon(lat0=-90.0, lon0=0.0, dlat=2.5, dlon=2.5, nx=144, ny=73)
+    assert grid.is_global
+    met = make_met(grid, 7, 30.0, 0.0)
+    rec = {"time": "2021-07-01T00:00", "latitude": 0.0, "longitude": 178.0, "altitude": 500.0}
+    ds = run_trajectories(rec, met, n_hours=6, numpar=1, seed=1, nturb=1)
+    lon = ds.long.values[:, 0]
+    assert np.isfinite(lon).all()
+    # 30 m/s eastward at the equator for 6 h: 648 km = 5.83 deg, across 180
+    total = np.degrees(30.0 * 6 * 3600 / R_EARTH)
+    assert float(lon[-1]) == pytest.approx(178.0 + total - 360.0, abs=1e-6)
+    steps = np.diff(lon)
+    steps[steps < -180] += 360.0
+    assert np.all(steps > 0)
