@@ -262,8 +262,8 @@ contains
     pure subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
             uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, virt, prof, status)
         !! Remap one met time of a window from the data levels to the internal levels.
-        !! Ground values: winds = U10M/V10M where present, else half the first data-level wind
-        !! (what hycs_std does for files without 10-m winds, see docs/transport.md); T = T02M
+        !! Ground values: winds = U10M/V10M where present, else 0.485 x the first data-level wind
+        !! (fits hycs_std on a file without 10-m winds, see docs/transport.md); T = T02M
         !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
         !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
@@ -306,7 +306,7 @@ contains
                 u0 = sfc(sv_u10m, i, j); v0 = sfc(sv_v10m, i, j)
                 zw = 0.0_dp
                 if (.not. (ieee_is_finite(u0) .and. ieee_is_finite(v0))) then
-                    u0 = 0.5_dp * uwnd(i, j, 1); v0 = 0.5_dp * vwnd(i, j, 1)
+                    u0 = 0.485_dp * uwnd(i, j, 1); v0 = 0.485_dp * vwnd(i, j, 1)
                     zw = 0.0_dp
                 end if
                 call remap_column(nd, zd, uwnd(i, j, :), u0, nl, zi, prof(pv_u, :, i, j), zw)

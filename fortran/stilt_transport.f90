@@ -40,6 +40,9 @@ module stilt_transport
     !! turbulence profile variables per met node (prepare_turbulence)
     integer(ip), parameter, public :: tv_sigw = 1, tv_tl = 2, tv_sigu = 3, tv_sigv = 4
     integer(ip), parameter, public :: nturbv = 4
+    !! lowest nominal height mean advection takes a particle to (m): the NGM no-turbulence
+    !! oracle descends to 0.7604 m above ground (sigma = 1 - 3.0635e-5) and stays there
+    real(dp), parameter :: z_floor = 0.7659_dp
 
     !! particle status codes
     integer(ip), parameter, public :: ps_alive = 0      !! still moving
@@ -384,7 +387,7 @@ contains
         integer(ip) :: p, n, nsub, m, st, dst, ni, nj
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
-        real(dp) :: dist, fscale
+        real(dp) :: dist, fscale, sfloor
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
         real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
@@ -392,6 +395,7 @@ contains
         tstatus = status_ok
         span = w%t2 - w%t1
         smin = zsg(w%nl)
+        sfloor = 1.0_dp - z_floor / w%z_top
         out = nan
         dmv = 0.0_dp
         zlev = (1.0_dp - zsg) * w%z_top
@@ -420,7 +424,7 @@ contains
                         v2)
                     x(p) = x(p) + 0.5_dp * (v1(1) + v2(1)) * h
                     y(p) = y(p) + 0.5_dp * (v1(2) + v2(2)) * h
-                    s(p) = min(max(s(p) + 0.5_dp * (v1(3) + v2(3)) * h, smin), 1.0_dp)
+                    s(p) = min(max(s(p) + 0.5_dp * (v1(3) + v2(3)) * h, smin), sfloor)
                     call classify(w, x(p), y(p), st)
                     if (st /= 0) exit
                 end do
