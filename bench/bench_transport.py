@@ -66,8 +66,10 @@ print(json.dumps({"cpu_total": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_m
 
 
 def _met_folder(case: str, work: Path) -> tuple[Path, str, str]:
-    """Folder, file_format, file_tres of the case's met (the synthetic files are gunzipped and
-    linked under strftime-friendly names)."""
+    """Return folder, file_format and file_tres of the case's met.
+
+    The synthetic files are gunzipped and linked under strftime-friendly names.
+    """
     if case == "ngm":
         return SHARED / "met", "oct1618.BIN", "1 day"
     folder = work / "met"
@@ -91,6 +93,7 @@ def _varsiwant(setup: str) -> list[str]:
 
 
 def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path) -> dict:
+    """Run hycs_std on the oracle case's CONTROL/SETUP.CFG; return CPU, peak RSS, rows."""
     sys.path.insert(0, str(BENCH))
     from _reference import reference_hycs_std  # noqa: PLC0415 (bench-only helper)
 
@@ -109,7 +112,7 @@ def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path)
     out[3] = f"-{hours}"
     (run / "CONTROL").write_text("\n".join(out) + "\n")
     if case == "synth":  # the original names (the binary reads them directly)
-        for i, line in enumerate(out):
+        for line in out:
             if line.endswith("_synt") and not (met_dir / line).exists():
                 raise FileNotFoundError(met_dir / line)
     setup = (oracle / "SETUP.CFG").read_text()
@@ -126,6 +129,7 @@ def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path)
 
 def run_ours(case: str, work: Path, numpar: int, hours: int, met_dir: Path, fmt: str,
              tres: str) -> dict:
+    """Run stilt.run_trajectories in a fresh process; return CPU, peak RSS, rows."""
     setup = (SHARED / "oracle" / CASES[case]["oracle"] / "SETUP.CFG").read_text()
     args = dict(CASES[case], directory=str(met_dir), file_format=fmt, file_tres=tres,
                 hours=hours, numpar=numpar, varsiwant=_varsiwant(setup),
@@ -136,6 +140,7 @@ def run_ours(case: str, work: Path, numpar: int, hours: int, met_dir: Path, fmt:
 
 
 def main() -> None:
+    """Parse the arguments, run both sides and print the comparison."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--case", choices=sorted(CASES), default="ngm")
     ap.add_argument("--numpar", type=int, default=500)

@@ -60,7 +60,8 @@ class Param:
         try:
             if self.kind is bool:
                 if isinstance(value, str):
-                    if value.strip().upper() not in {"TRUE", "FALSE", "T", "F", ".TRUE.", ".FALSE."}:
+                    if value.strip().upper() not in {"TRUE", "FALSE", "T", "F", ".TRUE.",
+                                                     ".FALSE."}:
                         raise ValueError(value)
                     out: Any = value.strip().upper().strip(".").startswith("T")
                 else:
@@ -279,8 +280,9 @@ def resolve_params(params: Mapping[str, Any] | None = None, **more: Any) -> dict
     return out
 
 
-_NAMELIST_ITEM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)(?=,?\s*[A-Za-z_][A-Za-z0-9_]*\s*=|"
-                            r",?\s*[$&/]\s*(?:END)?\s*$|,?\s*$)", re.S)
+_NAMELIST_ITEM = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)(?=,?\s*[A-Za-z_][A-Za-z0-9_]*\s*=|"
+    r",?\s*[$&/]\s*(?:END)?\s*$|,?\s*$)", re.S)
 
 
 def read_setup(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -317,8 +319,10 @@ def read_setup(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def read_control(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read the start of a HYSPLIT ``CONTROL`` file: start time, start points, duration,
-    vertical motion, model top and met files (physics.md 6.1).
+    """Read the start of a HYSPLIT ``CONTROL`` file.
+
+    Start time, start points, duration, vertical motion, model top and met files
+    (physics.md 6.1).
 
     Returns
     -------

@@ -10,8 +10,9 @@ levels and advance every particle through the interval in the Fortran core
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,11 +274,10 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                        f"({', '.join(met_files) or 'dataset'}), the run needs {lo} .. {hi}")
     inside = times[(times >= lo) & (times <= hi)]
     span = np.concatenate([times[times < lo][-1:], inside, times[times > hi][:1]])
-    if span.size > 2:
+    if span.size > 2 and isinstance(met, xr.Dataset):  # MetConfig.find_files checked files
         from stilt.met.discovery import MetFile, check_gaps
 
-        check_gaps(span, [MetFile(__import__("pathlib").Path(f or "dataset"), span)
-                          for f in (met_files[:1] or [""])])
+        check_gaps(span, [MetFile(Path("<met Dataset>"), times)])
 
     # internal vertical grid (physics.md 2.1)
     z_top = float(p["z_top"])
@@ -500,7 +500,7 @@ def _attr_value(value: Any) -> Any:
 def _release_sigma(core: Any, m1: Any, m2: Any, a_min: float, b_min: float, x: np.ndarray,
                    y: np.ndarray, win: Any, heights: np.ndarray, release: Release, z_top: float,
                    zsg: np.ndarray, rname: str) -> np.ndarray:
-    """Internal sigma of the release heights (AGL, or MSL minus the model ground)."""
+    """Return the internal sigma of the release heights (AGL, or MSL minus the ground)."""
     tf = (0.0 - a_min) / (b_min - a_min)
     zg = ((1.0 - tf) * core.transport_surface_at(m1.sfc, x - win.i0, y - win.j0, 1)
           + tf * core.transport_surface_at(m2.sfc, x - win.i0, y - win.j0, 1))

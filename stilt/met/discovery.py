@@ -84,6 +84,7 @@ class MetConfig:
                                                              compare=False)
 
     def __post_init__(self) -> None:
+        """Check the file pattern, time resolution and minimum file count."""
         if not str(self.file_format).strip():
             raise ConfigError("MetConfig.file_format is empty")
         if self.is_pattern:
@@ -121,7 +122,7 @@ class MetConfig:
         return names
 
     def find_files(self, t_receptor: np.datetime64, n_hours: float) -> list[MetFile]:
-        """The met files covering the run, in time order.
+        """Find the met files covering the run, in time order.
 
         Parameters
         ----------
@@ -202,7 +203,8 @@ def check_gaps(times: np.ndarray, files: Sequence[MetFile]) -> None:
     """
     if times.size < 2:
         return
-    steps = np.concatenate([np.diff(f.times) for f in files if f.times.size > 1] or [np.diff(times)])
+    steps = np.concatenate([np.diff(f.times) for f in files if f.times.size > 1]
+                           or [np.diff(times)])
     if steps.size == 0:
         steps = np.diff(times)
     values, counts = np.unique(steps, return_counts=True)

@@ -155,7 +155,8 @@ class MetSource:
             kwargs["y"] = (1, 1)
         # read from the first file holding the (first) time: scanning one file, not all
         t = np.datetime64(times.min(), "m")
-        path = next((p for p, ft in zip(self.paths, self.file_times) if t in ft), self.paths[0])
+        path = next((p for p, ft in zip(self.paths, self.file_times, strict=True) if t in ft),
+                    self.paths[0])
         return arl.read_arl(str(path), **kwargs)
 
     def read(self, time: np.datetime64, window: Window) -> xr.Dataset:
