@@ -81,6 +81,8 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
     "zcfx": {"long_name": "cumulative vertical displacement by convective fluxes", "units": "m"},
 }
 _DOUBLE = ("long", "lati", "foot")
+#: doubles in the core's per-call output buffer (NDIAG x particles x steps): 16 MB
+_OUT_BUDGET = 2_000_000
 #: roughness length where the met file has no RGHS (ASCDATA.CFG default, physics.md 3.2)
 DEFAULT_Z0 = 0.2
 
@@ -329,6 +331,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                         else np.float32) for c in set(cols) | {"long", "lati"}}
     acc = {c: np.zeros(numpar) for c in _SUMMED}
     since_out = 0
+    chunk = max(1, _OUT_BUDGET // (NDIAG * numpar))  # model steps per core call
 
     def to_min(t: np.datetime64) -> float:
         return float((np.datetime64(t, "m") - t0) / np.timedelta64(1, "m"))
@@ -351,6 +354,8 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         margin_factor = 1.0
         saved = [a.copy(order="K") for a in (x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev,
                                              eps)]
+        n_out0, since0 = len(step_times), since_out
+        acc0 = {c: a.copy() for c, a in acc.items()}
         while True:
             alive = pstat == 0
             # margin: twice the largest particle displacement of the previous interval (scaled
@@ -394,21 +399,36 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
             topt = np.array([turb["kbls"], turb["kmixd"], turb["kmix0"], turb["kzmix"],
                              turb["tvmix"], turb["tkerd"], turb["tkern"], m1.ziscale,
                              m2.ziscale, turb["ks"], turb["kdat"]], dtype=float)
-            out, status, tstatus = _core.transport_advance(
-                win.i0, win.j0, source.nx, source.ny, int(wrap_x), z_top, a_min, b_min, zsg,
-                aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb, m1.zi, m2.zi,
-                m1.done, m2.done, topt, float(turb["z0"]), gdx, gdy, xl, yl, s, pstat, wnorm,
-                up, vp, dmas, rng, float(t_now), float(dt), nsteps, float(p["tratio"]),
-                int(p["nturb"]), float(p["tlfrac"]), float(p["veght"]), float(p["hscale"]),
-                errpar, eu, ev, eps)
-            if tstatus != 0:
-                raise MetError(f"{rname}: stability / mixed-layer height could not be evaluated "
-                               f"from the met at {ta} or {tb} (core status {int(tstatus)}): "
-                               "non-finite or invalid surface fluxes or profiles")
-            if status != 0:
-                raise CoreError(f"{rname}: dispersion failed between {ta} and {tb} "
-                                f"(core status {int(status)})")
-            if np.any(pstat == 2):
+            # the output bookkeeping as it was at the start of the interval (for a redo)
+            del step_times[n_out0:]
+            acc = {c: a.copy() for c, a in acc0.items()}
+            since_out = since0
+            t_cur, done_steps, redo = t_now, 0, False
+            while done_steps < nsteps:  # chunks bound the size of the core's output buffer
+                k = min(chunk, nsteps - done_steps)
+                out, status, tstatus = _core.transport_advance(
+                    win.i0, win.j0, source.nx, source.ny, int(wrap_x), z_top, a_min, b_min,
+                    zsg, aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb,
+                    m1.zi, m2.zi, m1.done, m2.done, topt, float(turb["z0"]), gdx, gdy, xl, yl,
+                    s, pstat, wnorm, up, vp, dmas, rng, float(t_cur), float(dt), k,
+                    float(p["tratio"]), int(p["nturb"]), float(p["tlfrac"]),
+                    float(p["veght"]), float(p["hscale"]), errpar, eu, ev, eps)
+                if tstatus != 0:
+                    raise MetError(f"{rname}: stability / mixed-layer height could not be "
+                                   f"evaluated from the met at {ta} or {tb} (core status "
+                                   f"{int(tstatus)}): non-finite or invalid surface fluxes or "
+                                   "profiles")
+                if status != 0:
+                    raise CoreError(f"{rname}: dispersion failed between {ta} and {tb} "
+                                    f"(core status {int(status)})")
+                if np.any(pstat == 2):
+                    redo = True
+                    break
+                since_out = _emit_rows(out, k, t_cur, dt, total, outdt, since_out, acc, cols,
+                                       store, step_times, grid)
+                t_cur += k * dt
+                done_steps += k
+            if redo:
                 if win.nx == source.nx and win.ny == source.ny:
                     raise CoreError("particles reported at a window edge on the full grid")
                 margin_factor *= 2.0
@@ -421,35 +441,6 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
             x, y = xl, yl
             break
         started = True
-        # output rows (OUTDT sampling; foot and samt summed over the output interval)
-        for n in range(nsteps):
-            t_step = t_now + (n + 1) * dt
-            since_out += abs(dt)
-            for c in _SUMMED:
-                acc[c] += np.nan_to_num(out[_DC[c], :, n])
-            if outdt < 0:
-                continue
-            if outdt == 0 or since_out >= outdt or abs(t_step) >= total:
-                k_out = len(step_times)
-                step_times.append(t_step)
-                row = out[:, :, n]
-                live = ~np.isnan(row[_DC["x"]])
-                if live.any():
-                    la, lo_ = grid.to_latlon(row[_DC["x"], live], row[_DC["y"], live])
-                    store["lati"][k_out, live] = la
-                    store["long"][k_out, live] = lo_
-                for c in cols:
-                    if c in ("long", "lati"):
-                        continue
-                    if c in _SUMMED:
-                        store[c][k_out] = np.where(live, acc[c], np.nan)
-                    elif c == "wout":
-                        store[c][k_out] = -row[_DC[c]]  # hycs_std prints w positive downward
-                    else:
-                        store[c][k_out] = row[_DC[c]]
-                for c in _SUMMED:
-                    acc[c][:] = 0.0
-                since_out = 0
         t_now = int(t_now + nsteps * dt)
         if abs(t_now) >= total or not np.any(pstat == 0):
             break
@@ -495,6 +486,47 @@ def _attr_value(value: Any) -> Any:
         return [str(v) for v in value] if value and isinstance(value[0], str) else list(value) \
             if value else ""
     return value
+
+
+def _emit_rows(out: np.ndarray, nsteps: int, t_start: int, dt: int, total: int, outdt: int,
+               since_out: int, acc: dict[str, np.ndarray], cols: list[str],
+               store: dict[str, np.ndarray], step_times: list[int], grid: Any) -> int:
+    """Turn the core's per-step diagnostics into output rows.
+
+    OUTDT sampling, foot and samt summed over the output interval; returns the minutes
+    accumulated since the last row.
+    """
+    for n in range(nsteps):
+        t_step = t_start + (n + 1) * dt
+        since_out += abs(dt)
+        for c in _SUMMED:
+            acc[c] += np.nan_to_num(out[_DC[c], :, n])
+        if outdt < 0:
+            continue
+        if outdt == 0 or since_out >= outdt or abs(t_step) >= total:
+            k_out = len(step_times)
+            step_times.append(t_step)
+            row = out[:, :, n]
+            live = ~np.isnan(row[_DC["x"]])
+            store["lati"][k_out] = np.nan
+            store["long"][k_out] = np.nan
+            if live.any():
+                la, lo = grid.to_latlon(row[_DC["x"], live], row[_DC["y"], live])
+                store["lati"][k_out, live] = la
+                store["long"][k_out, live] = lo
+            for c in cols:
+                if c in ("long", "lati"):
+                    continue
+                if c in _SUMMED:
+                    store[c][k_out] = np.where(live, acc[c], np.nan)
+                elif c == "wout":
+                    store[c][k_out] = -row[_DC[c]]  # hycs_std prints w positive downward
+                else:
+                    store[c][k_out] = row[_DC[c]]
+            for c in _SUMMED:
+                acc[c][:] = 0.0
+            since_out = 0
+    return since_out
 
 
 def _release_sigma(core: Any, m1: Any, m2: Any, a_min: float, b_min: float, x: np.ndarray,

@@ -342,3 +342,32 @@ def test_global_grid_wraps_across_the_antimeridian() -> None:
     steps = np.diff(lon)
     steps[steps < -180] += 360.0
     assert np.all(steps > 0)
+
+
+def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
+    import stilt.transport as tr
+    from stilt import _core
+
+    grid = ArlGrid.latlon(lat0=30.0, lon0=-115.0, dlat=0.1, dlon=0.1, nx=121, ny=101)
+    # 70 m/s: faster than the 30 m/s first-window guess, so the first interval is redone
+    met = make_met(grid, 3, lambda x, y, h: 70.0 + 0.0 * x, lambda x, y, h: 2.0 + 0.02 * y)
+    rec = {"time": "2021-07-01T02:00", "latitude": 35.0, "longitude": -105.0, "altitude": 10.0}
+    calls: list[int] = []
+    original = _core.transport_advance
+
+    def counting(*args):  # noqa: ANN002, ANN202
+        calls.append(args[37])  # nsteps
+        return original(*args)
+
+    monkeypatch.setattr(_core, "transport_advance", counting)
+    whole = run_trajectories(rec, met, n_hours=-2, numpar=12, seed=2)
+    assert len(calls) > 2 and max(calls) == 60  # one call per hour, plus the redo
+    calls.clear()
+    monkeypatch.setattr(tr, "_OUT_BUDGET", tr.NDIAG * 12 * 7)  # 7 steps per core call
+    chunked = run_trajectories(rec, met, n_hours=-2, numpar=12, seed=2)
+    assert max(calls) == 7
+    for name in whole.data_vars:
+        np.testing.assert_array_equal(whole[name].values, chunked[name].values)
+    # 70 m/s for 2 h is 504 km, 5.54 deg of longitude at 35N, westward (backward run); less
+    # for the particles that spend time below the first internal level
+    assert -105.0 - 5.54 < float(whole.long.mean("indx")[-1]) < -105.0 - 4.5
