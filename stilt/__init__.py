@@ -21,6 +21,15 @@ _EXPORTS: dict[str, str] = {
     "calc_footprints": "stilt.footprint",
     "write_footprint": "stilt.footprint",
     "Grid": "stilt.footprint",
+    "ConfigError": "stilt.errors",
+    "Model": "stilt.model",
+    "ModelConfig": "stilt.config",
+    "FootprintConfig": "stilt.config",
+    "ExecutionConfig": "stilt.config",
+    "PointReceptor": "stilt.receptors",
+    "ColumnReceptor": "stilt.receptors",
+    "MultiPointReceptor": "stilt.receptors",
+    "read_receptors": "stilt.receptors",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -6,6 +6,14 @@ Usage:
   stilt --version
 
 Commands:
+  init       Create a project folder (starter or runnable example).
+  check      Validate a project (config, receptors, met coverage) and print the plan.
+  run        Run every simulation of a project that is not complete.
+  register   Register simulations to run later (by pull workers).
+  pull       Work as a pull worker: run registered simulations until none is left.
+  serve      A long-lived pull worker: follow new registrations until stopped.
+  status     Counts by state and failures grouped by reason.
+  index      Maintain the output index (stilt index rebuild DIR).
   met        Inspect ARL meteorology files or generate synthetic met (stilt met --help).
 
 Options:
@@ -82,7 +90,233 @@ def _positive_int(text: str, name: str, minimum: int = 1) -> int:
     return value
 
 
+def _cmd_init(argv: list[str]) -> int:
+    """Create a project folder with a commented config.yaml and a receptors.csv.
+
+    Usage:
+      stilt init <dir> [--example]
+      stilt init (-h | --help)
+
+    Options:
+      --example   Write a complete runnable example: 8 receptors on a small synthetic met set
+                  (generated into <dir>/met). Run it with 'stilt run <dir>'.
+      -h --help   Show this help.
+
+    Existing config.yaml or receptors.csv files are never overwritten.
+    """
+    args = docopt(_cmd_init.__doc__ or "", argv=argv)
+    from stilt.project import init_project
+
+    for path in init_project(args["<dir>"], example=bool(args["--example"])):
+        print(path)
+    return 0
+
+
+def _cmd_check(argv: list[str]) -> int:
+    """Validate a project and print the plan; runs nothing.
+
+    Usage:
+      stilt check <dir>
+      stilt check (-h | --help)
+
+    Checks config.yaml (unknown keys, values, footprint grid budget), receptors.csv, and that
+    met files cover every simulation still to run. Exit code 0 when no problem was found.
+    """
+    args = docopt(_cmd_check.__doc__ or "", argv=argv)
+    from stilt.project import check_project
+
+    result = check_project(args["<dir>"])
+    print(result.report())
+    return 0 if result.ok else 1
+
+
+def _model_overrides(args: dict) -> dict:
+    out: dict = {}
+    if args.get("--n-workers") is not None:
+        out["n_workers"] = _positive_int(args["--n-workers"], "--n-workers")
+    if args.get("--backend") is not None:
+        out["backend"] = args["--backend"]
+    if args.get("--timeout") is not None:
+        try:
+            out["timeout"] = float(args["--timeout"])
+        except ValueError:
+            raise DocoptExit(f"--timeout must be seconds, got {args['--timeout']!r}") from None
+    return out
+
+
+def _finish(report: object, interrupted_code: int = 130) -> int:
+    print(report.summary())  # type: ignore[attr-defined]
+    if report.interrupted:  # type: ignore[attr-defined]
+        return interrupted_code
+    return 0 if report.ok else 1  # type: ignore[attr-defined]
+
+
+def _progress_stream() -> object:
+    return sys.stderr if sys.stderr.isatty() else None
+
+
+def _cmd_run(argv: list[str]) -> int:
+    """Run every simulation of a project that is not complete, and wait for them.
+
+    Usage:
+      stilt run <dir> [--backend=<name>] [--n-workers=<n>] [--timeout=<s>] [--no-skip]
+                      [--retry-failed] [--scene-id=<id>]
+      stilt run (-h | --help)
+
+    Options:
+      --backend=<name>   Execution backend (local) [overrides config.yaml].
+      --n-workers=<n>    Processes running simulations at once [overrides config.yaml].
+      --timeout=<s>      Seconds one simulation may take [overrides config.yaml].
+      --no-skip          Recompute everything, even outputs that are complete.
+      --retry-failed     Also rerun simulations that failed before.
+      --scene-id=<id>    Tag the registered simulations with a scene id.
+      -h --help          Show this help.
+
+    Exit code 0 only when every simulation is complete; 1 when some failed (summary printed),
+    130 when interrupted. config.yaml is never modified.
+    """
+    args = docopt(_cmd_run.__doc__ or "", argv=argv)
+    from stilt.model import Model
+
+    model = Model(args["<dir>"])
+    report = model.run(skip_existing=False if args["--no-skip"] else None,
+                       retry_failed=bool(args["--retry-failed"]), scene_id=args["--scene-id"],
+                       progress=_progress_stream(), **_model_overrides(args))  # type: ignore
+    return _finish(report)
+
+
+def _cmd_register(argv: list[str]) -> int:
+    """Register simulations (pending) to be run later by 'stilt pull' or 'stilt serve'.
+
+    Usage:
+      stilt register <dir> [--receptors=<csv>] [--scene-id=<id>]
+      stilt register (-h | --help)
+
+    Options:
+      --receptors=<csv>  Receptor table to register [default: the project's receptors.csv].
+      --scene-id=<id>    Tag these simulations (status and pull can select them).
+      -h --help          Show this help.
+    """
+    args = docopt(_cmd_register.__doc__ or "", argv=argv)
+    from stilt.model import Model
+
+    model = Model(args["<dir>"])
+    receptors = args["--receptors"]
+    if receptors == "the project's receptors.csv":
+        receptors = None
+    ids = model.register_pending(receptors=receptors, scene_id=args["--scene-id"])
+    print(f"{len(ids)} simulation(s) registered")
+    return 0
+
+
+def _cmd_pull(argv: list[str]) -> int:
+    """Work as a pull worker: claim and run registered simulations until none is left.
+
+    Usage:
+      stilt pull <dir> [--follow] [--n-workers=<n>] [--timeout=<s>] [--scene-id=<id>]
+      stilt pull (-h | --help)
+
+    Options:
+      --follow          Keep waiting for new registrations until stopped (Ctrl-C, SIGTERM).
+      --n-workers=<n>   Processes running simulations at once [overrides config.yaml].
+      --timeout=<s>     Seconds one simulation may take [overrides config.yaml].
+      --scene-id=<id>   Only simulations of this scene.
+      -h --help         Show this help.
+    """
+    args = docopt(_cmd_pull.__doc__ or "", argv=argv)
+    return _pull(args, follow=bool(args["--follow"]))
+
+
+def _cmd_serve(argv: list[str]) -> int:
+    """A long-lived worker: run registered simulations and follow new ones until stopped.
+
+    Usage:
+      stilt serve <dir> [--n-workers=<n>] [--timeout=<s>] [--scene-id=<id>] [--poll=<s>]
+      stilt serve (-h | --help)
+
+    Options:
+      --n-workers=<n>   Processes running simulations at once [overrides config.yaml].
+      --timeout=<s>     Seconds one simulation may take [overrides config.yaml].
+      --scene-id=<id>   Only simulations of this scene.
+      --poll=<s>        Seconds between looks for new work [default: 2].
+      -h --help         Show this help.
+    """
+    args = docopt(_cmd_serve.__doc__ or "", argv=argv)
+    return _pull(args, follow=True)
+
+
+def _pull(args: dict, follow: bool) -> int:
+    from stilt.model import Model
+
+    model = Model(args["<dir>"])
+    poll = float(args.get("--poll") or 2.0)
+    over = _model_overrides(args)
+    report = model.pull_simulations(follow=follow, n_workers=over.get("n_workers"),
+                                    timeout=over.get("timeout"), scene_id=args["--scene-id"],
+                                    poll=poll, progress=_progress_stream())  # type: ignore
+    print(report.summary())
+    if report.interrupted and not follow:
+        return 130
+    return 1 if report.failed else 0
+
+
+def _cmd_status(argv: list[str]) -> int:
+    """Show how many simulations are in each state, and failures grouped by reason.
+
+    Usage:
+      stilt status <dir> [--scene-id=<id>]
+      stilt status (-h | --help)
+
+    Options:
+      --scene-id=<id>   Only simulations of this scene.
+      -h --help         Show this help.
+    """
+    args = docopt(_cmd_status.__doc__ or "", argv=argv)
+    from stilt.model import Model
+
+    model = Model(args["<dir>"])
+    counts = model.index.counts(args["--scene-id"])
+    print(", ".join(f"{n} {state}" for state, n in counts.items()))
+    for reason, rows in sorted(model.index.failures(args["--scene-id"]).items()):
+        print(f"failed {reason}: {len(rows)}")
+        for row in rows[:5]:
+            print(f"  {row['sim_id']}: {row['message']}")
+        if len(rows) > 5:
+            print(f"  ... and {len(rows) - 5} more")
+    return 0
+
+
+def _cmd_index(argv: list[str]) -> int:
+    """Maintain the output index.
+
+    Usage:
+      stilt index rebuild <dir>
+      stilt index (-h | --help)
+
+    Commands:
+      rebuild   Rebuild the index from the simulation folders on disk (status records and
+                output files are the truth; a lost or corrupt index loses nothing).
+    """
+    args = docopt(_cmd_index.__doc__ or "", argv=argv)
+    from stilt.model import Model
+
+    model = Model(args["<dir>"])
+    n = model.rebuild_index()
+    counts = model.index.counts()
+    print(f"index rebuilt from {n} simulation folder(s): "
+          + ", ".join(f"{k} {state}" for state, k in counts.items()))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "init": _cmd_init,
+    "check": _cmd_check,
+    "run": _cmd_run,
+    "register": _cmd_register,
+    "pull": _cmd_pull,
+    "serve": _cmd_serve,
+    "status": _cmd_status,
+    "index": _cmd_index,
     "met": _cmd_met,
 }
 

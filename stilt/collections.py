@@ -1,0 +1,135 @@
+"""Lazy views of a model's simulations and outputs, backed by the index and the output tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stilt.errors import ConfigError
+from stilt.simulation import SimulationPaths
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+    from stilt.model import Model
+
+__all__ = ["SimulationCollection", "TrajectoryCollection", "FootprintCollection",
+           "FootprintCollections"]
+
+
+class SimulationCollection:
+    """The registered simulations of a model (queried from the index on each call)."""
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+
+    def ids(self, state: str | None = None, scene_id: str | None = None) -> list[str]:
+        """Simulation ids, optionally only those in ``state`` or of ``scene_id``."""
+        return self._model.index.ids(state, scene_id)
+
+    def incomplete(self, scene_id: str | None = None) -> list[str]:
+        """Ids not complete (pending, running or failed)."""
+        return self._model.index.ids(("pending", "running", "failed"), scene_id)
+
+    def failed(self, scene_id: str | None = None) -> list[str]:
+        """Ids that failed."""
+        return self._model.index.ids("failed", scene_id)
+
+    def status(self, sim_id: str) -> dict[str, Any]:
+        """The index row of one simulation (state, reason, message, attempts, timings)."""
+        row = self._model.index.get(sim_id)
+        if row is None:
+            raise ConfigError(f"simulation {sim_id!r} is not registered")
+        return row
+
+    def counts(self, scene_id: str | None = None) -> dict[str, int]:
+        """Number of simulations in each state."""
+        return self._model.index.counts(scene_id)
+
+    def __len__(self) -> int:
+        return sum(self._model.index.counts().values())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids())
+
+    def __contains__(self, sim_id: object) -> bool:
+        return isinstance(sim_id, str) and self._model.index.get(sim_id) is not None
+
+
+class TrajectoryCollection:
+    """Trajectory files of the complete simulations."""
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+
+    def paths(self) -> list[Path]:
+        """Existing trajectory files, by simulation id."""
+        out = []
+        for sim_id in self._model.index.ids():
+            path = SimulationPaths.of(self._model.output, sim_id).trajectory
+            if path.is_file():
+                out.append(path)
+        return out
+
+    def load(self, sim_id: str) -> xr.Dataset:
+        """The trajectories of one simulation (loaded into memory, file closed)."""
+        import xarray as xr
+
+        path = SimulationPaths.of(self._model.output, sim_id).trajectory
+        if not path.is_file():
+            raise ConfigError(f"simulation {sim_id!r} has no trajectory file ({path})")
+        with xr.open_dataset(path) as ds:
+            return ds.load()
+
+
+class FootprintCollection:
+    """The footprints of one name."""
+
+    def __init__(self, model: Model, name: str) -> None:
+        self._model = model
+        self.name = name
+
+    def paths(self) -> list[Path]:
+        """Existing footprint files of this name, by simulation id."""
+        out = []
+        for sim_id in self._model.index.ids():
+            path = SimulationPaths.of(self._model.output, sim_id).footprint(self.name)
+            if path.is_file():
+                out.append(path)
+        return out
+
+    def load(self, sim_id: str | None = None) -> Any:
+        """One simulation's footprint, or (no id) a dict of every existing one by id."""
+        import xarray as xr
+
+        if sim_id is not None:
+            path = SimulationPaths.of(self._model.output, sim_id).footprint(self.name)
+            if not path.is_file():
+                raise ConfigError(f"simulation {sim_id!r} has no footprint {self.name!r}")
+            with xr.open_dataset(path) as ds:
+                return ds.load()
+        out = {}
+        for path in self.paths():
+            with xr.open_dataset(path) as ds:
+                out[path.name.removesuffix(f"_{self.name}_foot.nc")] = ds.load()
+        return out
+
+
+class FootprintCollections(Mapping[str, FootprintCollection]):
+    """``model.footprints["name"]``: one collection per configured footprint name."""
+
+    def __init__(self, model: Model) -> None:
+        self._model = model
+
+    def __getitem__(self, name: str) -> FootprintCollection:
+        if name not in self._model.config.footprints:
+            raise KeyError(f"footprint {name!r} is not configured (footprints: "
+                           f"{', '.join(self._model.config.footprints) or 'none'})")
+        return FootprintCollection(self._model, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._model.config.footprints)
+
+    def __len__(self) -> int:
+        return len(self._model.config.footprints)

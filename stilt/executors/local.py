@@ -1,0 +1,467 @@
+"""The local executor: run claimed simulations inline or in a process pool on this machine.
+
+``n_workers == 1`` runs each simulation in the calling process. ``n_workers > 1`` starts a
+pool of N worker processes (:mod:`multiprocessing`, one pipe each rather than
+:class:`multiprocessing.Pool`, whose shared task queue deadlocks when a worker is killed while
+holding its lock); each simulation is one task, its result comes back to this (parent)
+process, which alone updates the index. Every simulation is claimed in the index
+before it runs (so two runs on one project never run it twice) and its lease is renewed while
+it runs.
+
+- A per-simulation ``timeout`` raises inside the simulation; a worker that does not stop within
+  a grace period is killed, and the simulation is recorded as failed (TIMEOUT).
+- A worker that dies (``kill -9``, out of memory) is detected; its simulation goes back to
+  pending (WORKER_DIED) until ``max_attempts`` is reached. Workers die with their parent.
+- SIGINT/SIGTERM stop taking new work; simulations in flight are abandoned, their temporary
+  files removed and their claims released, and the run reports ``interrupted``.
+- One failing simulation never stops the others.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from stilt.index import SimulationIndex, pid_alive
+from stilt.simulation import SimulationPaths, cleanup_temp, run_simulation
+
+__all__ = ["RunReport", "execute_local"]
+
+_GRACE = 5.0  # seconds past the timeout before a worker is killed
+
+
+@dataclass
+class RunReport:
+    """What one executor run did.
+
+    Attributes
+    ----------
+    requested : list of str
+        Ids the run was asked to complete (empty for a pull worker draining any work).
+    completed, failed : list of str
+        Ids that ended complete / failed in this run (failed with their reasons in
+        ``reasons``).
+    transport_runs : int
+        Simulations whose trajectories were computed (0 for a rerun of a complete project).
+    footprint_runs : int
+        Footprints computed.
+    interrupted : bool
+        SIGINT/SIGTERM stopped the run.
+    counts : dict
+        Final index state counts of the requested ids (or all ids for a pull worker).
+    """
+
+    requested: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    transport_runs: int = 0
+    footprint_runs: int = 0
+    transport_seconds: float = 0.0
+    interrupted: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Everything asked for is complete and the run was not interrupted."""
+        done = self.counts.get("complete", 0)
+        total = sum(self.counts.values())
+        return not self.interrupted and done == total
+
+    def summary(self) -> str:
+        """Counts by state and failures by reason, one short paragraph."""
+        parts = [f"{self.counts.get(s, 0)} {s}" for s in ("complete", "failed", "pending",
+                                                          "running")]
+        text = (f"{', '.join(parts)}; this run: {len(self.completed)} completed, "
+                f"{len(self.failed)} failed, {self.transport_runs} transport runs, "
+                f"{self.footprint_runs} footprints, {self.elapsed:.1f} s")
+        if self.interrupted:
+            text += " (interrupted)"
+        for sim_id, reason in sorted(self.reasons.items()):
+            text += f"\n  failed {sim_id}: {reason}"
+        return text
+
+
+class _Progress:
+    """A single updating progress line on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None) -> None:
+        self.total = total
+        self.stream = stream
+        self.t0 = time.time()
+        self.last = 0.0
+
+    def update(self, done: int, failed: int, force: bool = False) -> None:
+        if self.stream is None or (not force and time.time() - self.last < 0.5):
+            return
+        self.last = time.time()
+        elapsed = self.last - self.t0
+        finished = done + failed
+        rate = finished / elapsed * 60 if elapsed > 0 else 0.0
+        remaining = max(self.total - finished, 0) if self.total else 0
+        eta = f"{remaining / (rate / 60):.0f} s" if rate > 0 and self.total else "?"
+        total = f"/{self.total}" if self.total else ""
+        self.stream.write(f"\r{done}{total} done, {failed} failed, {remaining} remaining, "
+                          f"{rate:.1f}/min, ETA {eta}   ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class _Stop:
+    """SIGINT/SIGTERM handlers that set a flag (and, inline, interrupt the running work)."""
+
+    def __init__(self, raise_in_main: bool) -> None:
+        self.flag = False
+        self.raise_in_main = raise_in_main
+        self.saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.flag = True
+        if self.raise_in_main:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.saved[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the leases of the claims in flight every ``lease/3`` seconds."""
+
+    def __init__(self, index_path: Path, owner: str, lease: float,
+                 ids: Callable[[], list[str]]) -> None:
+        super().__init__(daemon=True)
+        self.index_path, self.owner, self.lease, self.ids = index_path, owner, lease, ids
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        index = None
+        try:
+            while not self.done.wait(self.lease / 3):
+                if index is None:
+                    index = SimulationIndex(self.index_path)
+                index.renew(self.owner, self.ids(), self.lease)
+        except Exception:  # the claims then expire and are retried: never crash the run
+            pass
+        finally:
+            if index is not None:
+                index.close()
+
+
+# -- worker side ---------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(index_path: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _WORKER["index_path"] = index_path
+    if sys.platform.startswith("linux"):  # die with the parent (no orphaned workers)
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() == 1:
+                os._exit(1)
+        except (OSError, AttributeError):
+            pass
+
+
+def _task(payload: dict[str, Any]) -> dict[str, Any]:
+    index = _WORKER.get("index")
+    if index is None:
+        index = _WORKER["index"] = SimulationIndex(_WORKER["index_path"])
+    index.set_worker(payload["sim_id"], payload["owner"], os.getpid())
+    args = {k: v for k, v in payload.items() if k != "owner"}
+    try:
+        return run_simulation(**args)
+    except Exception as exc:  # run_simulation records its own failures; this is a last resort
+        return {"sim_id": payload["sim_id"], "state": "failed", "reason": "ERROR",
+                "message": f"{type(exc).__name__}: {exc}", "ran_transport": False,
+                "footprints_run": [], "outputs": [], "duration": None,
+                "transport_seconds": 0.0}
+
+
+# -- parent side ---------------------------------------------------------------------------
+def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
+                  scene_id: str | None = None, n_workers: int = 1,
+                  timeout: float | None = None, follow: bool = False, poll: float = 2.0,
+                  progress: TextIO | None = None) -> RunReport:
+    """Claim and run simulations of ``model`` until none is left (or until stopped).
+
+    Parameters
+    ----------
+    model : stilt.Model
+    sim_ids : sequence of str, optional
+        Only these (a run); None: any registered simulation (a pull worker).
+    scene_id : str, optional
+        Only simulations of this scene.
+    n_workers : int
+        1 runs inline; more uses a process pool.
+    timeout : float, optional
+        Seconds per simulation.
+    follow : bool
+        Keep waiting for new registrations (a long-lived worker) until SIGINT/SIGTERM.
+    poll : float
+        Seconds between looks at the index while waiting.
+    progress : text stream, optional
+        Where to draw the progress line (None: quiet).
+
+    Returns
+    -------
+    RunReport
+    """
+    index: SimulationIndex = model.index
+    cfg = model.config
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    report = RunReport(requested=list(sim_ids or []))
+    wanted = None if sim_ids is None else list(sim_ids)
+    total = len(wanted) if wanted is not None else 0
+    bar = _Progress(total, progress)
+    t0 = time.time()
+    inflight: dict[str, dict[str, Any]] = {}
+    beat = _Heartbeat(index.path, owner, cfg.execution.lease_seconds, lambda: list(inflight))
+    beat.start()
+
+    def payload(row: dict[str, Any]) -> dict[str, Any]:
+        return {"root": model.output, "project": model.project, "sim_id": row["sim_id"],
+                "met": row["met"], "receptor": row["receptor"], "config": cfg,
+                "attempt": row["attempts"], "scene_id": row["scene_id"], "timeout": timeout,
+                "owner": owner}
+
+    def record(row: dict[str, Any], res: dict[str, Any]) -> None:
+        sim_id = row["sim_id"]
+        report.transport_runs += int(bool(res.get("ran_transport")))
+        report.footprint_runs += len(res.get("footprints_run") or [])
+        report.transport_seconds += float(res.get("transport_seconds") or 0.0)
+        if res["state"] == "complete":
+            index.complete(sim_id, owner, res.get("outputs") or [], res.get("duration"),
+                           res.get("transport_hash"))
+            report.completed.append(sim_id)
+        else:
+            state = index.fail(sim_id, owner, res.get("reason") or "ERROR",
+                               res.get("message") or "", cfg.execution.max_attempts,
+                               res.get("duration"))
+            if state == "failed":
+                report.failed.append(sim_id)
+                report.reasons[sim_id] = f"{res.get('reason')}: {res.get('message')}"
+        bar.update(len(report.completed), len(report.failed))
+
+    def claim(n: int) -> list[dict[str, Any]]:
+        if n <= 0:
+            return []
+        return index.claim(owner, cfg.execution.lease_seconds, limit=n, sim_ids=wanted,
+                           scene_id=scene_id, max_attempts=cfg.execution.max_attempts)
+
+    def others_running() -> bool:
+        if wanted is None:
+            return False
+        running = set(index.ids("running", scene_id))
+        return any(s in running for s in wanted)
+
+    try:
+        if n_workers <= 1:
+            _run_inline(index, claim, payload, record, inflight, owner, follow, poll,
+                        others_running, report)
+        else:
+            _run_pool(index, claim, payload, record, inflight, owner, n_workers, timeout,
+                      follow, poll, others_running, report, cfg.execution.max_attempts, model)
+    finally:
+        beat.done.set()
+        bar.update(len(report.completed), len(report.failed), force=True)
+        bar.close()
+    report.elapsed = time.time() - t0
+    if wanted is not None:
+        states = {r["sim_id"]: r["state"] for r in index.rows(scene_id=scene_id)}
+        report.counts = {s: 0 for s in ("pending", "running", "complete", "failed")}
+        for sim_id in wanted:
+            state = states.get(sim_id, "pending")
+            report.counts[state] += 1
+    else:
+        report.counts = index.counts(scene_id)
+    return report
+
+
+def _run_inline(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]]],
+                payload: Callable[..., dict[str, Any]], record: Callable[..., None],
+                inflight: dict[str, dict[str, Any]], owner: str, follow: bool, poll: float,
+                others_running: Callable[[], bool], report: RunReport) -> None:
+    with _Stop(raise_in_main=True) as stop:
+        try:
+            while not stop.flag:
+                rows = claim(1)
+                if not rows:
+                    if follow or others_running():
+                        time.sleep(poll)
+                        continue
+                    break
+                row = rows[0]
+                inflight[row["sim_id"]] = {"row": row}
+                args = {k: v for k, v in payload(row).items() if k != "owner"}
+                res = run_simulation(**args)
+                inflight.pop(row["sim_id"], None)
+                record(row, res)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            for sim_id in list(inflight):
+                index.release(sim_id, owner)
+                inflight.pop(sim_id, None)
+        if stop.flag:
+            report.interrupted = True
+
+
+class _Worker:
+    """One worker process with its own pipe (no lock shared with other workers, so a worker
+    killed at any moment cannot block the rest, unlike multiprocessing.Pool's task queue)."""
+
+    def __init__(self, ctx: Any, index_path: str) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, index_path), daemon=True)
+        self.proc.start()
+        child.close()
+        self.job: dict[str, Any] | None = None
+        self.start = 0.0
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+def _worker_main(conn: Any, index_path: str) -> None:
+    _init_worker(index_path)
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        if payload is None:
+            return
+        conn.send(_task(payload))
+
+
+def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]]],
+              payload: Callable[..., dict[str, Any]], record: Callable[..., None],
+              inflight: dict[str, dict[str, Any]], owner: str, n_workers: int,
+              timeout: float | None, follow: bool, poll: float,
+              others_running: Callable[[], bool], report: RunReport, max_attempts: int,
+              model: Any) -> None:
+    from multiprocessing.connection import wait
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    workers = [_Worker(ctx, str(index.path)) for _ in range(n_workers)]
+
+    def replace(w: _Worker) -> None:
+        w.kill()
+        workers[workers.index(w)] = _Worker(ctx, str(index.path))
+
+    with _Stop(raise_in_main=False) as stop:
+        try:
+            while True:
+                idle = [w for w in workers if w.job is None]
+                if not stop.flag and idle:
+                    for w, row in zip(idle, claim(len(idle))):
+                        w.job, w.start = row, time.time()
+                        inflight[row["sim_id"]] = {"row": row}
+                        w.conn.send(payload(row))
+                busy = [w for w in workers if w.job is not None]
+                if not busy:
+                    if not stop.flag and (follow or others_running()):
+                        time.sleep(poll)
+                        continue
+                    break
+                if stop.flag:
+                    break
+                wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=0.2)
+                for w in busy:
+                    row = w.job
+                    assert row is not None
+                    sim_id = row["sim_id"]
+                    res = None
+                    try:
+                        if w.conn.poll():
+                            res = w.conn.recv()
+                    except (EOFError, OSError):
+                        res = None
+                    if res is not None:
+                        w.job = None
+                        inflight.pop(sim_id, None)
+                        record(row, res)
+                    elif not w.proc.is_alive():
+                        w.job = None
+                        inflight.pop(sim_id, None)
+                        _abandon(index, model, sim_id, owner, "WORKER_DIED",
+                                 f"worker process {w.proc.pid} died while running it "
+                                 f"(exit code {w.proc.exitcode})", max_attempts, report)
+                        replace(w)
+                    elif timeout and time.time() - w.start > timeout + _GRACE:
+                        w.job = None
+                        inflight.pop(sim_id, None)
+                        pid = w.proc.pid
+                        w.kill()
+                        _abandon(index, model, sim_id, owner, "TIMEOUT",
+                                 f"exceeded the timeout of {timeout:g} s; worker {pid} killed",
+                                 max_attempts, report)
+                        replace(w)
+        finally:
+            for w in workers:
+                if w.job is not None:
+                    sim_id = w.job["sim_id"]
+                    w.kill()
+                    cleanup_temp(SimulationPaths.of(model.output, sim_id).folder)
+                    index.release(sim_id, owner)
+                    inflight.pop(sim_id, None)
+                    report.interrupted = True
+                else:
+                    try:
+                        w.conn.send(None)
+                    except OSError:
+                        pass
+            for w in workers:
+                w.proc.join(5)
+                if w.proc.is_alive():
+                    w.kill()
+            if stop.flag:
+                report.interrupted = True
+
+
+def _abandon(index: SimulationIndex, model: Any, sim_id: str, owner: str, reason: str,
+             message: str, max_attempts: int, report: RunReport) -> None:
+    """Record a simulation whose worker is gone, and remove its temporary files."""
+    from stilt.simulation import read_status, write_status
+
+    paths = SimulationPaths.of(model.output, sim_id)
+    cleanup_temp(paths.folder)
+    state = index.fail(sim_id, owner, reason, message, max_attempts)
+    status = read_status(paths)
+    if status is not None:
+        status.update(state=state or "failed", reason=reason, message=message,
+                      finished_at=time.time())
+        write_status(paths, status)
+    if state == "failed":
+        report.failed.append(sim_id)
+        report.reasons[sim_id] = f"{reason}: {message}"

@@ -1,0 +1,470 @@
+"""The output index: which simulations exist and their state, in SQLite.
+
+Only this module speaks SQL. The database (stdlib :mod:`sqlite3`, WAL journal, a busy timeout)
+lives under the output folder as ``index.sqlite``. One row per registered simulation holds its
+receptor, met, scene id, transport config hash, state (``pending``, ``running``, ``complete``,
+``failed``), failure reason class and message, attempt count, timings, the claiming host/pid
+and a lease expiry.
+
+Claims are atomic (``BEGIN IMMEDIATE``) and carry a lease: a running simulation whose lease
+has expired, or whose claiming process on this host no longer exists, can be claimed again; a
+simulation attempted ``max_attempts`` times is marked failed instead. The files on disk are the
+truth: :meth:`SimulationIndex.rebuild` replaces every row from the output tree's status
+records, so a lost or corrupt index loses nothing.
+
+SQLite locking is unreliable on network file systems; opening an index on nfs, lustre, gpfs or
+cifs is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from stilt.errors import ConfigError, StiltError
+
+__all__ = ["SimulationIndex", "IndexError_", "STATES", "RETRYABLE_REASONS", "pid_alive"]
+
+STATES = ("pending", "running", "complete", "failed")
+#: failure reasons that put a simulation back to pending while attempts remain
+RETRYABLE_REASONS = ("WORKER_DIED", "LEASE_EXPIRED", "INTERRUPTED")
+_NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "cifs", "smbfs", "smb3", "fuse.sshfs",
+               "beegfs", "panfs")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS simulations (
+    sim_id        TEXT PRIMARY KEY,
+    met           TEXT NOT NULL,
+    receptor      TEXT NOT NULL,
+    scene_id      TEXT,
+    config_hash   TEXT,
+    state         TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'running', 'complete', 'failed')),
+    reason        TEXT,
+    message       TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    registered_at REAL,
+    started_at    REAL,
+    finished_at   REAL,
+    duration      REAL,
+    host          TEXT,
+    pid           INTEGER,
+    owner         TEXT,
+    lease_expires REAL,
+    outputs       TEXT
+);
+CREATE INDEX IF NOT EXISTS simulations_state ON simulations (state);
+CREATE INDEX IF NOT EXISTS simulations_scene ON simulations (scene_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+_SCHEMA_VERSION = "1"
+_COLUMNS = ("sim_id", "met", "receptor", "scene_id", "config_hash", "state", "reason",
+            "message", "attempts", "registered_at", "started_at", "finished_at", "duration",
+            "host", "pid", "owner", "lease_expires", "outputs")
+
+
+class IndexError_(StiltError):
+    """The index database cannot be used (corrupt, locked too long, on a network file system)."""
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists on this host."""
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child not yet reaped by its parent is a zombie: count it as gone
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def _fs_type(path: Path) -> str:
+    """File system type of the mount holding ``path`` (Linux /proc/mounts; '' elsewhere)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return ""
+    best, kind = "", ""
+    target = str(path.resolve())
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mnt = parts[1].replace("\\040", " ")
+        if (target == mnt or target.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+            best, kind = mnt, parts[2]
+    return kind
+
+
+class SimulationIndex:
+    """The SQLite index of one project's output folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        Database file (created with its folder when missing).
+    busy_timeout : float, optional
+        Seconds to wait for another process's write lock.
+
+    Raises
+    ------
+    IndexError_
+        The file is not a usable SQLite database, or it sits on a network file system.
+    """
+
+    def __init__(self, path: str | Path, busy_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fs = _fs_type(self.path.parent)
+        if fs in _NETWORK_FS and not os.environ.get("STILT_ALLOW_NETWORK_FS"):
+            raise IndexError_(
+                f"index {self.path}: the folder is on a {fs} file system, where SQLite locking "
+                "is unsafe; put the output folder on a local disk (or set "
+                "STILT_ALLOW_NETWORK_FS=1 if only one process ever uses it)")
+        self.host = socket.gethostname()
+        try:
+            self._con = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._con.execute("PRAGMA journal_mode = WAL")
+            self._con.execute("PRAGMA synchronous = NORMAL")
+            self._con.executescript(_SCHEMA)
+            self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                              (_SCHEMA_VERSION,))
+            self._con.execute("SELECT count(*) FROM simulations").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexError_(f"index {self.path}: not a usable SQLite database ({exc})") from None
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+    def __enter__(self) -> SimulationIndex:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the database write lock at its start."""
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @staticmethod
+    def _row(row: Sequence[Any]) -> dict[str, Any]:
+        out = dict(zip(_COLUMNS, row))
+        out["receptor"] = json.loads(out["receptor"]) if out["receptor"] else None
+        out["outputs"] = json.loads(out["outputs"]) if out["outputs"] else []
+        return out
+
+    # -- registration -------------------------------------------------------------------------
+    def register(self, rows: Iterable[Mapping[str, Any]], scene_id: str | None = None) -> list[str]:
+        """Add simulations as pending; existing ids keep their state (scene_id is filled in).
+
+        Parameters
+        ----------
+        rows : iterable of mappings
+            Each with ``sim_id``, ``met``, ``receptor`` (a JSON-ready mapping) and
+            ``config_hash``.
+        scene_id : str, optional
+
+        Returns
+        -------
+        list of str
+            The ids, in the order given.
+        """
+        now = time.time()
+        ids = []
+        with self._write() as con:
+            for r in rows:
+                con.execute(
+                    "INSERT INTO simulations (sim_id, met, receptor, scene_id, config_hash, "
+                    "state, registered_at) VALUES (?, ?, ?, ?, ?, 'pending', ?) "
+                    "ON CONFLICT (sim_id) DO UPDATE SET "
+                    "scene_id = coalesce(excluded.scene_id, simulations.scene_id)",
+                    (r["sim_id"], r["met"], json.dumps(r["receptor"]), scene_id,
+                     r.get("config_hash"), now))
+                ids.append(r["sim_id"])
+        return ids
+
+    # -- claims -------------------------------------------------------------------------------
+    def claim(self, owner: str, lease_seconds: float, limit: int = 1,
+              sim_ids: Sequence[str] | None = None, scene_id: str | None = None,
+              max_attempts: int = 3, pid: int | None = None) -> list[dict[str, Any]]:
+        """Atomically claim up to ``limit`` simulations for ``owner``.
+
+        Claimable: pending rows, and running rows whose lease expired or whose claiming
+        process on this host is gone. A running row reclaimed after ``max_attempts`` attempts
+        is marked failed (LEASE_EXPIRED or WORKER_DIED) instead.
+
+        Returns
+        -------
+        list of dict
+            The claimed rows (state ``running``, attempts incremented).
+        """
+        now = time.time()
+        pid = os.getpid() if pid is None else pid
+        claimed: list[dict[str, Any]] = []
+        with self._write() as con:
+            where, args = ["1"], []
+            if scene_id is not None:
+                where.append("scene_id = ?")
+                args.append(scene_id)
+            stale = con.execute(
+                f"SELECT sim_id, host, pid, lease_expires, attempts FROM simulations "
+                f"WHERE state = 'running' AND {' AND '.join(where)}", args).fetchall()
+            wanted = None if sim_ids is None else set(sim_ids)
+            for sim_id, host, wpid, lease, attempts in stale:
+                if wanted is not None and sim_id not in wanted:
+                    continue
+                expired = lease is not None and lease < now
+                dead = host == self.host and not pid_alive(wpid)
+                if not (expired or dead):
+                    continue
+                reason = "WORKER_DIED" if dead else "LEASE_EXPIRED"
+                if attempts >= max_attempts:
+                    con.execute(
+                        "UPDATE simulations SET state = 'failed', reason = ?, message = ?, "
+                        "finished_at = ?, owner = NULL, lease_expires = NULL WHERE sim_id = ?",
+                        (reason, f"claim lost after {attempts} attempt(s) (worker pid {wpid} on "
+                         f"{host} stopped without reporting)", now, sim_id))
+                else:
+                    con.execute(
+                        "UPDATE simulations SET state = 'pending', reason = ?, message = ?, "
+                        "owner = NULL, lease_expires = NULL WHERE sim_id = ?",
+                        (reason, f"worker pid {wpid} on {host} stopped without reporting",
+                         sim_id))
+            query = f"SELECT sim_id FROM simulations WHERE state = 'pending' AND {' AND '.join(where)}"
+            candidates = [r[0] for r in con.execute(query + " ORDER BY sim_id", args)]
+            if wanted is not None:
+                candidates = [c for c in candidates if c in wanted]
+            for sim_id in candidates[:limit]:
+                con.execute(
+                    "UPDATE simulations SET state = 'running', owner = ?, host = ?, pid = ?, "
+                    "attempts = attempts + 1, started_at = ?, finished_at = NULL, "
+                    "lease_expires = ? WHERE sim_id = ? AND state = 'pending'",
+                    (owner, self.host, pid, now, now + lease_seconds, sim_id))
+                row = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM simulations "
+                                  "WHERE sim_id = ?", (sim_id,)).fetchone()
+                claimed.append(self._row(row))
+        return claimed
+
+    def set_worker(self, sim_id: str, owner: str, pid: int) -> None:
+        """Record the process that actually runs a claimed simulation, and its start time."""
+        with self._write() as con:
+            con.execute("UPDATE simulations SET pid = ?, started_at = ? WHERE sim_id = ? "
+                        "AND owner = ? AND state = 'running'",
+                        (pid, time.time(), sim_id, owner))
+
+    def renew(self, owner: str, sim_ids: Sequence[str], lease_seconds: float) -> int:
+        """Extend the leases of ``owner``'s running claims; returns how many were renewed."""
+        if not sim_ids:
+            return 0
+        expires = time.time() + lease_seconds
+        n = 0
+        with self._write() as con:
+            for sim_id in sim_ids:
+                n += con.execute("UPDATE simulations SET lease_expires = ? WHERE sim_id = ? "
+                                 "AND owner = ? AND state = 'running'",
+                                 (expires, sim_id, owner)).rowcount
+        return n
+
+    def complete(self, sim_id: str, owner: str | None, outputs: Sequence[str] = (),
+                 duration: float | None = None, config_hash: str | None = None) -> bool:
+        """Mark a claim complete (only while ``owner`` still holds it; None: unconditionally)."""
+        now = time.time()
+        cond, args = ("AND owner = ? AND state = 'running'", [owner]) if owner else ("", [])
+        with self._write() as con:
+            n = con.execute(
+                "UPDATE simulations SET state = 'complete', reason = NULL, message = NULL, "
+                "finished_at = ?, duration = ?, outputs = ?, owner = NULL, lease_expires = NULL, "
+                f"config_hash = coalesce(?, config_hash) WHERE sim_id = ? {cond}",
+                (now, duration, json.dumps(list(outputs)), config_hash, sim_id, *args)).rowcount
+        return n > 0
+
+    def fail(self, sim_id: str, owner: str | None, reason: str, message: str,
+             max_attempts: int = 3, duration: float | None = None) -> str | None:
+        """Record a failure of ``owner``'s claim.
+
+        Retryable reasons (:data:`RETRYABLE_REASONS`) put the row back to pending while
+        attempts remain. Returns the new state, or None when ``owner`` no longer held it.
+        """
+        now = time.time()
+        with self._write() as con:
+            cond, args = ("AND owner = ? AND state = 'running'", [owner]) if owner else ("", [])
+            row = con.execute(f"SELECT attempts FROM simulations WHERE sim_id = ? {cond}",
+                              (sim_id, *args)).fetchone()
+            if row is None:
+                return None
+            state = ("pending" if reason in RETRYABLE_REASONS and row[0] < max_attempts
+                     else "failed")
+            con.execute(
+                "UPDATE simulations SET state = ?, reason = ?, message = ?, finished_at = ?, "
+                "duration = ?, owner = NULL, lease_expires = NULL WHERE sim_id = ?",
+                (state, reason, message[:4000], now, duration, sim_id))
+        return state
+
+    def release(self, sim_id: str, owner: str) -> bool:
+        """Give a claim back without counting the attempt (the run was interrupted)."""
+        with self._write() as con:
+            n = con.execute(
+                "UPDATE simulations SET state = 'pending', attempts = max(attempts - 1, 0), "
+                "owner = NULL, lease_expires = NULL, reason = 'INTERRUPTED', "
+                "message = 'run interrupted before this simulation finished' "
+                "WHERE sim_id = ? AND owner = ? AND state = 'running'", (sim_id, owner)).rowcount
+        return n > 0
+
+    def reset(self, sim_ids: Sequence[str], from_states: Sequence[str],
+              config_hash: str | None = None, attempts: bool = False) -> int:
+        """Put rows back to pending, only if they are still in one of ``from_states``.
+
+        Conditional on the observed state so that a concurrent run's progress is never undone.
+        """
+        if not sim_ids:
+            return 0
+        marks = ", ".join("?" for _ in from_states)
+        n = 0
+        with self._write() as con:
+            for sim_id in sim_ids:
+                n += con.execute(
+                    "UPDATE simulations SET state = 'pending', reason = NULL, message = NULL, "
+                    "config_hash = coalesce(?, config_hash), "
+                    f"attempts = CASE WHEN ? THEN 0 ELSE attempts END "
+                    f"WHERE sim_id = ? AND state IN ({marks})",
+                    (config_hash, int(attempts), sim_id, *from_states)).rowcount
+        return n
+
+    def mark_complete(self, sim_ids: Sequence[str], config_hash: str | None = None) -> int:
+        """Record simulations found complete on disk (pending or failed rows only)."""
+        n = 0
+        now = time.time()
+        with self._write() as con:
+            for sim_id in sim_ids:
+                n += con.execute(
+                    "UPDATE simulations SET state = 'complete', reason = NULL, message = NULL, "
+                    "finished_at = coalesce(finished_at, ?), "
+                    "config_hash = coalesce(?, config_hash) "
+                    "WHERE sim_id = ? AND state IN ('pending', 'failed')",
+                    (now, config_hash, sim_id)).rowcount
+        return n
+
+    # -- queries ------------------------------------------------------------------------------
+    def get(self, sim_id: str) -> dict[str, Any] | None:
+        """One row as a dict, or None."""
+        row = self._con.execute(f"SELECT {', '.join(_COLUMNS)} FROM simulations "
+                                "WHERE sim_id = ?", (sim_id,)).fetchone()
+        return None if row is None else self._row(row)
+
+    def rows(self, state: str | Sequence[str] | None = None,
+             scene_id: str | None = None) -> list[dict[str, Any]]:
+        """Rows, optionally filtered by state(s) and scene id, ordered by id."""
+        where, args = ["1"], []
+        if state is not None:
+            states = [_check_state(s) for s in ([state] if isinstance(state, str) else state)]
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            args.extend(states)
+        if scene_id is not None:
+            where.append("scene_id = ?")
+            args.append(scene_id)
+        cur = self._con.execute(f"SELECT {', '.join(_COLUMNS)} FROM simulations WHERE "
+                                f"{' AND '.join(where)} ORDER BY sim_id", args)
+        return [self._row(r) for r in cur]
+
+    def ids(self, state: str | Sequence[str] | None = None,
+            scene_id: str | None = None) -> list[str]:
+        """Simulation ids, optionally filtered by state(s) and scene id."""
+        return [r["sim_id"] for r in self.rows(state, scene_id)]
+
+    def counts(self, scene_id: str | None = None) -> dict[str, int]:
+        """Number of simulations in each state (every state present, zero when none)."""
+        where, args = ("WHERE scene_id = ?", [scene_id]) if scene_id is not None else ("", [])
+        out = dict.fromkeys(STATES, 0)
+        for state, n in self._con.execute(
+                f"SELECT state, count(*) FROM simulations {where} GROUP BY state", args):
+            out[state] = n
+        return out
+
+    def failures(self, scene_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Failed rows grouped by reason class."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self.rows("failed", scene_id):
+            out.setdefault(row["reason"] or "UNKNOWN", []).append(row)
+        return out
+
+    # -- rebuild ------------------------------------------------------------------------------
+    def rebuild(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Replace every row with ``records`` (status records read from the output tree).
+
+        Each record needs ``sim_id``, ``met``, ``receptor`` and ``state``; running states are
+        stored as pending (nobody holds a claim after a rebuild).
+        """
+        n = 0
+        with self._write() as con:
+            con.execute("DELETE FROM simulations")
+            for rec in records:
+                state = rec.get("state", "pending")
+                if state not in STATES or state == "running":
+                    state = "pending"
+                con.execute(
+                    "INSERT OR REPLACE INTO simulations (sim_id, met, receptor, scene_id, "
+                    "config_hash, state, reason, message, attempts, registered_at, started_at, "
+                    "finished_at, duration, host, pid, outputs) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rec["sim_id"], rec["met"], json.dumps(rec["receptor"]), rec.get("scene_id"),
+                     rec.get("transport_hash"), state, rec.get("reason"), rec.get("message"),
+                     int(rec.get("attempts") or 0), rec.get("registered_at"),
+                     rec.get("started_at"), rec.get("finished_at"), rec.get("duration"),
+                     rec.get("host"), rec.get("pid"), json.dumps(rec.get("outputs") or [])))
+                n += 1
+        return n
+
+
+def open_index(path: str | Path, rebuild_from: Any = None) -> SimulationIndex:
+    """Open an index; a corrupt file is moved aside and rebuilt with ``rebuild_from()``.
+
+    Parameters
+    ----------
+    path : str or Path
+    rebuild_from : callable returning an iterable of status records, optional
+        Called when the file had to be replaced.
+    """
+    path = Path(path)
+    try:
+        return SimulationIndex(path)
+    except IndexError_ as exc:
+        if "network" in str(exc) or "file system" in str(exc) or rebuild_from is None:
+            raise
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(path) + suffix)
+        if src.exists():
+            os.replace(src, Path(str(aside) + suffix))
+    index = SimulationIndex(path)
+    index.rebuild(rebuild_from())
+    return index
+
+
+def _check_state(state: str) -> str:
+    if state not in STATES:
+        raise ConfigError(f"state {state!r}: expected one of {', '.join(STATES)}")
+    return state

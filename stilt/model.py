@@ -1,0 +1,278 @@
+"""The project-level API: ``Model(project=..., receptors=..., config=...)``.
+
+A model is a project folder holding ``config.yaml`` (and usually ``receptors.csv``), and an
+output folder inside it with the index and the simulation outputs. ``run()`` registers one
+simulation per receptor and met, works out what is missing (outputs absent, or made with other
+transport/footprint settings), and runs exactly that through the configured executor.
+The user's ``config.yaml`` and ``receptors.csv`` are never rewritten: a config passed in code is
+saved only when the project has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from stilt.collections import FootprintCollections, SimulationCollection, TrajectoryCollection
+from stilt.config import ModelConfig, load_config, save_config
+from stilt.errors import ConfigError
+from stilt.executors import get_executor
+from stilt.executors.local import RunReport
+from stilt.ids import check_name, safe_path, simulation_id
+from stilt.index import SimulationIndex, open_index
+from stilt.receptors import Receptor, as_receptor_list
+from stilt.simulation import SimulationPaths, collect_records, needed_work, register_record
+
+__all__ = ["Model"]
+
+CONFIG_NAME = "config.yaml"
+RECEPTORS_NAME = "receptors.csv"
+
+
+class Model:
+    """A STILT project: receptors x mets, their simulations, outputs and index.
+
+    Parameters
+    ----------
+    project : str or Path
+        Project folder (created when missing).
+    receptors : receptors, a receptors.csv path, or None
+        None reads ``<project>/receptors.csv`` when present.
+    config : ModelConfig, optional
+        None reads ``<project>/config.yaml``. A config given here is written to config.yaml
+        only when the project has none.
+
+    Attributes
+    ----------
+    simulations : SimulationCollection
+    trajectories : TrajectoryCollection
+    footprints : mapping of name to FootprintCollection
+    """
+
+    def __init__(self, project: str | Path, receptors: Any = None,
+                 config: ModelConfig | None = None) -> None:
+        self.project = Path(project).resolve()
+        self.project.mkdir(parents=True, exist_ok=True)
+        config_path = self.project / CONFIG_NAME
+        if config is None:
+            if not config_path.is_file():
+                raise ConfigError(f"project {self.project}: no {CONFIG_NAME} (create one with "
+                                  f"'stilt init {self.project}' or pass config=ModelConfig(...))")
+            config = load_config(config_path)
+        elif not config_path.exists():
+            save_config(config, config_path)
+        if not isinstance(config, ModelConfig):
+            raise ConfigError(f"config {config!r}: expected a stilt.ModelConfig")
+        self.config = config
+        if receptors is None and (self.project / RECEPTORS_NAME).is_file():
+            receptors = self.project / RECEPTORS_NAME
+        self.receptors: list[Receptor] = as_receptor_list(receptors)
+        self.output = safe_path(self.project, config.output_dir)
+        self._index: SimulationIndex | None = None
+        self.simulations = SimulationCollection(self)
+        self.trajectories = TrajectoryCollection(self)
+        self.footprints = FootprintCollections(self)
+
+    def __repr__(self) -> str:
+        return (f"Model(project={str(self.project)!r}, receptors={len(self.receptors)}, "
+                f"mets={list(self.config.mets)}, footprints={list(self.config.footprints)})")
+
+    # -- index ------------------------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        """``<output>/index.sqlite``."""
+        return self.output / "index.sqlite"
+
+    @property
+    def index(self) -> SimulationIndex:
+        """The output index (opened on first use; a corrupt file is rebuilt from disk)."""
+        if self._index is None:
+            self._index = open_index(self.index_path,
+                                     rebuild_from=lambda: collect_records(self.output))
+        return self._index
+
+    def rebuild_index(self) -> int:
+        """Rebuild the index from the output tree; returns the number of simulations found."""
+        return self.index.rebuild(collect_records(self.output))
+
+    def close(self) -> None:
+        """Close the index connection."""
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # -- planning ---------------------------------------------------------------------------
+    def plan(self, receptors: Any = None) -> list[dict[str, Any]]:
+        """One entry per receptor x met: ``sim_id``, ``met``, ``receptor`` (the object)."""
+        recs = self.receptors if receptors is None else as_receptor_list(receptors)
+        if not recs:
+            raise ConfigError(f"project {self.project}: no receptors (pass receptors=... or add "
+                              f"{RECEPTORS_NAME})")
+        if not self.config.mets:
+            raise ConfigError("config has no mets: add at least one named met source")
+        out, seen = [], set()
+        for met in self.config.mets:
+            for rec in recs:
+                sim_id = simulation_id(met, rec)
+                if sim_id in seen:
+                    continue
+                seen.add(sim_id)
+                out.append({"sim_id": sim_id, "met": met, "receptor": rec})
+        return out
+
+    def register_pending(self, receptors: Any = None, scene_id: str | None = None) -> list[str]:
+        """Register simulations (state pending unless already known) and return their ids.
+
+        Parameters
+        ----------
+        receptors : optional
+            Defaults to the model's receptors.
+        scene_id : str, optional
+            Tag to select these simulations later (status, pull).
+        """
+        if scene_id is not None:
+            check_name(scene_id, "scene id")
+        plan = self.plan(receptors)
+        for p in plan:
+            register_record(SimulationPaths.of(self.output, p["sim_id"]), p["met"],
+                            p["receptor"], scene_id)
+        return self.index.register(
+            ({"sim_id": p["sim_id"], "met": p["met"], "receptor": p["receptor"].to_dict(),
+              "config_hash": self.config.transport_hash(p["met"])} for p in plan), scene_id)
+
+    def reconcile(self, sim_ids: Sequence[str], retry_failed: bool = False,
+                  skip_existing: bool | None = None) -> dict[str, list[str]]:
+        """Bring the index in line with the outputs on disk and the current config.
+
+        Complete on disk (same settings) -> complete; missing or stale outputs -> pending;
+        failed stays failed unless ``retry_failed``. Rows another run holds are left alone.
+
+        Returns
+        -------
+        dict
+            ``complete``, ``todo`` and ``failed`` id lists.
+        """
+        skip = self.config.skip_existing if skip_existing is None else skip_existing
+        rows = {r["sim_id"]: r for r in self.index.rows()}
+        out: dict[str, list[str]] = {"complete": [], "todo": [], "failed": []}
+        to_complete, to_reset, to_retry = [], [], []
+        for sim_id in sim_ids:
+            row = rows.get(sim_id)
+            if row is None:
+                continue
+            state = row["state"]
+            if state == "running":
+                out["todo"].append(sim_id)
+                continue
+            paths = SimulationPaths.of(self.output, sim_id)
+            need_traj, feet = needed_work(paths, self.config, row["met"])
+            done = skip and not need_traj and not feet
+            if done:
+                out["complete"].append(sim_id)
+                if state != "complete":
+                    to_complete.append(sim_id)
+            elif state == "failed" and not retry_failed:
+                out["failed"].append(sim_id)
+            else:
+                out["todo"].append(sim_id)
+                (to_retry if state == "failed" else to_reset).append(sim_id)
+            if not skip and state == "complete":
+                to_reset.append(sim_id)
+        self.index.mark_complete(to_complete)
+        self.index.reset(to_reset, ("pending", "complete"))
+        self.index.reset(to_retry, ("failed",), attempts=True)
+        return out
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, n_workers: int | None = None, backend: str | None = None,
+            skip_existing: bool | None = None, retry_failed: bool = False,
+            timeout: float | None = None, scene_id: str | None = None,
+            progress: TextIO | None = None) -> RunReport:
+        """Register this model's simulations and run whatever is missing; blocks until done.
+
+        Parameters
+        ----------
+        n_workers, backend, timeout : optional
+            Override ``config.execution`` for this run (config.yaml is not touched).
+        skip_existing : bool, optional
+            False recomputes everything.
+        retry_failed : bool, optional
+            Also rerun simulations that failed before.
+        scene_id : str, optional
+        progress : text stream, optional
+            Progress line target (None: quiet).
+
+        Returns
+        -------
+        RunReport
+            ``report.ok`` is True when every simulation is complete.
+        """
+        ids = self.register_pending(scene_id=scene_id)
+        self.reconcile(ids, retry_failed=retry_failed, skip_existing=skip_existing)
+        force = skip_existing is False or (skip_existing is None and not self.config.skip_existing)
+        return self._dispatch(ids, None, n_workers, backend, timeout, False, 2.0, progress,
+                              force)
+
+    def push_simulations(self, sim_ids: Sequence[str] | None = None,
+                         n_workers: int | None = None, backend: str | None = None,
+                         timeout: float | None = None, retry_failed: bool = False,
+                         scene_id: str | None = None,
+                         progress: TextIO | None = None) -> RunReport:
+        """Dispatch registered work (default: every registered simulation still to do).
+
+        Parameters are as for :meth:`run`; ``sim_ids`` limits the dispatch.
+        """
+        if sim_ids is None:
+            sim_ids = self.index.ids(scene_id=scene_id)
+        self.reconcile(sim_ids, retry_failed=retry_failed)
+        return self._dispatch(list(sim_ids), scene_id, n_workers, backend, timeout, False, 2.0,
+                              progress, False)
+
+    def pull_simulations(self, follow: bool = False, n_workers: int | None = None,
+                         timeout: float | None = None, scene_id: str | None = None,
+                         poll: float = 2.0, progress: TextIO | None = None) -> RunReport:
+        """Work as a pull worker: claim and run any pending simulation until none is left.
+
+        Parameters
+        ----------
+        follow : bool
+            Keep waiting for new registrations until SIGINT/SIGTERM (``stilt serve``).
+        poll : float
+            Seconds between looks at the index while idle.
+        """
+        return self._dispatch(None, scene_id, n_workers, None, timeout, follow, poll, progress,
+                              False)
+
+    def _dispatch(self, sim_ids: list[str] | None, scene_id: str | None,
+                  n_workers: int | None, backend: str | None, timeout: float | None,
+                  follow: bool, poll: float, progress: TextIO | None,
+                  force: bool) -> RunReport:
+        ex = self.config.execution
+        changes = {k: v for k, v in (("n_workers", n_workers), ("backend", backend),
+                                     ("timeout", timeout)) if v is not None}
+        if changes:
+            ex = type(ex)(**{**ex.to_dict(), **changes})
+        if force and sim_ids:
+            self._clear_for_force(sim_ids)
+        execute = get_executor(ex.backend)
+        return execute(self, sim_ids=sim_ids, scene_id=scene_id, n_workers=ex.n_workers,
+                       timeout=ex.timeout, follow=follow, poll=poll, progress=progress)
+
+    def _clear_for_force(self, sim_ids: Sequence[str]) -> None:
+        """``skip_existing: false``: forget the recorded hashes so everything is recomputed."""
+        from stilt.simulation import read_status, write_status
+
+        for sim_id in sim_ids:
+            paths = SimulationPaths.of(self.output, sim_id)
+            status = read_status(paths)
+            if status is not None and self.index.get(sim_id)["state"] == "pending":
+                status.update(transport_hash=None, footprints={})
+                write_status(paths, status)
+
+    # -- reporting --------------------------------------------------------------------------
+    def status(self, scene_id: str | None = None) -> dict[str, Any]:
+        """Counts by state and failures grouped by reason."""
+        return {"counts": self.index.counts(scene_id),
+                "failures": {reason: [r["sim_id"] for r in rows]
+                             for reason, rows in self.index.failures(scene_id).items()}}

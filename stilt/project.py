@@ -1,0 +1,211 @@
+"""Project scaffolding and pre-run checks: ``stilt init`` and ``stilt check``.
+
+:func:`init_project` writes a commented starter ``config.yaml`` and ``receptors.csv`` (never
+over existing files); with ``example=True`` it also writes a small synthetic met set and a
+configuration that runs on it as is. :func:`check_project` validates a project without
+running anything and returns the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from stilt.config import write_text_atomic
+from stilt.errors import ConfigError, StiltError
+
+__all__ = ["init_project", "check_project", "ProjectCheck"]
+
+_STARTER_CONFIG = """\
+# stilt project configuration. Read with yaml.safe_load; unknown keys are rejected.
+# Every key is described in docs/orchestration.md.
+
+n_hours: -24          # run duration in hours, negative = backward in time
+numpar: 1000          # particles per simulation
+seed: null            # null: a fixed seed derived from each simulation id
+
+mets:                 # named met sources (names: letters, digits, '.', '-'; no '_')
+  hrrr:
+    directory: /path/to/arl/met            # relative paths are relative to this project
+    file_format: "hysplit.%Y%m%d.%Hz.hrrra"  # strftime pattern of the file names
+    file_tres: 6h                            # time span between consecutive files
+
+footprints:           # named footprints, each with its own grid (degrees for lat/lon)
+  default:
+    grid: {xmin: -114.0, xmax: -111.0, ymin: 39.5, ymax: 42.0, xres: 0.01, yres: 0.01}
+    smooth_factor: 1.0
+    time_integrate: false
+
+hnf_plume: true       # hyper-near-field plume dilution correction
+skip_existing: true   # reruns only do what is missing or was made with other settings
+output_dir: out       # inside the project
+
+execution:
+  backend: local
+  n_workers: 1        # 1: inline; more: a process pool
+  timeout: null       # seconds per simulation
+  max_attempts: 3
+
+# Transport parameters go here, flat, by their lower-case HYSPLIT-STILT names, e.g.
+# kmix0: 150
+# varsiwant: [time, indx, long, lati, zagl, foot, mlht, dens, samt, sigw, tlgr]
+"""
+
+_STARTER_RECEPTORS = """\
+time,longitude,latitude,altitude
+2023-07-15 18:00:00,-111.85,40.77,5
+"""
+
+#: the shipped example: small synthetic met, 8 receptors, 6-hour backward runs
+EXAMPLE_MET = {"start": "2023-07-15T00:00", "hours": 24, "file_hours": 24, "nx": 60, "ny": 50,
+               "seed": 1}
+
+
+def _example_config() -> str:
+    return """\
+# stilt example project: 8 receptors on synthetic HRRR-like met (stilt init --example).
+n_hours: -6
+numpar: 200
+seed: 42
+mets:
+  synth:
+    directory: met
+    file_format: "%Y%m%d_00-23_synt.arl"
+    file_tres: 1d
+footprints:
+  default:
+    grid: {xmin: -104.0, xmax: -99.0, ymin: 38.0, ymax: 42.0, xres: 0.1, yres: 0.1}
+    smooth_factor: 1.0
+    time_integrate: false
+hnf_plume: true
+skip_existing: true
+output_dir: out
+execution:
+  backend: local
+  n_workers: 2
+  timeout: 600
+  max_attempts: 3
+"""
+
+
+def _example_receptors() -> str:
+    rows = ["time,longitude,latitude,altitude"]
+    for k in range(8):
+        lon = -102.5 + 0.3 * (k % 4)
+        lat = 39.6 + 0.4 * (k // 4)
+        rows.append(f"2023-07-15 {16 + k % 4:02d}:00:00,{lon:.2f},{lat:.2f},{5 + 45 * (k % 2)}")
+    return "\n".join(rows) + "\n"
+
+
+def init_project(directory: str | Path, example: bool = False) -> list[Path]:
+    """Write a starter (or example) project; existing files are never overwritten.
+
+    Parameters
+    ----------
+    directory : str or Path
+    example : bool, optional
+        Write the runnable example (synthetic met under ``met/``) instead of the starter.
+
+    Returns
+    -------
+    list of Path
+        Files written.
+
+    Raises
+    ------
+    ConfigError
+        ``config.yaml`` or ``receptors.csv`` already exists there.
+    """
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    files = {root / "config.yaml": _example_config() if example else _STARTER_CONFIG,
+             root / "receptors.csv": _example_receptors() if example else _STARTER_RECEPTORS}
+    existing = [p for p in files if p.exists()]
+    if existing:
+        raise ConfigError(f"{', '.join(map(str, existing))} already exist(s); stilt init never "
+                          "overwrites a project's files")
+    written = []
+    if example:
+        from stilt.met.synthetic import generate_synthetic_met
+
+        written += generate_synthetic_met(root / "met", **EXAMPLE_MET)
+    for path, text in files.items():
+        write_text_atomic(path, text)
+        written.append(path)
+    return written
+
+
+@dataclass
+class ProjectCheck:
+    """Result of :func:`check_project`."""
+
+    n_receptors: int = 0
+    mets: list[str] = field(default_factory=list)
+    footprints: dict[str, str] = field(default_factory=dict)
+    simulations: int = 0
+    complete: int = 0
+    to_run: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+    def report(self) -> str:
+        """Human-readable plan and problems."""
+        lines = [f"{self.n_receptors} receptor(s) x {len(self.mets)} met(s) "
+                 f"({', '.join(self.mets)}) = {self.simulations} simulation(s): "
+                 f"{self.complete} complete, {self.to_run} to run"]
+        for name, text in self.footprints.items():
+            lines.append(f"footprint {name}: {text}")
+        lines += [f"problem: {p}" for p in self.problems]
+        lines.append("ok" if self.ok else f"{len(self.problems)} problem(s)")
+        return "\n".join(lines)
+
+
+def check_project(directory: str | Path) -> ProjectCheck:
+    """Validate config, receptors and met coverage of a project; runs nothing.
+
+    Raises
+    ------
+    ConfigError
+        The config or receptors cannot be read at all (other problems are collected).
+    """
+    import numpy as np
+
+    from stilt.model import Model
+    from stilt.simulation import SimulationPaths, needed_work
+
+    model = Model(directory)
+    cfg = model.config
+    out = ProjectCheck(n_receptors=len(model.receptors), mets=list(cfg.mets))
+    for name, fp in cfg.footprints.items():
+        ny, nx = fp.shape
+        g = fp.grid
+        out.footprints[name] = (f"{nx} x {ny} cells, x {g['xmin']}..{g['xmax']} by {g['xres']}, "
+                                f"y {g['ymin']}..{g['ymax']} by {g['yres']}, "
+                                f"{'time-integrated' if fp.time_integrate else 'hourly'}")
+    if not model.receptors:
+        out.problems.append("no receptors (add receptors.csv)")
+    plan = model.plan()
+    out.simulations = len(plan)
+    for p in plan:
+        paths = SimulationPaths.of(model.output, p["sim_id"])
+        need_traj, feet = needed_work(paths, cfg, p["met"])
+        if not need_traj and not feet:
+            out.complete += 1
+            continue
+        out.to_run += 1
+        met = cfg.mets[p["met"]]
+        try:
+            from stilt.simulation import _resolved_met
+
+            src = _resolved_met(cfg, p["met"], model.project)
+            if hasattr(src, "find_files"):
+                src.find_files(np.datetime64(p["receptor"].time, "m"), cfg.n_hours)
+        except StiltError as exc:
+            out.problems.append(f"{p['sim_id']}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - report, never crash a check
+            out.problems.append(f"{p['sim_id']}: met {met!r}: {type(exc).__name__}: {exc}")
+    model.close()
+    return out

@@ -1,0 +1,468 @@
+"""Receptors: where and when particles are released.
+
+Three kinds mirror PYSTILT: :class:`PointReceptor` (one height), :class:`ColumnReceptor` (a
+vertical line between two heights, particles spread linearly) and :class:`MultiPointReceptor`
+(several points released together, e.g. a slant column). Each exposes ``time``, ``latitude``,
+``longitude``, ``altitude`` and ``altitude_ref`` so that :func:`stilt.run_trajectories` and
+:func:`stilt.calc_footprint` accept it through :meth:`transport_input`.
+
+:func:`read_receptors` reads a ``receptors.csv`` table (columns time, longitude, latitude,
+altitude with the aliases lon/long, lat/lati, zagl/zmsl; optional altitude_ref and r_idx).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from stilt.errors import ConfigError
+
+__all__ = [
+    "PointReceptor",
+    "ColumnReceptor",
+    "MultiPointReceptor",
+    "Receptor",
+    "read_receptors",
+    "receptor_from_dict",
+    "parse_time",
+]
+
+_ALIASES = {
+    "time": "time", "run_time": "time",
+    "longitude": "longitude", "lon": "longitude", "long": "longitude",
+    "latitude": "latitude", "lat": "latitude", "lati": "latitude",
+    "altitude": "altitude", "zagl": "altitude", "zmsl": "altitude",
+    "altitude_ref": "altitude_ref",
+    "r_idx": "r_idx",
+}
+_REFS = ("agl", "msl")
+
+
+def parse_time(value: Any, what: str = "time") -> dt.datetime:
+    """Convert a date-time (string, datetime, numpy or pandas) to a naive UTC datetime.
+
+    Parameters
+    ----------
+    value : str, datetime, numpy.datetime64 or pandas.Timestamp
+        ISO 8601 text such as ``"2023-01-01 12:00"`` (``Z`` or an offset is converted to UTC).
+    what : str, optional
+        Name used in the error message.
+
+    Returns
+    -------
+    datetime.datetime
+        Naive, UTC, truncated to the minute.
+
+    Raises
+    ------
+    ConfigError
+        The value is not a date-time.
+    """
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if type(value).__name__ == "datetime64":
+        import numpy as np
+
+        if np.isnat(value):
+            raise ConfigError(f"{what}: {value!r} is not a date-time")
+        value = value.astype("datetime64[m]").item()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        elif text.upper().endswith(" UTC"):
+            text = text[:-4]
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(
+                f"{what}: {value!r} is not a date-time (expected e.g. '2023-07-15 12:00')"
+            ) from None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, dt.datetime):
+        raise ConfigError(f"{what}: {value!r} is not a date-time")
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.replace(second=0, microsecond=0)
+
+
+def _number(value: Any, what: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what}: {value!r} is not a number") from None
+    if not math.isfinite(out):
+        raise ConfigError(f"{what}: {value!r} is not a finite number")
+    return out
+
+
+def _check_point(lat: Any, lon: Any, what: str) -> tuple[float, float]:
+    flat = _number(lat, f"{what} latitude")
+    flon = _number(lon, f"{what} longitude")
+    if not -90.0 <= flat <= 90.0:
+        raise ConfigError(f"{what} latitude: {flat} is outside [-90, 90]")
+    if not -180.0 <= flon <= 360.0:
+        raise ConfigError(f"{what} longitude: {flon} is outside [-180, 360]")
+    if flon >= 180.0:
+        flon -= 360.0
+    return flat, flon
+
+
+def _check_ref(ref: Any, what: str) -> str:
+    out = str(ref).strip().lower()
+    if out not in _REFS:
+        raise ConfigError(f"{what} altitude_ref: {ref!r} must be 'agl' or 'msl'")
+    return out
+
+
+def _check_height(z: Any, ref: str, what: str) -> float:
+    out = _number(z, f"{what} altitude")
+    if ref == "agl" and out < 0:
+        raise ConfigError(f"{what} altitude: {out} m above ground is negative")
+    return out
+
+
+def _fmt(x: float) -> str:
+    """Short, exact-enough text for a coordinate in an id (up to 6 decimals, no trailing 0)."""
+    text = f"{x:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@dataclass(frozen=True)
+class PointReceptor:
+    """A release at one point and height.
+
+    Parameters
+    ----------
+    time : str or datetime
+        Release time (UTC).
+    longitude, latitude : float
+        Degrees; longitudes in [180, 360] are moved to [-180, 0).
+    altitude : float
+        Release height in m (above ground, or above sea level with ``altitude_ref="msl"``).
+    altitude_ref : {"agl", "msl"}, optional
+    """
+
+    time: dt.datetime
+    longitude: float
+    latitude: float
+    altitude: float
+    altitude_ref: str = "agl"
+
+    kind = "point"
+
+    def __post_init__(self) -> None:
+        ref = _check_ref(self.altitude_ref, "receptor")
+        lat, lon = _check_point(self.latitude, self.longitude, "receptor")
+        object.__setattr__(self, "time", parse_time(self.time, "receptor time"))
+        object.__setattr__(self, "latitude", lat)
+        object.__setattr__(self, "longitude", lon)
+        object.__setattr__(self, "altitude_ref", ref)
+        object.__setattr__(self, "altitude", _check_height(self.altitude, ref, "receptor"))
+
+    @property
+    def location_id(self) -> str:
+        """``{lon}_{lat}_{height}`` (R-STILT/PYSTILT style)."""
+        z = _fmt(self.altitude) + ("msl" if self.altitude_ref == "msl" else "")
+        return f"{_fmt(self.longitude)}_{_fmt(self.latitude)}_{z}"
+
+    def transport_input(self) -> Any:
+        """What :func:`stilt.run_trajectories` and :func:`stilt.calc_footprint` take."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (inverse of :func:`receptor_from_dict`)."""
+        return {"kind": self.kind, "time": self.time.isoformat(timespec="minutes"),
+                "longitude": self.longitude, "latitude": self.latitude,
+                "altitude": self.altitude, "altitude_ref": self.altitude_ref}
+
+
+@dataclass(frozen=True)
+class ColumnReceptor:
+    """A vertical column: particles released linearly between two heights at one point.
+
+    Parameters
+    ----------
+    time : str or datetime
+    longitude, latitude : float
+    bottom, top : float
+        Lowest and highest release heights, m.
+    altitude_ref : {"agl", "msl"}, optional
+    """
+
+    time: dt.datetime
+    longitude: float
+    latitude: float
+    bottom: float
+    top: float
+    altitude_ref: str = "agl"
+
+    kind = "column"
+
+    def __post_init__(self) -> None:
+        ref = _check_ref(self.altitude_ref, "column receptor")
+        lat, lon = _check_point(self.latitude, self.longitude, "column receptor")
+        bottom = _check_height(self.bottom, ref, "column receptor bottom")
+        top = _check_height(self.top, ref, "column receptor top")
+        if top <= bottom:
+            raise ConfigError(f"column receptor: top {top} m must be above bottom {bottom} m")
+        object.__setattr__(self, "time", parse_time(self.time, "receptor time"))
+        object.__setattr__(self, "latitude", lat)
+        object.__setattr__(self, "longitude", lon)
+        object.__setattr__(self, "altitude_ref", ref)
+        object.__setattr__(self, "bottom", bottom)
+        object.__setattr__(self, "top", top)
+
+    @property
+    def altitude(self) -> list[float]:
+        """``[bottom, top]``, the form the transport takes for a column."""
+        return [self.bottom, self.top]
+
+    @property
+    def location_id(self) -> str:
+        """``{lon}_{lat}_{bottom}-{top}``."""
+        z = f"{_fmt(self.bottom)}-{_fmt(self.top)}" + ("msl" if self.altitude_ref == "msl" else "")
+        return f"{_fmt(self.longitude)}_{_fmt(self.latitude)}_{z}"
+
+    def transport_input(self) -> Any:
+        """What :func:`stilt.run_trajectories` and :func:`stilt.calc_footprint` take."""
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (inverse of :func:`receptor_from_dict`)."""
+        return {"kind": self.kind, "time": self.time.isoformat(timespec="minutes"),
+                "longitude": self.longitude, "latitude": self.latitude,
+                "bottom": self.bottom, "top": self.top, "altitude_ref": self.altitude_ref}
+
+
+@dataclass(frozen=True)
+class MultiPointReceptor:
+    """Several points released together at one time (slant column, along-track sounding).
+
+    Parameters
+    ----------
+    time : str or datetime
+    longitudes, latitudes, altitudes : sequence of float
+        One value per point (same length, at least two points).
+    altitude_ref : {"agl", "msl"}, optional
+    """
+
+    time: dt.datetime
+    longitudes: tuple[float, ...]
+    latitudes: tuple[float, ...]
+    altitudes: tuple[float, ...]
+    altitude_ref: str = "agl"
+
+    kind = "multipoint"
+
+    def __post_init__(self) -> None:
+        ref = _check_ref(self.altitude_ref, "multi-point receptor")
+        n = len(self.longitudes)
+        if n < 2 or len(self.latitudes) != n or len(self.altitudes) != n:
+            raise ConfigError(
+                "multi-point receptor: needs at least two points and as many latitudes, "
+                f"longitudes and altitudes (got {len(self.latitudes)}, {n}, {len(self.altitudes)})")
+        lats, lons, alts = [], [], []
+        for k in range(n):
+            what = f"multi-point receptor point {k + 1}"
+            lat, lon = _check_point(self.latitudes[k], self.longitudes[k], what)
+            lats.append(lat)
+            lons.append(lon)
+            alts.append(_check_height(self.altitudes[k], ref, what))
+        object.__setattr__(self, "time", parse_time(self.time, "receptor time"))
+        object.__setattr__(self, "latitudes", tuple(lats))
+        object.__setattr__(self, "longitudes", tuple(lons))
+        object.__setattr__(self, "altitudes", tuple(alts))
+        object.__setattr__(self, "altitude_ref", ref)
+
+    @property
+    def latitude(self) -> float:
+        """Latitude of the first point."""
+        return self.latitudes[0]
+
+    @property
+    def longitude(self) -> float:
+        """Longitude of the first point."""
+        return self.longitudes[0]
+
+    @property
+    def altitude(self) -> float:
+        """Height of the first point."""
+        return self.altitudes[0]
+
+    @property
+    def location_id(self) -> str:
+        """``multi{n}-{hash}``: a stable 10-hex-digit hash of the points."""
+        text = json.dumps([self.longitudes, self.latitudes, self.altitudes, self.altitude_ref])
+        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        return f"multi{len(self.longitudes)}-{digest}"
+
+    def transport_input(self) -> Any:
+        """A list of point mappings: the multi-point form of :func:`stilt.run_trajectories`."""
+        return [{"time": self.time, "longitude": lon, "latitude": lat, "altitude": z,
+                 "altitude_ref": self.altitude_ref}
+                for lon, lat, z in zip(self.longitudes, self.latitudes, self.altitudes)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (inverse of :func:`receptor_from_dict`)."""
+        return {"kind": self.kind, "time": self.time.isoformat(timespec="minutes"),
+                "longitudes": list(self.longitudes), "latitudes": list(self.latitudes),
+                "altitudes": list(self.altitudes), "altitude_ref": self.altitude_ref}
+
+
+Receptor = Union[PointReceptor, ColumnReceptor, MultiPointReceptor]
+
+
+def receptor_from_dict(data: Mapping[str, Any]) -> Receptor:
+    """Rebuild a receptor from :meth:`to_dict` output.
+
+    Raises
+    ------
+    ConfigError
+        Unknown kind or invalid values.
+    """
+    fields = dict(data)
+    kind = fields.pop("kind", "point")
+    cls = {"point": PointReceptor, "column": ColumnReceptor,
+           "multipoint": MultiPointReceptor}.get(kind)
+    if cls is None:
+        raise ConfigError(f"receptor kind {kind!r}: expected point, column or multipoint")
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise ConfigError(f"{kind} receptor {data!r}: {exc}") from None
+
+
+def read_receptors(path: str | Path, max_rows: int = 1_000_000) -> list[Receptor]:
+    """Read a ``receptors.csv`` table.
+
+    Columns: ``time``, ``longitude`` (``lon``, ``long``), ``latitude`` (``lat``, ``lati``),
+    ``altitude`` (``zagl``; ``zmsl`` means heights above sea level), optional ``altitude_ref``
+    (agl/msl) and ``r_idx``. Rows sharing an ``r_idx`` form one receptor: a
+    :class:`ColumnReceptor` when they are two heights at one point, otherwise a
+    :class:`MultiPointReceptor`; they must share one time.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_rows : int, optional
+        Refuse larger tables (a guard against a wrong file).
+
+    Returns
+    -------
+    list of receptors, in the order of first appearance.
+
+    Raises
+    ------
+    ConfigError
+        Unknown or missing columns, and any invalid value, naming the file, line and column.
+    """
+    path = Path(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"receptor file {path}: cannot be read ({exc.strerror})") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ConfigError(f"receptor file {path}: is empty (expected a header line "
+                              "time,longitude,latitude,altitude)") from None
+        columns = _map_header(header, path)
+        groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        order: list[str] = []
+        for lineno, row in enumerate(reader, start=2):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise ConfigError(f"receptor file {path} line {lineno}: {len(row)} values, "
+                                  f"header has {len(header)}")
+            values = {name: row[i].strip() for i, name in columns.items()}
+            key = values.get("r_idx") or f"__row{lineno}"
+            if key not in groups:
+                if len(order) >= max_rows:
+                    raise ConfigError(f"receptor file {path}: more than {max_rows} receptors; "
+                                      "pass max_rows to confirm")
+                groups[key] = []
+                order.append(key)
+            groups[key].append((lineno, values))
+    if not order:
+        raise ConfigError(f"receptor file {path}: has a header but no receptors")
+    msl_column = any(header[i].strip().lower() == "zmsl" for i in columns)
+    return [_group_receptor(groups[key], path, msl_column) for key in order]
+
+
+def _map_header(header: Sequence[str], path: Path) -> dict[int, str]:
+    columns: dict[int, str] = {}
+    for i, raw in enumerate(header):
+        name = raw.strip().lower()
+        canon = _ALIASES.get(name)
+        if canon is None:
+            hint = difflib.get_close_matches(name, _ALIASES, n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(f"receptor file {path}: unknown column {raw!r}{more} (expected "
+                              "time, longitude, latitude, altitude, altitude_ref, r_idx)")
+        if canon in columns.values():
+            raise ConfigError(f"receptor file {path}: column {canon!r} given twice ({raw!r})")
+        columns[i] = canon
+    missing = [c for c in ("time", "longitude", "latitude", "altitude")
+               if c not in columns.values()]
+    if missing:
+        raise ConfigError(f"receptor file {path}: missing column(s) {', '.join(missing)}")
+    return columns
+
+
+def _group_receptor(rows: list[tuple[int, dict[str, str]]], path: Path,
+                    msl_column: bool) -> Receptor:
+    lines = ", ".join(str(n) for n, _ in rows)
+    where = f"receptor file {path} line{'s' if len(rows) > 1 else ''} {lines}"
+    times, lons, lats, alts, refs = [], [], [], [], []
+    for lineno, values in rows:
+        here = f"receptor file {path} line {lineno}"
+        times.append(parse_time(values["time"], f"{here} time"))
+        lat, lon = _check_point(values["latitude"], values["longitude"], here)
+        ref = _check_ref(values.get("altitude_ref") or ("msl" if msl_column else "agl"), here)
+        lats.append(lat)
+        lons.append(lon)
+        alts.append(_check_height(values["altitude"], ref, here))
+        refs.append(ref)
+    if len(set(times)) != 1:
+        raise ConfigError(f"{where}: rows sharing r_idx have different times")
+    if len(set(refs)) != 1:
+        raise ConfigError(f"{where}: rows sharing r_idx mix agl and msl heights")
+    if len(rows) == 1:
+        return PointReceptor(times[0], lons[0], lats[0], alts[0], refs[0])
+    if len(rows) == 2 and lons[0] == lons[1] and lats[0] == lats[1]:
+        return ColumnReceptor(times[0], lons[0], lats[0], min(alts), max(alts), refs[0])
+    return MultiPointReceptor(times[0], tuple(lons), tuple(lats), tuple(alts), refs[0])
+
+
+def as_receptor_list(receptors: Any) -> list[Receptor]:
+    """Accept one receptor, an iterable of them, or a path to a receptors.csv."""
+    if receptors is None:
+        return []
+    if isinstance(receptors, (str, Path)):
+        return read_receptors(receptors)
+    if isinstance(receptors, (PointReceptor, ColumnReceptor, MultiPointReceptor)):
+        return [receptors]
+    if isinstance(receptors, Iterable):
+        out = []
+        for r in receptors:
+            if isinstance(r, Mapping):
+                r = receptor_from_dict(r)
+            if not isinstance(r, (PointReceptor, ColumnReceptor, MultiPointReceptor)):
+                raise ConfigError(f"receptor {r!r}: expected a PointReceptor, ColumnReceptor "
+                                  "or MultiPointReceptor")
+            out.append(r)
+        return out
+    raise ConfigError(f"receptors {receptors!r}: expected receptors or a receptors.csv path")

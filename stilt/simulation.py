@@ -1,0 +1,439 @@
+"""One simulation (one receptor on one met): run it and publish its outputs.
+
+Only this module writes simulation outputs, always to a temporary name in the destination
+folder followed by :func:`os.replace`, so a reader (or a crash) never sees half a file. Layout
+under ``<output>/simulations/``::
+
+    by-id/<sim_id>/<sim_id>_traj.nc            trajectories (run_trajectories)
+    by-id/<sim_id>/<sim_id>_<name>_foot.nc     one per named footprint (calc_footprint)
+    by-id/<sim_id>/status.json                 state, reason, hashes, timings, host/pid
+    by-id/<sim_id>/stilt.log                   what happened, appended per attempt
+    particles/<sim_id>_traj.nc                 relative links for browsing
+    footprints/<sim_id>_<name>_foot.nc
+
+``status.json`` records the transport hash of the trajectory file on disk and the hash of
+each footprint file on disk, so a rerun knows exactly what is still valid: nothing (transport
+settings changed), only the trajectories (footprint settings changed) or everything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stilt.config import ModelConfig
+from stilt.errors import ConfigError, CoreError, MetError
+from stilt.ids import check_name, safe_path
+from stilt.receptors import Receptor, receptor_from_dict
+
+__all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
+           "write_status", "register_record", "collect_records", "cleanup_temp",
+           "classify_failure", "SimulationTimeout"]
+
+TEMP_SUFFIX = ".tmp"
+
+#: the science functions a simulation calls, looked up on first use; tests may substitute
+#: instrumented versions here (names: run_trajectories, Grid, calc_footprint, write_footprint)
+SCIENCE: dict[str, Any] = {}
+
+
+def _science(name: str) -> Any:
+    fn = SCIENCE.get(name)
+    if fn is None:
+        if name == "run_trajectories":
+            from stilt.transport import run_trajectories as fn
+        else:
+            import stilt.footprint as fp_module
+
+            fn = getattr(fp_module, name)
+        SCIENCE[name] = fn
+    return fn
+
+
+class SimulationTimeout(Exception):
+    """A simulation ran longer than ``execution.timeout``."""
+
+
+@dataclass(frozen=True)
+class SimulationPaths:
+    """Where one simulation's files go (every path checked to stay inside the output root)."""
+
+    root: Path
+    sim_id: str
+
+    @classmethod
+    def of(cls, root: str | Path, sim_id: str) -> SimulationPaths:
+        """Paths of ``sim_id`` under the output root ``root``."""
+        check_name(sim_id, "simulation id")
+        return cls(Path(root).resolve(), sim_id)
+
+    @property
+    def folder(self) -> Path:
+        """``simulations/by-id/<sim_id>``."""
+        return safe_path(self.root, "simulations", "by-id", self.sim_id)
+
+    @property
+    def trajectory(self) -> Path:
+        """``<sim_id>_traj.nc``."""
+        return self.folder / f"{self.sim_id}_traj.nc"
+
+    def footprint(self, name: str) -> Path:
+        """``<sim_id>_<name>_foot.nc``."""
+        check_name(name, "footprint name")
+        return safe_path(self.folder, f"{self.sim_id}_{name}_foot.nc")
+
+    @property
+    def status(self) -> Path:
+        """``status.json``."""
+        return self.folder / "status.json"
+
+    @property
+    def log(self) -> Path:
+        """``stilt.log``."""
+        return self.folder / "stilt.log"
+
+
+def read_status(paths: SimulationPaths) -> dict[str, Any] | None:
+    """The status record of a simulation, or None when absent or unreadable."""
+    try:
+        data = json.loads(paths.status.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_status(paths: SimulationPaths, record: Mapping[str, Any]) -> None:
+    """Write ``status.json`` atomically."""
+    _write_bytes(paths.status, (json.dumps(dict(record), indent=1, sort_keys=True) + "\n")
+                 .encode())
+
+
+def _temp_name(final: Path) -> Path:
+    return final.with_name(f".{final.name}.{os.getpid()}{TEMP_SUFFIX}")
+
+
+def _write_bytes(final: Path, data: bytes) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_name(final)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def cleanup_temp(folder: Path) -> int:
+    """Remove leftover temporary files (``.<name>.<pid>.tmp``) in one folder."""
+    n = 0
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
+            entry.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def register_record(paths: SimulationPaths, met: str, receptor: Receptor,
+                    scene_id: str | None) -> None:
+    """Write a pending status record for a newly registered simulation (kept when present)."""
+    if paths.status.exists():
+        return
+    write_status(paths, {"sim_id": paths.sim_id, "met": met, "receptor": receptor.to_dict(),
+                         "scene_id": scene_id, "state": "pending", "attempts": 0,
+                         "registered_at": time.time(), "transport_hash": None,
+                         "footprints": {}, "outputs": []})
+
+
+def needed_work(paths: SimulationPaths, config: ModelConfig,
+                met: str) -> tuple[bool, list[str]]:
+    """What a run of this simulation still has to do under ``config``.
+
+    Returns
+    -------
+    (bool, list of str)
+        Whether the trajectories must be (re)computed, and the footprint names to
+        (re)compute. ``(False, [])`` means complete.
+    """
+    status = read_status(paths) or {}
+    th = config.transport_hash(met)
+    need_traj = not (paths.trajectory.is_file() and status.get("transport_hash") == th)
+    done = status.get("footprints") or {}
+    feet = [name for name in config.footprints
+            if need_traj or not paths.footprint(name).is_file()
+            or done.get(name) != config.footprint_hash(met, name)]
+    return need_traj, feet
+
+
+def classify_failure(exc: BaseException) -> str:
+    """Reason class of a failure: CONFIG, MET_COVERAGE, MET_MISSING, MET, CORE, TIMEOUT,
+    OUT_OF_MEMORY, IO or ERROR."""
+    if isinstance(exc, SimulationTimeout):
+        return "TIMEOUT"
+    if isinstance(exc, ConfigError):
+        return "CONFIG"
+    if isinstance(exc, MetError):
+        text = str(exc).lower()
+        if any(w in text for w in ("missing", "not found", "no such", "cannot be read")):
+            return "MET_MISSING"
+        if any(w in text for w in ("outside", "not within", "cover", "coverage", "gap")):
+            return "MET_COVERAGE"
+        return "MET"
+    if isinstance(exc, CoreError):
+        return "CORE"
+    if isinstance(exc, MemoryError):
+        return "OUT_OF_MEMORY"
+    if isinstance(exc, OSError):
+        return "IO"
+    return "ERROR"
+
+
+def _log(paths: SimulationPaths, text: str) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with open(paths.log, "a", encoding="utf-8") as handle:
+        for line in text.rstrip("\n").splitlines():
+            handle.write(f"{stamp} {line}\n")
+
+
+def _link(root: Path, kind: str, target: Path) -> None:
+    """Relative link ``simulations/<kind>/<name> -> ../by-id/<sim>/<name>``, made atomically."""
+    folder = safe_path(root, "simulations", kind)
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / target.name
+    rel = os.path.relpath(target, folder)
+    if link.is_symlink() and os.readlink(link) == rel:
+        return
+    tmp = _temp_name(link)
+    tmp.unlink(missing_ok=True)
+    try:
+        os.symlink(rel, tmp)
+        os.replace(tmp, link)
+    except OSError:  # file systems without symlinks: browsing links are optional
+        tmp.unlink(missing_ok=True)
+
+
+def _resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
+    src = config.mets[met]
+    directory = Path(src.directory)
+    if not directory.is_absolute() and dataclasses.is_dataclass(src):
+        src = dataclasses.replace(src, directory=project / directory)
+    return src
+
+
+class _Alarm:
+    """Raise :class:`SimulationTimeout` in this (main) thread after ``seconds``."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.previous: Any = None
+
+    def _fire(self, signum: int, frame: Any) -> None:
+        raise SimulationTimeout(f"simulation exceeded the timeout of {self.seconds:g} s")
+
+    def __enter__(self) -> _Alarm:
+        if self.seconds and hasattr(signal, "setitimer"):
+            try:
+                self.previous = signal.signal(signal.SIGALRM, self._fire)
+                signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            except ValueError:  # not the main thread: the executor enforces it from outside
+                self.seconds = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.seconds and hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous or signal.SIG_DFL)
+
+
+def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
+                   receptor: Receptor | Mapping[str, Any], config: ModelConfig,
+                   attempt: int = 1, scene_id: str | None = None,
+                   timeout: float | None = None) -> dict[str, Any]:
+    """Run one simulation: trajectories (unless still valid), then each needed footprint.
+
+    Failures of the simulation itself (bad receptor, met coverage, core errors, timeout) are
+    recorded in its status record and log and returned; they never raise. An interrupt
+    (KeyboardInterrupt, SystemExit) removes the temporary files and propagates.
+
+    Parameters
+    ----------
+    root : str or Path
+        Output root (``<project>/<output_dir>``).
+    project : str or Path
+        Project folder (relative met directories are resolved against it).
+    sim_id, met : str
+    receptor : receptor or its ``to_dict()`` mapping
+    config : ModelConfig
+    attempt : int, optional
+    scene_id : str, optional
+    timeout : float, optional
+        Seconds before the simulation is stopped with reason TIMEOUT.
+
+    Returns
+    -------
+    dict
+        ``sim_id``, ``state`` ("complete" or "failed"), ``reason``, ``message``,
+        ``ran_transport`` (bool), ``footprints_run`` (names), ``outputs`` (file names),
+        ``duration`` (s), ``transport_seconds``.
+    """
+    if isinstance(receptor, Mapping):
+        receptor = receptor_from_dict(receptor)
+    paths = SimulationPaths.of(root, sim_id)
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    cleanup_temp(paths.folder)
+    t0 = time.time()
+    status = read_status(paths) or {}
+    record: dict[str, Any] = {
+        "sim_id": sim_id, "met": met, "receptor": receptor.to_dict(),
+        "scene_id": scene_id if scene_id is not None else status.get("scene_id"),
+        "registered_at": status.get("registered_at"), "attempts": attempt,
+        "transport_hash": status.get("transport_hash"),
+        "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
+        "pid": os.getpid(), "started_at": t0, "state": "running",
+        "stilt_version": _version(),
+    }
+    result: dict[str, Any] = {"sim_id": sim_id, "ran_transport": False, "footprints_run": [],
+                              "transport_seconds": 0.0}
+    try:
+        with _Alarm(timeout):
+            need_traj, feet = needed_work(paths, config, met)
+            if not need_traj and not feet:
+                _log(paths, "already complete with this configuration: nothing to do")
+            else:
+                _log(paths, f"start attempt {attempt} on {record['host']} pid {os.getpid()}: "
+                     f"trajectories {'needed' if need_traj else 'kept'}, footprints "
+                     f"{', '.join(feet) or 'none'}")
+                _run_work(paths, Path(project), met, receptor, config, need_traj, feet, record,
+                          result)
+    except (KeyboardInterrupt, SystemExit):
+        cleanup_temp(paths.folder)
+        _log(paths, "interrupted: temporary files removed")
+        raise
+    except Exception as exc:
+        cleanup_temp(paths.folder)
+        reason = classify_failure(exc)
+        message = f"{type(exc).__name__}: {exc}"
+        _log(paths, f"failed ({reason}): {message}\n{traceback.format_exc()}")
+        record.update(state="failed", reason=reason, message=message)
+    else:
+        record.update(state="complete", reason=None, message=None)
+    record["finished_at"] = time.time()
+    record["duration"] = record["finished_at"] - t0
+    record["outputs"] = _outputs(paths, config)
+    write_status(paths, record)
+    if record["state"] == "complete":
+        _log(paths, f"complete in {record['duration']:.2f} s")
+    result.update(state=record["state"], reason=record.get("reason"),
+                  message=record.get("message"), outputs=record["outputs"],
+                  duration=record["duration"], transport_hash=record["transport_hash"])
+    return result
+
+
+def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
+    names = [paths.trajectory] + [paths.footprint(n) for n in config.footprints]
+    return [p.name for p in names if p.is_file()]
+
+
+def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
+              config: ModelConfig, need_traj: bool, feet: list[str],
+              record: dict[str, Any], result: dict[str, Any]) -> None:
+    import xarray as xr
+
+    th = config.transport_hash(met)
+    if need_traj:
+        run_trajectories = _science("run_trajectories")
+        met_src = _resolved_met(config, met, project)
+        t = time.perf_counter()
+        particles = run_trajectories(receptor.transport_input(), met_src,
+                                     seed=config.seed_for(paths.sim_id),
+                                     **config.transport_params())
+        result["transport_seconds"] = time.perf_counter() - t
+        result["ran_transport"] = True
+        particles.attrs.update(simulation_id=paths.sim_id, met_name=met,
+                               stilt_transport_hash=th)
+        tmp = _temp_name(paths.trajectory)
+        try:
+            particles.to_netcdf(tmp, engine="netcdf4")
+            os.replace(tmp, paths.trajectory)
+        finally:
+            tmp.unlink(missing_ok=True)
+        record["transport_hash"] = th
+        record["footprints"] = {}
+        write_status(paths, record)
+        _link(paths.root, "particles", paths.trajectory)
+        _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
+             f"{particles.sizes.get('time', 0)} rows, {result['transport_seconds']:.2f} s")
+    if not feet:
+        return
+    calc_footprint = _science("calc_footprint")
+    write_footprint = _science("write_footprint")
+    with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
+        particles = ds.load()
+    for name in feet:
+        fp = config.footprints[name]
+        foot = calc_footprint(particles, receptor, _science("Grid")(**fp.grid),
+                              smooth_factor=fp.smooth_factor, time_integrate=fp.time_integrate,
+                              hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
+        foot.attrs.update(simulation_id=paths.sim_id, footprint_name=name,
+                          stilt_footprint_hash=config.footprint_hash(met, name))
+        final = paths.footprint(name)
+        write_footprint(foot, final)  # atomic: temporary name in the same folder, then rename
+        record["footprints"][name] = config.footprint_hash(met, name)
+        write_status(paths, record)
+        _link(paths.root, "footprints", final)
+        result["footprints_run"].append(name)
+        _log(paths, f"footprint {name}: written")
+
+
+def _version() -> str:
+    from stilt._version import get_version
+
+    return get_version()
+
+
+def iter_status_paths(root: str | Path) -> Iterator[SimulationPaths]:
+    """Every simulation folder under ``root`` that holds a status record."""
+    base = Path(root).resolve() / "simulations" / "by-id"
+    if not base.is_dir():
+        return
+    for folder in sorted(base.iterdir()):
+        if folder.is_dir() and (folder / "status.json").is_file():
+            try:
+                yield SimulationPaths.of(root, folder.name)
+            except ConfigError:
+                continue
+
+
+def collect_records(root: str | Path) -> list[dict[str, Any]]:
+    """Status records of every simulation on disk, with the state checked against the files.
+
+    A record claiming ``complete`` whose trajectory file is missing becomes ``pending``; a
+    ``running`` record (its process is gone once the index is being rebuilt) becomes pending.
+    """
+    out = []
+    for paths in iter_status_paths(root):
+        rec = read_status(paths)
+        if not rec or "met" not in rec or "receptor" not in rec:
+            continue
+        rec["sim_id"] = paths.sim_id
+        present = set(rec.get("outputs") or [])
+        if rec.get("state") == "complete" and not all(
+                (paths.folder / name).is_file() for name in present | {paths.trajectory.name}):
+            rec["state"] = "pending"
+        if rec.get("state") == "running":
+            rec["state"] = "pending"
+        out.append(rec)
+    return out

@@ -1,0 +1,97 @@
+"""Instrumented stand-ins for the science functions, for orchestration tests.
+
+They produce small but real datasets and append one line per call to a log file (one file for
+all processes), so tests count how often transport ran and for which receptor.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+CALLS: dict[str, Any] = {"log": None, "sleep": 0.0, "fail_lat": None}
+
+
+def _note(kind: str, what: str) -> None:
+    if CALLS["log"]:
+        with open(CALLS["log"], "a") as handle:
+            handle.write(f"{kind} {what} {os.getpid()}\n")
+
+
+def fake_run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int = 1000,
+                          seed: int | None = None, **params: Any) -> xr.Dataset:
+    lat = float(receptor["latitude"] if isinstance(receptor, dict) else
+                (receptor[0]["latitude"] if isinstance(receptor, list) else receptor.latitude))
+    if CALLS["fail_lat"] is not None and abs(lat - CALLS["fail_lat"]) < 1e-9:
+        from stilt.errors import MetError
+
+        raise MetError(f"receptor at latitude {lat} is outside the met grid")
+    _note("transport", f"{lat:.4f}")
+    if CALLS["sleep"]:
+        time.sleep(CALLS["sleep"])
+    rng = np.random.default_rng(seed)
+    nt = abs(int(n_hours)) * 2
+    times = -np.arange(1, nt + 1, dtype=float) * 30.0
+    ds = xr.Dataset(
+        {"lati": (("time", "indx"), lat + rng.normal(0, 0.01, (nt, numpar))),
+         "foot": (("time", "indx"), rng.random((nt, numpar)))},
+        coords={"time": times, "indx": np.arange(1, numpar + 1)})
+    ds.attrs["numpar"] = numpar
+    return ds
+
+
+def fake_calc_footprint(particles: xr.Dataset, receptor: Any, grid: Any,
+                        smooth_factor: float = 1.0, time_integrate: bool = False,
+                        hnf_plume: bool = True, **more: Any) -> xr.Dataset:
+    _note("footprint", str(smooth_factor))
+    return xr.Dataset({"foot": (("lat", "lon"), np.full((3, 4), float(particles.foot.mean())))})
+
+
+def fake_write_footprint(ds: xr.Dataset, path: str | Path) -> None:
+    ds.to_netcdf(path, engine="netcdf4")
+
+
+def install(monkeypatch: Any, log: Path, sleep: float = 0.0, fail_lat: float | None = None
+            ) -> None:
+    """Substitute the fakes in stilt.simulation (inherited by forked pool workers)."""
+    import stilt.simulation as sim
+
+    monkeypatch.setitem(CALLS, "log", str(log))
+    monkeypatch.setitem(CALLS, "sleep", sleep)
+    monkeypatch.setitem(CALLS, "fail_lat", fail_lat)
+    monkeypatch.setattr(sim, "SCIENCE", {"run_trajectories": fake_run_trajectories,
+                                         "calc_footprint": fake_calc_footprint,
+                                         "Grid": dict,
+                                         "write_footprint": fake_write_footprint})
+
+
+def calls(log: Path, kind: str = "transport") -> list[str]:
+    """The logged calls of one kind (their receptor latitudes)."""
+    if not Path(log).exists():
+        return []
+    return [line.split()[1] for line in Path(log).read_text().splitlines()
+            if line.startswith(kind)]
+
+
+def _main(argv: list[str]) -> int:
+    """``python orch_fakes.py LOG SLEEP FAIL_LAT stilt-args...``: the CLI on the fakes."""
+    import stilt.simulation as sim
+    from stilt.cli import main
+
+    CALLS["log"] = argv[0]
+    CALLS["sleep"] = float(argv[1])
+    CALLS["fail_lat"] = None if argv[2] == "-" else float(argv[2])
+    sim.SCIENCE.update(run_trajectories=fake_run_trajectories, Grid=dict,
+                       calc_footprint=fake_calc_footprint, write_footprint=fake_write_footprint)
+    return main(argv[3:])
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,271 @@
+"""The project commands of the CLI: init, check, run, register, pull, status, index rebuild.
+
+Runs in subprocesses: through tests/orch_fakes.py (the CLI with instrumented science
+functions) where the orchestration alone is checked, and end to end on the real transport and
+footprints with a small synthetic met set (the checks of issue 5).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import orch_fakes
+from stilt.cli import main
+
+FAKES = str(Path(orch_fakes.__file__))
+
+
+def fake_cli(log: Path, *args: str, fail_lat: str = "-") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, FAKES, str(log), "0", fail_lat, *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def small_project(path: Path, n: int = 8, extra: str = "") -> Path:
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(
+        "n_hours: -2\nnumpar: 10\nseed: 1\n"
+        "mets:\n  synth: {directory: met, file_format: x.arl}\n"
+        "footprints:\n  default:\n    grid: {xmin: -104, xmax: -99, ymin: 38, ymax: 42, "
+        "xres: 0.5, yres: 0.5}\n" + extra)
+    rows = ["time,lon,lat,zagl"] + [f"2023-07-15 18:00,-102.5,{39 + 0.1 * k:.1f},5"
+                                    for k in range(n)]
+    (path / "receptors.csv").write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_init_writes_a_starter_and_never_overwrites(tmp_path, capsys) -> None:
+    assert main(["init", str(tmp_path / "p")]) == 0
+    config = (tmp_path / "p" / "config.yaml").read_text()
+    assert "# stilt project configuration" in config and "mets:" in config
+    before = config
+    assert main(["init", str(tmp_path / "p")]) == 1
+    assert "never overwrites" in capsys.readouterr().err
+    assert (tmp_path / "p" / "config.yaml").read_text() == before
+    # the starter's met folder does not exist: check says so, runs nothing
+    assert main(["check", str(tmp_path / "p")]) == 1
+    out = capsys.readouterr().out
+    assert "1 receptor(s) x 1 met(s) (hrrr) = 1 simulation(s)" in out
+    assert "problem: hrrr_202307151800_-111.85_40.77_5: no met file found" in out
+    assert not (tmp_path / "p" / "out").exists()
+
+
+@pytest.mark.slow
+def test_run_status_rebuild_and_exit_codes(tmp_path) -> None:
+    project = small_project(tmp_path / "p")
+    log = tmp_path / "calls.log"
+    res = fake_cli(log, "run", str(project), "--n-workers", "2", fail_lat="39.2")
+    assert res.returncode == 1, res.stderr
+    assert "7 complete, 1 failed" in res.stdout and "MET_COVERAGE" in res.stdout
+    res = fake_cli(log, "status", str(project))
+    assert res.returncode == 0
+    assert "1 failed" in res.stdout and "failed MET_COVERAGE: 1" in res.stdout
+    res = fake_cli(log, "run", str(project), "--retry-failed")
+    assert res.returncode == 0 and "8 complete" in res.stdout
+    assert len(orch_fakes.calls(log)) == 8
+    (project / "out" / "index.sqlite").unlink()
+    for suffix in ("-wal", "-shm"):
+        (project / "out" / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    res = fake_cli(log, "index", "rebuild", str(project))
+    assert res.returncode == 0 and "index rebuilt from 8 simulation folder(s)" in res.stdout
+    res = fake_cli(log, "run", str(project))
+    assert res.returncode == 0 and "0 transport runs" in res.stdout
+    assert len(orch_fakes.calls(log)) == 8
+    # the user's files are never rewritten
+    assert "seed: 1" in (project / "config.yaml").read_text()
+
+
+def test_register_then_pull(tmp_path) -> None:
+    project = small_project(tmp_path / "p", n=3)
+    log = tmp_path / "calls.log"
+    res = fake_cli(log, "register", str(project), "--scene-id", "tower-1")
+    assert res.returncode == 0 and "3 simulation(s) registered" in res.stdout
+    assert orch_fakes.calls(log) == []
+    res = fake_cli(log, "pull", str(project), "--n-workers", "2")
+    assert res.returncode == 0 and "3 complete" in res.stdout, res.stdout + res.stderr
+    res = fake_cli(log, "status", str(project), "--scene-id", "tower-1")
+    assert res.stdout.startswith("0 pending, 0 running, 3 complete, 0 failed")
+
+
+@pytest.mark.slow
+def test_bad_inputs_give_one_clear_message_and_keep_outputs(tmp_path) -> None:
+    project = small_project(tmp_path / "p", n=2)
+    log = tmp_path / "calls.log"
+    assert fake_cli(log, "run", str(project)).returncode == 0
+    outputs = {p: p.read_bytes() for p in (project / "out").rglob("*.nc") if not p.is_symlink()}
+    cases = [
+        ("config.yaml", lambda t: t + "numpr: 5\n", "unknown key 'numpr'; did you mean 'numpar'?"),
+        ("config.yaml", lambda t: t.replace("default:", "'a/../../b':"),
+         "footprint name 'a/../../b' is not allowed"),
+        ("config.yaml", lambda t: t.replace("xres: 0.5, yres: 0.5", "xres: 0.0001, yres: 0.0001"),
+         "exceeds the budget"),
+        ("receptors.csv", lambda t: t + "2023-07-15 18:00,nan,40,5\n",
+         "line 4 longitude: 'nan' is not a finite number"),
+    ]
+    for name, edit, message in cases:
+        path = project / name
+        original = path.read_text()
+        path.write_text(edit(original))
+        res = fake_cli(log, "run", str(project))
+        path.write_text(original)
+        assert res.returncode == 1
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("stilt: error:") and message in lines[0]
+    assert {p: p.read_bytes() for p in outputs} == outputs
+    assert len(orch_fakes.calls(log)) == 2
+    res = fake_cli(log, "run", str(project), "--n-workers", "zero")
+    assert res.returncode == 2 and "--n-workers must be a whole number" in res.stderr
+
+
+# -- end to end on the real transport and footprints, small synthetic met ------------------
+
+MET_FILE = "20230715_12-19_synt.arl"
+
+
+@pytest.fixture(scope="module")
+def synth_met(tmp_path_factory) -> Path:
+    from stilt.met.synthetic import generate_synthetic_met
+
+    folder = tmp_path_factory.mktemp("met")
+    generate_synthetic_met(folder, start="2023-07-15T12:00", hours=8, file_hours=8, nx=40, ny=34)
+    assert (folder / MET_FILE).is_file()
+    return folder
+
+
+def real_project(path: Path, met: Path, n: int = 8, numpar: int = 50) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(
+        f"n_hours: -3\nnumpar: {numpar}\nseed: 3\n"
+        f"mets:\n  synth: {{directory: {met}, file_format: {MET_FILE}}}\n"
+        "footprints:\n  default:\n    grid: {xmin: -104, xmax: -99, ymin: 38, ymax: 42, "
+        "xres: 0.1, yres: 0.1}\n"
+        "execution: {n_workers: 1}\n")
+    rows = ["time,longitude,latitude,altitude"]
+    rows += [f"2023-07-15 {17 + k % 2}:00,{-101.9 + 0.1 * k:.2f},{39.7 + 0.08 * k:.2f},"
+             f"{5 + 20 * (k % 3)}" for k in range(n)]
+    (path / "receptors.csv").write_text("\n".join(rows) + "\n")
+    return path
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stilt", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def outputs(project: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (project / "out").rglob("*.nc")
+            if not p.is_symlink()}
+
+
+def check_all_open(project: Path, n: int = 8) -> None:
+    import xarray as xr
+
+    trajs = sorted((project / "out" / "simulations" / "by-id").glob("*/*_traj.nc"))
+    feet = sorted((project / "out" / "simulations" / "by-id").glob("*/*_default_foot.nc"))
+    assert len(trajs) == n and len(feet) == n
+    for path in trajs + feet:
+        with xr.open_dataset(path) as ds:
+            assert ds.sizes["time"] > 0
+    assert [p for p in project.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def transport_runs(stdout: str) -> int:
+    return int(stdout.split(" transport runs")[0].rsplit(" ", 1)[-1])
+
+
+@pytest.mark.slow
+def test_end_to_end_rerun_resume_and_config_change(tmp_path, synth_met) -> None:
+    project = real_project(tmp_path / "p", synth_met)
+    res = cli("run", str(project), "--n-workers", "2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "8 complete" in res.stdout and transport_runs(res.stdout) == 8
+    check_all_open(project)
+    before = outputs(project)
+    res = cli("run", str(project), "--n-workers", "2")
+    assert res.returncode == 0 and transport_runs(res.stdout) == 0
+    assert outputs(project) == before
+    by_id = sorted((project / "out" / "simulations" / "by-id").iterdir())
+    for folder in by_id[1:4]:
+        for path in folder.glob("*.nc"):
+            path.unlink()
+    res = cli("run", str(project), "--n-workers", "2")
+    assert res.returncode == 0 and transport_runs(res.stdout) == 3
+    after = outputs(project)
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert {k.split("_traj")[0] for k in changed if k.endswith("_traj.nc")} == {
+        f.name for f in by_id[1:4]}
+    config = project / "config.yaml"
+    config.write_text(config.read_text().replace("numpar: 50", "numpar: 60"))
+    res = cli("run", str(project), "--n-workers", "2")
+    assert res.returncode == 0 and transport_runs(res.stdout) == 8
+    check_all_open(project)
+
+
+@pytest.mark.slow
+def test_end_to_end_kill_worker_and_parent_then_rerun(tmp_path, synth_met) -> None:
+    from stilt.index import SimulationIndex
+
+    project = real_project(tmp_path / "p", synth_met, numpar=150)
+    run = subprocess.Popen([sys.executable, "-m", "stilt", "run", str(project),
+                            "--n-workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    index_path = project / "out" / "index.sqlite"
+    killed_worker = False
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if index_path.exists():
+            rows = SimulationIndex(index_path).rows()
+            running = [r for r in rows if r["state"] == "running" and r["pid"] != run.pid]
+            done = sum(r["state"] == "complete" for r in rows)
+            if running and not killed_worker:
+                os.kill(running[0]["pid"], signal.SIGKILL)
+                killed_worker = True
+            elif killed_worker and done >= 2:
+                break
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.communicate(timeout=60)
+    assert killed_worker
+    time.sleep(0.5)
+    res = cli("run", str(project), "--n-workers", "2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    check_all_open(project)
+
+
+@pytest.mark.slow
+def test_end_to_end_two_concurrent_runs(tmp_path, synth_met) -> None:
+    project = real_project(tmp_path / "p", synth_met)
+    runs = [subprocess.Popen([sys.executable, "-m", "stilt", "run", str(project),
+                              "--n-workers", "2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [r.communicate(timeout=600) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outs
+    assert sum(transport_runs(out) for out, _ in outs) == 8
+    check_all_open(project)
+
+
+@pytest.mark.slow
+def test_end_to_end_bad_receptors_and_met(tmp_path, synth_met) -> None:
+    project = real_project(tmp_path / "p", synth_met, n=2)
+    assert cli("run", str(project)).returncode == 0
+    before = outputs(project)
+    with open(project / "receptors.csv", "a") as handle:
+        handle.write("2023-07-15 18:00,-80.0,40.0,5\n")     # outside the met grid
+        handle.write("2023-07-16 18:00,-101.5,40.0,5\n")    # outside the met time coverage
+    res = cli("run", str(project))
+    assert res.returncode == 1
+    assert "2 complete, 2 failed" in res.stdout
+    assert "synth_202307151800_-80_40_5: MET" in res.stdout
+    assert "synth_202307161800_-101.5_40_5: MET" in res.stdout
+    assert outputs(project) == before
+    config = project / "config.yaml"
+    config.write_text(config.read_text().replace(MET_FILE, "missing_%Y%m%d.arl"))
+    res = cli("check", str(project))
+    assert res.returncode == 1 and "no met file found" in res.stdout
+    assert outputs(project) == before

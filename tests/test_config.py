@@ -1,0 +1,105 @@
+"""ModelConfig: YAML round trip, unknown keys, cross-field checks, hashes, ids and path safety."""
+
+from __future__ import annotations
+
+import pytest
+
+from stilt.config import FootprintConfig, ModelConfig, load_config, save_config
+from stilt.errors import ConfigError
+from stilt.ids import check_name, safe_path, simulation_id
+from stilt.receptors import PointReceptor
+
+MET = {"directory": "met", "file_format": "%Y%m%d_00-23_synt.arl", "file_tres": "1d"}
+GRID = {"xmin": -104.0, "xmax": -99.0, "ymin": 38.0, "ymax": 42.0, "xres": 0.1, "yres": 0.1}
+
+
+def make(**kw: object) -> ModelConfig:
+    base: dict = {"mets": {"synth": dict(MET)}, "footprints": {"default": {"grid": dict(GRID)}}}
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+def test_yaml_round_trip_keeps_everything(tmp_path) -> None:
+    cfg = make(n_hours=-6, numpar=200, seed=7, kmix0=250, varsiwant=["time", "indx", "lati"],
+               execution={"n_workers": 2, "timeout": 60})
+    path = save_config(cfg, tmp_path / "config.yaml")
+    again = load_config(path)
+    assert again == cfg
+    assert again.params["kmix0"] == 250 and again.execution.n_workers == 2
+    assert again.execution.timeout == 60.0 and again.footprints["default"].shape == (40, 50)
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_yaml_is_loaded_safely(tmp_path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("n_hours: !!python/object/apply:os.getcwd []\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"numpr": 10}, "unknown key 'numpr'; did you mean 'numpar'?"),
+    ({"kmx0": 10}, "unknown key 'kmx0'; did you mean 'kmix0'?"),
+    ({"execution": {"n_worker": 2}}, "execution: unknown key 'n_worker'; did you mean 'n_workers'?"),
+    ({"mets": {"synth": {**MET, "file_tre": "1d"}}}, "did you mean 'file_tres'?"),
+    ({"kmix0": "deep"}, "parameter kmix0='deep': expected int"),
+    ({"n_hours": 0}, "n_hours: must not be 0"),
+    ({"mets": {"my_met": MET}}, "met name 'my_met' is not allowed"),
+    ({"footprints": {"a/../../b": {"grid": GRID}}}, "footprint name 'a/../../b' is not allowed"),
+    ({"output_dir": "../elsewhere"}, "output_dir '../elsewhere' is not allowed"),
+    ({"execution": {"backend": "slurm"}}, "backend 'slurm' is not available"),
+    ({"footprints": {"big": {"grid": {**GRID, "xres": 0.0001, "yres": 0.0001}}}},
+     "exceeds the budget of 50,000,000"),
+    ({"footprints": {"bad": {"grid": {**GRID, "xmin": -98.0}}}}, "needs xmin < xmax"),
+])
+def test_bad_config_gives_one_clear_message(tmp_path, data: dict, message: str) -> None:
+    import yaml
+
+    path = tmp_path / "config.yaml"
+    full = {"mets": {"synth": dict(MET)}, **data}
+    path.write_text(yaml.safe_dump(full))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_grid_budget_counts_hourly_layers() -> None:
+    grid = {**GRID, "xres": 0.01, "yres": 0.01}  # 500 x 400 = 200,000 cells
+    make(footprints={"f": {"grid": grid, "time_integrate": True}}, n_hours=-300)
+    with pytest.raises(ConfigError, match="x 301 layers"):
+        make(footprints={"f": {"grid": grid}}, n_hours=-300)
+
+
+def test_hashes_separate_transport_from_footprint_settings() -> None:
+    base = make()
+    more_particles = make(numpar=500)
+    smoother = make(footprints={"default": FootprintConfig(GRID, smooth_factor=2.0)})
+    assert base.transport_hash("synth") != more_particles.transport_hash("synth")
+    assert base.transport_hash("synth") == smoother.transport_hash("synth")
+    assert base.footprint_hash("synth", "default") != smoother.footprint_hash("synth", "default")
+    assert make(kmix0=150).transport_hash("synth") == base.transport_hash("synth")  # default
+    assert make(kmix0=250).transport_hash("synth") != base.transport_hash("synth")
+    assert make(execution={"n_workers": 4}).transport_hash("synth") == base.transport_hash("synth")
+    assert base.seed_for("a") == base.seed_for("a") != base.seed_for("b")
+    assert make(seed=3).seed_for("a") == 3
+
+
+def test_overrides_leave_the_original() -> None:
+    cfg = make()
+    other = cfg.with_overrides(execution={"n_workers": 3})
+    assert other.execution.n_workers == 3 and cfg.execution.n_workers == 1
+
+
+def test_simulation_ids_and_safe_names(tmp_path) -> None:
+    r = PointReceptor("2023-07-15 18:00", -102.5, 39.6, 5.0)
+    assert simulation_id("synth", r) == "synth_202307151800_-102.5_39.6_5"
+    for bad in ("../evil", "a/b", ".hidden", "", "x..y", "a b", "a\nb"):
+        with pytest.raises(ConfigError, match="not allowed"):
+            check_name(bad, "simulation id")
+    with pytest.raises(ConfigError, match="leaves the folder"):
+        safe_path(tmp_path, "..", "x")
+    (tmp_path / "link").symlink_to("/")
+    with pytest.raises(ConfigError, match="leaves the folder"):
+        safe_path(tmp_path, "link", "etc")
+    assert safe_path(tmp_path, "a", "b") == (tmp_path / "a" / "b").resolve()

@@ -1,0 +1,215 @@
+"""Model and local executor: reruns do only missing work, crash and concurrency safety.
+
+Transport and footprints are the instrumented stand-ins of tests/orch_fakes.py (they log each
+call, from any process), so these tests count exactly which simulations did transport work.
+The same properties on the real transport are in test_cli_run.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import orch_fakes
+import stilt
+from stilt.errors import ConfigError
+from stilt.simulation import SimulationPaths
+
+GRID = {"xmin": -104.0, "xmax": -99.0, "ymin": 38.0, "ymax": 42.0, "xres": 0.5, "yres": 0.5}
+FAKES = str(Path(orch_fakes.__file__))
+
+
+def receptors(n: int = 8) -> list[stilt.PointReceptor]:
+    return [stilt.PointReceptor("2023-07-15 18:00", -102.5, 39.0 + 0.1 * k, 5.0)
+            for k in range(n)]
+
+
+def config(**kw: object) -> stilt.ModelConfig:
+    base: dict = {"mets": {"synth": {"directory": "met", "file_format": "x.arl"}},
+                  "n_hours": -2, "numpar": 10, "footprints": {"default": {"grid": GRID}}}
+    base.update(kw)
+    return stilt.ModelConfig(**base)
+
+
+def leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def write_project(path: Path, n: int = 8, **kw: object) -> None:
+    from stilt.config import save_config
+
+    path.mkdir(parents=True, exist_ok=True)
+    save_config(config(**kw), path / "config.yaml")
+    lines = ["time,longitude,latitude,altitude"]
+    lines += [f"2023-07-15 18:00,-102.5,{39.0 + 0.1 * k:.1f},5" for k in range(n)]
+    (path / "receptors.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_run_rerun_delete_k_and_config_changes(tmp_path, monkeypatch) -> None:
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(), config=config())
+    report = model.run(n_workers=2)
+    assert report.ok and report.transport_runs == 8 and len(orch_fakes.calls(log)) == 8
+    assert len(model.trajectories.paths()) == 8 and len(model.footprints["default"].paths()) == 8
+    assert model.simulations.incomplete() == [] and len(model.simulations) == 8
+    assert set(model.footprints["default"].load()) == set(model.simulations.ids())
+    mtimes = {p: p.stat().st_mtime_ns for p in model.trajectories.paths()}
+    # rerun: no transport work, files untouched
+    report = model.run(n_workers=2)
+    assert report.ok and report.transport_runs == 0 and len(orch_fakes.calls(log)) == 8
+    assert {p: p.stat().st_mtime_ns for p in model.trajectories.paths()} == mtimes
+    # delete the outputs of 3 simulations: exactly those 3 rerun
+    gone = model.simulations.ids()[2:5]
+    for sim_id in gone:
+        SimulationPaths.of(model.output, sim_id).trajectory.unlink()
+    report = model.run(n_workers=2)
+    assert report.ok and sorted(report.completed) == sorted(gone) and report.transport_runs == 3
+    # footprint-only change: footprints again, no transport
+    smoother = stilt.Model(tmp_path / "p", receptors=receptors(), config=config(
+        footprints={"default": {"grid": GRID, "smooth_factor": 1.5}}))
+    report = smoother.run()
+    assert report.ok and report.transport_runs == 0 and report.footprint_runs == 8
+    # numpar changes: everything reruns
+    report = stilt.Model(tmp_path / "p", receptors(), config(numpar=20)).run(n_workers=2)
+    assert report.ok and report.transport_runs == 8 and len(orch_fakes.calls(log)) == 19
+    assert leftovers(tmp_path) == []
+    # the project's config.yaml was written once and never rewritten
+    assert stilt.Model(tmp_path / "p").config == config()
+    with pytest.raises(ConfigError, match="no receptors"):
+        stilt.Model(tmp_path / "p").run()
+
+
+def test_one_failure_never_stops_the_others(tmp_path, monkeypatch) -> None:
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log, fail_lat=39.3)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(), config=config())
+    report = model.run(n_workers=2)
+    assert not report.ok and len(report.completed) == 7 and len(report.failed) == 1
+    assert "MET_COVERAGE" in report.summary() and "outside the met grid" in report.summary()
+    assert model.status()["failures"] == {"MET_COVERAGE": report.failed}
+    # a rerun does not retry the failure unless asked
+    assert model.run().transport_runs == 0
+    orch_fakes.install(monkeypatch, log)
+    report = model.run(retry_failed=True)
+    assert report.ok and report.completed == report.failed + report.completed[:1] or report.ok
+    assert model.simulations.incomplete() == []
+
+
+def test_register_then_pull(tmp_path, monkeypatch) -> None:
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(4), config=config())
+    ids = model.register_pending(scene_id="tower-20230715")
+    assert len(ids) == 4 and model.simulations.ids(state="pending") == sorted(ids)
+    assert model.simulations.ids(scene_id="tower-20230715") == sorted(ids)
+    with pytest.raises(ConfigError, match="scene id"):
+        model.register_pending(scene_id="../x")
+    report = model.pull_simulations(n_workers=2)
+    assert len(report.completed) == 4 and report.counts["complete"] == 4
+    assert len(orch_fakes.calls(log)) == 4
+
+
+def test_killed_worker_is_retried_and_nothing_partial_remains(tmp_path, monkeypatch) -> None:
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log, sleep=0.6)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(), config=config())
+    model.register_pending()
+    killed: list[int] = []
+
+    def killer() -> None:
+        from stilt.index import SimulationIndex
+
+        idx = SimulationIndex(model.index_path)
+        deadline = time.time() + 20
+        while time.time() < deadline and not killed:
+            for row in idx.rows("running"):
+                if row["pid"] and row["pid"] != os.getpid():
+                    os.kill(row["pid"], signal.SIGKILL)
+                    killed.append(row["pid"])
+                    break
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    report = model.run(n_workers=2)
+    thread.join()
+    assert killed and report.ok and model.simulations.incomplete() == []
+    assert len(model.trajectories.paths()) == 8 and leftovers(tmp_path) == []
+    assert len(orch_fakes.calls(log)) >= 8
+
+
+def test_pool_timeout(tmp_path, monkeypatch) -> None:
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log", sleep=3.0)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(2), config=config())
+    report = model.run(n_workers=2, timeout=0.3)
+    assert not report.ok and len(report.failed) == 2
+    assert all(r.startswith("TIMEOUT") for r in report.reasons.values())
+    assert report.elapsed < 3.0 and leftovers(tmp_path) == []
+
+
+def _cli(log: Path, sleep: float, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, FAKES, str(log), str(sleep), "-", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_never_duplicate_work(tmp_path) -> None:
+    project = tmp_path / "p"
+    write_project(project)
+    log = tmp_path / "calls.log"
+    runs = [_cli(log, 0.3, "run", str(project), "--n-workers", "2") for _ in range(2)]
+    outs = [r.communicate(timeout=120) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outs
+    calls = orch_fakes.calls(log)
+    assert len(calls) == 8 and len(set(calls)) == 8
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_parent_killed_or_stopped_then_rerun_completes(tmp_path, sig: int) -> None:
+    project = tmp_path / "p"
+    write_project(project)
+    log = tmp_path / "calls.log"
+    run = _cli(log, 0.5, "run", str(project), "--n-workers", "2")
+    deadline = time.time() + 30
+    while len(orch_fakes.calls(log)) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    run.send_signal(sig)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode != 0
+    if sig == signal.SIGTERM:
+        assert run.returncode == 130 and "interrupted" in out
+    time.sleep(0.3)  # workers die with their parent
+    done_before = {p.name: p.stat().st_mtime_ns
+                   for p in (project / "out").rglob("*_traj.nc") if not p.is_symlink()}
+    rerun = _cli(log, 0.0, "run", str(project), "--n-workers", "2")
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, out + err
+    assert "8 complete" in out
+    assert leftovers(tmp_path) == []
+    after = {p.name: p.stat().st_mtime_ns for p in (project / "out").rglob("*_traj.nc")
+             if not p.is_symlink()}
+    assert len(after) == 8 and all(after[k] == v for k, v in done_before.items())
+
+
+def test_corrupt_index_is_rebuilt_from_the_outputs(tmp_path, monkeypatch) -> None:
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+    model = stilt.Model(tmp_path / "p", receptors=receptors(3), config=config())
+    model.run()
+    ids = model.simulations.ids()
+    model.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(model.index_path) + suffix).unlink(missing_ok=True)
+    model.index_path.write_bytes(b"garbage" * 500)
+    again = stilt.Model(tmp_path / "p", receptors=receptors(3))
+    assert again.simulations.ids(state="complete") == ids
+    assert again.run().transport_runs == 0
