@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The shipped example: generate the synthetic HRRR-like met set the example project runs on and
-# print its inventory. (Once `stilt run` exists this becomes a full STILT run on that met.)
+# The shipped example: a project of 8 receptors on a small synthetic HRRR-like met set, run
+# with 2 workers. Running it again does no transport work (only what is missing is rerun).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="$here/out"
-mkdir -p "$out"
-stilt met synth "$out/met" --hours 24
-stilt met info "$out"/met/*.arl
+project="$here/out/case"
+if [ ! -f "$project/config.yaml" ]; then
+  stilt init "$project" --example
+fi
+stilt check "$project"
+stilt run "$project" --n-workers 2
+stilt status "$project"

@@ -287,7 +287,7 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
     dict
         ``sim_id``, ``state`` ("complete" or "failed"), ``reason``, ``message``,
         ``ran_transport`` (bool), ``footprints_run`` (names), ``outputs`` (file names),
-        ``duration`` (s), ``transport_seconds``.
+        ``duration`` (s), ``transport_seconds``, ``footprint_seconds`` (computing, not writing).
     """
     if isinstance(receptor, Mapping):
         receptor = receptor_from_dict(receptor)
@@ -306,7 +306,7 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
         "stilt_version": _version(),
     }
     result: dict[str, Any] = {"sim_id": sim_id, "ran_transport": False, "footprints_run": [],
-                              "transport_seconds": 0.0}
+                              "transport_seconds": 0.0, "footprint_seconds": 0.0}
     try:
         with _Alarm(timeout):
             need_traj, feet = needed_work(paths, config, met)
@@ -352,6 +352,7 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
               record: dict[str, Any], result: dict[str, Any]) -> None:
     import xarray as xr
 
+    particles = None
     th = config.transport_hash(met)
     if need_traj:
         run_trajectories = _science("run_trajectories")
@@ -380,13 +381,16 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         return
     calc_footprint = _science("calc_footprint")
     write_footprint = _science("write_footprint")
-    with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
-        particles = ds.load()
+    if not need_traj:  # trajectories kept from an earlier run: read them back
+        with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
+            particles = ds.load()
     for name in feet:
         fp = config.footprints[name]
+        t = time.perf_counter()
         foot = calc_footprint(particles, receptor, _science("Grid")(**fp.grid),
                               smooth_factor=fp.smooth_factor, time_integrate=fp.time_integrate,
                               hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
+        result["footprint_seconds"] += time.perf_counter() - t
         foot.attrs.update(simulation_id=paths.sim_id, footprint_name=name,
                           stilt_footprint_hash=config.footprint_hash(met, name))
         final = paths.footprint(name)

@@ -68,6 +68,7 @@ class RunReport:
     transport_runs: int = 0
     footprint_runs: int = 0
     transport_seconds: float = 0.0
+    footprint_seconds: float = 0.0
     interrupted: bool = False
     counts: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
@@ -256,6 +257,7 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
         report.transport_runs += int(bool(res.get("ran_transport")))
         report.footprint_runs += len(res.get("footprints_run") or [])
         report.transport_seconds += float(res.get("transport_seconds") or 0.0)
+        report.footprint_seconds += float(res.get("footprint_seconds") or 0.0)
         if res["state"] == "complete":
             index.complete(sim_id, owner, res.get("outputs") or [], res.get("duration"),
                            res.get("transport_hash"))
