@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from stilt.config import write_text_atomic
 from stilt.errors import ConfigError, StiltError
 
@@ -202,10 +203,37 @@ def check_project(directory: str | Path) -> ProjectCheck:
 
             src = _resolved_met(cfg, p["met"], model.project)
             if hasattr(src, "find_files"):
-                src.find_files(np.datetime64(p["receptor"].time, "m"), cfg.n_hours)
+                files = src.find_files(np.datetime64(p["receptor"].time, "m"), cfg.n_hours)
+                problem = _outside_grid(p["receptor"], files[0].path)
+                if problem:
+                    out.problems.append(f"{p['sim_id']}: {problem}")
         except StiltError as exc:
             out.problems.append(f"{p['sim_id']}: {exc}")
         except Exception as exc:  # noqa: BLE001 - report, never crash a check
             out.problems.append(f"{p['sim_id']}: met {met!r}: {type(exc).__name__}: {exc}")
     model.close()
     return out
+
+
+def _outside_grid(receptor: Any, path: Path) -> str | None:
+    """A message when a receptor point lies outside the grid of an ARL file, else None."""
+    import numpy as np
+
+    from stilt.met.arl import GRID_PARAMETERS, arl_inventory
+    from stilt.met.projection import ArlGrid
+
+    inv = arl_inventory(path)
+    grid = ArlGrid.from_attrs({**dict(zip(GRID_PARAMETERS, inv.grid_params)),
+                               "nx": inv.nx, "ny": inv.ny})
+    if grid.is_global:
+        return None
+    lats = np.atleast_1d(getattr(receptor, "latitudes", receptor.latitude))
+    lons = np.atleast_1d(getattr(receptor, "longitudes", receptor.longitude))
+    x, y = grid.to_grid(np.asarray(lats, float), np.asarray(lons, float))
+    bad = ~((x >= 1) & (x <= inv.nx) & (y >= 1) & (y <= inv.ny))
+    if bad.any():
+        k = int(np.argmax(bad))
+        return (f"receptor at latitude {lats[k]}, longitude {lons[k]} is outside the met grid "
+                f"of {path} (grid position x {x[k]:.1f}, y {y[k]:.1f}; the grid is "
+                f"1..{inv.nx} x 1..{inv.ny})")
+    return None

@@ -131,6 +131,17 @@ def _check_height(z: Any, ref: str, what: str) -> float:
     return out
 
 
+def _check_location(receptor: Any, what: str) -> str:
+    """Validate and normalise time, latitude, longitude, altitude_ref of a frozen receptor."""
+    ref = _check_ref(receptor.altitude_ref, what)
+    lat, lon = _check_point(receptor.latitude, receptor.longitude, what)
+    object.__setattr__(receptor, "time", parse_time(receptor.time, f"{what} time"))
+    object.__setattr__(receptor, "latitude", lat)
+    object.__setattr__(receptor, "longitude", lon)
+    object.__setattr__(receptor, "altitude_ref", ref)
+    return ref
+
+
 def _fmt(x: float) -> str:
     """Short, exact-enough text for a coordinate in an id (up to 6 decimals, no trailing 0)."""
     text = f"{x:.6f}".rstrip("0").rstrip(".")
@@ -161,12 +172,7 @@ class PointReceptor:
     kind = "point"
 
     def __post_init__(self) -> None:
-        ref = _check_ref(self.altitude_ref, "receptor")
-        lat, lon = _check_point(self.latitude, self.longitude, "receptor")
-        object.__setattr__(self, "time", parse_time(self.time, "receptor time"))
-        object.__setattr__(self, "latitude", lat)
-        object.__setattr__(self, "longitude", lon)
-        object.__setattr__(self, "altitude_ref", ref)
+        ref = _check_location(self, "receptor")
         object.__setattr__(self, "altitude", _check_height(self.altitude, ref, "receptor"))
 
     @property
@@ -209,16 +215,11 @@ class ColumnReceptor:
     kind = "column"
 
     def __post_init__(self) -> None:
-        ref = _check_ref(self.altitude_ref, "column receptor")
-        lat, lon = _check_point(self.latitude, self.longitude, "column receptor")
+        ref = _check_location(self, "column receptor")
         bottom = _check_height(self.bottom, ref, "column receptor bottom")
         top = _check_height(self.top, ref, "column receptor top")
         if top <= bottom:
             raise ConfigError(f"column receptor: top {top} m must be above bottom {bottom} m")
-        object.__setattr__(self, "time", parse_time(self.time, "receptor time"))
-        object.__setattr__(self, "latitude", lat)
-        object.__setattr__(self, "longitude", lon)
-        object.__setattr__(self, "altitude_ref", ref)
         object.__setattr__(self, "bottom", bottom)
         object.__setattr__(self, "top", top)
 

@@ -264,6 +264,12 @@ def test_end_to_end_bad_receptors_and_met(tmp_path, synth_met) -> None:
     assert "synth_202307151800_-80_40_5: MET" in res.stdout
     assert "synth_202307161800_-101.5_40_5: MET" in res.stdout
     assert outputs(project) == before
+    res = cli("check", str(project))
+    assert res.returncode == 1
+    assert "synth_202307151800_-80_40_5: receptor at latitude 40.0, longitude -80.0 is " \
+           "outside the met grid" in res.stdout
+    assert "synth_202307161800_-101.5_40_5: met files do not reach forward" in res.stdout \
+        or "synth_202307161800_-101.5_40_5: no met file found" in res.stdout, res.stdout
     config = project / "config.yaml"
     config.write_text(config.read_text().replace(MET_FILE, "missing_%Y%m%d.arl"))
     res = cli("check", str(project))

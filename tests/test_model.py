@@ -213,3 +213,47 @@ def test_corrupt_index_is_rebuilt_from_the_outputs(tmp_path, monkeypatch) -> Non
     again = stilt.Model(tmp_path / "p", receptors=receptors(3))
     assert again.simulations.ids(state="complete") == ids
     assert again.run().transport_runs == 0
+
+
+@pytest.mark.slow
+def test_sigterm_inline_run_releases_its_claim(tmp_path) -> None:
+    project = tmp_path / "p"
+    write_project(project, n=4)
+    log = tmp_path / "calls.log"
+    run = _cli(log, 1.0, "run", str(project), "--n-workers", "1")
+    deadline = time.time() + 30
+    while len(orch_fakes.calls(log)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "interrupted" in out, out + err
+    from stilt.index import SimulationIndex
+
+    counts = SimulationIndex(project / "out" / "index.sqlite").counts()
+    assert counts["running"] == 0 and counts["complete"] == 1 and counts["pending"] == 3
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_serve_follows_new_registrations_until_stopped(tmp_path) -> None:
+    project = tmp_path / "p"
+    write_project(project, n=3)
+    log = tmp_path / "calls.log"
+    serve = subprocess.Popen([sys.executable, FAKES, str(log), "0", "-", "serve", str(project),
+                              "--poll", "0.2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        assert orch_fakes.calls(log) == []
+        reg = subprocess.run([sys.executable, FAKES, str(log), "0", "-", "register",
+                              str(project)], capture_output=True, text=True, timeout=60)
+        assert reg.returncode == 0, reg.stderr
+        deadline = time.time() + 30
+        while len(orch_fakes.calls(log)) < 3 and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(orch_fakes.calls(log)) == 3
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        out, err = serve.communicate(timeout=60)
+    assert serve.returncode == 0, out + err
+    assert "3 complete" in out
