@@ -257,3 +257,27 @@ def test_serve_follows_new_registrations_until_stopped(tmp_path) -> None:
         out, err = serve.communicate(timeout=60)
     assert serve.returncode == 0, out + err
     assert "3 complete" in out
+
+
+def test_leases_are_renewed_while_a_simulation_runs(tmp_path, monkeypatch) -> None:
+    from stilt.index import SimulationIndex
+
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log", sleep=2.0)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(1),
+                        config=config(execution={"lease_seconds": 1.0}))
+    model.register_pending()
+    stolen: list[list] = []
+
+    def thief() -> None:
+        idx = SimulationIndex(model.index_path)
+        deadline = time.time() + 10
+        while not idx.rows("running") and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(1.5)  # past the first lease: only a renewal keeps the claim
+        stolen.append(idx.claim("thief", 60))
+
+    thread = threading.Thread(target=thief)
+    thread.start()
+    report = model.run()
+    thread.join()
+    assert stolen == [[]] and report.ok and len(orch_fakes.calls(tmp_path / "calls.log")) == 1
