@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stilt._checks import finite_float
 from stilt.errors import ConfigError
 from stilt.ids import check_name
 
@@ -109,12 +110,7 @@ class FootprintConfig:
             if key not in grid:
                 raise ConfigError(f"footprint grid: missing {key!r} (needs xmin, xmax, ymin, "
                                   "ymax, xres, yres)")
-            try:
-                out[key] = float(grid[key])
-            except (TypeError, ValueError):
-                raise ConfigError(f"footprint grid {key}: {grid[key]!r} is not a number") from None
-            if not math.isfinite(out[key]):
-                raise ConfigError(f"footprint grid {key}: {grid[key]!r} is not finite")
+            out[key] = finite_float(grid[key], f"footprint grid {key}")
         out["projection"] = str(grid.get("projection", "+proj=longlat"))
         if out["xmin"] >= out["xmax"] or out["ymin"] >= out["ymax"]:
             raise ConfigError(f"footprint grid: needs xmin < xmax and ymin < ymax, got x "

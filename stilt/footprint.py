@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from stilt._checks import finite_float
 from stilt.errors import ConfigError, FootprintError, MissingDependencyError, raise_for_status
 
 #: Default limit on the number of output cells (lon x lat x layers) one footprint may have.
@@ -65,13 +66,7 @@ class Grid:
     def __post_init__(self) -> None:
         """Check and normalise the fields (floats, finite, ordered bounds)."""
         for field in ("xmin", "xmax", "ymin", "ymax", "xres", "yres"):
-            value = getattr(self, field)
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"Grid {field} = {value!r} is not a number") from None
-            if not math.isfinite(value):
-                raise ConfigError(f"Grid {field} = {value} is not finite")
+            value = finite_float(getattr(self, field), f"Grid {field}")
             object.__setattr__(self, field, value)
         for field in ("xres", "yres"):
             if getattr(self, field) <= 0:
@@ -161,12 +156,7 @@ def _receptor(receptor: Any) -> _Receptor:
     ):
         if value is None:
             continue
-        try:
-            values[name] = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"receptor {name} {value!r} is not a number") from None
-        if not math.isfinite(values[name]):
-            raise ConfigError(f"receptor {name} = {values[name]} is not finite")
+        values[name] = finite_float(value, f"receptor {name}")
     if top is not None and not values["altitude_top"] > values["altitude"]:
         raise ConfigError(f"column receptor altitudes {alt!r} must be (bottom, top), bottom < top")
     return _Receptor(time=time, **values)

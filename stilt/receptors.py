@@ -17,12 +17,12 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
+from stilt._checks import finite_float
 from stilt.errors import ConfigError
 
 __all__ = [
@@ -95,19 +95,11 @@ def parse_time(value: Any, what: str = "time") -> dt.datetime:
     return value.replace(second=0, microsecond=0)
 
 
-def _number(value: Any, what: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{what}: {value!r} is not a number") from None
-    if not math.isfinite(out):
-        raise ConfigError(f"{what}: {value!r} is not a finite number")
-    return out
 
 
 def _check_point(lat: Any, lon: Any, what: str) -> tuple[float, float]:
-    flat = _number(lat, f"{what} latitude")
-    flon = _number(lon, f"{what} longitude")
+    flat = finite_float(lat, f"{what} latitude")
+    flon = finite_float(lon, f"{what} longitude")
     if not -90.0 <= flat <= 90.0:
         raise ConfigError(f"{what} latitude: {flat} is outside [-90, 90]")
     if not -180.0 <= flon <= 360.0:
@@ -125,7 +117,7 @@ def _check_ref(ref: Any, what: str) -> str:
 
 
 def _check_height(z: Any, ref: str, what: str) -> float:
-    out = _number(z, f"{what} altitude")
+    out = finite_float(z, f"{what} altitude")
     if ref == "agl" and out < 0:
         raise ConfigError(f"{what} altitude: {out} m above ground is negative")
     return out

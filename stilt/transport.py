@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from stilt._checks import finite_float
 from stilt.errors import ConfigError, CoreError, MetError
 from stilt.params import resolve_params
 
@@ -155,9 +156,8 @@ def normalize_receptor(receptor: Any) -> Release:
         alt_arr = np.atleast_1d(np.asarray(alt, dtype=float))
         if alt_arr.size not in (1, 2):
             raise ConfigError(f"{label}: altitude {alt!r} must be one height or [bottom, top]")
-        for nm, v in (("latitude", lat), ("longitude", lon)):
-            if not np.isfinite(float(v)):
-                raise ConfigError(f"{label}: {nm} {v!r} is not finite")
+        lat = finite_float(lat, f"{label}: latitude")
+        lon = finite_float(lon, f"{label}: longitude")
         if not np.all(np.isfinite(alt_arr)):
             raise ConfigError(f"{label}: altitude {alt!r} is not finite")
         if not -90.0 <= float(lat) <= 90.0:

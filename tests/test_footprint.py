@@ -425,7 +425,7 @@ def test_bad_grids() -> None:
         Grid(-100, -90, 40, 40, 0.1, 0.1)
     with pytest.raises(ConfigError, match="xres"):
         Grid(-100, -90, 30, 40, 0.0, 0.1)
-    with pytest.raises(ConfigError, match="not finite"):
+    with pytest.raises(ConfigError, match="Grid xmax: nan is not a finite number"):
         Grid(-100, np.nan, 30, 40, 0.1, 0.1)
     with pytest.raises(ConfigError, match="cell budget"):
         calc_footprint(

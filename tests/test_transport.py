@@ -249,8 +249,10 @@ def test_errors_before_anything_moves() -> None:
         run_trajectories(RECEPTOR | {"latitude": 10.0}, met, nturb=1)
     with pytest.raises(MetError, match="met covers"):
         run_trajectories(RECEPTOR, met, n_hours=-24, nturb=1)
-    with pytest.raises(ConfigError, match="not finite"):
+    with pytest.raises(ConfigError, match="latitude: nan is not a finite number"):
         run_trajectories(RECEPTOR | {"latitude": float("nan")}, met, nturb=1)
+    with pytest.raises(ConfigError, match="longitude: 'west' is not a number"):
+        run_trajectories(RECEPTOR | {"longitude": "west"}, met, nturb=1)
     with pytest.raises(ConfigError, match="needs time"):
         run_trajectories({"latitude": 40.0, "longitude": -100.0}, met)
     with pytest.raises(ConfigError, match="did you mean 'numpar'"):

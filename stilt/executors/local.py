@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from stilt.index import SimulationIndex, pid_alive
+from stilt.index import SimulationIndex
 from stilt.simulation import SimulationPaths, cleanup_temp, run_simulation
 
 __all__ = ["RunReport", "execute_local"]
