@@ -248,10 +248,17 @@ def test_serve_follows_new_registrations_until_stopped(tmp_path) -> None:
         reg = subprocess.run([sys.executable, FAKES, str(log), "0", "-", "register",
                               str(project)], capture_output=True, text=True, timeout=60)
         assert reg.returncode == 0, reg.stderr
+        # wait for the index to record all three as complete (a transport call alone is not
+        # completion: a SIGTERM before the footprint is published rightly interrupts it)
+        from stilt.index import SimulationIndex
+
         deadline = time.time() + 30
-        while len(orch_fakes.calls(log)) < 3 and time.time() < deadline:
+        complete = 0
+        while complete < 3 and time.time() < deadline:
             time.sleep(0.1)
-        assert len(orch_fakes.calls(log)) == 3
+            with SimulationIndex(stilt.Model(project).index_path) as idx:
+                complete = idx.counts()["complete"]
+        assert complete == 3 and len(orch_fakes.calls(log)) == 3
     finally:
         serve.send_signal(signal.SIGTERM)
         out, err = serve.communicate(timeout=60)

@@ -27,7 +27,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -124,17 +125,36 @@ class _Progress:
 
 
 class _Stop:
-    """SIGINT/SIGTERM handlers that set a flag (and, inline, interrupt the running work)."""
+    """SIGINT/SIGTERM handlers that set a flag (and, inline, interrupt the running work).
+
+    With ``raise_in_main`` the handler raises KeyboardInterrupt only while ``interruptible`` is
+    set (around the simulation itself and the idle sleep). Anywhere else (an index transaction,
+    recording a result) an asynchronous exception could leave a write transaction open, so the
+    loop sees the flag at its next check instead.
+    """
 
     def __init__(self, raise_in_main: bool) -> None:
         self.flag = False
         self.raise_in_main = raise_in_main
+        self.interruptible = False
         self.saved: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
         self.flag = True
-        if self.raise_in_main:
+        if self.raise_in_main and self.interruptible:
+            self.interruptible = False
             raise KeyboardInterrupt(f"signal {signum}")
+
+    @contextmanager
+    def interrupting(self) -> Iterator[None]:
+        """Let a signal interrupt the enclosed work at once."""
+        if self.flag:
+            raise KeyboardInterrupt("stop requested")
+        self.interruptible = True
+        try:
+            yield
+        finally:
+            self.interruptible = False
 
     def __enter__(self) -> _Stop:
         if threading.current_thread() is threading.main_thread():
@@ -316,13 +336,15 @@ def _run_inline(index: SimulationIndex, claim: Callable[[int], list[dict[str, An
                 rows = claim(1)
                 if not rows:
                     if follow or others_running():
-                        time.sleep(poll)
+                        with stop.interrupting():
+                            time.sleep(poll)
                         continue
                     break
                 row = rows[0]
                 inflight[row["sim_id"]] = {"row": row}
                 args = {k: v for k, v in payload(row).items() if k != "owner"}
-                res = run_simulation(**args)
+                with stop.interrupting():
+                    res = run_simulation(**args)
                 inflight.pop(row["sim_id"], None)
                 record(row, res)
         except KeyboardInterrupt:
