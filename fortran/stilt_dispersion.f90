@@ -27,7 +27,7 @@ module stilt_dispersion
     public :: disp_options, m_air_stilt, dispersion_step, horizontal_turbulence, &
         column_mass_below, augment_levels, vertical_half_step
 
-    real(dp), parameter :: m_air_stilt = 0.02884_dp  !! molar mass of air inside hycs_std foot (kg/mol)
+    real(dp), parameter :: m_air_stilt = 0.02884_dp  !! molar mass of air inside the reference binary's foot (kg/mol)
     real(dp), parameter :: sigw_floor = 0.001_dp     !! sigma_w used where a profile value is 0
     real(dp), parameter :: tl_default = 100.0_dp     !! T_L used where a profile value is 0 (s)
     integer, parameter :: max_substeps = 10000000    !! guard against a stuck sub-step loop

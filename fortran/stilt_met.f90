@@ -53,8 +53,8 @@ module stilt_met
     integer(ip), parameter, public :: ksys_sigma = 1, ksys_pressure = 2, ksys_terrain = 3, &
         ksys_hybrid = 4, ksys_wrf = 5
 
-    real(dp), parameter, public :: rd_v5 = 287.04_dp   !! gas constant of dry air as in hycs_std v5
-    real(dp), parameter, public :: g_v5 = 9.80616_dp   !! gravity as in hycs_std v5
+    real(dp), parameter, public :: rd_v5 = 287.04_dp   !! gas constant of dry air as in the reference binary (v5)
+    real(dp), parameter, public :: g_v5 = 9.80616_dp   !! gravity as in the reference binary (v5)
     real(dp), parameter :: z10 = 10.0_dp                !! height of the 10-m wind (m)
 
     !! quadratic internal-level coefficient sets, tried in this order (physics.md 2.1)
@@ -89,7 +89,7 @@ contains
 
     pure subroutine internal_sigma(nl, aa, bb, cc, z_top, zsg)
         !! Sigma of the internal levels, 1 - h_k / z_top, rounded to single precision as
-        !! hycs_std stores it (this moves level 1 by 1.7e-5 relative, visible in T_L).
+        !! the reference binary stores it (this moves level 1 by 1.7e-5 relative, visible in T_L).
         integer(ip), intent(in) :: nl
         real(dp), intent(in) :: aa, bb, cc, z_top
         real(dp), intent(out) :: zsg(nl)
@@ -263,12 +263,12 @@ contains
             uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, virt, prof, status)
         !! Remap one met time of a window from the data levels to the internal levels.
         !! Ground values: winds = U10M/V10M where present, else 0.485 x the first data-level wind
-        !! (fits hycs_std on a file without 10-m winds, see docs/transport.md); T = T02M
+        !! (fits the reference binary on a file without 10-m winds, see docs/transport.md); T = T02M
         !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
         !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
         !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
-        !! virtual only when virt is true (hycs_std does so for RELH files only).
+        !! virtual only when virt is true (the reference binary does so for RELH files only).
         !! status: 0, or status_not_finite if a required input is NaN.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite

@@ -27,9 +27,9 @@ module stilt_stability
     real(dp), parameter :: vonk = 0.4_dp            !! von Karman constant
     real(dp), parameter :: grav_stilt = 9.80616_dp  !! gravity of the stability path (m s-2)
     real(dp), parameter :: cp_air = 1005.0_dp       !! specific heat of air (J kg-1 K-1)
-    real(dp), parameter :: rdry_stilt = 287.04_dp   !! dry-air gas constant of hycs_std
+    real(dp), parameter :: rdry_stilt = 287.04_dp   !! dry-air gas constant of the reference binary
     real(dp), parameter :: kappa_exner = 0.286_dp   !! exponent of theta = T (1000/p)^kappa
-    real(dp), parameter :: third = 0.3333_dp        !! hycs_std's cube-root exponent
+    real(dp), parameter :: third = 0.3333_dp        !! the reference binary's cube-root exponent
 
     ! Beljaars-Holtslag / Betchov-Yaglom constants and Hess Ri -> z/L coefficients (3.2)
     real(dp), parameter :: bh_a = 1.0_dp, bh_b = 2.0_dp / 3.0_dp, bh_c = 5.0_dp, bh_d = 0.35_dp
@@ -54,7 +54,7 @@ module stilt_stability
 contains
 
     elemental function potential_temperature(temp, pres) result(theta)
-        !! Potential temperature theta = T (1000/p)^0.286 (K), the hycs_std form (3.2).
+        !! Potential temperature theta = T (1000/p)^0.286 (K), the reference binary's form (3.2).
         real(dp), intent(in) :: temp   !! temperature (K)
         real(dp), intent(in) :: pres   !! pressure (hPa)
         real(dp) :: theta

@@ -59,7 +59,7 @@ contains
     end function virtual_potential_temperature
 
     pure subroutine interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
-        !! Turbulence profiles between two met times as hycs_std does it (docs/physics_notes.md):
+        !! Turbulence profiles between two met times as the reference binary does it (docs/physics_notes.md):
         !! zi = (1 - tf) zi1 + tf zi2, and level k takes (1 - tf) prof1(k1) + tf prof2(k2), where
         !! k_m is the level nearest to the height z_k zi_m / zi (the level at the same height
         !! relative to the mixed layer in met time m), not level k itself.
@@ -116,7 +116,7 @@ contains
         !! K = l^2 |dV/dz| / phi_h(Ri), l = 1/(1/(kappa z) + 1/150), Ri in [0, 20],
         !! phi_h of Beljaars-Holtslag with z/L from Ri; K in [0.01, 200] m2/s. Differences
         !! are taken between level k and the level below (levels 1-2 at k = 1), and Ri is
-        !! normalised by theta_v of the lower level: this reproduces hycs_std's sigma_w in the
+        !! normalised by theta_v of the lower level: this reproduces the reference binary's sigma_w in the
         !! free troposphere to print precision (docs/physics_notes.md).
         integer(ip), intent(in) :: nz          !! number of internal levels
         real(dp), intent(in) :: z(nz)          !! heights above ground (m)

@@ -70,7 +70,7 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
     "dswf": {"long_name": "downward short-wave radiation", "units": "W m-2",
              "standard_name": "surface_downwelling_shortwave_flux_in_air"},
     "wout": {"long_name": "mean vertical velocity at particle (positive downward, as "
-                          "hycs_std prints it)", "units": "m s-1"},
+                          "the reference binary prints it)", "units": "m s-1"},
     "mlht": {"long_name": "mixed-layer height", "units": "m",
              "standard_name": "atmosphere_boundary_layer_thickness"},
     "rain": {"long_name": "total precipitation rate", "units": "m min-1"},
@@ -520,7 +520,7 @@ def _emit_rows(out: np.ndarray, nsteps: int, t_start: int, dt: int, total: int, 
                 if c in _SUMMED:
                     store[c][k_out] = np.where(live, acc[c], np.nan)
                 elif c == "wout":
-                    store[c][k_out] = -row[_DC[c]]  # hycs_std prints w positive downward
+                    store[c][k_out] = -row[_DC[c]]  # the reference binary prints w positive downward
                 else:
                     store[c][k_out] = row[_DC[c]]
             for c in _SUMMED:
