@@ -14,6 +14,7 @@ Commands:
   serve      A long-lived pull worker: follow new registrations until stopped.
   status     Counts by state and failures grouped by reason.
   index      Maintain the output index (stilt index rebuild DIR).
+  plot       Draw a footprint map (one simulation or the project mean) to a PNG.
   met        Inspect ARL meteorology files or generate synthetic met (stilt met --help).
 
 Options:
@@ -308,6 +309,58 @@ def _cmd_index(argv: list[str]) -> int:
     return 0
 
 
+def _cmd_plot(argv: list[str]) -> int:
+    """Draw a footprint map to a PNG (needs matplotlib: pip install 'stilt[plot]').
+
+    Usage:
+      stilt plot <dir> [--sim=<id>] [--footprint=<name>] [--summary] [--out=<png>]
+      stilt plot (-h | --help)
+
+    Options:
+      --sim=<id>          Plot this simulation's footprint, with its particle paths.
+      --footprint=<name>  Footprint name [default: the first configured].
+      --summary           Plot the mean footprint over every complete simulation (the
+                          default when --sim is not given).
+      --out=<png>         Where to write the PNG [default: <output>/plots/<sim or
+                          summary>_<footprint>.png].
+      -h --help           Show this help.
+
+    Prints the path of the PNG written.
+    """
+    args = docopt(_cmd_plot.__doc__ or "", argv=argv)
+    from pathlib import Path
+
+    from stilt.model import Model
+    from stilt.plot import _footprint_name, plot_footprint, plot_summary
+    from stilt.simulation import SimulationPaths
+
+    if args["--sim"] is not None and args["--summary"]:
+        raise DocoptExit("--sim and --summary exclude each other")
+    model = Model(args["<dir>"])
+    try:
+        name = args["--footprint"]
+        name = _footprint_name(model, None if name == "the first configured" else name)
+        out = args["--out"]
+        if out is not None and out.startswith("<output>/"):
+            out = None
+        sim_id = args["--sim"]
+        if sim_id is not None:
+            if sim_id not in model.simulations:
+                raise StiltError(f"simulation {sim_id!r} is not registered in {model.project}")
+            paths = SimulationPaths.of(model.output, sim_id)
+            out = Path(out) if out else model.output / "plots" / f"{sim_id}_{name}.png"
+            trajectory = paths.trajectory if paths.trajectory.is_file() else None
+            written = plot_footprint(model.footprints[name].load(sim_id),
+                                     particles=trajectory, path=out)
+        else:
+            out = Path(out) if out else model.output / "plots" / f"summary_{name}.png"
+            written = plot_summary(model, name, path=out)
+    finally:
+        model.close()
+    print(written)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "init": _cmd_init,
     "check": _cmd_check,
@@ -317,6 +370,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "serve": _cmd_serve,
     "status": _cmd_status,
     "index": _cmd_index,
+    "plot": _cmd_plot,
     "met": _cmd_met,
 }
 
