@@ -357,7 +357,7 @@ def test_named_footprints_share_one_trajectory() -> None:
 
 
 def test_projected_grid_conserves_mass(tmp_path: Path) -> None:
-    pytest.importorskip("pyproj")
+    pytest.importorskip("pyproj", reason="pyproj is not installed (optional extra stilt[proj]; the test extra installs it, so CI runs this)")
     ds = _random_walk()
     proj = "+proj=lcc +lat_1=33 +lat_2=45 +lat_0=40 +lon_0=-100 +ellps=WGS84 +units=m"
     out = calc_footprint(

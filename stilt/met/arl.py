@@ -111,8 +111,21 @@ _PREFIXES = ("PBL", "HPB", "MXH", "SHT", "HFL", "LHT", "WFL", "UST", "UMO", "VMO
              "TST", "DSW", "TPP", "PRT", "CPP", "CPR")
 
 
-def _var_attrs(name: str, latlon_grid: bool) -> dict[str, str]:
-    """CF-style attributes of an ARL variable (units per physics.md 1.9)."""
+def variable_attrs(name: str, latlon_grid: bool) -> dict[str, str]:
+    """CF-style attributes of an ARL variable (units per physics.md 1.9).
+
+    Parameters
+    ----------
+    name : str
+        4-character ARL variable name (prefix families such as ``SHT*`` are recognised).
+    latlon_grid : bool
+        Whether winds are earth-relative (lat-lon grid) rather than grid-relative.
+
+    Returns
+    -------
+    dict of str to str
+        ``arl_name``, ``units``, ``long_name`` and, where one exists, ``standard_name``.
+    """
     meta = _VAR_META.get(name)
     if meta is None and name[:3] in _PREFIXES:
         meta = _VAR_META[name[:3]]
@@ -1004,7 +1017,8 @@ def read_arl(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
     arl_of = {v: k for k, v in surface.items()} | {v: k for k, v in upper.items()}
     for v, kind in out_vars:
         dims = ("time", "y", "x") if kind < 0 else ("time", "level", "y", "x")
-        data_vars[v] = xr.Variable(dims, out[v], attrs=_var_attrs(arl_of.get(v, v), latlon_grid))
+        data_vars[v] = xr.Variable(dims, out[v],
+                                   attrs=variable_attrs(arl_of.get(v, v), latlon_grid))
     ksys = inv0.vertical_system
     level_units = {1: "1", 2: "hPa", 3: "m", 4: "1", 5: "1"}[ksys]
     coords = {
@@ -1403,7 +1417,7 @@ def met_dataset(grid: Any, times: Any, *, vertical_system: int | str,
             except ValueError:
                 raise MetError(f"field {name} of shape {np.shape(values)} does not broadcast "
                                f"to {dims} = {shape}") from None
-            data_vars[name] = xr.Variable(dims, arr, attrs=_var_attrs(name, latlon_grid))
+            data_vars[name] = xr.Variable(dims, arr, attrs=variable_attrs(name, latlon_grid))
     fh = np.zeros(nt, dtype=np.int32) if forecast_hours is None else np.asarray(
         forecast_hours, dtype=np.int32)
     coords = {

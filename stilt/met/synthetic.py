@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stilt.errors import ConfigError
+from stilt.met.arl import variable_attrs
 from stilt.met.projection import ArlGrid
 
 if TYPE_CHECKING:
@@ -48,38 +49,6 @@ SURFACE_VARIABLES: tuple[str, ...] = (
     "PRSS", "SHGT", "T02M", "U10M", "V10M", "PBLH", "SHTF", "LHTF", "USTR", "DSWF", "TPP1",
 )
 UPPER_VARIABLES: tuple[str, ...] = ("PRES", "UWND", "VWND", "WWND", "TEMP", "SPHU", "HGTS")
-
-# variable attributes (units as physics.md 1.9)
-_ATTRS: dict[str, dict[str, str]] = {
-    "PRSS": {"units": "hPa", "long_name": "surface pressure", "standard_name": "surface_air_pressure"},
-    "SHGT": {"units": "m", "long_name": "terrain height", "standard_name": "surface_altitude"},
-    "T02M": {"units": "K", "long_name": "2-m temperature", "standard_name": "air_temperature"},
-    "U10M": {"units": "m s-1", "long_name": "10-m wind along the grid x axis",
-             "standard_name": "x_wind"},
-    "V10M": {"units": "m s-1", "long_name": "10-m wind along the grid y axis",
-             "standard_name": "y_wind"},
-    "PBLH": {"units": "m", "long_name": "boundary layer depth",
-             "standard_name": "atmosphere_boundary_layer_thickness"},
-    "SHTF": {"units": "W m-2", "long_name": "sensible heat flux (positive upward)",
-             "standard_name": "surface_upward_sensible_heat_flux"},
-    "LHTF": {"units": "W m-2", "long_name": "latent heat flux (positive upward)",
-             "standard_name": "surface_upward_latent_heat_flux"},
-    "USTR": {"units": "m s-1", "long_name": "friction velocity"},
-    "DSWF": {"units": "W m-2", "long_name": "downward short-wave flux at the surface",
-             "standard_name": "surface_downwelling_shortwave_flux_in_air"},
-    "TPP1": {"units": "m", "long_name": "total precipitation over the past hour",
-             "standard_name": "precipitation_amount"},
-    "PRES": {"units": "hPa", "long_name": "pressure", "standard_name": "air_pressure"},
-    "UWND": {"units": "m s-1", "long_name": "wind along the grid x axis", "standard_name": "x_wind"},
-    "VWND": {"units": "m s-1", "long_name": "wind along the grid y axis", "standard_name": "y_wind"},
-    "WWND": {"units": "hPa s-1", "long_name": "pressure vertical velocity (negative upward)",
-             "standard_name": "lagrangian_tendency_of_air_pressure"},
-    "TEMP": {"units": "K", "long_name": "temperature", "standard_name": "air_temperature"},
-    "SPHU": {"units": "kg kg-1", "long_name": "specific humidity",
-             "standard_name": "specific_humidity"},
-    "HGTS": {"units": "m", "long_name": "geopotential height above sea level",
-             "standard_name": "geopotential_height"},
-}
 
 # physical constants (as the hypsometric recipe of physics.md 1.8)
 _RD = 287.05
@@ -431,7 +400,7 @@ def _build(t0: np.datetime64, first: int, count: int, nx: int, ny: int,
     variables = {}
     for k, arr in data.items():
         dims = ("time", "y", "x") if arr.ndim == 3 else ("time", "level", "y", "x")
-        variables[k] = (dims, arr, dict(_ATTRS[k]))
+        variables[k] = (dims, arr, variable_attrs(k, latlon_grid=False))
     attrs: dict[str, Any] = {
         "source": SOURCE,
         "vertical_system": 1,
