@@ -161,28 +161,55 @@ def _cmd_run(argv: list[str]) -> int:
 
     Usage:
       stilt run <dir> [--backend=<name>] [--n-workers=<n>] [--timeout=<s>] [--no-skip]
-                      [--retry-failed] [--scene-id=<id>]
+                      [--retry-failed] [--scene-id=<id>] [--wait] [--mem=<m>] [--time=<t>]
       stilt run (-h | --help)
 
     Options:
-      --backend=<name>   Execution backend (local) [overrides config.yaml].
+      --backend=<name>   Execution backend: local or slurm [overrides config.yaml].
       --n-workers=<n>    Processes running simulations at once [overrides config.yaml].
       --timeout=<s>      Seconds one simulation may take [overrides config.yaml].
       --no-skip          Recompute everything, even outputs that are complete.
-      --retry-failed     Also rerun simulations that failed before.
+      --retry-failed     Also rerun simulations that failed before (with slurm: submit only
+                         the failed and missing ones).
       --scene-id=<id>    Tag the registered simulations with a scene id.
+      --wait             Slurm: wait until the job array has ended (polls every
+                         execution.slurm.poll_seconds, at least 30 s), then report.
+      --mem=<m>          Slurm: memory per array task for this submission (e.g. 8G).
+      --time=<t>         Slurm: time limit per array task for this submission (e.g. 02:00:00).
       -h --help          Show this help.
 
-    Exit code 0 only when every simulation is complete; 1 when some failed (summary printed),
-    130 when interrupted. config.yaml is never modified.
+    With the local backend the run blocks until done. With the slurm backend it validates,
+    writes the task inputs, calls sbatch once and prints the job id (unless --wait).
+    Exit code 0 when every simulation is complete (slurm without --wait: when the job was
+    submitted or nothing was left to do); 1 when some failed (summary printed), 130 when
+    interrupted. config.yaml is never modified.
     """
     args = docopt(_cmd_run.__doc__ or "", argv=argv)
     from stilt.model import Model
 
     model = Model(args["<dir>"])
+    over = _model_overrides(args)
+    backend = over.get("backend", model.config.execution.backend)
+    slurm = {k: args[f"--{k}"] for k in ("mem", "time") if args[f"--{k}"] is not None}
+    if backend != "slurm" and (slurm or args["--wait"]):
+        raise DocoptExit("--wait, --mem and --time apply to the slurm backend "
+                         "(--backend=slurm or execution.backend: slurm)")
     report = model.run(skip_existing=False if args["--no-skip"] else None,
                        retry_failed=bool(args["--retry-failed"]), scene_id=args["--scene-id"],
-                       progress=_progress_stream(), **_model_overrides(args))  # type: ignore
+                       progress=_progress_stream() if backend != "slurm" else sys.stderr,
+                       wait=bool(args["--wait"]), slurm=slurm or None, **over)  # type: ignore
+    job_id = getattr(report, "job_id", None)
+    if backend == "slurm" and not args["--wait"]:
+        if job_id is None:
+            print(report.summary())
+            print("nothing to submit")
+            return 0 if not report.failed else 1
+        print(f"submitted job array {job_id} ({len(report.submitted)} simulation(s), "  # type: ignore
+              f"run folder {report.run_dir}); follow it with 'stilt status {args['<dir>']}'")  # type: ignore
+        return 0
+    if job_id is not None:
+        print(f"job array {job_id} ended: " + ", ".join(
+            f"task {t} {s}" for t, s in sorted(report.task_states.items())))  # type: ignore
     return _finish(report)
 
 
@@ -276,8 +303,11 @@ def _cmd_status(argv: list[str]) -> int:
     from stilt.model import Model
 
     model = Model(args["<dir>"])
+    live = model._fold_slurm()["live"]
     counts = model.index.counts(args["--scene-id"])
     print(", ".join(f"{n} {state}" for state, n in counts.items()))
+    for job_id in live:
+        print(f"slurm job array {job_id} is still queued or running")
     for reason, rows in sorted(model.index.failures(args["--scene-id"]).items()):
         print(f"failed {reason}: {len(rows)}")
         for row in rows[:5]:

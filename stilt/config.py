@@ -19,8 +19,9 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ __all__ = ["ModelConfig", "FootprintConfig", "ExecutionConfig", "load_config", "
 DEFAULT_CELL_BUDGET = 50_000_000
 
 _GRID_KEYS = ("xmin", "xmax", "ymin", "ymax", "xres", "yres", "projection")
-_BACKENDS = ("local",)
+_BACKENDS = ("local", "slurm")
 
 
 def _unknown(key: str, valid: Any, where: str) -> ConfigError:
@@ -151,6 +152,128 @@ class FootprintConfig:
                 "time_integrate": self.time_integrate}
 
 
+_SBATCH_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+#: sbatch options the backend sets itself (config cannot override them through ``extra``)
+_SBATCH_OWN = ("array", "output", "error", "signal", "cpus-per-task", "parsable", "wrap",
+               "job-name", "account", "partition", "time", "mem", "chdir")
+
+
+def check_sbatch_value(key: str, value: Any) -> str:
+    """An ``#SBATCH`` option value as text, refusing what could inject directives or commands.
+
+    Raises
+    ------
+    ConfigError
+        The value is not a string or number, is empty, or holds a newline, carriage return or NUL.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"execution slurm {key}: {value!r} must be a string or a number")
+    text = str(value)
+    if not text or any(c in text for c in ("\n", "\r", "\0")):
+        raise ConfigError(f"execution slurm {key}: {text!r} must be one non-empty line "
+                          "(no newline, carriage return or NUL)")
+    return text
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    """The ``slurm`` backend: one job array, several simulations per array task.
+
+    Parameters
+    ----------
+    account, partition, time, mem, qos : str, optional
+        ``#SBATCH --account/--partition/--time/--mem/--qos`` (``mem`` is per task, e.g. ``8G``).
+    cpus_per_task : int
+        ``--cpus-per-task``; each task runs this many worker processes.
+    processes_per_task : int or None
+        Worker processes per task (None: ``cpus_per_task``; more than the cores is allowed).
+    sims_per_task : int
+        Simulations per array task on average (the array has ``ceil(n / sims_per_task)`` tasks).
+    max_parallel : int or None
+        ``%P`` of ``--array=0-K%P``: array tasks running at once (None: no limit).
+    signal_seconds : int
+        Seconds before the time limit at which Slurm sends TERM (``--signal=B:TERM@s``).
+    poll_seconds : float
+        Seconds between scheduler queries of ``stilt run --wait`` (at least 30).
+    extra : mapping of str to str, optional
+        More ``#SBATCH --key=value`` options; keys ``^[a-z][a-z0-9-]*$``, one-line values.
+    setup : list of str, optional
+        Shell lines run before the task starts (module loads). Config is code: they run as
+        written.
+    """
+
+    account: str | None = None
+    partition: str | None = None
+    time: str | None = None
+    mem: str | None = None
+    qos: str | None = None
+    cpus_per_task: int = 1
+    processes_per_task: int | None = None
+    sims_per_task: int = 10
+    max_parallel: int | None = None
+    signal_seconds: int = 120
+    poll_seconds: float = 30.0
+    extra: Any = None
+    setup: Any = None
+
+    def __post_init__(self) -> None:
+        for name in ("account", "partition", "time", "mem", "qos"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, check_sbatch_value(name, value))
+        for name, lo, hi, optional in (("cpus_per_task", 1, 4096, False),
+                                       ("processes_per_task", 1, 4096, True),
+                                       ("sims_per_task", 1, 10 ** 7, False),
+                                       ("max_parallel", 1, 10 ** 6, True),
+                                       ("signal_seconds", 0, 65535, False)):
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ConfigError(f"execution slurm {name}: {value!r} must be a whole number "
+                                  f"in {lo}..{hi}")
+        try:
+            poll = float(self.poll_seconds)
+        except (TypeError, ValueError):
+            raise ConfigError(f"execution slurm poll_seconds {self.poll_seconds!r}: "
+                              "expected seconds") from None
+        if not (math.isfinite(poll) and poll >= 30):
+            raise ConfigError(f"execution slurm poll_seconds {self.poll_seconds!r}: must be >= 30 "
+                              "(polling the controller more often burdens a shared cluster)")
+        object.__setattr__(self, "poll_seconds", poll)
+        extra = {} if self.extra is None else self.extra
+        if not isinstance(extra, Mapping):
+            raise ConfigError(f"execution slurm extra {extra!r}: expected a mapping of "
+                              "sbatch option names to values")
+        checked = {}
+        for key, value in extra.items():
+            if not isinstance(key, str) or not _SBATCH_KEY.match(key):
+                raise ConfigError(f"execution slurm extra key {key!r}: expected an sbatch long "
+                                  "option name matching ^[a-z][a-z0-9-]*$ (e.g. 'constraint')")
+            if key in _SBATCH_OWN:
+                raise ConfigError(f"execution slurm extra key {key!r}: stilt sets this option "
+                                  "itself (account, partition, time, mem and cpus_per_task "
+                                  "have keys of their own)")
+            checked[key] = check_sbatch_value(f"extra {key}", value)
+        object.__setattr__(self, "extra", checked)
+        setup = [] if self.setup is None else self.setup
+        if isinstance(setup, str) or not isinstance(setup, Sequence) or not all(
+                isinstance(line, str) for line in setup):
+            raise ConfigError(f"execution slurm setup {setup!r}: expected a list of shell lines")
+        for line in setup:
+            if any(c in line for c in ("\n", "\r", "\0")):
+                raise ConfigError(f"execution slurm setup line {line!r}: one line each "
+                                  "(no newline, carriage return or NUL)")
+        object.__setattr__(self, "setup", list(setup))
+
+    def to_dict(self) -> dict[str, Any]:
+        """YAML-ready description."""
+        out = dataclasses.asdict(self)
+        out["extra"] = dict(self.extra)
+        out["setup"] = list(self.setup)
+        return out
+
+
 @dataclass(frozen=True)
 class ExecutionConfig:
     """Where and how simulations run.
@@ -168,6 +291,8 @@ class ExecutionConfig:
         attempted this many times; then it stays failed.
     lease_seconds : float
         How long a claim stays valid without a heartbeat.
+    slurm : SlurmConfig or mapping, optional
+        Settings of the ``slurm`` backend (job array shape and ``#SBATCH`` options).
     """
 
     backend: str = "local"
@@ -175,8 +300,17 @@ class ExecutionConfig:
     timeout: float | None = None
     max_attempts: int = 3
     lease_seconds: float = 300.0
+    slurm: Any = None
 
     def __post_init__(self) -> None:
+        if self.slurm is None:
+            object.__setattr__(self, "slurm", SlurmConfig())
+        elif isinstance(self.slurm, Mapping):
+            _check_keys(self.slurm, [f.name for f in dataclasses.fields(SlurmConfig)],
+                        "execution slurm")
+            object.__setattr__(self, "slurm", SlurmConfig(**self.slurm))
+        elif not isinstance(self.slurm, SlurmConfig):
+            raise ConfigError(f"execution slurm {self.slurm!r}: expected a mapping of settings")
         if self.backend not in _BACKENDS:
             hint = difflib.get_close_matches(str(self.backend), _BACKENDS, n=1)
             more = f"; did you mean {hint[0]!r}?" if hint else ""
@@ -203,7 +337,9 @@ class ExecutionConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """YAML-ready description."""
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["slurm"] = self.slurm.to_dict()
+        return out
 
 
 _FIELDS = ("n_hours", "numpar", "seed", "mets", "footprints", "hnf_plume", "execution",

@@ -188,8 +188,12 @@ class Model:
     def run(self, n_workers: int | None = None, backend: str | None = None,
             skip_existing: bool | None = None, retry_failed: bool = False,
             timeout: float | None = None, scene_id: str | None = None,
-            progress: TextIO | None = None) -> RunReport:
-        """Register this model's simulations and run whatever is missing; blocks until done.
+            progress: TextIO | None = None, wait: bool = False,
+            slurm: dict[str, Any] | None = None) -> RunReport:
+        """Register this model's simulations and run whatever is missing.
+
+        The local backend blocks until done; the slurm backend submits one job array and
+        returns at once with ``report.job_id`` (``wait=True`` polls until the array is over).
 
         Parameters
         ----------
@@ -202,6 +206,11 @@ class Model:
         scene_id : str, optional
         progress : text stream, optional
             Progress line target (None: quiet).
+        wait : bool, optional
+            Slurm backend: wait for the array to end (gentle polling) and fold its results.
+        slurm : dict, optional
+            Slurm backend: ``execution.slurm`` keys changed for this submission (e.g.
+            ``{"mem": "8G", "time": "02:00:00"}`` for a retry).
 
         Returns
         -------
@@ -209,10 +218,11 @@ class Model:
             ``report.ok`` is True when every simulation is complete.
         """
         ids = self.register_pending(scene_id=scene_id)
+        self._fold_slurm()
         self.reconcile(ids, retry_failed=retry_failed, skip_existing=skip_existing)
         force = skip_existing is False or (skip_existing is None and not self.config.skip_existing)
         return self._dispatch(ids, None, n_workers, backend, timeout, False, 2.0, progress,
-                              force)
+                              force, wait=wait, slurm=slurm)
 
     def push_simulations(self, sim_ids: Sequence[str] | None = None,
                          n_workers: int | None = None, backend: str | None = None,
@@ -247,17 +257,32 @@ class Model:
     def _dispatch(self, sim_ids: list[str] | None, scene_id: str | None,
                   n_workers: int | None, backend: str | None, timeout: float | None,
                   follow: bool, poll: float, progress: TextIO | None,
-                  force: bool) -> RunReport:
+                  force: bool, wait: bool = False,
+                  slurm: dict[str, Any] | None = None) -> RunReport:
         ex = self.config.execution
         changes = {k: v for k, v in (("n_workers", n_workers), ("backend", backend),
                                      ("timeout", timeout)) if v is not None}
+        if slurm:
+            changes["slurm"] = {**ex.slurm.to_dict(), **slurm}
         if changes:
             ex = type(ex)(**{**ex.to_dict(), **changes})
         if force and sim_ids:
             self._clear_for_force(sim_ids)
         execute = get_executor(ex.backend)
+        more: dict[str, Any] = {}
+        if ex.backend == "slurm":
+            more = {"wait": wait, "slurm": ex.slurm}
         return execute(self, sim_ids=sim_ids, scene_id=scene_id, n_workers=ex.n_workers,
-                       timeout=ex.timeout, follow=follow, poll=poll, progress=progress)
+                       timeout=ex.timeout, follow=follow, poll=poll, progress=progress, **more)
+
+    def _fold_slurm(self) -> dict[str, Any]:
+        """Fold the status records and terminal states of submitted Slurm arrays into the
+        index (nothing to do for a project that never used the slurm backend)."""
+        if not (self.output / "slurm").is_dir():
+            return {"live": [], "folded": []}
+        from stilt.executors.slurm import fold_runs
+
+        return fold_runs(self)
 
     def _clear_for_force(self, sim_ids: Sequence[str]) -> None:
         """``skip_existing: false``: forget the recorded hashes so everything is recomputed."""
@@ -272,7 +297,9 @@ class Model:
 
     # -- reporting --------------------------------------------------------------------------
     def status(self, scene_id: str | None = None) -> dict[str, Any]:
-        """Counts by state and failures grouped by reason."""
-        return {"counts": self.index.counts(scene_id),
+        """Counts by state and failures grouped by reason (Slurm arrays folded in first;
+        ``slurm_jobs`` lists the job ids still queued or running)."""
+        live = self._fold_slurm()["live"]
+        return {"slurm_jobs": live, "counts": self.index.counts(scene_id),
                 "failures": {reason: [r["sim_id"] for r in rows]
                              for reason, rows in self.index.failures(scene_id).items()}}

@@ -1,0 +1,245 @@
+"""One Slurm array task: ``python -m stilt.executors.slurm_task RUN_DIR``.
+
+The task reads the immutable run description written at submission (``run.json`` and the
+config snapshot ``config.yaml``), starts ``processes`` worker processes, and each worker goes
+through the run's simulations (starting at an offset of its own so workers rarely collide):
+
+1. a simulation with a published status record, or complete on disk, is skipped;
+2. otherwise the worker creates a claim file (:mod:`stilt.claims`); a live claim of another
+   worker is left alone, an expired one is taken over;
+3. with the claim held (touched every ``lease/3`` s) it checks the outputs again, runs the
+   simulation and publishes its status record.
+
+Workers keep passing over the list while other workers hold live claims, so a claim left by
+a killed worker is taken over once its lease expires. It reads and writes no SQLite.
+
+SIGTERM (``--signal=B:TERM@120``, ``scancel``, preemption) stops taking work; a simulation in
+flight is abandoned: its temporary files are removed (:func:`stilt.simulation.run_simulation`
+does that) and its claim is given back. Finished outputs are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from stilt import claims
+from stilt.config import ModelConfig, load_config
+from stilt.simulation import SimulationPaths, needed_work, run_simulation
+
+__all__ = ["run_task", "main"]
+
+
+class _Stop:
+    """SIGTERM/SIGINT set a flag; inside :meth:`interrupting` they interrupt at once."""
+
+    def __init__(self) -> None:
+        self.flag = False
+        self.armed = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.flag = True
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    @contextmanager
+    def interrupting(self) -> Iterator[None]:
+        if self.flag:
+            raise KeyboardInterrupt("stop requested")
+        self.armed = True
+        try:
+            yield
+        finally:
+            self.armed = False
+
+
+def _ids() -> dict[str, Any]:
+    env = os.environ
+    return {"job_id": env.get("SLURM_ARRAY_JOB_ID") or env.get("SLURM_JOB_ID"),
+            "task_id": env.get("SLURM_ARRAY_TASK_ID"), "slurm_job_id": env.get("SLURM_JOB_ID")}
+
+
+def _say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} pid {os.getpid()}: {text}", flush=True)
+
+
+def _done_on_disk(root: Path, sim: dict[str, Any], config: ModelConfig) -> bool:
+    paths = SimulationPaths.of(root, sim["sim_id"])
+    need_traj, feet = needed_work(paths, config, sim["met"])
+    return not need_traj and not feet
+
+
+def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
+          stop: _Stop) -> dict[str, int]:
+    """One worker's loop over the run's simulations (see the module docstring).
+
+    Returns
+    -------
+    dict
+        Counts: ``ran``, ``skipped``, ``failed``, ``interrupted``.
+    """
+    root, project = Path(run["output"]), Path(run["project"])
+    sims = run["simulations"]
+    claim_dir, record_dir = run_dir / "claims", run_dir / "records"
+    lease, max_attempts = float(run["lease_seconds"]), int(run["max_attempts"])
+    ids = _ids()
+    task = int(ids["task_id"] or 0)
+    slots = max(int(run["n_tasks"]) * int(run["processes"]), 1)
+    start = ((task * int(run["processes"]) + worker) * len(sims)) // slots
+    order = sims[start:] + sims[:start]
+    counts = {"ran": 0, "skipped": 0, "failed": 0, "interrupted": 0}
+    beat = claims.Heartbeat(lease / 3)
+    beat.start()
+    base = {**ids, "worker": worker}
+    try:
+        while not stop.flag:
+            others = False
+            for sim in order:
+                if stop.flag:
+                    break
+                sim_id = sim["sim_id"]
+                if claims.read_record(record_dir, sim_id) is not None:
+                    continue
+                if _done_on_disk(root, sim, config):
+                    claims.write_record(record_dir, sim_id, {**base, "state": "complete",
+                                                             "ran": False,
+                                                             "finished_at": time.time()})
+                    counts["skipped"] += 1
+                    continue
+                held = claims.claim(claim_dir, sim_id, lease, max_attempts, base)
+                if held is None:
+                    others = True
+                    continue
+                if held == claims.EXHAUSTED:
+                    last = claims.latest_claim(claim_dir, sim_id) or {}
+                    claims.write_record(record_dir, sim_id, {
+                        **base, "state": "failed", "reason": "LEASE_EXPIRED",
+                        "message": f"claimed {max_attempts} time(s); the last holder (job "
+                                   f"{last.get('job_id')} task {last.get('task_id')}, host "
+                                   f"{last.get('host')} pid {last.get('pid')}) stopped without "
+                                   "reporting", "finished_at": time.time()})
+                    counts["failed"] += 1
+                    continue
+                assert isinstance(held, claims.Claim)
+                beat.held[sim_id] = held
+                try:
+                    if claims.read_record(record_dir, sim_id) is not None:
+                        continue
+                    if _done_on_disk(root, sim, config):
+                        claims.write_record(record_dir, sim_id, {
+                            **base, "state": "complete", "ran": False,
+                            "finished_at": time.time()})
+                        counts["skipped"] += 1
+                        continue
+                    _say(f"claim {held.number} of {sim_id}: running")
+                    try:
+                        with stop.interrupting():
+                            res = run_simulation(root, project, sim_id, sim["met"],
+                                                 sim["receptor"], config, attempt=held.number,
+                                                 scene_id=sim.get("scene_id"),
+                                                 timeout=run.get("timeout"))
+                    except KeyboardInterrupt:
+                        claims.release(held)
+                        counts["interrupted"] += 1
+                        _say(f"{sim_id}: interrupted, claim given back, nothing published")
+                        break
+                    claims.write_record(record_dir, sim_id, {
+                        **base, "state": res["state"], "reason": res.get("reason"),
+                        "message": res.get("message"), "attempt": held.number, "ran": True,
+                        "outputs": res.get("outputs") or [], "duration": res.get("duration"),
+                        "transport_hash": res.get("transport_hash"),
+                        "ran_transport": bool(res.get("ran_transport")),
+                        "finished_at": time.time()})
+                    counts["ran" if res["state"] == "complete" else "failed"] += 1
+                    _say(f"{sim_id}: {res['state']}"
+                         + (f" ({res.get('reason')}: {res.get('message')})"
+                            if res["state"] != "complete" else ""))
+                finally:
+                    beat.held.pop(sim_id, None)
+            if not others or stop.flag:
+                break
+            time.sleep(min(max(lease / 4, 0.2), 5.0))  # live claims of others: look again
+    finally:
+        beat.stop()
+    return counts
+
+
+def _worker_main(run_dir: Path, run: dict[str, Any], worker: int) -> int:
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop.handler)
+    signal.signal(signal.SIGINT, stop.handler)
+    config = load_config(run_dir / "config.yaml")
+    counts = drain(run_dir, run, config, worker, stop)
+    _say(f"worker {worker} done: {counts}")
+    return 143 if counts["interrupted"] or stop.flag else 0
+
+
+def run_task(run_dir: str | Path) -> int:
+    """Run one array task of the run in ``run_dir``; returns the process exit code.
+
+    One worker runs in this process; with ``processes > 1`` the others are forked children.
+    SIGTERM is passed on to the children. The exit code is 0 when every worker finished,
+    143 when stopped by a signal, 1 when a worker died.
+    """
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    n = int(os.environ.get("STILT_TASK_PROCESSES") or run["processes"])
+    ids = _ids()
+    _say(f"stilt array task {ids['job_id']}_{ids['task_id']} on {os.uname().nodename}: "
+         f"{n} worker process(es), {len(run['simulations'])} simulation(s) in the run")
+    if n <= 1:
+        return _worker_main(run_dir, run, 0)
+    children: list[int] = []
+    for worker in range(n):
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 1
+            try:
+                code = _worker_main(run_dir, run, worker)
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, frame: Any) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    worst = 0
+    for pid in children:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            _say(f"worker pid {pid} ended with {code}")
+            worst = max(worst, 143 if code == 143 else 1)
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m stilt.executors.slurm_task RUN_DIR``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m stilt.executors.slurm_task RUN_DIR", file=sys.stderr)
+        return 2
+    return run_task(argv[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
