@@ -12,8 +12,13 @@ simulation attempted ``max_attempts`` times is marked failed instead. The files 
 truth: :meth:`SimulationIndex.rebuild` replaces every row from the output tree's status
 records, so a lost or corrupt index loses nothing.
 
-SQLite locking is unreliable on network file systems; opening an index on nfs, lustre, gpfs or
-cifs is refused.
+SQLite locking is unreliable on network file systems. On nfs, lustre, gpfs, cifs (and the like)
+the index is used from one host only: the first host to open it is recorded beside it
+(``index.sqlite.host``, created with ``O_CREAT | O_EXCL``), the rollback journal replaces WAL
+(whose shared memory does not work across hosts), and any other host is refused with what to
+do. Slurm array tasks never open the index: they publish status records the login node folds
+in (:mod:`stilt.claims`). On a local disk the index is the embedded default, shared by any
+number of processes of that machine.
 """
 
 from __future__ import annotations
@@ -109,6 +114,30 @@ def _fs_type(path: Path) -> str:
     return kind
 
 
+def _claim_single_host(path: Path, fs: str, host: str) -> None:
+    """Record (or check) the one host allowed to use an index on a network file system."""
+    marker = path.with_name(path.name + ".host")
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        try:
+            owner = marker.read_text(encoding="utf-8").strip()
+        except OSError:
+            owner = ""
+        if owner and owner != host:
+            raise IndexError_(
+                f"index {path}: the folder is on a {fs} file system, where SQLite locking "
+                f"does not work across hosts, and the index is in use from host {owner!r} "
+                f"(this is {host!r}). Run stilt commands on this project from {owner!r} (the "
+                "login node that submitted the Slurm arrays; array tasks never open the "
+                f"index), or, when {owner!r} no longer uses it, delete {marker.name} and "
+                "rebuild the index here with 'stilt index rebuild DIR' (the files on disk "
+                "are the truth). STILT_ALLOW_NETWORK_FS=1 skips this check.") from None
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(host + "\n")
+
+
 class SimulationIndex:
     """The SQLite index of one project's output folder.
 
@@ -129,16 +158,15 @@ class SimulationIndex:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fs = _fs_type(self.path.parent)
-        if fs in _NETWORK_FS and not os.environ.get("STILT_ALLOW_NETWORK_FS"):
-            raise IndexError_(
-                f"index {self.path}: the folder is on a {fs} file system, where SQLite locking "
-                "is unsafe; put the output folder on a local disk (or set "
-                "STILT_ALLOW_NETWORK_FS=1 if only one process ever uses it)")
         self.host = socket.gethostname()
+        self.network_fs = fs in _NETWORK_FS
+        if self.network_fs and not os.environ.get("STILT_ALLOW_NETWORK_FS"):
+            _claim_single_host(self.path, fs, self.host)
         try:
             self._con = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._con.execute("PRAGMA journal_mode = WAL")
+            self._con.execute("PRAGMA journal_mode = "
+                              + ("DELETE" if self.network_fs else "WAL"))
             self._con.execute("PRAGMA synchronous = NORMAL")
             self._con.executescript(_SCHEMA)
             self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
@@ -452,7 +480,7 @@ def open_index(path: str | Path, rebuild_from: Any = None) -> SimulationIndex:
     try:
         return SimulationIndex(path)
     except IndexError_ as exc:
-        if "network" in str(exc) or "file system" in str(exc) or rebuild_from is None:
+        if "file system" in str(exc) or rebuild_from is None:
             raise
     aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
     for suffix in ("", "-wal", "-shm"):

@@ -79,7 +79,8 @@ def calls(log: Path, kind: str = "transport") -> list[str]:
 
 
 def _main(argv: list[str]) -> int:
-    """``python orch_fakes.py LOG SLEEP FAIL_LAT stilt-args...``: the CLI on the fakes."""
+    """``python orch_fakes.py LOG SLEEP FAIL_LAT stilt-args...``: the CLI on the fakes
+    (``... --slurm-task RUN_DIR``: one Slurm array task on the fakes)."""
     import stilt.simulation as sim
     from stilt.cli import main
 
@@ -88,6 +89,10 @@ def _main(argv: list[str]) -> int:
     CALLS["fail_lat"] = None if argv[2] == "-" else float(argv[2])
     sim.SCIENCE.update(run_trajectories=fake_run_trajectories, Grid=dict,
                        calc_footprint=fake_calc_footprint, write_footprint=fake_write_footprint)
+    if argv[3] == "--slurm-task":  # one Slurm array task (stilt.executors.slurm_task) on fakes
+        from stilt.executors.slurm_task import main as task_main
+
+        return task_main(argv[4:])
     return main(argv[3:])
 
 

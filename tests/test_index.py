@@ -154,8 +154,23 @@ def test_rebuild_and_repair_of_a_corrupt_file(tmp_path) -> None:
     assert list(tmp_path.glob("index.sqlite.corrupt-*"))
 
 
-def test_refuses_network_file_systems(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(index_module, "_fs_type", lambda path: "nfs")
+def test_network_file_system_index_is_single_host(tmp_path, monkeypatch) -> None:
+    """On nfs/lustre/gpfs/cifs the first host owns the index (rollback journal, no WAL); a
+    second host is refused with what to do; a local disk keeps the WAL default."""
     monkeypatch.delenv("STILT_ALLOW_NETWORK_FS", raising=False)
-    with pytest.raises(IndexError_, match="nfs file system"):
-        SimulationIndex(tmp_path / "index.sqlite")
+    local = SimulationIndex(tmp_path / "local" / "index.sqlite")
+    assert local._con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    local.close()
+    for fs in ("nfs", "lustre", "gpfs", "cifs"):
+        monkeypatch.setattr(index_module, "_fs_type", lambda path, fs=fs: fs)
+        path = tmp_path / fs / "index.sqlite"
+        monkeypatch.setattr(index_module.socket, "gethostname", lambda: "login1")
+        index = SimulationIndex(path)
+        assert index._con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        index.close()
+        assert (path.parent / "index.sqlite.host").read_text().strip() == "login1"
+        SimulationIndex(path).close()  # the same host again: fine
+        monkeypatch.setattr(index_module.socket, "gethostname", lambda: "node7")
+        with pytest.raises(IndexError_, match=f"on a {fs} file system.*in use from host "
+                                              "'login1'.*stilt index rebuild"):
+            SimulationIndex(path)
