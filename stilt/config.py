@@ -247,7 +247,7 @@ class SlurmConfig:
                               "sbatch option names to values")
         checked = {}
         for key, value in extra.items():
-            if not isinstance(key, str) or not _SBATCH_KEY.match(key):
+            if not isinstance(key, str) or not _SBATCH_KEY.fullmatch(key):
                 raise ConfigError(f"execution slurm extra key {key!r}: expected an sbatch long "
                                   "option name matching ^[a-z][a-z0-9-]*$ (e.g. 'constraint')")
             if key in _SBATCH_OWN:

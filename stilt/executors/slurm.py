@@ -66,10 +66,12 @@ class SlurmRun:
     sim_ids: list[str] = field(default_factory=list)
 
 
-def _run_cmd(argv: list[str], timeout: float = _CMD_TIMEOUT) -> subprocess.CompletedProcess | None:
+def _run_cmd(argv: list[str], timeout: float | None = None
+             ) -> subprocess.CompletedProcess | None:
     """Run a scheduler command; None when it is missing or timed out (tolerated by callers)."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(argv, capture_output=True, text=True,
+                              timeout=_CMD_TIMEOUT if timeout is None else timeout)
     except (FileNotFoundError, subprocess.TimeoutExpired, OSError):
         return None
 
@@ -110,7 +112,7 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     lines = ["#!/bin/bash", "# written by stilt: one array task runs python -m "
              "stilt.executors.slurm_task on this run's folder"]
     for key, value in options:
-        if not _SBATCH_KEY.match(key):
+        if not _SBATCH_KEY.fullmatch(key):
             raise SlurmError(f"sbatch option {key!r}: expected a name matching ^[a-z][a-z0-9-]*$")
         lines.append(f"#SBATCH --{key}={shlex.quote(check_sbatch_value(key, value))}")
     lines.append("set -eu")
