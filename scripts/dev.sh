@@ -2,7 +2,9 @@
 # Set-up and main jobs of the stilt source tree, for a fresh Debian machine with Python >= 3.10.
 #
 #   bash scripts/dev.sh example   build stilt and run it on the example that ships with the project
-#   bash scripts/dev.sh test      build stilt and run the whole test suite (what CI runs)
+#   bash scripts/dev.sh test      build stilt and run the whole test suite (what CI runs); as
+#                                 root it also installs and starts a single-node Slurm cluster
+#                                 for the Slurm tests (scripts/slurm_cluster.sh)
 #
 # It creates .venv/ in the repository, installs the build and test requirements from PyPI,
 # installs stilt into it (editable, so later Fortran or Python edits rebuild on import), and
@@ -28,6 +30,7 @@ apt_install() {
   fi
   say "installing $* with apt-get"
   if [ -z "${STILT_APT_UPDATED:-}" ]; then apt-get update -qq; STILT_APT_UPDATED=1; fi
+  export STILT_APT_UPDATED
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
@@ -61,6 +64,14 @@ say "building and installing stilt (Fortran core via meson + f2py)"
 # 4. The job.
 export PATH="$here/.venv/bin:$PATH"
 if [ "$task" = test ]; then
+  # The single-node Slurm cluster of the Slurm end-to-end tests (tests/test_slurm_cluster.py):
+  # installed and started when we are root, left alone otherwise (those tests then skip with
+  # the reason, or fail under CI).
+  if [ "$(id -u)" = 0 ]; then
+    say "starting the single-node Slurm test cluster (scripts/slurm_cluster.sh)"
+    export STILT_APT_UPDATED
+    bash "$here/scripts/slurm_cluster.sh" start || say "the Slurm test cluster did not start"
+  fi
   say "running the test suite"
   set +e
   "$here/.venv/bin/pytest" "$@"

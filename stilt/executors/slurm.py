@@ -440,6 +440,8 @@ def execute_slurm(model: Any, sim_ids: list[str] | None = None, scene_id: str | 
             states = wait_for(run.job_id, run.n_tasks, _poll_seconds(slurm), progress)
             fold_runs(model, {run.job_id: states}, query=False)
             report.task_states = states  # type: ignore[attr-defined]
+            for rec in claims.read_records(run.folder / "records").values():
+                report.transport_runs += int(bool(rec.get("ran_transport")))
     elif wait:
         for run in live_runs(model.output):
             if set(run.sim_ids) & set(sim_ids):
