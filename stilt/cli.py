@@ -241,11 +241,14 @@ def _cmd_pull(argv: list[str]) -> int:
     """Work as a pull worker: claim and run registered simulations until none is left.
 
     Usage:
-      stilt pull <dir> [--follow] [--n-workers=<n>] [--timeout=<s>] [--scene-id=<id>]
+      stilt pull <dir> [--follow] [--n-workers=<n>] [--timeout=<s>] [--scene-id=<id>] [--files]
       stilt pull (-h | --help)
 
     Options:
       --follow          Keep waiting for new registrations until stopped (Ctrl-C, SIGTERM).
+      --files           Coordinate through claim files and status records, not the SQLite
+                        index (on by itself inside a Slurm job; one process per worker;
+                        'stilt status' folds the results into the index).
       --n-workers=<n>   Processes running simulations at once [overrides config.yaml].
       --timeout=<s>     Seconds one simulation may take [overrides config.yaml].
       --scene-id=<id>   Only simulations of this scene.
@@ -259,10 +262,12 @@ def _cmd_serve(argv: list[str]) -> int:
     """A long-lived worker: run registered simulations and follow new ones until stopped.
 
     Usage:
-      stilt serve <dir> [--n-workers=<n>] [--timeout=<s>] [--scene-id=<id>] [--poll=<s>]
+      stilt serve <dir> [--n-workers=<n>] [--timeout=<s>] [--scene-id=<id>] [--poll=<s>] [--files]
       stilt serve (-h | --help)
 
     Options:
+      --files           Coordinate through claim files and status records, not the SQLite
+                        index (on by itself inside a Slurm job; one process per worker).
       --n-workers=<n>   Processes running simulations at once [overrides config.yaml].
       --timeout=<s>     Seconds one simulation may take [overrides config.yaml].
       --scene-id=<id>   Only simulations of this scene.
@@ -281,7 +286,8 @@ def _pull(args: dict, follow: bool) -> int:
     over = _model_overrides(args)
     report = model.pull_simulations(follow=follow, n_workers=over.get("n_workers"),
                                     timeout=over.get("timeout"), scene_id=args["--scene-id"],
-                                    poll=poll, progress=_progress_stream())  # type: ignore
+                                    poll=poll, progress=_progress_stream(),
+                                    files=True if args.get("--files") else None)  # type: ignore
     print(report.summary())
     if report.interrupted and not follow:
         return 130

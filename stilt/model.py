@@ -241,7 +241,8 @@ class Model:
 
     def pull_simulations(self, follow: bool = False, n_workers: int | None = None,
                          timeout: float | None = None, scene_id: str | None = None,
-                         poll: float = 2.0, progress: TextIO | None = None) -> RunReport:
+                         poll: float = 2.0, progress: TextIO | None = None,
+                         files: bool | None = None) -> RunReport:
         """Work as a pull worker: claim and run any pending simulation until none is left.
 
         Parameters
@@ -250,7 +251,24 @@ class Model:
             Keep waiting for new registrations until SIGINT/SIGTERM (``stilt serve``).
         poll : float
             Seconds between looks at the index while idle.
+        files : bool, optional
+            Coordinate through claim files and status records instead of the SQLite index
+            (for workers on other hosts than the login node, e.g. in Slurm jobs, where the
+            index may sit on a network file system). Default: True inside a Slurm job
+            (``SLURM_JOB_ID`` set), else False.
         """
+        if files is None:
+            import os
+
+            files = bool(os.environ.get("SLURM_JOB_ID"))
+        if files:
+            from stilt.executors.slurm_task import pull_registered
+
+            ex = self.config.execution
+            return pull_registered(self, follow=follow, poll=poll,
+                                   n_workers=n_workers or ex.n_workers,
+                                   timeout=timeout if timeout is not None else ex.timeout,
+                                   scene_id=scene_id)
         return self._dispatch(None, scene_id, n_workers, None, timeout, follow, poll, progress,
                               False)
 

@@ -293,3 +293,37 @@ def test_a_sigkilled_task_leaves_a_claim_that_expires_and_is_taken_over(
                                           "500_2|COMPLETED|0:0\n")
     status = model.status()
     assert status["counts"]["complete"] == 6 and status["slurm_jobs"] == []
+
+
+def test_file_based_pull_workers_drain_registrations_without_the_index(tmp_path,
+                                                                       monkeypatch) -> None:
+    """``stilt pull --files`` / ``serve`` as long-lived Slurm jobs: several workers drain the
+    registered simulations through claim files (each runs once), a follower picks up new
+    registrations, and ``stilt status`` folds their records into the index."""
+    project = fake_project(tmp_path / "p", n=6)
+    log = tmp_path / "calls.log"
+    model = Model(project)
+    model.register_pending()
+    env = {**os.environ, "SLURM_JOB_ID": "900"}  # inside a Slurm job: files by default
+    cmd = [sys.executable, FAKES, str(log), "0.2", "-"]
+    follower = subprocess.Popen(cmd + ["serve", str(project), "--poll=0.2"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    other = subprocess.run(cmd + ["pull", str(project)], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert model.index.counts()["pending"] == 6  # the workers never wrote the index
+    extra = tmp_path / "more.csv"
+    extra.write_text("time,lon,lat,zagl\n2023-07-15 18:00,-102.5,41.5,5\n")
+    model.register_pending(receptors=extra)
+    t = time.time()
+    records = project / "out" / "slurm" / "pull" / "records"
+    while len(claims.read_records(records)) < 7 and time.time() - t < 60:
+        time.sleep(0.1)
+    follower.send_signal(signal.SIGTERM)
+    out, _ = follower.communicate(timeout=60)
+    lats = orch_fakes.calls(log)
+    assert sorted(lats) == sorted(set(lats)) and len(lats) == 7, (lats, out)
+    status = model.status()
+    assert status["counts"]["complete"] == 7, status
+    assert claims.read_records(project / "out" / "slurm" / "pull" / "records").keys() == {
+        r["sim_id"] for r in model.index.rows()}

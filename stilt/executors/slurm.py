@@ -312,7 +312,8 @@ def _runs(output: Path) -> list[Path]:
     base = Path(output) / "slurm"
     if not base.is_dir():
         return []
-    return sorted(p for p in base.iterdir() if (p / "submit.json").is_file())
+    return sorted(p for p in base.iterdir() if p.name != PULL_FOLDER
+                  and (p / "submit.json").is_file())
 
 
 def _submission(run_dir: Path) -> dict[str, Any]:
@@ -328,6 +329,37 @@ def live_runs(output: Path) -> list[SlurmRun]:
         sub = _submission(run_dir)
         out.append(SlurmRun(run_dir, sub["job_id"], int(sub["n_tasks"]), list(sub["sim_ids"])))
     return out
+
+
+#: the claims and records of file-based pull workers (``stilt pull``/``serve`` in Slurm jobs)
+PULL_FOLDER = "pull"
+
+
+def fold_records(model: Any, folder: Path) -> dict[str, dict[str, Any]]:
+    """Fold the published status records in ``folder`` into the index; returns them.
+
+    A complete record counts only when the outputs on disk are complete for the current
+    config; a failed record marks a pending row failed with its reason.
+    """
+    index, config = model.index, model.config
+    records = claims.read_records(folder)
+    if not records:
+        return records
+    rows = {r["sim_id"]: r for r in index.rows()}
+    for sim_id, rec in records.items():
+        row = rows.get(sim_id)
+        if row is None or row["state"] == "running":
+            continue
+        if rec.get("state") == "complete" and row["state"] != "complete":
+            paths = SimulationPaths.of(model.output, sim_id)
+            if needed_work(paths, config, row["met"]) == (False, []):
+                index.complete(sim_id, None, rec.get("outputs") or [], rec.get("duration"),
+                               rec.get("transport_hash"))
+        elif rec.get("state") == "failed" and row["state"] == "pending":
+            index.fail(sim_id, None, rec.get("reason") or "ERROR",
+                       f"{rec.get('message') or ''} (job {rec.get('job_id')}_"
+                       f"{rec.get('task_id')})", 0)
+    return records
 
 
 def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
@@ -347,22 +379,9 @@ def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
     index = model.index
     config = model.config
     summary: dict[str, Any] = {"live": [], "folded": []}
+    fold_records(model, Path(model.output) / "slurm" / PULL_FOLDER / "records")
     for run in live_runs(model.output):
-        records = claims.read_records(run.folder / "records")
-        rows = {r["sim_id"]: r for r in index.rows()}
-        for sim_id, rec in records.items():
-            row = rows.get(sim_id)
-            if row is None or row["state"] == "running":
-                continue
-            if rec.get("state") == "complete" and row["state"] != "complete":
-                paths = SimulationPaths.of(model.output, sim_id)
-                if needed_work(paths, config, row["met"]) == (False, []):
-                    index.complete(sim_id, None, rec.get("outputs") or [], rec.get("duration"),
-                                   rec.get("transport_hash"))
-            elif rec.get("state") == "failed" and row["state"] == "pending":
-                index.fail(sim_id, None, rec.get("reason") or "ERROR",
-                           f"{rec.get('message') or ''} (job {rec.get('job_id')}_"
-                           f"{rec.get('task_id')})", 0)
+        records = fold_records(model, run.folder / "records")
         task_states = (states or {}).get(run.job_id)
         if task_states is None and query:
             found = job_states(run.job_id, run.n_tasks)

@@ -232,6 +232,71 @@ def run_task(run_dir: str | Path) -> int:
     return worst
 
 
+def _registered(root: Path, scene_id: str | None) -> list[dict[str, Any]]:
+    """Registered simulations not yet complete, from their status records on disk."""
+    from stilt.simulation import collect_records
+
+    out = []
+    for rec in collect_records(root):
+        if rec.get("state") in ("complete", "failed"):
+            continue
+        if scene_id is not None and rec.get("scene_id") != scene_id:
+            continue
+        out.append({"sim_id": rec["sim_id"], "met": rec["met"], "receptor": rec["receptor"],
+                    "scene_id": rec.get("scene_id")})
+    return out
+
+
+def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_workers: int = 1,
+                    timeout: float | None = None, scene_id: str | None = None) -> Any:
+    """A pull worker that needs no index: ``stilt pull``/``serve`` inside a Slurm job.
+
+    It takes the registered simulations from their status records on disk
+    (``register_pending`` writes them), coordinates with every other such worker through claim
+    files in ``<output>/slurm/pull/`` and publishes status records there, which ``stilt
+    status`` on the login node folds into the index. With ``follow`` it looks for new
+    registrations every ``poll`` seconds until SIGTERM/SIGINT (``scancel``, the time limit's
+    ``--signal``).
+
+    Returns
+    -------
+    RunReport
+    """
+    from stilt.executors.local import RunReport
+    from stilt.executors.slurm import PULL_FOLDER
+
+    run_dir = Path(model.output) / "slurm" / PULL_FOLDER
+    ex = model.config.execution
+    report = RunReport()
+    t0 = time.time()
+    stop = _Stop()
+    saved = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.flag:
+            sims = _registered(Path(model.output), scene_id)
+            run = {"output": str(model.output), "project": str(model.project),
+                   "simulations": sims, "n_tasks": 1, "processes": max(n_workers, 1),
+                   "lease_seconds": ex.lease_seconds, "max_attempts": ex.max_attempts,
+                   "timeout": timeout}
+            counts = drain(run_dir, run, model.config, 0, stop) if sims else {}
+            report.transport_runs += counts.get("ran", 0)
+            report.counts["complete"] = report.counts.get("complete", 0) + counts.get("ran", 0)
+            report.counts["failed"] = report.counts.get("failed", 0) + counts.get("failed", 0)
+            if counts.get("failed"):
+                report.failed.append(f"{counts['failed']} simulation(s)")
+            if not follow:
+                break
+            end = time.time() + poll
+            while time.time() < end and not stop.flag:
+                time.sleep(min(0.2, poll))
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    report.interrupted = stop.flag
+    report.elapsed = time.time() - t0
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m stilt.executors.slurm_task RUN_DIR``."""
     argv = sys.argv[1:] if argv is None else argv
