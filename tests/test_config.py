@@ -50,7 +50,7 @@ def test_yaml_is_loaded_safely(tmp_path) -> None:
     ({"execution": {"backend": "slurmm"}},
      "backend 'slurmm' is not available; did you mean 'slurm'"),
     ({"execution": {"backend": "slurm", "slurm": {"mem": "4G\n#SBATCH --x"}}},
-     "execution slurm mem.*no newline"),
+     "must be one non-empty line (no newline, carriage return or NUL)"),
     ({"footprints": {"big": {"grid": {**GRID, "xres": 0.0001, "yres": 0.0001}}}},
      "exceeds the budget of 50,000,000"),
     ({"footprints": {"bad": {"grid": {**GRID, "xmin": -98.0}}}}, "needs xmin < xmax"),
