@@ -283,9 +283,8 @@ def test_a_sigkilled_task_leaves_a_claim_that_expires_and_is_taken_over(
     assert f"claim 2 of {held['sim_id']}: running" in out  # taken over, as attempt 2
     assert time.time() - t0 >= 1.0  # not before its lease expired
     records = claims.read_records(run_dir / "records")
-    assert sorted(records) == sorted(json.loads((run_dir / "run.json").read_text())
-                                     and [s["sim_id"] for s in json.loads(
-                                         (run_dir / "run.json").read_text())["simulations"]])
+    run = json.loads((run_dir / "run.json").read_text())
+    assert sorted(records) == sorted(s["sim_id"] for s in run["simulations"])
     assert all(r["state"] == "complete" for r in records.values())
     lats = orch_fakes.calls(tmp_path / "calls.log")
     assert len(lats) == 7 and len(set(lats)) == 6  # the killed one ran twice, no other
@@ -327,3 +326,17 @@ def test_file_based_pull_workers_drain_registrations_without_the_index(tmp_path,
     assert status["counts"]["complete"] == 7, status
     assert claims.read_records(project / "out" / "slurm" / "pull" / "records").keys() == {
         r["sim_id"] for r in model.index.rows()}
+
+
+def test_clear_errors_without_sbatch_and_for_slurm_options_on_local(tmp_path, monkeypatch,
+                                                                    capsys) -> None:
+    from stilt.cli import main
+
+    project = fake_project(tmp_path / "p")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main(["run", str(project)]) == 1
+    assert "the sbatch command is not on PATH" in capsys.readouterr().err
+    assert not (project / "out" / "slurm").exists() or not list(
+        (project / "out" / "slurm").glob("*/submit.json"))
+    assert main(["run", str(project), "--backend", "local", "--mem", "8G"]) == 2
+    assert "--wait, --mem and --time apply to the slurm backend" in capsys.readouterr().err
