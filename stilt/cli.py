@@ -157,7 +157,7 @@ def _progress_stream() -> object:
 
 
 def _cmd_run(argv: list[str]) -> int:
-    """Run every simulation of a project that is not complete, and wait for them.
+    """Run every simulation of a project that is not complete: here, or as one Slurm job array.
 
     Usage:
       stilt run <dir> [--backend=<name>] [--n-workers=<n>] [--timeout=<s>] [--no-skip]
