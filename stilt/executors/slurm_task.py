@@ -4,7 +4,8 @@ The task reads the immutable run description written at submission (``run.json``
 config snapshot ``config.yaml``), starts ``processes`` worker processes, and each worker goes
 through the run's simulations (starting at an offset of its own so workers rarely collide):
 
-1. a simulation with a published status record, or complete on disk, is skipped;
+1. a simulation with a published status record, or complete on disk, is skipped (the login
+   node folds complete outputs without a record as complete);
 2. otherwise the worker creates a claim file (:mod:`stilt.claims`); a live claim of another
    worker is left alone, an expired one is taken over;
 3. with the claim held (touched every ``lease/3`` s) it checks the outputs again, runs the
@@ -107,11 +108,8 @@ def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
                 sim_id = sim["sim_id"]
                 if claims.read_record(record_dir, sim_id) is not None:
                     continue
-                if _done_on_disk(root, sim, config):
-                    claims.write_record(record_dir, sim_id, {**base, "state": "complete",
-                                                             "ran": False,
-                                                             "finished_at": time.time()})
-                    counts["skipped"] += 1
+                if _done_on_disk(root, sim, config):  # done (its worker may be publishing
+                    counts["skipped"] += 1             # the record now): leave it alone
                     continue
                 held = claims.claim(claim_dir, sim_id, lease, max_attempts, base)
                 if held is None:
