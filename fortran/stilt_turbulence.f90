@@ -73,23 +73,32 @@ contains
         real(dp), intent(out) :: zi              !! mixed-layer height at tf (m)
         real(dp), intent(out) :: prof(nz, nv)    !! profiles at tf
         integer(ip) :: k, k1, k2
+        real(dp) :: r1, r2
         zi = (1.0_dp - tf) * zi1 + tf * zi2
+        if (zi <= 0.0_dp) then
+            prof = (1.0_dp - tf) * prof1 + tf * prof2
+            return
+        end if
+        r1 = zi1 / zi
+        r2 = zi2 / zi
+        ! the targets z_k zi_m / zi grow with k: the nearest levels only move up
+        k1 = 1
+        k2 = 1
         do k = 1, nz
-            if (zi > 0.0_dp) then
-                k1 = nearest_level(z(k) * zi1 / zi)
-                k2 = nearest_level(z(k) * zi2 / zi)
-            else
-                k1 = k
-                k2 = k
-            end if
+            call nearest_from(z(k) * r1, k1)
+            call nearest_from(z(k) * r2, k2)
             prof(k, :) = (1.0_dp - tf) * prof1(k1, :) + tf * prof2(k2, :)
         end do
     contains
-        pure function nearest_level(h) result(kn)
+        pure subroutine nearest_from(h, kn)
+            !! Move kn up to the level nearest to h (the lower level on a tie).
             real(dp), intent(in) :: h
-            integer(ip) :: kn
-            kn = int(minloc(abs(z - h), dim=1), ip)
-        end function nearest_level
+            integer(ip), intent(inout) :: kn
+            do while (kn < nz)
+                if (abs(z(kn + 1) - h) >= abs(z(kn) - h)) exit
+                kn = kn + 1
+            end do
+        end subroutine nearest_from
     end subroutine interpolate_in_time
 
     pure function zicontrol_scale(n, scales, minutes) result(f)

@@ -284,6 +284,11 @@ def test_internal_levels_as_hycs_std() -> None:
     zsg = _core.met_internal_sigma(nlvl, aa, bb, cc, 25000.0)
     np.testing.assert_allclose((1 - zsg[:4]) * 25000.0, [10.0, 75.0, 200.0, 385.0], rtol=2e-5)
     assert np.all(zsg.astype(np.float32) == zsg)  # single precision, as hycs_std
+    # the HRRR-like oracle (24 sigma levels, data top ~11.3 km) gets the same set: levels are
+    # counted up to the model top, not the data top (which would give only 20 < 24 levels)
+    assert tuple(_core.met_internal_grid(25000.0, 11300.0, 24)) == (30, 30.0, -25.0, 5.0)
+    # more data levels than (30,-25,5) has under the top: the next set
+    assert tuple(_core.met_internal_grid(25000.0, 18000.0, 31)) == (36, 20.0, -15.0, 5.0)
 
 
 def test_transport_errors_widen_the_plume_and_scale_foot() -> None:
