@@ -19,7 +19,7 @@ module stilt_transport
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
         vertical_weights, index_weights, bilinear_weights
     use stilt_random, only: rng_state_size
-    use stilt_turbulence, only: interpolate_in_time, surface_met, turb_options, column_state, column_turbulence, &
+    use stilt_turbulence, only: time_levels, surface_met, turb_options, column_state, column_turbulence, &
         mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, heat_flux
     use stilt_dispersion, only: disp_options, dispersion_step
     use stilt_transport_error, only: wind_error_init, wind_error_step, zi_error_init, &
@@ -276,18 +276,17 @@ contains
         real(dp), intent(in) :: x, y, tf
         real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
         real(dp), intent(out) :: zi, gx, gy
-        integer(ip) :: ii(4), jj(4), c, ni, nj
-        real(dp) :: ww(4), a, zlev(w%nl), tprof(w%nl, nturbv)
+        integer(ip) :: ii(4), jj(4), c, ni, nj, k1(w%nl), k2(w%nl)
+        real(dp) :: ww(4), a, zlev(w%nl)
         call corners(w, x, y, ii, jj, ww)
         ni = min(max(nint(x), 1), w%nx)
         nj = min(max(nint(y), 1), w%ny)
         zlev = (1.0_dp - zsg) * w%z_top
-        call interpolate_in_time(w%nl, nturbv, zlev, tf, zi1(ni, nj), zi2(ni, nj), &
-            transpose(turb1(:, :, ni, nj)), transpose(turb2(:, :, ni, nj)), zi, tprof)
-        sigw = tprof(:, tv_sigw)
-        tl = tprof(:, tv_tl)
-        sigu = tprof(:, tv_sigu)
-        sigv = tprof(:, tv_sigv)
+        call time_levels(w%nl, zlev, tf, zi1(ni, nj), zi2(ni, nj), zi, k1, k2)
+        sigw = (1.0_dp - tf) * turb1(tv_sigw, k1, ni, nj) + tf * turb2(tv_sigw, k2, ni, nj)
+        tl = (1.0_dp - tf) * turb1(tv_tl, k1, ni, nj) + tf * turb2(tv_tl, k2, ni, nj)
+        sigu = (1.0_dp - tf) * turb1(tv_sigu, k1, ni, nj) + tf * turb2(tv_sigu, k2, ni, nj)
+        sigv = (1.0_dp - tf) * turb1(tv_sigv, k1, ni, nj) + tf * turb2(tv_sigv, k2, ni, nj)
         dens = 0.0_dp; densd = 0.0_dp; ug = 0.0_dp; vg = 0.0_dp; gx = 0.0_dp; gy = 0.0_dp
         do c = 1, 4
             a = ww(c) * (1.0_dp - tf)
