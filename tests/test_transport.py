@@ -261,9 +261,36 @@ def test_errors_before_anything_moves() -> None:
     with pytest.raises(MetError, match="met gap"):
         run_trajectories(RECEPTOR, gap, n_hours=-6, nturb=1)
     bad = met.copy(deep=True)
-    bad["TEMP"][2, 0, 20, 39] = np.nan  # on the particle path, 4 h before release
-    with pytest.raises(MetError, match="TEMP is missing or not finite"):
+    bad["TEMP"][2, 0, 20, 39] = np.nan  # 4 h before release, away from the particles
+    with pytest.raises(MetError, match=r"met dataset: TEMP is not finite \(time "
+                                       r"2021-07-01T02:00, level 1, y 21, x 40\)"):
         run_trajectories(RECEPTOR, bad, n_hours=-6, nturb=1)
+
+
+def test_non_finite_met_file_is_refused_before_anything_moves(tmp_path) -> None:
+    """A record whose label holds a NaN first value unpacks to NaN everywhere: the run stops
+    before the first step, naming file, record, variable, level and time."""
+    from stilt.met.arl import arl_inventory, write_arl
+    from stilt.met.discovery import MetConfig
+
+    met = make_met(LATLON, 7, 3.0, 0.0)
+    path = tmp_path / "met.arl"
+    write_arl(met, path)
+    inv = arl_inventory(path)
+    r = next(k for k, (lev, name) in enumerate(inv.data_records) if name == "TEMP" and lev == 2)
+    recno = inv.record_number(5, r)  # the last period a 6-h backward run reads (its start)
+    with open(path, "r+b") as f:
+        f.seek((recno - 1) * inv.record_length + 36)
+        f.write(f"{'NaN':>14}".encode())
+    cfg = MetConfig(tmp_path, "met.arl")
+    stamp = str(inv.times[5])[:16]
+    with pytest.raises(MetError, match=rf"met.arl: record {recno} \(TEMP at level 2, "
+                                       rf"{stamp}\) holds values that are not finite"):
+        run_trajectories(RECEPTOR, cfg, n_hours=-1, nturb=1, numpar=2)
+    # a run that does not need that period is not affected
+    ds = run_trajectories(RECEPTOR | {"time": str(inv.times[3])[:16]}, cfg, n_hours=-1,
+                          nturb=1, numpar=2)
+    assert np.isfinite(ds.long.values).all()
 
 
 def test_core_layout_matches_python() -> None:
