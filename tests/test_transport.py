@@ -241,6 +241,9 @@ def test_particles_leaving_the_grid_become_nan() -> None:
     # 40 m/s southward from 36N: the grid edge (35N) is 111 km away -> ~46 min
     assert 40 <= first_dead <= 50
     assert np.isnan(ds.zagl.values[first_dead:, 0]).all()
+    assert ds.attrs["particles_left_grid"] == 2
+    stay = run_trajectories(rec, met, n_hours=-0.5, numpar=2, seed=1, nturb=1)
+    assert stay.attrs["particles_left_grid"] == 0
 
 
 def test_errors_before_anything_moves() -> None:
