@@ -19,7 +19,7 @@ extensions = [
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "scripts", "README.md"]
+exclude_patterns = ["_build", "scripts", "_static", "README.md"]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 napoleon_google_docstring = False
