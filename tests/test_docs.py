@@ -49,7 +49,7 @@ def test_docs_build_without_warnings_and_every_page_is_in_the_site(built: Path) 
     assert "mathjax" in (built / "physics.html").read_text().lower()
     api = (built / "api.html").read_text()
     for name in ("run_trajectories", "calc_footprint", "Model", "plot_summary", "Simulation"):
-        assert f'id="stilt.' in api and name in api, name
+        assert 'id="stilt.' in api and name in api, name
     assert "Map one simulation" in api  # a docstring sentence, rendered
 
 
@@ -64,7 +64,8 @@ def test_configuration_page_lists_every_schema_key(built: Path) -> None:
     keys += [f.name for f in dataclasses.fields(config.FootprintConfig)]
     keys += [f.name for f in dataclasses.fields(MetConfig) if f.name != "time_lister"]
     keys += list(params.PARAMETERS)
-    missing = [k for k in keys if f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{k}</span></code>" not in page]
+    literal = '<code class="docutils literal notranslate"><span class="pre">{}</span></code>'
+    missing = [k for k in keys if literal.format(k) not in page]
     assert not missing, f"keys missing from the built reference: {missing}"
 
 

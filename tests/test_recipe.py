@@ -20,7 +20,8 @@ CONDA_NAMES = {"netcdf4": "netcdf4", "docopt-ng": "docopt-ng", "pyyaml": "pyyaml
 
 
 def _meson_version() -> str:
-    match = re.search(r"project\(\s*'stilt'.*?version:\s*'([^']+)'", (REPO / "meson.build").read_text(), re.S)
+    text = (REPO / "meson.build").read_text()
+    match = re.search(r"project\(\s*'stilt'.*?version:\s*'([^']+)'", text, re.S)
     assert match, "meson.build has no project(version:)"
     return match.group(1)
 
@@ -114,9 +115,9 @@ def test_recipe_build_script_and_tests_in_a_fresh_venv(tmp_path: Path) -> None:
     for test in recipe["tests"]:
         if "python" in test:
             for module in test["python"]["imports"]:
-                run = subprocess.run([str(py), "-c", f"import {module}; print({module}.__file__)"],
-                                     cwd=work, env=env, capture_output=True, text=True,
-                                     timeout=120)
+                code = f"import {module}; print({module}.__file__)"
+                run = subprocess.run([str(py), "-c", code], cwd=work, env=env,
+                                     capture_output=True, text=True, timeout=120)
                 assert run.returncode == 0, run.stderr
                 assert str(venv) in run.stdout, f"{module} not imported from the new install"
             if test["python"].get("pip_check"):
