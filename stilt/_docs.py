@@ -163,9 +163,9 @@ def config_reference_markdown() -> str:
     from stilt import config, params
     from stilt.met import discovery
 
-    backends = ", ".join(f"`{b}`" for b in config._BACKENDS)
+    backends = ", ".join(f"`{b}`" for b in getattr(config, "_BACKENDS", ())) or "see below"
     head = ("key", "type", "default", "meaning")
-    grid_keys = ", ".join(f"`{k}`" for k in config._GRID_KEYS)
+    grid_keys = ", ".join(f"`{k}`" for k in getattr(config, "_GRID_KEYS", ()))
     parts = [
         "## Top-level keys\n",
         "Keys of `config.yaml` itself (the arguments of `stilt.ModelConfig`). Transport "
