@@ -173,6 +173,10 @@ def _cmd_run(argv: list[str]) -> int:
       --scene-id=<id>    Tag the registered simulations with a scene id.
       -h --help          Show this help.
 
+    At the end it prints where the outputs are and, with 'plots: true' in config.yaml (the
+    example project has it), draws the mean footprint map of each footprint and prints its
+    path (needs matplotlib: pip install 'stilt[plot]').
+
     Exit code 0 only when every simulation is complete; 1 when some failed (summary printed),
     130 when interrupted. config.yaml is never modified.
     """
@@ -180,10 +184,46 @@ def _cmd_run(argv: list[str]) -> int:
     from stilt.model import Model
 
     model = Model(args["<dir>"])
-    report = model.run(skip_existing=False if args["--no-skip"] else None,
-                       retry_failed=bool(args["--retry-failed"]), scene_id=args["--scene-id"],
-                       progress=_progress_stream(), **_model_overrides(args))  # type: ignore
-    return _finish(report)
+    try:
+        report = model.run(skip_existing=False if args["--no-skip"] else None,
+                           retry_failed=bool(args["--retry-failed"]),
+                           scene_id=args["--scene-id"], progress=_progress_stream(),
+                           **_model_overrides(args))  # type: ignore
+        code = _finish(report)
+        if not report.interrupted:
+            print(_where_outputs_are(model))
+    finally:
+        model.close()
+    return code
+
+
+def _where_outputs_are(model: object) -> str:
+    """The closing lines of 'stilt run': output folders, and the maps (drawn if configured)."""
+    from stilt.errors import MissingDependencyError
+
+    out = model.output  # type: ignore[attr-defined]
+    sims = out / "simulations"
+    lines = [f"outputs:      {out}",
+             f"trajectories: {sims / 'particles'}",
+             f"footprints:   {sims / 'footprints'}"]
+    names = list(model.config.footprints)  # type: ignore[attr-defined]
+    complete = model.simulations.ids("complete")  # type: ignore[attr-defined]
+    if not names or not complete:
+        return "\n".join(lines)
+    if not model.config.plots:  # type: ignore[attr-defined]
+        lines.append(f"pictures:     none drawn (set 'plots: true' in config.yaml, or run "
+                     f"'stilt plot {model.project}')")  # type: ignore[attr-defined]
+        return "\n".join(lines)
+    from stilt.plot import plot_summary
+
+    for name in names:
+        try:
+            path = plot_summary(model, name, path=out / "plots" / f"summary_{name}.png")  # type: ignore
+        except MissingDependencyError as exc:
+            lines.append(f"pictures:     none drawn: {exc}")
+            break
+        lines.append(f"picture:      {path}")
+    return "\n".join(lines)
 
 
 def _cmd_register(argv: list[str]) -> int:
@@ -314,6 +354,7 @@ def _cmd_plot(argv: list[str]) -> int:
 
     Usage:
       stilt plot <dir> [--sim=<id>] [--footprint=<name>] [--summary] [--out=<png>]
+                       [--no-particles] [--no-terrain]
       stilt plot (-h | --help)
 
     Options:
@@ -323,6 +364,9 @@ def _cmd_plot(argv: list[str]) -> int:
                           default when --sim is not given).
       --out=<png>         Where to write the PNG [default: <output>/plots/<sim or
                           summary>_<footprint>.png].
+      --no-particles      With --sim: leave out the particle paths.
+      --no-terrain        Leave out the met terrain drawn underneath (it is drawn when the
+                          met file the simulation read is still there).
       -h --help           Show this help.
 
     Prints the path of the PNG written.
@@ -331,8 +375,7 @@ def _cmd_plot(argv: list[str]) -> int:
     from pathlib import Path
 
     from stilt.model import Model
-    from stilt.plot import _footprint_name, plot_footprint, plot_summary
-    from stilt.simulation import SimulationPaths
+    from stilt.plot import _footprint_name, plot_simulation, plot_summary
 
     if args["--sim"] is not None and args["--summary"]:
         raise DocoptExit("--sim and --summary exclude each other")
@@ -344,17 +387,14 @@ def _cmd_plot(argv: list[str]) -> int:
         if out is not None and out.startswith("<output>/"):
             out = None
         sim_id = args["--sim"]
+        terrain = not args["--no-terrain"]
         if sim_id is not None:
-            if sim_id not in model.simulations:
-                raise StiltError(f"simulation {sim_id!r} is not registered in {model.project}")
-            paths = SimulationPaths.of(model.output, sim_id)
             out = Path(out) if out else model.output / "plots" / f"{sim_id}_{name}.png"
-            trajectory = paths.trajectory if paths.trajectory.is_file() else None
-            written = plot_footprint(model.footprints[name].load(sim_id),
-                                     particles=trajectory, path=out)
+            written = plot_simulation(model, sim_id, name, particles=not args["--no-particles"],
+                                      terrain=terrain, path=out)
         else:
             out = Path(out) if out else model.output / "plots" / f"summary_{name}.png"
-            written = plot_summary(model, name, path=out)
+            written = plot_summary(model, name, terrain=terrain, path=out)
     finally:
         model.close()
     print(written)
