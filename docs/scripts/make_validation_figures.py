@@ -4,8 +4,9 @@ Run from the repository root, with the reference data (``shared/``) beside the r
 
     python docs/scripts/make_validation_figures.py            # or --shared PATH
 
-It runs stilt's transport for the two ensemble cases of ``shared/oracle`` (500 particles, 24 h
-backward, seed 42, the reference's settings), computes footprints on the reference grids, and
+It runs stilt's transport for the two ensemble cases of ``shared/oracle`` (2000 particles
+against the binary's 500, as tests/test_transport_oracle.py does, so that our sampling noise
+is half the binary's; 24 h backward, seed 42, the reference's settings), computes footprints on the reference grids, and
 writes into ``docs/_static/validation/``:
 
 - ``<case>_footprints.png``: time-integrated footprints side by side (same log colour scale);
@@ -14,7 +15,7 @@ writes into ``docs/_static/validation/``:
 - ``<case>_foot_per_hour.png``: footprint summed over the grid per hour, ours and the binary;
 - ``numbers.md``: the table that docs/validation.md includes (also printed).
 
-Takes under a minute on one core. Needs matplotlib (the ``plot`` extra).
+Takes about a minute on one core. Needs matplotlib (the ``plot`` extra).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ CASES: dict[str, dict[str, Any]] = {
                        "time": "2023-07-16T20:00", "lat": 40.0, "lon": -101.5,
                        "grid": (-116.0, -96.0, 35.0, 45.0, 0.05)},
 }
+NUMPAR = 2000  # ours; the binary's runs have 500
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
         "tlgr"]
 
@@ -118,7 +120,8 @@ def _maps_png(case: str, ours: xr.DataArray, ref: xr.DataArray, path: Path) -> N
     axes[0].set_ylabel("latitude [degrees_north]")
     bar = fig.colorbar(mesh, ax=list(axes))
     bar.set_label("time-integrated footprint [ppm (umol m-2 s-1)-1]")
-    fig.suptitle(f"{c['title']}: 500 particles, 24 h backward", fontsize=10)
+    fig.suptitle(f"{c['title']}: 24 h backward (stilt {NUMPAR} particles, binary 500)",
+                 fontsize=10)
     _save(fig, path)
 
 
@@ -144,7 +147,7 @@ def run_case(shared: Path, case: str, tmp: Path) -> dict[str, Any]:
     folder = shared / "oracle" / case
     rec = {"time": c["time"], "latitude": c["lat"], "longitude": c["lon"], "altitude": 10.0}
     start = time.perf_counter()
-    ours = stilt.run_trajectories(rec, _met(shared, case, tmp), n_hours=-24, numpar=500,
+    ours = stilt.run_trajectories(rec, _met(shared, case, tmp), n_hours=-24, numpar=NUMPAR,
                                   seed=42, varsiwant=VARS)
     seconds = time.perf_counter() - start
     xmin, xmax, ymin, ymax, res = c["grid"]
