@@ -1,6 +1,10 @@
 """Local executor scaling and orchestration overhead, on 8 real simulations of synthetic met.
 
-Run: .venv/bin/python bench/bench_executor.py [--numpar N]
+Usage:
+    bench_executor.py [--numpar N]
+
+Options:
+    --numpar N  particles per simulation [default: 1000]
 
 Prints, in one run:
 - wall time of 8 simulations with 1 worker (inline) and with 2 workers, and the speed-up
@@ -12,11 +16,11 @@ Prints, in one run:
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 MET_FILE = "20230715_12-19_synt.arl"
 
@@ -49,9 +53,9 @@ def run(root: Path, n_workers: int) -> tuple[float, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--numpar", type=int, default=1000)
-    args = parser.parse_args()
+    from docopt import docopt
+
+    args = SimpleNamespace(numpar=int(docopt(__doc__)["--numpar"]))
 
     import stilt  # noqa: F401  (import time is not run time)
     from stilt.met.synthetic import generate_synthetic_met

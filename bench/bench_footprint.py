@@ -1,6 +1,12 @@
 """Footprint speed: stilt.calc_footprint against PYSTILT's, side by side in one run.
 
-    .venv/bin/python bench/bench_footprint.py [--repeat N] [--no-reference] [--case NAME]...
+Usage:
+    bench_footprint.py [--repeat N] [--no-reference] [--case NAME]...
+
+Options:
+    --repeat N      best of N runs [default: 3]
+    --no-reference  time stilt only
+    --case NAME     only cases whose name contains NAME (repeatable)
 
 Cases (the oracle particles of ../shared/oracle, 500 particles x 1440 one-minute rows =
 720,000 rows, with the near-field plume correction included on both sides):
@@ -21,13 +27,13 @@ subprocess; both results are compared cell by cell. Target: ours at least 10x fa
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import xarray as xr
@@ -135,11 +141,11 @@ def compare(ours: xr.Dataset, ref: xr.DataArray) -> str:
 
 def main() -> None:
     """Time and compare every case, printing one row each."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
-    parser.add_argument("--no-reference", action="store_true", help="time stilt only")
-    parser.add_argument("--case", action="append", help="only cases whose name contains this")
-    args = parser.parse_args()
+    from docopt import docopt
+
+    opts = docopt(__doc__)
+    args = SimpleNamespace(repeat=int(opts["--repeat"]), no_reference=opts["--no-reference"],
+                           case=opts["--case"] or None)
     if not NGM.is_file():
         sys.exit(f"oracle particles not found under {SHARED}")
     python = None

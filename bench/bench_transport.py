@@ -1,7 +1,13 @@
 """Benchmark: stilt.run_trajectories against the reference binary (hycs_std), side by side.
 
-    python bench/bench_transport.py [--case ngm|synth] [--numpar 500] [--hours 24]
-                                    [--no-reference]
+Usage:
+    bench_transport.py [--case NAME] [--numpar N] [--hours H] [--no-reference]
+
+Options:
+    --case NAME     ngm or synth [default: ngm]
+    --numpar N      particles [default: 500]
+    --hours H       hours backward [default: 24]
+    --no-reference  run stilt only
 
 Both run the same receptor, met and R-STILT parameters as the oracle case in
 ``../shared/oracle/<case>`` (500 particles, 24 h backward, 1-minute output as R-STILT writes by
@@ -14,7 +20,6 @@ Prints CPU seconds of each, their ratio (target >= 10) and peak resident memory.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -141,12 +147,13 @@ def run_ours(case: str, work: Path, numpar: int, hours: int, met_dir: Path, fmt:
 
 def main() -> None:
     """Parse the arguments, run both sides and print the comparison."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", choices=sorted(CASES), default="ngm")
-    ap.add_argument("--numpar", type=int, default=500)
-    ap.add_argument("--hours", type=int, default=24)
-    ap.add_argument("--no-reference", action="store_true", help="run stilt only")
-    a = ap.parse_args()
+    from docopt import docopt
+
+    opts = docopt(__doc__)
+    if opts["--case"] not in CASES:
+        sys.exit(f"--case must be one of {', '.join(sorted(CASES))}, not {opts['--case']!r}")
+    a = SimpleNamespace(case=opts["--case"], numpar=int(opts["--numpar"]),
+                      hours=int(opts["--hours"]), no_reference=bool(opts["--no-reference"]))
     if not (SHARED / "met" / "oct1618.BIN").is_file():
         sys.exit(f"reference data folder {SHARED} is absent")
     with tempfile.TemporaryDirectory(prefix="bench_transport_") as tmp:

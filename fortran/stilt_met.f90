@@ -66,8 +66,9 @@ contains
 
     pure subroutine internal_grid(z_top, z_data_top, ndata, nlvl, aa, bb, cc)
         !! Choose the quadratic internal levels h_k = aa k^2 + bb k + cc (m, for zero terrain):
-        !! the first coefficient set whose levels up to the data top number at least `ndata` is
-        !! kept; nlvl is the first level at or above the model top z_top.
+        !! the first coefficient set whose levels up to the higher of the data top and the
+        !! model top number at least `ndata` is kept (the reference binary keeps (30,-25,5) for
+        !! 24 sigma levels under a 25 km top); nlvl is the first level at or above z_top.
         real(dp), intent(in) :: z_top, z_data_top
         integer(ip), intent(in) :: ndata
         integer(ip), intent(out) :: nlvl
@@ -76,7 +77,7 @@ contains
         do iset = 1, size(coef_sets, 2)
             aa = coef_sets(1, iset); bb = coef_sets(2, iset); cc = coef_sets(3, iset)
             k = 1
-            do while (aa * k * k + bb * k + cc < z_data_top .and. k < 10000)
+            do while (aa * k * k + bb * k + cc < max(z_data_top, z_top) .and. k < 10000)
                 k = k + 1
             end do
             if (k >= ndata) exit

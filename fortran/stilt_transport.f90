@@ -19,7 +19,7 @@ module stilt_transport
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
         vertical_weights, index_weights, bilinear_weights
     use stilt_random, only: rng_state_size
-    use stilt_turbulence, only: surface_met, turb_options, column_state, column_turbulence, &
+    use stilt_turbulence, only: time_levels, surface_met, turb_options, column_state, column_turbulence, &
         mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, heat_flux
     use stilt_dispersion, only: disp_options, dispersion_step
     use stilt_transport_error, only: wind_error_init, wind_error_step, zi_error_init, &
@@ -67,7 +67,6 @@ module stilt_transport
         real(dp) :: z_top = 25000.0_dp
         real(dp) :: t1 = 0.0_dp, t2 = 60.0_dp  !! met times, minutes since release
         real(dp) :: aa = 30.0_dp, bb = -25.0_dp, cc = 5.0_dp  !! internal level coefficients
-        logical :: w_height = .true.           !! w linear in height (else in level index)
     end type met_window
 
 contains
@@ -110,8 +109,10 @@ contains
 
     pure subroutine mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x, y, s, tf, vel)
         !! Mean velocity at window position (x, y), sigma s and time fraction tf: grid units
-        !! per minute in x and y, sigma per minute. Winds are linear in the internal level
-        !! index between internal levels and go linearly to zero below level 1; w likewise.
+        !! per minute in x and y, sigma per minute. Winds and w are linear in the internal
+        !! level index between internal levels (as the reference binary: with w linear in
+        !! height the HRRR-like no-turbulence particle drifts 5x further) and go linearly to
+        !! zero below level 1.
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
@@ -134,16 +135,6 @@ contains
         if (below) then
             fac = max(1.0_dp - s, 0.0_dp) / (1.0_dp - zsg(1))
             a = a * fac
-        else if (w%w_height) then
-            ! vertical velocity linear in height between the internal levels
-            call vertical_weights(w%nl, zsg, s, kb, wt, below)
-            a(3) = 0.0_dp
-            do c = 1, 4
-                a(3) = a(3) + ww(c) * ((1.0_dp - tf) * ((1.0_dp - wt) * prof1(pv_w, kb, ii(c), jj(c)) &
-                    + wt * prof1(pv_w, kb + 1, ii(c), jj(c))) &
-                    + tf * ((1.0_dp - wt) * prof2(pv_w, kb, ii(c), jj(c)) &
-                    + wt * prof2(pv_w, kb + 1, ii(c), jj(c))))
-            end do
         end if
         vel(1) = a(1) * 60.0_dp / gx
         vel(2) = a(2) * 60.0_dp / gy
@@ -271,27 +262,31 @@ contains
     end subroutine ensure_node
 
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
-            x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
+            zsg, x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
         !! Columns a particle at window position (x, y) needs from one moment (time fraction
-        !! tf): turbulence profiles and zi of the nearest met node, mean wind (grid units per
-        !! minute) and densities interpolated bilinearly.
+        !! tf): turbulence profiles and zi of the nearest met node, between the two met times
+        !! along height relative to the mixed layer (stilt_turbulence.interpolate_in_time, as
+        !! the reference binary), mean wind (grid units per minute) and densities
+        !! interpolated bilinearly.
         type(met_window), intent(in) :: w
+        real(dp), intent(in) :: zsg(w%nl)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         real(dp), intent(in) :: x, y, tf
         real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
         real(dp), intent(out) :: zi, gx, gy
-        integer(ip) :: ii(4), jj(4), c, ni, nj
-        real(dp) :: ww(4), a
+        integer(ip) :: ii(4), jj(4), c, ni, nj, k1(w%nl), k2(w%nl)
+        real(dp) :: ww(4), a, zlev(w%nl)
         call corners(w, x, y, ii, jj, ww)
         ni = min(max(nint(x), 1), w%nx)
         nj = min(max(nint(y), 1), w%ny)
-        sigw = (1.0_dp - tf) * turb1(tv_sigw, :, ni, nj) + tf * turb2(tv_sigw, :, ni, nj)
-        tl = (1.0_dp - tf) * turb1(tv_tl, :, ni, nj) + tf * turb2(tv_tl, :, ni, nj)
-        sigu = (1.0_dp - tf) * turb1(tv_sigu, :, ni, nj) + tf * turb2(tv_sigu, :, ni, nj)
-        sigv = (1.0_dp - tf) * turb1(tv_sigv, :, ni, nj) + tf * turb2(tv_sigv, :, ni, nj)
-        zi = (1.0_dp - tf) * zi1(ni, nj) + tf * zi2(ni, nj)
+        zlev = (1.0_dp - zsg) * w%z_top
+        call time_levels(w%nl, zlev, tf, zi1(ni, nj), zi2(ni, nj), zi, k1, k2)
+        sigw = (1.0_dp - tf) * turb1(tv_sigw, k1, ni, nj) + tf * turb2(tv_sigw, k2, ni, nj)
+        tl = (1.0_dp - tf) * turb1(tv_tl, k1, ni, nj) + tf * turb2(tv_tl, k2, ni, nj)
+        sigu = (1.0_dp - tf) * turb1(tv_sigu, k1, ni, nj) + tf * turb2(tv_sigu, k2, ni, nj)
+        sigv = (1.0_dp - tf) * turb1(tv_sigv, k1, ni, nj) + tf * turb2(tv_sigv, k2, ni, nj)
         dens = 0.0_dp; densd = 0.0_dp; ug = 0.0_dp; vg = 0.0_dp; gx = 0.0_dp; gy = 0.0_dp
         do c = 1, 4
             a = ww(c) * (1.0_dp - tf)
@@ -440,10 +435,10 @@ contains
                     done1, tstatus)
                 call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
                     done2, tstatus)
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zsg, &
                     x0 - w%i0, y0 - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
                     ug(:, 1), vg(:, 1), zia, gx, gy)
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zsg, &
                     x0 - w%i0, y0 - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
                     ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]

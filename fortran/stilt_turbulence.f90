@@ -18,7 +18,7 @@ module stilt_turbulence
         heat_flux
     public :: turb_options, column_state, column_turbulence, turbulence_profiles, &
         free_troposphere_k, virtual_potential_temperature, zicontrol_scale, &
-        interpolate_in_time
+        interpolate_in_time, time_levels
 
     real(dp), parameter :: tl_free = 100.0_dp   !! T_L above the mixed layer (s)
 
@@ -72,25 +72,52 @@ contains
         real(dp), intent(in) :: prof2(nz, nv)    !! profiles at met time 2
         real(dp), intent(out) :: zi              !! mixed-layer height at tf (m)
         real(dp), intent(out) :: prof(nz, nv)    !! profiles at tf
-        integer(ip) :: k, k1, k2
-        zi = (1.0_dp - tf) * zi1 + tf * zi2
+        integer(ip) :: k, k1(nz), k2(nz)
+        call time_levels(nz, z, tf, zi1, zi2, zi, k1, k2)
         do k = 1, nz
-            if (zi > 0.0_dp) then
-                k1 = nearest_level(z(k) * zi1 / zi)
-                k2 = nearest_level(z(k) * zi2 / zi)
-            else
-                k1 = k
-                k2 = k
-            end if
-            prof(k, :) = (1.0_dp - tf) * prof1(k1, :) + tf * prof2(k2, :)
+            prof(k, :) = (1.0_dp - tf) * prof1(k1(k), :) + tf * prof2(k2(k), :)
+        end do
+    end subroutine interpolate_in_time
+
+    pure subroutine time_levels(nz, z, tf, zi1, zi2, zi, k1, k2)
+        !! The levels interpolate_in_time pairs: zi = (1 - tf) zi1 + tf zi2, and k_m(k) the
+        !! level nearest to z_k zi_m / zi (the lower one on a tie; level k itself when zi <= 0).
+        integer(ip), intent(in) :: nz            !! number of internal levels
+        real(dp), intent(in) :: z(nz)            !! level heights above ground (m), increasing
+        real(dp), intent(in) :: tf               !! time fraction: 0 at met time 1, 1 at time 2
+        real(dp), intent(in) :: zi1, zi2         !! mixed-layer heights at the met times (m)
+        real(dp), intent(out) :: zi              !! mixed-layer height at tf (m)
+        integer(ip), intent(out) :: k1(nz), k2(nz)  !! levels taken from met times 1 and 2
+        integer(ip) :: k, m1, m2
+        real(dp) :: r1, r2
+        zi = (1.0_dp - tf) * zi1 + tf * zi2
+        if (zi <= 0.0_dp) then
+            k1 = [(k, k = 1, nz)]
+            k2 = k1
+            return
+        end if
+        r1 = zi1 / zi
+        r2 = zi2 / zi
+        ! the targets z_k zi_m / zi grow with k: the nearest levels only move up
+        m1 = 1
+        m2 = 1
+        do k = 1, nz
+            call nearest_from(z(k) * r1, m1)
+            call nearest_from(z(k) * r2, m2)
+            k1(k) = m1
+            k2(k) = m2
         end do
     contains
-        pure function nearest_level(h) result(kn)
+        pure subroutine nearest_from(h, kn)
+            !! Move kn up to the level nearest to h (the lower level on a tie).
             real(dp), intent(in) :: h
-            integer(ip) :: kn
-            kn = int(minloc(abs(z - h), dim=1), ip)
-        end function nearest_level
-    end subroutine interpolate_in_time
+            integer(ip), intent(inout) :: kn
+            do while (kn < nz)
+                if (abs(z(kn + 1) - h) >= abs(z(kn) - h)) exit
+                kn = kn + 1
+            end do
+        end subroutine nearest_from
+    end subroutine time_levels
 
     pure function zicontrol_scale(n, scales, minutes) result(f)
         !! ZICONTROL factor on zi for a met time (3.3): scales(h + 1) with h the whole hours

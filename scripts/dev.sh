@@ -50,6 +50,8 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 vpy="$here/.venv/bin/python"
+# The editable build runs meson and ninja from the venv (no build isolation): put it first on PATH.
+export PATH="$here/.venv/bin:$PATH"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 say "installing build and test requirements into .venv"
 "$vpy" -m pip install -q --upgrade pip >/dev/null
@@ -62,7 +64,6 @@ say "building and installing stilt (Fortran core via meson + f2py)"
 "$vpy" -c "import stilt, stilt._core; print('stilt', stilt.__version__, 'with its Fortran core is installed')"
 
 # 4. The job.
-export PATH="$here/.venv/bin:$PATH"
 if [ "$task" = test ]; then
   # The single-node Slurm cluster of the Slurm end-to-end tests (tests/test_slurm_cluster.py):
   # installed and started when we are root, left alone otherwise (those tests then skip with

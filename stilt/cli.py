@@ -180,6 +180,11 @@ def _cmd_run(argv: list[str]) -> int:
 
     With the local backend the run blocks until done. With the slurm backend it validates,
     writes the task inputs, calls sbatch once and prints the job id (unless --wait).
+
+    At the end of a local run it prints where the outputs are and, with 'plots: true' in
+    config.yaml (the example project has it), draws the mean footprint map of each footprint
+    and prints its path (needs matplotlib: pip install 'stilt[plot]').
+
     Exit code 0 when every simulation is complete (slurm without --wait: when the job was
     submitted or nothing was left to do); 1 when some failed (summary printed), 130 when
     interrupted. config.yaml is never modified.
@@ -188,29 +193,73 @@ def _cmd_run(argv: list[str]) -> int:
     from stilt.model import Model
 
     model = Model(args["<dir>"])
-    over = _model_overrides(args)
-    backend = over.get("backend", model.config.execution.backend)
-    slurm = {k: args[f"--{k}"] for k in ("mem", "time") if args[f"--{k}"] is not None}
-    if backend != "slurm" and (slurm or args["--wait"]):
-        raise DocoptExit("--wait, --mem and --time apply to the slurm backend "
-                         "(--backend=slurm or execution.backend: slurm)")
-    report = model.run(skip_existing=False if args["--no-skip"] else None,
-                       retry_failed=bool(args["--retry-failed"]), scene_id=args["--scene-id"],
-                       progress=_progress_stream() if backend != "slurm" else sys.stderr,
-                       wait=bool(args["--wait"]), slurm=slurm or None, **over)  # type: ignore
+    try:
+        over = _model_overrides(args)
+        backend = over.get("backend", model.config.execution.backend)
+        slurm = {k: args[f"--{k}"] for k in ("mem", "time") if args[f"--{k}"] is not None}
+        if backend != "slurm" and (slurm or args["--wait"]):
+            raise DocoptExit("--wait, --mem and --time apply to the slurm backend "
+                             "(--backend=slurm or execution.backend: slurm)")
+        report = model.run(skip_existing=False if args["--no-skip"] else None,
+                           retry_failed=bool(args["--retry-failed"]),
+                           scene_id=args["--scene-id"],
+                           progress=_progress_stream() if backend != "slurm" else sys.stderr,
+                           wait=bool(args["--wait"]), slurm=slurm or None,
+                           **over)  # type: ignore
+        if backend == "slurm":
+            return _finish_slurm(report, args["<dir>"], bool(args["--wait"]))
+        code = _finish(report)
+        if not report.interrupted:
+            print(_where_outputs_are(model))
+    finally:
+        model.close()
+    return code
+
+
+def _finish_slurm(report: object, project: str, waited: bool) -> int:
+    """What 'stilt run --backend slurm' prints, and its exit code."""
     job_id = getattr(report, "job_id", None)
-    if backend == "slurm" and not args["--wait"]:
+    if not waited:
         if job_id is None:
-            print(report.summary())
+            print(report.summary())  # type: ignore[attr-defined]
             print("nothing to submit")
-            return 0 if not report.failed else 1
+            return 0 if not report.failed else 1  # type: ignore[attr-defined]
         print(f"submitted job array {job_id} ({len(report.submitted)} simulation(s), "  # type: ignore
-              f"run folder {report.run_dir}); follow it with 'stilt status {args['<dir>']}'")  # type: ignore
+              f"run folder {report.run_dir}); follow it with 'stilt status {project}'")  # type: ignore
         return 0
     if job_id is not None:
         print(f"job array {job_id} ended: " + ", ".join(
             f"task {t} {s}" for t, s in sorted(report.task_states.items())))  # type: ignore
     return _finish(report)
+
+
+def _where_outputs_are(model: object) -> str:
+    """The closing lines of 'stilt run': output folders, and the maps (drawn if configured)."""
+    from stilt.errors import MissingDependencyError
+
+    out = model.output  # type: ignore[attr-defined]
+    sims = out / "simulations"
+    lines = [f"outputs:      {out}",
+             f"trajectories: {sims / 'particles'}",
+             f"footprints:   {sims / 'footprints'}"]
+    names = list(model.config.footprints)  # type: ignore[attr-defined]
+    complete = model.simulations.ids("complete")  # type: ignore[attr-defined]
+    if not names or not complete:
+        return "\n".join(lines)
+    if not model.config.plots:  # type: ignore[attr-defined]
+        lines.append(f"pictures:     none drawn (set 'plots: true' in config.yaml, or run "
+                     f"'stilt plot {model.project}')")  # type: ignore[attr-defined]
+        return "\n".join(lines)
+    from stilt.plot import plot_summary
+
+    for name in names:
+        try:
+            path = plot_summary(model, name, path=out / "plots" / f"summary_{name}.png")  # type: ignore
+        except MissingDependencyError as exc:
+            lines.append(f"pictures:     none drawn: {exc}")
+            break
+        lines.append(f"picture:      {path}")
+    return "\n".join(lines)
 
 
 def _cmd_register(argv: list[str]) -> int:
@@ -350,6 +399,7 @@ def _cmd_plot(argv: list[str]) -> int:
 
     Usage:
       stilt plot <dir> [--sim=<id>] [--footprint=<name>] [--summary] [--out=<png>]
+                       [--no-particles] [--no-terrain]
       stilt plot (-h | --help)
 
     Options:
@@ -359,6 +409,9 @@ def _cmd_plot(argv: list[str]) -> int:
                           default when --sim is not given).
       --out=<png>         Where to write the PNG [default: <output>/plots/<sim or
                           summary>_<footprint>.png].
+      --no-particles      With --sim: leave out the particle paths.
+      --no-terrain        Leave out the met terrain drawn underneath (it is drawn when the
+                          met file the simulation read is still there).
       -h --help           Show this help.
 
     Prints the path of the PNG written.
@@ -367,8 +420,7 @@ def _cmd_plot(argv: list[str]) -> int:
     from pathlib import Path
 
     from stilt.model import Model
-    from stilt.plot import _footprint_name, plot_footprint, plot_summary
-    from stilt.simulation import SimulationPaths
+    from stilt.plot import _footprint_name, plot_simulation, plot_summary
 
     if args["--sim"] is not None and args["--summary"]:
         raise DocoptExit("--sim and --summary exclude each other")
@@ -380,17 +432,14 @@ def _cmd_plot(argv: list[str]) -> int:
         if out is not None and out.startswith("<output>/"):
             out = None
         sim_id = args["--sim"]
+        terrain = not args["--no-terrain"]
         if sim_id is not None:
-            if sim_id not in model.simulations:
-                raise StiltError(f"simulation {sim_id!r} is not registered in {model.project}")
-            paths = SimulationPaths.of(model.output, sim_id)
             out = Path(out) if out else model.output / "plots" / f"{sim_id}_{name}.png"
-            trajectory = paths.trajectory if paths.trajectory.is_file() else None
-            written = plot_footprint(model.footprints[name].load(sim_id),
-                                     particles=trajectory, path=out)
+            written = plot_simulation(model, sim_id, name, particles=not args["--no-particles"],
+                                      terrain=terrain, path=out)
         else:
             out = Path(out) if out else model.output / "plots" / f"summary_{name}.png"
-            written = plot_summary(model, name, path=out)
+            written = plot_summary(model, name, terrain=terrain, path=out)
     finally:
         model.close()
     print(written)

@@ -14,8 +14,66 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from stilt.model import Model
 
-__all__ = ["SimulationCollection", "TrajectoryCollection", "FootprintCollection",
-           "FootprintCollections"]
+__all__ = ["Simulation", "SimulationCollection", "TrajectoryCollection",
+           "FootprintCollection", "FootprintCollections"]
+
+
+class Simulation:
+    """One registered simulation of a model: ``model.simulations[sim_id]``.
+
+    Parameters
+    ----------
+    model : stilt.Model
+        The project.
+    sim_id : str
+        The simulation id (registered in the index).
+    """
+
+    def __init__(self, model: Model, sim_id: str) -> None:
+        self._model = model
+        self.id = sim_id
+        self.paths = SimulationPaths.of(model.output, sim_id)
+
+    def __repr__(self) -> str:
+        return f"Simulation({self.id!r}, state={self.status()['state']!r})"
+
+    def status(self) -> dict[str, Any]:
+        """The index row (state, reason, message, attempts, timings)."""
+        return self._model.simulations.status(self.id)
+
+    def trajectories(self) -> xr.Dataset:
+        """The trajectories (loaded into memory, file closed)."""
+        return self._model.trajectories.load(self.id)
+
+    def footprint(self, name: str | None = None) -> xr.Dataset:
+        """One footprint of this simulation (default: the first configured name)."""
+        from stilt.plot import _footprint_name
+
+        return self._model.footprints[_footprint_name(self._model, name)].load(self.id)
+
+    def plot(self, footprint: str | None = None, particles: bool = True,
+             terrain: bool = True, path: str | Path | None = None) -> Any:
+        """Map this simulation's footprint (needs matplotlib: ``stilt[plot]``).
+
+        Parameters
+        ----------
+        footprint : str, optional
+            Footprint name; default the first configured.
+        particles : bool, optional
+            Draw (up to 100 of) the particle paths (default True).
+        terrain : bool, optional
+            Draw the met terrain underneath when the met file is there (default True).
+        path : path, optional
+            Write a PNG there and return its path; otherwise return the Figure.
+
+        Returns
+        -------
+        pathlib.Path or matplotlib.figure.Figure
+        """
+        from stilt.plot import plot_simulation
+
+        return plot_simulation(self._model, self.id, footprint, particles=particles,
+                               terrain=terrain, path=path)
 
 
 class SimulationCollection:
@@ -46,6 +104,11 @@ class SimulationCollection:
     def counts(self, scene_id: str | None = None) -> dict[str, int]:
         """Number of simulations in each state."""
         return self._model.index.counts(scene_id)
+
+    def __getitem__(self, sim_id: str) -> Simulation:
+        if sim_id not in self:
+            raise KeyError(f"simulation {sim_id!r} is not registered")
+        return Simulation(self._model, sim_id)
 
     def __len__(self) -> int:
         return sum(self._model.index.counts().values())
@@ -114,6 +177,34 @@ class FootprintCollection:
             with xr.open_dataset(path) as ds:
                 out[path.name.removesuffix(f"_{self.name}_foot.nc")] = ds.load()
         return out
+
+    def plot(self, sim_id: str | None = None, particles: bool = True, terrain: bool = True,
+             path: str | Path | None = None) -> Any:
+        """Map one simulation's footprint, or (no id) the mean over the complete ones.
+
+        Needs matplotlib (``pip install 'stilt[plot]'``).
+
+        Parameters
+        ----------
+        sim_id : str, optional
+            One simulation; None maps the mean footprint of the project with every receptor.
+        particles : bool, optional
+            With ``sim_id``: draw (up to 100 of) its particle paths (default True).
+        terrain : bool, optional
+            Draw the met terrain underneath when the met file is there (default True).
+        path : path, optional
+            Write a PNG there and return its path; otherwise return the Figure.
+
+        Returns
+        -------
+        pathlib.Path or matplotlib.figure.Figure
+        """
+        from stilt.plot import plot_simulation, plot_summary
+
+        if sim_id is None:
+            return plot_summary(self._model, self.name, terrain=terrain, path=path)
+        return plot_simulation(self._model, sim_id, self.name, particles=particles,
+                               terrain=terrain, path=path)
 
 
 class FootprintCollections(Mapping[str, FootprintCollection]):

@@ -343,7 +343,7 @@ class ExecutionConfig:
 
 
 _FIELDS = ("n_hours", "numpar", "seed", "mets", "footprints", "hnf_plume", "execution",
-           "skip_existing", "output_dir", "cell_budget")
+           "skip_existing", "output_dir", "cell_budget", "plots")
 
 
 class ModelConfig:
@@ -361,15 +361,21 @@ class ModelConfig:
         Random seed. None (default) derives a fixed seed from each simulation id, so reruns
         reproduce their trajectories.
     footprints : mapping of str to FootprintConfig (or mappings), optional
+        Named footprints, each with its own grid and kernel settings (default none: only
+        trajectories are written).
     hnf_plume : bool, optional
         Hyper-near-field plume dilution correction (default True).
     execution : ExecutionConfig or mapping, optional
+        Where and how simulations run (the ``execution`` keys below; default one local worker).
     skip_existing : bool, optional
         Skip simulations whose outputs exist with the same configuration (default True).
     output_dir : str, optional
         Output folder inside the project (default ``"out"``).
     cell_budget : int, optional
         Largest footprint (cells x layers) accepted (default 50 million).
+    plots : bool, optional
+        At the end of ``stilt run``, draw the mean footprint map of each footprint to
+        ``<output_dir>/plots/summary_<name>.png`` (needs matplotlib; default False).
     **params
         Transport parameters by their lower-case HYSPLIT-STILT names (``kmix0``, ``varsiwant``,
         ``delt``...), checked against :data:`stilt.params.PARAMETERS`.
@@ -385,7 +391,8 @@ class ModelConfig:
                  footprints: Mapping[str, Any] | None = None, hnf_plume: bool = True,
                  execution: ExecutionConfig | Mapping[str, Any] | None = None,
                  skip_existing: bool = True, output_dir: str = "out",
-                 cell_budget: int = DEFAULT_CELL_BUDGET, **params: Any) -> None:
+                 cell_budget: int = DEFAULT_CELL_BUDGET, plots: bool = False,
+                 **params: Any) -> None:
         self.mets = self._check_mets(mets or {})
         self.footprints = self._check_footprints(footprints or {})
         if execution is None:
@@ -395,9 +402,11 @@ class ModelConfig:
                         "execution")
             execution = ExecutionConfig(**execution)
         self.execution: ExecutionConfig = execution
-        for name, value in (("hnf_plume", hnf_plume), ("skip_existing", skip_existing)):
+        for name, value in (("hnf_plume", hnf_plume), ("skip_existing", skip_existing),
+                            ("plots", plots)):
             if not isinstance(value, bool):
                 raise ConfigError(f"{name}: {value!r} must be true or false")
+        self.plots = plots
         self.hnf_plume = hnf_plume
         self.skip_existing = skip_existing
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
@@ -560,6 +569,8 @@ class ModelConfig:
         }
         if self.cell_budget != DEFAULT_CELL_BUDGET:
             out["cell_budget"] = self.cell_budget
+        if self.plots:
+            out["plots"] = True
         out.update({k: _jsonable(v) for k, v in self.params.items()})
         return out
 

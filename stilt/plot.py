@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from stilt.model import Model
 
-__all__ = ["footprint_field", "mean_footprint", "plot_footprint", "plot_summary"]
+__all__ = ["footprint_field", "mean_footprint", "plot_footprint", "plot_summary",
+           "plot_simulation", "met_terrain"]
 
 #: Largest number of particle paths drawn (a random-free, evenly spaced subset).
 MAX_PARTICLE_PATHS = 100
@@ -123,9 +124,10 @@ def _draw(field: xr.DataArray, receptors: list[tuple[float, float]], particles: 
         plat = np.asarray(traj["lati"], dtype=float)
         step = max(1, plon.shape[1] // MAX_PARTICLE_PATHS)
         ax.plot(plon[:, ::step], plat[:, ::step], color="0.25", lw=0.4, alpha=0.4, zorder=2)
+    label = "receptor" if len(receptors) == 1 else "receptors"
     for i, (rlon, rlat) in enumerate(receptors):
         ax.plot(rlon, rlat, marker="*", ms=12, color="red", mec="black", ls="none", zorder=3,
-                label="receptor" if i == 0 else None)
+                label=label if i == 0 else None)
     if receptors:
         ax.legend(loc="upper right")
     half_x = abs(float(lon[1] - lon[0])) / 2 if lon.size > 1 else 0.5
@@ -160,11 +162,13 @@ def _terrain_field(terrain: Any) -> xr.DataArray:
 def _output(fig: Figure, path: str | Path | None) -> Path | Figure:
     if path is None:
         return fig
+    from stilt._version import get_version
     from stilt.simulation import _write_bytes
 
     path = Path(path)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig.savefig(buffer, format="png", bbox_inches="tight",
+                metadata={"Software": f"stilt {get_version()}"})
     _write_bytes(path, buffer.getvalue())
     return path
 
@@ -251,6 +255,72 @@ def mean_footprint(model: Model, name: str | None = None) -> xr.Dataset:
         "receptor_latitudes": [r[1] for r in receptors]})
 
 
+def met_terrain(trajectory: Any) -> Path | None:
+    """The first met file a simulation read, when it is still there and holds terrain.
+
+    Parameters
+    ----------
+    trajectory : xarray.Dataset or path
+        A trajectory file (``*_traj.nc``); its ``met_files`` attribute names the met.
+
+    Returns
+    -------
+    pathlib.Path or None
+        An ARL file with a ``SHGT`` (terrain height) record, or None (no background).
+    """
+    ds = _open(trajectory, "trajectory file")
+    files = ds.attrs.get("met_files")
+    if files is None:
+        return None
+    files = [files] if isinstance(files, str) else list(files)
+    if not files or not Path(files[0]).is_file():
+        return None
+    from stilt.met.arl import arl_inventory
+
+    try:
+        inventory = arl_inventory(files[0])
+    except Exception:  # noqa: BLE001 - not a readable ARL file: draw without terrain
+        return None
+    surface = inventory.level_names[0] if inventory.level_names else ()
+    return Path(files[0]) if "SHGT" in surface else None
+
+
+def plot_simulation(model: Model, sim_id: str, name: str | None = None,
+                    particles: bool = True, terrain: bool = True,
+                    path: str | Path | None = None) -> Path | Figure:
+    """Map one simulation's footprint, with its particle paths and the met terrain.
+
+    Parameters
+    ----------
+    model : stilt.Model
+        The project.
+    sim_id : str
+        A registered simulation with this footprint.
+    name : str, optional
+        Footprint name; default the first configured.
+    particles : bool, optional
+        Draw (up to 100 of) the particle paths from the trajectory file (default True).
+    terrain : bool, optional
+        Draw the met terrain underneath when the met file is still there (default True).
+    path : path, optional
+        Write a PNG there and return the path; otherwise return the Figure.
+
+    Returns
+    -------
+    pathlib.Path or matplotlib.figure.Figure
+    """
+    from stilt.simulation import SimulationPaths
+
+    name = _footprint_name(model, name)
+    if sim_id not in model.simulations:
+        raise ConfigError(f"simulation {sim_id!r} is not registered in {model.project}")
+    traj_path = SimulationPaths.of(model.output, sim_id).trajectory
+    traj = _open(traj_path, "trajectory file") if traj_path.is_file() else None
+    background = met_terrain(traj) if (terrain and traj is not None) else None
+    return plot_footprint(model.footprints[name].load(sim_id),
+                          particles=traj if particles else None, terrain=background, path=path)
+
+
 def _footprint_name(model: Model, name: str | None) -> str:
     if name is None:
         names = list(model.footprints)
@@ -264,7 +334,7 @@ def _footprint_name(model: Model, name: str | None) -> str:
     return name
 
 
-def plot_summary(model: Model, name: str | None = None, terrain: Any = None,
+def plot_summary(model: Model, name: str | None = None, terrain: Any = True,
                  path: str | Path | None = None) -> Path | Figure:
     """Map of the mean footprint over every complete simulation, with all receptors.
 
@@ -274,8 +344,9 @@ def plot_summary(model: Model, name: str | None = None, terrain: Any = None,
         The project.
     name : str, optional
         Footprint name; default the first configured.
-    terrain : xarray.Dataset, DataArray or ARL path, optional
-        Met whose ``SHGT`` is drawn in grey underneath.
+    terrain : True, False, xarray.Dataset, DataArray or ARL path, optional
+        Met whose ``SHGT`` is drawn in grey underneath; True (default) uses the met of the
+        first complete simulation when its file is still there, False draws none.
     path : path, optional
         Write a PNG there and return the path; otherwise return the Figure.
 
@@ -284,6 +355,12 @@ def plot_summary(model: Model, name: str | None = None, terrain: Any = None,
     pathlib.Path or matplotlib.figure.Figure
     """
     mean = mean_footprint(model, name)
+    if terrain is True:
+        terrain = None
+        for traj in model.trajectories.paths()[:1]:
+            terrain = met_terrain(traj)
+    elif terrain is False:
+        terrain = None
     receptors = list(zip(mean.attrs["receptor_longitudes"], mean.attrs["receptor_latitudes"],
                          strict=True))
     title = (f"mean footprint {mean.attrs['footprint_name']} over "

@@ -39,6 +39,7 @@ footprints:           # named footprints, each with its own grid (degrees for la
 hnf_plume: true       # hyper-near-field plume dilution correction
 skip_existing: true   # reruns only do what is missing or was made with other settings
 output_dir: out       # inside the project
+plots: false          # true: stilt run ends by drawing the mean footprint maps (stilt[plot])
 
 execution:
   backend: local
@@ -80,6 +81,7 @@ footprints:
 hnf_plume: true
 skip_existing: true
 output_dir: out
+plots: true           # stilt run ends by drawing out/plots/summary_default.png (stilt[plot])
 execution:
   backend: local
   n_workers: 2

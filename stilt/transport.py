@@ -280,6 +280,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         from stilt.met.discovery import MetFile, check_gaps
 
         check_gaps(span, [MetFile(Path("<met Dataset>"), times)])
+    source.check_values(span)  # NaN / inf met: refused before any particle moves
 
     # internal vertical grid (physics.md 2.1)
     z_top = float(p["z_top"])
@@ -471,6 +472,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         "met_files": list(met_files),
         "internal_levels": int(nlvl),
         "missing": "NaN where a particle has left the met grid",
+        "particles_left_grid": int(np.count_nonzero(pstat == 1)),
     }
     for name, value in p.items():
         attrs[f"param_{name}"] = _attr_value(value)

@@ -106,3 +106,13 @@ def test_simulation_ids_and_safe_names(tmp_path) -> None:
     with pytest.raises(ConfigError, match="leaves the folder"):
         safe_path(tmp_path, "link", "etc")
     assert safe_path(tmp_path, "a", "b") == (tmp_path / "a" / "b").resolve()
+
+
+def test_plots_key_is_checked_saved_and_changes_no_hash(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="plots: 'yes' must be true or false"):
+        make(plots="yes")
+    cfg = make(plots=True)
+    assert cfg.plots is True and make().plots is False
+    assert load_config(save_config(cfg, tmp_path / "config.yaml")).plots is True
+    assert cfg.transport_hash("synth") == make().transport_hash("synth")
+    assert cfg.footprint_hash("synth", "default") == make().footprint_hash("synth", "default")

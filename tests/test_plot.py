@@ -173,3 +173,65 @@ def test_import_is_lazy_and_leaves_global_state_alone() -> None:
                          timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout == env_backend.stdout  # the default backend was not changed
+
+
+@pytest.mark.slow
+def test_simulation_and_collection_plot_methods(project: Path, tmp_path: Path) -> None:
+    from stilt.collections import Simulation
+    from stilt.model import Model
+    from stilt.plot import footprint_field
+
+    model = Model(project)
+    try:
+        sim_id = model.simulations.ids("complete")[0]
+        sim = model.simulations[sim_id]
+        assert isinstance(sim, Simulation) and sim.id == sim_id
+        with pytest.raises(KeyError, match="not registered"):
+            model.simulations["nosuch"]
+        # default: particle paths and the terrain of the met the simulation read
+        fig = sim.plot()
+        ax = fig.axes[0]
+        assert len(ax.collections) == 2 and len(ax.lines) == 1 + 100
+        bare = sim.plot(particles=False, terrain=False).axes[0]
+        assert len(bare.collections) == 1 and len(bare.lines) == 1
+        out = sim.plot(path=tmp_path / "sim.png")
+        assert out == tmp_path / "sim.png"
+        _pixels(out)
+        # the collection: one simulation, or the project mean (terrain underneath)
+        one = model.footprints["default"].plot(sim_id, particles=False).axes[0]
+        assert len(one.lines) == 1
+        mean_ax = model.footprints["default"].plot().axes[0]
+        assert len(mean_ax.collections) == 2 and len(mean_ax.lines) == 8
+        summary = model.footprints["default"].plot(path=tmp_path / "mean.png")
+        _pixels(summary)
+        # the footprint layer's colour scale tops out at the footprint maximum
+        assert one.collections[-1].norm.vmax == pytest.approx(
+            float(np.nanmax(footprint_field(sim.footprint()).values)))
+    finally:
+        model.close()
+
+
+@pytest.mark.slow
+def test_plot_command_draws_terrain_and_can_leave_out_particles(project: Path,
+                                                                tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    from stilt.model import Model
+
+    model = Model(project)
+    try:
+        sim_id = model.simulations.ids("complete")[0]
+    finally:
+        model.close()
+    full, bare = tmp_path / "full.png", tmp_path / "bare.png"
+    assert main(["plot", str(project), f"--sim={sim_id}", f"--out={full}"]) == 0
+    assert main(["plot", str(project), f"--sim={sim_id}", f"--out={bare}", "--no-particles",
+                 "--no-terrain"]) == 0
+    a, b = _pixels(full), _pixels(bare)
+    # with terrain the blank (no footprint) area is grey, without it white
+    assert float(a[..., :3].mean()) < float(b[..., :3].mean())
+    from PIL import Image
+
+    with Image.open(full) as png:
+        assert png.info.get("Software", "").startswith("stilt ")
+    assert imread(full).shape == a.shape

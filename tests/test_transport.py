@@ -241,6 +241,9 @@ def test_particles_leaving_the_grid_become_nan() -> None:
     # 40 m/s southward from 36N: the grid edge (35N) is 111 km away -> ~46 min
     assert 40 <= first_dead <= 50
     assert np.isnan(ds.zagl.values[first_dead:, 0]).all()
+    assert ds.attrs["particles_left_grid"] == 2
+    stay = run_trajectories(rec | {"latitude": 37.0}, met, n_hours=-1, numpar=2, seed=1, nturb=1)
+    assert stay.attrs["particles_left_grid"] == 0
 
 
 def test_errors_before_anything_moves() -> None:
@@ -261,9 +264,36 @@ def test_errors_before_anything_moves() -> None:
     with pytest.raises(MetError, match="met gap"):
         run_trajectories(RECEPTOR, gap, n_hours=-6, nturb=1)
     bad = met.copy(deep=True)
-    bad["TEMP"][2, 0, 20, 39] = np.nan  # on the particle path, 4 h before release
-    with pytest.raises(MetError, match="TEMP is missing or not finite"):
+    bad["TEMP"][2, 0, 20, 39] = np.nan  # 4 h before release, away from the particles
+    with pytest.raises(MetError, match=r"met dataset: TEMP is not finite \(time "
+                                       r"2021-07-01T02:00, level 1, y 21, x 40\)"):
         run_trajectories(RECEPTOR, bad, n_hours=-6, nturb=1)
+
+
+def test_non_finite_met_file_is_refused_before_anything_moves(tmp_path) -> None:
+    """A record whose label holds a NaN first value unpacks to NaN everywhere: the run stops
+    before the first step, naming file, record, variable, level and time."""
+    from stilt.met.arl import arl_inventory, write_arl
+    from stilt.met.discovery import MetConfig
+
+    met = make_met(LATLON, 7, 3.0, 0.0)
+    path = tmp_path / "met.arl"
+    write_arl(met, path)
+    inv = arl_inventory(path)
+    r = next(k for k, (lev, name) in enumerate(inv.data_records) if name == "TEMP" and lev == 2)
+    recno = inv.record_number(5, r)  # the last period a 6-h backward run reads (its start)
+    with open(path, "r+b") as f:
+        f.seek((recno - 1) * inv.record_length + 36)
+        f.write(f"{'NaN':>14}".encode())
+    cfg = MetConfig(tmp_path, "met.arl")
+    stamp = str(inv.times[5])[:16]
+    with pytest.raises(MetError, match=rf"met.arl: record {recno} \(TEMP at level 2, "
+                                       rf"{stamp}\) holds values that are not finite"):
+        run_trajectories(RECEPTOR, cfg, n_hours=-1, nturb=1, numpar=2)
+    # a run that does not need that period is not affected
+    ds = run_trajectories(RECEPTOR | {"time": str(inv.times[3])[:16]}, cfg, n_hours=-1,
+                          nturb=1, numpar=2)
+    assert np.isfinite(ds.long.values).all()
 
 
 def test_core_layout_matches_python() -> None:
@@ -284,6 +314,11 @@ def test_internal_levels_as_hycs_std() -> None:
     zsg = _core.met_internal_sigma(nlvl, aa, bb, cc, 25000.0)
     np.testing.assert_allclose((1 - zsg[:4]) * 25000.0, [10.0, 75.0, 200.0, 385.0], rtol=2e-5)
     assert np.all(zsg.astype(np.float32) == zsg)  # single precision, as hycs_std
+    # the HRRR-like oracle (24 sigma levels, data top ~11.3 km) gets the same set: levels are
+    # counted up to the model top, not the data top (which would give only 20 < 24 levels)
+    assert tuple(_core.met_internal_grid(25000.0, 11300.0, 24)) == (30, 30.0, -25.0, 5.0)
+    # more data levels than (30,-25,5) has under the top: the next set
+    assert tuple(_core.met_internal_grid(25000.0, 18000.0, 31)) == (36, 20.0, -15.0, 5.0)
 
 
 def test_transport_errors_widen_the_plume_and_scale_foot() -> None:

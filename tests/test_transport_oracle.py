@@ -66,8 +66,9 @@ def _met(case: str, shared_dir: Path, synth_met: stilt.MetConfig) -> stilt.MetCo
 
 @pytest.mark.parametrize("case, tol_cells", [
     ("ngm_oct1618", 0.01),
-    # target 0.01 cell; the HRRR-like case is at 0.09 cell after 24 h (docs/transport.md)
-    ("synth_hrrrlike", 0.1),
+    # target 0.01 cell; the HRRR-like case is at 0.018 cell after 24 h, a steady +0.1 % in
+    # the x wind (docs/transport.md)
+    ("synth_hrrrlike", 0.02),
 ])
 def test_no_turbulence_trajectory_matches_binary(case: str, tol_cells: float, shared_dir: Path,
                                                  synth_met: stilt.MetConfig) -> None:
@@ -106,24 +107,40 @@ def _centroid(foot: xr.DataArray) -> tuple[float, float]:
     return float((f * f.lat).sum()) / w, float((f * f.lon).sum()) / w
 
 
-def ensemble_metrics(ours: xr.Dataset, ref: xr.Dataset, case: str) -> dict[str, Any]:
-    """Hourly ensemble statistics and the time-integrated footprint, ours against the binary."""
-    c = CASES[case]
-    out: dict[str, Any] = {"pos_km": [], "height_m": [], "below_half": [], "below": []}
+def hourly_statistics(a: xr.Dataset, b: xr.Dataset, case: str) -> dict[str, np.ndarray]:
+    """Hour-by-hour differences between two ensembles: distance of the mean positions (km),
+    mean height (m), fractions below 0.5 mlht and below mlht."""
+    lat0 = np.radians(CASES[case]["lat"])
+    out: dict[str, list[float]] = {"pos_km": [], "height_m": [], "below_half": [], "below": []}
     for hour in range(1, 25):
-        a, b = ours.sel(time=-60.0 * hour), ref.sel(time=-60.0 * hour)
-        dlat = float(a.lati.mean() - b.lati.mean())
-        dlon = float(a.long.mean() - b.long.mean()) * np.cos(np.radians(c["lat"]))
+        pa, pb = a.sel(time=-60.0 * hour), b.sel(time=-60.0 * hour)
+        dlat = float(pa.lati.mean() - pb.lati.mean())
+        dlon = float(pa.long.mean() - pb.long.mean()) * np.cos(lat0)
         out["pos_km"].append(R_KM * np.radians(np.hypot(dlat, dlon)))
-        out["height_m"].append(abs(float(a.zagl.mean() - b.zagl.mean())))
+        out["height_m"].append(abs(float(pa.zagl.mean() - pb.zagl.mean())))
         for key, frac in (("below_half", 0.5), ("below", 1.0)):
-            fa = float((a.zagl < frac * a.mlht).sum() / a.zagl.notnull().sum())
-            fb = float((b.zagl < frac * b.mlht).sum() / b.zagl.notnull().sum())
+            fa = float((pa.zagl < frac * pa.mlht).sum() / pa.zagl.notnull().sum())
+            fb = float((pb.zagl < frac * pb.mlht).sum() / pb.zagl.notnull().sum())
             out[key].append(abs(fa - fb))
-    hour_a = ours.foot.groupby(np.floor(ours.time / 60)).sum(...)
-    hour_b = ref.foot.groupby(np.floor(ref.time / 60)).sum(...)
-    out["foot_hourly"] = (hour_a / hour_b).values
-    out["foot_total"] = float(ours.foot.sum() / ref.foot.sum())
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def foot_per_particle(ds: xr.Dataset, first: float, last: float) -> float:
+    """Ensemble-mean foot summed over the minutes first..last (negative, first > last)."""
+    rows = ds.foot.sel(time=(ds.time <= first) & (ds.time >= last))
+    return float(rows.sum()) / ds.sizes["indx"]
+
+
+def ensemble_metrics(ours: xr.Dataset, ref: xr.Dataset, case: str) -> dict[str, Any]:
+    """Hourly ensemble statistics and the time-integrated footprint, ours against the binary
+    (either ensemble may have any number of particles: foot is compared per particle)."""
+    c = CASES[case]
+    out: dict[str, Any] = dict(hourly_statistics(ours, ref, case))
+    out["foot_hourly"] = np.array([
+        foot_per_particle(ours, -60.0 * h + 59, -60.0 * h)
+        / foot_per_particle(ref, -60.0 * h + 59, -60.0 * h) for h in range(1, 25)])
+    out["foot_total"] = (foot_per_particle(ours, -1.0, -1440.0)
+                         / foot_per_particle(ref, -1.0, -1440.0))
     xmin, xmax, ymin, ymax, res = c["grid"]
     grid = Grid(xmin, xmax, ymin, ymax, res, res)
     rec = receptor(case)
@@ -136,31 +153,87 @@ def ensemble_metrics(ours: xr.Dataset, ref: xr.Dataset, case: str) -> dict[str, 
     return out
 
 
+def binary_noise(shared_dir: Path, case: str) -> dict[str, float]:
+    """The binary's own seed-to-seed differences (seed 42 against 43) for the hourly
+    statistics, from the oracle files; the first two hours' foot, which the seed-43 file
+    has minute by minute; and the footprint centroid shift of the oracle README."""
+    folder = shared_dir / "oracle" / case
+    r42 = xr.open_dataset(folder / "particles_full.nc")
+    r43 = xr.open_dataset(folder / "particles_seed43_sampled.nc")
+    noise = {k: float(v.max()) for k, v in hourly_statistics(r43, r42, case).items()}
+    for hour in (1, 2):
+        first, last = -60.0 * hour + 59, -60.0 * hour
+        noise[f"foot_h{hour}"] = abs(foot_per_particle(r43, first, last)
+                                     / foot_per_particle(r42, first, last) - 1.0)
+    noise["shift_km"] = CASES[case]["noise"]["shift"]
+    return noise
+
+
+def test_binary_noise_floor_is_the_oracle_readme(shared_dir: Path) -> None:
+    """The noise computed from the two seeds of the binary is the README's table."""
+    for case, c in CASES.items():
+        noise = binary_noise(shared_dir, case)
+        assert noise["pos_km"] == pytest.approx(c["noise"]["pos"], abs=0.5)
+        assert noise["height_m"] == pytest.approx(c["noise"]["height"], abs=1.0)
+        assert noise["below"] == pytest.approx(c["noise"]["below"], abs=0.001)
+
+
+# 2000 of our particles against the binary's 500: our own sampling noise is then half the
+# binary's, so differences from its seed-42 run are mostly its noise and a systematic
+# difference shows. (With 500 our seeds alone move the footprint centroid by 3-28 km.)
+OUR_NUMPAR = 2000
+
+
+@pytest.fixture(scope="module")
+def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[str, Any]]:
+    runs = {}
+    for case in sorted(CASES):
+        ref = xr.open_dataset(shared_dir / "oracle" / case / "particles_full.nc")
+        ours = stilt.run_trajectories(receptor(case), _met(case, shared_dir, synth_met),
+                                      n_hours=-24, numpar=OUR_NUMPAR, seed=42, varsiwant=VARS)
+        assert ours.sizes["time"] == ref.sizes["time"]
+        m = ensemble_metrics(ours, ref, case)
+        print(case, {k: (np.round(v, 3) if isinstance(v, (float, np.ndarray)) else v)
+                     for k, v in m.items()})
+        runs[case] = {"metrics": m, "noise": binary_noise(shared_dir, case)}
+    return runs
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_ensemble_agrees_with_binary(case: str, shared_dir: Path,
-                                     synth_met: stilt.MetConfig) -> None:
-    ref = xr.open_dataset(shared_dir / "oracle" / case / "particles_full.nc")
-    ours = stilt.run_trajectories(receptor(case), _met(case, shared_dir, synth_met),
-                                  n_hours=-24, numpar=500, seed=42, varsiwant=VARS)
-    assert ours.sizes == ref.sizes
-    m = ensemble_metrics(ours, ref, case)
-    noise = CASES[case]["noise"]
-    print(case, {k: (np.round(v, 3) if isinstance(v, (float, np.ndarray)) else
-                     np.round(max(v), 3)) for k, v in m.items()})
-    # The issue asks for agreement within the binary's own seed-to-seed noise. Met here (and
-    # for every seed we tried): footprint Pearson r >= 0.97 and centroid shift <= 2x the
-    # binary's seed-to-seed shift. Not yet (numbers in docs/transport.md): hourly mean
-    # positions (ngm ~25 km, synth ~10 km), synth mean heights (~180 m low), below-mlht
-    # fractions (~2x the noise) and total foot within 5 % (ours varies +-10 % from seed to
-    # seed with 500 particles). Those bounds are the current state, so that regressions show.
+def test_ensemble_footprint_and_first_hours_agree_with_binary(case: str, ensembles) -> None:
+    """Issue criteria met on both cases: time-integrated footprint Pearson r >= 0.97 and
+    centroid shift <= 2x the binary's seed-to-seed shift; per-hour foot within 5 % in the
+    first two hours (the hours the binary's second seed has minute by minute)."""
+    m, noise = ensembles[case]["metrics"], ensembles[case]["noise"]
     assert m["pearson"] >= 0.97
-    assert m["shift_km"] <= 2.0 * noise["shift"]
-    assert abs(m["foot_total"] - 1.0) < 0.2
-    assert max(m["pos_km"]) < 4.0 * noise["pos"]
-    assert max(m["height_m"]) < 3.0 * noise["height"]
-    assert max(m["below"]) < 3.0 * noise["below"]
-    assert max(m["below_half"]) < 3.0 * noise["below"]
+    assert m["shift_km"] <= 2.0 * noise["shift_km"]
+    for hour in (1, 2):
+        assert abs(m["foot_hourly"][hour - 1] - 1.0) <= 0.05
+
+
+@pytest.mark.slow
+def test_ensemble_statistics_within_binary_noise_hrrrlike(ensembles) -> None:
+    """HRRR-like case: every hourly statistic within the binary's own seed-to-seed noise,
+    the total foot within 5 %."""
+    m, noise = ensembles["synth_hrrrlike"]["metrics"], ensembles["synth_hrrrlike"]["noise"]
+    for key in ("pos_km", "height_m", "below", "below_half"):
+        assert m[key].max() <= noise[key], key
+    assert abs(m["foot_total"] - 1.0) <= 0.05
+
+
+@pytest.mark.slow
+def test_ensemble_statistics_ngm_current_state(ensembles) -> None:
+    """NGM case. Within the binary's noise: the fraction below 0.5 mlht. Not yet (docs/
+    transport.md, "Agreement"): mean positions (~2x the noise after 24 h), mean heights
+    (~1.5x), the fraction below mlht at night (~2x) and the total foot (-8 %); those bounds
+    are the current state, so that regressions show."""
+    m, noise = ensembles["ngm_oct1618"]["metrics"], ensembles["ngm_oct1618"]["noise"]
+    assert m["below_half"].max() <= noise["below_half"]
+    assert m["pos_km"].max() <= 2.5 * noise["pos_km"]
+    assert m["height_m"].max() <= 1.75 * noise["height_m"]
+    assert m["below"].max() <= 2.25 * noise["below"]
+    assert abs(m["foot_total"] - 1.0) <= 0.1
 
 
 UNIFORM_COLUMNS = ("time indx long lati zagl sigw tlgr zsfc icdx temp samt foot shtf tcld dmas "

@@ -11,6 +11,7 @@ _EXPORTS: dict[str, str] = {
     "arl_times": "stilt.met.arl",
     "arl_inventory": "stilt.met.arl",
     "describe_arl": "stilt.met.arl",
+    "check_arl_values": "stilt.met.arl",
     "met_dataset": "stilt.met.arl",
     "ArlGrid": "stilt.met.projection",
     "generate_synthetic_met": "stilt.met.synthetic",

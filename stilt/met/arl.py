@@ -19,7 +19,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -1333,19 +1333,68 @@ def describe_arl(path: PathLike, records: bool = False) -> str:
         lines.append(f"  {which}: {' '.join(inv.level_names[lev]) or '(no variables)'}")
         lev = end + 1
     if records:
-        with _open(inv.path) as f:
-            for p in range(len(t)):
-                for r, (lv, name) in enumerate(inv.data_records):
-                    recno = inv.record_number(p, r)
-                    lab = _parse_label(_read_at(f, (recno - 1) * inv.record_length, LABEL_LEN),
-                                       inv.path, recno)
-                    state = ("missing" if lab.forecast < 0 or lab.name == "NULL" else
-                             f"nexp {lab.nexp:3d} prec {float(lab.prec):.4g} "
-                             f"var1 {float(lab.var1):.7g}")
-                    lines.append(f"    record {recno:6d} {str(t[p])[:16]} fc {lab.forecast:3d} "
-                                 f"level {lv:2d} {name:4s} checksum "
-                                 f"{int(inv.checksums[p, r]):3d} {state}")
+        for p, r, recno, lv, name, lab in _data_labels(inv, range(len(t))):
+            state = ("missing" if _is_missing(lab) else
+                     f"nexp {lab.nexp:3d} prec {float(lab.prec):.4g} var1 {float(lab.var1):.7g}")
+            lines.append(f"    record {recno:6d} {str(t[p])[:16]} fc {lab.forecast:3d} "
+                         f"level {lv:2d} {name:4s} checksum "
+                         f"{int(inv.checksums[p, r]):3d} {state}")
     return "\n".join(lines)
+
+
+def _is_missing(lab: _Label) -> bool:
+    """A blank pre-filled record (forecast -1) or a NULL record: no data."""
+    return lab.forecast < 0 or lab.name == "NULL"
+
+
+def _data_labels(inv: ArlInventory, periods: Iterable[int]
+                 ) -> Iterator[tuple[int, int, int, int, str, _Label]]:
+    """The labels of the data records of some periods, read one by one (no data decoded):
+    (period, data record, record number, level, variable, label)."""
+    with _open(inv.path) as f:
+        for p in periods:
+            for r, (lv, name) in enumerate(inv.data_records):
+                recno = inv.record_number(p, r)
+                lab = _parse_label(_read_at(f, (recno - 1) * inv.record_length, LABEL_LEN),
+                                   inv.path, recno)
+                yield p, r, recno, lv, name, lab
+
+
+def check_arl_values(path: PathLike, times: Any = None) -> None:
+    """Check from the record labels alone that the data of some periods unpack to finite values.
+
+    An ARL record stores its first value and a precision in its label; the others are
+    finite differences from them, so a field is finite exactly when both label numbers are
+    (and the packing exponent is in range). Only the 50-byte labels are read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ARL file, plain or gzip-compressed.
+    times : array_like of datetime64, optional
+        Valid times to check (default: every period of the file); times the file does not
+        hold are ignored.
+
+    Raises
+    ------
+    MetError
+        Naming the file, record, time, level and variable of the first record whose first
+        value or precision is not finite or whose exponent is out of range.
+    """
+    inv = arl_inventory(path)
+    if times is None:
+        periods: Iterable[int] = range(len(inv.times))
+    else:
+        want = np.asarray(times, dtype="datetime64[m]")
+        periods = np.flatnonzero(np.isin(inv.times.astype("datetime64[m]"), want)).tolist()
+    for p, _, recno, lv, name, lab in _data_labels(inv, periods):
+        if _is_missing(lab):
+            continue
+        if not (np.isfinite(lab.var1) and np.isfinite(lab.prec)) or abs(lab.nexp) > 127:
+            raise MetError(f"{inv.path}: record {recno} ({name} at level {lv}, "
+                           f"{_tstr(inv.times[p])}) holds values that are not finite "
+                           f"(first value {float(lab.var1)}, precision {float(lab.prec)}, "
+                           f"exponent {lab.nexp}): the field cannot be used")
 
 
 # ---- building a met Dataset ----------------------------------------------------------------

@@ -159,6 +159,41 @@ class MetSource:
                     self.paths[0])
         return arl.read_arl(str(path), **kwargs)
 
+    def check_values(self, times: np.ndarray) -> None:
+        """Check, before a run moves any particle, that the met of ``times`` is finite.
+
+        Files: every record label of those periods (:func:`stilt.met.arl.check_arl_values`,
+        no data decoded). A Dataset: the fields the transport cannot do without (winds,
+        temperature, surface pressure and terrain where present) at those times.
+
+        Raises
+        ------
+        MetError
+            Naming the file or variable, the time and the level.
+        """
+        times = np.asarray(times, dtype="datetime64[m]")
+        if self.dataset is None:
+            from stilt.met import arl
+
+            for path, file_times in zip(self.paths, self.file_times, strict=True):
+                wanted = times[np.isin(times, file_times)]
+                if wanted.size:
+                    arl.check_arl_values(path, wanted)
+            return
+        ds = self.dataset.sel(time=times.astype("datetime64[ns]"))
+        for name in ("UWND", "VWND", "TEMP", "PRSS", "SHGT"):
+            if name not in ds:
+                continue
+            bad = ~np.isfinite(np.asarray(ds[name].values, dtype=float))
+            if bad.any():
+                first = np.argwhere(bad)[0]
+                at = ", ".join(
+                    f"time {np.datetime64(ds.time.values[i], 'm')}" if dim == "time"
+                    else f"{dim} {ds[dim].values[i]}"
+                    for dim, i in zip(ds[name].dims, first, strict=True))
+                raise MetError(f"met dataset: {name} is not finite ({at}); the run needs "
+                               f"finite winds, temperature and surface fields")
+
     def read(self, time: np.datetime64, window: Window) -> xr.Dataset:
         """All variables at one met time on one window (contract layout)."""
         if self.dataset is not None:

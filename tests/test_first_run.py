@@ -1,0 +1,66 @@
+"""The first run of a fresh install: 'stilt init --example DIR' then 'stilt run DIR'."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+STILT = Path(sys.executable).parent / "stilt"  # the installed console script
+
+
+def _lines(stdout: str) -> dict[str, str]:
+    out = {}
+    for line in stdout.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("outputs", "trajectories", "footprints", "picture", "pictures"):
+            out[key] = value.strip()
+    return out
+
+
+@pytest.mark.slow
+def test_example_runs_in_under_a_minute_and_says_where_its_outputs_are(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    start = time.perf_counter()
+    init = subprocess.run([str(STILT), "init", "--example", str(case)], capture_output=True,
+                          text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    run = subprocess.run([str(STILT), "run", str(case)], capture_output=True, text=True,
+                         timeout=120)
+    elapsed = time.perf_counter() - start
+    assert run.returncode == 0, run.stderr
+    assert elapsed < 60.0, f"first run took {elapsed:.1f} s"
+    assert "8 complete, 0 failed" in run.stdout
+    where = _lines(run.stdout)
+    assert run.stdout.rstrip().splitlines()[-1].startswith("picture:")  # it ends with them
+    assert Path(where["outputs"]) == (case / "out").resolve()
+    assert len(list(Path(where["trajectories"]).glob("*_traj.nc"))) == 8
+    assert len(list(Path(where["footprints"]).glob("*_default_foot.nc"))) == 8
+    picture = Path(where["picture"])
+    assert picture == (case / "out" / "plots" / "summary_default.png").resolve()
+    assert picture.stat().st_size > 10_000
+    image = imread(picture)
+    assert image.shape[0] > 200 and image.shape[1] > 200
+    assert float(np.asarray(image)[..., :3].std()) > 0.05
+
+
+@pytest.mark.slow
+def test_without_matplotlib_the_run_still_succeeds_and_names_the_extra(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    assert subprocess.run([str(STILT), "init", "--example", str(case)], capture_output=True,
+                          timeout=120).returncode == 0
+    code = ("import sys\nsys.modules['matplotlib'] = None\n"
+            "from stilt.cli import main\n"
+            f"sys.exit(main(['run', {str(case)!r}]))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    where = _lines(run.stdout)
+    assert "picture" not in where
+    assert "pip install 'stilt[plot]'" in where["pictures"]
+    assert not (case / "out" / "plots").exists()
