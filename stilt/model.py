@@ -264,9 +264,12 @@ class Model:
         if files:
             from stilt.executors.slurm_task import pull_registered
 
+            if n_workers is not None and n_workers > 1:
+                raise ConfigError(f"n_workers {n_workers}: a file-based pull worker (--files, "
+                                  "or inside a Slurm job) is one process; start several "
+                                  "workers instead (an array, or srun -n N)")
             ex = self.config.execution
-            return pull_registered(self, follow=follow, poll=poll,
-                                   n_workers=n_workers or ex.n_workers,
+            return pull_registered(self, follow=follow, poll=poll, n_workers=1,
                                    timeout=timeout if timeout is not None else ex.timeout,
                                    scene_id=scene_id)
         return self._dispatch(None, scene_id, n_workers, None, timeout, follow, poll, progress,
