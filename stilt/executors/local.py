@@ -27,12 +27,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from stilt.executors._stop import StopSignals
 from stilt.index import SimulationIndex
 from stilt.simulation import SimulationPaths, cleanup_temp, run_simulation
 
@@ -122,49 +122,6 @@ class _Progress:
         if self.stream is not None:
             self.stream.write("\n")
             self.stream.flush()
-
-
-class _Stop:
-    """SIGINT/SIGTERM handlers that set a flag (and, inline, interrupt the running work).
-
-    With ``raise_in_main`` the handler raises KeyboardInterrupt only while ``interruptible`` is
-    set (around the simulation itself and the idle sleep). Anywhere else (an index transaction,
-    recording a result) an asynchronous exception could leave a write transaction open, so the
-    loop sees the flag at its next check instead.
-    """
-
-    def __init__(self, raise_in_main: bool) -> None:
-        self.flag = False
-        self.raise_in_main = raise_in_main
-        self.interruptible = False
-        self.saved: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        self.flag = True
-        if self.raise_in_main and self.interruptible:
-            self.interruptible = False
-            raise KeyboardInterrupt(f"signal {signum}")
-
-    @contextmanager
-    def interrupting(self) -> Iterator[None]:
-        """Let a signal interrupt the enclosed work at once."""
-        if self.flag:
-            raise KeyboardInterrupt("stop requested")
-        self.interruptible = True
-        try:
-            yield
-        finally:
-            self.interruptible = False
-
-    def __enter__(self) -> _Stop:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.saved[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self.saved.items():
-            signal.signal(sig, handler)
 
 
 class _Heartbeat(threading.Thread):
@@ -330,7 +287,7 @@ def _run_inline(index: SimulationIndex, claim: Callable[[int], list[dict[str, An
                 payload: Callable[..., dict[str, Any]], record: Callable[..., None],
                 inflight: dict[str, dict[str, Any]], owner: str, follow: bool, poll: float,
                 others_running: Callable[[], bool], report: RunReport) -> None:
-    with _Stop(raise_in_main=True) as stop:
+    with StopSignals(raise_in_main=True) as stop:
         try:
             while not stop.flag:
                 rows = claim(1)
@@ -403,7 +360,7 @@ def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]
         w.kill()
         workers[workers.index(w)] = _Worker(ctx, str(index.path))
 
-    with _Stop(raise_in_main=False) as stop:
+    with StopSignals(raise_in_main=False) as stop:
         try:
             while True:
                 idle = [w for w in workers if w.job is None]

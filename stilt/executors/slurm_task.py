@@ -26,39 +26,15 @@ import os
 import signal
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from stilt import claims
+from stilt.executors._stop import StopSignals
 from stilt.config import ModelConfig, load_config
 from stilt.simulation import SimulationPaths, needed_work, run_simulation
 
 __all__ = ["run_task", "main"]
-
-
-class _Stop:
-    """SIGTERM/SIGINT set a flag; inside :meth:`interrupting` they interrupt at once."""
-
-    def __init__(self) -> None:
-        self.flag = False
-        self.armed = False
-
-    def handler(self, signum: int, frame: Any) -> None:
-        self.flag = True
-        if self.armed:
-            self.armed = False
-            raise KeyboardInterrupt(f"signal {signum}")
-
-    @contextmanager
-    def interrupting(self) -> Iterator[None]:
-        if self.flag:
-            raise KeyboardInterrupt("stop requested")
-        self.armed = True
-        try:
-            yield
-        finally:
-            self.armed = False
 
 
 def _ids() -> dict[str, Any]:
@@ -78,7 +54,7 @@ def _done_on_disk(root: Path, sim: dict[str, Any], config: ModelConfig) -> bool:
 
 
 def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
-          stop: _Stop) -> dict[str, int]:
+          stop: StopSignals) -> dict[str, int]:
     """One worker's loop over the run's simulations (see the module docstring).
 
     Returns
@@ -170,13 +146,11 @@ def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
 
 
 def _worker_main(run_dir: Path, run: dict[str, Any], worker: int) -> int:
-    stop = _Stop()
-    signal.signal(signal.SIGTERM, stop.handler)
-    signal.signal(signal.SIGINT, stop.handler)
-    config = load_config(run_dir / "config.yaml")
-    counts = drain(run_dir, run, config, worker, stop)
-    _say(f"worker {worker} done: {counts}")
-    return 143 if counts["interrupted"] or stop.flag else 0
+    with StopSignals(raise_in_main=True) as stop:
+        config = load_config(run_dir / "config.yaml")
+        counts = drain(run_dir, run, config, worker, stop)
+        _say(f"worker {worker} done: {counts}")
+        return 143 if counts["interrupted"] or stop.flag else 0
 
 
 def run_task(run_dir: str | Path) -> int:
@@ -267,9 +241,7 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
     ex = model.config.execution
     report = RunReport()
     t0 = time.time()
-    stop = _Stop()
-    saved = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with StopSignals(raise_in_main=True) as stop:
         while not stop.flag:
             sims = _registered(Path(model.output), scene_id)
             run = {"output": str(model.output), "project": str(model.project),
@@ -287,9 +259,6 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
             end = time.time() + poll
             while time.time() < end and not stop.flag:
                 time.sleep(min(0.2, poll))
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
     report.interrupted = stop.flag
     report.elapsed = time.time() - t0
     return report
