@@ -262,14 +262,14 @@ contains
     end subroutine ensure_node
 
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
-            zsg, x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
+            zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
         !! Columns a particle at window position (x, y) needs from one moment (time fraction
         !! tf): turbulence profiles and zi of the nearest met node, between the two met times
         !! along height relative to the mixed layer (stilt_turbulence.interpolate_in_time, as
         !! the reference binary), mean wind (grid units per minute) and densities
         !! interpolated bilinearly.
         type(met_window), intent(in) :: w
-        real(dp), intent(in) :: zsg(w%nl)
+        real(dp), intent(in) :: zlev(w%nl)   !! nominal internal level heights (1 - zsg) z_top (m)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), gdx(w%nx, w%ny), gdy(w%nx, w%ny)
@@ -277,11 +277,10 @@ contains
         real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
         real(dp), intent(out) :: zi, gx, gy
         integer(ip) :: ii(4), jj(4), c, ni, nj, k1(w%nl), k2(w%nl)
-        real(dp) :: ww(4), a, zlev(w%nl)
+        real(dp) :: ww(4), a
         call corners(w, x, y, ii, jj, ww)
         ni = min(max(nint(x), 1), w%nx)
         nj = min(max(nint(y), 1), w%ny)
-        zlev = (1.0_dp - zsg) * w%z_top
         call time_levels(w%nl, zlev, tf, zi1(ni, nj), zi2(ni, nj), zi, k1, k2)
         sigw = (1.0_dp - tf) * turb1(tv_sigw, k1, ni, nj) + tf * turb2(tv_sigw, k2, ni, nj)
         tl = (1.0_dp - tf) * turb1(tv_tl, k1, ni, nj) + tf * turb2(tv_tl, k2, ni, nj)
@@ -435,10 +434,10 @@ contains
                     done1, tstatus)
                 call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
                     done2, tstatus)
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zsg, &
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
                     x0 - w%i0, y0 - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
                     ug(:, 1), vg(:, 1), zia, gx, gy)
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zsg, &
+                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
                     x0 - w%i0, y0 - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
                     ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]
