@@ -64,6 +64,27 @@ def ensure_reference_venv(venv: Path = VENV, quiet: bool = True) -> Path:
     return python
 
 
+def _wheel_file(name: str, venv: Path) -> Path:
+    python = ensure_reference_venv(venv)
+    out = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m\n"
+            "d = m.distribution('pystilt')\n"
+            "for f in d.files or []:\n"
+            f"    if f.name == {name!r}: print(d.locate_file(f))\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    paths = [Path(p) for p in out.stdout.split()]
+    if not paths:
+        raise FileNotFoundError(f"no {name} in the {PYSTILT_SPEC} wheel installed in {venv}")
+    return paths[0].resolve()
+
+
 def reference_hycs_std(venv: Path = VENV) -> Path:
     """Path of the ``hycs_std`` binary that the ``pystilt`` wheel ships, in the reference venv.
 
@@ -77,26 +98,19 @@ def reference_hycs_std(venv: Path = VENV) -> Path:
     FileNotFoundError
         When the wheel holds no ``hycs_std``.
     """
-    python = ensure_reference_venv(venv)
-    out = subprocess.run(
-        [
-            str(python),
-            "-c",
-            "import importlib.metadata as m\n"
-            "d = m.distribution('pystilt')\n"
-            "for f in d.files or []:\n"
-            "    if f.name == 'hycs_std': print(d.locate_file(f))\n",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    paths = [Path(p) for p in out.stdout.split()]
-    if not paths:
-        raise FileNotFoundError(f"no hycs_std in the {PYSTILT_SPEC} wheel installed in {venv}")
-    return paths[0].resolve()
+    return _wheel_file("hycs_std", venv)
+
+
+def reference_ascdata(venv: Path = VENV) -> Path:
+    """Path of the ``ASCDATA.CFG`` (with its ``ROUGLEN.ASC`` beside it) the wheel ships.
+
+    That roughness table is what ``hycs_std`` read for the oracle runs; benchmarks give it to
+    stilt too (``MetConfig(roughness=...)``) so that both run on the same surface.
+    """
+    return _wheel_file("ASCDATA.CFG", venv)
 
 
 if __name__ == "__main__":
     print("python:", ensure_reference_venv(quiet=False))
     print("hycs_std:", reference_hycs_std())
+    print("ASCDATA.CFG:", reference_ascdata())

@@ -9,7 +9,8 @@ Options:
     --hours H       hours backward [default: 24]
     --no-reference  run stilt only
 
-Both run the same receptor, met and R-STILT parameters as the oracle case in
+Both run the same receptor, met, roughness table (the one the binary ships) and R-STILT
+parameters as the oracle case in
 ``../shared/oracle/<case>`` (500 particles, 24 h backward, 1-minute output as R-STILT writes by
 default), each in its own process so that CPU time and peak memory are those of one run with
 its output written: the binary writes PARTICLE_STILT.DAT; stilt writes the particle table to
@@ -45,7 +46,8 @@ import json, os, resource, sys, time
 t0 = time.process_time()
 import stilt
 args = json.loads(sys.argv[1])
-met = stilt.MetConfig(args["directory"], args["file_format"], args["file_tres"])
+met = stilt.MetConfig(args["directory"], args["file_format"], args["file_tres"],
+                      roughness=args["roughness"])
 rec = {"time": args["time"], "latitude": args["lat"], "longitude": args["lon"], "altitude": 10.0}
 t1 = time.process_time()
 ds = stilt.run_trajectories(rec, met, n_hours=-args["hours"], numpar=args["numpar"], seed=42,
@@ -98,8 +100,13 @@ def _varsiwant(setup: str) -> list[str]:
             if v.strip().strip("'\"")]
 
 
-def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path) -> dict:
-    """Run hycs_std on the oracle case's CONTROL/SETUP.CFG; return CPU, peak RSS, rows."""
+def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path,
+                  seed: int = 42) -> dict:
+    """Run hycs_std on the oracle case's CONTROL/SETUP.CFG; return CPU, peak RSS, rows.
+
+    The oracle's random-number setting is kept (KRAND = 2, SEED = -(seed + 1)); the run
+    folder ``work/reference`` keeps PARTICLE_STILT.DAT.
+    """
     sys.path.insert(0, str(BENCH))
     from _reference import reference_hycs_std  # noqa: PLC0415 (bench-only helper)
 
@@ -124,6 +131,9 @@ def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path)
     setup = (oracle / "SETUP.CFG").read_text()
     setup = setup.replace("NUMPAR=500", f"NUMPAR={numpar}").replace("MAXPAR=500",
                                                                       f"MAXPAR={numpar}")
+    if "SEED=-43," not in setup:
+        raise ValueError(f"{oracle / 'SETUP.CFG'}: expected SEED=-43 (seed 42)")
+    setup = setup.replace("SEED=-43,", f"SEED={-(seed + 1)},")
     (run / "SETUP.CFG").write_text(setup)
     proc = subprocess.run([sys.executable, "-c", REF, str(exe), str(run)], check=True,
                           capture_output=True, text=True)
@@ -136,8 +146,12 @@ def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path)
 def run_ours(case: str, work: Path, numpar: int, hours: int, met_dir: Path, fmt: str,
              tres: str) -> dict:
     """Run stilt.run_trajectories in a fresh process; return CPU, peak RSS, rows."""
+    sys.path.insert(0, str(BENCH))
+    from _reference import reference_ascdata  # noqa: PLC0415 (bench-only helper)
+
     setup = (SHARED / "oracle" / CASES[case]["oracle"] / "SETUP.CFG").read_text()
     args = dict(CASES[case], directory=str(met_dir), file_format=fmt, file_tres=tres,
+                roughness=str(reference_ascdata()),
                 hours=hours, numpar=numpar, varsiwant=_varsiwant(setup),
                 out=str(work / "stilt_particles.nc"))
     proc = subprocess.run([sys.executable, "-c", OURS, json.dumps(args)], check=True,

@@ -46,7 +46,7 @@ module stilt_met
     integer(ip), parameter, public :: sv_vmof = 17  !! y momentum flux, N/m2
     integer(ip), parameter, public :: sv_tstr = 18  !! friction temperature, K
     integer(ip), parameter, public :: sv_solw = 19  !! soil moisture
-    integer(ip), parameter, public :: sv_rghs = 20  !! roughness length, m
+    integer(ip), parameter, public :: sv_rghs = 20  !! roughness length, m (RGHS, or the run's table)
     integer(ip), parameter, public :: nsfc = 20
 
     !! vertical coordinate systems (ARL KSYS)
@@ -55,7 +55,7 @@ module stilt_met
 
     real(dp), parameter, public :: rd_v5 = 287.04_dp   !! gas constant of dry air as in the reference binary (v5)
     real(dp), parameter, public :: g_v5 = 9.80616_dp   !! gravity as in the reference binary (v5)
-    real(dp), parameter :: z10 = 10.0_dp                !! height of the 10-m wind (m)
+    real(dp), parameter :: z0_unset = 0.2_dp            !! z0 where the rghs slot is empty (ASCDATA.CFG default)
 
     !! quadratic internal-level coefficient sets, tried in this order (physics.md 2.1)
     real(dp), parameter :: coef_sets(3, 5) = reshape([30.0_dp, -25.0_dp, 5.0_dp, &
@@ -263,8 +263,10 @@ contains
     pure subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
             uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, virt, prof, status)
         !! Remap one met time of a window from the data levels to the internal levels.
-        !! Ground values: winds = U10M/V10M where present, else 0.485 x the first data-level wind
-        !! (fits the reference binary on a file without 10-m winds, see docs/transport.md); T = T02M
+        !! Ground values: winds = U10M/V10M where present; else the neutral log law at internal
+        !! level 1, u1 ln(z_1 / z0) / ln(z_d / z0) (z_1 internal level 1, z_d first data level,
+        !! z0 = RGHS slot of the node, 0.2 m if unset), placed at the ground so that the wind is
+        !! linear from it to the first data level (as the reference binary, docs/transport.md); T = T02M
         !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
         !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
@@ -282,7 +284,7 @@ contains
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
         real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rho, zg, prss, t0, u0, v0, e, &
-            zw, qk
+            zw, qk, z0n, fw
         status = status_ok
         do j = 1, ny
             do i = 1, nx
@@ -307,7 +309,12 @@ contains
                 u0 = sfc(sv_u10m, i, j); v0 = sfc(sv_v10m, i, j)
                 zw = 0.0_dp
                 if (.not. (ieee_is_finite(u0) .and. ieee_is_finite(v0))) then
-                    u0 = 0.485_dp * uwnd(i, j, 1); v0 = 0.485_dp * vwnd(i, j, 1)
+                    z0n = sfc(sv_rghs, i, j)
+                    if (.not. (ieee_is_finite(z0n) .and. z0n > 0.0_dp)) z0n = z0_unset
+                    fw = 1.0_dp
+                    if (zi(1) < zd(1)) fw = max(log(zi(1) / z0n), 0.0_dp) &
+                        / max(log(zd(1) / z0n), 1.0e-6_dp)
+                    u0 = fw * uwnd(i, j, 1); v0 = fw * vwnd(i, j, 1)
                     zw = 0.0_dp
                 end if
                 call remap_column(nd, zd, uwnd(i, j, :), u0, nl, zi, prof(pv_u, :, i, j), zw)

@@ -226,10 +226,21 @@ def _link(root: Path, kind: str, target: Path) -> None:
 
 
 def _resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
+    """The met source ``met`` with its relative paths (directory, roughness table) made
+    relative to the project folder."""
     src = config.mets[met]
+    if not dataclasses.is_dataclass(src):
+        return src
     directory = Path(src.directory)
-    if not directory.is_absolute() and dataclasses.is_dataclass(src):
+    if not directory.is_absolute():
         src = dataclasses.replace(src, directory=project / directory)
+    rough = getattr(src, "roughness", None)
+    if isinstance(rough, (str, Path)):
+        try:
+            float(str(rough))
+        except ValueError:
+            if not Path(rough).is_absolute():
+                src = dataclasses.replace(src, roughness=project / Path(rough))
     return src
 
 

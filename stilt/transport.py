@@ -20,6 +20,7 @@ import xarray as xr
 
 from stilt._checks import finite_float
 from stilt.errors import ConfigError, CoreError, MetError
+from stilt.met.roughness import DEFAULT_Z0, roughness_source
 from stilt.params import resolve_params
 
 __all__ = ["run_trajectories", "Release", "normalize_receptor", "COLUMN_ATTRS"]
@@ -84,8 +85,6 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
 _DOUBLE = ("long", "lati", "foot")
 #: doubles in the core's per-call output buffer (NDIAG x particles x steps): 16 MB
 _OUT_BUDGET = 2_000_000
-#: roughness length where the met file has no RGHS (ASCDATA.CFG default, physics.md 3.2)
-DEFAULT_Z0 = 0.2
 
 
 @dataclass(frozen=True)
@@ -256,6 +255,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
     source, met_files = _met_source(met, release, n_hours)
+    roughness_used = source.set_roughness(roughness_source(getattr(met, "roughness", None)))
     grid = ArlGrid.from_attrs(source.attrs)
     rname = (f"receptor ({release.time}, lat {release.latitude.tolist()}, "
              f"lon {release.longitude.tolist()})")
@@ -470,6 +470,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         "receptor_altitude_ref": "msl" if release.msl else "agl",
         "seed": int(seed),
         "met_files": list(met_files),
+        "roughness": roughness_used,
         "internal_levels": int(nlvl),
         "missing": "NaN where a particle has left the met grid",
         "particles_left_grid": int(np.count_nonzero(pstat == 1)),

@@ -14,6 +14,7 @@ _EXPORTS: dict[str, str] = {
     "check_arl_values": "stilt.met.arl",
     "met_dataset": "stilt.met.arl",
     "ArlGrid": "stilt.met.projection",
+    "read_roughness": "stilt.met.roughness",
     "generate_synthetic_met": "stilt.met.synthetic",
     "synthetic_met": "stilt.met.synthetic",
 }

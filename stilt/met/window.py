@@ -109,8 +109,15 @@ class MetSource:
     ----------
     met : xarray.Dataset or sequence of paths
         A Dataset in the layout of :func:`stilt.met.read_arl`, or ARL files in time order.
-    times : array of datetime64, optional
-        Valid times available (listed from the files when not given).
+    file_times : sequence of arrays of datetime64, optional
+        Valid times of each file (listed from the files when not given).
+
+    Attributes
+    ----------
+    roughness : float or numpy.ndarray or None
+        Roughness length z0 (m) put in the ``rghs`` slot where the met has no ``RGHS``: one
+        value, or one per grid node (shape (nx, ny)); None leaves the core's default.
+        Set with :meth:`set_roughness`.
     """
 
     def __init__(self, met: xr.Dataset | Sequence[str | Path],
@@ -138,6 +145,32 @@ class MetSource:
         self.nx = int(self.attrs["nx"])
         self.ny = int(self.attrs["ny"])
         self.ksys = int(self.attrs.get("vertical_system", 1))
+        self.roughness: float | np.ndarray | None = None
+
+    def set_roughness(self, source: Any) -> str:
+        """Use a roughness length where the met has no ``RGHS`` (physics.md 3.2).
+
+        Parameters
+        ----------
+        source : float or stilt.met.roughness.RoughnessTable
+            One z0 in m, or a table sampled at every grid node (floor indexing).
+
+        Returns
+        -------
+        str
+            What was used, for provenance: ``"RGHS"`` (the met's own field), the table's path
+            or the constant.
+        """
+        if "RGHS" in self.variables:
+            return "RGHS"
+        if np.ndim(source) == 0 and not hasattr(source, "sample"):
+            self.roughness = float(source)
+            return f"{float(source):g} m"
+        from stilt.met.projection import ArlGrid
+
+        lat, lon = ArlGrid.from_attrs(self.attrs).latlon_mesh()
+        self.roughness = np.asfortranarray(source.sample(lat, lon).T)
+        return str(source.path)
 
     def _read(self, times: np.ndarray, window: Window | None, variables: Sequence[str] | None,
               header_only: bool = False) -> xr.Dataset:
@@ -226,6 +259,11 @@ class MetSource:
                 if slot in ("rain", "crai"):
                     values = values / (60.0 * _ACCUM_HOURS.get(var, 1))
                 sfc[k] = values
+        rghs = [s for s, _ in SURFACE_VARS].index("rghs")
+        if self.roughness is not None and np.isnan(sfc[rghs]).all():
+            z0 = self.roughness
+            sfc[rghs] = z0 if np.ndim(z0) == 0 else z0[window.i0:window.i0 + window.nx,
+                                                        window.j0:window.j0 + window.ny]
         source = str(self.attrs.get("source", "")).upper()
         if source.startswith("EC") or source.strip() in ("ETA", "EDAS"):
             sfc[2] = -sfc[2]  # these sources store the sensible heat flux positive downward
