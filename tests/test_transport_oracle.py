@@ -6,8 +6,13 @@ The oracle runs live in ../shared/oracle (README there): no-turbulence trajector
 
 from __future__ import annotations
 
+import functools
 import gzip
+import multiprocessing
+import operator
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ import pytest
 import xarray as xr
 
 import stilt
+from conftest import ORACLE_ROUGHNESS
 from stilt.footprint import Grid
 from stilt.met.projection import ArlGrid
 
@@ -29,6 +35,9 @@ CASES: dict[str, dict[str, Any]] = {
                        "grid": (-116.0, -96.0, 35.0, 45.0, 0.05),
                        "noise": {"pos": 3.1, "height": 86.0, "below": 0.044, "shift": 10.7}},
 }
+#: the roughness table hycs_std read for the oracle runs (conftest.py): its z0 per node sets
+#: the log-law wind below the first NGM level and so the stable mixed-layer height
+ROUGHNESS = ORACLE_ROUGHNESS
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
         "tlgr", "temp", "shtf", "zsfc", "wout"]
 
@@ -36,13 +45,13 @@ VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", 
 def met_config(shared: Path, case: str, tmp: Path) -> stilt.MetConfig:
     """The case's met: the NGM file, or the synthetic files gunzipped under strftime names."""
     if case == "ngm_oct1618":
-        return stilt.MetConfig(shared / "met", "oct1618.BIN")
+        return stilt.MetConfig(shared / "met", "oct1618.BIN", roughness=ROUGHNESS)
     for gz in sorted((shared / "oracle" / case / "met").glob("*.gz")):
         target = tmp / f"{gz.name[:11]}_synt"  # 20230716_18-23_synt.gz -> 20230716_18_synt
         if not target.exists():
             with gzip.open(gz) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours")
+    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours", roughness=ROUGHNESS)
 
 
 def receptor(case: str) -> dict[str, Any]:
@@ -107,47 +116,77 @@ def _centroid(foot: xr.DataArray) -> tuple[float, float]:
     return float((f * f.lat).sum()) / w, float((f * f.lon).sum()) / w
 
 
-def hourly_statistics(a: xr.Dataset, b: xr.Dataset, case: str) -> dict[str, np.ndarray]:
+@dataclass
+class Summary:
+    """What the comparisons need from an ensemble, as sums over its particles, so that
+    ensembles of several seeds add up without holding their particle tables: per hour
+    (rows at -60 h) the sums of latitude, longitude, height and the counts alive, below
+    mlht and below 0.5 mlht; the foot summed over the minutes of each hour; the
+    time-integrated footprint times the number of particles."""
+
+    n: int
+    hourly: dict[str, np.ndarray]
+    foot_hour: np.ndarray
+    footprint: xr.DataArray | None = None
+
+    def __add__(self, other: Summary) -> Summary:
+        fp = None
+        if self.footprint is not None and other.footprint is not None:
+            fp = self.footprint + other.footprint
+        return Summary(self.n + other.n,
+                       {k: v + other.hourly[k] for k, v in self.hourly.items()},
+                       self.foot_hour + other.foot_hour, fp)
+
+
+def summarize(ds: xr.Dataset, case: str, footprint: bool = True) -> Summary:
+    """Summary of one ensemble (any number of particles; a sampled file gives the hourly
+    rows and the foot of the minutes it has)."""
+    keys = ("lat", "lon", "z", "alive", "below", "below_half")
+    hourly = {k: np.zeros(24) for k in keys}
+    for h in range(1, 25):
+        p = ds.sel(time=-60.0 * h)
+        alive = p.zagl.notnull()
+        hourly["lat"][h - 1] = float(p.lati.where(alive).sum())
+        hourly["lon"][h - 1] = float(p.long.where(alive).sum())
+        hourly["z"][h - 1] = float(p.zagl.where(alive).sum())
+        hourly["alive"][h - 1] = float(alive.sum())
+        hourly["below"][h - 1] = float((p.zagl < p.mlht).sum())
+        hourly["below_half"][h - 1] = float((p.zagl < 0.5 * p.mlht).sum())
+    foot = ds.foot.fillna(0.0)
+    foot_hour = np.array([float(foot.sel(time=(foot.time <= -60.0 * h + 59)
+                                         & (foot.time >= -60.0 * h)).sum())
+                          for h in range(1, 25)])
+    fp = None
+    if footprint:
+        xmin, xmax, ymin, ymax, res = CASES[case]["grid"]
+        grid = Grid(xmin, xmax, ymin, ymax, res, res)
+        fp = stilt.calc_footprint(ds, receptor(case), grid, time_integrate=True).foot.squeeze()
+        fp = fp.fillna(0.0) * ds.sizes["indx"]
+    return Summary(ds.sizes["indx"], hourly, foot_hour, fp)
+
+
+def hourly_statistics(a: Summary, b: Summary, case: str) -> dict[str, np.ndarray]:
     """Hour-by-hour differences between two ensembles: distance of the mean positions (km),
     mean height (m), fractions below 0.5 mlht and below mlht."""
     lat0 = np.radians(CASES[case]["lat"])
-    out: dict[str, list[float]] = {"pos_km": [], "height_m": [], "below_half": [], "below": []}
-    for hour in range(1, 25):
-        pa, pb = a.sel(time=-60.0 * hour), b.sel(time=-60.0 * hour)
-        dlat = float(pa.lati.mean() - pb.lati.mean())
-        dlon = float(pa.long.mean() - pb.long.mean()) * np.cos(lat0)
-        out["pos_km"].append(R_KM * np.radians(np.hypot(dlat, dlon)))
-        out["height_m"].append(abs(float(pa.zagl.mean() - pb.zagl.mean())))
-        for key, frac in (("below_half", 0.5), ("below", 1.0)):
-            fa = float((pa.zagl < frac * pa.mlht).sum() / pa.zagl.notnull().sum())
-            fb = float((pb.zagl < frac * pb.mlht).sum() / pb.zagl.notnull().sum())
-            out[key].append(abs(fa - fb))
-    return {k: np.array(v) for k, v in out.items()}
+    ha, hb = a.hourly, b.hourly
+    dlat = ha["lat"] / ha["alive"] - hb["lat"] / hb["alive"]
+    dlon = (ha["lon"] / ha["alive"] - hb["lon"] / hb["alive"]) * np.cos(lat0)
+    return {"pos_km": R_KM * np.radians(np.hypot(dlat, dlon)),
+            "height_m": np.abs(ha["z"] / ha["alive"] - hb["z"] / hb["alive"]),
+            "below_half": np.abs(ha["below_half"] / ha["alive"] - hb["below_half"] / hb["alive"]),
+            "below": np.abs(ha["below"] / ha["alive"] - hb["below"] / hb["alive"])}
 
 
-def foot_per_particle(ds: xr.Dataset, first: float, last: float) -> float:
-    """Ensemble-mean foot summed over the minutes first..last (negative, first > last)."""
-    rows = ds.foot.sel(time=(ds.time <= first) & (ds.time >= last))
-    return float(rows.sum()) / ds.sizes["indx"]
-
-
-def ensemble_metrics(ours: xr.Dataset, ref: xr.Dataset, case: str) -> dict[str, Any]:
+def ensemble_metrics(ours: Summary, ref: Summary, case: str) -> dict[str, Any]:
     """Hourly ensemble statistics and the time-integrated footprint, ours against the binary
     (either ensemble may have any number of particles: foot is compared per particle)."""
-    c = CASES[case]
     out: dict[str, Any] = dict(hourly_statistics(ours, ref, case))
-    out["foot_hourly"] = np.array([
-        foot_per_particle(ours, -60.0 * h + 59, -60.0 * h)
-        / foot_per_particle(ref, -60.0 * h + 59, -60.0 * h) for h in range(1, 25)])
-    out["foot_total"] = (foot_per_particle(ours, -1.0, -1440.0)
-                         / foot_per_particle(ref, -1.0, -1440.0))
-    xmin, xmax, ymin, ymax, res = c["grid"]
-    grid = Grid(xmin, xmax, ymin, ymax, res, res)
-    rec = receptor(case)
-    fa = stilt.calc_footprint(ours, rec, grid, time_integrate=True).foot.squeeze()
-    fb = stilt.calc_footprint(ref, rec, grid, time_integrate=True).foot.squeeze()
-    va, vb = fa.fillna(0.0).values.ravel(), fb.fillna(0.0).values.ravel()
-    out["pearson"] = float(np.corrcoef(va, vb)[0, 1])
+    out["foot_hourly"] = (ours.foot_hour / ours.n) / (ref.foot_hour / ref.n)
+    out["foot_total"] = (ours.foot_hour.sum() / ours.n) / (ref.foot_hour.sum() / ref.n)
+    assert ours.footprint is not None and ref.footprint is not None
+    fa, fb = ours.footprint / ours.n, ref.footprint / ref.n
+    out["pearson"] = float(np.corrcoef(fa.values.ravel(), fb.values.ravel())[0, 1])
     (la, lo), (lb, lob) = _centroid(fa), _centroid(fb)
     out["shift_km"] = R_KM * np.radians(np.hypot(la - lb, (lo - lob) * np.cos(np.radians(la))))
     return out
@@ -158,13 +197,13 @@ def binary_noise(shared_dir: Path, case: str) -> dict[str, float]:
     statistics, from the oracle files; the first two hours' foot, which the seed-43 file
     has minute by minute; and the footprint centroid shift of the oracle README."""
     folder = shared_dir / "oracle" / case
-    r42 = xr.open_dataset(folder / "particles_full.nc")
-    r43 = xr.open_dataset(folder / "particles_seed43_sampled.nc")
+    r42 = summarize(xr.open_dataset(folder / "particles_full.nc"), case, footprint=False)
+    r43 = summarize(xr.open_dataset(folder / "particles_seed43_sampled.nc"), case,
+                    footprint=False)
     noise = {k: float(v.max()) for k, v in hourly_statistics(r43, r42, case).items()}
     for hour in (1, 2):
-        first, last = -60.0 * hour + 59, -60.0 * hour
-        noise[f"foot_h{hour}"] = abs(foot_per_particle(r43, first, last)
-                                     / foot_per_particle(r42, first, last) - 1.0)
+        noise[f"foot_h{hour}"] = abs((r43.foot_hour[hour - 1] / r43.n)
+                                     / (r42.foot_hour[hour - 1] / r42.n) - 1.0)
     noise["shift_km"] = CASES[case]["noise"]["shift"]
     return noise
 
@@ -178,62 +217,128 @@ def test_binary_noise_floor_is_the_oracle_readme(shared_dir: Path) -> None:
         assert noise["below"] == pytest.approx(c["noise"]["below"], abs=0.001)
 
 
-# 2000 of our particles against the binary's 500: our own sampling noise is then half the
-# binary's, so differences from its seed-42 run are mostly its noise and a systematic
-# difference shows. (With 500 our seeds alone move the footprint centroid by 3-28 km.)
+# Our ensemble: OUR_SEEDS x OUR_NUMPAR particles (8000) against the binary's 500 (seed 42).
+# Our own sampling noise is then a quarter of the binary's in variance, so the differences are
+# mostly the binary's realisation and any systematic difference shows. One 2000-particle run
+# is not enough: across our seeds it moves the HRRR-like night foot by +-40 %, the total
+# foot by 0.87-1.06 and the footprint centroid by 10-22 km.
 OUR_NUMPAR = 2000
+OUR_SEEDS = (42, 43, 44, 45)
+SUMMARY_VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "samt", "sigw", "tlgr",
+                "dens"]
+
+
+def _summary_run(case: str, met: stilt.MetConfig, seed: int) -> Summary:
+    """One of our runs reduced to its summary (runs in a worker process)."""
+    ours = stilt.run_trajectories(receptor(case), met, n_hours=-24, numpar=OUR_NUMPAR,
+                                  seed=seed, varsiwant=SUMMARY_VARS)
+    assert ours.attrs["roughness"].endswith("ASCDATA.CFG")
+    return summarize(ours, case)
+
+
+#: more seeds of the binary on the oracle cases (bench/binary_seeds.py): hourly rows and hourly
+#: foot sums of seeds 44-46, beside the oracle's full seed 42 and sampled seed 43
+BINARY_SEEDS_DIR = Path(__file__).parent / "data" / "binary_seeds"
+EXTRA_BINARY_SEEDS = (44, 45, 46)
+
+
+def binary_summaries(shared_dir: Path, case: str) -> dict[int, Summary]:
+    """The binary's ensembles by seed: 42 (with its footprint), 43 (hourly rows; foot only
+    in hours 1-2) and the extra seeds (hourly rows and hourly foot)."""
+    folder = shared_dir / "oracle" / case
+    out = {42: summarize(xr.open_dataset(folder / "particles_full.nc"), case),
+           43: summarize(xr.open_dataset(folder / "particles_seed43_sampled.nc"), case,
+                         footprint=False)}
+    for seed in EXTRA_BINARY_SEEDS:
+        out[seed] = summarize(xr.open_dataset(BINARY_SEEDS_DIR / f"{case}_seed{seed}.nc"),
+                              case, footprint=False)
+    return out
+
+
+def test_extra_binary_seeds_are_runs_of_the_oracle_case(shared_dir: Path) -> None:
+    """The extra seeds are the oracle case with other random numbers: same particle count,
+    hour-1 ensemble within the oracle's own seed-to-seed noise of seed 42, and a different
+    realisation (no two seeds alike)."""
+    for case in CASES:
+        runs = binary_summaries(shared_dir, case)
+        noise = binary_noise(shared_dir, case)
+        for seed in EXTRA_BINARY_SEEDS:
+            assert runs[seed].n == 500
+            stats = hourly_statistics(runs[seed], runs[42], case)
+            assert stats["pos_km"][0] <= 2 * noise["pos_km"]
+            assert 0 < stats["height_m"][0] <= 2 * noise["height_m"]
+
+
+def _pool(runs: list[Summary]) -> Summary:
+    """Several ensembles as one (their particles together)."""
+    return functools.reduce(operator.add, runs)
 
 
 @pytest.fixture(scope="module")
 def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[str, Any]]:
+    mets = {case: _met(case, shared_dir, synth_met) for case in CASES}
+    jobs = [(case, seed) for case in sorted(CASES) for seed in OUR_SEEDS]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        done = list(pool.map(_summary_run, [c for c, _ in jobs], [mets[c] for c, _ in jobs],
+                             [s for _, s in jobs]))
     runs = {}
     for case in sorted(CASES):
-        ref = xr.open_dataset(shared_dir / "oracle" / case / "particles_full.nc")
-        ours = stilt.run_trajectories(receptor(case), _met(case, shared_dir, synth_met),
-                                      n_hours=-24, numpar=OUR_NUMPAR, seed=42, varsiwant=VARS)
-        assert ours.sizes["time"] == ref.sizes["time"]
-        m = ensemble_metrics(ours, ref, case)
+        ours = _pool([r for (c, _), r in zip(jobs, done) if c == case])
+        binary = binary_summaries(shared_dir, case)
+        full = [binary[s] for s in (42, *EXTRA_BINARY_SEEDS)]  # foot minute by minute
+        m = ensemble_metrics(ours, binary[42], case)
+        hourly_mean = hourly_statistics(ours, _pool(list(binary.values())), case)
+        ref_foot = _pool(full)
+        m["foot_hourly_mean"] = (ours.foot_hour / ours.n) / (ref_foot.foot_hour / ref_foot.n)
+        m["foot_total_mean"] = ((ours.foot_hour.sum() / ours.n)
+                                / (ref_foot.foot_hour.sum() / ref_foot.n))
+        spread = {k: max(float(hourly_statistics(binary[s], binary[42], case)[k].max())
+                         for s in binary if s != 42) for k in hourly_mean}
         print(case, {k: (np.round(v, 3) if isinstance(v, (float, np.ndarray)) else v)
                      for k, v in m.items()})
-        runs[case] = {"metrics": m, "noise": binary_noise(shared_dir, case)}
+        print(case, "against the binary's mean:", {k: round(float(v.max()), 3)
+                                                   for k, v in hourly_mean.items()},
+              "spread of its seeds around 42:", {k: round(v, 3) for k, v in spread.items()})
+        runs[case] = {"metrics": m, "noise": binary_noise(shared_dir, case),
+                      "hourly_mean": hourly_mean, "spread": spread}
     return runs
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_ensemble_footprint_and_first_hours_agree_with_binary(case: str, ensembles) -> None:
-    """Issue criteria met on both cases: time-integrated footprint Pearson r >= 0.97 and
-    centroid shift <= 2x the binary's seed-to-seed shift; per-hour foot within 5 % in the
-    first two hours (the hours the binary's second seed has minute by minute)."""
+def test_ensemble_footprint_and_foot_agree_with_binary(case: str, ensembles) -> None:
+    """Issue criteria: time-integrated footprint Pearson r >= 0.97 and centroid shift <= 2x
+    the binary's seed-to-seed shift (against the oracle's seed 42 footprint); foot within 5 %
+    per hour in the first two hours (the binary's seed 42, and the mean of its four
+    minute-by-minute seeds) and in total (the mean of the four seeds)."""
     m, noise = ensembles[case]["metrics"], ensembles[case]["noise"]
     assert m["pearson"] >= 0.97
     assert m["shift_km"] <= 2.0 * noise["shift_km"]
     for hour in (1, 2):
         assert abs(m["foot_hourly"][hour - 1] - 1.0) <= 0.05
+        assert abs(m["foot_hourly_mean"][hour - 1] - 1.0) <= 0.05
+    assert abs(m["foot_total_mean"] - 1.0) <= 0.05
 
 
 @pytest.mark.slow
-def test_ensemble_statistics_within_binary_noise_hrrrlike(ensembles) -> None:
-    """HRRR-like case: every hourly statistic within the binary's own seed-to-seed noise,
-    the total foot within 5 %."""
-    m, noise = ensembles["synth_hrrrlike"]["metrics"], ensembles["synth_hrrrlike"]["noise"]
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ensemble_statistics_within_binary_noise(case: str, ensembles) -> None:
+    """Every hourly statistic (mean position, mean height, fraction below mlht and below
+    0.5 mlht) within the binary's seed-to-seed noise of the oracle README (seed 42 against
+    43), measured against the binary's own expectation (its five seeds pooled); and against
+    its seed 42 alone, no further than the binary's other seeds are from it (NGM mean
+    position: within 1.25x, the current state)."""
+    noise = ensembles[case]["noise"]
+    for key, value in ensembles[case]["hourly_mean"].items():
+        assert value.max() <= noise[key], key
+    m, spread = ensembles[case]["metrics"], ensembles[case]["spread"]
     for key in ("pos_km", "height_m", "below", "below_half"):
-        assert m[key].max() <= noise[key], key
-    assert abs(m["foot_total"] - 1.0) <= 0.05
-
-
-@pytest.mark.slow
-def test_ensemble_statistics_ngm_current_state(ensembles) -> None:
-    """NGM case. Within the binary's noise: the fraction below 0.5 mlht. Not yet (docs/
-    transport.md, "Agreement"): mean positions (~2x the noise after 24 h), mean heights
-    (~1.5x), the fraction below mlht at night (~2x) and the total foot (-8 %); those bounds
-    are the current state, so that regressions show."""
-    m, noise = ensembles["ngm_oct1618"]["metrics"], ensembles["ngm_oct1618"]["noise"]
-    assert m["below_half"].max() <= noise["below_half"]
-    assert m["pos_km"].max() <= 2.5 * noise["pos_km"]
-    assert m["height_m"].max() <= 1.75 * noise["height_m"]
-    assert m["below"].max() <= 2.25 * noise["below"]
-    assert abs(m["foot_total"] - 1.0) <= 0.1
+        # NGM mean position against seed 42 alone: 15.7 km against the binary's 13.9 km
+        # (our ensemble drifts ~7 km south-west of the binary's five-seed mean by 24 h,
+        # docs/transport.md "Agreement"); this bound is the current state
+        bound = 1.25 * spread[key] if (case, key) == ("ngm_oct1618", "pos_km") else spread[key]
+        assert m[key].max() <= bound, key
 
 
 UNIFORM_COLUMNS = ("time indx long lati zagl sigw tlgr zsfc icdx temp samt foot shtf tcld dmas "
