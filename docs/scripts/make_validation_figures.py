@@ -4,18 +4,19 @@ Run from the repository root, with the reference data (``shared/``) beside the r
 
     python docs/scripts/make_validation_figures.py            # or --shared PATH
 
-It runs stilt's transport for the two ensemble cases of ``shared/oracle`` (2000 particles
-against the binary's 500, as tests/test_transport_oracle.py does, so that our sampling noise
-is half the binary's; 24 h backward, seed 42, the reference's settings), computes footprints on the reference grids, and
-writes into ``docs/_static/validation/``:
+It runs stilt's transport for the two ensemble cases of ``shared/oracle`` (seeds 42-45 x 2000
+particles pooled, against the binary's 500, as tests/test_transport_oracle.py does, so that
+our sampling noise is a quarter of the binary's in variance; 24 h backward, the reference's
+settings and roughness table), computes footprints on the reference grids, and writes into
+``docs/_static/validation/``:
 
 - ``<case>_footprints.png``: time-integrated footprints side by side (same log colour scale);
 - ``<case>_height.png``: hourly ensemble-mean particle height, ours and the binary (seeds 42
-  and 43);
+  and 43 of the oracle, 44-46 of bench/binary_seeds.py);
 - ``<case>_foot_per_hour.png``: footprint summed over the grid per hour, ours and the binary;
 - ``numbers.md``: the table that docs/validation.md includes (also printed).
 
-Takes about a minute on one core. Needs matplotlib (the ``plot`` extra).
+Takes about three minutes on one core. Needs matplotlib (the ``plot`` extra).
 """
 
 from __future__ import annotations
@@ -47,19 +48,22 @@ CASES: dict[str, dict[str, Any]] = {
                        "time": "2023-07-16T20:00", "lat": 40.0, "lon": -101.5,
                        "grid": (-116.0, -96.0, 35.0, 45.0, 0.05)},
 }
-NUMPAR = 2000  # ours; the binary's runs have 500
-VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
-        "tlgr"]
+NUMPAR = 2000  # ours per run; the binary's runs have 500
+SEEDS = (42, 43, 44, 45)  # ours, pooled as in tests/test_transport_oracle.py
+VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "dens", "samt", "sigw", "tlgr"]
+#: the binary's roughness table and its extra seeds (tests/data, see bench/)
+ROUGHNESS = REPO / "tests" / "data" / "roughness" / "ASCDATA.CFG"
+BINARY_SEEDS = REPO / "tests" / "data" / "binary_seeds"
 
 
 def _met(shared: Path, case: str, tmp: Path) -> stilt.MetConfig:
     if case == "ngm_oct1618":
-        return stilt.MetConfig(shared / "met", "oct1618.BIN")
+        return stilt.MetConfig(shared / "met", "oct1618.BIN", roughness=ROUGHNESS)
     for gz in sorted((shared / "oracle" / case / "met").glob("*.gz")):
         target = tmp / f"{gz.name[:11]}_synt"  # 20230716_18-23_synt.gz -> 20230716_18_synt
         with gzip.open(gz) as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours")
+    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours", roughness=ROUGHNESS)
 
 
 def _centroid(foot: xr.DataArray) -> tuple[float, float]:
@@ -141,19 +145,39 @@ def _lines_png(x: np.ndarray, series: list[tuple[str, np.ndarray, str]], ylabel:
     _save(fig, path)
 
 
+def _run_pooled(shared: Path, case: str, tmp: Path) -> tuple[dict[str, Any], float]:
+    """Our SEEDS x NUMPAR particles, run by run: time-integrated and hourly footprints and
+    hourly mean height / position over all particles (footprints are per-particle averages,
+    so the runs' footprints average to the pooled one)."""
+    c = CASES[case]
+    rec = {"time": c["time"], "latitude": c["lat"], "longitude": c["lon"], "altitude": 10.0}
+    xmin, xmax, ymin, ymax, res = c["grid"]
+    grid = Grid(xmin, xmax, ymin, ymax, res, res)
+    met = _met(shared, case, tmp)
+    acc: dict[str, Any] = {}
+    seconds = 0.0
+    for seed in SEEDS:
+        start = time.perf_counter()
+        ours = stilt.run_trajectories(rec, met, n_hours=-24, numpar=NUMPAR, seed=seed,
+                                      varsiwant=VARS)
+        seconds += time.perf_counter() - start
+        part = {"foot_int": stilt.calc_footprint(ours, rec, grid, time_integrate=True)
+                .foot.squeeze("time").fillna(0.0),
+                "foot_hourly": stilt.calc_footprint(ours, rec, grid).foot.fillna(0.0)}
+        part.update({k: v for k, v in _hourly_means(ours, c["lat"]).items() if k != "hours"})
+        for k, v in part.items():
+            acc[k] = v / len(SEEDS) if k not in acc else acc[k] + v / len(SEEDS)
+        del ours
+    acc["hours"] = np.arange(1, 25)
+    return acc, seconds / len(SEEDS)
+
+
 def run_case(shared: Path, case: str, tmp: Path) -> dict[str, Any]:
     """Run one case and draw its three figures; returns its numbers."""
     c = CASES[case]
     folder = shared / "oracle" / case
-    rec = {"time": c["time"], "latitude": c["lat"], "longitude": c["lon"], "altitude": 10.0}
-    start = time.perf_counter()
-    ours = stilt.run_trajectories(rec, _met(shared, case, tmp), n_hours=-24, numpar=NUMPAR,
-                                  seed=42, varsiwant=VARS)
-    seconds = time.perf_counter() - start
-    xmin, xmax, ymin, ymax, res = c["grid"]
-    grid = Grid(xmin, xmax, ymin, ymax, res, res)
-    foot_int = stilt.calc_footprint(ours, rec, grid, time_integrate=True).foot.squeeze("time")
-    foot_hourly = stilt.calc_footprint(ours, rec, grid).foot
+    mo, seconds = _run_pooled(shared, case, tmp)
+    foot_int, foot_hourly = mo["foot_int"], mo["foot_hourly"]
     with xr.open_dataset(folder / "footprint_int.nc") as ds:
         ref_int = ds.foot.squeeze("time").load()
     with xr.open_dataset(folder / "footprint_int_seed43.nc") as ds:
@@ -161,10 +185,13 @@ def run_case(shared: Path, case: str, tmp: Path) -> dict[str, Any]:
     with xr.open_dataset(folder / "footprint.nc") as ds:
         ref_hourly = ds.foot.load()
     with xr.open_dataset(folder / "particles_full.nc") as ds:
-        ref = ds.load()
+        mr = _hourly_means(ds.load(), c["lat"])
     with xr.open_dataset(folder / "particles_seed43_sampled.nc") as ds:
-        ref43 = ds.load()
-    mo, mr, m43 = (_hourly_means(d, c["lat"]) for d in (ours, ref, ref43))
+        m43 = _hourly_means(ds.load(), c["lat"])
+    extra = []
+    for path in sorted(BINARY_SEEDS.glob(f"{case}_seed*.nc")):
+        with xr.open_dataset(path) as ds:
+            extra.append(_hourly_means(ds.load(), c["lat"]))
     hours = mo["hours"]
 
     def per_hour(foot: xr.DataArray, t0: np.datetime64) -> np.ndarray:
@@ -174,14 +201,17 @@ def run_case(shared: Path, case: str, tmp: Path) -> dict[str, Any]:
 
     t0 = np.datetime64(c["time"], "ns")
     fo, fr = per_hour(foot_hourly, t0), per_hour(ref_hourly, t0)
+    label = f"stilt ({len(SEEDS)} x {NUMPAR})"
 
     OUT.mkdir(parents=True, exist_ok=True)
     _maps_png(case, foot_int, ref_int, OUT / f"{case}_footprints.png")
-    _lines_png(hours, [("stilt (seed 42)", mo["zagl"], "C0-"),
+    _lines_png(hours, [(label, mo["zagl"], "C0-"),
                        ("binary (seed 42)", mr["zagl"], "k--"),
-                       ("binary (seed 43)", m43["zagl"], "k:")],
+                       ("binary (seed 43)", m43["zagl"], "k:")]
+               + [("binary (seeds 44-46)" if i == 0 else "_nolegend_", m["zagl"], "C7-")
+                  for i, m in enumerate(extra)],
                "ensemble-mean height [m AGL]", c["title"], OUT / f"{case}_height.png")
-    _lines_png(hours, [("stilt (seed 42)", fo, "C0-o"), ("binary (seed 42)", fr, "k--s")],
+    _lines_png(hours, [(label, fo, "C0-o"), ("binary (seed 42)", fr, "k--s")],
                "footprint summed over the grid per hour", c["title"],
                OUT / f"{case}_foot_per_hour.png")
     ours_vs = _compare_maps(foot_int, ref_int)
@@ -202,8 +232,9 @@ def numbers_markdown(results: list[dict[str, Any]]) -> str:
     """The table of docs/validation.md (ours vs binary seed 42; binary 43 vs 42 in brackets)."""
     lines = [
         f"Made by `docs/scripts/make_validation_figures.py` with stilt {stilt.__version__}. "
-        "Each entry: stilt seed 42 against the binary's seed 42, and in brackets the binary's "
-        "seed 43 against its seed 42 (its own noise).",
+        f"Each entry: stilt (seeds {SEEDS[0]}-{SEEDS[-1]} x {NUMPAR} particles pooled) against "
+        "the binary's seed 42, and in brackets the binary's seed 43 against its seed 42 (its "
+        "own noise); transport time per run.",
         "",
         "| case | footprint total ratio | footprint Pearson r | footprint centroid shift (km) "
         "| max hourly mean-position distance (km) | max hourly mean-height difference (m) "
