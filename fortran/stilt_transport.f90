@@ -485,7 +485,7 @@ contains
                 out(dc_sigw, p, n) = sigw_used; out(dc_tlgr, p, n) = tl_used
                 out(dc_samt, p, n) = samt; out(dc_foot, p, n) = foot
                 out(dc_dmas, p, n) = dmas(p)
-                out(dc_mlht, p, n) = zib
+                out(dc_mlht, p, n) = 0.5_dp * (zia + zib)  ! mean over the step, as the binary prints it
             end do
         end do
     end subroutine advance_interval

@@ -408,3 +408,17 @@ def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
     # 70 m/s for 2 h is 504 km, 5.54 deg of longitude at 35N, westward (backward run); less
     # for the particles that spend time below the first internal level
     assert -105.0 - 5.54 < float(whole.long.mean("indx")[-1]) < -105.0 - 4.5
+
+
+def test_mlht_is_the_mean_mixed_layer_height_over_the_step() -> None:
+    """Output mlht is (zi at the start + zi at the end of the step) / 2, as the binary prints
+    it (an idealised collapse run on hycs_std: zi 768 at -10 min, 602 at -60 min with PBLH
+    800 -> 600 m over that hour); KMIXD = 0 takes zi from PBLH, linear in time."""
+    met = make_met(LATLON, 2, 3.0, 0.0)
+    met["PBLH"] = met["SHTF"] * 0 + np.array([600.0, 200.0, 800.0], "f4")[:, None, None]
+    ds = run_trajectories(RECEPTOR | {"latitude": 38.0, "longitude": -106.0,
+                                      "time": "2021-07-01T02:00"}, met, n_hours=-2, numpar=4,
+                          seed=1, kmixd=0, varsiwant=["time", "indx", "zagl", "mlht"])
+    zi = lambda t: 800.0 + 600.0 * t / 60.0 if t >= -60 else 200.0 + 400.0 * (-60 - t) / 60.0
+    for t in (-1.0, -30.0, -60.0, -61.0, -120.0):
+        assert np.allclose(ds.mlht.sel(time=t), 0.5 * (zi(t + 1) + zi(t)), rtol=1e-5), t
