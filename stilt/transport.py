@@ -72,7 +72,7 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
              "standard_name": "surface_downwelling_shortwave_flux_in_air"},
     "wout": {"long_name": "mean vertical velocity at particle (positive downward, as "
                           "the reference binary prints it)", "units": "m s-1"},
-    "mlht": {"long_name": "mixed-layer height", "units": "m",
+    "mlht": {"long_name": "mixed-layer height (mean over the step)", "units": "m",
              "standard_name": "atmosphere_boundary_layer_thickness"},
     "rain": {"long_name": "total precipitation rate", "units": "m min-1"},
     "crai": {"long_name": "convective precipitation rate", "units": "m min-1"},
