@@ -29,6 +29,7 @@ mets:                 # named met sources (names: letters, digits, '.', '-'; no 
     directory: /path/to/arl/met            # relative paths are relative to this project
     file_format: "hysplit.%Y%m%d.%Hz.hrrra"  # strftime pattern of the file names
     file_tres: 6h                            # time span between consecutive files
+    # roughness: exe/ASCDATA.CFG             # z0 table (HYSPLIT layout) where no RGHS; 0.2 m
 
 footprints:           # named footprints, each with its own grid (degrees for lat/lon)
   default:
@@ -190,6 +191,14 @@ def check_project(directory: str | Path) -> ProjectCheck:
                                 f"{'time-integrated' if fp.time_integrate else 'hourly'}")
     if not model.receptors:
         out.problems.append("no receptors (add receptors.csv)")
+    from stilt.met.roughness import roughness_source
+    from stilt.simulation import _resolved_met
+
+    for name in cfg.mets:
+        try:
+            roughness_source(getattr(_resolved_met(cfg, name, model.project), "roughness", None))
+        except StiltError as exc:
+            out.problems.append(f"met {name}: {exc}")
     plan = model.plan()
     out.simulations = len(plan)
     for p in plan:
@@ -201,8 +210,6 @@ def check_project(directory: str | Path) -> ProjectCheck:
         out.to_run += 1
         met = cfg.mets[p["met"]]
         try:
-            from stilt.simulation import _resolved_met
-
             src = _resolved_met(cfg, p["met"], model.project)
             if hasattr(src, "find_files"):
                 files = src.find_files(np.datetime64(p["receptor"].time, "m"), cfg.n_hours)

@@ -156,3 +156,18 @@ def test_met_rghs_wins_and_the_run_records_its_roughness(tmp_path: Path) -> None
                 "altitude": 10.0}
     runs = [stilt.run_trajectories(receptor, met, n_hours=-1, numpar=2, seed=1, nturb=1)]
     assert runs[0].attrs["roughness"] == f"{DEFAULT_Z0:g} m"
+
+
+def test_project_check_reports_a_bad_roughness_table(tmp_path: Path) -> None:
+    """``stilt check`` names the met source and the missing table; a good one passes."""
+    from stilt.project import check_project, init_project
+
+    init_project(tmp_path / "p")
+    config = tmp_path / "p" / "config.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("    # roughness: exe/", "    roughness: exe/"))
+    problems = check_project(tmp_path / "p").problems
+    assert any(p.startswith("met hrrr: roughness:") and "exe/ASCDATA.CFG does not exist" in p
+               for p in problems), problems
+    write_table(tmp_path / "p" / "exe", np.full((2, 2), 10))
+    assert not any("roughness" in p for p in check_project(tmp_path / "p").problems)
