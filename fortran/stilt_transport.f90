@@ -119,26 +119,26 @@ contains
         real(dp), intent(in) :: gdx(w%nx, w%ny), gdy(w%nx, w%ny), x, y, s, tf
         real(dp), intent(out) :: vel(3)
         integer(ip) :: ii(4), jj(4), kb, c
-        real(dp) :: ww(4), wt, fac, a(3), gx, gy
+        real(dp) :: ww(4), wt, fac, a(3), node(3)
         logical :: below
         call corners(w, x, y, ii, jj, ww)
         call index_weights(w%nl, zsg, w%aa, w%bb, w%cc, w%z_top, s, kb, wt, below)
-        a = 0.0_dp; gx = 0.0_dp; gy = 0.0_dp
+        a = 0.0_dp
         do c = 1, 4
-            a = a + ww(c) * ((1.0_dp - tf) * ((1.0_dp - wt) * prof1([pv_u, pv_v, pv_w], kb, ii(c), jj(c)) &
+            node = (1.0_dp - tf) * ((1.0_dp - wt) * prof1([pv_u, pv_v, pv_w], kb, ii(c), jj(c)) &
                 + wt * prof1([pv_u, pv_v, pv_w], kb + 1, ii(c), jj(c))) &
                 + tf * ((1.0_dp - wt) * prof2([pv_u, pv_v, pv_w], kb, ii(c), jj(c)) &
-                + wt * prof2([pv_u, pv_v, pv_w], kb + 1, ii(c), jj(c))))
-            gx = gx + ww(c) * gdx(ii(c), jj(c))
-            gy = gy + ww(c) * gdy(ii(c), jj(c))
+                + wt * prof2([pv_u, pv_v, pv_w], kb + 1, ii(c), jj(c)))
+            ! grid units per minute at the node, then interpolated
+            node(1) = node(1) * 60.0_dp / gdx(ii(c), jj(c))
+            node(2) = node(2) * 60.0_dp / gdy(ii(c), jj(c))
+            a = a + ww(c) * node
         end do
         if (below) then
             fac = max(1.0_dp - s, 0.0_dp) / (1.0_dp - zsg(1))
             a = a * fac
         end if
-        vel(1) = a(1) * 60.0_dp / gx
-        vel(2) = a(2) * 60.0_dp / gy
-        vel(3) = a(3)
+        vel = a
     end subroutine mean_velocity
 
     pure subroutine diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x, y, s, tf, row)

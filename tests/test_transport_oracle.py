@@ -82,6 +82,7 @@ def test_no_turbulence_trajectory_matches_binary(case: str, tol_cells: float, sh
     ours = ds.sel(time=hours[:, 0], indx=1)
     x_ref, y_ref = grid.to_grid(hours[:, 3], hours[:, 2])
     x, y = grid.to_grid(ours.lati.values, ours.long.values)
+    print(case, "max |dx|, |dy| (cells):", np.max(np.abs(x - x_ref)), np.max(np.abs(y - y_ref)))
     assert np.max(np.abs(x - x_ref)) < tol_cells
     assert np.max(np.abs(y - y_ref)) < tol_cells
     assert np.all(np.abs(ours.zagl.values - hours[:, 4]) <= 1.0 + 0.01 * hours[:, 4])
