@@ -99,10 +99,10 @@ class MetConfig:
             parse_tres(self.file_tres)
         if self.n_min < 1:
             raise ConfigError(f"MetConfig.n_min={self.n_min}: must be >= 1")
-        if isinstance(self.roughness, (int, float)) and not isinstance(self.roughness, bool) \
-                and not (np.isfinite(self.roughness) and self.roughness > 0):
-            raise ConfigError(f"MetConfig.roughness={self.roughness!r}: expected a positive "
-                              "length in m or the path of an ASCDATA.CFG / ROUGLEN.ASC")
+        if isinstance(self.roughness, (int, float)) and not isinstance(self.roughness, bool):
+            from stilt.met.roughness import roughness_source
+
+            roughness_source(self.roughness)  # a table path is read when the run needs it
 
     @property
     def is_pattern(self) -> bool:
