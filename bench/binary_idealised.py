@@ -29,6 +29,7 @@ from docopt import docopt
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "tests"))
+from _files import write_test_data  # noqa: E402
 from _reference import reference_hycs_std  # noqa: E402
 from idealised_met import CASES, N_HOURS, RECEPTOR, SAMPLE_TIMES, idealised_met  # noqa: E402
 
@@ -117,11 +118,7 @@ def main() -> None:
                         attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
                                          "bench/binary_idealised.py", "case": case,
                                "kmixd": opts["kmixd"], "namelist_seed": -12})
-        target = out / f"{case}.nc"
-        enc = {v: {"zlib": True, "complevel": 9} for v in ds.data_vars}
-        ds.to_netcdf(target.with_suffix(".tmp"), encoding=enc)
-        target.with_suffix(".tmp").replace(target)
-        print("wrote", target, flush=True)
+        write_test_data(ds, out / f"{case}.nc")
 
 
 if __name__ == "__main__":

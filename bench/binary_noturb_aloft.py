@@ -27,6 +27,7 @@ from docopt import docopt
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+from _files import write_test_data  # noqa: E402
 from _reference import reference_ascdata, reference_hycs_std  # noqa: E402
 from bench_transport import SHARED  # noqa: E402
 
@@ -63,9 +64,7 @@ def main() -> None:
                     attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
                                      "bench/binary_noturb_aloft.py",
                            "case": "ngm_oct1618/noturb, released at other heights"})
-    ds.to_netcdf(out.with_suffix(".tmp"))
-    out.with_suffix(".tmp").replace(out)
-    print("wrote", out)
+    write_test_data(ds, out)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import xarray as xr
 from docopt import docopt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _files import write_test_data  # noqa: E402
 from bench_transport import CASES, _met_folder, run_reference  # noqa: E402
 
 COLUMNS = ("long", "lati", "zagl", "foot", "mlht")
@@ -85,11 +86,7 @@ def main() -> None:
                 run_reference(case, work, 500, 24, met_dir, seed=seed)
                 ds = reduce_particle_stilt(work / "reference" / "PARTICLE_STILT.DAT",
                                            varsiwant, seed, oracle)
-            target = out / f"{oracle}_seed{seed}.nc"
-            enc = {v: {"zlib": True, "complevel": 9} for v in ds.data_vars}
-            ds.to_netcdf(target.with_suffix(".tmp"), encoding=enc)
-            target.with_suffix(".tmp").replace(target)
-            print("wrote", target, flush=True)
+            write_test_data(ds, out / f"{oracle}_seed{seed}.nc")
 
 
 if __name__ == "__main__":
