@@ -25,23 +25,22 @@ from oracle_ensembles import (CASES, OUR_SEEDS, R_KM, Summary, centroid, recepto
                               summary_run)
 from stilt.met.projection import ArlGrid
 
-#: the roughness table hycs_std read for the oracle runs (conftest.py): its z0 per node sets
-#: the log-law wind below the first NGM level and so the stable mixed-layer height
-ROUGHNESS = ORACLE_ROUGHNESS
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
         "tlgr", "temp", "shtf", "zsfc", "wout"]
 
 
 def met_config(shared: Path, case: str, tmp: Path) -> stilt.MetConfig:
-    """The case's met: the NGM file, or the synthetic files gunzipped under strftime names."""
+    """The case's met on the roughness table the binary read for the oracle runs (its z0 per
+    node sets the log-law wind below the first NGM level): the NGM file, or the synthetic
+    files gunzipped under strftime names."""
     if case == "ngm_oct1618":
-        return stilt.MetConfig(shared / "met", "oct1618.BIN", roughness=ROUGHNESS)
+        return stilt.MetConfig(shared / "met", "oct1618.BIN", roughness=ORACLE_ROUGHNESS)
     for gz in sorted((shared / "oracle" / case / "met").glob("*.gz")):
         target = tmp / f"{gz.name[:11]}_synt"  # 20230716_18-23_synt.gz -> 20230716_18_synt
         if not target.exists():
             with gzip.open(gz) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours", roughness=ROUGHNESS)
+    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours", roughness=ORACLE_ROUGHNESS)
 
 
 def read_particle_stilt(path: Path) -> np.ndarray:
