@@ -381,7 +381,7 @@ contains
         integer(ip) :: p, n, nsub, m, st, dst, ni, nj
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
-        real(dp) :: dist, fscale, sfloor
+        real(dp) :: dist, fscale, sfloor, xa, ya
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
         real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
@@ -427,9 +427,18 @@ contains
                     pstat(p) = st
                     exit
                 end if
-                ! turbulence columns at the start-of-step position, for the start and end of step
+                ! turbulence columns: start of step at the node nearest to the start position,
+                ! end of step at the node nearest to the mean-advected position (when the two
+                ! differ the binary's printed mlht is the mean of the two nodes' zi)
+                xa = x(p); ya = y(p)
                 ni = min(max(nint(x0) - w%i0, 1), w%nx)
                 nj = min(max(nint(y0) - w%j0, 1), w%ny)
+                call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, zi1, &
+                    done1, tstatus)
+                call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
+                    done2, tstatus)
+                ni = min(max(nint(xa) - w%i0, 1), w%nx)
+                nj = min(max(nint(ya) - w%j0, 1), w%ny)
                 call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, zi1, &
                     done1, tstatus)
                 call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
@@ -438,7 +447,7 @@ contains
                     x0 - w%i0, y0 - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
                     ug(:, 1), vg(:, 1), zia, gx, gy)
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    x0 - w%i0, y0 - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
+                    xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
                     ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
