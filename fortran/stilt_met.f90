@@ -271,7 +271,8 @@ contains
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
         !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
         !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
-        !! virtual only when virt is true (the reference binary does so for RELH files only).
+        !! virtual only when virt is true (the reference binary: RELH files, and SPHU files
+        !! without a PRES field).
         !! status: 0, or status_not_finite if a required input is NaN.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite

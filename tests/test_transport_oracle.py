@@ -317,9 +317,10 @@ def test_uniform_oracle_deterministic_columns(case: str, shared_dir: Path,
 
 def test_no_turbulence_aloft_matches_binary(shared_dir: Path) -> None:
     """The NGM no-turbulence trajectory released at 150 .. 3000 m (the binary's, from
-    bench/binary_noturb_aloft.py): heights within 1 m + 1 % at every hour; positions within
-    0.01 grid cell at 150 m, 0.03 at 500-1000 m (0.022 now) and 0.015 at 1500-3000 m (0.008),
-    where our path is 0.05-0.1 % longer than the binary's (current state, docs/transport.md)."""
+    bench/binary_noturb_aloft.py): positions within 0.01 grid cell and heights within
+    1 m + 1 % at every hour, as the issue asks of the 10-m oracle particles. Measured: at
+    most 0.004 cell; with dry data-level heights (SPHU ignored in them) 500-1000 m ended
+    0.009-0.022 cell south-west, the path 0.05-0.1 % longer (docs/transport.md)."""
     ref = xr.open_dataset(Path(__file__).parent / "data" / "binary_noturb_aloft.nc")
     met = met_config(shared_dir, "ngm_oct1618", Path("."))
     grid = ArlGrid.from_attrs(stilt.read_arl(shared_dir / "met" / "oct1618.BIN", x=(1, 1),
@@ -333,6 +334,5 @@ def test_no_turbulence_aloft_matches_binary(shared_dir: Path) -> None:
         xo, yo = grid.to_grid(o.lati.values, o.long.values)
         xb, yb = grid.to_grid(b.lati.values, b.long.values)
         cells = np.hypot(np.asarray(xo) - xb, np.asarray(yo) - yb)
-        bound = 0.01 if height < 300 else 0.03 if height < 1200 else 0.015
-        assert cells.max() <= bound, (height, cells.max())
+        assert cells.max() <= 0.01, (height, cells.max())
         assert np.all(np.abs(o.zagl.values - b.zagl.values) <= 1.0 + 0.01 * b.zagl.values)
