@@ -271,8 +271,8 @@ contains
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
         !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
         !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
-        !! virtual only when virt is true (the reference binary: RELH files, and SPHU files
-        !! without a PRES field).
+        !! virtual when virt is true (the reference binary: whenever the file has humidity),
+        !! and so is the density that converts WWND to m/s.
         !! status: 0, or status_not_finite if a required input is NaN.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
@@ -327,7 +327,7 @@ contains
                 select case (w_kind)
                 case (1)
                     do k = 1, nd
-                        rho = pd(k) * 100.0_dp / (rd_v5 * temp(i, j, k))
+                        rho = pd(k) * 100.0_dp / (rd_v5 * temp(i, j, k) * (1.0_dp + 0.61_dp * qz(k)))
                         wd(k) = -wwnd(i, j, k) * 100.0_dp / (rho * g_v5)
                     end do
                 case (2)

@@ -302,13 +302,10 @@ class MetSource:
             w, w_kind = np.zeros_like(temp, order="F"), 0
         have_rh = "RELH" in self.variables
         rh = upper(["RELH"], 0.0) / 100.0 if have_rh else np.zeros_like(temp, order="F")
-        have_pres = "PRES" in self.variables
-        # humidity: SPHU as is, or from RELH; it always reduces the dry-air density. The
-        # data-level heights are virtual for RELH, and for SPHU when the level pressures come
-        # from PRSS and sigma (no PRES field), as the reference binary's trajectories show
-        # (docs/transport.md)
+        # humidity: SPHU as is, or from RELH; it reduces the dry-air density and makes the
+        # data-level heights virtual (the binary's mixed-layer heights on the NGM and HRRR-like
+        # oracles match at every node and met time only so, docs/transport.md)
         have_sphu = "SPHU" in self.variables and not have_rh
-        virtual = have_rh or (have_sphu and not have_pres)
         q = np.zeros_like(temp, order="F")
         if have_sphu:
             q = np.asfortranarray(np.nan_to_num(upper(["SPHU"], 0.0)))
@@ -320,13 +317,14 @@ class MetSource:
                 pres_guess = prss * lev[None, None, :] if self.ksys == 1 else lev + 0 * prss
             e = rh * np.exp(21.4 - 5351.0 / temp)
             q = np.asfortranarray(0.622 * e / np.maximum(pres_guess - e, 1e-6))
+        have_pres = "PRES" in self.variables
         have_hgts = "HGTS" in self.variables
         pres = upper(["PRES"], 0.0) if have_pres else np.zeros_like(temp, order="F")
         hgts = upper(["HGTS"], 0.0) if have_hgts else np.zeros_like(temp, order="F")
         prof, status = _core.met_remap(
             self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
             w_kind, sfc, temp, u, v, w, q, rh, pres, hgts, int(have_pres), int(have_hgts),
-            int(virtual))
+            int(have_rh or have_sphu))
         if status != 0:
             raise MetError(f"{name}: surface or temperature fields are not finite on the window "
                            f"x={window.i0 + 1}..{window.i0 + window.nx}, "
