@@ -528,8 +528,8 @@ end subroutine transport_init_errors
 
 subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
         aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, done2, topt, z0, &
-        gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, nrs, rng, t_start, dt, nsteps, &
-        tratio, nturb, tlfrac, veght, hscale, errpar, eu, ev, eps, out, status, tstatus)
+        gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, xc, yc, nrs, rng, t_start, dt, &
+        nsteps, tratio, nturb, tlfrac, veght, hscale, errpar, eu, ev, eps, out, status, tstatus)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
     !! errpar = (winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr,
     !! horcorzierr); eu, ev, eps: transport-error state from transport_init_errors.
@@ -556,7 +556,7 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     integer(c_int), intent(inout), dimension(nx, ny) :: done1, done2
     real(c_double), intent(in) :: topt(11), z0
     real(c_double), intent(in), dimension(nx, ny) :: gdx, gdy
-    real(c_double), intent(inout), dimension(np) :: x, y, s, wnorm, up, vp, dmas
+    real(c_double), intent(inout), dimension(np) :: x, y, s, wnorm, up, vp, dmas, xc, yc
     integer(c_int), intent(inout) :: pstat(np), rng(nrs, np)
     real(c_double), intent(out) :: out(28, np, nsteps)
     integer(c_int), intent(out) :: status, tstatus
@@ -591,8 +591,8 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     eopts = error_options(winderrtf=nint(errpar(1)), sig_uv=errpar(2), tl_uv=errpar(3), &
         zcor=errpar(4), horcor=errpar(5), sig_zi=errpar(6), tl_zi=errpar(7), horcor_zi=errpar(8))
     call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, &
-        done2, t1o, t2o, z0, gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, rng, t_start, &
-        dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, eps, out, status, tstatus)
+        done2, t1o, t2o, z0, gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, xc, yc, rng, &
+        t_start, dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, eps, out, status, tstatus)
 end subroutine transport_advance
 
 !! ---- stilt_arl ----------------------------------------------------------------------------

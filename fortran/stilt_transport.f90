@@ -346,14 +346,16 @@ contains
 
     pure subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, &
             done1, done2, topts1, topts2, z0_default, gdx, gdy, np, x, y, s, pstat, wnorm, up, &
-            vp, dmas, rng, t_start, dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, eps, out, &
-            status, tstatus)
+            vp, dmas, xc, yc, rng, t_start, dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, &
+            eps, out, status, tstatus)
         !! Advance np particles by nsteps model steps of dt minutes (negative backward) from
         !! t_start (minutes since release), all inside the met interval [w%t1, w%t2].
         !! x, y are full-grid positions (1-based; the window only serves the interpolation, so
         !! results do not depend on it), s internal sigma. pstat: particle status
         !! (ps_*); only ps_alive particles move. wnorm, up, vp, dmas, rng: the persistent
-        !! turbulence state of each particle; eu, ev, eps its transport errors (init_errors).
+        !! turbulence state of each particle; eu, ev, eps its transport errors (init_errors);
+        !! xc, yc where its start-of-step columns are taken: the mean-advected position of its
+        !! previous step (the release position before the first), updated here.
         !! out(:, p, n) holds the diagnostics of particle p after step n (x, y as full-grid
         !! positions; foot and samt of that step only), NaN once it stopped. status: worst
         !! dispersion status (0 ok). turb1/2, zi1/2 are filled lazily, node by node, where
@@ -371,6 +373,7 @@ contains
         real(dp), intent(in) :: gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         integer(ip), intent(in) :: np, nsteps, nturb
         real(dp), intent(inout) :: x(np), y(np), s(np), wnorm(np), up(np), vp(np), dmas(np)
+        real(dp), intent(inout) :: xc(np), yc(np)
         integer(ip), intent(inout) :: pstat(np), rng(rng_state_size, np)
         real(dp), intent(in) :: t_start, dt, tratio
         type(disp_options), intent(in) :: dopts
@@ -427,12 +430,13 @@ contains
                     pstat(p) = st
                     exit
                 end if
-                ! turbulence columns: start of step at the node nearest to the start position,
-                ! end of step at the node nearest to the mean-advected position (when the two
-                ! differ the binary's printed mlht is the mean of the two nodes' zi)
+                ! turbulence columns: end of step at the node nearest to the mean-advected
+                ! position (when the node changes the binary's printed mlht is the mean of the
+                ! two nodes' zi); start of step those of the end of the step before, i.e. at
+                ! its mean-advected position (xc, yc)
                 xa = x(p); ya = y(p)
-                ni = min(max(nint(x0) - w%i0, 1), w%nx)
-                nj = min(max(nint(y0) - w%j0, 1), w%ny)
+                ni = min(max(nint(xc(p)) - w%i0, 1), w%nx)
+                nj = min(max(nint(yc(p)) - w%j0, 1), w%ny)
                 call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, zi1, &
                     done1, tstatus)
                 call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
@@ -444,12 +448,13 @@ contains
                 call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
                     done2, tstatus)
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    x0 - w%i0, y0 - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
+                    xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
                     ug(:, 1), vg(:, 1), zia, gx, gy)
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
                     xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
                     ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]
+                xc(p) = xa; yc(p) = ya
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
                 fscale = 1.0_dp
                 if (eopts%winderrtf /= 0) then

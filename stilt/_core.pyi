@@ -198,6 +198,7 @@ def transport_advance(
     gdy: npt.ArrayLike, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     s: npt.NDArray[np.float64], pstat: npt.NDArray[np.int32], wnorm: npt.NDArray[np.float64],
     up: npt.NDArray[np.float64], vp: npt.NDArray[np.float64], dmas: npt.NDArray[np.float64],
+    xc: npt.NDArray[np.float64], yc: npt.NDArray[np.float64],
     rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
     nturb: int, tlfrac: float, veght: float, hscale: float, errpar: npt.ArrayLike,
     eu: npt.NDArray[np.float64], ev: npt.NDArray[np.float64], eps: npt.NDArray[np.float64],

@@ -299,6 +299,10 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     up = np.zeros(numpar)
     vp = np.zeros(numpar)
     dmas = np.ones(numpar)
+    # where each particle's start-of-step columns come from: its mean-advected position of
+    # the step before (the release position at first)
+    xc = x.copy()
+    yc = y.copy()
     rng, rstatus = _core.transport_init_rng(np.int64(seed), int(_core.random_state_size()),
                                             np.arange(1, numpar + 1, dtype=np.int64))
     if rstatus != 0:
@@ -354,7 +358,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
             continue
         margin_factor = 1.0
         saved = [a.copy(order="K") for a in (x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev,
-                                             eps)]
+                                             eps, xc, yc)]
         n_out0, since0 = len(step_times), since_out
         acc0 = {c: a.copy() for c, a in acc.items()}
         while True:
@@ -411,7 +415,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                     win.i0, win.j0, source.nx, source.ny, int(wrap_x), z_top, a_min, b_min,
                     zsg, aa, bb, cc, m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb,
                     m1.zi, m2.zi, m1.done, m2.done, topt, float(turb["z0"]), gdx, gdy, xl, yl,
-                    s, pstat, wnorm, up, vp, dmas, rng, float(t_cur), float(dt), k,
+                    s, pstat, wnorm, up, vp, dmas, xc, yc, rng, float(t_cur), float(dt), k,
                     float(p["tratio"]), int(p["nturb"]), float(p["tlfrac"]),
                     float(p["veght"]), float(p["hscale"]), errpar, eu, ev, eps)
                 if tstatus != 0:
@@ -433,7 +437,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                 if win.nx == source.nx and win.ny == source.ny:
                     raise CoreError("particles reported at a window edge on the full grid")
                 margin_factor *= 2.0
-                x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev, eps = (
+                x, y, s, pstat, wnorm, up, vp, dmas, rng, eu, ev, eps, xc, yc = (
                     a.copy(order="K") for a in saved)
                 continue
             moved = np.hypot(xl - saved[0], yl - saved[1])

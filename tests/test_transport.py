@@ -393,7 +393,7 @@ def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
     original = _core.transport_advance
 
     def counting(*args):  # noqa: ANN002, ANN202
-        calls.append(args[37])  # nsteps
+        calls.append(args[39])  # nsteps
         return original(*args)
 
     monkeypatch.setattr(_core, "transport_advance", counting)
@@ -425,12 +425,13 @@ def test_mlht_is_the_mean_mixed_layer_height_over_the_step() -> None:
 
 
 def test_mlht_takes_the_end_of_step_zi_at_the_advected_position() -> None:
-    """The start-of-step columns come from the met node nearest to the start position, the
-    end-of-step ones from the node nearest to the mean-advected position: in the step where a
-    particle passes the midpoint between two nodes, mlht is the mean of their zi (the
-    binary's NGM output does so in 1971 of 2078 such steps; the rest are turbulent moves
-    across the midpoint). PBLH 300 + 20 x m at grid column x, a 6 m/s west wind, no
-    turbulence: the backward particle moves from column 17 to about 15 in 2 h."""
+    """The end-of-step columns come from the met node nearest to the mean-advected position,
+    the start-of-step ones are those of the step before: in the step where a particle passes
+    the midpoint between two nodes, mlht is the mean of their zi (the binary's NGM output
+    does so in 1971 of 2086 such steps; in the others turbulence moves the particle across
+    the midpoint). PBLH 300 + 20 x m at grid column x, a 6 m/s west wind, no turbulence (the
+    advected position is the printed one): the backward particle moves from column 17 to
+    about 15 in 2 h."""
     met = make_met(LATLON, 2, 6.0, 0.0)
     x_of_node = np.arange(1, LATLON.nx + 1, dtype="f4")
     met["PBLH"] = met["SHTF"] * 0 + (300.0 + 20.0 * x_of_node)[None, None, :]
