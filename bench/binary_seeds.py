@@ -1,11 +1,12 @@
 """More seeds of the reference binary on the oracle cases, reduced for the tests.
 
 Usage:
-    binary_seeds.py [--case NAME] [--seeds LIST] [--out DIR]
+    binary_seeds.py [--case NAME] [--seeds LIST] [--numpar N] [--out DIR]
 
 Options:
     --case NAME   ngm, synth or both [default: both]
     --seeds LIST  comma-separated seeds [default: 44,45,46]
+    --numpar N    particles per run [default: 500]
     --out DIR     where the files go [default: tests/data/binary_seeds]
 
 ../shared/oracle holds the binary's seed 42 in full and seed 43 sampled: one pair, so one
@@ -72,6 +73,7 @@ def main() -> None:
     args = docopt(__doc__)
     cases = ["ngm", "synth"] if args["--case"] == "both" else [args["--case"]]
     seeds = [int(s) for s in args["--seeds"].split(",")]
+    numpar = int(args["--numpar"])
     out = Path(args["--out"])
     out.mkdir(parents=True, exist_ok=True)
     from bench_transport import SHARED, _varsiwant
@@ -83,7 +85,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 work = Path(tmp)
                 met_dir, _, _ = _met_folder(case, work)
-                run_reference(case, work, 500, 24, met_dir, seed=seed)
+                run_reference(case, work, numpar, 24, met_dir, seed=seed)
                 ds = reduce_particle_stilt(work / "reference" / "PARTICLE_STILT.DAT",
                                            varsiwant, seed, oracle)
             write_test_data(ds, out / f"{oracle}_seed{seed}.nc")

@@ -46,12 +46,14 @@ class Summary:
     """What the comparisons need from an ensemble, as sums over its particles, so that
     ensembles of several seeds add up without holding their particle tables: per hour
     (rows at -60 h) the sums of latitude, longitude, height and the counts alive, below
-    mlht and below 0.5 mlht; the foot summed over the minutes of each hour; the
+    mlht and below 0.5 mlht; the foot summed over the minutes of each hour, and the sum of
+    the squares of each particle's hourly foot (for its sampling error); the
     time-integrated footprint times the number of particles."""
 
     n: int
     hourly: dict[str, np.ndarray]
     foot_hour: np.ndarray
+    foot_hour_sq: np.ndarray
     footprint: xr.DataArray | None = None
 
     def __add__(self, other: Summary) -> Summary:
@@ -60,7 +62,14 @@ class Summary:
             fp = self.footprint + other.footprint
         return Summary(self.n + other.n,
                        {k: v + other.hourly[k] for k, v in self.hourly.items()},
-                       self.foot_hour + other.foot_hour, fp)
+                       self.foot_hour + other.foot_hour, self.foot_hour_sq + other.foot_hour_sq,
+                       fp)
+
+    def foot_mean_and_error(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-particle mean hourly foot and its standard error, by hour."""
+        mean = self.foot_hour / self.n
+        var = np.maximum(self.foot_hour_sq / self.n - mean**2, 0.0)
+        return mean, np.sqrt(var / self.n)
 
 
 def summarize(ds: xr.Dataset, case: str, footprint: bool = True) -> Summary:
@@ -78,16 +87,17 @@ def summarize(ds: xr.Dataset, case: str, footprint: bool = True) -> Summary:
         hourly["below"][h - 1] = float((p.zagl < p.mlht).sum())
         hourly["below_half"][h - 1] = float((p.zagl < 0.5 * p.mlht).sum())
     foot = ds.foot.fillna(0.0)
-    foot_hour = np.array([float(foot.sel(time=(foot.time <= -60.0 * h + 59)
-                                         & (foot.time >= -60.0 * h)).sum())
-                          for h in range(1, 25)])
+    per_particle = [foot.sel(time=(foot.time <= -60.0 * h + 59) & (foot.time >= -60.0 * h))
+                    .sum("time").values for h in range(1, 25)]
+    foot_hour = np.array([float(f.sum()) for f in per_particle])
+    foot_hour_sq = np.array([float((f**2).sum()) for f in per_particle])
     fp = None
     if footprint:
         xmin, xmax, ymin, ymax, res = CASES[case]["grid"]
         grid = Grid(xmin, xmax, ymin, ymax, res, res)
         fp = stilt.calc_footprint(ds, receptor(case), grid, time_integrate=True).foot.squeeze()
         fp = fp.fillna(0.0) * ds.sizes["indx"]
-    return Summary(ds.sizes["indx"], hourly, foot_hour, fp)
+    return Summary(ds.sizes["indx"], hourly, foot_hour, foot_hour_sq, fp)
 
 
 # Our ensemble: OUR_SEEDS x OUR_NUMPAR particles (8000) against the binary's 500 (seed 42).

@@ -146,10 +146,11 @@ def test_binary_noise_floor_is_the_oracle_readme(shared_dir: Path) -> None:
         assert noise["below"] == pytest.approx(c["noise"]["below"], abs=0.001)
 
 
-#: more seeds of the binary on the oracle cases (bench/binary_seeds.py): hourly rows and hourly
-#: foot sums of seeds 44-46, beside the oracle's full seed 42 and sampled seed 43
+#: more seeds of the binary on the oracle cases (bench/binary_seeds.py), beside the oracle's
+#: full seed 42 and sampled seed 43: hourly rows and hourly foot sums of seeds 44-46 (500
+#: particles, like the oracle) and 47-49 (2000 particles), 8500 particles in all
 BINARY_SEEDS_DIR = Path(__file__).parent / "data" / "binary_seeds"
-EXTRA_BINARY_SEEDS = (44, 45, 46)
+EXTRA_BINARY_SEEDS = {44: 500, 45: 500, 46: 500, 47: 2000, 48: 2000, 49: 2000}
 
 
 def binary_summaries(shared_dir: Path, case: str) -> dict[int, Summary]:
@@ -166,14 +167,14 @@ def binary_summaries(shared_dir: Path, case: str) -> dict[int, Summary]:
 
 
 def test_extra_binary_seeds_are_runs_of_the_oracle_case(shared_dir: Path) -> None:
-    """The extra seeds are the oracle case with other random numbers: same particle count,
+    """The extra seeds are the oracle case with other random numbers: their particle count,
     hour-1 ensemble within the oracle's own seed-to-seed noise of seed 42, and a different
     realisation (no two seeds alike)."""
     for case in CASES:
         runs = binary_summaries(shared_dir, case)
         noise = binary_noise(shared_dir, case)
-        for seed in EXTRA_BINARY_SEEDS:
-            assert runs[seed].n == 500
+        for seed, numpar in EXTRA_BINARY_SEEDS.items():
+            assert runs[seed].n == numpar
             stats = hourly_statistics(runs[seed], runs[42], case)
             assert stats["pos_km"][0] <= 2 * noise["pos_km"]
             assert 0 < stats["height_m"][0] <= 2 * noise["height_m"]
@@ -196,13 +197,15 @@ def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[st
     for case in sorted(CASES):
         ours = _pool([r for (c, _), r in zip(jobs, done) if c == case])
         binary = binary_summaries(shared_dir, case)
-        full = [binary[s] for s in (42, *EXTRA_BINARY_SEEDS)]  # foot minute by minute
         m = ensemble_metrics(ours, binary[42], case)
         hourly_mean = hourly_statistics(ours, _pool(list(binary.values())), case)
-        ref_foot = _pool(full)
-        m["foot_hourly_mean"] = (ours.foot_hour / ours.n) / (ref_foot.foot_hour / ref_foot.n)
-        m["foot_total_mean"] = ((ours.foot_hour.sum() / ours.n)
-                                / (ref_foot.foot_hour.sum() / ref_foot.n))
+        # the foot against every seed that has it minute by minute (all but 43), by hour with
+        # the standard error of the ratio from both ensembles' particle-to-particle spread
+        ref_foot = _pool([r for s, r in binary.items() if s != 43])
+        (mo, so), (mb, sb) = ours.foot_mean_and_error(), ref_foot.foot_mean_and_error()
+        m["foot_hourly_mean"] = mo / mb
+        m["foot_hourly_se"] = mo / mb * np.hypot(so / mo, sb / mb)
+        m["foot_total_mean"] = mo.sum() / mb.sum()
         spread = {k: max(float(hourly_statistics(binary[s], binary[42], case)[k].max())
                          for s in binary if s != 42) for k in hourly_mean}
         print(case, {k: (np.round(v, 3) if isinstance(v, (float, np.ndarray)) else v)
@@ -219,16 +222,21 @@ def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[st
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_ensemble_footprint_and_foot_agree_with_binary(case: str, ensembles) -> None:
     """Issue criteria: time-integrated footprint Pearson r >= 0.97 and centroid shift <= 2x
-    the binary's seed-to-seed shift (against the oracle's seed 42 footprint); foot within 5 %
-    per hour in the first two hours (the binary's seed 42, and the mean of its four
-    minute-by-minute seeds) and in total (the mean of the four seeds)."""
+    the binary's seed-to-seed shift (against the oracle's seed 42 footprint); total foot
+    within 5 % of the binary's seeds pooled (8000 particles); foot per hour within 5 % of
+    them, or within three standard errors of the ratio where the two ensembles cannot
+    resolve 5 % (night hours carried by a few particles; HRRR-like hours 8-18: the binary's
+    own 500-particle seeds differ there by 20-40 %); and, in the first two hours, within 5 %
+    of seed 42 alone."""
     m, noise = ensembles[case]["metrics"], ensembles[case]["noise"]
     assert m["pearson"] >= 0.97
     assert m["shift_km"] <= 2.0 * noise["shift_km"]
+    assert abs(m["foot_total_mean"] - 1.0) <= 0.05
+    bound = np.maximum(0.05, 3.0 * m["foot_hourly_se"])
+    assert np.all(np.abs(m["foot_hourly_mean"] - 1.0) <= bound), m["foot_hourly_mean"]
     for hour in (1, 2):
         assert abs(m["foot_hourly"][hour - 1] - 1.0) <= 0.05
-        assert abs(m["foot_hourly_mean"][hour - 1] - 1.0) <= 0.05
-    assert abs(m["foot_total_mean"] - 1.0) <= 0.05
+        assert m["foot_hourly_se"][hour - 1] < 0.02  # these hours do resolve 5 %
 
 
 @pytest.mark.slow
@@ -236,19 +244,15 @@ def test_ensemble_footprint_and_foot_agree_with_binary(case: str, ensembles) -> 
 def test_ensemble_statistics_within_binary_noise(case: str, ensembles) -> None:
     """Every hourly statistic (mean position, mean height, fraction below mlht and below
     0.5 mlht) within the binary's seed-to-seed noise of the oracle README (seed 42 against
-    43), measured against the binary's own expectation (its five seeds pooled); and against
-    its seed 42 alone, no further than the binary's other seeds are from it (NGM mean
-    position: within 1.25x, the current state)."""
+    43), measured against the binary's own expectation (all its seeds pooled, 8500
+    particles); and against its seed 42 alone, no further than the binary's other seeds are
+    from it."""
     noise = ensembles[case]["noise"]
     for key, value in ensembles[case]["hourly_mean"].items():
         assert value.max() <= noise[key], key
     m, spread = ensembles[case]["metrics"], ensembles[case]["spread"]
     for key in ("pos_km", "height_m", "below", "below_half"):
-        # NGM mean position against seed 42 alone: 15.3 km against the binary's 13.9 km
-        # (our ensemble drifts ~7 km south-west of the binary's five-seed mean by 24 h,
-        # docs/transport.md "Agreement"); this bound is the current state
-        bound = 1.25 * spread[key] if (case, key) == ("ngm_oct1618", "pos_km") else spread[key]
-        assert m[key].max() <= bound, key
+        assert m[key].max() <= spread[key], key
 
 
 UNIFORM_COLUMNS = ("time indx long lati zagl sigw tlgr zsfc icdx temp samt foot shtf tcld dmas "
