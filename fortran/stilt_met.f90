@@ -327,7 +327,8 @@ contains
                 select case (w_kind)
                 case (1)
                     do k = 1, nd
-                        rho = pd(k) * 100.0_dp / (rd_v5 * temp(i, j, k) * (1.0_dp + 0.61_dp * qz(k)))
+                        rho = pd(k) * 100.0_dp &
+                            / (rd_v5 * temp(i, j, k) * (1.0_dp + 0.61_dp * qz(k)))
                         wd(k) = -wwnd(i, j, k) * 100.0_dp / (rho * g_v5)
                     end do
                 case (2)

@@ -381,7 +381,7 @@ contains
         real(dp), intent(inout) :: eu(w%nl, np), ev(w%nl, np), eps(np)
         real(dp), intent(out) :: out(ndiag, np, nsteps)
         integer(ip), intent(out) :: status, tstatus
-        integer(ip) :: p, n, nsub, m, st, dst, ni, nj
+        integer(ip) :: p, n, nsub, m, st, dst, ni, nj, c
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
         real(dp) :: dist, fscale, sfloor, xa, ya
@@ -435,24 +435,20 @@ contains
                 ! two nodes' zi); start of step those of the end of the step before, i.e. at
                 ! its mean-advected position (xc, yc)
                 xa = x(p); ya = y(p)
-                ni = min(max(nint(xc(p)) - w%i0, 1), w%nx)
-                nj = min(max(nint(yc(p)) - w%j0, 1), w%ny)
-                call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, zi1, &
-                    done1, tstatus)
-                call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
-                    done2, tstatus)
-                ni = min(max(nint(xa) - w%i0, 1), w%nx)
-                nj = min(max(nint(ya) - w%j0, 1), w%ny)
-                call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, zi1, &
-                    done1, tstatus)
-                call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, zi2, &
-                    done2, tstatus)
+                do c = 1, 2
+                    ni = min(max(nint(merge(xc(p), xa, c == 1)) - w%i0, 1), w%nx)
+                    nj = min(max(nint(merge(yc(p), ya, c == 1)) - w%j0, 1), w%ny)
+                    call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, &
+                        zi1, done1, tstatus)
+                    call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, &
+                        zi2, done2, tstatus)
+                end do
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), &
-                    ug(:, 1), vg(:, 1), zia, gx, gy)
+                    xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), &
+                    sigv(:, 1), dens(:, 1), densd(:, 1), ug(:, 1), vg(:, 1), zia, gx, gy)
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densd(:, 2), &
-                    ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                    xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), &
+                    dens(:, 2), densd(:, 2), ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]
                 xc(p) = xa; yc(p) = ya
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
