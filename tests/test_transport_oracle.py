@@ -223,11 +223,11 @@ def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[st
 def test_ensemble_footprint_and_foot_agree_with_binary(case: str, ensembles) -> None:
     """Issue criteria: time-integrated footprint Pearson r >= 0.97 and centroid shift <= 2x
     the binary's seed-to-seed shift (against the oracle's seed 42 footprint); total foot
-    within 5 % of the binary's seeds pooled (8000 particles); foot per hour within 5 % of
-    them, or within three standard errors of the ratio where the two ensembles cannot
-    resolve 5 % (night hours carried by a few particles; HRRR-like hours 8-18: the binary's
-    own 500-particle seeds differ there by 20-40 %); and, in the first two hours, within 5 %
-    of seed 42 alone."""
+    within 5 % of the binary's seeds pooled (8000 particles with the foot minute by minute);
+    foot per hour within 5 % of them, or within three standard errors of the ratio where the
+    two ensembles cannot resolve 5 % (night hours carried by a few particles; HRRR-like hours
+    8-18: the binary's own 500-particle seeds differ there by 20-40 %); and, in the first two
+    hours, within 5 % of seed 42 alone."""
     m, noise = ensembles[case]["metrics"], ensembles[case]["noise"]
     assert m["pearson"] >= 0.97
     assert m["shift_km"] <= 2.0 * noise["shift_km"]
