@@ -4,10 +4,10 @@ Run from the repository root, with the reference data (``shared/``) beside the r
 
     python docs/scripts/make_validation_figures.py            # or --shared PATH
 
-It runs stilt's transport for the two ensemble cases of ``shared/oracle`` (seeds 42-45 x 2000
-particles pooled, against the binary's 500, as tests/test_transport_oracle.py does, so that
-our sampling noise is a quarter of the binary's in variance; 24 h backward, the reference's
-settings and roughness table), computes footprints on the reference grids, and writes into
+It runs stilt's transport for the two ensemble cases of ``shared/oracle`` (seeds 42-49 x 2000
+particles pooled, as tests/test_transport_oracle.py does, against the binary's seed 42 and
+all its seeds pooled; 24 h backward, the reference's settings and roughness table),
+computes footprints on the reference grids, and writes into
 ``docs/_static/validation/``:
 
 - ``<case>_footprints.png``: time-integrated footprints side by side (same log colour scale);
@@ -16,7 +16,7 @@ settings and roughness table), computes footprints on the reference grids, and w
 - ``<case>_foot_per_hour.png``: footprint summed over the grid per hour, ours and the binary;
 - ``numbers.md``: the table that docs/validation.md includes (also printed).
 
-Takes about three minutes on one core. Needs matplotlib (the ``plot`` extra).
+Takes about six minutes on one core. Needs matplotlib (the ``plot`` extra).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ CASES: dict[str, dict[str, Any]] = {
                        "grid": (-116.0, -96.0, 35.0, 45.0, 0.05)},
 }
 NUMPAR = 2000  # ours per run; the binary's runs have 500
-SEEDS = (42, 43, 44, 45)  # ours, pooled as in tests/test_transport_oracle.py
+SEEDS = tuple(range(42, 50))  # ours, pooled as in tests/test_transport_oracle.py
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "dens", "samt", "sigw", "tlgr"]
 #: the binary's roughness table and its extra seeds (tests/data, see bench/)
 ROUGHNESS = REPO / "tests" / "data" / "roughness" / "ASCDATA.CFG"
