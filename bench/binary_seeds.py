@@ -15,7 +15,8 @@ script runs hycs_std (PyPI ``pystilt`` in bench/.venv-pystilt, bench/_reference.
 oracle's CONTROL / SETUP.CFG with other seeds (SEED = -(seed + 1), as the oracle) and keeps,
 per seed, what the ensemble tests compare: ``<oracle case>_seed<N>.nc`` with long, lati, zagl
 and mlht at the 24 hourly rows (-60, ..., -1440 min) and, at each hourly row, ``foot`` summed
-over the minutes of that hour (-60 h + 59 .. -60 h). About 100 kB per seed; test input only.
+over the minutes of that hour (-60 h + 59 .. -60 h). About 200 kB per 500-particle seed,
+700 kB per 2000; test input only.
 """
 
 from __future__ import annotations
