@@ -413,12 +413,13 @@ subroutine met_layout(nprof_out, nsfc_out)
 end subroutine met_layout
 
 subroutine met_remap(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, &
-        vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, virt, prof, status)
+        vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, humidity, prof, status)
     !! Remap one met time of a window onto the internal levels (stilt_met.remap_met).
+    !! humidity: 0 none, 1 SPHU, 2 RELH (q then holds the specific humidity derived from it).
     use, intrinsic :: iso_c_binding, only: c_double, c_int
     use stilt_met, only: remap_met, nprof, nsfc
     implicit none
-    integer(c_int), intent(in) :: nx, ny, nd, nl, ksys, w_kind, have_pres, have_hgts, virt
+    integer(c_int), intent(in) :: nx, ny, nd, nl, ksys, w_kind, have_pres, have_hgts, humidity
     !f2py intent(hide), depend(temp) :: nx = shape(temp, 0), ny = shape(temp, 1), nd = shape(temp, 2)
     !f2py intent(hide), depend(zsg) :: nl = shape(zsg, 0)
     real(c_double), intent(in) :: lev(nd), ptop, z_top, zsg(nl), sfc(20, nx, ny)
@@ -430,7 +431,7 @@ subroutine met_remap(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, t
         return
     end if
     call remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, vwnd, &
-        wwnd, q, rh, pres, hgts, have_pres /= 0, have_hgts /= 0, virt /= 0, prof, status)
+        wwnd, q, rh, pres, hgts, have_pres /= 0, have_hgts /= 0, humidity, prof, status)
 end subroutine met_remap
 
 !! ---- stilt_transport ----------------------------------------------------------------------

@@ -56,6 +56,9 @@ module stilt_met
     real(dp), parameter, public :: rd_v5 = 287.04_dp   !! gas constant of dry air as in the reference binary (v5)
     real(dp), parameter, public :: g_v5 = 9.80616_dp   !! gravity as in the reference binary (v5)
     real(dp), parameter :: z0_unset = 0.2_dp            !! z0 where the rghs slot is empty (ASCDATA.CFG default)
+    real(dp), parameter :: es_a = 21.4_dp, es_b = 5351.0_dp !! saturation vapour pressure exp(a - b/T), hPa
+    !! humidity codes of remap_met
+    integer(ip), parameter, public :: humidity_none = 0, humidity_sphu = 1, humidity_relh = 2
 
     !! quadratic internal-level coefficient sets, tried in this order (physics.md 2.1)
     real(dp), parameter :: coef_sets(3, 5) = reshape([30.0_dp, -25.0_dp, 5.0_dp, &
@@ -261,7 +264,7 @@ contains
     end subroutine bilinear_weights
 
     pure subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
-            uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, virt, prof, status)
+            uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, humidity, prof, status)
         !! Remap one met time of a window from the data levels to the internal levels.
         !! Ground values: winds = U10M/V10M where present; else the neutral log law at internal
         !! level 1, u1 ln(z_1 / z0) / ln(z_d / z0) (z_1 internal level 1, z_d first data level,
@@ -271,16 +274,19 @@ contains
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
         !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
         !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
-        !! virtual when virt is true (the reference binary: whenever the file has humidity),
-        !! and so is the density that converts WWND to m/s.
+        !! virtual when the file has humidity (humidity /= humidity_none, as the reference
+        !! binary), and so is the density that converts WWND to m/s. With RELH
+        !! (humidity_relh) the relative humidity is what is interpolated to the internal
+        !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
+        !! printed dens under a ground warmer than the first data level, docs/met.md).
         !! status: 0, or status_not_finite if a required input is NaN.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
-        integer(ip), intent(in) :: nx, ny, nd, nl, ksys, w_kind
+        integer(ip), intent(in) :: nx, ny, nd, nl, ksys, w_kind, humidity
         real(dp), intent(in) :: lev(nd), ptop, z_top, zsg(nl)
         real(dp), intent(in) :: sfc(nsfc, nx, ny)
         real(dp), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
-        logical, intent(in) :: have_pres, have_hgts, virt
+        logical, intent(in) :: have_pres, have_hgts
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
@@ -297,7 +303,7 @@ contains
                     status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
                 end if
                 qz = 0.0_dp
-                if (virt) qz = q(i, j, :)
+                if (humidity /= humidity_none) qz = q(i, j, :)
                 call column_heights(nd, ksys, lev, ptop, prss, zg, sfc(sv_t02m, i, j), &
                     temp(i, j, :), qz, pres(i, j, :), hgts(i, j, :), have_pres, &
                     have_hgts, pd, zd)
@@ -324,6 +330,13 @@ contains
                 call remap_lnp_column(nd, zd, pd, prss, nl, zi, prof(pv_p, :, i, j))
                 call remap_column(nd, zd, q(i, j, :), q(i, j, 1), nl, zi, prof(pv_q, :, i, j))
                 call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, prof(pv_rh, :, i, j))
+                if (humidity == humidity_relh) then
+                    do k = 1, nl
+                        e = prof(pv_rh, k, i, j) * exp(es_a - es_b / prof(pv_t, k, i, j))
+                        prof(pv_q, k, i, j) = 0.622_dp * e &
+                            / max(prof(pv_p, k, i, j) - 0.378_dp * e, 1.0e-6_dp)
+                    end do
+                end if
                 select case (w_kind)
                 case (1)
                     do k = 1, nd

@@ -88,8 +88,11 @@ contains
             case (mom_ustar)
                 ustar = max(sfc%ustr, 1.0e-4_dp)
             case (mom_flux)
-                ux = max(0.01_dp, sqrt(abs(sfc%umof) / dens(kd)))
-                vy = max(0.01_dp, sqrt(abs(sfc%vmof) / dens(kd)))
+                ! density of the surface-layer top: the binary's sigma_w and T_L on GDAS-like
+                ! files (UMOF/VMOF) match with it, and are 0.3 % off with the first data
+                ! level's (docs/met.md, "Surface fields")
+                ux = max(0.01_dp, sqrt(abs(sfc%umof) / dens(ks)))
+                vy = max(0.01_dp, sqrt(abs(sfc%vmof) / dens(ks)))
                 ustar = sqrt(ux * ux + vy * vy)
             case default
                 ux = max(0.01_dp, sqrt(abs(sfc%exco) * abs(u(kd)) / dens(kd)))

@@ -173,8 +173,8 @@ def met_remap(
     ksys: int, lev: npt.ArrayLike, ptop: float, z_top: float, zsg: npt.ArrayLike, w_kind: int,
     sfc: npt.ArrayLike, temp: npt.ArrayLike, uwnd: npt.ArrayLike, vwnd: npt.ArrayLike,
     wwnd: npt.ArrayLike, q: npt.ArrayLike, rh: npt.ArrayLike, pres: npt.ArrayLike,
-    hgts: npt.ArrayLike, have_pres: int, have_hgts: int, virt: int,
-) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status
+    hgts: npt.ArrayLike, have_pres: int, have_hgts: int, humidity: int,
+) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
 # ---- stilt_transport ----
 def transport_layout() -> int: ...
 def transport_surface_at(

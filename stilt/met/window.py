@@ -24,7 +24,8 @@ from stilt.errors import MetError
 __all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "window_around"]
 
 #: stilt_met surface variable slots (1-based in Fortran, 0-based here) and the ARL names
-#: (physics.md 1.9) that fill them, first match wins; prefixes as HYSPLIT's reader accepts
+#: (physics.md 1.9) that fill them; prefixes as HYSPLIT's reader accepts. Where a file holds
+#: several, the last record wins (:func:`_slot_variable`)
 SURFACE_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("zg", ("SHGT", "TERR")),
     ("prss", ("PRSS",)),
@@ -253,7 +254,7 @@ class MetSource:
         for k, (slot, names) in enumerate(SURFACE_VARS):
             if slot in ("u10m", "v10m") and not k10m:
                 continue
-            var = _first(ds, names, self.variables)
+            var = _slot_variable(ds, names, self.variables)
             if var is not None:
                 values = np.asarray(ds[var].values, dtype=float).T
                 if slot in ("rain", "crai"):
@@ -282,7 +283,7 @@ class MetSource:
                 raise MetError(f"{name}: variable {needed} is missing (needed for transport)")
 
         def upper(names: Sequence[str], fill: float = np.nan) -> np.ndarray:
-            var = _first(ds, names, self.variables)
+            var = _slot_variable(ds, names, self.variables)
             if var is None:
                 return np.full(shape2 + (self.level_values.size,), fill, order="F")
             return np.asfortranarray(np.asarray(ds[var].values, dtype=float).transpose(2, 1, 0))
@@ -324,7 +325,7 @@ class MetSource:
         prof, status = _core.met_remap(
             self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
             w_kind, sfc, temp, u, v, w, q, rh, pres, hgts, int(have_pres), int(have_hgts),
-            int(have_rh or have_sphu))
+            2 if have_rh else int(have_sphu))
         if status != 0:
             raise MetError(f"{name}: surface or temperature fields are not finite on the window "
                            f"x={window.i0 + 1}..{window.i0 + window.nx}, "
@@ -338,14 +339,19 @@ class MetSource:
                            float(turb["ziscale"]))
 
 
-def _first(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:
-    for name in names:
-        if name in available and name in ds:
-            return name
-    if len(names[0]) == 4:
-        for name in names[1:]:
-            if len(name) < 4:
-                hit = sorted(v for v in available if v.startswith(name) and v in ds)
-                if hit:
-                    return hit[0]
-    return None
+def _slot_variable(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:
+    """The variable of ``ds`` that fills a slot named by ``names``: the last in record order.
+
+    A variable matches a 4-character name exactly, or a shorter name as a prefix (HYSPLIT's
+    reader accepts e.g. any ``SHT*`` for the heat flux). When a file holds several matches,
+    the one whose record comes last wins, as in the reference binary: GDAS files carry T02M
+    and, later, TMPS, and hycs_std takes TMPS as the ground temperature (and T02M when the
+    two records are swapped; docs/met.md, "Surface fields").
+    """
+    exact = {n for n in names if len(n) == 4}
+    prefixes = tuple(n for n in names if len(n) < 4)
+    hit = None
+    for var in map(str, ds.data_vars):
+        if var in available and (var in exact or (prefixes and var.startswith(prefixes))):
+            hit = var
+    return hit
