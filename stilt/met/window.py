@@ -21,7 +21,7 @@ import xarray as xr
 
 from stilt.errors import MetError
 
-__all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "window_around"]
+__all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "level_pressure", "window_around"]
 
 #: stilt_met surface variable slots (1-based in Fortran, 0-based here) and the ARL names
 #: (physics.md 1.9) that fill them; prefixes as HYSPLIT's reader accepts. Where a file holds
@@ -313,9 +313,8 @@ class MetSource:
         if have_rh:
             pres_guess = upper(["PRES"])
             if np.isnan(pres_guess).all():
-                lev = self.level_values
-                prss = sfc[1][..., None]
-                pres_guess = prss * lev[None, None, :] if self.ksys == 1 else lev + 0 * prss
+                pres_guess = level_pressure(self.ksys, self.level_values, sfc[1],
+                                            float(self.attrs.get("reserved", 0.0)))
             e = rh * np.exp(21.4 - 5351.0 / temp)
             q = np.asfortranarray(0.622 * e / np.maximum(pres_guess - e, 1e-6))
         have_pres = "PRES" in self.variables
@@ -337,6 +336,25 @@ class MetSource:
                            np.zeros((window.nx, window.ny), order="F"),
                            np.zeros((window.nx, window.ny), dtype=np.int32, order="F"),
                            float(turb["ziscale"]))
+
+
+def level_pressure(ksys: int, lev: np.ndarray, prss: np.ndarray, ptop: float) -> np.ndarray:
+    """Pressure (hPa) of the data levels of files without PRES, shape ``prss.shape + lev.shape``.
+
+    Sigma: ``ptop + (prss - ptop) sigma``; pressure levels: the stored value; hybrid: the
+    stored ``offset + sigma`` as ``prss sigma + offset``; heights: a standard scale height of
+    8 km (as ``stilt_met.column_heights``, physics.md 1.8).
+    """
+    lev = np.asarray(lev, dtype=float)
+    ps = np.asarray(prss, dtype=float)[..., None]
+    if ksys == 1:
+        return ptop + (ps - ptop) * lev
+    if ksys == 2:
+        return lev + 0.0 * ps
+    if ksys == 4:
+        offset = np.trunc(lev)
+        return ps * (lev - offset) + offset
+    return ps * np.exp(-lev / 8000.0)
 
 
 def _slot_variable(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:

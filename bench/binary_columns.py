@@ -1,0 +1,77 @@
+"""The reference binary on the met-family columns of tests/column_met.py, reduced for the tests.
+
+Usage:
+    binary_columns.py [--cases LIST] [--out DIR]
+
+Options:
+    --cases LIST  comma-separated case names (default: every case of tests/column_met.py)
+    --out DIR     where the files go [default: tests/data/binary_columns]
+
+For each case (one ARL vertical system and the field set of one archive family, horizontally
+uniform) this runs hycs_std (PyPI ``pystilt`` in bench/.venv-pystilt, bench/_reference.py) with
+R-STILT defaults and its global roughness table (bench/_hycs_run.py) twice:
+- without turbulence (NTURB = 1), 5 particles, 24 h backward: particle 1 at minutes -1, -60,
+  -720 and -1440 (long, lati, zagl, temp, pres, dens, mlht, zsfc);
+- with turbulence, 200 particles, 1 h backward: every row of the first 30 minutes
+  (zagl, sigw, tlgr, temp, pres, dens, mlht, foot), so that each printed column can be
+  compared as a function of the particle height.
+Writes ``<case>.nc`` (about 100 kB each). Test input only (tests/test_met_families.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from docopt import docopt
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent / "tests"))
+from _files import write_test_data  # noqa: E402
+from _hycs_run import run_hycs  # noqa: E402
+from column_met import (CASES, NOTURB_HOURS, TURB_HOURS, TURB_NUMPAR, TURB_ROWS,  # noqa: E402
+                        column_met, receptor)
+
+NOTURB_TIMES = (-1, -60, -720, -1440)
+NOTURB_COLS = ("long", "lati", "zagl", "temp", "pres", "dens", "mlht", "zsfc")
+TURB_COLS = ("zagl", "sigw", "tlgr", "temp", "pres", "dens", "mlht", "foot")
+
+
+def reduce_case(name: str) -> xr.Dataset:
+    """Run both binary runs of one case and keep what the tests compare."""
+    ds, rec = column_met(name), receptor(name)
+    args = (rec["time"], rec["latitude"], rec["longitude"], rec["altitude"])
+    cols = ("time", "indx") + tuple(sorted(set(NOTURB_COLS + TURB_COLS)))
+    still = run_hycs(ds, *args, NOTURB_HOURS, 5, columns=cols, NTURB=1)
+    turb = run_hycs(ds, *args, TURB_HOURS, TURB_NUMPAR, columns=cols)
+    data = {}
+    first = still["indx"] == 1
+    for c in NOTURB_COLS:
+        data[f"noturb_{c}"] = ("noturb_time", np.array(
+            [still[c][first & (still["time"] == t)][0] for t in NOTURB_TIMES]))
+    keep = turb["time"] >= -TURB_ROWS
+    for c in TURB_COLS:
+        data[c] = ("row", turb[c][keep].astype(np.float64))
+    data["time"] = ("row", turb["time"][keep].astype(np.int16))
+    return xr.Dataset(data, coords={"noturb_time": list(NOTURB_TIMES)},
+                      attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
+                                       "bench/binary_columns.py", "case": name,
+                             "namelist_seed": -43})
+
+
+def main() -> None:
+    """Run the binary on each case and write the reduced files."""
+    args = docopt(__doc__)
+    names = args["--cases"].split(",") if args["--cases"] else list(CASES)
+    out = Path(args["--out"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        print(f"{name} ...", flush=True)
+        write_test_data(reduce_case(name), out / f"{name}.nc")
+
+
+if __name__ == "__main__":
+    main()

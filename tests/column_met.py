@@ -1,0 +1,179 @@
+"""Horizontally uniform met columns in every ARL vertical system, for the binary comparisons.
+
+Each case of :data:`CASES` is one met family as real archives write it (vertical system,
+surface and upper field sets), reduced to one column repeated over a small lat/lon grid, so
+that every printed column of the reference binary is a deterministic function of the particle
+height. ``bench/binary_columns.py`` runs hycs_std on them (tests/data/binary_columns);
+``tests/test_met_families.py`` runs stilt and compares.
+
+The column: surface pressure ``ps`` at terrain ``zg``, a dry-adiabatic mixed layer of depth
+``zml`` above the ground (temperature from ``t2``), 5 K/km above it (at least 200 K), 6.5 K/km
+extrapolated below the ground (pressure levels under the terrain, as GDAS writes them),
+hydrostatic pressure; relative humidity ``rh`` in the mixed layer and 40 % above; winds
+growing from the 10-m wind to twice it at 300 m.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from stilt.met.arl import met_dataset
+from stilt.met.projection import ArlGrid
+
+RD, GRAV = 287.05, 9.80665
+PLEV = (1000, 975, 950, 925, 900, 850, 800, 750, 700, 650, 600, 550, 500, 450, 400, 350, 300,
+        250, 200, 150, 100, 50, 20)
+SIGMA = (0.995, 0.985, 0.97, 0.95, 0.925, 0.895, 0.86, 0.82, 0.78, 0.735, 0.69, 0.64, 0.59,
+         0.54, 0.49, 0.44, 0.39, 0.34, 0.29, 0.24, 0.195, 0.15, 0.11, 0.075, 0.05)
+HEIGHTS = (10, 50, 100, 200, 350, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7000, 9000,
+           12000, 15000)
+#: GFS-like hybrid levels: offset (hPa) + sigma, as ARL stores them in one number
+HYBRID = (0.995, 0.985, 0.97, 0.95, 3.92, 8.88, 14.83, 20.77, 27.7, 34.62, 40.53, 45.44,
+          48.35, 49.26, 48.18, 44.11, 38.05, 30.01, 20.0, 10.0, 5.0)
+PTOP = 50.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One met family: vertical system, field sets and the column's parameters."""
+
+    ksys: int
+    surface: tuple[str, ...]
+    upper: tuple[str, ...]
+    lat: float
+    lon: float
+    time: str = "2023-07-16T01:00"
+    ps: float = 1012.0
+    zg: float = 0.0
+    t2: float = 299.5
+    tmps: float = 300.5
+    zml: float = 600.0
+    rh: float = 80.0
+    u10: float = -6.0
+    v10: float = -2.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+GDAS_SFC = ("PRSS", "MSLP", "TPP6", "UMOF", "VMOF", "SHTF", "LHTF", "DSWF", "RH2M", "U10M",
+            "V10M", "T02M", "TCLD", "SHGT", "PBLH", "TMPS")
+CASES: dict[str, Case] = {
+    # GDAS 1 degree over the tropical Pacific, late afternoon: pressure levels with HGTS,
+    # T02M then TMPS (the binary's ground temperature is the later record), UMOF/VMOF, RELH
+    "gdas_ocean": Case(2, GDAS_SFC, ("HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"),
+                       10.0, -140.0),
+    # the same with the TMPS record before T02M
+    "gdas_tmps_first": Case(2, ("PRSS", "MSLP", "TPP6", "UMOF", "VMOF", "SHTF", "LHTF", "DSWF",
+                                "RH2M", "U10M", "V10M", "TMPS", "TCLD", "SHGT", "PBLH", "T02M"),
+                            ("HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"), 10.0, -140.0),
+    # GDAS over 1500 m terrain: 1000-875 hPa lie below the ground
+    "gdas_terrain": Case(2, GDAS_SFC, ("HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"),
+                         38.5, -105.5, time="2023-07-15T22:00", ps=850.0, zg=1500.0),
+    # NAM 12 km: pressure levels, USTR and RGHS at the surface, T02M only
+    "nam_land": Case(2, ("SHGT", "MSLP", "TPP3", "T02M", "RH2M", "U10M", "V10M", "PRSS", "LHTF",
+                         "SHTF", "USTR", "RGHS", "DSWF"),
+                     ("UWND", "VWND", "HGTS", "TEMP", "WWND", "RELH"), 40.0, -98.0,
+                     time="2023-07-15T21:00", ps=960.0, zg=450.0, rh=50.0,
+                     extra={"RGHS": 0.05, "USTR": 0.35, "SHTF": 180.0}),
+    # NGM-like sigma file: no PRES, no 10-m wind, no T02M, EXCO / HFLX, SPHU
+    "sigma_ngm": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
+                      ("UWND", "VWND", "WWND", "TEMP", "SPHU"), 40.0, -90.0, ps=990.0, zg=200.0,
+                      extra={"EXCO": 0.02, "HFLX": 120.0}),
+    # GFS 0.25 degree on hybrid sigma-pressure levels
+    "hybrid_gfs": Case(4, GDAS_SFC, ("TEMP", "UWND", "VWND", "WWND", "RELH"), 35.0, -100.0,
+                       time="2023-07-15T21:00", ps=930.0, zg=700.0, rh=40.0),
+    # terrain-following heights with PRES (KSYS 3)
+    "height_pres": Case(3, ("PRSS", "SHGT", "T02M", "U10M", "V10M", "USTR", "SHTF", "PBLH"),
+                        ("PRES", "TEMP", "UWND", "VWND", "DZDT", "SPHU"), 45.0, 10.0,
+                        time="2023-07-15T14:00", ps=950.0, zg=500.0,
+                        extra={"USTR": 0.3, "SHTF": 150.0}),
+    # WRF through arw2arl: WRF-hybrid levels with PRES, USTR/TSTR, DZDT
+    "wrf_hybrid": Case(5, ("PRSS", "SHGT", "T02M", "U10M", "V10M", "USTR", "TSTR", "SHTF",
+                           "LHTF", "PBLH"),
+                       ("PRES", "TEMP", "UWND", "VWND", "DZDT", "SPHU"), 40.0, -105.0,
+                       time="2023-07-15T20:00", ps=840.0, zg=1600.0, rh=30.0,
+                       extra={"USTR": 0.4, "TSTR": -0.5, "SHTF": 250.0}),
+}
+#: stilt run settings of each comparison (the binary's: R-STILT defaults, bench/_hycs_run.py)
+NOTURB_HOURS = -24
+TURB_NUMPAR, TURB_HOURS, TURB_ROWS = 200, -1, 30
+
+
+def _fine_column(c: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Height ASL, pressure and temperature every 5 m from 2 km below the ground to 30 km."""
+    z = np.arange(-2000.0, 30000.0, 5.0) + c.zg
+    i0 = int(np.argmin(abs(z - c.zg)))
+    theta0 = c.t2 * (1000.0 / c.ps) ** 0.286
+    p, t = np.empty_like(z), np.empty_like(z)
+    p[i0], t[i0] = c.ps, c.t2
+    t_ml = c.t2
+    for i in range(i0 + 1, z.size):
+        dz = z[i] - c.zg
+        if dz <= c.zml:
+            t[i] = theta0 * (p[i - 1] / 1000.0) ** 0.286
+            t_ml = t[i]
+        else:
+            t[i] = max(t_ml - 5.0e-3 * (dz - c.zml), 200.0)
+        p[i] = p[i - 1] * np.exp(-GRAV / RD * 5.0 / (0.5 * (t[i] + t[i - 1])))
+    for i in range(i0 - 1, -1, -1):
+        t[i] = t[i + 1] + 6.5e-3 * 5.0
+        p[i] = p[i + 1] * np.exp(GRAV / RD * 5.0 / (0.5 * (t[i] + t[i + 1])))
+    return z, p, t
+
+
+def _level_pressures(c: Case) -> tuple[np.ndarray, np.ndarray]:
+    """Stored level values and the pressure of each level (hPa)."""
+    if c.ksys == 1:
+        lev = np.array(SIGMA)
+        return lev, PTOP + (c.ps - PTOP) * lev
+    if c.ksys == 2:
+        lev = np.array(PLEV, float)
+        return lev, lev
+    if c.ksys == 4:
+        lev = np.array(HYBRID)
+        return lev, c.ps * (lev - np.floor(lev)) + np.floor(lev)
+    if c.ksys == 5:
+        lev = np.array(SIGMA)
+        return lev, PTOP + (c.ps - PTOP) * lev
+    z, p, _ = _fine_column(c)
+    lev = np.array(HEIGHTS, float)
+    return lev, np.exp(np.interp(lev + c.zg, z, np.log(p)))
+
+
+def column_met(name: str, hours: int = 30) -> xr.Dataset:
+    """The met Dataset of one case: 3-hourly, 21 x 21 one-degree grid around the receptor."""
+    c = CASES[name]
+    z, p, t = _fine_column(c)
+    lev, plev = _level_pressures(c)
+    lnp = np.log(p)[::-1]
+    zl = np.interp(np.log(plev), lnp, z[::-1])
+    tl = np.interp(np.log(plev), lnp, t[::-1])
+    agl = zl - c.zg
+    rh = np.where(agl < c.zml, c.rh, 40.0)
+    q = 0.622 * rh / 100.0 * np.exp(21.4 - 5351.0 / tl) / plev
+    grow = np.minimum(1.0 + np.maximum(agl, 0.0) / 300.0, 2.0)
+    upper_all = {"HGTS": zl, "TEMP": tl, "UWND": c.u10 * grow, "VWND": c.v10 * grow,
+                 "WWND": 0.0 * tl, "DZDT": 0.0 * tl, "RELH": rh, "SPHU": q, "PRES": plev}
+    sfc_all = {"PRSS": c.ps, "MSLP": 1013.0, "TPP6": 0.0, "TPP3": 0.0, "TPPT": 0.0,
+               "UMOF": -0.06, "VMOF": -0.02, "SHTF": 10.0, "HFLX": 10.0, "LHTF": 120.0,
+               "DSWF": 300.0, "RH2M": c.rh, "U10M": c.u10, "V10M": c.v10, "T02M": c.t2,
+               "TCLD": 20.0, "SHGT": c.zg, "PBLH": 555.0, "TMPS": c.tmps, **c.extra}
+    grid = ArlGrid.latlon(lat0=c.lat - 10.0, lon0=c.lon - 10.0, dlat=1.0, dlon=1.0,
+                          nx=21, ny=21)
+    if c.ksys in (1, 5):
+        grid = dataclasses.replace(grid, reserved=PTOP)
+    t0 = np.datetime64(c.time, "h") - np.timedelta64(27, "h")
+    times = t0 + np.arange(0, hours + 1, 3).astype("timedelta64[h]")
+    return met_dataset(grid, times, vertical_system=c.ksys, level_values=lev,
+                       surface={n: sfc_all[n] for n in c.surface},
+                       upper={n: np.asarray(upper_all[n])[:, None, None] for n in c.upper},
+                       source="GDAS" if name.startswith("gdas") else "TEST")
+
+
+def receptor(name: str) -> dict[str, object]:
+    """The receptor of a case: 10 m above the ground at the column's position and time."""
+    c = CASES[name]
+    return {"time": c.time, "latitude": c.lat, "longitude": c.lon, "altitude": 10.0}

@@ -1,0 +1,107 @@
+"""Every ARL vertical system and archive field set against the reference binary, column by column.
+
+The cases (tests/column_met.py) are horizontally uniform columns written the way GDAS, NAM,
+GFS, NGM, WRF (arw2arl) and terrain-following-height files are; tests/data/binary_columns holds
+hycs_std's printed rows on them (bench/binary_columns.py). Without turbulence the printed
+columns of one particle must agree to the binary's print precision; with turbulence every
+printed column is a function of the particle height, so ours, interpolated to the binary's
+particle heights, must agree row by row. Where a case is still off, its bound is the measured
+current state, named in ``OPEN`` and in docs/validation.md ("Met families").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import stilt
+from column_met import (CASES, NOTURB_HOURS, TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met,
+                        receptor)
+
+DATA = Path(__file__).parent / "data" / "binary_columns"
+COLS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
+        "tlgr", "temp", "shtf", "zsfc", "wout"]
+#: no-turbulence tolerances: half a printed digit plus our rounding (long/lati in degrees,
+#: temp K, pres hPa, dens kg/m3, zsfc m) and mlht relative
+NOTURB_TOL = {"long": 0.002, "lati": 0.002, "temp": 0.006, "pres": 0.006, "dens": 0.0011,
+              "zsfc": 0.01, "mlht": 1e-4}
+#: turbulence columns: largest |relative difference| of the 95th percentile of rows
+TURB_TOL = {"sigw": 0.002, "tlgr": 0.002, "dens": 0.0011, "pres": 1e-4, "temp": 1e-4}
+#: foot of particles below 8 m: ratio to the binary's within this
+FOOT_TOL = 0.002
+#: findings still open (measured bounds, docs/validation.md "Met families"; keys ``turb_*``
+#: are the turbulence-run columns): the binary's foot in humid air is higher than ours by
+#: about 0.34 q (its column mass below h uses a density we have not pinned down); files
+#: without T02M (sigma_ngm): the ground temperature; terrain-following heights: mlht 0.4 %
+#: high; SPHU with PRES (wrf_hybrid): the binary's dens is the dry-air formula, and pres
+#: differs by up to 0.03 % aloft
+OPEN = {
+    "gdas_ocean": {"foot": 0.007},
+    "gdas_tmps_first": {"foot": 0.007},
+    "nam_land": {"foot": 0.004},
+    "sigma_ngm": {"temp": 0.02, "mlht": 0.0025, "dens": 0.0015, "turb_dens": 0.0015,
+                  "foot": 0.004},
+    "hybrid_gfs": {"foot": 0.003},
+    "height_pres": {"mlht": 0.005, "dens": 0.0015, "turb_dens": 0.0015, "turb_pres": 0.0003,
+                    "turb_sigw": 0.003, "turb_tlgr": 0.003, "foot": 0.009},
+    "wrf_hybrid": {"mlht": 0.003, "dens": 0.013, "turb_dens": 0.013, "pres": 0.008,
+                   "turb_pres": 0.0003, "foot": 0.01},
+}
+
+
+def _binary(name: str) -> xr.Dataset:
+    return xr.open_dataset(DATA / f"{name}.nc").load()
+
+
+def _tol(name: str, column: str, default: float) -> float:
+    return OPEN.get(name, {}).get(column, default)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_noturb_columns_at_print_precision(name: str) -> None:
+    ref = _binary(name)
+    ours = stilt.run_trajectories(receptor(name), column_met(name), n_hours=NOTURB_HOURS,
+                                  numpar=5, seed=42, varsiwant=COLS, nturb=1)
+    for k, t in enumerate(ref["noturb_time"].values):
+        row = ours.sel(time=float(t), indx=1)
+        for col, tol in NOTURB_TOL.items():
+            b, o = float(ref[f"noturb_{col}"][k]), float(row[col])
+            if col == "mlht":
+                assert abs(o / b - 1.0) <= _tol(name, col, tol), (name, t, col, o, b)
+            else:
+                assert abs(o - b) <= _tol(name, col, tol), (name, t, col, o, b)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_turbulence_columns_by_height(name: str) -> None:
+    ref = _binary(name)
+    ours = stilt.run_trajectories(receptor(name), column_met(name), n_hours=TURB_HOURS,
+                                  numpar=TURB_NUMPAR, seed=42, varsiwant=COLS)
+    ours = ours.isel(time=slice(0, TURB_ROWS))
+    z = ours["zagl"].values.ravel()
+    ok = np.isfinite(z)
+    order = np.argsort(z[ok])
+    zs = z[ok][order]
+    bz = ref["zagl"].values
+    # compare only where one of our particles is within 1 m of the binary's
+    near = np.abs(np.interp(bz, zs, zs) - bz) < 1.0
+    assert near.mean() > 0.95
+    for col, tol in TURB_TOL.items():
+        pred = np.interp(bz, zs, ours[col].values.ravel()[ok][order])[near]
+        b = ref[col].values[near]
+        rel = np.abs(pred - b) / np.maximum(np.abs(b), 1e-9)
+        assert np.percentile(rel, 95) <= _tol(name, f"turb_{col}", tol), (name, col)
+    assert float(ours["mlht"].median()) / float(ref["mlht"].median()) == pytest.approx(
+        1.0, abs=max(_tol(name, "mlht", 1e-4), 1e-4))
+    low_b = ref["foot"].values[bz < 8.0].mean()
+    low_o = np.nanmean(ours["foot"].values.ravel()[z < 8.0])
+    assert low_o / low_b == pytest.approx(1.0, abs=_tol(name, "foot", FOOT_TOL)), name
+
+
+def test_the_cases_cover_every_vertical_system_and_archive_field_set() -> None:
+    assert {c.ksys for c in CASES.values()} == {1, 2, 3, 4, 5}
+    fields = set().union(*(c.surface for c in CASES.values()))
+    assert {"TMPS", "T02M", "UMOF", "USTR", "RGHS", "EXCO", "HFLX", "TSTR", "PBLH"} <= fields
