@@ -26,6 +26,7 @@ Run 'stilt <command> --help' for the usage of one command.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Sequence
 
@@ -41,21 +42,35 @@ def _cmd_met(argv: list[str]) -> int:
     Usage:
       stilt met info <file>... [--records]
       stilt met synth <dir> [--start=<time>] [--hours=<n>] [--file-hours=<n>] [--nx=<n>] [--ny=<n>] [--seed=<n>]
+          [--vertical=<name>] [--surface=<name>] [--center=<lat,lon>] [--sea-east-of=<lon>]
       stilt met (-h | --help)
 
     Commands:
       info       Print the inventory of each ARL file: grid, projection, levels, times, variables.
-      synth      Write a synthetic HRRR-like Lambert-conformal ARL met set into <dir>.
+      synth      Write a synthetic Lambert-conformal ARL met set into <dir>: HRRR-like by
+                 default, or the levels and fields of another met family.
 
     Options:
-      --records          With info: also list every record (time, level, variable, checksum).
-      --start=<time>     First valid time (UTC) of the synthetic set [default: 2023-07-15T00:00].
-      --hours=<n>        Number of hourly periods to generate [default: 48].
-      --file-hours=<n>   Hours per file (HRRR archive files hold 6) [default: 6].
-      --nx=<n>           Grid points west-east [default: 120].
-      --ny=<n>           Grid points south-north [default: 100].
-      --seed=<n>         Random seed of the terrain and weather perturbations [default: 1].
-      -h --help          Show this help.
+      --records            With info: also list every record (time, level, variable,
+                           checksum).
+      --start=<time>       First valid time (UTC) of the synthetic set
+                           [default: 2023-07-15T00:00].
+      --hours=<n>          Number of hourly periods to generate [default: 48].
+      --file-hours=<n>     Hours per file (HRRR archive files hold 6) [default: 6].
+      --nx=<n>             Grid points west-east [default: 120].
+      --ny=<n>             Grid points south-north [default: 100].
+      --seed=<n>           Random seed of the terrain and weather perturbations [default: 1].
+      --vertical=<name>    Vertical coordinate (ARL system): sigma (1, PTOP in RESERVED),
+                           pressure (2, GDAS levels with HGTS), height (3, m above ground,
+                           with PRES), hybrid (4, offset+sigma) or wrf (5, WRF eta with
+                           PRES) [default: sigma].
+      --surface=<name>     Field set of a met family: hrrr, gdas, nam, ngm or wrf
+                           [default: hrrr].
+      --center=<lat,lon>   Grid centre in degrees, latitude 25 to 65; the weather moves
+                           with it [default: 40,-101.5].
+      --sea-east-of=<lon>  Sea east of this longitude: flat, constant sea-surface
+                           temperature, marine boundary layer (default: no sea).
+      -h --help            Show this help.
     """
     args = docopt(_cmd_met.__doc__ or "", argv=argv)
     if args["info"]:
@@ -66,6 +81,7 @@ def _cmd_met(argv: list[str]) -> int:
         return 0
     from stilt.met.synthetic import generate_synthetic_met
 
+    center = _lat_lon_option(args["--center"], "--center")
     paths = generate_synthetic_met(
         args["<dir>"],
         start=args["--start"],
@@ -74,10 +90,35 @@ def _cmd_met(argv: list[str]) -> int:
         nx=_positive_int(args["--nx"], "--nx"),
         ny=_positive_int(args["--ny"], "--ny"),
         seed=_positive_int(args["--seed"], "--seed", minimum=0),
+        vertical=args["--vertical"],
+        surface=args["--surface"],
+        center_lat=center[0],
+        center_lon=center[1],
+        sea_east_of=(None if args["--sea-east-of"] is None
+                     else _float_option(args["--sea-east-of"], "--sea-east-of")),
     )
     for path in paths:
         print(path)
     return 0
+
+
+def _float_option(text: str, name: str) -> float:
+    """Convert a docopt option string to a finite float, naming the option."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise DocoptExit(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise DocoptExit(f"{name} must be finite, got {text!r}")
+    return value
+
+
+def _lat_lon_option(text: str, name: str) -> tuple[float, float]:
+    """Convert ``LAT,LON`` to two floats, naming the option."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise DocoptExit(f"{name} must be LAT,LON (e.g. 40,-101.5), got {text!r}")
+    return _float_option(parts[0], name), _float_option(parts[1], name)
 
 
 def _positive_int(text: str, name: str, minimum: int = 1) -> int:

@@ -241,6 +241,25 @@ def _packing_step(field: np.ndarray) -> tuple[float, float]:
     return 2.0 ** (nexp - 7), float(rmax)
 
 
+def _assert_within_packing(name: str, a: np.ndarray, b: np.ndarray) -> None:
+    """Every 2-D record of ``b`` (read back) equals ``a`` (written) within the ARL packing."""
+    ny, nx = a.shape[-2:]
+    for ra, rb in zip(a.reshape(-1, ny, nx), b.reshape(-1, ny, nx), strict=True):
+        ra = ra.astype(np.float64)
+        step, rmax = _packing_step(ra)
+        prec = step * 128 / 254                  # PREC = 2^NEXP / 254
+        # half a byte step; plus what PAKOUT's exponent choice cannot reach (a difference
+        # just above 127 steps saturates); near zero the reader zeroes |v| < PREC
+        tol = 0.51 * step + max(0.0, rmax + 0.5 * step - 127 * step)
+        tol = tol + np.where(np.abs(ra) < prec + step, prec, 0.0)
+        # VAR1 is stored with 7 significant digits: the whole field inherits its rounding
+        var1 = abs(float(ra[0, 0]))
+        if var1 > 0:
+            tol = tol + 0.5 * 10.0 ** (np.floor(np.log10(var1)) - 6)
+        tol = tol + 2 * np.finfo(np.float32).eps * np.abs(ra).max()
+        assert np.all(np.abs(rb.astype(float) - ra) <= tol), name
+
+
 def test_written_files_read_back(tmp_path) -> None:
     from stilt.met.arl import read_arl
     from stilt.met.synthetic import generate_synthetic_met
@@ -259,21 +278,7 @@ def test_written_files_read_back(tmp_path) -> None:
         a = mem[name].values
         b = back[name].values
         assert b.shape == a.shape, name
-        recs_a = a.reshape(-1, NY, NX)
-        recs_b = b.reshape(-1, NY, NX)
-        for ra, rb in zip(recs_a, recs_b, strict=True):
-            step, rmax = _packing_step(ra)
-            prec = step * 128 / 254                  # PREC = 2^NEXP / 254
-            # half a byte step; plus what PAKOUT's exponent choice cannot reach (a difference
-            # just above 127 steps saturates); near zero the reader zeroes |v| < PREC
-            tol = 0.51 * step + max(0.0, rmax + 0.5 * step - 127 * step)
-            tol = tol + np.where(np.abs(ra) < prec + step, prec, 0.0)
-            # VAR1 is stored with 7 significant digits: the whole field inherits its rounding
-            var1 = abs(float(ra[0, 0]))
-            if var1 > 0:
-                tol = tol + 0.5 * 10.0 ** (np.floor(np.log10(var1)) - 6)
-            tol = tol + 2 * np.finfo(np.float32).eps * np.abs(ra).max()
-            assert np.all(np.abs(rb.astype(float) - ra) <= tol), name
+        _assert_within_packing(name, a, b)
 
 
 def test_cli_writes_the_set(tmp_path, capsys) -> None:
@@ -289,3 +294,386 @@ def test_cli_writes_the_set(tmp_path, capsys) -> None:
         # one time period: the index record(s) + one record per variable and level
         size = (tmp_path / "met" / p.rsplit("/", 1)[-1]).stat().st_size
         assert size == (1 + nz) * (50 + NX * NY)
+
+
+# ---- met families: vertical coordinates, field sets, land and sea, moving centre ----------
+
+#: Digest of ``synthetic_met(start="2023-07-15T10:00", hours=3, nx=40, ny=30, seed=4)``
+#: computed with the generator as it was before the families existed (commit b4290ae): the
+#: defaults must keep giving the same bytes. (numpy 2.4 on x86-64; a numpy or CPU whose exp/log
+#: round differently would change it without any change to the generator.)
+DEFAULT_DIGEST = "8aec056cb4c5dc43cc8ab4a4870a57429356bb07b71e6179c63af583603c16b5"
+
+FAMILY_SURFACE = {
+    "hrrr": ["PRSS", "SHGT", "T02M", "U10M", "V10M", "PBLH", "SHTF", "LHTF", "USTR", "DSWF",
+             "TPP1"],
+    "gdas": ["PRSS", "MSLP", "TPP6", "UMOF", "VMOF", "SHTF", "LHTF", "DSWF", "RH2M", "U10M",
+             "V10M", "T02M", "TCLD", "SHGT", "PBLH", "TMPS"],
+    "nam": ["SHGT", "MSLP", "TPP3", "T02M", "RH2M", "U10M", "V10M", "PRSS", "LHTF", "SHTF",
+            "USTR", "RGHS", "DSWF"],
+    "ngm": ["PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"],
+    "wrf": ["PRSS", "SHGT", "T02M", "U10M", "V10M", "USTR", "TSTR", "PBLH", "SHTF", "LHTF",
+            "TPP1"],
+}
+FAMILY_UPPER = {
+    "hrrr": ["PRES", "UWND", "VWND", "WWND", "TEMP", "SPHU", "HGTS"],
+    "gdas": ["HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"],
+    "nam": ["UWND", "VWND", "HGTS", "TEMP", "WWND", "RELH"],
+    "ngm": ["UWND", "VWND", "WWND", "TEMP", "SPHU"],
+    "wrf": ["PRES", "UWND", "VWND", "DZDT", "TEMP", "SPHU"],
+}
+KSYS = {"sigma": 1, "pressure": 2, "height": 3, "hybrid": 4, "wrf": 5}
+GDAS_HPA = [1000, 975, 950, 925, 900, 850, 800, 750, 700, 650, 600, 550, 500, 450, 400, 350,
+            300, 250, 200, 150, 100, 50]
+CP = 1005.0
+
+
+def _digest(ds: xr.Dataset) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(ds.variables):
+        h.update(str(name).encode())
+        h.update(np.ascontiguousarray(ds[name].values).tobytes())
+    h.update(repr(sorted((k, str(v)) for k, v in ds.attrs.items())).encode())
+    return h.hexdigest()
+
+
+def _es(t: np.ndarray) -> np.ndarray:
+    return np.exp(21.4 - 5351.0 / t)
+
+
+def _expected_upper(vertical: str, surface: str) -> list[str]:
+    upper = list(FAMILY_UPPER[surface])
+    if vertical in ("height", "wrf") and "PRES" not in upper:
+        upper.insert(0, "PRES")
+    if vertical == "pressure" and "HGTS" not in upper:
+        upper.append("HGTS")
+    return upper
+
+
+def test_defaults_are_bit_identical_to_the_hrrr_like_generator() -> None:
+    kw = dict(start="2023-07-15T10:00", hours=3, nx=40, ny=30, seed=4)
+    assert _digest(synthetic_met(**kw)) == DEFAULT_DIGEST
+    explicit = synthetic_met(**kw, vertical="sigma", surface="hrrr", center_lat=40.0,
+                             center_lon=-101.5, sea_east_of=None)
+    assert _digest(explicit) == DEFAULT_DIGEST
+    files = synthetic_met_files(start="2023-07-15T10:00", hours=3, file_hours=3, nx=40, ny=30,
+                                seed=4, vertical="sigma", surface="hrrr")
+    assert _digest(files[0][1]) == DEFAULT_DIGEST
+
+
+@pytest.mark.parametrize("vertical", list(KSYS))
+@pytest.mark.parametrize("surface", list(FAMILY_SURFACE))
+def test_every_family_round_trips(tmp_path, vertical: str, surface: str) -> None:
+    from stilt.met.arl import read_arl, write_arl
+
+    ds = synthetic_met(start="2023-07-15T18:00", hours=1, nx=12, ny=10, seed=2,
+                       vertical=vertical, surface=surface, sea_east_of=-101.5)
+    path = write_arl(ds, tmp_path / "f.arl")
+    back = read_arl(path)
+    assert back.attrs["vertical_system"] == KSYS[vertical]
+    # level values survive the header's text exactly
+    np.testing.assert_array_equal(back.level_value.values, ds.level_value.values)
+    assert back.attrs["surface_level_value"] == (1.0 if KSYS[vertical] in (1, 4, 5) else 0.0)
+    assert back.attrs["reserved"] == (50.0 if vertical in ("sigma", "wrf") else 0.0)
+    upper = _expected_upper(vertical, surface)
+    assert list(ds.data_vars) == FAMILY_SURFACE[surface] + upper
+    assert sorted(back.data_vars) == sorted(FAMILY_SURFACE[surface] + upper)
+    for name in FAMILY_SURFACE[surface]:
+        assert back[name].dims == ("time", "y", "x"), name
+    for name in upper:
+        assert back[name].dims == ("time", "level", "y", "x"), name
+    for name in ds.data_vars:
+        _assert_within_packing(name, ds[name].values, back[name].values)
+    if vertical == "pressure":
+        np.testing.assert_array_equal(ds.level_value.values, GDAS_HPA)
+        assert "HGTS" in back.data_vars
+    if vertical in ("height", "wrf"):
+        assert "PRES" in back.data_vars
+
+
+def _hypsometric(ps, p, t0, q0, tv, h, down=False):
+    """Heights (m ASL) from the surface up through the levels above ground; NaN below it.
+
+    With ``down``, from the surface down through the levels below ground (``p`` increasing).
+    """
+    zprev = h.astype(float)
+    pprev = ps.astype(float)
+    tprev = t0 * (1.0 + 0.61 * q0)
+    z = np.full(tv.shape, np.nan)
+    for k in range(tv.shape[0]):
+        pk = np.broadcast_to(p[k], ps.shape).astype(float)
+        up = pk > pprev if down else pk < pprev
+        znew = zprev + RD / G * 0.5 * (tprev + tv[k]) * np.log(pprev / pk)
+        z[k] = np.where(up, znew, np.nan)
+        zprev = np.where(up, znew, zprev)
+        tprev = np.where(up, tv[k], tprev)
+        pprev = np.where(up, pk, pprev)
+    return z
+
+
+@pytest.fixture(scope="module")
+def gdas_pressure() -> xr.Dataset:
+    return synthetic_met(start="2023-07-15T18:00", hours=2, nx=NX, ny=NY, seed=2,
+                         vertical="pressure", surface="gdas")
+
+
+def test_pressure_levels_below_ground_are_extrapolated(gdas_pressure: xr.Dataset) -> None:
+    ds = gdas_pressure
+    p = ds.level_value.values[None, :, None, None]
+    ps = ds.PRSS.values[:, None]
+    h = ds.SHGT.values[:, None]
+    z = ds.HGTS.values
+    below = p > ps + 0.01
+    above = p < ps - 0.01
+    assert below.sum() > 1000 and above.sum() > 10000
+    zb = np.broadcast_to(h, z.shape)
+    assert np.all(z[below] < zb[below]) and np.all(z[above] > zb[above])
+    temp = ds.TEMP.values
+    assert 270 < temp[below].min() and temp[below].max() < 320
+    # below the ground too, HGTS is hydrostatic with TEMP (integrated down from the surface)
+    for i in range(ds.sizes["time"]):
+        t = temp[i].astype(float)
+        q = 0.622 * ds.RELH[i].values / 100.0 * _es(t) / p[0]
+        tv = t * (1 + 0.61 * q)
+        t2 = ds.T02M[i].values.astype(float)
+        q0 = 0.622 * ds.RH2M[i].values / 100.0 * _es(t2) / ps[i, 0]
+        zd = _hypsometric(ps[i, 0], p[0, ::-1], t2, q0, tv[::-1], h[i, 0], down=True)[::-1]
+        err = np.abs(zd - z[i])[below[i]]
+        assert err.size and err.max() < 2.0
+    assert np.all((ds.RELH.values > 0) & (ds.RELH.values < 100))
+
+
+def test_pressure_heights_are_hypsometric(gdas_pressure: xr.Dataset) -> None:
+    """HGTS equals the hypsometric heights from PRSS, T02M, RH2M, TEMP and RELH."""
+    ds = gdas_pressure
+    p = ds.level_value.values
+    for i in range(ds.sizes["time"]):
+        t = ds.TEMP[i].values.astype(float)
+        q = 0.622 * ds.RELH[i].values / 100.0 * _es(t) / p[:, None, None]
+        t2 = ds.T02M[i].values.astype(float)
+        ps = ds.PRSS[i].values.astype(float)
+        q0 = 0.622 * ds.RH2M[i].values / 100.0 * _es(t2) / ps
+        z = _hypsometric(ps, p, t2, q0, t * (1 + 0.61 * q), ds.SHGT[i].values)
+        err = np.abs(z - ds.HGTS[i].values)
+        assert np.nanmax(err[p >= 200]) < 2.0
+        assert np.nanmax(err) < 20.0                 # across the tropopause kink
+
+
+def test_hybrid_pressures_from_packed_level_values(tmp_path) -> None:
+    from stilt.met.arl import read_arl, write_arl
+
+    ds = synthetic_met(start="2023-07-15T06:00", hours=2, nx=NX, ny=NY, seed=2,
+                       vertical="hybrid", surface="hrrr")
+    back = read_arl(write_arl(ds, tmp_path / "h.arl"), variables=["PRSS"])
+    packed = back.level_value.values
+    offset = np.floor(packed)
+    assert offset[0] == 0 and packed[0] == pytest.approx(0.995)
+    assert offset[-1] >= 50 and packed[-1] == offset[-1]           # pure pressure at the top
+    p = ds.PRSS.values[:, None] * (packed - offset)[None, :, None, None] \
+        + offset[None, :, None, None]
+    np.testing.assert_allclose(ds.PRES.values, p, rtol=2e-7, atol=1e-4)
+    assert np.all(np.diff(ds.PRES.values, axis=1) < 0)
+    # the closed-form heights at those pressures are hypsometric
+    for i in range(2):
+        q = ds.SPHU[i].values.astype(float)
+        z = _hypsometric(ds.PRSS[i].values, ds.PRES[i].values, ds.T02M[i].values, q[0],
+                         ds.TEMP[i].values * (1 + 0.61 * q), ds.SHGT[i].values)
+        assert np.nanmax(np.abs(z - ds.HGTS[i].values)[p[i] > 250]) < 1.0
+
+
+def test_height_levels_have_a_consistent_pressure() -> None:
+    ds = synthetic_met(start="2023-07-15T20:00", hours=2, nx=NX, ny=NY, seed=2,
+                       vertical="height", surface="ngm")
+    z_lev = ds.level_value.values
+    assert z_lev[0] == 10.0 and np.all(np.diff(z_lev) > 0)
+    pres = ds.PRES.values
+    assert np.all(np.diff(pres, axis=1) < 0) and np.all(pres[:, 0] < ds.PRSS.values)
+    hgts = synthetic_met(start="2023-07-15T20:00", hours=2, nx=NX, ny=NY, seed=2,
+                         vertical="height", surface="hrrr")
+    np.testing.assert_array_equal(hgts.PRES.values, pres)            # one weather
+    np.testing.assert_allclose(hgts.HGTS.values - hgts.SHGT.values[:, None],
+                               np.broadcast_to(z_lev[None, :, None, None], pres.shape),
+                               atol=0.05)
+    for i in range(2):
+        q = hgts.SPHU[i].values.astype(float)
+        z = _hypsometric(hgts.PRSS[i].values, pres[i], hgts.T02M[i].values, q[0],
+                         hgts.TEMP[i].values * (1 + 0.61 * q), hgts.SHGT[i].values)
+        z_agl = z - hgts.SHGT[i].values
+        assert np.nanmax(np.abs(z_agl - z_lev[:, None, None])[pres[i] > 250]) < 1.5
+
+
+def test_wrf_levels_and_fields() -> None:
+    from stilt.met.synthetic_levels import WRF_ETA_C, wrf_hybrid_b
+
+    b = wrf_hybrid_b(np.array([WRF_ETA_C, 1.0, 1.0 - 1e-6, 0.1]))
+    assert b[0] == pytest.approx(0.0, abs=1e-12) and b[1] == pytest.approx(1.0)
+    assert (b[1] - b[2]) / 1e-6 == pytest.approx(1.0, rel=1e-4) and b[3] == 0.0
+    ds = synthetic_met(start="2023-07-15T20:00", hours=1, nx=NX, ny=NY, seed=2,
+                       vertical="wrf", surface="wrf")
+    eta = ds.level_value.values
+    assert ds.attrs["reserved"] == 50.0 and np.all(np.diff(eta) < 0) and eta[0] < 1.0
+    bb = wrf_hybrid_b(eta)[:, None, None]
+    p = bb * (ds.PRSS.values[0] - 50.0) + (eta[:, None, None] - bb) * 950.0 + 50.0
+    np.testing.assert_allclose(ds.PRES.values[0], p, rtol=1e-6)
+    assert "WWND" not in ds and "DZDT" in ds
+    # DZDT is the geometric form of the HRRR set's WWND (omega = -rho g w)
+    hr = synthetic_met(start="2023-07-15T20:00", hours=1, nx=NX, ny=NY, seed=2,
+                       vertical="wrf", surface="hrrr")
+    tv = hr.TEMP.values * (1 + 0.61 * hr.SPHU.values)
+    rho = hr.PRES.values * 100.0 / (RD * tv)
+    np.testing.assert_allclose(hr.WWND.values, -rho * G * ds.DZDT.values / 100.0,
+                               rtol=1e-4, atol=1e-9)
+    # TSTR = -H / (rho cp u*)
+    tv0 = ds.T02M.values * (1 + 0.61 * ds.SPHU.values[:, 0])
+    rho0 = ds.PRSS.values * 100.0 / (RD * tv0)
+    np.testing.assert_allclose(ds.TSTR.values, -ds.SHTF.values / (rho0 * CP * ds.USTR.values),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_field_sets_describe_one_weather() -> None:
+    """RELH/RH2M from SPHU, UMOF/VMOF and EXCO from u*, TPPn sums, HFLX: the same weather."""
+    kw = dict(start="2023-07-15T12:00", hours=7, nx=30, ny=25, seed=6)
+    hr = synthetic_met(**kw)
+    gd = synthetic_met(**kw, surface="gdas")
+    nam = synthetic_met(**kw, surface="nam")
+    ngm = synthetic_met(**kw, surface="ngm")
+    for name in ("PRSS", "SHGT", "T02M", "U10M", "SHTF", "PBLH", "DSWF"):
+        np.testing.assert_array_equal(gd[name].values, hr[name].values)
+    np.testing.assert_array_equal(ngm.HFLX.values, hr.SHTF.values)
+    np.testing.assert_array_equal(gd.HGTS.values, hr.HGTS.values)
+    p = hr.PRES.values.astype(float)
+    q = 0.622 * gd.RELH.values / 100.0 * _es(gd.TEMP.values.astype(float)) / p
+    np.testing.assert_allclose(q, hr.SPHU.values, rtol=1e-5, atol=1e-9)
+    q0 = 0.622 * gd.RH2M.values / 100.0 * _es(hr.T02M.values.astype(float)) / hr.PRSS.values
+    np.testing.assert_allclose(q0, hr.SPHU.values[:, 0], rtol=1e-5)
+    rho = hr.PRSS.values * 100.0 / (RD * hr.T02M.values * (1 + 0.61 * hr.SPHU.values[:, 0]))
+    tau = rho * hr.USTR.values.astype(float) ** 2
+    np.testing.assert_allclose(np.hypot(gd.UMOF.values, gd.VMOF.values), tau, rtol=1e-4)
+    wind = np.hypot(hr.U10M.values, hr.V10M.values)
+    cross = gd.UMOF.values * hr.V10M.values - gd.VMOF.values * hr.U10M.values
+    assert np.abs(cross).max() < 1e-4 * (tau * wind).max()          # along the 10-m wind
+    assert np.all(gd.UMOF.values * hr.U10M.values >= 0)            # and with it
+    np.testing.assert_allclose(ngm.EXCO.values, tau / np.maximum(wind, 0.1), rtol=1e-4)
+    np.testing.assert_array_equal(nam.USTR.values, hr.USTR.values)
+    tpp1 = hr.TPP1.values.astype(float)
+    np.testing.assert_allclose(gd.TPP6.values[6], tpp1[1:7].sum(0), rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(nam.TPP3.values[6], tpp1[4:7].sum(0), rtol=1e-5, atol=1e-12)
+    assert gd.TPP6.values.max() > 3 * tpp1.max()
+    np.testing.assert_array_equal(gd.MSLP.values, nam.MSLP.values)
+    assert np.all(np.abs(gd.MSLP.values - 1010) < 20)
+    cloud = gd.TCLD.values
+    assert 0 <= cloud.min() and cloud.max() <= 100 and cloud.max() > 20
+
+
+def test_land_and_sea() -> None:
+    from stilt.met.synthetic import sea_surface_temperature
+
+    coast = -100.0
+    ds = synthetic_met(start="2023-07-15T12:00", hours=24, nx=NX, ny=NY, seed=2,
+                       surface="gdas", sea_east_of=coast)
+    nam = synthetic_met(start="2023-07-15T12:00", hours=1, nx=NX, ny=NY, seed=2,
+                        surface="nam", sea_east_of=coast)
+    lat, lon = ds.lat.values, ds.lon.values
+    sea = lon >= coast
+    assert 0.1 < sea.mean() < 0.6
+    assert np.all(ds.SHGT.values[:, sea] == 0.0) and ds.SHGT.values[:, ~sea].min() > 0
+    sst = sea_surface_temperature(lat, 40.0)
+    np.testing.assert_allclose(ds.TMPS.values[:, sea], np.broadcast_to(sst, ds.TMPS.shape)[:, sea],
+                               atol=2e-4)
+    assert np.all(nam.RGHS.values[:, sea] == np.float32(2e-4))
+    assert nam.RGHS.values[:, ~sea].min() >= 0.03
+    pblh = ds.PBLH.values
+    assert pblh[:, sea].min() >= 400 and pblh[:, sea].max() <= 700
+    assert np.abs(ds.SHTF.values[:, sea]).max() < 60
+    assert pblh[:, ~sea].max() > 1500                       # the land has its diurnal cycle
+    # land skin warmer than the 2-m air by day, sea skin at the SST day and night
+    day = ds.DSWF.values > 400
+    land_day = day & ~sea[None]
+    assert land_day.sum() > 1000
+    assert np.all(ds.TMPS.values[land_day] > ds.T02M.values[land_day])
+    night = (ds.DSWF.values == 0) & ~sea[None]
+    assert night.sum() > 1000
+    # without a sea the same points are land
+    land = synthetic_met(start="2023-07-15T12:00", hours=1, nx=NX, ny=NY, seed=2,
+                         surface="gdas")
+    assert land.SHGT.values[:, sea].min() > 100
+
+
+def test_the_weather_moves_with_the_centre() -> None:
+    from stilt.met.synthetic_weather import Weather
+
+    t0 = np.datetime64("2023-07-15T00", "h")
+    home = Weather.from_seed(3, t0)
+    away = Weather.from_seed(3, t0, center_lat=47.0, center_lon=10.0)
+    lat, lon = np.meshgrid(np.linspace(34, 46, 7), np.linspace(-112, -92, 9))
+    np.testing.assert_allclose(away.terrain(lat + 7.0, lon + 111.5), home.terrain(lat, lon),
+                               rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(away.dry_share(lon + 111.5), home.dry_share(lon), atol=1e-9)
+    # the low and the background gradients move too (distances on the sphere change a little)
+    for t in (0.0, 20.0):
+        np.testing.assert_allclose(away.sea_level_pressure(lat + 7.0, lon + 111.5, t),
+                                   home.sea_level_pressure(lat, lon, t), atol=1.0)
+        np.testing.assert_allclose(away.sea_level_tv(lat + 7.0, lon + 111.5, t),
+                                   home.sea_level_tv(lat, lon, t), atol=0.5)
+    assert not np.allclose(away.terrain(lat, lon), home.terrain(lat, lon), atol=50)
+    ds = synthetic_met(hours=1, nx=NX, ny=NY, seed=3, center_lat=47.0, center_lon=10.0)
+    assert float(ds.lat.values[NY // 2, NX // 2]) == pytest.approx(47.0, abs=0.2)
+    assert float(ds.lon.values[NY // 2, NX // 2]) == pytest.approx(10.0, abs=0.2)
+    assert ds.attrs["tang_lat"] == pytest.approx(45.5) and ds.attrs["ref_lon"] == 14.0
+    ref = synthetic_met(hours=1, nx=NX, ny=NY, seed=3)
+    # the same terrain relief, the ridge in the west
+    assert ds.SHGT.values.max() == pytest.approx(ref.SHGT.values.max(), rel=0.1)
+    west = ds.lon.values < 10.0 - 3.0
+    assert ds.SHGT.values[0][west].mean() > ds.SHGT.values[0][~west].mean() + 500
+
+
+def test_bad_family_arguments() -> None:
+    with pytest.raises(ConfigError, match="vertical 'eta'"):
+        synthetic_met(hours=1, nx=5, ny=5, vertical="eta")
+    with pytest.raises(ConfigError, match="surface 'ecmwf'"):
+        synthetic_met(hours=1, nx=5, ny=5, surface="ecmwf")
+    with pytest.raises(ConfigError, match="center_lat"):
+        synthetic_met(hours=1, nx=5, ny=5, center_lat=5.0)
+    with pytest.raises(ConfigError, match="center_lon"):
+        synthetic_met(hours=1, nx=5, ny=5, center_lon=200.0)
+    with pytest.raises(ConfigError, match="sea_east_of"):
+        synthetic_met(hours=1, nx=5, ny=5, sea_east_of=float("nan"))
+    with pytest.raises(ConfigError, match="date line"):
+        synthetic_met(hours=1, nx=60, ny=5, center_lon=179.0)
+
+
+def test_cli_family_flags(tmp_path, capsys) -> None:
+    from stilt.cli import main
+    from stilt.met.arl import read_arl
+
+    assert main(["met", "synth", str(tmp_path / "m"), "--hours=1", "--nx=12", "--ny=10",
+                 "--vertical=pressure", "--surface=gdas", "--center=42,-95",
+                 "--sea-east-of=-95"]) == 0
+    path = capsys.readouterr().out.split()[0]
+    back = read_arl(path)
+    assert back.attrs["vertical_system"] == 2
+    assert sorted(back.data_vars) == sorted(FAMILY_SURFACE["gdas"] + FAMILY_UPPER["gdas"])
+    assert ArlGrid.from_attrs(back.attrs).sync_lat == 42.0
+    sea = back.lon.values >= -95.0
+    assert sea.any() and np.all(back.SHGT.values[:, sea] == 0)
+    assert main(["met", "synth", str(tmp_path / "n"), "--center=42"]) == 2
+    assert "--center must be LAT,LON" in capsys.readouterr().err
+    assert main(["met", "synth", str(tmp_path / "n"), "--sea-east-of=east"]) == 2
+    assert main(["met", "synth", str(tmp_path / "n"), "--vertical=eta"]) == 1
+    assert not (tmp_path / "n").exists()
+
+
+def test_cli_help_names_every_family(capsys) -> None:
+    from stilt.cli import main
+    from stilt.met.synthetic import FAMILIES, VERTICAL_NAMES
+
+    assert main(["met", "synth", "--help"]) == 0
+    text = capsys.readouterr().out
+    options = text[text.index("--vertical"):]
+    for name in (*VERTICAL_NAMES, *FAMILIES):
+        assert name in options, name
+    for flag in ("--vertical=<name>", "--surface=<name>", "--center=<lat,lon>",
+                 "--sea-east-of=<lon>"):
+        assert flag in text
