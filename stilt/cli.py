@@ -61,9 +61,9 @@ def _cmd_met(argv: list[str]) -> int:
       --ny=<n>             Grid points south-north [default: 100].
       --seed=<n>           Random seed of the terrain and weather perturbations [default: 1].
       --vertical=<name>    Vertical coordinate (ARL system): sigma (1, PTOP in RESERVED),
-                           pressure (2, GDAS levels with HGTS), height (3, m above ground,
-                           with PRES), hybrid (4, offset+sigma) or wrf (5, WRF eta with
-                           PRES) [default: sigma].
+                           pressure (2, GDAS levels with HGTS), height (3, terrain-
+                           following metres, with PRES), hybrid (4, offset+sigma) or wrf
+                           (5, WRF eta with PRES) [default: sigma].
       --surface=<name>     Field set of a met family: hrrr, gdas, nam, ngm or wrf
                            [default: hrrr].
       --center=<lat,lon>   Grid centre in degrees, latitude 25 to 65; the weather moves

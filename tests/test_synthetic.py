@@ -493,15 +493,17 @@ def test_height_levels_have_a_consistent_pressure() -> None:
     hgts = synthetic_met(start="2023-07-15T20:00", hours=2, nx=NX, ny=NY, seed=2,
                          vertical="height", surface="hrrr")
     np.testing.assert_array_equal(hgts.PRES.values, pres)            # one weather
-    np.testing.assert_allclose(hgts.HGTS.values - hgts.SHGT.values[:, None],
-                               np.broadcast_to(z_lev[None, :, None, None], pres.shape),
-                               atol=0.05)
+    # terrain-following: a level is z* (ZT - SHGT) / ZT above the ground, ZT = 25 km
+    h = hgts.SHGT.values.astype(float)[:, None]
+    z_agl = z_lev[None, :, None, None] * (25000.0 - h) / 25000.0
+    assert h.max() > 1500                                            # so the terrain matters
+    np.testing.assert_allclose(hgts.HGTS.values - hgts.SHGT.values[:, None], z_agl, atol=0.05)
     for i in range(2):
         q = hgts.SPHU[i].values.astype(float)
         z = _hypsometric(hgts.PRSS[i].values, pres[i], hgts.T02M[i].values, q[0],
                          hgts.TEMP[i].values * (1 + 0.61 * q), hgts.SHGT[i].values)
-        z_agl = z - hgts.SHGT[i].values
-        assert np.nanmax(np.abs(z_agl - z_lev[:, None, None])[pres[i] > 250]) < 1.5
+        err = np.abs(z - hgts.SHGT[i].values - z_agl[i])
+        assert np.nanmax(err[pres[i] > 250]) < 1.5
 
 
 def test_wrf_levels_and_fields() -> None:

@@ -157,8 +157,9 @@ def synthetic_met(start: str | np.datetime64 = "2023-07-15T00:00", hours: int = 
     vertical : str, optional
         Vertical coordinate (ARL vertical system): ``sigma`` (1, the default), ``pressure``
         (2, GDAS levels with geopotential heights, also below the ground), ``height`` (3,
-        metres above ground with a PRES field), ``hybrid`` (4, offset + sigma packed in the
-        level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a PRES field).
+        terrain-following heights in metres with a PRES field), ``hybrid`` (4, offset +
+        sigma packed in the level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a
+        PRES field).
     surface : str, optional
         Field set of a met family: ``hrrr`` (the default), ``gdas``, ``nam``, ``ngm`` or
         ``wrf`` (see ``stilt.met.synthetic_fields.SURFACE_SETS`` and ``UPPER_SETS``).
@@ -285,8 +286,9 @@ def synthetic_met_files(start: str | np.datetime64 = "2023-07-15T00:00", hours: 
     vertical : str, optional
         Vertical coordinate (ARL vertical system): ``sigma`` (1, the default), ``pressure``
         (2, GDAS levels with geopotential heights, also below the ground), ``height`` (3,
-        metres above ground with a PRES field), ``hybrid`` (4, offset + sigma packed in the
-        level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a PRES field).
+        terrain-following heights in metres with a PRES field), ``hybrid`` (4, offset +
+        sigma packed in the level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a
+        PRES field).
     surface : str, optional
         Field set of a met family: ``hrrr`` (the default), ``gdas``, ``nam``, ``ngm`` or
         ``wrf`` (see ``stilt.met.synthetic_fields.SURFACE_SETS`` and ``UPPER_SETS``).
@@ -347,8 +349,9 @@ def generate_synthetic_met(directory: str | os.PathLike[str],
     vertical : str, optional
         Vertical coordinate (ARL vertical system): ``sigma`` (1, the default), ``pressure``
         (2, GDAS levels with geopotential heights, also below the ground), ``height`` (3,
-        metres above ground with a PRES field), ``hybrid`` (4, offset + sigma packed in the
-        level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a PRES field).
+        terrain-following heights in metres with a PRES field), ``hybrid`` (4, offset +
+        sigma packed in the level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a
+        PRES field).
     surface : str, optional
         Field set of a met family: ``hrrr`` (the default), ``gdas``, ``nam``, ``ngm`` or
         ``wrf`` (see ``stilt.met.synthetic_fields.SURFACE_SETS`` and ``UPPER_SETS``).

@@ -10,7 +10,7 @@ name      KSYS  level values                                pressure of level k
 ========  ====  ==========================================  ==============================
 sigma     1     sigma (surface 1.0); RESERVED = PTOP 50 hPa  ``PTOP + (PRSS - PTOP) sigma``
 pressure  2     hPa (surface 0), GDAS 1-degree levels        the level value
-height    3     m above ground (surface 0)                  solved: ``Z(p) = SHGT + z``
+height    3     terrain-following m (surface 0)             solved: ``Z(p) = SHGT + z_agl``
 hybrid    4     offset + sigma packed (surface 1.0)         ``PRSS frac + int``
 wrf       5     WRF eta (surface 1.0); RESERVED = P_TOP      WRF hybrid_opt=2 formula
 ========  ====  ==========================================  ==============================
@@ -25,7 +25,7 @@ import numpy as np
 
 from stilt.met.synthetic_weather import G, RD, column_state
 
-__all__ = ["HEIGHT_LEVELS_M", "HYBRID_LEVELS", "PRESSURE_LEVELS_HPA", "PTOP_HPA",
+__all__ = ["HEIGHT_LEVELS_M", "HEIGHT_TOP_M", "HYBRID_LEVELS", "PRESSURE_LEVELS_HPA", "PTOP_HPA",
            "SIGMA_LEVELS", "VERTICALS", "WRF_ETA_LEVELS", "WRF_P0_HPA", "WRF_PTOP_HPA",
            "VerticalLevels", "wrf_hybrid_b"]
 
@@ -41,7 +41,10 @@ PRESSURE_LEVELS_HPA: tuple[float, ...] = (
     1000.0, 975.0, 950.0, 925.0, 900.0, 850.0, 800.0, 750.0, 700.0, 650.0, 600.0, 550.0,
     500.0, 450.0, 400.0, 350.0, 300.0, 250.0, 200.0, 150.0, 100.0, 50.0,
 )
-#: Terrain-following heights above ground (m, bottom up).
+#: Terrain-following heights (m, bottom up): the sigma-z coordinate z* of a level whose height
+#: above ground is ``z* (ZT - SHGT) / ZT`` with ZT = HEIGHT_TOP_M, HYSPLIT's default model top,
+#: which is how the reference binary places KSYS 3 levels (measured on it); over sea-level
+#: terrain z* is the height above ground.
 HEIGHT_LEVELS_M: tuple[float, ...] = (
     10.0, 50.0, 100.0, 200.0, 350.0, 500.0, 750.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0,
     5000.0, 7000.0, 9000.0, 12000.0, 15000.0,
@@ -63,6 +66,7 @@ WRF_ETA_LEVELS: tuple[float, ...] = (
     0.675, 0.625, 0.573, 0.52, 0.466, 0.412, 0.359, 0.308, 0.259, 0.213, 0.17, 0.131,
     0.096, 0.065, 0.039, 0.017,
 )
+HEIGHT_TOP_M = 25000.0
 WRF_PTOP_HPA = 50.0
 WRF_P0_HPA = 1000.0
 WRF_ETA_C = 0.2
@@ -139,8 +143,9 @@ def _pressure_pressures(lv: VerticalLevels, c: dict[str, np.ndarray],
 
 def _height_pressures(lv: VerticalLevels, c: dict[str, np.ndarray],
                       c4: dict[str, np.ndarray]) -> np.ndarray:
-    """Newton steps on ln p for Z(p) = SHGT + z, with dZ/dln p = -Rd Tv / g."""
-    z = np.asarray(lv.values, dtype=np.float64)[:, None, None]
+    """Newton steps on ln p for Z(p) = SHGT + z_agl, with dZ/dln p = -Rd Tv / g."""
+    zstar = np.asarray(lv.values, dtype=np.float64)[:, None, None]
+    z = zstar * (HEIGHT_TOP_M - c["H"]) / HEIGHT_TOP_M
     target = c["H"] + z
     lnp = np.log(c["PS"]) - z * G / (RD * column_state(c["PS"], c)["TV"])
     for _ in range(_NEWTON_STEPS):
@@ -203,7 +208,7 @@ VERTICALS: dict[str, VerticalLevels] = {
     "pressure": VerticalLevels("pressure", 2, PRESSURE_LEVELS_HPA, 0.0, 0.0,
                                "pressure of the level", "hPa"),
     "height": VerticalLevels("height", 3, HEIGHT_LEVELS_M, 0.0, 0.0,
-                             "height of the level above ground", "m"),
+                             "terrain-following height z* of the level", "m"),
     "hybrid": VerticalLevels("hybrid", 4, HYBRID_LEVELS, 0.0,
                              1.0, "pressure offset (hPa, integer part) plus sigma (fraction)",
                              "1"),
