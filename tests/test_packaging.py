@@ -34,6 +34,22 @@ def test_every_python_module_is_installed() -> None:
     assert not missing, f"add these to stilt/meson.build install lists: {sorted(missing)}"
 
 
+def test_shipped_tables_are_installed() -> None:
+    """Every file of stilt/met/bdyfiles (the default roughness table) is in the install lists,
+    and the installed package serves it unchanged (the editable install's loader serves only
+    what meson installs; tests/test_recipe.py checks a built wheel)."""
+    from importlib import resources
+
+    folder = REPO / "stilt" / "met" / "bdyfiles"
+    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    assert {"ASCDATA.CFG", "ROUGLEN.ASC", "LANDUSE.ASC", "README.md"} <= set(names)
+    missing = {f"met/bdyfiles/{n}" for n in names} - _listed_sources()
+    assert not missing, f"add these to stilt/meson.build install lists: {sorted(missing)}"
+    installed = resources.files("stilt.met").joinpath("bdyfiles")
+    for name in names:
+        assert installed.joinpath(name).read_bytes() == (folder / name).read_bytes(), name
+
+
 def test_every_module_imports() -> None:
     for path in sorted((REPO / "stilt").rglob("*.py")):
         rel = path.relative_to(REPO).with_suffix("")
