@@ -538,9 +538,16 @@ class ModelConfig:
         """Hash of everything that changes the trajectories of a simulation on ``met``.
 
         A seed derived from the id (``seed: null``) is part of the id, so it is hashed as None.
+        A met source without ``roughness`` runs on the table stilt ships, so that table's name
+        and checksum are hashed in its place: trajectories made on another default surface
+        (before stilt shipped the table: 0.2 m everywhere) are redone.
         """
-        return _digest({"params": self.resolved_params(), "seed": self.seed,
-                        "met": self.met_dict(met)})
+        settings = self.met_dict(met)
+        if "roughness" in settings and settings["roughness"] is None:
+            from stilt.met.roughness import shipped_roughness
+
+            settings["roughness"] = {"default": shipped_roughness().path}
+        return _digest({"params": self.resolved_params(), "seed": self.seed, "met": settings})
 
     def footprint_hash(self, met: str, name: str) -> str:
         """Hash of one footprint's settings on top of :meth:`transport_hash`."""

@@ -711,7 +711,13 @@ def calc_footprints(
     foot = parts.foot
     if cfg.hnf_plume and not parts.hnf_applied:
         foot = _apply_hnf(parts, rec, extra, cfg.veght)
-    return {name: _footprint(parts, foot, rec, grid, name, cfg) for name, grid in grids.items()}
+    feet = {name: _footprint(parts, foot, rec, grid, name, cfg) for name, grid in grids.items()}
+    # the surface the transport ran on (stilt.run_trajectories records it), for provenance
+    roughness = getattr(particles, "attrs", {}).get("roughness")
+    if roughness is not None:
+        for ds in feet.values():
+            ds.attrs["roughness"] = roughness
+    return feet
 
 
 def calc_footprint(
@@ -766,8 +772,9 @@ def calc_footprint(
         (umol m-2 s-1), float64; ``time`` is the start of each hour bin (the receptor time
         when time-integrated); cell-centre coordinates; a ``crs`` grid mapping; attributes
         recording receptor, grid, settings, package version and mass bookkeeping
-        (``foot_total``, ``foot_in_grid``, ``foot_outside_grid``). An empty footprint is
-        one zero layer with ``empty = 1`` and ``empty_reason``.
+        (``foot_total``, ``foot_in_grid``, ``foot_outside_grid``), and the particles'
+        ``roughness`` attribute (the z0 the transport used) when they carry one. An empty
+        footprint is one zero layer with ``empty = 1`` and ``empty_reason``.
 
     Raises
     ------

@@ -29,7 +29,7 @@ mets:                 # named met sources (names: letters, digits, '.', '-'; no 
     directory: /path/to/arl/met            # relative paths are relative to this project
     file_format: "hysplit.%Y%m%d.%Hz.hrrra"  # strftime pattern of the file names
     file_tres: 6h                            # time span between consecutive files
-    # roughness: exe/ASCDATA.CFG             # z0 table (HYSPLIT layout) where no RGHS; 0.2 m
+    # roughness: exe/ASCDATA.CFG             # z0 where no RGHS; unset: HYSPLIT 1-deg table
 
 footprints:           # named footprints, each with its own grid (degrees for lat/lon)
   default:
@@ -145,6 +145,7 @@ class ProjectCheck:
     n_receptors: int = 0
     mets: list[str] = field(default_factory=list)
     footprints: dict[str, str] = field(default_factory=dict)
+    roughness: dict[str, str] = field(default_factory=dict)
     simulations: int = 0
     complete: int = 0
     to_run: int = 0
@@ -162,6 +163,8 @@ class ProjectCheck:
                  f"{self.complete} complete, {self.to_run} to run"]
         for name, text in self.footprints.items():
             lines.append(f"footprint {name}: {text}")
+        for name, text in self.roughness.items():
+            lines.append(f"met {name}: roughness {text} (where the files carry no RGHS)")
         lines += [f"problem: {p}" for p in self.problems]
         lines.append("ok" if self.ok else f"{len(self.problems)} problem(s)")
         return "\n".join(lines)
@@ -196,9 +199,13 @@ def check_project(directory: str | Path) -> ProjectCheck:
 
     for name in cfg.mets:
         try:
-            roughness_source(getattr(_resolved_met(cfg, name, model.project), "roughness", None))
+            surface = roughness_source(getattr(_resolved_met(cfg, name, model.project),
+                                               "roughness", None))
         except StiltError as exc:
             out.problems.append(f"met {name}: {exc}")
+        else:
+            out.roughness[name] = (f"{surface:g} m everywhere" if isinstance(surface, float)
+                                   else surface.path)
     plan = model.plan()
     out.simulations = len(plan)
     for p in plan:

@@ -112,6 +112,15 @@ def test_recipe_build_script_and_tests_in_a_fresh_venv(tmp_path: Path) -> None:
 
     work = tmp_path / "test"
     work.mkdir()
+    # the wheel pip built holds the roughness tables stilt ships (its default surface)
+    code = ("from importlib import resources; from stilt.met.roughness import shipped_roughness; "
+            "f = resources.files('stilt.met').joinpath('bdyfiles').joinpath('ROUGLEN.ASC'); "
+            "print(f); print(shipped_roughness().path)")
+    run = subprocess.run([str(py), "-c", code], cwd=work, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    where, label = run.stdout.strip().splitlines()
+    assert where.startswith(str(venv)) and "sha256 a8503953877b" in label, run.stdout
     for test in recipe["tests"]:
         if "python" in test:
             for module in test["python"]["imports"]:

@@ -1,8 +1,12 @@
-"""Roughness tables (ASCDATA.CFG / ROUGLEN.ASC) and the log-law wind below the first data level."""
+"""Roughness tables (ASCDATA.CFG / ROUGLEN.ASC), the shipped default and the log-law wind below
+the first data level."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +16,8 @@ import stilt
 from stilt import _core
 from stilt.errors import ConfigError
 from stilt.met.projection import ArlGrid
-from stilt.met.roughness import DEFAULT_Z0, read_roughness, roughness_source
+from stilt.met.roughness import (DEFAULT_Z0, SHIPPED_NAME, read_roughness, roughness_source,
+                                  shipped_roughness)
 from stilt.met.window import SURFACE_VARS, MetSource, Window
 from stilt.simulation import _resolved_met
 from test_transport import SIGMA, make_met
@@ -90,7 +95,7 @@ def test_bad_tables_name_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_roughness_source_and_met_config_values(tmp_path: Path) -> None:
-    assert roughness_source(None) == DEFAULT_Z0
+    assert roughness_source(None) is shipped_roughness()
     assert roughness_source(0.5) == 0.5 and roughness_source("0.05") == 0.05
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(ConfigError, match="positive length"):
@@ -155,7 +160,88 @@ def test_met_rghs_wins_and_the_run_records_its_roughness(tmp_path: Path) -> None
     receptor = {"time": "2021-07-01T02:00", "latitude": 38.0, "longitude": -106.0,
                 "altitude": 10.0}
     runs = [stilt.run_trajectories(receptor, met, n_hours=-1, numpar=2, seed=1, nturb=1)]
-    assert runs[0].attrs["roughness"] == f"{DEFAULT_Z0:g} m"
+    assert runs[0].attrs["roughness"] == shipped_roughness().path
+    runs.append(stilt.run_trajectories(receptor, with_rghs, n_hours=-1, numpar=2, seed=1,
+                                       nturb=1))
+    assert runs[1].attrs["roughness"] == "RGHS"
+
+
+BDYFILES = resources.files("stilt.met").joinpath("bdyfiles")
+
+#: a lat/lon grid from the Pacific (145 W) to the Plains (96 W), 30-41 N, one node per degree
+PACIFIC_PLAINS = ArlGrid.latlon(lat0=30.0, lon0=-145.0, dlat=1.0, dlon=1.0, nx=50, ny=12)
+
+
+def test_shipped_tables_are_the_files_their_readme_describes(tmp_path: Path) -> None:
+    """The installed tables have the sizes and sha256 sums their README lists (HYSPLIT's
+    bdyfiles, byte for byte); the run label carries ROUGLEN.ASC's sum; reading the same files
+    as a user-given table gives the same z0."""
+    readme = BDYFILES.joinpath("README.md").read_text()
+    listed = re.findall(r"^\| `([A-Z]+\.[A-Z]+)` \| (\d+) \| `([0-9a-f]{64})` \|$", readme,
+                        re.M)
+    assert sorted(name for name, _, _ in listed) == ["ASCDATA.CFG", "LANDUSE.ASC",
+                                                      "ROUGLEN.ASC"]
+    for name, size, digest in listed:
+        data = BDYFILES.joinpath(name).read_bytes()
+        assert len(data) == int(size) and hashlib.sha256(data).hexdigest() == digest, name
+        (tmp_path / name).write_bytes(data)
+    table = shipped_roughness()
+    digest = dict((name, d) for name, _, d in listed)["ROUGLEN.ASC"]
+    assert table.path == f"{SHIPPED_NAME}, sha256 {digest[:12]}"
+    assert (table.lat0, table.lon0, table.dlat, table.dlon, table.default) == \
+        (-90.0, -180.0, 1.0, 1.0, DEFAULT_Z0)
+    assert table.z0.shape == (180, 360) and not table.z0.flags.writeable
+    np.testing.assert_array_equal(read_roughness(tmp_path / "ASCDATA.CFG").z0, table.z0)
+
+
+def test_default_is_the_shipped_table_per_node_and_rghs_still_wins() -> None:
+    """Without a roughness setting each node takes its 1-degree cell of the shipped table
+    (floor indexing): Kansas farmland 0.75 m at 38 N 99 W but 0.25 m one cell south or east,
+    the Pacific 0.03 m, the forested coast at 124 W 2 m. A met RGHS field still wins."""
+    met = make_met(PACIFIC_PLAINS, 2, 8.0, 0.0).drop_vars(["U10M", "V10M"])
+    src = MetSource(met)
+    assert src.set_roughness(roughness_source(None)) == shipped_roughness().path
+    assert src.roughness.shape == (50, 12)
+
+    def node(lat: int, lon: int) -> float:
+        return float(src.roughness[lon + 145, lat - 30])
+
+    assert node(38, -99) == 0.75 and node(39, -99) == 0.75 and node(41, -100) == 0.75
+    assert node(37, -99) == 0.25 and node(38, -98) == 0.25
+    assert node(35, -140) == 0.03 and node(40, -125) == 0.03
+    assert node(40, -124) == 2.0
+    with_rghs = MetSource(met.assign(RGHS=met.PRSS * 0 + 0.01))
+    assert with_rghs.set_roughness(roughness_source(None)) == "RGHS"
+    assert with_rghs.roughness is None
+
+
+def test_runs_record_the_surface_and_a_constant_still_works(tmp_path: Path) -> None:
+    """Trajectories and their footprint name the shipped table by default; ``roughness: 0.2``
+    gives the former constant, which moves the turbulent particles differently; the transport
+    hash tells the two apart."""
+    from stilt.met.arl import write_arl
+
+    write_arl(make_met(PACIFIC_PLAINS, 3, 4.0, 1.0).drop_vars(["U10M", "V10M"]),
+              tmp_path / "met.arl")
+    receptor = {"time": "2021-07-01T03:00", "latitude": 38.5, "longitude": -99.5,
+                "altitude": 10.0}
+    runs = {}
+    for z0 in (None, 0.2):
+        met = stilt.MetConfig(tmp_path, "met.arl", roughness=z0)
+        runs[z0] = stilt.run_trajectories(receptor, met, n_hours=-2, numpar=20, seed=3)
+    assert runs[None].attrs["roughness"] == shipped_roughness().path
+    assert runs[0.2].attrs["roughness"] == "0.2 m"
+    assert not np.allclose(runs[None].zagl.values, runs[0.2].zagl.values, equal_nan=True)
+    grid = stilt.Grid(xmin=-101.0, xmax=-98.0, ymin=37.0, ymax=40.0, xres=0.1, yres=0.1)
+    for run in runs.values():
+        foot = stilt.calc_footprint(run, receptor, grid)
+        assert foot.attrs["roughness"] == run.attrs["roughness"]
+    hashes = {z0: stilt.ModelConfig(mets={"m": stilt.MetConfig(tmp_path, "met.arl",
+                                                                 roughness=z0)}
+                                    ).transport_hash("m") for z0 in (None, 0.2)}
+    assert hashes[None] != hashes[0.2]
+    assert hashes[None] == stilt.ModelConfig(
+        mets={"m": stilt.MetConfig(tmp_path, "met.arl")}).transport_hash("m")
 
 
 def test_project_check_reports_a_bad_roughness_table(tmp_path: Path) -> None:
@@ -170,4 +256,10 @@ def test_project_check_reports_a_bad_roughness_table(tmp_path: Path) -> None:
     assert any(p.startswith("met hrrr: roughness:") and "exe/ASCDATA.CFG does not exist" in p
                for p in problems), problems
     write_table(tmp_path / "p" / "exe", np.full((2, 2), 10))
-    assert not any("roughness" in p for p in check_project(tmp_path / "p").problems)
+    check = check_project(tmp_path / "p")
+    assert not any("roughness" in p for p in check.problems)
+    assert (f"met hrrr: roughness {tmp_path / 'p' / 'exe' / 'ASCDATA.CFG'} (where the files "
+            "carry no RGHS)") in check.report()
+    config.write_text(text)  # roughness unset again: the shipped table
+    assert (f"met hrrr: roughness {shipped_roughness().path} (where the files carry no RGHS)"
+            in check_project(tmp_path / "p").report())

@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "met_dataset": "stilt.met.arl",
     "ArlGrid": "stilt.met.projection",
     "read_roughness": "stilt.met.roughness",
+    "shipped_roughness": "stilt.met.roughness",
     "generate_synthetic_met": "stilt.met.synthetic",
     "synthetic_met": "stilt.met.synthetic",
 }

@@ -77,9 +77,11 @@ class MetConfig:
         Surface roughness length z0 where the files carry no ``RGHS``: a constant in m, or a
         HYSPLIT ``ASCDATA.CFG`` / ``ROUGLEN.ASC`` table sampled at every met grid node
         (:mod:`stilt.met.roughness`; relative paths are relative to the project). Default
-        None: 0.2 m everywhere. HYSPLIT-STILT runs read R-STILT's or PYSTILT's bundled 1-degree
-        table; point this at it to use the same surface (it changes the stable mixed-layer
-        height by up to ~10 % on files without 10-m winds).
+        None: the global 1-degree table stilt ships (HYSPLIT's ``bdyfiles`` ``ROUGLEN.ASC``,
+        the table the reference binary reads), so runs have the surface of HYSPLIT-STILT
+        runs. ``0.2`` gives one constant 0.2 m everywhere (stilt's default before it shipped
+        the table; it changes the stable mixed-layer height by up to ~10 % on files without
+        10-m winds).
     """
 
     directory: str | Path

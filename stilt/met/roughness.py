@@ -18,28 +18,41 @@ east / north); nodes outside the table get the default. Each particle then uses 
 nearest node, for the turbulence profiles and, on files without 10-m winds, for the neutral
 log-law wind below the first data level (:mod:`stilt.met.window`).
 
-z0 is a surface input like the met itself: HYSPLIT installs (R-STILT's ``exe/`` folder, PYSTILT)
-ship a global 1-degree table; point :class:`stilt.MetConfig` ``roughness`` at its
-``ASCDATA.CFG`` or ``ROUGLEN.ASC`` to give stilt the same surface as those runs. stilt ships no
-table of its own; without one, z0 is one constant (0.2 m, the ``ASCDATA.CFG`` default).
+z0 is a surface input like the met itself. stilt ships HYSPLIT's global 1-degree table (the
+``bdyfiles`` that HYSPLIT installs, R-STILT's ``exe/`` folder and PYSTILT carry; copied byte
+for byte from the PYSTILT wheel into ``stilt/met/bdyfiles``, provenance in its ``README.md``)
+and uses it by default, as the reference binary does: :class:`stilt.MetConfig` ``roughness``
+unset (None) means :func:`shipped_roughness`. Point ``roughness`` at another ``ASCDATA.CFG`` or
+``ROUGLEN.ASC`` for another surface, or give a number for one constant z0 in m (``0.2``, the
+``ASCDATA.CFG`` default, was stilt's default before it shipped the table).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from stilt.errors import ConfigError
 
-__all__ = ["DEFAULT_Z0", "RoughnessTable", "read_roughness", "roughness_source"]
+__all__ = ["DEFAULT_Z0", "SHIPPED_NAME", "RoughnessTable", "read_roughness", "roughness_source",
+           "shipped_roughness"]
 
 #: roughness length (m) where nothing else is known (ASCDATA.CFG default, physics.md 3.2)
 DEFAULT_Z0 = 0.2
 
 #: the layout HYSPLIT assumes when ROUGLEN.ASC is given without an ASCDATA.CFG
 _GLOBAL_1DEG = (-90.0, -180.0, 1.0, 1.0, 180, 360)
+
+#: how runs on the shipped table name it (attribute ``roughness``), before its sha256 prefix
+SHIPPED_NAME = "stilt bdyfiles ROUGLEN.ASC (HYSPLIT global 1-degree)"
+
+#: the package folder (under ``stilt.met``) holding the shipped tables
+_BDYFILES = "bdyfiles"
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,8 @@ class RoughnessTable:
     default : float
         z0 (m) outside the table and where a cell holds no positive value.
     path : str
-        Where the table was read from (for provenance).
+        Where the table came from, for provenance: the file that was read, or for the shipped
+        table :data:`SHIPPED_NAME` and the first 12 hex digits of its sha256.
     """
 
     lat0: float
@@ -96,7 +110,17 @@ class RoughnessTable:
 
 
 def _read_ascdata(path: Path) -> tuple[tuple[float, float, float, float, int, int], float, Path]:
-    lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    layout, default, folder = _parse_ascdata(path.read_text(), str(path))
+    folder_path = Path(folder)
+    if not folder_path.is_absolute():
+        folder_path = path.parent / folder_path
+    return layout, default, folder_path
+
+
+def _parse_ascdata(text: str, where: str) -> tuple[tuple[float, float, float, float, int, int],
+                                                   float, str]:
+    """Layout, default z0 and data folder of an ASCDATA.CFG's text (``where`` names it)."""
+    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
     try:
         lat0, lon0 = float(lines[0][0]), float(lines[0][1])
         dlat, dlon = float(lines[1][0]), float(lines[1][1])
@@ -105,16 +129,34 @@ def _read_ascdata(path: Path) -> tuple[tuple[float, float, float, float, int, in
         folder = lines[5][0].strip("'\"") if len(lines) > 5 else "./"
     except (IndexError, ValueError):
         raise ConfigError(
-            f"{path}: not an ASCDATA.CFG (expected 6 lines: lower-left lat lon, spacing "
+            f"{where}: not an ASCDATA.CFG (expected 6 lines: lower-left lat lon, spacing "
             "dlat dlon, counts nlat nlon, default land use, default roughness in m, data "
             "folder)") from None
     if dlat <= 0 or dlon <= 0 or nlat < 1 or nlon < 1 or default <= 0:
-        raise ConfigError(f"{path}: spacing {dlat} {dlon}, counts {nlat} {nlon} and default "
+        raise ConfigError(f"{where}: spacing {dlat} {dlon}, counts {nlat} {nlon} and default "
                           f"roughness {default} must all be positive")
-    folder_path = Path(folder)
-    if not folder_path.is_absolute():
-        folder_path = path.parent / folder_path
-    return (lat0, lon0, dlat, dlon, nlat, nlon), default, folder_path
+    return (lat0, lon0, dlat, dlon, nlat, nlon), default, folder
+
+
+def _parse_rouglen(text: str, nlat: int, nlon: int, where: str) -> np.ndarray:
+    """z0 (m), row 0 the southernmost, of a ROUGLEN.ASC's text (``where`` names it)."""
+    rows = [ln.rstrip("\r\n") for ln in text.splitlines()]
+    rows = [r for r in rows if r.strip()]
+    if len(rows) < nlat:
+        raise ConfigError(f"{where}: {len(rows)} rows, expected {nlat} (one per latitude "
+                          "row, northernmost first)")
+    z0 = np.empty((nlat, nlon))
+    for n, row in enumerate(rows[:nlat]):
+        if len(row) < 4 * nlon:
+            raise ConfigError(f"{where}, line {n + 1}: {len(row)} characters, expected "
+                              f"{nlon} fields of 4 characters (roughness in cm)")
+        try:
+            values = [float(row[4 * i:4 * i + 4]) for i in range(nlon)]
+        except ValueError:
+            raise ConfigError(f"{where}, line {n + 1}: a field is not a number (expected "
+                              f"{nlon} roughness values in cm, 4 characters each)") from None
+        z0[nlat - 1 - n] = np.asarray(values) / 100.0
+    return z0
 
 
 def read_roughness(path: str | Path) -> RoughnessTable:
@@ -153,23 +195,43 @@ def read_roughness(path: str | Path) -> RoughnessTable:
         if not table.is_file():
             raise ConfigError(f"roughness: {path} points to {table}, which does not exist")
     lat0, lon0, dlat, dlon, nlat, nlon = layout
-    rows = [ln.rstrip("\r\n") for ln in table.read_text().splitlines()]
-    rows = [r for r in rows if r.strip()]
-    if len(rows) < nlat:
-        raise ConfigError(f"{table}: {len(rows)} rows, expected {nlat} (one per latitude "
-                          "row, northernmost first)")
-    z0 = np.empty((nlat, nlon))
-    for n, row in enumerate(rows[:nlat]):
-        if len(row) < 4 * nlon:
-            raise ConfigError(f"{table}, line {n + 1}: {len(row)} characters, expected "
-                              f"{nlon} fields of 4 characters (roughness in cm)")
-        try:
-            values = [float(row[4 * i:4 * i + 4]) for i in range(nlon)]
-        except ValueError:
-            raise ConfigError(f"{table}, line {n + 1}: a field is not a number (expected "
-                              f"{nlon} roughness values in cm, 4 characters each)") from None
-        z0[nlat - 1 - n] = np.asarray(values) / 100.0
+    z0 = _parse_rouglen(table.read_text(), nlat, nlon, str(table))
     return RoughnessTable(lat0, lon0, dlat, dlon, z0, default, str(path))
+
+
+@lru_cache(maxsize=1)
+def shipped_roughness() -> RoughnessTable:
+    """HYSPLIT's global 1-degree roughness table, as stilt ships it (the default surface).
+
+    The package's ``stilt/met/bdyfiles`` holds ``ASCDATA.CFG`` and ``ROUGLEN.ASC`` as HYSPLIT
+    distributes them (provenance, licence and checksums in the ``README.md`` beside them); they
+    are read on the first call, never at import.
+
+    Returns
+    -------
+    RoughnessTable
+        z0 on 1-degree cells from 90 S, 180 W; ``path`` is :data:`SHIPPED_NAME` with the first
+        12 hex digits of the table's sha256. The same read-only object on every call.
+
+    Raises
+    ------
+    ConfigError
+        The tables are missing from the installed package (a broken install).
+    """
+    folder = resources.files("stilt.met").joinpath(_BDYFILES)
+    try:
+        cfg_text = folder.joinpath("ASCDATA.CFG").read_text()
+        data = folder.joinpath("ROUGLEN.ASC").read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"the roughness table stilt ships is missing from the install "
+                          f"(stilt/met/{_BDYFILES}: {exc}); reinstall stilt, or give "
+                          "MetConfig(roughness=...) a table or a constant") from None
+    (lat0, lon0, dlat, dlon, nlat, nlon), default, _ = _parse_ascdata(
+        cfg_text, f"stilt/met/{_BDYFILES}/ASCDATA.CFG")
+    z0 = _parse_rouglen(data.decode("ascii"), nlat, nlon, f"stilt/met/{_BDYFILES}/ROUGLEN.ASC")
+    z0.flags.writeable = False
+    name = f"{SHIPPED_NAME}, sha256 {hashlib.sha256(data).hexdigest()[:12]}"
+    return RoughnessTable(lat0, lon0, dlat, dlon, z0, default, name)
 
 
 def roughness_source(value: float | str | Path | None) -> float | RoughnessTable:
@@ -178,8 +240,8 @@ def roughness_source(value: float | str | Path | None) -> float | RoughnessTable
     Parameters
     ----------
     value : float, str, Path or None
-        A positive number (m), a path (see :func:`read_roughness`), or None for
-        :data:`DEFAULT_Z0`.
+        A positive number (m), a path (see :func:`read_roughness`), or None for the table
+        stilt ships (:func:`shipped_roughness`).
 
     Returns
     -------
@@ -191,7 +253,7 @@ def roughness_source(value: float | str | Path | None) -> float | RoughnessTable
         A non-positive number or an unreadable file.
     """
     if value is None:
-        return DEFAULT_Z0
+        return shipped_roughness()
     if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
         z0 = float(value)
         if not (np.isfinite(z0) and z0 > 0):
