@@ -104,8 +104,9 @@ def reference_hycs_std(venv: Path = VENV) -> Path:
 def reference_ascdata(venv: Path = VENV) -> Path:
     """Path of the ``ASCDATA.CFG`` (with its ``ROUGLEN.ASC`` beside it) the wheel ships.
 
-    That roughness table is what ``hycs_std`` read for the oracle runs; benchmarks give it to
-    stilt too (``MetConfig(roughness=...)``) so that both run on the same surface.
+    That roughness table is what ``hycs_std`` read for the oracle runs. stilt ships the same
+    files byte for byte (``stilt/met/bdyfiles``) and uses them by default, so benchmarks run
+    both on the same surface without giving stilt this path.
     """
     return _wheel_file("ASCDATA.CFG", venv)
 

@@ -9,8 +9,8 @@ Options:
     --hours H       hours backward [default: 24]
     --no-reference  run stilt only
 
-Both run the same receptor, met, roughness table (the one the binary ships) and R-STILT
-parameters as the oracle case in
+Both run the same receptor, met, roughness table (the one the binary ships, stilt's default)
+and R-STILT parameters as the oracle case in
 ``../shared/oracle/<case>`` (500 particles, 24 h backward, 1-minute output as R-STILT writes by
 default), each in its own process so that CPU time and peak memory are those of one run with
 its output written: the binary writes PARTICLE_STILT.DAT; stilt writes the particle table to
@@ -46,8 +46,7 @@ import json, os, resource, sys, time
 t0 = time.process_time()
 import stilt
 args = json.loads(sys.argv[1])
-met = stilt.MetConfig(args["directory"], args["file_format"], args["file_tres"],
-                      roughness=args["roughness"])
+met = stilt.MetConfig(args["directory"], args["file_format"], args["file_tres"])
 rec = {"time": args["time"], "latitude": args["lat"], "longitude": args["lon"], "altitude": 10.0}
 t1 = time.process_time()
 ds = stilt.run_trajectories(rec, met, n_hours=-args["hours"], numpar=args["numpar"], seed=42,
@@ -146,12 +145,8 @@ def run_reference(case: str, work: Path, numpar: int, hours: int, met_dir: Path,
 def run_ours(case: str, work: Path, numpar: int, hours: int, met_dir: Path, fmt: str,
              tres: str) -> dict:
     """Run stilt.run_trajectories in a fresh process; return CPU, peak RSS, rows."""
-    sys.path.insert(0, str(BENCH))
-    from _reference import reference_ascdata  # noqa: PLC0415 (bench-only helper)
-
     setup = (SHARED / "oracle" / CASES[case]["oracle"] / "SETUP.CFG").read_text()
     args = dict(CASES[case], directory=str(met_dir), file_format=fmt, file_tres=tres,
-                roughness=str(reference_ascdata()),
                 hours=hours, numpar=numpar, varsiwant=_varsiwant(setup),
                 out=str(work / "stilt_particles.nc"))
     proc = subprocess.run([sys.executable, "-c", OURS, json.dumps(args)], check=True,

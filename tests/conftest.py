@@ -18,15 +18,3 @@ def shared_dir() -> Path:
     if not (SHARED / "met" / "oct1618.BIN").is_file():
         pytest.skip(f"reference data folder {SHARED} is absent (real met and oracle runs)")
     return SHARED
-
-
-#: The roughness table the reference binary read for every oracle run (its bundled 1-degree
-#: ROUGLEN.ASC, cut to 20-60 N, 130-60 W by bench/make_roughness_fixture.py): the oracle tests
-#: give it to stilt as MetConfig(roughness=...) so that both run on the same surface.
-ORACLE_ROUGHNESS = Path(__file__).resolve().parent / "data" / "roughness" / "ASCDATA.CFG"
-
-
-@pytest.fixture(scope="session")
-def oracle_roughness() -> Path:
-    """Path of the roughness table (ASCDATA.CFG) of the oracle runs."""
-    return ORACLE_ROUGHNESS

@@ -20,7 +20,6 @@ import pytest
 import xarray as xr
 
 import stilt
-from conftest import ORACLE_ROUGHNESS
 from oracle_ensembles import (CASES, OUR_SEEDS, R_KM, Summary, centroid, receptor, summarize,
                               summary_run)
 from stilt.met.projection import ArlGrid
@@ -30,17 +29,17 @@ VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", 
 
 
 def met_config(shared: Path, case: str, tmp: Path) -> stilt.MetConfig:
-    """The case's met on the roughness table the binary read for the oracle runs (its z0 per
-    node sets the log-law wind below the first NGM level): the NGM file, or the synthetic
-    files gunzipped under strftime names."""
+    """The case's met with default settings (the roughness table the binary read for the
+    oracle runs is stilt's default; its z0 per node sets the log-law wind below the first
+    NGM level): the NGM file, or the synthetic files gunzipped under strftime names."""
     if case == "ngm_oct1618":
-        return stilt.MetConfig(shared / "met", "oct1618.BIN", roughness=ORACLE_ROUGHNESS)
+        return stilt.MetConfig(shared / "met", "oct1618.BIN")
     for gz in sorted((shared / "oracle" / case / "met").glob("*.gz")):
         target = tmp / f"{gz.name[:11]}_synt"  # 20230716_18-23_synt.gz -> 20230716_18_synt
         if not target.exists():
             with gzip.open(gz) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours", roughness=ORACLE_ROUGHNESS)
+    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours")
 
 
 def read_particle_stilt(path: Path) -> np.ndarray:
@@ -273,13 +272,9 @@ def test_uniform_oracle_deterministic_columns(case: str, shared_dir: Path,
     setup.pop("seed", None)
     lat, lon, z = control["points"][0]
     rec = {"time": control["time"], "latitude": lat, "longitude": lon, "altitude": z}
-    met: Any = stilt.MetConfig(tmp_path, "met.arl")
-    if case in ("unstable", "humid"):
-        # the binary takes z0 = 0.44 m at the receptor's node from ROUGLEN.ASC (physics.md
-        # 3.2), which stilt does not ship: give it as a met roughness field instead
-        ds_met = stilt.read_arl(tmp_path / "met.arl")
-        ds_met["RGHS"] = xr.full_like(ds_met["PRSS"], 0.44)
-        met = ds_met
+    # default settings: z0 from the binary's ROUGLEN.ASC, which stilt ships (physics.md 3.2;
+    # 0.44 m at the receptor's node, 40.5 N 112 W)
+    met = stilt.MetConfig(tmp_path, "met.arl")
     ours = stilt.run_trajectories(rec, met, n_hours=control["n_hours"], seed=3, **setup)
     ref_rows = read_particle_stilt(folder / "PARTICLE_STILT.DAT.gz")
     ref = {c: ref_rows[:, i] for i, c in enumerate(UNIFORM_COLUMNS)}

@@ -641,19 +641,20 @@ def test_dispersion_stays_in_the_column_for_any_zi_and_step(zi: float, dt: float
     assert np.sign(x.mean()) == np.sign(dt)
 
 
-def test_real_met_receptor_column_matches_the_binary(shared_dir, oracle_roughness) -> None:
-    """NGM (EXCO / HFLX stability, KMIXD = 3) through the public run, on the binary's
-    roughness table: in the first hour the near-ground particles' sigw, tlgr and mlht are the
-    binary's to its printed precision (the stability from the exchange coefficient at the
-    first data level, the Hanna profile, the time interpolation between met times, the
-    log-law wind below the first data level with the node's z0 and virtual data-level
-    heights; with dry heights mlht was 0.6 % low, docs/transport.md)."""
+def test_real_met_receptor_column_matches_the_binary(shared_dir) -> None:
+    """NGM (EXCO / HFLX stability, KMIXD = 3) through the public run with default settings
+    (the roughness table the binary reads, shipped with stilt): in the first hour the
+    near-ground particles' sigw, tlgr and mlht are the binary's to its printed precision (the
+    stability from the exchange coefficient at the first data level, the Hanna profile, the
+    time interpolation between met times, the log-law wind below the first data level with
+    the node's z0 and virtual data-level heights; with dry heights mlht was 0.6 % low,
+    docs/transport.md)."""
     import xarray as xr
 
     import stilt
 
     met = stilt.MetConfig(directory=str(shared_dir / "met"), file_format="oct1618.BIN",
-                          file_tres="72 hours", roughness=oracle_roughness)
+                          file_tres="72 hours")
     receptor = {"time": "1995-10-17T18:00", "latitude": 40.0, "longitude": -90.0,
                 "altitude": 10}
     ours = stilt.run_trajectories(receptor, met, n_hours=-1, numpar=60, seed=3,
@@ -691,8 +692,7 @@ def test_time_interpolation_follows_zi_normalised_height() -> None:
                                                                    prof2)[1], ref)
 
 
-def test_time_interpolation_reproduces_the_binary_between_met_times(shared_dir,
-                                                                  oracle_roughness) -> None:
+def test_time_interpolation_reproduces_the_binary_between_met_times(shared_dir) -> None:
     """The NGM receptor column between 18 and 16 UTC (zi 665 -> 321 m): every layer value of
     layers 1-3 that the binary prints in the first two hours comes out of our met-time profiles
     at node (21, 13) through interpolate_in_time within 1 %; level-by-level interpolation
@@ -700,14 +700,14 @@ def test_time_interpolation_reproduces_the_binary_between_met_times(shared_dir,
     import xarray as xr
 
     import stilt
-    from stilt.met.roughness import read_roughness
+    from stilt.met.roughness import shipped_roughness
     from stilt.met.window import SURFACE_VARS, MetSource, Window
 
     # met-time columns at node (21, 13), nearest to the receptor (40N, 90W), from the
-    # transport's remap on the binary's roughness table (z0 = 0.75 m there); stability from
-    # EXCO / heat flux with kdat = 3 (first data level)
+    # transport's remap on the binary's roughness table (shipped with stilt, the default;
+    # z0 = 0.75 m there); stability from EXCO / heat flux with kdat = 3 (first data level)
     src = MetSource(stilt.read_arl(shared_dir / "met" / "oct1618.BIN"))
-    src.set_roughness(read_roughness(oracle_roughness))
+    src.set_roughness(shipped_roughness())
     win = Window(i0=0, j0=0, nx=src.nx, ny=src.ny)
     nlvl, aa, bb, cc = _core.met_internal_grid(ZTOP, 6000.0, 10)
     zsg = _core.met_internal_sigma(int(nlvl), aa, bb, cc, ZTOP)
@@ -750,8 +750,7 @@ def test_time_interpolation_reproduces_the_binary_between_met_times(shared_dir,
     assert level_hits / n < 0.6
 
 
-def test_time_loop_interpolates_profiles_along_zi_normalised_height(shared_dir,
-                                                                  oracle_roughness) -> None:
+def test_time_loop_interpolates_profiles_along_zi_normalised_height(shared_dir) -> None:
     """The NGM receptor column through run_trajectories, hours 0-2 (zi 665 -> 321 m between
     the 18 and 16 UTC met times): the most common sigma_w of layers 2 and 3 follows the
     binary's to its printed 3 decimals, across the times where the binary switches which
@@ -762,7 +761,7 @@ def test_time_loop_interpolates_profiles_along_zi_normalised_height(shared_dir,
     import stilt
 
     met = stilt.MetConfig(directory=str(shared_dir / "met"), file_format="oct1618.BIN",
-                          file_tres="72 hours", roughness=oracle_roughness)
+                          file_tres="72 hours")
     receptor = {"time": "1995-10-17T18:00", "latitude": 40.0, "longitude": -90.0,
                 "altitude": 10}
     ours = stilt.run_trajectories(receptor, met, n_hours=-2, numpar=200, seed=3,

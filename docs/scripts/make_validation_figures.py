@@ -6,8 +6,8 @@ Run from the repository root, with the reference data (``shared/``) beside the r
 
 It runs stilt's transport for the two ensemble cases of ``shared/oracle`` (seeds 42-49 x 2000
 particles pooled, as tests/test_transport_oracle.py does, against the binary's seed 42 and
-all its seeds pooled; 24 h backward, the reference's settings and roughness table),
-computes footprints on the reference grids, and writes into
+all its seeds pooled; 24 h backward, the reference's settings; stilt's default roughness
+table is the binary's), computes footprints on the reference grids, and writes into
 ``docs/_static/validation/``:
 
 - ``<case>_footprints.png``: time-integrated footprints side by side (same log colour scale);
@@ -51,19 +51,18 @@ CASES: dict[str, dict[str, Any]] = {
 NUMPAR = 2000  # ours per run; the binary's runs have 500
 SEEDS = tuple(range(42, 50))  # ours, pooled as in tests/test_transport_oracle.py
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "dens", "samt", "sigw", "tlgr"]
-#: the binary's roughness table and its extra seeds (tests/data, see bench/)
-ROUGHNESS = REPO / "tests" / "data" / "roughness" / "ASCDATA.CFG"
+#: the binary's extra seeds (tests/data, see bench/)
 BINARY_SEEDS = REPO / "tests" / "data" / "binary_seeds"
 
 
 def _met(shared: Path, case: str, tmp: Path) -> stilt.MetConfig:
     if case == "ngm_oct1618":
-        return stilt.MetConfig(shared / "met", "oct1618.BIN", roughness=ROUGHNESS)
+        return stilt.MetConfig(shared / "met", "oct1618.BIN")
     for gz in sorted((shared / "oracle" / case / "met").glob("*.gz")):
         target = tmp / f"{gz.name[:11]}_synt"  # 20230716_18-23_synt.gz -> 20230716_18_synt
         with gzip.open(gz) as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours", roughness=ROUGHNESS)
+    return stilt.MetConfig(tmp, "%Y%m%d_%H_synt", "6 hours")
 
 
 def _centroid(foot: xr.DataArray) -> tuple[float, float]:
