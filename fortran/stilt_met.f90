@@ -308,7 +308,16 @@ contains
                     temp(i, j, :), qz, pres(i, j, :), hgts(i, j, :), have_pres, &
                     have_hgts, pd, zd)
                 t0 = sfc(sv_t02m, i, j)
-                if (.not. ieee_is_finite(t0)) t0 = temp(i, j, 1) * (prss / pd(1))**0.286_dp
+                if (.not. ieee_is_finite(t0)) then
+                    ! no T02M/TMPS: the first data level brought down dry-adiabatically; on
+                    ! sigma files by its sigma alone, PTOP ignored (the binary's 10-m temp and
+                    ! mlht on a PTOP = 50 hPa file match only so, docs/met.md)
+                    if (ksys == ksys_sigma) then
+                        t0 = temp(i, j, 1) * lev(1)**(-0.286_dp)
+                    else
+                        t0 = temp(i, j, 1) * (prss / pd(1))**0.286_dp
+                    end if
+                end if
                 ! heights again, with the ground temperature now known
                 call column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp(i, j, :), &
                     qz, pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -171,6 +172,20 @@ def column_met(name: str, hours: int = 30) -> xr.Dataset:
                        surface={n: sfc_all[n] for n in c.surface},
                        upper={n: np.asarray(upper_all[n])[:, None, None] for n in c.upper},
                        source="GDAS" if name.startswith("gdas") else "TEST")
+
+
+def column_met_as_read(name: str, folder: Path) -> xr.Dataset:
+    """The case's met as the binary sees it: written to ``folder`` as ARL and read back.
+
+    ARL packing is lossy in ways that matter on uniform columns: a constant field has a
+    packing precision of 2/254, and values below it are read as 0 away from the first grid
+    column (a uniform specific humidity under 0.0079 kg/kg becomes dry air).
+    """
+    from stilt.met import read_arl, write_arl
+
+    path = Path(folder) / f"{name}.arl"
+    write_arl(column_met(name), path)
+    return read_arl(path)
 
 
 def receptor(name: str) -> dict[str, object]:

@@ -13,6 +13,7 @@ of particles below 8 m. Needs no ../shared.
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import stilt  # noqa: E402
 from column_met import (CASES, NOTURB_HOURS, TURB_HOURS, TURB_NUMPAR, TURB_ROWS,  # noqa: E402
-                        column_met, receptor)
+                        column_met_as_read, receptor)
 
 DATA = REPO / "tests" / "data" / "binary_columns"
 OUT = REPO / "docs" / "_static" / "validation" / "families.md"
@@ -32,8 +33,8 @@ COLS = ["time", "indx", "zagl", "foot", "mlht", "pres", "dens", "sigw", "tlgr", 
 FAMILY = {1: "sigma", 2: "pressure", 3: "height", 4: "hybrid", 5: "WRF-hybrid"}
 
 
-def _noturb(name: str, ref: xr.Dataset) -> dict[str, float]:
-    ours = stilt.run_trajectories(receptor(name), column_met(name), n_hours=NOTURB_HOURS,
+def _noturb(name: str, ref: xr.Dataset, met: xr.Dataset) -> dict[str, float]:
+    ours = stilt.run_trajectories(receptor(name), met, n_hours=NOTURB_HOURS,
                                   numpar=5, seed=42, varsiwant=COLS, nturb=1)
     out = {}
     for col in ("temp", "pres", "dens", "mlht"):
@@ -44,8 +45,8 @@ def _noturb(name: str, ref: xr.Dataset) -> dict[str, float]:
     return out
 
 
-def _turb(name: str, ref: xr.Dataset) -> dict[str, float]:
-    ours = stilt.run_trajectories(receptor(name), column_met(name), n_hours=TURB_HOURS,
+def _turb(name: str, ref: xr.Dataset, met: xr.Dataset) -> dict[str, float]:
+    ours = stilt.run_trajectories(receptor(name), met, n_hours=TURB_HOURS,
                                   numpar=TURB_NUMPAR, seed=42, varsiwant=COLS)
     ours = ours.isel(time=slice(0, TURB_ROWS))
     z = ours["zagl"].values.ravel()
@@ -69,7 +70,9 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name in sorted(CASES):
         case, ref = CASES[name], xr.open_dataset(DATA / f"{name}.nc").load()
-        a, b = _noturb(name, ref), _turb(name, ref)
+        with tempfile.TemporaryDirectory() as tmp:
+            met = column_met_as_read(name, Path(tmp))   # what the binary read
+            a, b = _noturb(name, ref, met), _turb(name, ref, met)
         lines.append(f"| {name} | {FAMILY[case.ksys]} ({case.ksys}) | {' '.join(case.surface)} "
                      f"| {a['temp']:.3f} | {a['pres']:.3f} | {a['dens']:.4f} | "
                      f"{a['mlht']:.1e} | {b['sigw']:.4f} | {b['tlgr']:.4f} | {b['foot']:.4f} |")
