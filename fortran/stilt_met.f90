@@ -56,6 +56,7 @@ module stilt_met
     real(dp), parameter, public :: rd_v5 = 287.04_dp   !! gas constant of dry air as in the reference binary (v5)
     real(dp), parameter, public :: g_v5 = 9.80616_dp   !! gravity as in the reference binary (v5)
     real(dp), parameter :: z0_unset = 0.2_dp            !! z0 where the rghs slot is empty (ASCDATA.CFG default)
+    real(dp), parameter :: ztop_height_data = 20000.0_dp !! top of the terrain-following height system (KSYS 3), m
     real(dp), parameter :: es_a = 21.4_dp, es_b = 5351.0_dp !! saturation vapour pressure exp(a - b/T), hPa
     !! humidity codes of remap_met
     integer(ip), parameter, public :: humidity_none = 0, humidity_sphu = 1, humidity_relh = 2
@@ -321,10 +322,11 @@ contains
                 ! heights again, with the ground temperature now known
                 call column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp(i, j, :), &
                     qz, pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
-                ! terrain-following heights are compressed over terrain like the internal
-                ! levels: the binary's pres at 10 m over 500 m terrain matches only so, and
-                ! its mlht moves from 2.6 % to 0.4 % of ours (docs/met.md)
-                if (ksys == ksys_terrain) zd = zd * (z_top - zg) / z_top
+                ! terrain-following heights are compressed over terrain with a 20 km top:
+                ! z = z* (20000 - zg) / 20000 (fitted on the binary's mlht and 10-m pres over
+                ! 500 m and 1500 m terrain, which give 19.8 and 19.7 km; 25 km or the top data
+                ! level leave 0.3-1.6 % and 1-3 %, docs/met.md)
+                if (ksys == ksys_terrain) zd = zd * (ztop_height_data - zg) / ztop_height_data
                 zi = (1.0_dp - zsg) * (z_top - zg)
                 u0 = sfc(sv_u10m, i, j); v0 = sfc(sv_v10m, i, j)
                 zw = 0.0_dp
