@@ -15,7 +15,9 @@ R-STILT defaults and its global roughness table (bench/_hycs_run.py) twice:
 - with turbulence, 200 particles, 1 h backward: every row of the first 30 minutes
   (zagl, sigw, tlgr, temp, pres, dens, mlht, foot), so that each printed column can be
   compared as a function of the particle height.
-Writes ``<case>.nc`` (about 100 kB each). Test input only (tests/test_met_families.py).
+Writes ``<case>.nc`` (about 160 kB each). The cases ``global_0`` and ``global_-180``: 5
+particles without turbulence on global 2-degree grids starting at 0 and 180W, across the
+antimeridian (hourly positions). Test input only (tests/test_met_families.py).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "tests"))
 from _files import write_test_data  # noqa: E402
 from _hycs_run import run_hycs  # noqa: E402
-from column_met import (CASES, NOTURB_HOURS, TURB_HOURS, TURB_NUMPAR, TURB_ROWS,  # noqa: E402
-                        column_met, receptor)
+from column_met import (CASES, GLOBAL_LON0, GLOBAL_RECEPTOR, NOTURB_HOURS,  # noqa: E402
+                        TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met, global_met_as_read,
+                        receptor)
 
 NOTURB_TIMES = (-1, -60, -720, -1440)
 NOTURB_COLS = ("long", "lati", "zagl", "temp", "pres", "dens", "mlht", "zsfc")
@@ -62,15 +65,42 @@ def reduce_case(name: str) -> xr.Dataset:
                              "namelist_seed": -43})
 
 
+def reduce_global(lon0: float) -> xr.Dataset:
+    """No-turbulence positions of 5 particles across the antimeridian on a global grid."""
+    import tempfile
+
+    rec = GLOBAL_RECEPTOR
+    with tempfile.TemporaryDirectory() as tmp:
+        met = global_met_as_read(lon0, Path(tmp))
+        rows = run_hycs(met, rec["time"], rec["latitude"], rec["longitude"], rec["altitude"],
+                        NOTURB_HOURS, 5, columns=("time", "indx", "long", "lati", "zagl"),
+                        NTURB=1)
+    hours = np.arange(1, 25)
+    data = {}
+    for c in ("long", "lati", "zagl"):
+        arr = np.full((hours.size, 5), np.nan)
+        for h in hours:
+            sel = rows["time"] == -60 * h
+            arr[h - 1, rows["indx"][sel].astype(int) - 1] = rows[c][sel]
+        data[c] = (("hour", "indx"), arr)
+    return xr.Dataset(data, coords={"hour": hours, "indx": np.arange(1, 6)},
+                      attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
+                                       "bench/binary_columns.py", "grid_lon0": lon0})
+
+
 def main() -> None:
     """Run the binary on each case and write the reduced files."""
     args = docopt(__doc__)
-    names = args["--cases"].split(",") if args["--cases"] else list(CASES)
+    names = (args["--cases"].split(",") if args["--cases"]
+             else list(CASES) + [f"global_{int(g)}" for g in GLOBAL_LON0])
     out = Path(args["--out"])
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         print(f"{name} ...", flush=True)
-        write_test_data(reduce_case(name), out / f"{name}.nc")
+        if name.startswith("global_"):
+            write_test_data(reduce_global(float(name.split("_")[1])), out / f"{name}.nc")
+        else:
+            write_test_data(reduce_case(name), out / f"{name}.nc")
 
 
 if __name__ == "__main__":

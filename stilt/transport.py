@@ -263,7 +263,11 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     # where the receptor sits in the grid and the met time coverage, before anything moves
     rx, ry = grid.to_grid(release.latitude, release.longitude)
     rx, ry = np.asarray(rx, float), np.asarray(ry, float)
-    if not (np.all(np.isfinite(rx)) and np.all((rx >= 1) & (rx <= source.nx))
+    x_max = float(source.nx)
+    if grid.is_global:  # cyclic in x: between the last column and the first is inside
+        rx = np.mod(rx - 1.0, source.nx) + 1.0
+        x_max = source.nx + 1.0 - 1e-9
+    if not (np.all(np.isfinite(rx)) and np.all((rx >= 1) & (rx <= x_max))
             and np.all((ry >= 1) & (ry <= source.ny))):
         raise MetError(f"{rname} is outside the met grid ({source.nx} x {source.ny}, "
                        f"files {met_files or 'dataset'}): grid position x={rx}, y={ry}")

@@ -192,3 +192,47 @@ def receptor(name: str) -> dict[str, object]:
     """The receptor of a case: 10 m above the ground at the column's position and time."""
     c = CASES[name]
     return {"time": c.time, "latitude": c.lat, "longitude": c.lon, "altitude": 10.0}
+
+
+#: global 2-degree lat-lon grids (GDAS/ERA5-like, cyclic in x) starting at these longitudes;
+#: a receptor at 179E whose backward trajectory crosses the antimeridian (and, when the grid
+#: starts at 180W, the seam between the last and first columns)
+GLOBAL_LON0 = (0.0, -180.0)
+GLOBAL_RECEPTOR = {"time": "2023-07-16T03:00", "latitude": 10.0, "longitude": 179.0,
+                   "altitude": 10.0}
+
+
+def global_met(lon0: float) -> xr.Dataset:
+    """A global pressure-level met set, 6-hourly, with winds that vary in longitude and latitude.
+
+    The gdas_ocean column everywhere, with an easterly of 9-21 m/s and a meridional wind of
+    +-4 m/s, so that trajectories cross the antimeridian within a day.
+    """
+    c = CASES["gdas_ocean"]
+    z, p, t = _fine_column(c)
+    lev = np.array(PLEV, float)
+    lnp = np.log(p)[::-1]
+    zl = np.interp(np.log(lev), lnp, z[::-1])
+    tl = np.interp(np.log(lev), lnp, t[::-1])
+    grid = ArlGrid.latlon(lat0=-90.0, lon0=lon0, dlat=2.0, dlon=2.0, nx=180, ny=91)
+    lat, lon = grid.latlon_mesh()
+    coslat = np.cos(np.radians(lat))
+    u = -15.0 + 6.0 * np.sin(np.radians(lon)) * coslat
+    v = 4.0 * np.cos(np.radians(2.0 * lon)) * coslat
+    grow = np.minimum(1.0 + np.maximum(zl, 0.0) / 300.0, 2.0)[:, None, None]
+    upper = {"HGTS": zl[:, None, None] + 0.0 * u, "TEMP": tl[:, None, None] + 0.0 * u,
+             "UWND": u * grow, "VWND": v * grow, "WWND": 0.0, "RELH": 70.0}
+    surface = {"PRSS": c.ps, "SHGT": 0.0, "T02M": c.t2, "U10M": u, "V10M": v, "UMOF": -0.06,
+               "VMOF": -0.02, "SHTF": 10.0, "LHTF": 100.0, "PBLH": 500.0, "TMPS": c.tmps}
+    times = np.datetime64("2023-07-15T00:00") + np.arange(0, 31, 6).astype("timedelta64[h]")
+    return met_dataset(grid, times, vertical_system=2, level_values=lev, surface=surface,
+                       upper=upper, source="GDAS")
+
+
+def global_met_as_read(lon0: float, folder: Path) -> xr.Dataset:
+    """:func:`global_met` written to ``folder`` as ARL and read back (what the binary reads)."""
+    from stilt.met import read_arl, write_arl
+
+    path = Path(folder) / f"global_{int(lon0)}.arl"
+    write_arl(global_met(lon0), path)
+    return read_arl(path)

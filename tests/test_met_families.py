@@ -18,8 +18,9 @@ import pytest
 import xarray as xr
 
 import stilt
-from column_met import (CASES, NOTURB_HOURS, TURB_HOURS, TURB_NUMPAR, TURB_ROWS,
-                        column_met_as_read, receptor)
+from column_met import (CASES, GLOBAL_LON0, GLOBAL_RECEPTOR, NOTURB_HOURS, TURB_HOURS,
+                        TURB_NUMPAR, TURB_ROWS, column_met_as_read, global_met_as_read,
+                        receptor)
 
 DATA = Path(__file__).parent / "data" / "binary_columns"
 COLS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
@@ -103,3 +104,19 @@ def test_the_cases_cover_every_vertical_system_and_archive_field_set() -> None:
     assert {c.ksys for c in CASES.values()} == {1, 2, 3, 4, 5}
     fields = set().union(*(c.surface for c in CASES.values()))
     assert {"TMPS", "T02M", "UMOF", "USTR", "RGHS", "EXCO", "HFLX", "TSTR", "PBLH"} <= fields
+
+
+@pytest.mark.parametrize("lon0", GLOBAL_LON0)
+def test_global_grid_across_the_antimeridian(lon0: float, tmp_path: Path) -> None:
+    """A receptor at 179E on global grids starting at 0 and at 180W (where 179E lies between
+    the last and the first column): the no-turbulence path crosses the antimeridian as the
+    binary's does, within 0.001 degree (0.0005 grid cell) every hour."""
+    ref = xr.open_dataset(DATA / f"global_{int(lon0)}.nc").load()
+    ours = stilt.run_trajectories(GLOBAL_RECEPTOR, global_met_as_read(lon0, tmp_path),
+                                  n_hours=NOTURB_HOURS, numpar=5, seed=42,
+                                  varsiwant=["time", "indx", "long", "lati", "zagl"], nturb=1)
+    hourly = ours.sel(time=-60.0 * ref["hour"].values)
+    dlon = (hourly["long"].values - ref["long"].values + 180.0) % 360.0 - 180.0
+    assert np.all(np.abs(dlon) <= 0.001)
+    assert np.all(np.abs(hourly["lati"].values - ref["lati"].values) <= 0.001)
+    assert ref["long"].values[-1, 0] > -175.0  # the path did cross 180
