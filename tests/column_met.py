@@ -8,7 +8,8 @@ height. ``bench/binary_columns.py`` runs hycs_std on them (tests/data/binary_col
 
 The column: surface pressure ``ps`` at terrain ``zg``, a dry-adiabatic mixed layer of depth
 ``zml`` above the ground (temperature from ``t2``), 5 K/km above it (at least 200 K), 6.5 K/km
-extrapolated below the ground (pressure levels under the terrain, as GDAS writes them),
+extrapolated below the ground (pressure levels under the terrain, as GDAS writes them); at
+night (``inversion`` > 0) the lowest ``zml`` warms linearly by ``inversion`` K instead,
 hydrostatic pressure; relative humidity ``rh`` in the mixed layer and 40 % above; winds
 growing from the 10-m wind to twice it at 300 m.
 """
@@ -56,6 +57,7 @@ class Case:
     rh: float = 80.0
     u10: float = -6.0
     v10: float = -2.0
+    inversion: float = 0.0   #: K of warming through the lowest zml (night); 0: mixed layer
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -73,6 +75,12 @@ CASES: dict[str, Case] = {
     # GDAS over 1500 m terrain: 1000-875 hPa lie below the ground
     "gdas_terrain": Case(2, GDAS_SFC, ("HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"),
                          38.5, -105.5, time="2023-07-15T22:00", ps=850.0, zg=1500.0),
+    # GDAS over land at night: a 4 K inversion through the lowest 200 m, skin colder than
+    # the air, downward heat flux, light wind
+    "gdas_night": Case(2, GDAS_SFC, ("HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"),
+                       38.0, -97.0, time="2023-07-16T09:00", ps=965.0, zg=400.0, t2=291.0,
+                       tmps=289.5, zml=200.0, rh=85.0, u10=2.0, v10=1.0, inversion=4.0,
+                       extra={"SHTF": -25.0, "UMOF": 0.01, "VMOF": 0.005, "PBLH": 120.0}),
     # NAM 12 km: pressure levels, USTR and RGHS at the surface, T02M only
     "nam_land": Case(2, ("SHGT", "MSLP", "TPP3", "T02M", "RH2M", "U10M", "V10M", "PRSS", "LHTF",
                          "SHTF", "USTR", "RGHS", "DSWF"),
@@ -113,7 +121,10 @@ def _fine_column(c: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t_ml = c.t2
     for i in range(i0 + 1, z.size):
         dz = z[i] - c.zg
-        if dz <= c.zml:
+        if dz <= c.zml and c.inversion:
+            t[i] = c.t2 + c.inversion * dz / c.zml
+            t_ml = t[i]
+        elif dz <= c.zml:
             t[i] = theta0 * (p[i - 1] / 1000.0) ** 0.286
             t_ml = t[i]
         else:
