@@ -493,9 +493,9 @@ def test_height_levels_have_a_consistent_pressure() -> None:
     hgts = synthetic_met(start="2023-07-15T20:00", hours=2, nx=NX, ny=NY, seed=2,
                          vertical="height", surface="hrrr")
     np.testing.assert_array_equal(hgts.PRES.values, pres)            # one weather
-    # terrain-following: a level is z* (ZT - SHGT) / ZT above the ground, ZT = 25 km
+    # terrain-following: a level is z* (ZT - SHGT) / ZT above the ground, ZT = 20 km
     h = hgts.SHGT.values.astype(float)[:, None]
-    z_agl = z_lev[None, :, None, None] * (25000.0 - h) / 25000.0
+    z_agl = z_lev[None, :, None, None] * (20000.0 - h) / 20000.0
     assert h.max() > 1500                                            # so the terrain matters
     np.testing.assert_allclose(hgts.HGTS.values - hgts.SHGT.values[:, None], z_agl, atol=0.05)
     for i in range(2):

@@ -42,9 +42,9 @@ PRESSURE_LEVELS_HPA: tuple[float, ...] = (
     500.0, 450.0, 400.0, 350.0, 300.0, 250.0, 200.0, 150.0, 100.0, 50.0,
 )
 #: Terrain-following heights (m, bottom up): the sigma-z coordinate z* of a level whose height
-#: above ground is ``z* (ZT - SHGT) / ZT`` with ZT = HEIGHT_TOP_M, HYSPLIT's default model top,
-#: which is how the reference binary places KSYS 3 levels (measured on it); over sea-level
-#: terrain z* is the height above ground.
+#: above ground is ``z* (ZT - SHGT) / ZT`` with ZT = HEIGHT_TOP_M = 20 km, which is how the
+#: reference binary places KSYS 3 levels (fitted on its mlht and 10-m pressure over 500 and
+#: 1500 m terrain, docs/met.md); over sea-level terrain z* is the height above ground.
 HEIGHT_LEVELS_M: tuple[float, ...] = (
     10.0, 50.0, 100.0, 200.0, 350.0, 500.0, 750.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0,
     5000.0, 7000.0, 9000.0, 12000.0, 15000.0,
@@ -66,7 +66,7 @@ WRF_ETA_LEVELS: tuple[float, ...] = (
     0.675, 0.625, 0.573, 0.52, 0.466, 0.412, 0.359, 0.308, 0.259, 0.213, 0.17, 0.131,
     0.096, 0.065, 0.039, 0.017,
 )
-HEIGHT_TOP_M = 25000.0
+HEIGHT_TOP_M = 20000.0
 WRF_PTOP_HPA = 50.0
 WRF_P0_HPA = 1000.0
 WRF_ETA_C = 0.2
