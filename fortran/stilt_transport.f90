@@ -13,7 +13,7 @@
 !! the STILT vertical scheme, horizontal turbulence and foot/samt (physics.md 3.5-3.7).
 module stilt_transport
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
-    use stilt_kinds, only: dp, ip, status_ok
+    use stilt_kinds, only: dp, ip, status_ok, sgl => sp
     use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
         pv_rhom, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
@@ -40,9 +40,9 @@ module stilt_transport
     !! turbulence profile variables per met node (prepare_turbulence)
     integer(ip), parameter, public :: tv_sigw = 1, tv_tl = 2, tv_sigu = 3, tv_sigv = 4
     integer(ip), parameter, public :: nturbv = 4
-    !! lowest nominal height mean advection takes a particle to (m): the NGM no-turbulence
-    !! oracle descends to 0.7604 m above ground (sigma = 1 - 3.0635e-5) and stays there
-    real(dp), parameter :: z_floor = 0.7659_dp
+    !! highest sigma mean advection takes a particle to (a guard: the ground itself is reached
+    !! only asymptotically, since w goes linearly to zero below level 1)
+    real(dp), parameter :: s_ground = 1.0_dp - 1.0e-9_dp
 
     !! particle status codes
     integer(ip), parameter, public :: ps_alive = 0      !! still moving
@@ -384,7 +384,7 @@ contains
         integer(ip) :: p, n, nsub, m, st, dst, ni, nj, c
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
-        real(dp) :: dist, fscale, sfloor, xa, ya
+        real(dp) :: dist, fscale, xa, ya, ds
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
         real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
@@ -392,7 +392,6 @@ contains
         tstatus = status_ok
         span = w%t2 - w%t1
         smin = zsg(w%nl)
-        sfloor = 1.0_dp - z_floor / w%z_top
         out = nan
         dmv = 0.0_dp
         zlev = (1.0_dp - zsg) * w%z_top
@@ -421,7 +420,13 @@ contains
                         v2)
                     x(p) = x(p) + 0.5_dp * (v1(1) + v2(1)) * h
                     y(p) = y(p) + 0.5_dp * (v1(2) + v2(2)) * h
-                    s(p) = min(max(s(p) + 0.5_dp * (v1(3) + v2(3)) * h, smin), sfloor)
+                    ! the binary keeps sigma in single precision: a vertical move smaller than
+                    ! one float32 step of sigma is lost, so a particle that subsidence pushes
+                    ! to the ground stops where |w| dt / (Zt - Zg) falls below it (0.76 m on
+                    ! the NGM no-turbulence oracle, 0.01 m on pressure-level columns)
+                    ds = 0.5_dp * (v1(3) + v2(3)) * h
+                    if (abs(ds) < spacing(real(s(p), sgl))) ds = 0.0_dp
+                    s(p) = min(max(s(p) + ds, smin), s_ground)
                     call classify(w, x(p), y(p), st)
                     if (st /= 0) exit
                 end do
