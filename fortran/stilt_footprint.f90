@@ -16,34 +16,38 @@ module stilt_footprint
 
     !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), physics.md 5.9
     real(dp), parameter, public :: hnf_molar_mass = 0.02897_dp
+    !! Largest veght read as a fraction of the mixed-layer height (physics.md 3.7)
+    real(dp), parameter, public :: veght_fraction_max = 9.0_dp
     !! Near-field window limits (|time|, minutes), physics.md 5.3
     real(dp), parameter :: win1 = 10.0_dp, win2 = 20.0_dp, win3 = 100.0_dp
 
 contains
 
     pure subroutine hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, &
-            dens, mlht, z0, veght, foot_out)
+            dens, mlht, z0, veght, depth, foot_out)
         !! Hyper-near-field plume dilution (physics.md 5.9). Per particle, walking its rows by
         !! ascending |time| (order), the plume depth grows from the release height z0 by
         !! sigma_row = samt sqrt(2) sigw sqrt(T_L t + T_L^2 exp(-t/T_L) - 1) (t = |time| s, as
         !! coded in R-STILT). A NaN sigma_row leaves that row's foot alone and adds nothing to
-        !! the sum (PYSTILT's cumsum). Where plume < veght mlht (veght <= 1; a veght above 1
-        !! is a height in metres, as PYSTILT reads it):
-        !! foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN foot) stay NaN.
+        !! the sum (PYSTILT's cumsum). Where plume < h_v, with h_v = veght mlht when
+        !! veght <= 9 and veght metres above (the rule of the foot height in the transport,
+        !! physics.md 3.7): foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN foot) stay
+        !! NaN. depth carries the summed sigma_row of earlier rows (zero at the release), so
+        !! that the transport can continue the sum over successive blocks of model steps.
         integer(ip), intent(in) :: np, nt
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending |time|
         real(dp), intent(in) :: abs_time_min(nt)      !! |time| (min)
         real(dp), intent(in) :: foot(np, nt), samt(np, nt), sigw(np, nt), tlgr(np, nt)
         real(dp), intent(in) :: dens(np, nt), mlht(np, nt)
         real(dp), intent(in) :: z0(np)                !! release height of each particle (m AGL)
-        real(dp), intent(in) :: veght                 !! fraction of mlht (<= 1) or metres
+        real(dp), intent(in) :: veght                 !! fraction of mlht (<= 9) or metres
+        real(dp), intent(inout) :: depth(np)          !! summed sigma_row of the rows before
         real(dp), intent(out) :: foot_out(np, nt)
-        real(dp) :: acc(np), ts, tl, rad, sig, plume, limit
+        real(dp) :: ts, tl, rad, sig, plume, limit
         integer(ip) :: k, it, i
         logical :: fraction
-        fraction = veght <= 1.0_dp
+        fraction = veght <= veght_fraction_max
         limit = veght
-        acc = 0.0_dp
         do k = 1, nt
             it = order(k)
             ts = abs_time_min(it) * 60.0_dp
@@ -60,8 +64,8 @@ contains
                     if (rad >= 0.0_dp) sig = samt(i, it) * sqrt(2.0_dp) * sigw(i, it) * sqrt(rad)
                 end if
                 if (ieee_is_nan(sig)) cycle
-                acc(i) = acc(i) + sig
-                plume = z0(i) + acc(i)
+                depth(i) = depth(i) + sig
+                plume = z0(i) + depth(i)
                 if (fraction) limit = veght * mlht(i, it)
                 if (plume < limit) then
                     foot_out(i, it) = hnf_molar_mass / (plume * dens(i, it)) * samt(i, it) * 60.0_dp

@@ -41,8 +41,11 @@ class Grid:
     ----------
     xmin, xmax, ymin, ymax : float
         Bounds in longitude/latitude degrees, also for projected grids (their corners are
-        projected, as R-STILT does). A grid crossing the antimeridian is written with
-        ``xmax > 180`` (e.g. 170 to 190).
+        projected, as R-STILT does). Longitudes may be in -180..180 or 0..360; the output
+        axis keeps the convention of ``xmin``. A grid crossing the antimeridian is written
+        with ``xmax > 180`` (170 to 190), ``xmin < -180`` (-190 to -170) or, on lon/lat
+        grids, ``xmin >= 0 > xmax`` (170 to -170); its longitude axis is contiguous from
+        ``xmin``.
     xres, yres : float
         Cell size in projection units (degrees for lon/lat grids, usually metres otherwise).
     projection : str, optional
@@ -71,15 +74,16 @@ class Grid:
         for field in ("xres", "yres"):
             if getattr(self, field) <= 0:
                 raise ConfigError(f"Grid {field} = {getattr(self, field)} must be > 0")
-        if not self.xmin < self.xmax:
+        if not isinstance(self.projection, str) or not self.projection.strip():
+            raise ConfigError(f"Grid projection {self.projection!r} is not a PROJ string or code")
+        across = self.is_longlat and self.xmax < 0.0 <= self.xmin  # e.g. 170 to -170
+        if not (self.xmin < self.xmax or across):
             raise ConfigError(
                 f"Grid xmin = {self.xmin} must be < xmax = {self.xmax} (write a grid that "
-                "crosses the antimeridian with xmax > 180)"
+                "crosses the antimeridian as 170..190, -190..-170 or 170..-170)"
             )
         if not self.ymin < self.ymax:
             raise ConfigError(f"Grid ymin = {self.ymin} must be < ymax = {self.ymax}")
-        if not isinstance(self.projection, str) or not self.projection.strip():
-            raise ConfigError(f"Grid projection {self.projection!r} is not a PROJ string or code")
 
     @property
     def is_longlat(self) -> bool:
@@ -95,6 +99,8 @@ class _Receptor:
     longitude: float
     altitude: float
     altitude_top: float | None = None  # column receptors: altitude is the bottom
+    altitude_ref: str = "agl"
+    release: Any = None  # stilt.transport.Release: every release point (multi-point receptors)
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class _Settings:
             raise ConfigError(f"smooth_factor = {sf} must be a finite number >= 0")
         if not (math.isfinite(veght) and veght > 0):
             raise ConfigError(
-                f"veght = {veght} must be > 0 (a fraction of the mixed-layer height when <= 1, "
+                f"veght = {veght} must be > 0 (a fraction of the mixed-layer height when <= 9, "
                 "else metres)"
             )
         if int(cells) < 1:
@@ -122,15 +128,35 @@ class _Settings:
 
 
 def _receptor(receptor: Any) -> _Receptor:
-    """Read time, latitude, longitude, altitude from a mapping or an object."""
+    """Read the receptor: a mapping or object with time, latitude, longitude, altitude and
+    optional altitude_ref, a list of them (multi-point), or a stilt.receptors receptor."""
+    from stilt.transport import normalize_receptor
+
+    if hasattr(receptor, "transport_input"):  # stilt.receptors: point, column, multi-point
+        receptor = receptor.transport_input()
+    points = list(receptor) if isinstance(receptor, (list, tuple)) else [receptor]
+    if not points:
+        raise ConfigError("receptor list is empty")
+    first = _receptor_point(points[0])
+    if len(points) > 1:
+        for point in points[1:]:
+            _receptor_point(point)
+    return _Receptor(**{**asdict(first), "release": normalize_receptor(points)})
+
+
+def _receptor_point(receptor: Any) -> _Receptor:
+    """Read time, latitude, longitude, altitude and altitude_ref of one release point."""
     fields = {}
-    for name in ("time", "latitude", "longitude", "altitude"):
+    for name in ("time", "latitude", "longitude", "altitude", "altitude_ref"):
         if isinstance(receptor, Mapping):
             present = name in receptor
             value = receptor.get(name)
         else:
             present = hasattr(receptor, name)
             value = getattr(receptor, name, None)
+        if name == "altitude_ref":
+            fields[name] = "agl" if value is None else str(value).lower()
+            continue
         if not present:
             raise ConfigError(
                 f"receptor {receptor!r} has no {name!r}: give a mapping or object with time, "
@@ -159,7 +185,9 @@ def _receptor(receptor: Any) -> _Receptor:
         values[name] = finite_float(value, f"receptor {name}")
     if top is not None and not values["altitude_top"] > values["altitude"]:
         raise ConfigError(f"column receptor altitudes {alt!r} must be (bottom, top), bottom < top")
-    return _Receptor(time=time, **values)
+    if fields["altitude_ref"] not in ("agl", "msl"):
+        raise ConfigError(f"receptor altitude_ref {fields['altitude_ref']!r} must be 'agl' or 'msl'")
+    return _Receptor(time=time, altitude_ref=fields["altitude_ref"], **values)
 
 
 # ---- particles -----------------------------------------------------------------------------
@@ -175,7 +203,7 @@ class _Particles:
     lat: np.ndarray
     foot: np.ndarray
     present: np.ndarray  # (nt, np) bool
-    hnf_applied: bool
+    hnf: str  # who applied the plume dilution to foot: "transport", "footprint" (to do), "none"
 
 
 def _field(ds: xr.Dataset, name: str) -> np.ndarray:
@@ -192,7 +220,9 @@ def _first_bad(mask: np.ndarray, ds: xr.Dataset) -> str:
     return f"indx={ds['indx'].values[ip]}, time={ds['time'].values[it]}"
 
 
-def _particles(ds: xr.Dataset, need_hnf: bool) -> tuple[_Particles, dict[str, np.ndarray]]:
+def _particles(
+    ds: xr.Dataset, hnf_plume: bool, rec: _Receptor
+) -> tuple[_Particles, dict[str, np.ndarray]]:
     if not isinstance(ds, xr.Dataset):
         raise FootprintError(
             f"particles must be an xarray.Dataset with dims (time, indx), got {type(ds).__name__}"
@@ -211,7 +241,15 @@ def _particles(ds: xr.Dataset, need_hnf: bool) -> tuple[_Particles, dict[str, np
     time = np.asarray(time, dtype=np.float64)
     if not np.all(np.isfinite(time)):
         raise FootprintError("particle time coordinate holds NaN or infinite values")
-    lon, lat, foot = (_field(ds, v) for v in ("long", "lati", "foot"))
+    # R-STILT's trajectory layout: foot after the plume dilution, the raw value beside it
+    corrected = "foot_no_hnf_dilution" in ds or bool(ds.attrs.get("hnf_plume_applied", 0))
+    if corrected:
+        hnf = "transport" if hnf_plume else "none"
+        raw_name = "foot" if hnf_plume or "foot_no_hnf_dilution" not in ds else "foot_no_hnf_dilution"
+    else:
+        hnf = "footprint" if hnf_plume else "none"
+        raw_name = "foot"
+    lon, lat, foot = (_field(ds, v) for v in ("long", "lati", raw_name))
     present = ~np.isnan(lon)
     if not present.any():
         raise FootprintError("the particle set is empty: every long value is NaN")
@@ -231,9 +269,8 @@ def _particles(ds: xr.Dataset, need_hnf: bool) -> tuple[_Particles, dict[str, np
         raise FootprintError(
             f"particle row {_first_bad(bad, ds)}: lati = {lat[bad][0]} outside [-90, 90]"
         )
-    hnf_applied = "foot_no_hnf_dilution" in ds or bool(ds.attrs.get("hnf_plume_applied", 0))
     extra: dict[str, np.ndarray] = {}
-    if need_hnf and not hnf_applied:
+    if hnf == "footprint":
         missing = [v for v in HNF_VARIABLES if v not in ds]
         if missing:
             raise FootprintError(
@@ -245,24 +282,38 @@ def _particles(ds: xr.Dataset, need_hnf: bool) -> tuple[_Particles, dict[str, np
             if name in ds and ds[name].dims == ("indx",):
                 extra["z0"] = np.asarray(ds[name].values, dtype=np.float64)
                 break
-    parts = _Particles(time, ds["indx"].values, lon, lat, foot, present, hnf_applied)
+        else:
+            extra["z0"] = _release_heights(ds, present, rec)
+    parts = _Particles(time, ds["indx"].values, lon, lat, foot, present, hnf)
     return parts, extra
 
 
-def _release_heights(
-    parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray]
-) -> np.ndarray:
-    if "z0" in extra:
-        return extra["z0"]
-    if rec.altitude_top is not None:  # R-STILT's xhgt, numpar = max(indx) (physics.md 3.10)
-        indx = np.asarray(parts.indx, dtype=np.float64)
-        return (indx - 0.5) * (rec.altitude_top - rec.altitude) / indx.max() + rec.altitude
-    return np.full(parts.lon.shape[1], rec.altitude)
+def _release_heights(ds: xr.Dataset, present: np.ndarray, rec: _Receptor) -> np.ndarray:
+    """Release height above ground of each particle, for files without ``xhgt``.
+
+    The transport's release (physics.md 3.10): particles split over the release points in
+    consecutive blocks, heights linear in the index between a column's bottom and top, with
+    numpar = max(indx) as R-STILT computes ``xhgt``. MSL heights become heights above ground
+    with the terrain (``zsfc``) under each particle's first row.
+    """
+    indx = np.asarray(ds["indx"].values, dtype=np.int64)
+    _, heights = rec.release.particle_points(int(indx.max()))
+    z0 = heights[indx - 1]
+    if rec.altitude_ref == "msl":
+        if "zsfc" not in ds:
+            raise FootprintError(
+                "hnf_plume=True with an MSL receptor needs the release height above ground: "
+                "the particles carry neither xhgt nor zsfc (terrain height), so it is unknown "
+                "(rerun the transport, add zsfc to varsiwant, or pass hnf_plume=False)"
+            )
+        zsfc = _field(ds, "zsfc")
+        first = np.argmax(present, axis=0)
+        ground = zsfc[first, np.arange(zsfc.shape[1])]
+        z0 = np.where(np.isfinite(ground), np.maximum(z0 - ground, 0.0), z0)
+    return z0
 
 
-def _apply_hnf(
-    parts: _Particles, rec: _Receptor, extra: Mapping[str, np.ndarray], veght: float
-) -> np.ndarray:
+def _apply_hnf(parts: _Particles, extra: Mapping[str, np.ndarray], veght: float) -> np.ndarray:
     from stilt import _core
 
     abs_t = np.abs(parts.time)
@@ -276,7 +327,7 @@ def _apply_hnf(
         extra["tlgr"].T,
         extra["dens"].T,
         extra["mlht"].T,
-        _release_heights(parts, rec, extra),
+        extra["z0"],
         float(veght),
     )
     return out.T
@@ -371,7 +422,7 @@ def _geometry(grid: Grid, max_cells: int) -> _Geometry:
         xdist = ((180 - xmin) - (-180 - xmax)) % 360
         if xdist == 0:
             xmin, xmax = -180.0, 180.0
-        elif xmax < xmin or xmax > 180:
+        elif xmax < xmin or xmax > 180 or xmin < -180:
             xmin = ((xmin % 360) + 360) % 360
             xmax = ((xmax % 360) + 360) % 360
             wrapped = True
@@ -401,6 +452,39 @@ def _geometry(grid: Grid, max_cells: int) -> _Geometry:
 
 
 # ---- the footprint -------------------------------------------------------------------------
+
+
+def _map_units_per_degree(
+    transformer: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    present: np.ndarray,
+    mclass: np.ndarray,
+    gid: np.ndarray,
+    ngroups: int,
+) -> np.ndarray:
+    """Map units per degree of latitude at the mean projected position of each rtime group.
+
+    The kernel bandwidth of 5.7 is a length in degrees; R-STILT evaluates the same formula on
+    projected coordinates, which makes it a number of metres far too small to smooth
+    anything. Here the width in degrees of latitude is converted to the grid's own units by
+    the local map distance of 0.01 degree of latitude (this includes the map scale factor and
+    the grid's units, e.g. km).
+    """
+    groups = gid[mclass - 1, :].T[present] - 1  # (time, indx) rows -> 0-based group
+    n = np.bincount(groups, minlength=ngroups).astype(float)
+    n[n == 0] = np.nan
+    mx = np.bincount(groups, weights=x[present], minlength=ngroups) / n
+    my = np.bincount(groups, weights=y[present], minlength=ngroups) / n
+    ok = np.isfinite(mx) & np.isfinite(my)
+    scale = np.full(ngroups, np.nan)
+    if ok.any():
+        glon, glat = transformer.transform(mx[ok], my[ok], direction="INVERSE")
+        glat = np.clip(np.asarray(glat, dtype=float), -89.99, 89.99)
+        x0, y0 = transformer.transform(glon, glat - 0.005)
+        x1, y1 = transformer.transform(glon, glat + 0.005)
+        scale[ok] = np.hypot(np.subtract(x1, x0), np.subtract(y1, y0)) / 0.01
+    return scale
 
 
 def _nearest_kernel(rt: np.ndarray, krt: np.ndarray) -> np.ndarray:
@@ -449,16 +533,25 @@ def _footprint(
     rtimes, inverse = np.unique(rt_table, return_inverse=True)
     gid = np.asfortranarray(inverse.reshape(rt_table.shape) + 1, dtype=np.int32)
 
+    # kernel bandwidths (5.7), in degrees from the lon/lat positions
+    if geo.transformer is None:
+        w, counts = _core.footprint_bandwidths(
+            lon.T, lat.T, mclass, gid, rtimes, float(smooth_factor), 1
+        )
+    else:  # degrees of latitude (no cos), then map units (below)
+        lon_deg = lon
+        if np.nanmax(lon) - np.nanmin(lon) > 180.0:  # a cloud across the antimeridian
+            lon_deg = lon % 360.0
+        w, counts = _core.footprint_bandwidths(
+            lon_deg.T, lat.T, mclass, gid, rtimes, float(smooth_factor), 0
+        )
+
     if geo.transformer is not None:  # projection (5.5)
         px, py = geo.transformer.transform(lon[present], lat[present])
         lon = np.full_like(lon, np.nan)
         lat = np.full_like(lat, np.nan)
         lon[present], lat[present] = px, py
-
-    # kernel bandwidths (5.7) and each group's bandwidth from the nearest table rtime
-    w, counts = _core.footprint_bandwidths(
-        lon.T, lat.T, mclass, gid, rtimes, float(smooth_factor), int(grid.is_longlat)
-    )
+        w = w * _map_units_per_degree(geo.transformer, lon, lat, present, mclass, gid, w.size)
     table = (counts >= 2) & np.isfinite(w)
     if table.any():
         sigma = w[table][_nearest_kernel(rtimes, rtimes[table])]
@@ -534,10 +627,12 @@ def _footprint(
 
     xc = np.round(geo.xmin + np.arange(geo.nx) * grid.xres + grid.xres / 2, 10)
     yc = np.round(geo.ymin + np.arange(geo.ny) * grid.yres + grid.yres / 2, 10)
-    if geo.wrapped:
-        unwrapped = ((xc + 180.0) % 360.0) - 180.0
-        xorder = np.argsort(unwrapped, kind="stable")
-        xc = np.round(unwrapped[xorder], 10)
+    if geo.wrapped:  # computed on 0..360: back to the grid's own convention, contiguous
+        xc = np.round(xc + (grid.xmin - geo.xmin), 10)
+    elif grid.is_longlat and geo.xmin != grid.xmin:  # a global grid asked from xmin != -180
+        mapped = (xc - grid.xmin) % 360.0 + grid.xmin
+        xorder = np.argsort(mapped, kind="stable")
+        xc = np.round(mapped[xorder], 10)
         values = values[:, :, xorder]
 
     if time_integrate or empty_reason:
@@ -548,6 +643,7 @@ def _footprint(
     foot_in_grid = float(values.sum())
     info = {
         "n_particles": n_particles,
+        "hnf_plume_applied": parts.hnf,
         "nearfield_densified": int(densified),
         "foot_total": foot_total,
         "foot_in_grid": foot_in_grid,
@@ -657,6 +753,7 @@ def _dataset(
         "receptor_latitude": rec.latitude,
         "receptor_longitude": rec.longitude,
         "receptor_altitude": rec.altitude,
+        "receptor_altitude_ref": rec.altitude_ref,
         **({"receptor_altitude_top": rec.altitude_top} if rec.altitude_top is not None else {}),
         **{f"grid_{k}": v for k, v in asdict(grid).items()},
         "smooth_factor": float(cfg.smooth_factor),
@@ -707,10 +804,10 @@ def calc_footprints(
     )
     grids = {name: g if isinstance(g, Grid) else Grid(**g) for name, g in grids.items()}
     rec = _receptor(receptor)
-    parts, extra = _particles(particles, need_hnf=hnf_plume)
+    parts, extra = _particles(particles, cfg.hnf_plume, rec)
     foot = parts.foot
-    if cfg.hnf_plume and not parts.hnf_applied:
-        foot = _apply_hnf(parts, rec, extra, cfg.veght)
+    if parts.hnf == "footprint":
+        foot = _apply_hnf(parts, extra, cfg.veght)
     feet = {name: _footprint(parts, foot, rec, grid, name, cfg) for name, grid in grids.items()}
     # the surface the transport ran on (stilt.run_trajectories records it), for provenance
     roughness = getattr(particles, "attrs", {}).get("roughness")
@@ -739,14 +836,21 @@ def calc_footprint(
     particles : xarray.Dataset
         Trajectory output (``stilt.run_trajectories``, or a ``particles_full.nc`` file) with
         dims ``(time, indx)``: ``time`` in minutes since release (negative backward),
-        variables ``long``, ``lati``, ``foot`` and, for ``hnf_plume``, ``samt``, ``sigw``,
-        ``tlgr``, ``dens``, ``mlht``; NaN where a particle has no row. An optional
-        ``xhgt`` (or ``release_height``) on ``indx`` gives release heights (column
-        receptors); otherwise the receptor altitude is used.
-    receptor : mapping or object
-        With ``time``, ``latitude``, ``longitude``, ``altitude`` (m AGL; a pair
-        ``(bottom, top)`` for a column receptor, whose particles get R-STILT's release heights
-        ``(indx - 0.5) (top - bottom) / max(indx) + bottom``).
+        variables ``long``, ``lati``, ``foot``; NaN where a particle has no row. Particles
+        in R-STILT's trajectory layout (``foot`` already plume-diluted,
+        ``foot_no_hnf_dilution`` beside it) are used as they are: ``foot`` with
+        ``hnf_plume``, ``foot_no_hnf_dilution`` without. Particles with the raw ``foot``
+        only are corrected here (physics.md 5.9, on their output rows), which needs
+        ``samt``, ``sigw``, ``tlgr``, ``dens``, ``mlht``; release heights come from an
+        ``xhgt`` (or ``release_height``) variable on ``indx`` (m above ground), else from
+        the receptor (``zsfc`` is then needed for an MSL receptor).
+    receptor : mapping, object or list
+        With ``time``, ``latitude``, ``longitude``, ``altitude`` and optional
+        ``altitude_ref`` (``"agl"`` default or ``"msl"``); ``altitude`` a pair
+        ``(bottom, top)`` for a column receptor, whose particles get R-STILT's release
+        heights ``(indx - 0.5) (top - bottom) / max(indx) + bottom``; a list of points for a
+        multi-point receptor (particles split over the points in consecutive blocks, as the
+        transport releases them); or a :mod:`stilt.receptors` receptor.
     grid : Grid
         Output grid.
     smooth_factor : float, optional
@@ -754,12 +858,12 @@ def calc_footprint(
     time_integrate : bool, optional
         One layer summed over the whole run instead of hourly layers.
     hnf_plume : bool, optional
-        Apply the hyper-near-field plume dilution correction to ``foot`` first (skipped when
-        the particles already carry ``foot_no_hnf_dilution``).
+        Use the plume-diluted foot (hyper-near-field correction): the particles' own when
+        they carry ``foot_no_hnf_dilution``, else computed here.
     veght : float, optional
-        Height below which ``foot`` was accumulated, for the plume correction: a fraction of
-        the mixed-layer height when <= 1, else metres (PYSTILT's reading). Default: the
-        particles' ``param_veght`` attribute, else 0.5.
+        Height below which ``foot`` was accumulated, for a correction computed here: a
+        fraction of the mixed-layer height when <= 9, else metres (the transport's rule,
+        physics.md 3.7). Default: the particles' ``param_veght`` attribute, else 0.5.
     max_cells : int, optional
         Cell budget: the largest lon x lat x layer count allowed (default 50 million).
     name : str, optional

@@ -216,6 +216,99 @@ def test_hnf_threshold_from_veght_attribute_and_metres() -> None:
     assert total() == 0.01
 
 
+def _one_row_hnf_particles(n: int = 1, **values: float) -> xr.Dataset:
+    """n particles with one row each at -1 min, at (-100, 40), foot 0.01, HNF fields given."""
+    ds = _particles([-1.0], [[-100.0] * n], [[40.0] * n], [[0.01] * n])
+    fields = {"samt": 1.0, "sigw": 0.3, "tlgr": 10.0, "dens": 1.2, "mlht": 100.0} | values
+    for name, value in fields.items():
+        ds[name] = (("time", "indx"), np.full((1, n), value))
+    return ds
+
+
+#: plume depth of _one_row_hnf_particles above its release height: about 10.4 m
+_SIG_ONE_ROW = np.sqrt(2) * 0.3 * np.sqrt(10 * 60 + 100 * np.exp(-6) - 1)
+
+
+def test_hnf_veght_up_to_9_is_a_fraction_of_mlht_as_in_the_transport() -> None:
+    # the transport's foot height is veght * zi for veght <= 9 (physics.md 3.7): veght = 2
+    # means twice the mixed layer in the plume correction too, not 2 m
+    ds = _one_row_hnf_particles(mlht=100.0)
+    corrected = 0.02897 / ((10.0 + _SIG_ONE_ROW) * 1.2) * 60
+
+    def total(veght: float) -> float:
+        return calc_footprint(ds, RECEPTOR, GRID, time_integrate=True, veght=veght).attrs[
+            "foot_total"
+        ]
+
+    assert total(2.0) == pytest.approx(corrected, rel=1e-13)  # 20.4 m < 2 * 100 m
+    assert total(9.0) == pytest.approx(corrected, rel=1e-13)  # 20.4 m < 9 * 100 m
+    assert total(0.1) == 0.01  # 20.4 m >= 0.1 * 100 m
+    assert total(15.0) == 0.01  # metres: 20.4 m >= 15 m
+
+
+def test_hnf_msl_receptor_starts_the_plume_above_the_ground() -> None:
+    # a file without xhgt: the release height above ground is the MSL altitude minus the
+    # terrain under the particle's first row
+    ds = _one_row_hnf_particles(mlht=1000.0)
+    ds["zsfc"] = (("time", "indx"), np.full((1, 1), 1200.0))
+    agl = calc_footprint(ds, RECEPTOR, GRID, time_integrate=True)
+    msl = calc_footprint(
+        ds, dict(RECEPTOR, altitude=1210.0, altitude_ref="msl"), GRID, time_integrate=True
+    )
+    expect = 0.02897 / ((10.0 + _SIG_ONE_ROW) * 1.2) * 60
+    assert agl.attrs["foot_total"] == pytest.approx(expect, rel=1e-13)
+    assert msl.attrs["foot_total"] == agl.attrs["foot_total"]
+    np.testing.assert_array_equal(msl["foot"].values, agl["foot"].values)
+    assert msl.attrs["receptor_altitude_ref"] == "msl"
+    with pytest.raises(FootprintError, match="zsfc"):
+        calc_footprint(
+            ds.drop_vars("zsfc"), dict(RECEPTOR, altitude=1210.0, altitude_ref="msl"), GRID
+        )
+
+
+def test_hnf_multipoint_receptor_gives_each_particle_its_point_height() -> None:
+    # four particles over two points (consecutive blocks, as the transport releases them)
+    from stilt.receptors import MultiPointReceptor
+
+    ds = _one_row_hnf_particles(n=4, mlht=1000.0)
+    points = [dict(RECEPTOR, altitude=z) for z in (10.0, 100.0)]
+    z0 = np.array([10.0, 10.0, 100.0, 100.0])
+    expect = (0.02897 / ((z0 + _SIG_ONE_ROW) * 1.2) * 60).sum() / 4
+    out = calc_footprint(ds, points, GRID, time_integrate=True)
+    assert out.attrs["foot_total"] == pytest.approx(expect, rel=1e-13)
+    rec = MultiPointReceptor(
+        time=RECEPTOR["time"], longitudes=(-100.0, -100.5), latitudes=(40.0, 40.5),
+        altitudes=(10.0, 100.0),
+    )
+    assert calc_footprint(ds, rec, GRID, time_integrate=True).attrs[
+        "foot_total"
+    ] == pytest.approx(expect, rel=1e-13)
+    # an xhgt variable (the trajectory file's release heights) takes precedence
+    ds["xhgt"] = ("indx", np.array([50.0, 50.0, 50.0, 50.0]))
+    with_xhgt = calc_footprint(ds, points, GRID, time_integrate=True)
+    assert with_xhgt.attrs["foot_total"] == pytest.approx(
+        0.02897 / ((50.0 + _SIG_ONE_ROW) * 1.2) * 60, rel=1e-13
+    )
+
+
+def test_corrected_trajectories_are_not_corrected_twice() -> None:
+    # R-STILT's trajectory layout: foot after the plume correction, the raw value beside it
+    ds = _random_walk()
+    raw = ds["foot"].values.copy()
+    ds["foot_no_hnf_dilution"] = (("time", "indx"), raw)
+    ds["foot"] = (("time", "indx"), raw * 3.0)
+    n = ds.sizes["indx"]
+    on = calc_footprint(ds, RECEPTOR, GRID, time_integrate=True)
+    off = calc_footprint(ds, RECEPTOR, GRID, time_integrate=True, hnf_plume=False)
+    assert on.attrs["foot_total"] == pytest.approx(3.0 * raw.sum() / n, rel=1e-12)
+    assert off.attrs["foot_total"] == pytest.approx(raw.sum() / n, rel=1e-12)
+    assert on.attrs["hnf_plume_applied"] == "transport"
+    assert off.attrs["hnf_plume_applied"] == "none"
+    # an old file with the raw foot only: the footprint applies the correction itself
+    old = _one_row_hnf_particles()
+    assert calc_footprint(old, RECEPTOR, GRID).attrs["hnf_plume_applied"] == "footprint"
+
+
 def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
     # T_L = 0 gives a NaN sigma: that row keeps its foot and adds nothing to the plume depth
     n = 3
@@ -313,21 +406,52 @@ def test_densify_interpolates_linearly_between_own_rows() -> None:
     assert factors[1] == factors[2] == 1.0
 
 
-def test_antimeridian_grid_wraps_longitudes() -> None:
+@pytest.mark.parametrize(
+    ("xmin", "xmax", "first", "last"),
+    [
+        (260.0, 280.0, 260.05, 279.95),  # 0-360 convention kept
+        (170.0, 190.0, 170.05, 189.95),  # across the antimeridian, written with xmax > 180
+        (170.0, -170.0, 170.05, 189.95),  # the same, written in -180..180: contiguous axis
+        (-190.0, -170.0, -189.95, -170.05),  # the same, written with xmin < -180
+    ],
+)
+def test_longitude_axis_keeps_the_grid_convention_and_is_contiguous(
+    xmin: float, xmax: float, first: float, last: float
+) -> None:
+    # particles near -100, or on both sides of the antimeridian (the transport writes
+    # longitudes in -180..180)
+    lon0 = -100.0 if xmin == 260.0 else 179.97
+    east = 360.0 if lon0 > 0 else 0.0
     ds = _particles(
         [-1, -2],
-        [[179.99, -179.97], [179.93, -179.91]],
+        [[lon0, lon0 + 0.16 - east], [lon0 + 0.01, lon0 + 0.17 - east]],
         [[10.01, 10.01], [10.03, 10.03]],
         [[0.2, 0.0], [0.0, 0.4]],
     )
     out = calc_footprint(
-        ds, RECEPTOR, Grid(170, 190, 0, 20, 0.1, 0.1), hnf_plume=False, time_integrate=True
+        ds, RECEPTOR, Grid(xmin, xmax, 0, 20, 0.1, 0.1), hnf_plume=False, time_integrate=True
     )
     lon = out["lon"].values
-    assert lon.min() >= -180 and lon.max() < 180 and np.all(np.diff(lon) > 0)
+    assert lon[0] == pytest.approx(first) and lon[-1] == pytest.approx(last)
+    np.testing.assert_allclose(np.diff(lon), 0.1, rtol=1e-9)
     assert out["foot"].sum().item() == pytest.approx(0.3)
-    assert out["foot"].sel(lon=-179.95, lat=10.05).item() > 0
-    assert out["foot"].sel(lon=179.95, lat=10.05).item() > 0
+    # each particle lands at its longitude written in the grid's convention (foot / 2 particles)
+    conv = lambda x: (x - xmin) % 360 + xmin  # noqa: E731
+    for x_particle, mass in ((lon0, 0.1), (lon0 + 0.17 - east, 0.2)):
+        cell = np.floor(conv(x_particle) * 10) / 10 + 0.05
+        assert out["foot"].sel(lon=cell, lat=10.05, method="nearest").item() == pytest.approx(
+            mass
+        )
+
+
+def test_global_grid_keeps_its_convention() -> None:
+    ds = _particles([-1], [[-100.02]], [[10.01]], [[0.2]])
+    out = calc_footprint(
+        ds, RECEPTOR, Grid(0, 360, -90, 90, 1.0, 1.0), hnf_plume=False, time_integrate=True
+    )
+    lon = out["lon"].values
+    assert lon[0] == 0.5 and lon[-1] == 359.5 and np.all(np.diff(lon) == 1.0)
+    assert out["foot"].sel(lon=259.5, lat=10.5).item() == pytest.approx(0.2)
 
 
 def test_empty_footprint_has_a_reason() -> None:
@@ -374,6 +498,40 @@ def test_projected_grid_conserves_mass(tmp_path: Path) -> None:
         assert back["x"].attrs["standard_name"] == "projection_x_coordinate"
         assert back["crs"].attrs["proj4_params"] == proj
         np.testing.assert_allclose(back["foot"].values, out["foot"].values, rtol=1e-6, atol=1e-12)
+
+
+def test_projected_grid_kernel_width_is_in_the_grid_units() -> None:
+    # One particle with foot at the centre of a cloud whose spread sets the bandwidth
+    # w = 0.06 (var lon + var lat)^(1/4) (|rtime|/1440)^(1/2) (5.7), a width in degrees of
+    # latitude. On an equidistant cylindrical grid in metres it is w a pi/180 metres, so the
+    # footprint is the Gaussian kernel of that width on the 10 km cells.
+    pytest.importorskip("pyproj", reason="pyproj is not installed (optional extra stilt[proj])")
+    rng = np.random.default_rng(5)
+    n = 400
+    lon = np.vstack([np.full(n, 0.001), rng.normal(0.0, 1.0, n)])
+    lat = np.vstack([np.full(n, 0.001), rng.normal(0.0, 1.0, n)])
+    lon[1, 0], lat[1, 0] = 0.001, 0.001  # the particle with foot stays in the centre cell
+    foot = np.zeros((2, n))
+    foot[1, 0] = 1.0
+    ds = _particles([-1.0, -1441.0], lon, lat, foot)
+    w_deg = 0.06 * (np.var(lon[1], ddof=1) + np.var(lat[1], ddof=1)) ** 0.25
+    sigma = w_deg * 6378137.0 * np.pi / 180  # about 7.9 km (rtime -1440: time factor 1)
+    res = 2000.0
+    proj = "+proj=eqc +lat_ts=0 +lon_0=0 +ellps=WGS84 +units=m"
+    out = calc_footprint(
+        ds, RECEPTOR, Grid(-1, 1, -1, 1, res, res, projection=proj), hnf_plume=False,
+        time_integrate=True,
+    )
+    f = out["foot"].values[0]
+    assert f.sum() == pytest.approx(1.0 / n, rel=1e-9)
+    iy, ix = np.unravel_index(np.argmax(f), f.shape)
+    y = (np.arange(f.shape[0]) - iy) * res
+    std_y = np.sqrt((f.sum(axis=1) * y**2).sum() / f.sum())
+    # the discrete kernel: nodes k res, |k| <= floor(3 sigma / res), normalised
+    k = np.arange(-int(3 * sigma / res), int(3 * sigma / res) + 1) * res
+    g = np.exp(-(k**2) / (2 * sigma**2))
+    assert std_y == pytest.approx(np.sqrt((g * k**2).sum() / g.sum()), rel=1e-6)
+    assert std_y > 2 * res  # smoothing acts (it did nothing when w was read as metres)
 
 
 def test_projected_grid_without_pyproj_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
