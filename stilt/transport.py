@@ -53,6 +53,9 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
              "units": "min"},
     "foot": {"long_name": "footprint (sensitivity) accumulated since the previous row",
              "units": "ppm (umol m-2 s-1)-1"},
+    "foot_no_hnf_dilution": {
+        "long_name": "footprint accumulated since the previous row, before the "
+                     "hyper-near-field plume dilution", "units": "ppm (umol m-2 s-1)-1"},
     "shtf": {"long_name": "surface sensible heat flux", "units": "W m-2",
              "standard_name": "surface_upward_sensible_heat_flux"},
     "whtf": {"long_name": "surface latent heat flux", "units": "W m-2",
@@ -82,7 +85,13 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
              "standard_name": "air_temperature"},
     "zcfx": {"long_name": "cumulative vertical displacement by convective fluxes", "units": "m"},
 }
-_DOUBLE = ("long", "lati", "foot")
+#: foot after the plume dilution (run_trajectories(hnf_plume=True))
+FOOT_HNF_ATTRS = {"long_name": "footprint (sensitivity) accumulated since the previous row, "
+                               "after the hyper-near-field plume dilution applied on every "
+                               "model step", "units": "ppm (umol m-2 s-1)-1"}
+#: release height of each particle
+XHGT_ATTRS = {"long_name": "release height of the particle above ground", "units": "m"}
+_DOUBLE = ("long", "lati", "foot", "foot_no_hnf_dilution")
 #: doubles in the core's per-call output buffer (NDIAG x particles x steps): 16 MB
 _OUT_BUDGET = 2_000_000
 
@@ -205,7 +214,8 @@ def _choose_dt(delt: float, vmax_cells_per_min: float, tratio: float) -> int:
 
 
 def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int = 1000,
-                     seed: int | None = None, **params: Any) -> xr.Dataset:
+                     seed: int | None = None, *, hnf_plume: bool = False,
+                     **params: Any) -> xr.Dataset:
     """Run a STILT particle ensemble from a receptor through ARL meteorology.
 
     Parameters
@@ -223,6 +233,11 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         Number of particles (default 1000).
     seed : int, optional
         Random seed; the same seed gives bit-identical results. None draws one.
+    hnf_plume : bool, optional
+        Store R-STILT's trajectory layout: ``foot`` after the hyper-near-field plume dilution
+        (physics.md 5.9), applied on every model step before the output thinning (so it does
+        not depend on ``outdt``), and the raw value as ``foot_no_hnf_dilution``. Default
+        False: ``foot`` is the raw value, as the HYSPLIT-STILT binary prints it.
     **params
         HYSPLIT-STILT namelist parameters in lower case (:data:`stilt.params.PARAMETERS`).
 
@@ -231,8 +246,9 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     xarray.Dataset
         One variable per requested output column (``varsiwant``) on dims ``time`` (minutes
         since release, negative backward, no row at 0) x ``indx`` (particle 1..numpar), NaN
-        once a particle has left the met grid; attributes record every parameter, the met
-        files and the package version.
+        once a particle has left the met grid; ``xhgt`` on ``indx``, each particle's release
+        height above ground; attributes record every parameter, the met files and the
+        package version.
 
     Raises
     ------
@@ -332,13 +348,18 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     total = int(round(abs(n_hours) * 60))
     outdt = int(p["outdt"])
     cols = [c for c in p["varsiwant"] if c not in ("time", "indx")]
+    hnf = bool(hnf_plume) and "foot" in cols
+    if hnf:
+        cols.insert(cols.index("foot") + 1, "foot_no_hnf_dilution")
+    z_release = np.array(heights, dtype=float)  # above ground (set at the release for MSL)
+    depth = np.zeros(numpar)  # summed plume-depth increments of the plume dilution
     step_times: list[int] = []
     # output arrays, preallocated for the most rows the run can write (trimmed at the end)
     min_step = int(p["delt"]) if p["delt"] > 0 else 1
     cap = 0 if outdt < 0 else total // max(min_step, outdt if outdt > 0 else 1) + 2
     store = {c: np.full((cap, numpar), np.nan, dtype=np.float64 if c in _DOUBLE
                         else np.float32) for c in set(cols) | {"long", "lati"}}
-    acc = {c: np.zeros(numpar) for c in _SUMMED}
+    acc = {c: np.zeros(numpar) for c in _SUMMED + (("foot_no_hnf_dilution",) if hnf else ())}
     since_out = 0
     chunk = max(1, _OUT_BUDGET // (NDIAG * numpar))  # model steps per core call
 
@@ -365,6 +386,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                                              eps, xc, yc)]
         n_out0, since0 = len(step_times), since_out
         acc0 = {c: a.copy() for c, a in acc.items()}
+        depth0 = depth.copy()
         while True:
             alive = pstat == 0
             # margin: twice the largest particle displacement of the previous interval (scaled
@@ -398,8 +420,8 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                            np.asfortranarray(np.asarray(gy_, float).reshape(win.nx, win.ny)))
             gdx, gdy = spacing[1], spacing[2]
             if not started:
-                s[:] = _release_sigma(_core, m1, m2, a_min, b_min, x, y, win, heights, release,
-                                      z_top, zsg, rname)
+                s[:], z_release[:] = _release_sigma(_core, m1, m2, a_min, b_min, x, y, win,
+                                                    heights, release, z_top, zsg, rname)
             vcell = max(m1.vmax, m2.vmax) * 60.0 / dx_ref
             dt = _choose_dt(float(p["delt"]), vcell, float(p["tratio"])) * sign
             nsteps = int(math.ceil(abs(end_min - t_now) / abs(dt)))
@@ -411,6 +433,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
             # the output bookkeeping as it was at the start of the interval (for a redo)
             del step_times[n_out0:]
             acc = {c: a.copy() for c, a in acc0.items()}
+            depth = depth0.copy()
             since_out = since0
             t_cur, done_steps, redo = t_now, 0, False
             while done_steps < nsteps:  # chunks bound the size of the core's output buffer
@@ -433,8 +456,16 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                 if np.any(pstat == 2):
                     redo = True
                     break
+                foot_hnf = None
+                if hnf:  # plume dilution on the model steps, before the output thinning
+                    abs_t = np.abs(t_cur + dt * np.arange(1, k + 1, dtype=float))
+                    foot_hnf, depth = _core.footprint_hnf_continue(
+                        np.arange(1, k + 1, dtype=np.int32), abs_t,
+                        *(out[_DC[c], :, :k] for c in ("foot", "samt", "sigw", "tlgr", "dens",
+                                                        "mlht")),
+                        z_release, float(p["veght"]), depth)
                 since_out = _emit_rows(out, k, t_cur, dt, total, outdt, since_out, acc, cols,
-                                       store, step_times, grid)
+                                       store, step_times, grid, foot_hnf)
                 t_cur += k * dt
                 done_steps += k
             if redo:
@@ -456,7 +487,9 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
 
     # assemble the Dataset
     ntime = len(step_times)
-    data_vars = {c: (("time", "indx"), store[c][:ntime], COLUMN_ATTRS[c]) for c in cols}
+    data_vars = {c: (("time", "indx"), store[c][:ntime],
+                     FOOT_HNF_ATTRS if hnf and c == "foot" else COLUMN_ATTRS[c]) for c in cols}
+    data_vars["xhgt"] = (("indx",), z_release, XHGT_ATTRS)
     coords = {
         "time": ("time", np.asarray(step_times, dtype=float),
                  {"long_name": "minutes since release (negative: backward)", "units": "min"}),
@@ -501,17 +534,22 @@ def _attr_value(value: Any) -> Any:
 
 def _emit_rows(out: np.ndarray, nsteps: int, t_start: int, dt: int, total: int, outdt: int,
                since_out: int, acc: dict[str, np.ndarray], cols: list[str],
-               store: dict[str, np.ndarray], step_times: list[int], grid: Any) -> int:
+               store: dict[str, np.ndarray], step_times: list[int], grid: Any,
+               foot_hnf: np.ndarray | None = None) -> int:
     """Turn the core's per-step diagnostics into output rows.
 
     OUTDT sampling, foot and samt summed over the output interval; returns the minutes
-    accumulated since the last row.
+    accumulated since the last row. With ``foot_hnf`` (particles x steps, the plume-diluted
+    foot) ``foot`` sums it and ``foot_no_hnf_dilution`` the raw foot.
     """
     for n in range(nsteps):
         t_step = t_start + (n + 1) * dt
         since_out += abs(dt)
         for c in _SUMMED:
-            acc[c] += np.nan_to_num(out[_DC[c], :, n])
+            acc[c] += np.nan_to_num(out[_DC[c], :, n] if foot_hnf is None or c != "foot"
+                                    else foot_hnf[:, n])
+        if foot_hnf is not None:
+            acc["foot_no_hnf_dilution"] += np.nan_to_num(out[_DC["foot"], :, n])
         if outdt < 0:
             continue
         if outdt == 0 or since_out >= outdt or abs(t_step) >= total:
@@ -528,22 +566,23 @@ def _emit_rows(out: np.ndarray, nsteps: int, t_start: int, dt: int, total: int, 
             for c in cols:
                 if c in ("long", "lati"):
                     continue
-                if c in _SUMMED:
+                if c in acc:
                     store[c][k_out] = np.where(live, acc[c], np.nan)
                 elif c == "wout":
                     store[c][k_out] = -row[_DC[c]]  # the reference binary prints w positive downward
                 else:
                     store[c][k_out] = row[_DC[c]]
-            for c in _SUMMED:
-                acc[c][:] = 0.0
+            for a in acc.values():
+                a[:] = 0.0
             since_out = 0
     return since_out
 
 
 def _release_sigma(core: Any, m1: Any, m2: Any, a_min: float, b_min: float, x: np.ndarray,
                    y: np.ndarray, win: Any, heights: np.ndarray, release: Release, z_top: float,
-                   zsg: np.ndarray, rname: str) -> np.ndarray:
-    """Return the internal sigma of the release heights (AGL, or MSL minus the ground)."""
+                   zsg: np.ndarray, rname: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the internal sigma and the height above ground of the release heights (AGL, or
+    MSL minus the ground)."""
     tf = (0.0 - a_min) / (b_min - a_min)
     zg = ((1.0 - tf) * core.transport_surface_at(m1.sfc, x - win.i0, y - win.j0, 1)
           + tf * core.transport_surface_at(m2.sfc, x - win.i0, y - win.j0, 1))
@@ -555,7 +594,7 @@ def _release_sigma(core: Any, m1: Any, m2: Any, a_min: float, b_min: float, x: n
     s = 1.0 - zagl / (z_top - zg)
     if np.any(s < zsg[-1]):
         raise ConfigError(f"{rname}: release height above the model top {z_top} m")
-    return s
+    return s, zagl
 
 
 def _first_level_above(lev: np.ndarray, ksys: int, attrs: Mapping[str, Any], aa: float,

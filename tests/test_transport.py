@@ -158,7 +158,8 @@ def test_layout_attrs_and_columns() -> None:
     ds = run_trajectories(RECEPTOR | {"latitude": 38.0, "longitude": -106.0}, met,
                           n_hours=-2, numpar=3, seed=5, nturb=1, varsiwant=cols)
     assert list(ds.dims) == ["time", "indx"]
-    assert set(ds.data_vars) == set(cols) - {"time", "indx"}
+    assert set(ds.data_vars) == set(cols) - {"time", "indx"} | {"xhgt"}
+    assert ds.xhgt.dims == ("indx",) and ds.xhgt.values.tolist() == [500.0] * 3
     assert ds.indx.values.tolist() == [1, 2, 3]
     assert ds.time.attrs["units"] == "min"
     for name, var in ds.data_vars.items():
@@ -447,3 +448,90 @@ def test_mlht_takes_the_end_of_step_zi_at_the_advected_position() -> None:
     expected = 300.0 + 20.0 * 0.5 * (node_start + node_end)
     np.testing.assert_allclose(p.mlht.values, expected, rtol=1e-6)
     assert np.sum(node_start != node_end) == 2
+
+
+# ---- hyper-near-field plume dilution on the model step (R-STILT trajectory layout) ----------
+
+HNF_COLS = ["time", "indx", "long", "lati", "zagl", "zsfc", "foot", "mlht", "dens", "samt",
+            "sigw", "tlgr"]
+HNF_RECEPTOR = RECEPTOR | {"latitude": 38.0, "longitude": -106.0, "altitude": 10.0,
+                           "time": "2021-07-01T03:00"}
+
+
+def _first_hour_foot(ds: xr.Dataset, receptor, **kw) -> float:
+    from stilt.footprint import Grid, calc_footprint
+
+    fp = calc_footprint(ds, receptor, Grid(-112, -100, 32, 44, 0.05, 0.05), **kw)
+    return float(fp["foot"].isel(time=-1).sum())
+
+
+def test_hnf_trajectories_store_corrected_foot_raw_foot_and_xhgt() -> None:
+    from stilt import _core
+
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    raw = run_trajectories(HNF_RECEPTOR, met, n_hours=-1, numpar=20, seed=3, varsiwant=HNF_COLS)
+    ds = run_trajectories(HNF_RECEPTOR, met, n_hours=-1, numpar=20, seed=3, varsiwant=HNF_COLS,
+                          hnf_plume=True)
+    assert "foot_no_hnf_dilution" not in raw and "xhgt" in raw
+    np.testing.assert_array_equal(ds.foot_no_hnf_dilution.values, raw.foot.values)
+    np.testing.assert_array_equal(ds.xhgt.values, np.full(20, 10.0))
+    assert ds.xhgt.dims == ("indx",) and ds.xhgt.attrs["units"] == "m"
+    # outdt = 0 and 1-minute steps: the rows are the model steps, so the correction equals
+    # R-STILT's calc_plume_dilution applied to the raw rows (to float32 precision: the file
+    # stores samt, sigw, tlgr, dens, mlht in float32, the transport uses them in double)
+    f = lambda name: raw[name].values.T.astype(float)  # noqa: E731
+    expect = _core.footprint_hnf(np.arange(1, raw.sizes["time"] + 1, dtype=np.int32),
+                                 np.abs(raw.time.values), f("foot"), f("samt"), f("sigw"),
+                                 f("tlgr"), f("dens"), f("mlht"), np.full(20, 10.0), 0.5)
+    np.testing.assert_allclose(ds.foot.values, expect.T, rtol=1e-6, atol=0)
+    assert float((ds.foot - ds.foot_no_hnf_dilution).max()) > 0  # the correction acts
+    # the footprint reads the corrected foot and does not correct it again
+    assert _first_hour_foot(ds, HNF_RECEPTOR) == pytest.approx(
+        _first_hour_foot(raw, HNF_RECEPTOR), rel=1e-6)
+
+
+def test_hnf_msl_receptor_gives_the_footprint_of_the_same_agl_receptor() -> None:
+    # terrain 1200 m: a receptor at 1210 m MSL is the receptor at 10 m AGL (the plume
+    # correction used to start at 1210 m, and the first hour came out 29 % low)
+    met = make_met(LATLON, 4, 3.0, 2.0, shgt=1200.0)
+    msl_rec = HNF_RECEPTOR | {"altitude": 1210.0, "altitude_ref": "msl"}
+    for hnf in (True, False):  # corrected in the transport, or by the footprint (old files)
+        agl = run_trajectories(HNF_RECEPTOR, met, n_hours=-1, numpar=30, seed=4,
+                               varsiwant=HNF_COLS, hnf_plume=hnf)
+        msl = run_trajectories(msl_rec, met, n_hours=-1, numpar=30, seed=4,
+                               varsiwant=HNF_COLS, hnf_plume=hnf)
+        np.testing.assert_array_equal(msl.xhgt.values, agl.xhgt.values)
+        if not hnf:
+            msl = msl.drop_vars("xhgt")  # files of before: terrain from zsfc
+        a = _first_hour_foot(agl, HNF_RECEPTOR)
+        assert a > 0
+        assert _first_hour_foot(msl, msl_rec) == pytest.approx(a, rel=1e-9)
+
+
+def test_hnf_multipoint_receptor_uses_each_particles_own_height() -> None:
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    pts = [HNF_RECEPTOR | {"altitude": 5.0},
+           HNF_RECEPTOR | {"latitude": 38.2, "longitude": -105.8, "altitude": 60.0}]
+    ds = run_trajectories(pts, met, n_hours=-1, numpar=40, seed=2, varsiwant=HNF_COLS,
+                          hnf_plume=True)
+    np.testing.assert_array_equal(ds.xhgt.values, np.repeat([5.0, 60.0], 20))
+    # the footprint's own correction of the raw foot (old files) gives the same answer
+    old = ds.drop_vars(["xhgt", "foot"]).rename(foot_no_hnf_dilution="foot")
+    assert _first_hour_foot(old, pts) == pytest.approx(_first_hour_foot(ds, pts), rel=1e-6)
+    column = run_trajectories(HNF_RECEPTOR | {"altitude": [0.0, 200.0]}, met, n_hours=-1,
+                              numpar=4, seed=2, varsiwant=HNF_COLS, hnf_plume=True)
+    np.testing.assert_allclose(column.xhgt.values, [25.0, 75.0, 125.0, 175.0], rtol=1e-14)
+
+
+def test_hnf_does_not_depend_on_the_output_interval() -> None:
+    # the correction runs on the model step before output thinning: the first-hour foot of
+    # outdt 0, 5 and 15 is the same sum (it differed by 30 % when applied to output rows)
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    first = {}
+    for outdt in (0, 5, 15):
+        ds = run_trajectories(HNF_RECEPTOR, met, n_hours=-1, numpar=40, seed=6,
+                              varsiwant=HNF_COLS, outdt=outdt, hnf_plume=True)
+        first[outdt] = float(ds.foot.sum())
+        assert _first_hour_foot(ds, HNF_RECEPTOR) == pytest.approx(first[outdt] / 40, rel=0.02)
+    assert first[5] == pytest.approx(first[0], rel=1e-12)
+    assert first[15] == pytest.approx(first[0], rel=1e-12)
