@@ -17,7 +17,8 @@ R-STILT defaults and its global roughness table (bench/_hycs_run.py) twice:
   compared as a function of the particle height.
 Writes ``<case>.nc`` (about 160 kB each). The cases ``global_0`` and ``global_-180``: 5
 particles without turbulence on global 2-degree grids starting at 0 and 180W, across the
-antimeridian (hourly positions). Test input only (tests/test_met_families.py).
+antimeridian (hourly positions). ``subsidence``: one particle brought down from 2000 m to the
+ground by uniform upward omega, every 10 minutes. Test input only (tests/test_met_families.py).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from _files import write_test_data  # noqa: E402
 from _hycs_run import run_hycs  # noqa: E402
 from column_met import (CASES, GLOBAL_LON0, GLOBAL_RECEPTOR, NOTURB_HOURS,  # noqa: E402
-                        TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met, global_met_as_read,
-                        receptor)
+                        SUBSIDENCE, TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met,
+                        global_met_as_read, receptor, subsidence_met_as_read)
 
 NOTURB_TIMES = (-1, -60, -720, -1440)
 NOTURB_COLS = ("long", "lati", "zagl", "temp", "pres", "dens", "mlht", "zsfc")
@@ -88,16 +89,38 @@ def reduce_global(lon0: float) -> xr.Dataset:
                                        "bench/binary_columns.py", "grid_lon0": lon0})
 
 
+def reduce_subsidence() -> xr.Dataset:
+    """Height every 10 minutes of a particle that subsidence brings down to the ground."""
+    import tempfile
+
+    rec = receptor(SUBSIDENCE["case"])
+    with tempfile.TemporaryDirectory() as tmp:
+        met = subsidence_met_as_read(Path(tmp))
+        rows = run_hycs(met, rec["time"], rec["latitude"], rec["longitude"],
+                        SUBSIDENCE["altitude"], SUBSIDENCE["hours"], 2,
+                        columns=("time", "indx", "zagl", "wout"), NTURB=1)
+    first = rows["indx"] == 1
+    minutes = np.arange(-10, 60 * SUBSIDENCE["hours"] - 1, -10)
+    pick = [np.flatnonzero(first & (rows["time"] == m))[0] for m in minutes]
+    return xr.Dataset({"zagl": ("minute", rows["zagl"][pick]),
+                       "wout": ("minute", rows["wout"][pick])},
+                      coords={"minute": minutes},
+                      attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
+                                       "bench/binary_columns.py", **SUBSIDENCE})
+
+
 def main() -> None:
     """Run the binary on each case and write the reduced files."""
     args = docopt(__doc__)
     names = (args["--cases"].split(",") if args["--cases"]
-             else list(CASES) + [f"global_{int(g)}" for g in GLOBAL_LON0])
+             else list(CASES) + [f"global_{int(g)}" for g in GLOBAL_LON0] + ["subsidence"])
     out = Path(args["--out"])
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         print(f"{name} ...", flush=True)
-        if name.startswith("global_"):
+        if name == "subsidence":
+            write_test_data(reduce_subsidence(), out / "subsidence.nc")
+        elif name.startswith("global_"):
             write_test_data(reduce_global(float(name.split("_")[1])), out / f"{name}.nc")
         else:
             write_test_data(reduce_case(name), out / f"{name}.nc")

@@ -199,6 +199,22 @@ def column_met_as_read(name: str, folder: Path) -> xr.Dataset:
     return read_arl(path)
 
 
+#: the subsidence case: gdas_ocean with a uniform upward omega (backward in time the particle
+#: sinks) from a release at 2000 m, 6 h without turbulence
+SUBSIDENCE = {"case": "gdas_ocean", "omega": -0.02, "altitude": 2000.0, "hours": -6}
+
+
+def subsidence_met_as_read(folder: Path) -> xr.Dataset:
+    """The subsidence case's met (WWND = SUBSIDENCE["omega"] hPa/s), written and read back."""
+    from stilt.met import read_arl, write_arl
+
+    ds = column_met(SUBSIDENCE["case"])
+    ds["WWND"].values[:] = SUBSIDENCE["omega"]
+    path = Path(folder) / "subsidence.arl"
+    write_arl(ds, path)
+    return read_arl(path)
+
+
 def receptor(name: str) -> dict[str, object]:
     """The receptor of a case: 10 m above the ground at the column's position and time."""
     c = CASES[name]
