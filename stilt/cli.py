@@ -177,12 +177,13 @@ def _model_overrides(args: dict) -> dict:
     if args.get("--n-workers") is not None:
         out["n_workers"] = _positive_int(args["--n-workers"], "--n-workers")
     if args.get("--backend") is not None:
+        if args["--backend"] not in ("local", "slurm"):
+            raise DocoptExit(f"--backend must be local or slurm, got {args['--backend']!r}")
         out["backend"] = args["--backend"]
     if args.get("--timeout") is not None:
-        try:
-            out["timeout"] = float(args["--timeout"])
-        except ValueError:
-            raise DocoptExit(f"--timeout must be seconds, got {args['--timeout']!r}") from None
+        out["timeout"] = _float_option(args["--timeout"], "--timeout")
+        if out["timeout"] <= 0:
+            raise DocoptExit(f"--timeout must be more than 0 seconds, got {args['--timeout']}")
     return out
 
 
@@ -233,9 +234,9 @@ def _cmd_run(argv: list[str]) -> int:
     args = docopt(_cmd_run.__doc__ or "", argv=argv)
     from stilt.model import Model
 
+    over = _model_overrides(args)  # usage errors before the project is read
     model = Model(args["<dir>"])
     try:
-        over = _model_overrides(args)
         backend = over.get("backend", model.config.execution.backend)
         slurm = {k: args[f"--{k}"] for k in ("mem", "time") if args[f"--{k}"] is not None}
         if backend != "slurm" and (slurm or args["--wait"]):
@@ -371,9 +372,9 @@ def _cmd_serve(argv: list[str]) -> int:
 def _pull(args: dict, follow: bool) -> int:
     from stilt.model import Model
 
-    model = Model(args["<dir>"])
-    poll = float(args.get("--poll") or 2.0)
     over = _model_overrides(args)
+    poll = float(args.get("--poll") or 2.0)
+    model = Model(args["<dir>"])
     report = model.pull_simulations(follow=follow, n_workers=over.get("n_workers"),
                                     timeout=over.get("timeout"), scene_id=args["--scene-id"],
                                     poll=poll, progress=_progress_stream(),

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from stilt._checks import finite_float
-from stilt.errors import ConfigError
+from stilt.errors import ConfigError, short_repr
 from stilt.ids import check_name
 
 __all__ = ["ModelConfig", "FootprintConfig", "ExecutionConfig", "load_config", "save_config",
-           "DEFAULT_CELL_BUDGET"]
+           "config_differences", "DEFAULT_CELL_BUDGET"]
 
 #: largest footprint (cells x hourly layers) accepted without raising the budget
 DEFAULT_CELL_BUDGET = 50_000_000
@@ -48,7 +48,7 @@ def _unknown(key: str, valid: Any, where: str) -> ConfigError:
 
 def _check_keys(data: Mapping[str, Any], valid: Any, where: str) -> None:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping of keys to values, got {data!r}")
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {short_repr(data)}")
     for key in data:
         if key not in valid:
             raise _unknown(key, valid, where)
@@ -167,10 +167,11 @@ def check_sbatch_value(key: str, value: Any) -> str:
         The value is not a string or number, is empty, or holds a newline, carriage return or NUL.
     """
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ConfigError(f"execution slurm {key}: {value!r} must be a string or a number")
+        raise ConfigError(f"execution slurm {key}: {short_repr(value)} must be a string or a "
+                          "number")
     text = str(value)
     if not text or any(c in text for c in ("\n", "\r", "\0")):
-        raise ConfigError(f"execution slurm {key}: {text!r} must be one non-empty line "
+        raise ConfigError(f"execution slurm {key}: {short_repr(text)} must be one non-empty line "
                           "(no newline, carriage return or NUL)")
     return text
 
@@ -243,7 +244,7 @@ class SlurmConfig:
         object.__setattr__(self, "poll_seconds", poll)
         extra = {} if self.extra is None else self.extra
         if not isinstance(extra, Mapping):
-            raise ConfigError(f"execution slurm extra {extra!r}: expected a mapping of "
+            raise ConfigError(f"execution slurm extra {short_repr(extra)}: expected a mapping of "
                               "sbatch option names to values")
         checked = {}
         for key, value in extra.items():
@@ -259,10 +260,11 @@ class SlurmConfig:
         setup = [] if self.setup is None else self.setup
         if isinstance(setup, str) or not isinstance(setup, Sequence) or not all(
                 isinstance(line, str) for line in setup):
-            raise ConfigError(f"execution slurm setup {setup!r}: expected a list of shell lines")
+            raise ConfigError(f"execution slurm setup {short_repr(setup)}: expected a list of shell "
+                              "lines")
         for line in setup:
             if any(c in line for c in ("\n", "\r", "\0")):
-                raise ConfigError(f"execution slurm setup line {line!r}: one line each "
+                raise ConfigError(f"execution slurm setup line {short_repr(line)}: one line each "
                                   "(no newline, carriage return or NUL)")
         object.__setattr__(self, "setup", list(setup))
 
@@ -437,7 +439,20 @@ class ModelConfig:
                 _check_keys(met, valid, f"mets.{name}")
                 if "directory" not in met or "file_format" not in met:
                     raise ConfigError(f"mets.{name}: needs directory and file_format")
-                met = MetConfig(**met)
+                for key in ("directory", "file_format"):
+                    if not isinstance(met[key], (str, os.PathLike)):
+                        kind = ("a number" if isinstance(met[key], (int, float))
+                                else f"a {type(met[key]).__name__}")
+                        raise ConfigError(
+                            f"mets.{name}.{key}: {short_repr(met[key])} is {kind}; expected "
+                            f"{'a folder path' if key == 'directory' else 'a file name'} as "
+                            f"text (in YAML, quote it: {key}: '{short_repr(met[key], 40)}')")
+                try:
+                    met = MetConfig(**met)
+                except (TypeError, ValueError) as exc:
+                    if isinstance(exc, ConfigError):
+                        raise ConfigError(f"mets.{name}: {exc}") from None
+                    raise ConfigError(f"mets.{name}: {short_repr(str(exc), 200)}") from None
             elif not (hasattr(met, "directory") and hasattr(met, "file_format")):
                 raise ConfigError(f"mets.{name}: {met!r} is not a MetConfig")
             out[str(name)] = met
@@ -556,13 +571,15 @@ class ModelConfig:
                         "hnf_plume": self.hnf_plume})
 
     def with_overrides(self, **changes: Any) -> ModelConfig:
-        """A copy with top-level keys (or ``execution`` keys via ``execution={...}``) changed."""
+        """A copy with top-level keys changed: ``mets=`` and ``footprints=`` replace the named
+        sources, ``execution={...}`` changes only the keys given."""
         data = self.to_dict()
         if "execution" in changes:
             data["execution"] = {**data["execution"], **changes.pop("execution")}
+        mets = changes.pop("mets", self.mets)
         data.update(changes)
         data.pop("mets")
-        return ModelConfig(mets=self.mets, **data)
+        return ModelConfig(mets=mets, **data)
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -602,25 +619,44 @@ class ModelConfig:
         return f"ModelConfig({self.to_dict()!r})"
 
 
+def config_differences(old: ModelConfig, new: ModelConfig) -> list[str]:
+    """The settings that differ between two configs, as ``dotted.key (old -> new)`` texts.
+
+    Keys are those of config.yaml (``numpar``, ``mets.hrrr.file_tres``,
+    ``footprints.default.grid.xres``...); a key present in one config only shows ``unset``.
+    """
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for key in list(a) + [k for k in b if k not in a]:
+                walk(a.get(key, _UNSET), b.get(key, _UNSET),
+                     f"{where}.{key}" if where else str(key))
+        elif a != b:
+            out.append(f"{where} ({'unset' if a is _UNSET else repr(a)} -> "
+                       f"{'unset' if b is _UNSET else repr(b)})")
+
+    walk(_jsonable(old.to_dict()), _jsonable(new.to_dict()), "")
+    return out
+
+
+_UNSET = object()
+
+
 def load_config(path: str | Path) -> ModelConfig:
-    """Read a config.yaml (``yaml.safe_load``) into a :class:`ModelConfig`.
+    """Read a config.yaml (safe types only) into a :class:`ModelConfig`.
 
     Raises
     ------
     ConfigError
-        Missing or unparsable file, unknown keys, invalid values (the message names the file).
+        Missing or unparsable file, a key given twice, aliases expanding beyond a small bound
+        (:func:`stilt._yaml.load_yaml`), unknown keys, invalid values (the message names the
+        file).
     """
-    import yaml
+    from stilt._yaml import read_yaml
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path}: not valid YAML ({exc})") from None
+    data = read_yaml(path, f"config file {path}")  # no duplicate keys, bounded aliases
     return ModelConfig.from_dict(data or {}, where=f"config file {path}")
 
 

@@ -7,6 +7,8 @@ The Fortran core never stops the process: it returns integer status codes, and
 
 from __future__ import annotations
 
+from typing import Any
+
 # Status codes of fortran/stilt_kinds.f90 (tests/test_core.py checks they agree with the core).
 STATUS_OK = 0
 STATUS_BAD_ARGUMENT = 1
@@ -22,6 +24,47 @@ _STATUS_TEXT = {
 }
 
 
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, without building a huge string.
+
+    Containers are summarised by type and length, so a value expanded from aliases (or any
+    other large value) never makes an error message grow with it.
+    """
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        text = f"<{type(value).__name__} of {len(value)} item(s)>"
+        if len(value) <= 8:
+            parts = []
+            for item in value.items() if isinstance(value, dict) else value:
+                parts.append(f"{short_repr(item[0], 20)}: {short_repr(item[1], 20)}"
+                             if isinstance(value, dict) else short_repr(item, 20))
+                if sum(len(p) for p in parts) > limit:
+                    return text
+            inner = ", ".join(parts)
+            return {"list": f"[{inner}]", "tuple": f"({inner})",
+                    "dict": "{" + inner + "}"}.get(type(value).__name__, text)
+        return text
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + f"... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def not_utf8(path: Any, where: str) -> ConfigError:
+    """The error for a text file that is not UTF-8: the line and the first bad byte."""
+    from pathlib import Path
+
+    try:
+        data = Path(path).read_bytes()
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return ConfigError(f"{where} line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 "
+                           "text (save the file as UTF-8)")
+    except OSError as exc:
+        return ConfigError(f"{where}: cannot be read ({exc.strerror})")
+    return ConfigError(f"{where}: is not UTF-8 text (save the file as UTF-8)")
+
+
 class StiltError(Exception):
     """Base class of every error stilt raises on purpose."""
 
@@ -32,6 +75,12 @@ class ConfigError(StiltError, ValueError):
 
 class MetError(StiltError):
     """Meteorology cannot be used: missing, truncated, corrupt or not covering what is needed."""
+
+
+class MetMissingError(MetError):
+    """The met files a run needs are not there: no file name matches, or the files found
+    leave part of the run uncovered (a file missing from the series). Failure class
+    ``MET_MISSING``."""
 
 
 class FootprintError(StiltError, ValueError):

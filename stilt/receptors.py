@@ -7,7 +7,8 @@ vertical line between two heights, particles spread linearly) and :class:`MultiP
 :func:`stilt.calc_footprint` accept it through :meth:`transport_input`.
 
 :func:`read_receptors` reads a ``receptors.csv`` table (columns time, longitude, latitude,
-altitude with the aliases lon/long, lat/lati, zagl/zmsl; optional altitude_ref and r_idx).
+altitude with the aliases lon/long, lat/lati, zagl/zmsl; optional altitude_ref and r_idx), and
+:func:`write_receptors` writes one that reads back to the same receptors.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from stilt._checks import finite_float
-from stilt.errors import ConfigError
+from stilt.errors import ConfigError, not_utf8
 
 __all__ = [
     "PointReceptor",
@@ -31,6 +32,7 @@ __all__ = [
     "MultiPointReceptor",
     "Receptor",
     "read_receptors",
+    "write_receptors",
     "receptor_from_dict",
     "parse_time",
 ]
@@ -97,6 +99,20 @@ def parse_time(value: Any, what: str = "time") -> dt.datetime:
 
 
 
+#: receptor years stilt runs: those an ARL met file can label (two-digit years, 1940..2039)
+RECEPTOR_YEARS = (1940, 2039)
+
+
+def _receptor_time(value: Any, what: str) -> dt.datetime:
+    """:func:`parse_time`, refusing years no met file covers (ARL labels 1940..2039)."""
+    when = parse_time(value, what)
+    lo, hi = RECEPTOR_YEARS
+    if not lo <= when.year <= hi:
+        raise ConfigError(f"{what}: year {when.year} is outside {lo}..{hi}, the years ARL "
+                          "met files can label")
+    return when
+
+
 def _check_point(lat: Any, lon: Any, what: str) -> tuple[float, float]:
     flat = finite_float(lat, f"{what} latitude")
     flon = finite_float(lon, f"{what} longitude")
@@ -127,7 +143,7 @@ def _check_location(receptor: Any, what: str) -> str:
     """Validate and normalise time, latitude, longitude, altitude_ref of a frozen receptor."""
     ref = _check_ref(receptor.altitude_ref, what)
     lat, lon = _check_point(receptor.latitude, receptor.longitude, what)
-    object.__setattr__(receptor, "time", parse_time(receptor.time, f"{what} time"))
+    object.__setattr__(receptor, "time", _receptor_time(receptor.time, f"{what} time"))
     object.__setattr__(receptor, "latitude", lat)
     object.__setattr__(receptor, "longitude", lon)
     object.__setattr__(receptor, "altitude_ref", ref)
@@ -271,7 +287,7 @@ class MultiPointReceptor:
             lats.append(lat)
             lons.append(lon)
             alts.append(_check_height(self.altitudes[k], ref, what))
-        object.__setattr__(self, "time", parse_time(self.time, "receptor time"))
+        object.__setattr__(self, "time", _receptor_time(self.time, "receptor time"))
         object.__setattr__(self, "latitudes", tuple(lats))
         object.__setattr__(self, "longitudes", tuple(lons))
         object.__setattr__(self, "altitudes", tuple(alts))
@@ -364,6 +380,15 @@ def read_receptors(path: str | Path, max_rows: int = 1_000_000) -> list[Receptor
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"receptor file {path}: cannot be read ({exc.strerror})") from None
+    try:
+        return _read_rows(handle, path, max_rows)
+    except UnicodeDecodeError:
+        raise not_utf8(path, f"receptor file {path}") from None
+    finally:
+        handle.close()
+
+
+def _read_rows(handle: Any, path: Path, max_rows: int) -> list[Receptor]:
     with handle:
         reader = csv.reader(handle)
         try:
@@ -395,6 +420,63 @@ def read_receptors(path: str | Path, max_rows: int = 1_000_000) -> list[Receptor
     return [_group_receptor(groups[key], path, msl_column) for key in order]
 
 
+_WRITE_HEADER = ("time", "longitude", "latitude", "altitude", "altitude_ref", "r_idx")
+
+
+def _receptor_rows(receptor: Receptor, r_idx: int) -> list[list[str]]:
+    """The rows of one receptor (one per point; a column is its bottom and top)."""
+    when = receptor.time.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(receptor, ColumnReceptor):
+        points = [(receptor.longitude, receptor.latitude, receptor.bottom),
+                  (receptor.longitude, receptor.latitude, receptor.top)]
+    elif isinstance(receptor, MultiPointReceptor):
+        points = list(zip(receptor.longitudes, receptor.latitudes, receptor.altitudes))
+    else:
+        points = [(receptor.longitude, receptor.latitude, receptor.altitude)]
+    return [[when, repr(float(lon)), repr(float(lat)), repr(float(z)), receptor.altitude_ref,
+             str(r_idx)] for lon, lat, z in points]
+
+
+def write_receptors(receptors: Iterable[Receptor], path: str | Path) -> Path:
+    """Write receptors as a ``receptors.csv`` that :func:`read_receptors` reads back.
+
+    Columns ``time, longitude, latitude, altitude, altitude_ref, r_idx``: one row per point,
+    rows of one receptor sharing its ``r_idx`` (1, 2, ...). The file is written to a
+    temporary name in the same folder, read back and compared, then renamed over ``path``.
+
+    Raises
+    ------
+    ConfigError
+        A receptor that would read back as another one (a multi-point receptor of two points
+        at one place reads as a column), naming it; nothing is written then.
+    """
+    import io
+    import os
+    import tempfile
+
+    path = Path(path)
+    receptors = as_receptor_list(list(receptors))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(_WRITE_HEADER)
+    for k, receptor in enumerate(receptors, start=1):
+        writer.writerows(_receptor_rows(receptor, k))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text.getvalue())
+        back = read_receptors(tmp) if receptors else []
+        for k, (a, b) in enumerate(zip(receptors, back), start=1):
+            if a.to_dict() != b.to_dict():
+                raise ConfigError(f"receptor {k} ({a.to_dict()}) cannot be stored in "
+                                  f"{path.name}: it reads back as {b.to_dict()}")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
 def _map_header(header: Sequence[str], path: Path) -> dict[int, str]:
     columns: dict[int, str] = {}
     for i, raw in enumerate(header):
@@ -422,7 +504,7 @@ def _group_receptor(rows: list[tuple[int, dict[str, str]]], path: Path,
     times, lons, lats, alts, refs = [], [], [], [], []
     for lineno, values in rows:
         here = f"receptor file {path} line {lineno}"
-        times.append(parse_time(values["time"], f"{here} time"))
+        times.append(_receptor_time(values["time"], f"{here} time"))
         lat, lon = _check_point(values["latitude"], values["longitude"], here)
         ref = _check_ref(values.get("altitude_ref") or ("msl" if msl_column else "agl"), here)
         lats.append(lat)
