@@ -369,8 +369,10 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         run_trajectories = _science("run_trajectories")
         met_src = _resolved_met(config, met, project)
         t = time.perf_counter()
+        # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
+        # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
         particles = run_trajectories(receptor.transport_input(), met_src,
-                                     seed=config.seed_for(paths.sim_id),
+                                     seed=config.seed_for(paths.sim_id), hnf_plume=True,
                                      **config.transport_params())
         result["transport_seconds"] = time.perf_counter() - t
         result["ran_transport"] = True
