@@ -509,6 +509,20 @@ subroutine transport_init_rng(seed, nrs, np, indx, rng, status)
     end do
 end subroutine transport_init_rng
 
+subroutine transport_threads(requested, used)
+    !! Threads the particle loop of transport_advance uses from now on in this process:
+    !! requested > 0 sets them (OpenMP builds), 0 only asks. used: the count in force, 1 when
+    !! the core was built without OpenMP.
+    use, intrinsic :: iso_c_binding, only: c_int
+    !$ use omp_lib, only: omp_set_num_threads, omp_get_max_threads
+    implicit none
+    integer(c_int), intent(in) :: requested
+    integer(c_int), intent(out) :: used
+    used = 1
+    !$ if (requested > 0) call omp_set_num_threads(requested)
+    !$ used = omp_get_max_threads()
+end subroutine transport_threads
+
 subroutine transport_init_errors(nl, zsg, z_top, errpar, nrs, np, rng, eu, ev, eps)
     !! Initial transport errors at release (stilt_transport.init_errors); errpar as in
     !! transport_advance. rng is advanced in place.

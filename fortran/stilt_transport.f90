@@ -261,6 +261,27 @@ contains
         if (cst /= status_ok) status = max(status, cst)
     end subroutine ensure_node
 
+    subroutine ensure_node_shared(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, &
+            status)
+        !! ensure_node for particles advanced by several threads: a node is evaluated once,
+        !! by the first thread that needs it, and read by the others only once complete.
+        !! Evaluation is deterministic, so results do not depend on which thread does it.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: zsg(w%nl), prof(nprof, w%nl, w%nx, w%ny), sfc(nsfc, w%nx, w%ny)
+        type(turb_options), intent(in) :: opts
+        real(dp), intent(in) :: z0_default
+        integer(ip), intent(in) :: i, j
+        real(dp), intent(inout) :: turb(nturbv, w%nl, w%nx, w%ny), zi(w%nx, w%ny)
+        integer(ip), intent(inout) :: done(w%nx, w%ny), status
+        integer(ip) :: d
+        !$omp atomic read seq_cst
+        d = done(i, j)
+        if (d /= 0) return
+        !$omp critical (stilt_node_turbulence)
+        call ensure_node(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, status)
+        !$omp end critical (stilt_node_turbulence)
+    end subroutine ensure_node_shared
+
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
             zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
         !! Columns a particle at window position (x, y) needs from one moment (time fraction
@@ -344,7 +365,7 @@ contains
         end do
     end subroutine init_errors
 
-    pure subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, &
+    subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, &
             done1, done2, topts1, topts2, z0_default, gdx, gdy, np, x, y, s, pstat, wnorm, up, &
             vp, dmas, xc, yc, rng, t_start, dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, &
             eps, out, status, tstatus)
@@ -395,6 +416,13 @@ contains
         out = nan
         dmv = 0.0_dp
         zlev = (1.0_dp - zsg) * w%z_top
+        ! particles are independent (each has its own random stream): with OpenMP they are
+        ! shared among threads, and the results are the same for any number of threads
+        !$omp parallel do default(shared) schedule(dynamic, 8) &
+        !$omp private(p, n, nsub, m, st, dst, ni, nj, c, ta, tb, tfa, tfb, v1, v2, xp, yp, sp, &
+        !$omp h, x0, y0, zi, gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
+        !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg) &
+        !$omp reduction(max: status, tstatus)
         do p = 1, np
             if (pstat(p) /= 0) cycle
             do n = 1, nsteps
@@ -443,10 +471,10 @@ contains
                 do c = 1, 2
                     ni = min(max(nint(merge(xc(p), xa, c == 1)) - w%i0, 1), w%nx)
                     nj = min(max(nint(merge(yc(p), ya, c == 1)) - w%j0, 1), w%ny)
-                    call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, turb1, &
-                        zi1, done1, tstatus)
-                    call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, turb2, &
-                        zi2, done2, tstatus)
+                    call ensure_node_shared(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, &
+                        turb1, zi1, done1, tstatus)
+                    call ensure_node_shared(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, &
+                        turb2, zi2, done2, tstatus)
                 end do
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
                     xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), &
@@ -503,6 +531,7 @@ contains
                 out(dc_mlht, p, n) = 0.5_dp * (zia + zib)  ! mean over the step, as the binary prints it
             end do
         end do
+        !$omp end parallel do
     end subroutine advance_interval
 
 end module stilt_transport

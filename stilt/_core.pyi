@@ -176,6 +176,7 @@ def met_remap(
     hgts: npt.ArrayLike, have_pres: int, have_hgts: int, humidity: int,
 ) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
 # ---- stilt_transport ----
+def transport_threads(requested: int) -> int: ...  # threads in force (1 without OpenMP)
 def transport_layout() -> int: ...
 def transport_surface_at(
     sfc: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, ivar: int

@@ -23,7 +23,7 @@ from stilt.errors import ConfigError, CoreError, MetError
 from stilt.met.roughness import DEFAULT_Z0, roughness_source
 from stilt.params import resolve_params
 
-__all__ = ["run_trajectories", "Release", "normalize_receptor", "COLUMN_ATTRS"]
+__all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", "COLUMN_ATTRS"]
 
 #: diagnostic columns of the core (stilt_transport dc_*), 0-based
 _DC = {name: i for i, name in enumerate(
@@ -213,9 +213,35 @@ def _choose_dt(delt: float, vmax_cells_per_min: float, tratio: float) -> int:
     return max(lo, 1)
 
 
+def core_threads(threads: int = 0) -> int:
+    """Set (``threads`` > 0) or query (0) the threads the core's particle loop uses.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Number of threads for the following runs in this process; 0 leaves it as it is.
+
+    Returns
+    -------
+    int
+        The number in force: 1 when the core was built without OpenMP
+        (``-Csetup-args=-Dopenmp=disabled``).
+
+    Raises
+    ------
+    ConfigError
+        When ``threads`` is negative or not an integer.
+    """
+    from stilt import _core
+
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+        raise ConfigError(f"threads must be a whole number >= 1, got {threads!r}")
+    return int(_core.transport_threads(int(threads)))
+
+
 def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int = 1000,
                      seed: int | None = None, *, hnf_plume: bool = False,
-                     **params: Any) -> xr.Dataset:
+                     threads: int | None = None, **params: Any) -> xr.Dataset:
     """Run a STILT particle ensemble from a receptor through ARL meteorology.
 
     Parameters
@@ -238,6 +264,11 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         (physics.md 5.9), applied on every model step before the output thinning (so it does
         not depend on ``outdt``), and the raw value as ``foot_no_hnf_dilution``. Default
         False: ``foot`` is the raw value, as the HYSPLIT-STILT binary prints it.
+    threads : int, optional
+        Threads that share the particles in the core (OpenMP builds; see
+        :func:`core_threads`). Each particle has its own random stream, so the result is the
+        same for any number of threads. Default 1 (a process pool of workers is the usual
+        way to use several cores).
     **params
         HYSPLIT-STILT namelist parameters in lower case (:data:`stilt.params.PARAMETERS`).
 
@@ -323,6 +354,10 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     # the step before (the release position at first)
     xc = x.copy()
     yc = y.copy()
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ConfigError(f"threads must be a whole number >= 1, got {threads!r}")
+    core_threads(1 if threads is None else threads)
     rng, rstatus = _core.transport_init_rng(np.int64(seed), int(_core.random_state_size()),
                                             np.arange(1, numpar + 1, dtype=np.int64))
     if rstatus != 0:

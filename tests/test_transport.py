@@ -535,3 +535,22 @@ def test_hnf_does_not_depend_on_the_output_interval() -> None:
         assert _first_hour_foot(ds, HNF_RECEPTOR) == pytest.approx(first[outdt] / 40, rel=0.02)
     assert first[5] == pytest.approx(first[0], rel=1e-12)
     assert first[15] == pytest.approx(first[0], rel=1e-12)
+
+
+def test_threads_give_bit_identical_particles() -> None:
+    """The particle loop shared among 2 threads (OpenMP builds) gives exactly the particles of
+    one thread: every particle has its own random stream and nodes are evaluated once."""
+    from stilt.met.synthetic import synthetic_met
+    from stilt.transport import core_threads
+
+    met = synthetic_met("2023-07-15T12:00", hours=4, nx=40, ny=40)
+    rec = {"time": "2023-07-15T15:00", "latitude": 40.0, "longitude": -101.5, "altitude": 10.0}
+    runs = []
+    for n in (1, 2, 2):
+        runs.append(run_trajectories(rec, met, n_hours=-3, numpar=300, seed=7, threads=n))
+        assert core_threads() == n  # the default build has OpenMP (meson option openmp=auto)
+    for run in runs[1:]:
+        for name in runs[0].data_vars:
+            np.testing.assert_array_equal(runs[0][name].values, run[name].values, err_msg=name)
+    with pytest.raises(ConfigError, match="threads"):
+        run_trajectories(rec, met, n_hours=-1, numpar=10, seed=7, threads=0)
