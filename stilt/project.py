@@ -58,8 +58,9 @@ time,longitude,latitude,altitude
 2023-07-15 18:00:00,-111.85,40.77,5
 """
 
-#: the shipped example: small synthetic met, 8 receptors, 6-hour backward runs
-EXAMPLE_MET = {"start": "2023-07-15T00:00", "hours": 24, "file_hours": 24, "nx": 60, "ny": 50,
+#: the shipped example: small synthetic met in 6-hour files named like NOAA's HRRR archive
+#: (``20230715_12-17_synt.arl``), 8 receptors, 6-hour backward runs
+EXAMPLE_MET = {"start": "2023-07-15T00:00", "hours": 24, "file_hours": 6, "nx": 60, "ny": 50,
                "seed": 1}
 
 
@@ -72,11 +73,11 @@ seed: 42
 mets:
   synth:
     directory: met
-    file_format: "%Y%m%d_00-23_synt.arl"
-    file_tres: 1d
+    file_format: "%Y%m%d_%H"  # the start of archive names: 20230715_12-17_synt.arl
+    file_tres: 1h
 footprints:
-  default:
-    grid: {xmin: -104.0, xmax: -99.0, ymin: 38.0, ymax: 42.0, xres: 0.1, yres: 0.1}
+  default:            # holds the whole footprint of every receptor (they reach 3.5 deg west)
+    grid: {xmin: -106.0, xmax: -101.0, ymin: 37.5, ymax: 40.5, xres: 0.1, yres: 0.1}
     smooth_factor: 1.0
     time_integrate: false
 hnf_plume: true

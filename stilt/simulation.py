@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from stilt.config import ModelConfig
-from stilt.errors import ConfigError, CoreError, MetError
+from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
 from stilt.ids import check_name, safe_path
 from stilt.receptors import Receptor, receptor_from_dict
 
@@ -185,11 +185,13 @@ def classify_failure(exc: BaseException) -> str:
         return "TIMEOUT"
     if isinstance(exc, ConfigError):
         return "CONFIG"
+    if isinstance(exc, MetMissingError):  # the files the run needs are not there
+        return "MET_MISSING"
     if isinstance(exc, MetError):
         text = str(exc).lower()
-        if any(w in text for w in ("missing", "not found", "no such", "cannot be read")):
+        if "no such file" in text:  # a file found earlier was removed before it was read
             return "MET_MISSING"
-        if any(w in text for w in ("outside", "not within", "cover", "coverage", "gap")):
+        if any(w in text for w in ("outside", "not within", "met covers", "gap")):
             return "MET_COVERAGE"
         return "MET"
     if isinstance(exc, CoreError):

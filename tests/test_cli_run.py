@@ -52,7 +52,8 @@ def test_init_writes_a_starter_and_never_overwrites(tmp_path, capsys) -> None:
     assert main(["check", str(tmp_path / "p")]) == 1
     out = capsys.readouterr().out
     assert "1 receptor(s) x 1 met(s) (hrrr) = 1 simulation(s)" in out
-    assert "problem: hrrr_202307151800_-111.85_40.77_5: no met file found" in out
+    assert ("problem: hrrr_202307151800_-111.85_40.77_5: met directory /path/to/arl/met "
+            "does not exist") in out
     assert not (tmp_path / "p" / "out").exists()
 
 

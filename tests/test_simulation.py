@@ -15,7 +15,7 @@ import pytest
 
 import orch_fakes
 from stilt.config import ModelConfig
-from stilt.errors import ConfigError, MetError
+from stilt.errors import ConfigError, MetError, MetMissingError
 from stilt.receptors import PointReceptor
 from stilt.simulation import (SimulationPaths, classify_failure, collect_records, needed_work,
                               run_simulation)
@@ -125,7 +125,9 @@ def test_timeout_stops_the_simulation(tmp_path, monkeypatch) -> None:
 
 
 def test_failure_classes_and_unsafe_ids(tmp_path) -> None:
-    assert classify_failure(MetError("no met file found for ...; missing")) == "MET_MISSING"
+    assert classify_failure(MetMissingError("no met file found for ...")) == "MET_MISSING"
+    assert classify_failure(MetError("f.arl: variable UWND is missing (needed for transport)")
+                            ) == "MET"
     assert classify_failure(MetError("met covers 10 .. 12 only")) == "MET_COVERAGE"
     assert classify_failure(ConfigError("x")) == "CONFIG"
     assert classify_failure(ZeroDivisionError()) == "ERROR"
