@@ -1,11 +1,16 @@
 """The project-level API: ``Model(project=..., receptors=..., config=...)``.
 
-A model is a project folder holding ``config.yaml`` (and usually ``receptors.csv``), and an
-output folder inside it with the index and the simulation outputs. ``run()`` registers one
-simulation per receptor and met, works out what is missing (outputs absent, or made with other
+A model is a project folder holding ``config.yaml`` and ``receptors.csv``, and an output
+folder inside it with the index and the simulation outputs. ``run()`` registers one simulation
+per receptor and met, works out what is missing (outputs absent, or made with other
 transport/footprint settings), and runs exactly that through the configured executor.
-The user's ``config.yaml`` and ``receptors.csv`` are never rewritten: a config passed in code is
-saved only when the project has none.
+
+The project's inputs are the two files, so the command line continues a project made in Python
+and the reverse (docs/orchestration.md, "Project inputs"): a config passed in code is written
+to ``config.yaml`` when the project has none, and must otherwise equal it (a difference is an
+error naming the keys, unless ``overwrite_config=True``); the receptors a registration or run
+uses are added to ``receptors.csv`` when they are not in it yet. A folder that does not exist
+is created only when a config is given.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from stilt.collections import FootprintCollections, SimulationCollection, TrajectoryCollection
-from stilt.config import ModelConfig, load_config, save_config
+from stilt.config import ModelConfig, config_differences, load_config, save_config
 from stilt.errors import ConfigError
 from stilt.executors import get_executor
 from stilt.executors.local import RunReport
 from stilt.ids import check_name, safe_path, simulation_id
 from stilt.index import SimulationIndex, open_index
-from stilt.receptors import Receptor, as_receptor_list
+from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_receptors
 from stilt.simulation import SimulationPaths, collect_records, needed_work, register_record
 
 __all__ = ["Model"]
@@ -36,12 +41,23 @@ class Model:
     Parameters
     ----------
     project : str or Path
-        Project folder (created when missing).
+        Project folder; created when missing only if ``config`` is given (a mistyped path
+        with no config is an error, never a new empty folder).
     receptors : receptors, a receptors.csv path, or None
-        None reads ``<project>/receptors.csv`` when present.
+        None reads ``<project>/receptors.csv`` when present. Receptors given here are added
+        to ``receptors.csv`` when they are registered (:meth:`register_pending`, :meth:`run`).
     config : ModelConfig, optional
         None reads ``<project>/config.yaml``. A config given here is written to config.yaml
-        only when the project has none.
+        when the project has none; when it has one, the two must be equal.
+    overwrite_config : bool, optional
+        Replace an existing config.yaml that differs from ``config`` (written atomically)
+        instead of raising.
+
+    Raises
+    ------
+    ConfigError
+        No such folder (without ``config``), no config.yaml, or a ``config`` that differs
+        from the project's config.yaml (naming the keys that differ).
 
     Attributes
     ----------
@@ -51,19 +67,21 @@ class Model:
     """
 
     def __init__(self, project: str | Path, receptors: Any = None,
-                 config: ModelConfig | None = None) -> None:
-        self.project = Path(project).resolve()
-        self.project.mkdir(parents=True, exist_ok=True)
+                 config: ModelConfig | None = None, *, overwrite_config: bool = False) -> None:
+        self.project = Path(project).expanduser().resolve()
         config_path = self.project / CONFIG_NAME
         if config is None:
+            if not self.project.is_dir():
+                raise ConfigError(f"project folder {project} does not exist"
+                                  + (" (it is a file)" if self.project.exists() else ""))
             if not config_path.is_file():
                 raise ConfigError(f"project {self.project}: no {CONFIG_NAME} (create one with "
                                   f"'stilt init {self.project}' or pass config=ModelConfig(...))")
             config = load_config(config_path)
-        elif not config_path.exists():
-            save_config(config, config_path)
-        if not isinstance(config, ModelConfig):
-            raise ConfigError(f"config {config!r}: expected a stilt.ModelConfig")
+        else:
+            if not isinstance(config, ModelConfig):
+                raise ConfigError(f"config {config!r}: expected a stilt.ModelConfig")
+            self._adopt_config(config, config_path, overwrite_config)
         self.config = config
         if receptors is None and (self.project / RECEPTORS_NAME).is_file():
             receptors = self.project / RECEPTORS_NAME
@@ -73,6 +91,59 @@ class Model:
         self.simulations = SimulationCollection(self)
         self.trajectories = TrajectoryCollection(self)
         self.footprints = FootprintCollections(self)
+
+    @staticmethod
+    def _adopt_config(config: ModelConfig, path: Path, overwrite: bool) -> None:
+        """Write ``config`` to a project without one; refuse a different one unless
+        ``overwrite``."""
+        if path.exists():
+            try:
+                differences = config_differences(load_config(path), config)
+            except ConfigError:
+                if not overwrite:
+                    raise
+                differences = ["the file cannot be read"]
+            if not differences:
+                return
+            if not overwrite:
+                raise ConfigError(
+                    f"{path} differs from the config given in code: {'; '.join(differences)}. "
+                    "Pass overwrite_config=True to replace the file, or leave config out to "
+                    "use it")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        save_config(config, path)
+
+    def store_receptors(self, receptors: Any = None) -> list[Receptor]:
+        """Add receptors (default: the model's) to ``<project>/receptors.csv``.
+
+        Receptors already in the file are left as they are; new ones are appended in order
+        and the file is rewritten atomically in the form :func:`stilt.read_receptors` reads
+        (``stilt run/check`` then see them). Nothing is written when all are there.
+
+        Returns
+        -------
+        list of receptors
+            Those added.
+        """
+        import json
+
+        recs = self.receptors if receptors is None else as_receptor_list(receptors)
+        path = self.project / RECEPTORS_NAME
+        stored = read_receptors(path) if path.is_file() else []
+
+        def key(r: Receptor) -> str:
+            return json.dumps(r.to_dict(), sort_keys=True)
+
+        known = {key(r) for r in stored}
+        new = []
+        for r in recs:
+            if key(r) not in known:
+                known.add(key(r))
+                new.append(r)
+        if new:
+            write_receptors(stored + new, path)
+        return new
 
     def __repr__(self) -> str:
         return (f"Model(project={str(self.project)!r}, receptors={len(self.receptors)}, "
@@ -124,6 +195,9 @@ class Model:
     def register_pending(self, receptors: Any = None, scene_id: str | None = None) -> list[str]:
         """Register simulations (state pending unless already known) and return their ids.
 
+        The receptors are added to the project's ``receptors.csv`` (:meth:`store_receptors`),
+        so ``stilt run/check/status DIR`` continue the project.
+
         Parameters
         ----------
         receptors : optional
@@ -134,6 +208,7 @@ class Model:
         if scene_id is not None:
             check_name(scene_id, "scene id")
         plan = self.plan(receptors)
+        self.store_receptors(receptors)
         for p in plan:
             register_record(SimulationPaths.of(self.output, p["sim_id"]), p["met"],
                             p["receptor"], scene_id)

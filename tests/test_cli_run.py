@@ -57,6 +57,17 @@ def test_init_writes_a_starter_and_never_overwrites(tmp_path, capsys) -> None:
     assert not (tmp_path / "p" / "out").exists()
 
 
+@pytest.mark.parametrize("command", [["status"], ["check"], ["plot"], ["run"],
+                                     ["index", "rebuild"]])
+def test_a_mistyped_project_path_is_named_and_not_created(tmp_path, capsys,
+                                                          command: list[str]) -> None:
+    typo = tmp_path / "cse"
+    assert main([*command, str(typo)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"stilt: error: project folder {typo} does not exist\n"
+    assert not typo.exists()
+
+
 @pytest.mark.slow
 def test_run_status_rebuild_and_exit_codes(tmp_path) -> None:
     project = small_project(tmp_path / "p")
@@ -276,3 +287,41 @@ def test_end_to_end_bad_receptors_and_met(tmp_path, synth_met) -> None:
     res = cli("check", str(project))
     assert res.returncode == 1 and "no met file found" in res.stdout
     assert outputs(project) == before
+
+
+@pytest.mark.slow
+def test_the_reference_page_snippet_runs_on_archive_named_met(tmp_path, monkeypatch,
+                                                               capsys) -> None:
+    """The PYSTILT reference page's example (issue 14), on 6-hour files named like NOAA's HRRR
+    archive (``20230714_18-23_synt.arl``) that 'stilt met synth' writes, found with
+    ``file_format="%Y%m%d_%H"`` and hourly steps; then the command line continues it."""
+    import xarray as xr
+
+    import stilt
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["met", "synth", "hrrr", "--start", "2023-07-14T18:00", "--hours", "25",
+                 "--nx", "60", "--ny", "50"]) == 0
+    assert "hrrr/20230714_18-23_synt.arl" in capsys.readouterr().out
+    met_dir = str(tmp_path / "hrrr")
+    model = stilt.Model(project="./case",
+        receptors=[stilt.PointReceptor(time="2023-07-15 18:00:00", longitude=-101.5, latitude=40.0, altitude=5.0)],  # noqa: E501
+        config=stilt.ModelConfig(mets={"hrrr": stilt.MetConfig(directory=met_dir, file_format="%Y%m%d_%H", file_tres="1h")}))  # noqa: E501
+    report = model.run()
+    assert report.ok, report.summary()
+    ids = model.simulations.ids(); incomplete = model.simulations.incomplete()  # noqa: E702
+    trajectory_paths = model.trajectories.paths()
+    assert ids == ["hrrr_202307151800_-101.5_40_5"] and incomplete == []
+    assert len(trajectory_paths) == 1
+    with xr.open_dataset(trajectory_paths[0]) as particles:
+        files = str(particles.attrs["met_files"])
+    assert "20230714_18-23_synt.arl" in files and "20230715_18-18_synt.arl" in files
+    sim_ids = model.register_pending(scene_id="tower-20230715")
+    assert sim_ids == ids
+    model.push_simulations(); model.pull_simulations()  # noqa: E702
+    model.close()
+    capsys.readouterr()
+    assert main(["run", "./case", "--backend", "local", "--n-workers", "4"]) == 0
+    assert "1 complete, 0 failed" in capsys.readouterr().out
+    assert main(["status", "./case"]) == 0
+    assert "0 pending, 0 running, 1 complete, 0 failed" in capsys.readouterr().out

@@ -74,17 +74,18 @@ def test_run_rerun_delete_k_and_config_changes(tmp_path, monkeypatch) -> None:
     assert report.ok and sorted(report.completed) == sorted(gone) and report.transport_runs == 3
     # footprint-only change: footprints again, no transport
     smoother = stilt.Model(tmp_path / "p", receptors=receptors(), config=config(
-        footprints={"default": {"grid": GRID, "smooth_factor": 1.5}}))
+        footprints={"default": {"grid": GRID, "smooth_factor": 1.5}}), overwrite_config=True)
     report = smoother.run()
     assert report.ok and report.transport_runs == 0 and report.footprint_runs == 8
     # numpar changes: everything reruns
-    report = stilt.Model(tmp_path / "p", receptors(), config(numpar=20)).run(n_workers=2)
+    report = stilt.Model(tmp_path / "p", receptors(), config(numpar=20),
+                         overwrite_config=True).run(n_workers=2)
     assert report.ok and report.transport_runs == 8 and len(orch_fakes.calls(log)) == 19
     assert leftovers(tmp_path) == []
-    # the project's config.yaml was written once and never rewritten
-    assert stilt.Model(tmp_path / "p").config == config()
-    with pytest.raises(ConfigError, match="no receptors"):
-        stilt.Model(tmp_path / "p").run()
+    # the project's files hold what the last run used: the model without arguments continues
+    again = stilt.Model(tmp_path / "p")
+    assert again.config == config(numpar=20) and again.receptors == receptors()
+    assert again.run().transport_runs == 0
 
 
 def test_one_failure_never_stops_the_others(tmp_path, monkeypatch) -> None:
@@ -288,3 +289,61 @@ def test_leases_are_renewed_while_a_simulation_runs(tmp_path, monkeypatch) -> No
     report = model.run()
     thread.join()
     assert stolen == [[]] and report.ok and len(orch_fakes.calls(tmp_path / "calls.log")) == 1
+
+
+def test_a_config_in_code_must_equal_config_yaml_unless_overwritten(tmp_path) -> None:
+    project = tmp_path / "p"
+    stilt.Model(project, receptors(2), config())
+    text = (project / "config.yaml").read_text()
+    with pytest.raises(ConfigError) as err:
+        stilt.Model(project, receptors(2), config(numpar=20, footprints={
+            "default": {"grid": {**GRID, "xres": 0.25}}}))
+    message = str(err.value)
+    assert "numpar (10 -> 20)" in message and "footprints.default.grid.xres (0.5 -> 0.25)" in message
+    assert "overwrite_config=True" in message and "\n" not in message
+    assert (project / "config.yaml").read_text() == text  # untouched
+    stilt.Model(project, receptors(2), config())  # the same config: fine, nothing written
+    model = stilt.Model(project, receptors(2), config(numpar=20), overwrite_config=True)
+    assert stilt.Model(project).config == config(numpar=20) == model.config
+    assert not [p for p in project.iterdir() if p.name.endswith(".tmp")]
+    # a broken config.yaml is reported, and replaced only when asked
+    (project / "config.yaml").write_text("numpar: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        stilt.Model(project, config=config())
+    stilt.Model(project, config=config(), overwrite_config=True)
+    assert stilt.Model(project).config == config()
+
+
+def test_receptors_given_in_code_are_stored_for_the_command_line(tmp_path, monkeypatch) -> None:
+    from stilt.cli import main
+
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    project = tmp_path / "p"
+    column = stilt.ColumnReceptor("2023-07-15 18:00", -102.0, 39.5, 5.0, 100.0)
+    slant = stilt.MultiPointReceptor("2023-07-15 18:00", (-102.1, -102.2), (39.4, 39.45),
+                                     (5.0, 50.0), altitude_ref="msl")
+    model = stilt.Model(project, receptors=[*receptors(2), column, slant], config=config())
+    assert not (project / "receptors.csv").exists()  # written when they are registered
+    ids = model.register_pending(scene_id="tower-20230715")
+    assert stilt.read_receptors(project / "receptors.csv") == [*receptors(2), column, slant]
+    # the command line sees the same project: same receptors, same simulation ids
+    assert stilt.Model(project).plan() == model.plan() and len(ids) == 4
+    assert main(["run", str(project)]) == 0
+    assert len(orch_fakes.calls(log)) == 4
+    # a later registration adds only the new receptors, in order; the known ones stay
+    more = receptors(4)
+    model.register_pending(more)
+    assert stilt.read_receptors(project / "receptors.csv") == [
+        *receptors(2), column, slant, *more[2:]]
+    # and the reverse: receptors added to the file are run by the Python model
+    with open(project / "receptors.csv", "a") as handle:
+        handle.write("2023-07-15 18:00:00,-102.9,39.9,5.0,agl,99\n")
+    report = stilt.Model(project).run()
+    assert report.ok and len(report.requested) == 7
+
+
+def test_a_mistyped_project_is_an_error_and_is_not_created(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"project folder .*cse does not exist"):
+        stilt.Model(tmp_path / "cse")
+    assert not (tmp_path / "cse").exists()
