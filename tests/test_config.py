@@ -116,3 +116,27 @@ def test_plots_key_is_checked_saved_and_changes_no_hash(tmp_path) -> None:
     assert load_config(save_config(cfg, tmp_path / "config.yaml")).plots is True
     assert cfg.transport_hash("synth") == make().transport_hash("synth")
     assert cfg.footprint_hash("synth", "default") == make().footprint_hash("synth", "default")
+
+
+def test_with_overrides_replaces_the_mets_it_is_given() -> None:
+    from stilt.met.discovery import MetConfig
+
+    base = make()
+    hrrr = MetConfig("/data/hrrr", "%Y%m%d_%H", "1h")
+    changed = base.with_overrides(mets={"hrrr": hrrr}, numpar=50)
+    assert list(changed.mets) == ["hrrr"] and changed.mets["hrrr"] == hrrr
+    assert changed.numpar == 50 and list(base.mets) == ["synth"]
+    assert base.with_overrides(numpar=50).mets == base.mets  # kept when not given
+
+
+def test_met_directory_is_a_path_before_and_after_saving(tmp_path) -> None:
+    from pathlib import Path
+
+    from stilt.met.discovery import MetConfig
+
+    for directory in ("met", Path("met"), Path("/data/hrrr")):
+        cfg = make(mets={"synth": MetConfig(directory, "%Y%m%d_%H", "1h")})
+        again = load_config(save_config(cfg, tmp_path / "config.yaml"))
+        assert isinstance(cfg.mets["synth"].directory, Path)
+        assert again.mets["synth"].directory == Path(directory) == cfg.mets["synth"].directory
+        assert again == cfg and again.transport_hash("synth") == cfg.transport_hash("synth")
