@@ -105,6 +105,7 @@ def test_slurm_run_wait_completes_every_simulation(tmp_path, synth_met, slurm_cl
     assert res.returncode == 0, res.stdout + res.stderr
     assert "task 0 COMPLETED, task 1 COMPLETED, task 2 COMPLETED" in res.stdout
     assert "8 complete, 0 failed" in res.stdout
+    assert "8 transport runs, 8 footprints" in res.stdout  # not "0 footprints"
     one_output_each(project)
     (run_dir,) = run_dirs(project)
     script = (run_dir / "job.sbatch").read_text()

@@ -340,3 +340,24 @@ def test_clear_errors_without_sbatch_and_for_slurm_options_on_local(tmp_path, mo
         (project / "out" / "slurm").glob("*/submit.json"))
     assert main(["run", str(project), "--backend", "local", "--mem", "8G"]) == 2
     assert "--wait, --mem and --time apply to the slurm backend" in capsys.readouterr().err
+
+
+def test_wait_reports_the_footprints_the_array_computed(tmp_path, fake_slurm,
+                                                        monkeypatch) -> None:
+    """'stilt run --backend slurm --wait' used to end with '0 footprints' although every
+    footprint was written: the task records now carry the footprints they computed."""
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    model = Model(fake_project(tmp_path / "p"))
+
+    def run_tasks(job_id: str, n_tasks: int, poll: float, progress: object) -> dict:
+        run_dir = next((model.output / "slurm").glob("*/submit.json")).parent
+        for task in range(n_tasks):
+            _task(log, run_dir, task, 0.0).communicate(timeout=120)
+        return dict.fromkeys(range(n_tasks), "COMPLETED")
+
+    monkeypatch.setattr(slurm_module, "wait_for", run_tasks)
+    report = model.run(wait=True)
+    assert report.ok and report.counts["complete"] == 6
+    assert report.transport_runs == 6 and report.footprint_runs == 6
+    assert "6 transport runs, 6 footprints" in report.summary()

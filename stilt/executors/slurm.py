@@ -461,6 +461,7 @@ def execute_slurm(model: Any, sim_ids: list[str] | None = None, scene_id: str | 
             report.task_states = states  # type: ignore[attr-defined]
             for rec in claims.read_records(run.folder / "records").values():
                 report.transport_runs += int(bool(rec.get("ran_transport")))
+                report.footprint_runs += len(rec.get("footprints_run") or [])
     elif wait:
         for run in live_runs(model.output):
             if set(run.sim_ids) & set(sim_ids):

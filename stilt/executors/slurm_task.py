@@ -130,6 +130,7 @@ def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
                         "outputs": res.get("outputs") or [], "duration": res.get("duration"),
                         "transport_hash": res.get("transport_hash"),
                         "ran_transport": bool(res.get("ran_transport")),
+                        "footprints_run": list(res.get("footprints_run") or []),
                         "finished_at": time.time()})
                     counts["ran" if res["state"] == "complete" else "failed"] += 1
                     _say(f"{sim_id}: {res['state']}"
