@@ -690,3 +690,27 @@ def test_random_windows_match_full_read(oct_path: Path, oct_ds) -> None:
         ref = oct_ds.isel(time=slice(-2, None), x=slice(i0 - 1, i1), y=slice(j0 - 1, j1))
         for v in ("UWND", "MSLP"):
             assert win[v].values.tobytes() == ref[v].values.tobytes(), (i0, i1, j0, j1)
+
+
+def test_met_info_gives_the_outline_of_a_lambert_grid(tmp_path: Path, capsys) -> None:
+    """The lat/lon box of a Lambert grid holds points outside the grid: info says so and
+    prints the grid's corners, which lie on the grid's corner points."""
+    from stilt.cli import main
+    from stilt.met.synthetic import generate_synthetic_met
+
+    (path,) = generate_synthetic_met(tmp_path, hours=1, file_hours=1, nx=40, ny=30)
+    assert main(["met", "info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "40 x 30 lambert; corners (lat, lon) SW " in text
+    assert "the box also holds points outside the grid" in text
+    inv = arl_inventory(path)
+    grid = ArlGrid.from_attrs(inv.grid_attrs)
+    corners = dict(re.findall(r"(SW|SE|NE|NW) (-?[\d.]+, -?[\d.]+)", text))
+    for name, (x, y) in {"SW": (1, 1), "SE": (40, 1), "NE": (40, 30), "NW": (1, 30)}.items():
+        lat, lon = (float(v) for v in corners[name].split(","))
+        gx, gy = grid.to_grid(np.array([lat]), np.array([lon]))
+        assert abs(gx[0] - x) < 0.05 and abs(gy[0] - y) < 0.05, (name, gx, gy)
+    box = re.search(r"box around it: lat (-?[\d.]+)\.\.(-?[\d.]+), lon (-?[\d.]+)\.\.", text)
+    lat_min, lon_min = float(box.group(1)), float(box.group(3))
+    gx, gy = grid.to_grid(np.array([lat_min]), np.array([lon_min]))  # the box's SW corner
+    assert not (1 <= gx[0] <= 40 and 1 <= gy[0] <= 30)

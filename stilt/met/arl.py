@@ -1305,9 +1305,18 @@ def describe_arl(path: PathLike, records: bool = False) -> str:
     xs = np.unique(np.r_[np.arange(1, inv.nx + 1, step), inv.nx])
     ys = np.unique(np.r_[np.arange(1, inv.ny + 1, step), inv.ny])
     lat, lon = grid.latlon_mesh(xs, ys)
-    lines.append(f"  source {inv.source}; grid {inv.nx} x {inv.ny} {grid.kind}"
-                 f"{' (global)' if grid.is_global else ''}; covers lat {_span(lat.ravel())}, "
-                 f"lon {_span(lon.ravel())}")
+    box = f"lat {_span(lat.ravel())}, lon {_span(lon.ravel())}"
+    head = (f"  source {inv.source}; grid {inv.nx} x {inv.ny} {grid.kind}"
+            f"{' (global)' if grid.is_global else ''}")
+    if grid.kind == "latlon" or grid.is_global:
+        lines.append(f"{head}; covers {box}")
+    else:  # projected: the lat/lon box is larger than the grid, so give the outline too
+        clat, clon = grid.latlon_mesh(np.array([1, inv.nx]), np.array([1, inv.ny]))
+        corners = "; ".join(f"{name} {clat[j, i]:.2f}, {clon[j, i]:.2f}" for name, j, i in
+                            (("SW", 0, 0), ("SE", 0, 1), ("NE", 1, 1), ("NW", 1, 0)))
+        lines.append(f"{head}; corners (lat, lon) {corners}")
+        lines.append(f"  lat/lon box around it: {box} (the box also holds points outside "
+                     "the grid; stilt check tests each receptor against the grid itself)")
     lines.append("  grid parameters: " + ", ".join(
         f"{k}={v:g}" for k, v in zip(GRID_PARAMETERS, inv.grid_params, strict=True)))
     lines.append(f"  vertical: {VERTICAL_SYSTEMS[inv.vertical_system]} (KSYS "
