@@ -83,3 +83,27 @@ def test_without_matplotlib_the_run_still_succeeds_and_names_the_extra(tmp_path:
     assert "picture" not in where
     assert "pip install 'stilt[plot]'" in where["pictures"]
     assert not (case / "out" / "plots").exists()
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs_on_the_met_stilt_met_synth_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README 'Using it': the console lines make the met, the Python block then runs as
+    written (no file a new user does not have)."""
+    import re
+
+    from stilt.cli import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Using it", 1)[1].split("\n## ", 1)[0]
+    assert "$ stilt met synth ./met --hours 24" in section
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    assert main(["met", "synth", "./met", "--hours", "24"]) == 0
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    foot = namespace["foot"]
+    assert float(foot["foot"].sum()) > 0 and (tmp_path / "foot.nc").stat().st_size > 0
+    assert namespace["window"].sizes["time"] == 3
+    files = str(namespace["particles"].attrs["met_files"])
+    assert "20230715_12-17_synt.arl" in files and "oct1618" not in code
