@@ -23,11 +23,10 @@ import xarray as xr
 
 from stilt._checks import finite_float
 from stilt.errors import ConfigError, FootprintError, MissingDependencyError, raise_for_status
+from stilt.transport import FOOT_UNITS, receptor_attrs
 
 #: Default limit on the number of output cells (lon x lat x layers) one footprint may have.
 DEFAULT_MAX_CELLS = 50_000_000
-#: Units of ``foot``: ppm per (umol m-2 s-1).
-FOOT_UNITS = "ppm (umol m-2 s-1)-1"
 #: Variables the hyper-near-field correction reads (besides long, lati, foot).
 HNF_VARIABLES = ("samt", "sigw", "tlgr", "dens", "mlht")
 _LONGLAT_ALIASES = {"EPSG:4326", "WGS84", "OGC:CRS84"}
@@ -635,10 +634,15 @@ def _footprint(
         xc = np.round(mapped[xorder], 10)
         values = values[:, :, xorder]
 
-    if time_integrate or empty_reason:
+    hour = np.timedelta64(3600, "s").astype("timedelta64[ns]")
+    if time_integrate or empty_reason:  # one layer: the hours of every particle row
         times = np.array([rec.time])
-    else:
-        times = rec.time + layers.astype("timedelta64[h]").astype("timedelta64[ns]")
+        tp = parts.time[parts.present.any(axis=1)]  # the rows before densification
+        first, last = int(np.floor(tp.min() / 60)), int(np.floor(tp.max() / 60)) + 1
+        bounds_t = rec.time + np.array([[first, last]]) * hour
+    else:  # layer k: the rows of [k h, (k + 1) h) after the receptor time
+        times = rec.time + layers * hour
+        bounds_t = np.stack([times, times + hour], axis=1)
     foot_total = float(mass[0]) / n_particles
     foot_in_grid = float(values.sum())
     info = {
@@ -653,6 +657,7 @@ def _footprint(
     return _dataset(
         values,
         times,
+        bounds_t,
         xc,
         yc,
         rec,
@@ -664,7 +669,34 @@ def _footprint(
     )
 
 
+#: Name of the grid-mapping variable (R-STILT's ``write_footprint`` calls it ``projection``)
+GRID_MAPPING = "projection"
+#: Provenance copied from the particles' attributes into the footprint: (particle name, name)
+_PROVENANCE = (
+    ("met_files", "met_files"),
+    ("param_n_hours", "n_hours"),
+    ("param_numpar", "numpar"),
+    ("seed", "seed"),
+    ("roughness", "roughness"),
+    ("stilt_transport_hash", "stilt_transport_hash"),
+    ("stilt_version", "trajectory_stilt_version"),
+)
+
+
+def _proj4(grid: Grid) -> str:
+    """The grid's projection as a PROJ.4 string (R-STILT's global ``crs`` attribute)."""
+    proj = grid.projection.strip()
+    if proj.startswith("+"):
+        return proj
+    if grid.is_longlat:
+        return "+proj=longlat +datum=WGS84 +no_defs"
+    from pyproj import CRS  # a projected grid: pyproj was needed to compute it
+
+    return str(CRS.from_user_input(proj).to_proj4())
+
+
 def _crs_attrs(grid: Grid) -> dict[str, Any]:
+    """CF grid-mapping attributes of the ``projection`` variable."""
     if grid.is_longlat:
         attrs: dict[str, Any] = {
             "grid_mapping_name": "latitude_longitude",
@@ -685,6 +717,7 @@ def _crs_attrs(grid: Grid) -> dict[str, Any]:
 def _dataset(
     values: np.ndarray,
     times: np.ndarray,
+    time_bounds: np.ndarray,
     xc: np.ndarray,
     yc: np.ndarray,
     rec: _Receptor,
@@ -728,10 +761,11 @@ def _dataset(
         "standard_name": "time",
         "axis": "T",
         "long_name": (
-            "receptor time (time-integrated footprint)"
+            "receptor time (time-integrated footprint; time_bnds gives the hours summed)"
             if cfg.time_integrate
             else "start of the hour (UTC) whose particle rows form the layer"
         ),
+        "bounds": "time_bnds",
     }
     foot = xr.Variable(
         ("time", ydim, xdim),
@@ -739,22 +773,20 @@ def _dataset(
         {
             "units": FOOT_UNITS,
             "long_name": "STILT surface influence footprint",
-            "grid_mapping": "crs",
+            "cell_methods": "time: sum",
+            "grid_mapping": GRID_MAPPING,
         },
     )
     attrs: dict[str, Any] = {
         "Conventions": "CF-1.8",
-        "title": "STILT footprint",
+        "title": "STILT Footprint",
+        "crs": _proj4(grid),
+        "crs_format": "PROJ.4",
         "source": f"stilt {get_version()} calc_footprint (R-STILT calc_footprint algorithm)",
         "stilt_version": get_version(),
         "time_created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "footprint_name": name,
-        "receptor_time": np.datetime_as_string(rec.time, unit="s") + "Z",
-        "receptor_latitude": rec.latitude,
-        "receptor_longitude": rec.longitude,
-        "receptor_altitude": rec.altitude,
-        "receptor_altitude_ref": rec.altitude_ref,
-        **({"receptor_altitude_top": rec.altitude_top} if rec.altitude_top is not None else {}),
+        **receptor_attrs(rec.release),
         **{f"grid_{k}": v for k, v in asdict(grid).items()},
         "smooth_factor": float(cfg.smooth_factor),
         "time_integrate": int(cfg.time_integrate),
@@ -765,8 +797,11 @@ def _dataset(
     }
     if empty_reason:
         attrs["empty_reason"] = empty_reason
+    bounds = xr.Variable(("time", "nv"), time_bounds,
+                         {"long_name": "start and end of the hours summed in the layer"})
     return xr.Dataset(
-        {"foot": foot, "crs": xr.Variable((), np.int32(0), _crs_attrs(grid))},
+        {"foot": foot, "time_bnds": bounds,
+         GRID_MAPPING: xr.Variable((), np.int32(0), _crs_attrs(grid))},
         coords={
             "time": ("time", times, tattrs),
             ydim: (ydim, yc, yattrs),
@@ -809,11 +844,12 @@ def calc_footprints(
     if parts.hnf == "footprint":
         foot = _apply_hnf(parts, extra, cfg.veght)
     feet = {name: _footprint(parts, foot, rec, grid, name, cfg) for name, grid in grids.items()}
-    # the surface the transport ran on (stilt.run_trajectories records it), for provenance
-    roughness = getattr(particles, "attrs", {}).get("roughness")
-    if roughness is not None:
-        for ds in feet.values():
-            ds.attrs["roughness"] = roughness
+    # where the particles came from (stilt.run_trajectories and project runs record it)
+    given = getattr(particles, "attrs", {})
+    provenance = {new: given[old] for old, new in _PROVENANCE
+                  if given.get(old) is not None and np.size(given[old]) > 0}
+    for ds in feet.values():
+        ds.attrs.update(provenance)
     return feet
 
 
@@ -905,8 +941,9 @@ def calc_footprint(
 def write_footprint(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write a footprint to netCDF-4 (CF-1.8), atomically.
 
-    ``foot`` is stored as compressed float32; time as seconds since 1970-01-01 UTC. The file
-    is written under a temporary name in the same folder, then renamed into place.
+    ``foot`` is stored as compressed float32 with R-STILT's ``_FillValue`` -1; ``time`` and
+    ``time_bnds`` as seconds since 1970-01-01 UTC; coordinates without a ``_FillValue``. The
+    file is written under a temporary name in the same folder, then renamed into place.
 
     Parameters
     ----------
@@ -923,14 +960,18 @@ def write_footprint(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if "foot" not in ds:
         raise FootprintError(f"cannot write {path}: the dataset has no 'foot' variable")
+    seconds = {
+        "units": "seconds since 1970-01-01 00:00:00",
+        "calendar": "standard",
+        "dtype": "float64",
+        "_FillValue": None,
+    }
     encoding: dict[str, dict[str, Any]] = {
         "foot": {"dtype": "float32", "zlib": True, "complevel": 4, "_FillValue": -1.0},
-        "time": {
-            "units": "seconds since 1970-01-01 00:00:00",
-            "calendar": "standard",
-            "dtype": "float64",
-        },
+        "time": seconds,
     }
+    if "time_bnds" in ds:
+        encoding["time_bnds"] = seconds
     for coord in ("lat", "lon", "x", "y"):
         if coord in ds.coords:
             encoding[coord] = {"_FillValue": None}

@@ -81,10 +81,12 @@ def footprint_field(ds: xr.Dataset) -> xr.DataArray:
 
 
 def _receptor_of(ds: xr.Dataset) -> tuple[float, float] | None:
-    lon, lat = ds.attrs.get("receptor_longitude"), ds.attrs.get("receptor_latitude")
-    if lon is None or lat is None:
+    from stilt.transport import receptor_from_attrs
+
+    release = receptor_from_attrs(ds.attrs)  # receptor_long/_lati, or the earlier names
+    if release is None:
         return None
-    return float(lon), float(lat)
+    return float(release.longitude[0]), float(release.latitude[0])
 
 
 def _draw(field: xr.DataArray, receptors: list[tuple[float, float]], particles: Any,
@@ -183,7 +185,7 @@ def plot_footprint(ds_or_path: Any, receptor: tuple[float, float] | None = None,
     ds_or_path : xarray.Dataset or path
         A stilt footprint (``*_foot.nc``); a time dimension is summed.
     receptor : (lon, lat), optional
-        Receptor to mark; default from the file's ``receptor_longitude``/``_latitude``.
+        Receptor to mark; default from the file's ``receptor_long``/``receptor_lati``.
     particles : xarray.Dataset or path, optional
         Trajectories (``*_traj.nc``): particle paths are drawn (at most 100).
     terrain : xarray.Dataset, DataArray or ARL path, optional

@@ -23,7 +23,12 @@ from stilt.errors import ConfigError, CoreError, MetError
 from stilt.met.roughness import DEFAULT_Z0, roughness_source
 from stilt.params import resolve_params
 
-__all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", "COLUMN_ATTRS"]
+__all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", "COLUMN_ATTRS",
+           "FOOT_UNITS", "receptor_attrs", "receptor_from_attrs"]
+
+#: Units of ``foot`` in trajectory and footprint files: ppm per (umol m-2 s-1), spelled as
+#: R-STILT's write_footprint writes them
+FOOT_UNITS = "ppm (umol-1 m2 s)"
 
 #: diagnostic columns of the core (stilt_transport dc_*), 0-based
 _DC = {name: i for i, name in enumerate(
@@ -52,10 +57,10 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
     "samt": {"long_name": "time spent below the footprint height since the previous row",
              "units": "min"},
     "foot": {"long_name": "footprint (sensitivity) accumulated since the previous row",
-             "units": "ppm (umol m-2 s-1)-1"},
+             "units": FOOT_UNITS},
     "foot_no_hnf_dilution": {
         "long_name": "footprint accumulated since the previous row, before the "
-                     "hyper-near-field plume dilution", "units": "ppm (umol m-2 s-1)-1"},
+                     "hyper-near-field plume dilution", "units": FOOT_UNITS},
     "shtf": {"long_name": "surface sensible heat flux", "units": "W m-2",
              "standard_name": "surface_upward_sensible_heat_flux"},
     "whtf": {"long_name": "surface latent heat flux", "units": "W m-2",
@@ -88,7 +93,7 @@ COLUMN_ATTRS: dict[str, dict[str, str]] = {
 #: foot after the plume dilution (run_trajectories(hnf_plume=True))
 FOOT_HNF_ATTRS = {"long_name": "footprint (sensitivity) accumulated since the previous row, "
                                "after the hyper-near-field plume dilution applied on every "
-                               "model step", "units": "ppm (umol m-2 s-1)-1"}
+                               "model step", "units": FOOT_UNITS}
 #: release height of each particle
 XHGT_ATTRS = {"long_name": "release height of the particle above ground", "units": "m"}
 _DOUBLE = ("long", "lati", "foot", "foot_no_hnf_dilution")
@@ -186,6 +191,86 @@ def normalize_receptor(receptor: Any) -> Release:
         raise ConfigError("multi-point receptor: mix of 'agl' and 'msl' altitudes")
     return Release(times[0], np.array(lats), np.array(lons), np.array(bots), np.array(tops),
                    refs[0] == "msl")
+
+
+#: Names of the receptor attributes before trajectory and footprint files shared R-STILT's
+#: (still read by :func:`receptor_from_attrs`)
+_OLD_RECEPTOR_ATTRS = ("receptor_time", "receptor_latitude", "receptor_longitude",
+                       "receptor_altitude", "receptor_altitude_bottom", "receptor_altitude_top")
+
+
+def receptor_attrs(release: Release) -> dict[str, Any]:
+    """The receptor as attributes of trajectory and footprint files.
+
+    R-STILT's receptor names (its trajectory files hold ``run_time``, ``lati``, ``long``,
+    ``zagl``) with a ``receptor_`` prefix: ``receptor_run_time`` (ISO 8601, UTC),
+    ``receptor_lati``, ``receptor_long``, and the release height ``receptor_zagl`` (m above
+    ground) or, for heights above sea level, ``receptor_zmsl``; ``receptor_altitude_ref``
+    (``"agl"`` or ``"msl"``) says which. A column is one point with the height pair
+    ``[bottom, top]``; a multi-point receptor has one value per point (and
+    ``receptor_zagl_top`` / ``receptor_zmsl_top`` when a point spans heights).
+    """
+    def value(arr: np.ndarray) -> Any:
+        return arr.tolist() if arr.size > 1 else float(arr[0])
+
+    zname = "receptor_zmsl" if release.msl else "receptor_zagl"
+    when = np.datetime_as_string(np.datetime64(release.time, "s"), unit="s") + "Z"
+    attrs: dict[str, Any] = {"receptor_run_time": when,
+                             "receptor_lati": value(release.latitude),
+                             "receptor_long": value(release.longitude)}
+    if release.latitude.size == 1 and release.top[0] != release.bottom[0]:
+        attrs[zname] = [float(release.bottom[0]), float(release.top[0])]
+    else:
+        attrs[zname] = value(release.bottom)
+        if np.any(release.top != release.bottom):
+            attrs[f"{zname}_top"] = release.top.tolist()
+    attrs["receptor_altitude_ref"] = "msl" if release.msl else "agl"
+    return attrs
+
+
+def receptor_from_attrs(attrs: Mapping[str, Any]) -> Release | None:
+    """The receptor recorded in a trajectory or footprint file's attributes.
+
+    Reads the names of :func:`receptor_attrs` and the earlier ones (``receptor_time``,
+    ``receptor_latitude``, ``receptor_longitude``, ``receptor_altitude`` or
+    ``receptor_altitude_bottom``, ``receptor_altitude_top``). None when the file records no
+    receptor.
+
+    Raises
+    ------
+    ConfigError
+        When the attributes are there but do not describe a receptor.
+    """
+    def listed(value: Any) -> list[Any]:
+        return np.atleast_1d(np.asarray(value)).tolist()
+
+    ref = str(attrs.get("receptor_altitude_ref", "agl")).lower()
+    if "receptor_run_time" in attrs:
+        zname = "receptor_zmsl" if ref == "msl" else "receptor_zagl"
+        when, lat, lon = (attrs.get(k) for k in ("receptor_run_time", "receptor_lati",
+                                                 "receptor_long"))
+        bottom, top = attrs.get(zname), attrs.get(f"{zname}_top")
+    elif "receptor_time" in attrs:
+        when, lat, lon = (attrs.get(k) for k in _OLD_RECEPTOR_ATTRS[:3])
+        bottom = attrs.get("receptor_altitude", attrs.get("receptor_altitude_bottom"))
+        top = attrs.get("receptor_altitude_top")
+    else:
+        return None
+    if lat is None or lon is None or bottom is None:
+        raise ConfigError("the file's receptor attributes are incomplete (latitude, longitude "
+                          "or height missing)")
+    when = str(when).removesuffix("Z")
+    lats, lons, bots = listed(lat), listed(lon), listed(bottom)
+    tops = listed(top) if top is not None else list(bots)
+    if len(lats) == 1 and len(bots) == 2 and top is None:  # a column as [bottom, top]
+        bots, tops = bots[:1], bots[1:]
+    if not len(lats) == len(lons) == len(bots) == len(tops):
+        raise ConfigError(f"the file's receptor attributes disagree on the number of points: "
+                          f"{len(lats)} latitudes, {len(lons)} longitudes, {len(bots)} heights")
+    points = [{"time": when, "latitude": la, "longitude": lo,
+               "altitude": b if b == t else [b, t], "altitude_ref": ref}
+              for la, lo, b, t in zip(lats, lons, bots, tops)]
+    return normalize_receptor(points)
 
 
 def _met_source(met: Any, release: Release, n_hours: float) -> tuple[Any, list[str]]:
@@ -534,16 +619,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     attrs: dict[str, Any] = {
         "title": "stilt particle ensemble (HYSPLIT-STILT compatible)",
         "stilt_version": get_version(),
-        "receptor_time": str(release.time),
-        "receptor_latitude": release.latitude.tolist() if release.latitude.size > 1
-        else float(release.latitude[0]),
-        "receptor_longitude": release.longitude.tolist() if release.longitude.size > 1
-        else float(release.longitude[0]),
-        "receptor_altitude_bottom": release.bottom.tolist() if release.bottom.size > 1
-        else float(release.bottom[0]),
-        "receptor_altitude_top": release.top.tolist() if release.top.size > 1
-        else float(release.top[0]),
-        "receptor_altitude_ref": "msl" if release.msl else "agl",
+        **receptor_attrs(release),
         "seed": int(seed),
         "met_files": list(met_files),
         "roughness": roughness_used,

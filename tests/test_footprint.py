@@ -350,7 +350,7 @@ def test_column_receptor_release_heights_enter_the_plume_correction() -> None:
     z0 = np.array([50.0, 150.0])  # (indx - 0.5) * 200 / 2
     expect = (0.02897 / ((z0 + sig) * 1.2) * 60).sum() / 2
     assert out.attrs["foot_total"] == pytest.approx(expect, rel=1e-13)
-    assert out.attrs["receptor_altitude_top"] == 200.0
+    assert out.attrs["receptor_zagl"] == [0.0, 200.0]
 
 
 def test_particles_released_at_different_times() -> None:
@@ -492,11 +492,11 @@ def test_projected_grid_conserves_mass(tmp_path: Path) -> None:
         time_integrate=True,
     )
     assert out["foot"].dims == ("time", "y", "x")
-    assert out["crs"].attrs["grid_mapping_name"] == "lambert_conformal_conic"
+    assert out["projection"].attrs["grid_mapping_name"] == "lambert_conformal_conic"
     assert out.attrs["foot_in_grid"] == pytest.approx(out.attrs["foot_total"], rel=1e-9)
     with xr.open_dataset(write_footprint(out, tmp_path / "lcc.nc")) as back:
         assert back["x"].attrs["standard_name"] == "projection_x_coordinate"
-        assert back["crs"].attrs["proj4_params"] == proj
+        assert back["projection"].attrs["proj4_params"] == proj
         np.testing.assert_allclose(back["foot"].values, out["foot"].values, rtol=1e-6, atol=1e-12)
 
 
@@ -557,12 +557,12 @@ def test_write_footprint_roundtrip(tmp_path: Path) -> None:
     with xr.open_dataset(path) as back:
         assert back["foot"].encoding["dtype"] == np.float32
         assert back["foot"].encoding["zlib"]
-        assert back["foot"].attrs["units"] == "ppm (umol m-2 s-1)-1"
+        assert back["foot"].attrs["units"] == "ppm (umol-1 m2 s)"
         np.testing.assert_allclose(back["foot"].values, out["foot"].values, rtol=1e-6, atol=1e-12)
         np.testing.assert_array_equal(back["time"].values, out["time"].values)
         for key in (
             "Conventions",
-            "receptor_time",
+            "receptor_run_time",
             "grid_xres",
             "smooth_factor",
             "stilt_version",
@@ -570,7 +570,7 @@ def test_write_footprint_roundtrip(tmp_path: Path) -> None:
             "n_particles",
         ):
             assert back.attrs[key] == out.attrs[key]
-        assert back["crs"].attrs["grid_mapping_name"] == "latitude_longitude"
+        assert back["projection"].attrs["grid_mapping_name"] == "latitude_longitude"
 
 
 # ---- bad input -----------------------------------------------------------------------------

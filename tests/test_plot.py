@@ -55,8 +55,8 @@ def test_single_simulation_map(project: Path, tmp_path: Path,
     _pixels(out)
     # the footprint plotted peaks next to its receptor
     lon, lat = _argmax_lonlat(footprint_field(ds))
-    assert abs(lon - ds.attrs["receptor_longitude"]) <= 1.0
-    assert abs(lat - ds.attrs["receptor_latitude"]) <= 1.0
+    assert abs(lon - ds.attrs["receptor_long"]) <= 1.0
+    assert abs(lat - ds.attrs["receptor_lati"]) <= 1.0
     # the Figure API: log colour scale over the positive values, labelled axes and units
     fig = plot_footprint(ds)
     ax, bar_ax = fig.axes
@@ -69,7 +69,7 @@ def test_single_simulation_map(project: Path, tmp_path: Path,
     assert "longitude" in ax.get_xlabel() and "latitude" in ax.get_ylabel()
     assert ds["foot"].attrs["units"] in bar_ax.get_ylabel()
     rec = ax.lines[-1].get_xydata()[0]
-    assert rec == pytest.approx([ds.attrs["receptor_longitude"], ds.attrs["receptor_latitude"]])
+    assert rec == pytest.approx([ds.attrs["receptor_long"], ds.attrs["receptor_lati"]])
 
 
 @pytest.mark.slow
