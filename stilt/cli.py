@@ -27,6 +27,7 @@ Run 'stilt <command> --help' for the usage of one command.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -400,7 +401,14 @@ def _cmd_status(argv: list[str]) -> int:
     from stilt.model import Model
 
     model = Model(args["<dir>"])
-    live = model._fold_slurm()["live"]
+    index = model.open_index_readonly()  # never created, renamed or repaired here
+    live: list = []
+    if (model.output / "slurm").is_dir():
+        if os.access(index.path, os.W_OK) and os.access(index.path.parent, os.W_OK):
+            model.close()
+            live = model._fold_slurm()["live"]
+        else:
+            print("(read-only output folder: Slurm status records not folded in)")
     counts = model.index.counts(args["--scene-id"])
     print(", ".join(f"{n} {state}" for state, n in counts.items()))
     for job_id in live:
@@ -429,10 +437,14 @@ def _cmd_index(argv: list[str]) -> int:
     from stilt.model import Model
 
     model = Model(args["<dir>"])
-    n = model.rebuild_index()
+    problems: list[str] = []
+    n = model.rebuild_index(problems)
     counts = model.index.counts()
+    for problem in problems:
+        print(f"left out {problem} (a later 'stilt run' registers it again)")
     print(f"index rebuilt from {n} simulation folder(s): "
-          + ", ".join(f"{k} {state}" for state, k in counts.items()))
+          + ", ".join(f"{k} {state}" for state, k in counts.items())
+          + (f"; {len(problems)} folder(s) left out" if problems else ""))
     return 0
 
 
@@ -468,6 +480,7 @@ def _cmd_plot(argv: list[str]) -> int:
         raise DocoptExit("--sim and --summary exclude each other")
     model = Model(args["<dir>"])
     try:
+        model.open_index_readonly()  # plotting never creates, renames or repairs the index
         name = args["--footprint"]
         name = _footprint_name(model, None if name == "the first configured" else name)
         out = args["--out"]

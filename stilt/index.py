@@ -27,15 +27,17 @@ import json
 import os
 import socket
 import sqlite3
+import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from stilt.errors import ConfigError, StiltError
 
-__all__ = ["SimulationIndex", "IndexError_", "STATES", "RETRYABLE_REASONS", "pid_alive"]
+__all__ = ["SimulationIndex", "IndexError_", "IndexMissing", "STATES", "RETRYABLE_REASONS",
+           "pid_alive", "open_index", "rebuild_index", "live_claims"]
 
 STATES = ("pending", "running", "complete", "failed")
 #: failure reasons that put a simulation back to pending while attempts remain
@@ -76,7 +78,45 @@ _COLUMNS = ("sim_id", "met", "receptor", "scene_id", "config_hash", "state", "re
 
 
 class IndexError_(StiltError):
-    """The index database cannot be used (corrupt, locked too long, on a network file system)."""
+    """The index database cannot be used (corrupt, locked too long, on a network file system).
+
+    ``damaged`` is True when the file itself is not a sound SQLite database (moving it aside
+    and rebuilding from disk is the remedy), False for locks, permissions and file systems.
+    """
+
+    damaged = False
+    reason = ""
+
+
+class IndexMissing(IndexError_):
+    """There is no index (no file, or an empty one): ``stilt index rebuild`` makes one."""
+
+
+def _rebuild_hint(path: Path, project: Any = None) -> str:
+    where = project if project is not None else path.parent.parent
+    return f"run `stilt index rebuild {where}`"
+
+
+def _check_integrity(con: sqlite3.Connection) -> None:
+    """Raise sqlite3.DatabaseError unless SQLite's quick check of every page passes (a damaged
+    table page can hide behind intact index b-trees that still give plausible counts)."""
+    rows = con.execute("PRAGMA quick_check").fetchall()
+    if rows != [("ok",)]:
+        raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
+
+
+def _classify(path: Path, exc: sqlite3.Error) -> IndexError_:
+    """The IndexError_ for an SQLite error: damaged file, or a permission/lock problem."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        lowered = text.lower()
+        if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+            return IndexError_(f"index {path}: cannot be written (permission denied: {text}); "
+                               "commands that only look (status, plot) still work")
+        return IndexError_(f"index {path}: {text}")
+    err = IndexError_(f"index {path}: not a usable SQLite database ({text})")
+    err.damaged, err.reason = True, text
+    return err
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -154,11 +194,16 @@ class SimulationIndex:
         The file is not a usable SQLite database, or it sits on a network file system.
     """
 
-    def __init__(self, path: str | Path, busy_timeout: float = 60.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout: float = 60.0, *,
+                 readonly: bool = False, project: Any = None) -> None:
         self.path = Path(path)
+        self.host = socket.gethostname()
+        self.readonly = readonly
+        if readonly:
+            self._open_readonly(busy_timeout, project)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fs = _fs_type(self.path.parent)
-        self.host = socket.gethostname()
         self.network_fs = fs in _NETWORK_FS
         if self.network_fs and not os.environ.get("STILT_ALLOW_NETWORK_FS"):
             _claim_single_host(self.path, fs, self.host)
@@ -172,8 +217,46 @@ class SimulationIndex:
             self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                               (_SCHEMA_VERSION,))
             self._con.execute("SELECT count(*) FROM simulations").fetchone()
+        except sqlite3.Error as exc:
+            raise _classify(self.path, exc) from None
+
+    def _open_readonly(self, busy_timeout: float, project: Any) -> None:
+        """Open an existing index without writing anything (no schema, no journal change);
+        on a folder this user cannot write, as an immutable file."""
+        from urllib.parse import quote
+
+        self.network_fs = False
+        try:
+            empty = self.path.stat().st_size == 0
+        except FileNotFoundError:
+            empty = None
+        if empty is not False:
+            raise IndexMissing(f"no index at {self.path}"
+                               + (" (the file is empty)" if empty else "")
+                               + f": {_rebuild_hint(self.path, project)}")
+        writable = os.access(self.path.parent, os.W_OK) and os.access(self.path, os.W_OK)
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro" + ("" if writable
+                                                                   else "&immutable=1")
+        try:
+            self._con = sqlite3.connect(uri, uri=True, timeout=busy_timeout,
+                                        isolation_level=None)
+            self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._con.execute("SELECT count(*) FROM simulations").fetchone()
+            _check_integrity(self._con)
+        except sqlite3.Error as exc:
+            err = _classify(self.path, exc)
+            if err.damaged:
+                err = IndexError_(f"index {self.path} is damaged ({exc}); it was left as it "
+                                  f"is: {_rebuild_hint(self.path, project)}")
+                err.damaged = True
+            raise err from None
+
+    def check_integrity(self) -> None:
+        """Raise :class:`IndexError_` (``damaged``) unless every page of the file reads back."""
+        try:
+            _check_integrity(self._con)
         except sqlite3.DatabaseError as exc:
-            raise IndexError_(f"index {self.path}: not a usable SQLite database ({exc})") from None
+            raise _classify(self.path, exc) from None
 
     # -- plumbing -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -440,21 +523,24 @@ class SimulationIndex:
         return out
 
     # -- rebuild ------------------------------------------------------------------------------
-    def rebuild(self, records: Iterable[Mapping[str, Any]]) -> int:
+    def rebuild(self, records: Iterable[Mapping[str, Any]], replace: bool = True) -> int:
         """Replace every row with ``records`` (status records read from the output tree).
 
         Each record needs ``sim_id``, ``met``, ``receptor`` and ``state``; running states are
-        stored as pending (nobody holds a claim after a rebuild).
+        stored as pending (nobody holds a claim after a rebuild). ``replace=False`` only adds
+        the simulations not in the index yet (rows another process wrote are kept).
         """
         n = 0
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self._write() as con:
-            con.execute("DELETE FROM simulations")
+            if replace:
+                con.execute("DELETE FROM simulations")
             for rec in records:
                 state = rec.get("state", "pending")
                 if state not in STATES or state == "running":
                     state = "pending"
                 con.execute(
-                    "INSERT OR REPLACE INTO simulations (sim_id, met, receptor, scene_id, "
+                    f"{verb} INTO simulations (sim_id, met, receptor, scene_id, "
                     "config_hash, state, reason, message, attempts, registered_at, started_at, "
                     "finished_at, duration, host, pid, outputs) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -467,29 +553,137 @@ class SimulationIndex:
         return n
 
 
-def open_index(path: str | Path, rebuild_from: Any = None) -> SimulationIndex:
-    """Open an index; a corrupt file is moved aside and rebuilt with ``rebuild_from()``.
+def _say(message: str) -> None:
+    print(f"stilt: {message}", file=sys.stderr)
+
+
+def _move_aside(path: Path, tag: str) -> Path:
+    """Rename the index file (and its -wal/-shm) to ``<name>.<tag>-<time>``; the new name."""
+    aside = path.with_name(f"{path.name}.{tag}-{int(time.time())}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(path) + suffix)
+        if src.exists():
+            os.replace(src, Path(str(aside) + suffix))
+    return aside
+
+
+def open_index(path: str | Path, rebuild_from: Any = None,
+               notify: Callable[[str], None] | None = None) -> SimulationIndex:
+    """Open the index for a command that writes (run, register, pull); repair it if needed.
+
+    A damaged file (SQLite's quick check fails) is moved aside to
+    ``index.sqlite.corrupt-<time>`` and a new index is rebuilt with ``rebuild_from()``; a
+    missing or empty file is rebuilt the same way. Each repair is reported through
+    ``notify`` (default: one line on stderr) naming what was done and where the old file went.
+    Permission and lock problems are raised, never repaired.
 
     Parameters
     ----------
     path : str or Path
     rebuild_from : callable returning an iterable of status records, optional
-        Called when the file had to be replaced.
+        Called when the file had to be replaced or created; without it, a damaged file is
+        raised as :class:`IndexError_`.
+    notify : callable, optional
+        Receives the one-line report of a repair.
     """
     path = Path(path)
+    notify = notify or _say
+    missing = not path.exists() or (path.is_file() and path.stat().st_size == 0)
+    index = None
     try:
-        return SimulationIndex(path)
+        index = SimulationIndex(path)
+        index.check_integrity()
     except IndexError_ as exc:
-        if "file system" in str(exc) or rebuild_from is None:
+        if index is not None:
+            index.close()
+        if not exc.damaged or rebuild_from is None:
             raise
-    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-    for suffix in ("", "-wal", "-shm"):
-        src = Path(str(path) + suffix)
-        if src.exists():
-            os.replace(src, Path(str(aside) + suffix))
+        why = getattr(exc, "reason", str(exc))
+    else:
+        if not missing or rebuild_from is None:
+            return index
+        records = list(rebuild_from())
+        n = index.rebuild(records, replace=False)  # another process may be filling it too
+        if any(r.get("state", "pending") != "pending" for r in records):  # not a new project
+            notify(f"no index at {path} (missing or empty): rebuilt it from {n} simulation "
+                   "folder(s) on disk")
+        return index
+    aside = _move_aside(path, "corrupt")
     index = SimulationIndex(path)
-    index.rebuild(rebuild_from())
+    n = index.rebuild(rebuild_from())
+    notify(f"index {path} was damaged ({why}): moved it to {aside.name} and rebuilt the "
+           f"index from {n} simulation folder(s) on disk")
     return index
+
+
+def live_claims(path: str | Path, now: float | None = None) -> list[dict[str, Any]] | None:
+    """Running rows of an index whose claim is still held: a process alive on this host, or
+    a lease not yet expired on another host. None when the index cannot be read."""
+    try:
+        index = SimulationIndex(path, readonly=True)
+    except IndexError_:
+        return None
+    try:
+        rows = index.rows("running")
+    except sqlite3.Error:
+        return None
+    finally:
+        index.close()
+    now = time.time() if now is None else now
+    host = socket.gethostname()
+    return [r for r in rows if (pid_alive(r["pid"]) if r["host"] == host
+                                else (r["lease_expires"] or 0) > now)]
+
+
+def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
+                  notify: Callable[[str], None] | None = None) -> tuple[SimulationIndex, int]:
+    """Replace the index file with one built from ``records`` (the status records on disk).
+
+    The new index is written to a temporary file beside the old one and renamed over it, so
+    this works whatever the damage to the old file; a damaged old file is kept as
+    ``index.sqlite.corrupt-<time>`` (reported through ``notify``). Refused while a live run
+    holds claims in the old index (its progress would be lost and its simulations run twice).
+
+    Returns
+    -------
+    (SimulationIndex, int)
+        The new index, open, and the number of simulations in it.
+
+    Raises
+    ------
+    IndexError_
+        A live run holds claims; or the new file cannot be written.
+    """
+    path = Path(path)
+    notify = notify or _say
+    old_readable = True
+    if path.exists() and path.stat().st_size > 0:
+        live = live_claims(path)
+        if live is None:
+            old_readable = False
+        elif live:
+            first = live[0]
+            raise IndexError_(
+                f"index {path}: {len(live)} simulation(s) are held by a live run (e.g. "
+                f"{first['sim_id']} by pid {first['pid']} on {first['host']}); stop that run "
+                "or let it finish, then rebuild")
+    tmp = path.with_name(f".{path.name}.rebuild-{os.getpid()}")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(tmp) + suffix).unlink(missing_ok=True)
+    try:
+        new = SimulationIndex(tmp)
+        n = new.rebuild(records)
+        new.close()  # the last connection checkpoints and removes the -wal
+        if not old_readable:
+            aside = _move_aside(path, "corrupt")
+            notify(f"index {path} could not be read: moved it to {aside.name}")
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        os.replace(tmp, path)
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal", ".host"):
+            Path(str(tmp) + suffix).unlink(missing_ok=True)
+    return SimulationIndex(path), n
 
 
 def _check_state(state: str) -> str:

@@ -163,9 +163,34 @@ class Model:
                                      rebuild_from=lambda: collect_records(self.output))
         return self._index
 
-    def rebuild_index(self) -> int:
-        """Rebuild the index from the output tree; returns the number of simulations found."""
-        return self.index.rebuild(collect_records(self.output))
+    def open_index_readonly(self) -> SimulationIndex:
+        """Open the index only to look at it (status, plot): it is never created, renamed or
+        repaired, and works on a project this user cannot write.
+
+        Raises
+        ------
+        IndexError_
+            No index (:class:`~stilt.index.IndexMissing`), or a damaged one, with the remedy.
+        """
+        if self._index is None:
+            self._index = SimulationIndex(self.index_path, readonly=True, project=self.project)
+        return self._index
+
+    def rebuild_index(self, problems: list[str] | None = None) -> int:
+        """Rebuild the index from the output tree; returns the number of simulations found.
+
+        The new index replaces the old file whatever its damage; refused while a live run
+        holds claims. Simulation folders left out (no or an unreadable status record) are
+        described in ``problems`` when given.
+        """
+        from stilt.index import rebuild_index
+
+        if not self.output.is_dir():
+            raise ConfigError(f"no output folder {self.output}: nothing to rebuild the index "
+                              "from")
+        self.close()
+        self._index, n = rebuild_index(self.index_path, collect_records(self.output, problems))
+        return n
 
     def close(self) -> None:
         """Close the index connection."""

@@ -423,29 +423,46 @@ def _version() -> str:
     return get_version()
 
 
-def iter_status_paths(root: str | Path) -> Iterator[SimulationPaths]:
-    """Every simulation folder under ``root`` that holds a status record."""
+def iter_status_paths(root: str | Path,
+                      problems: list[str] | None = None) -> Iterator[SimulationPaths]:
+    """Every simulation folder under ``root`` that holds a status record.
+
+    Folders passed over (no status record, a name that is not a simulation id) are described
+    in ``problems`` when it is given.
+    """
     base = Path(root).resolve() / "simulations" / "by-id"
     if not base.is_dir():
         return
     for folder in sorted(base.iterdir()):
-        if folder.is_dir() and (folder / "status.json").is_file():
-            try:
-                yield SimulationPaths.of(root, folder.name)
-            except ConfigError:
-                continue
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        if not (folder / "status.json").is_file():
+            if problems is not None:
+                problems.append(f"{folder}: no status.json")
+            continue
+        try:
+            yield SimulationPaths.of(root, folder.name)
+        except ConfigError:
+            if problems is not None:
+                problems.append(f"{folder}: the folder name is not a simulation id")
+            continue
 
 
-def collect_records(root: str | Path) -> list[dict[str, Any]]:
+def collect_records(root: str | Path,
+                    problems: list[str] | None = None) -> list[dict[str, Any]]:
     """Status records of every simulation on disk, with the state checked against the files.
 
     A record claiming ``complete`` whose trajectory file is missing becomes ``pending``; a
     ``running`` record (its process is gone once the index is being rebuilt) becomes pending.
+    Simulation folders left out (no status record, or one that cannot be read) are described
+    in ``problems`` when it is given.
     """
     out = []
-    for paths in iter_status_paths(root):
+    for paths in iter_status_paths(root, problems):
         rec = read_status(paths)
         if not rec or "met" not in rec or "receptor" not in rec:
+            if problems is not None:
+                problems.append(f"{paths.status}: cannot be read as a status record")
             continue
         rec["sim_id"] = paths.sim_id
         present = set(rec.get("outputs") or [])

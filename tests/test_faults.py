@@ -141,3 +141,145 @@ def test_exit_codes_bad_input_1_usage_2(tmp_path, capsys) -> None:
     assert main(["status"]) == 2
     assert main(["frobnicate"]) == 2
     capsys.readouterr()
+
+
+# -- the index -----------------------------------------------------------------------------
+@pytest.fixture
+def done_project(tmp_path, monkeypatch) -> Path:
+    """A project of 3 simulations, all complete (fake science, in this process)."""
+    project = small_project(tmp_path / "p")
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+    assert main(["run", str(project), "--n-workers", "1"]) == 0
+    return project
+
+
+def corrupt_table_page(index: Path) -> None:
+    """Overwrite the root page of the simulations table, leaving the index b-trees intact
+    (counts through them stay plausible)."""
+    import sqlite3
+
+    con = sqlite3.connect(index)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'simulations'"
+                       ).fetchone()[0]
+    size = con.execute("PRAGMA page_size").fetchone()[0]
+    con.execute("PRAGMA journal_mode = DELETE")
+    con.close()
+    data = bytearray(index.read_bytes())
+    data[(root - 1) * size:root * size] = b"\x55" * size
+    index.write_bytes(bytes(data))
+    con = sqlite3.connect(index)
+    assert con.execute("SELECT state, count(*) FROM simulations GROUP BY state").fetchall() == [
+        ("complete", 3)]
+    con.close()
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("command", [["status"], ["plot"]])
+def test_read_only_commands_report_a_missing_or_empty_index_and_never_create_it(
+        done_project, capsys, command: list[str]) -> None:
+    out = done_project / "out"
+    for suffix in ("", "-wal", "-shm"):
+        (out / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    capsys.readouterr()
+    before = names(out)
+    assert main([*command, str(done_project)]) == 1
+    assert one_error_line(capsys) == (f"stilt: error: no index at {out / 'index.sqlite'}: run "
+                                      f"`stilt index rebuild {done_project}`")
+    assert names(out) == before
+    (out / "index.sqlite").write_bytes(b"")
+    assert main([*command, str(done_project)]) == 1
+    assert "(the file is empty): run `stilt index rebuild" in one_error_line(capsys)
+    assert (out / "index.sqlite").stat().st_size == 0 and names(out) == sorted(
+        before + ["index.sqlite"])
+
+
+def test_a_damaged_index_is_reported_by_status_and_rebuilt_by_index_rebuild(
+        done_project, capsys) -> None:
+    out = done_project / "out"
+    index = out / "index.sqlite"
+    corrupt_table_page(index)
+    damaged = index.read_bytes()
+    capsys.readouterr()
+    assert main(["status", str(done_project)]) == 1
+    line = one_error_line(capsys)
+    assert "is damaged" in line and "it was left as it is: run `stilt index rebuild" in line
+    assert index.read_bytes() == damaged and not list(out.glob("*.corrupt-*"))
+    assert main(["index", "rebuild", str(done_project)]) == 0
+    captured = capsys.readouterr()
+    assert "index rebuilt from 3 simulation folder(s): 0 pending, 0 running, 3 complete" in \
+        captured.out
+    aside = list(out.glob("index.sqlite.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged
+    assert f"could not be read: moved it to {aside[0].name}" in captured.err
+    assert main(["status", str(done_project)]) == 0
+    assert "3 complete" in capsys.readouterr().out
+
+
+def test_run_repairs_a_damaged_index_and_says_where_the_old_file_went(done_project,
+                                                                      capsys) -> None:
+    out = done_project / "out"
+    corrupt_table_page(out / "index.sqlite")
+    capsys.readouterr()
+    assert main(["run", str(done_project), "--n-workers", "1"]) == 0
+    captured = capsys.readouterr()
+    aside = list(out.glob("index.sqlite.corrupt-*"))
+    assert len(aside) == 1
+    assert (f"index {out / 'index.sqlite'} was damaged (database disk image is malformed): "
+            f"moved it to {aside[0].name} and rebuilt the index from 3 simulation folder(s)"
+            in captured.err)
+    assert "3 complete" in captured.out and "0 transport runs" in captured.out
+
+
+def test_a_healthy_index_that_cannot_be_written_is_never_renamed(done_project,
+                                                                 monkeypatch) -> None:
+    import sqlite3
+
+    import stilt.index as index_module
+
+    index = done_project / "out" / "index.sqlite"
+    real_connect = sqlite3.connect
+
+    def read_only_connect(database, *args, **kwargs):  # as on a file this user cannot write
+        if not kwargs.get("uri"):
+            database, kwargs["uri"] = f"file:{database}?mode=ro", True
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(index_module.sqlite3, "connect", read_only_connect)
+    with pytest.raises(index_module.IndexError_) as err:
+        index_module.open_index(index, rebuild_from=lambda: [])
+    assert not err.value.damaged
+    assert not list(index.parent.glob("*.corrupt-*"))
+
+
+def test_rebuild_refuses_while_a_live_run_holds_claims(done_project, capsys) -> None:
+    import os
+
+    from stilt.index import SimulationIndex
+
+    with SimulationIndex(done_project / "out" / "index.sqlite") as index:
+        sim_id = index.ids()[0]
+        index.reset([sim_id], ("complete",))
+        assert index.claim("other-run", 600.0, sim_ids=[sim_id], pid=os.getpid())
+    capsys.readouterr()
+    assert main(["index", "rebuild", str(done_project)]) == 1
+    line = one_error_line(capsys)
+    assert f"1 simulation(s) are held by a live run (e.g. {sim_id} by pid {os.getpid()}" in line
+    with SimulationIndex(done_project / "out" / "index.sqlite") as index:
+        assert index.get(sim_id)["state"] == "running"
+
+
+def test_rebuild_names_the_simulation_folders_it_leaves_out(done_project, capsys) -> None:
+    by_id = done_project / "out" / "simulations" / "by-id"
+    broken, bare = sorted(by_id.iterdir())[:2]
+    (broken / "status.json").write_text('{"sim_id": "x", "met"')
+    (bare / "status.json").unlink()
+    capsys.readouterr()
+    assert main(["index", "rebuild", str(done_project)]) == 0
+    out = capsys.readouterr().out
+    assert f"left out {broken / 'status.json'}: cannot be read as a status record" in out
+    assert f"left out {bare}: no status.json" in out
+    assert "index rebuilt from 1 simulation folder(s)" in out and "2 folder(s) left out" in out
