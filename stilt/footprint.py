@@ -909,12 +909,15 @@ def calc_footprint(
     -------
     xarray.Dataset
         ``foot(time, lat, lon)`` (``(time, y, x)`` on projected grids) in ppm per
-        (umol m-2 s-1), float64; ``time`` is the start of each hour bin (the receptor time
-        when time-integrated); cell-centre coordinates; a ``crs`` grid mapping; attributes
-        recording receptor, grid, settings, package version and mass bookkeeping
-        (``foot_total``, ``foot_in_grid``, ``foot_outside_grid``), and the particles'
-        ``roughness`` attribute (the z0 the transport used) when they carry one. An empty
-        footprint is one zero layer with ``empty = 1`` and ``empty_reason``.
+        (umol m-2 s-1) (units ``ppm (umol-1 m2 s)`` as R-STILT spells them), float64;
+        ``time`` is the start of each hour bin (the receptor time when time-integrated) and
+        ``time_bnds`` the hours summed; cell-centre coordinates; the grid mapping in a
+        ``projection`` variable and R-STILT's global ``crs``/``crs_format``; attributes
+        recording receptor (the trajectory files' names), grid, settings, package version,
+        mass bookkeeping (``foot_total``, ``foot_in_grid``, ``foot_outside_grid``) and the
+        particles' provenance when they carry it (``met_files``, ``n_hours``, ``numpar``,
+        ``seed``, ``roughness``, ``stilt_transport_hash``). An empty footprint is one zero
+        layer with ``empty = 1`` and ``empty_reason``.
 
     Raises
     ------
