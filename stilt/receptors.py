@@ -18,13 +18,14 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
 from stilt._checks import finite_float
-from stilt.errors import ConfigError, not_utf8
+from stilt.errors import ConfigError, not_utf8, short_repr
 
 __all__ = [
     "PointReceptor",
@@ -48,13 +49,19 @@ _ALIASES = {
 _REFS = ("agl", "msl")
 
 
+#: R-STILT's compact times: YYYYMMDDHHMM (simulation ids) and YYYYMMDDHH (its run folders)
+_COMPACT = re.compile(r"\d{12}|\d{10}")
+
+
 def parse_time(value: Any, what: str = "time") -> dt.datetime:
     """Convert a date-time (string, datetime, numpy or pandas) to a naive UTC datetime.
 
     Parameters
     ----------
     value : str, datetime, numpy.datetime64 or pandas.Timestamp
-        ISO 8601 text such as ``"2023-01-01 12:00"`` (``Z`` or an offset is converted to UTC).
+        ISO 8601 text such as ``"2023-01-01 12:00"`` (``Z`` or an offset is converted to UTC),
+        or R-STILT's compact text ``"202301011200"`` (YYYYMMDDHHMM) or ``"2023010112"``
+        (YYYYMMDDHH). Numbers are refused (``202301011200`` as an int is ambiguous).
     what : str, optional
         Name used in the error message.
 
@@ -76,6 +83,16 @@ def parse_time(value: Any, what: str = "time") -> dt.datetime:
         if np.isnat(value):
             raise ConfigError(f"{what}: {value!r} is not a date-time")
         value = value.astype("datetime64[m]").item()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ConfigError(f"{what}: {value!r} is a number, not a date-time (write R-STILT's "
+                          f"compact form as text: '{value}' for YYYYMMDDHHMM or YYYYMMDDHH)")
+    if isinstance(value, str) and _COMPACT.fullmatch(value.strip()):
+        text = value.strip()
+        try:
+            return dt.datetime.strptime(text, "%Y%m%d%H%M" if len(text) == 12 else "%Y%m%d%H")
+        except ValueError:
+            raise ConfigError(f"{what}: {value!r} is not a date-time (read as "
+                              f"{'YYYYMMDDHHMM' if len(text) == 12 else 'YYYYMMDDHH'})") from None
     if isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):
@@ -109,7 +126,7 @@ def _receptor_time(value: Any, what: str) -> dt.datetime:
     lo, hi = RECEPTOR_YEARS
     if not lo <= when.year <= hi:
         raise ConfigError(f"{what}: year {when.year} is outside {lo}..{hi}, the years ARL "
-                          "met files can label")
+                          f"met files can label (no met covers {when.isoformat(' ', 'minutes')})")
     return when
 
 
@@ -143,7 +160,8 @@ def _check_location(receptor: Any, what: str) -> str:
     """Validate and normalise time, latitude, longitude, altitude_ref of a frozen receptor."""
     ref = _check_ref(receptor.altitude_ref, what)
     lat, lon = _check_point(receptor.latitude, receptor.longitude, what)
-    object.__setattr__(receptor, "time", _receptor_time(receptor.time, f"{what} time"))
+    object.__setattr__(receptor, "time", _receptor_time(
+        receptor.time, f"{what} at longitude {lon:g}, latitude {lat:g}: time"))
     object.__setattr__(receptor, "latitude", lat)
     object.__setattr__(receptor, "longitude", lon)
     object.__setattr__(receptor, "altitude_ref", ref)
@@ -287,7 +305,9 @@ class MultiPointReceptor:
             lats.append(lat)
             lons.append(lon)
             alts.append(_check_height(self.altitudes[k], ref, what))
-        object.__setattr__(self, "time", _receptor_time(self.time, "receptor time"))
+        object.__setattr__(self, "time", _receptor_time(
+            self.time, f"multi-point receptor at longitude {lons[0]:g}, latitude {lats[0]:g}: "
+            "time"))
         object.__setattr__(self, "latitudes", tuple(lats))
         object.__setattr__(self, "longitudes", tuple(lons))
         object.__setattr__(self, "altitudes", tuple(alts))
@@ -522,22 +542,45 @@ def _group_receptor(rows: list[tuple[int, dict[str, str]]], path: Path,
     return MultiPointReceptor(times[0], tuple(lons), tuple(lats), tuple(alts), refs[0])
 
 
+_KINDS = (PointReceptor, ColumnReceptor, MultiPointReceptor)
+
+
+def _is_point_tuple(item: Any) -> bool:
+    """A ``(time, longitude, latitude, altitude[, altitude_ref])`` tuple of plain values."""
+    return (isinstance(item, (tuple, list)) and len(item) in (4, 5)
+            and not any(isinstance(v, (Mapping, tuple, list, *_KINDS)) for v in item))
+
+
 def as_receptor_list(receptors: Any) -> list[Receptor]:
-    """Accept one receptor, an iterable of them, or a path to a receptors.csv."""
+    """Accept one receptor, an iterable of them, or a path to a receptors.csv.
+
+    Items may also be mappings (:meth:`to_dict` output) and, as in PYSTILT, point tuples
+    ``(time, longitude, latitude, altitude)`` with an optional fifth ``altitude_ref``; one
+    such tuple on its own is one receptor.
+    """
     if receptors is None:
         return []
     if isinstance(receptors, (str, Path)):
         return read_receptors(receptors)
-    if isinstance(receptors, (PointReceptor, ColumnReceptor, MultiPointReceptor)):
+    if isinstance(receptors, _KINDS):
         return [receptors]
+    if _is_point_tuple(receptors):
+        receptors = [receptors]
     if isinstance(receptors, Iterable):
         out = []
-        for r in receptors:
+        for k, r in enumerate(receptors, start=1):
             if isinstance(r, Mapping):
                 r = receptor_from_dict(r)
-            if not isinstance(r, (PointReceptor, ColumnReceptor, MultiPointReceptor)):
-                raise ConfigError(f"receptor {r!r}: expected a PointReceptor, ColumnReceptor "
-                                  "or MultiPointReceptor")
+            elif _is_point_tuple(r):
+                r = PointReceptor(*r)
+            elif isinstance(r, (tuple, list)):
+                raise ConfigError(f"receptor {k} {short_repr(r)}: a tuple must be (time, "
+                                  "longitude, latitude, altitude[, altitude_ref]), the order "
+                                  "of PYSTILT")
+            if not isinstance(r, _KINDS):
+                raise ConfigError(f"receptor {short_repr(r)}: expected a PointReceptor, "
+                                  "ColumnReceptor, MultiPointReceptor or a (time, longitude, "
+                                  "latitude, altitude) tuple")
             out.append(r)
         return out
     raise ConfigError(f"receptors {receptors!r}: expected receptors or a receptors.csv path")

@@ -107,3 +107,64 @@ def test_read_receptors_errors_name_file_line_and_column(tmp_path, text: str,
     with pytest.raises(ConfigError) as err:
         read_receptors(path)
     assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_compact_rstilt_times_and_numbers() -> None:
+    assert parse_time("202307151830") == dt.datetime(2023, 7, 15, 18, 30)
+    assert parse_time(" 2023071518 ") == dt.datetime(2023, 7, 15, 18, 0)
+    assert PointReceptor("202307151800", -101.5, 40.0, 5.0).time == dt.datetime(2023, 7, 15, 18)
+    with pytest.raises(ConfigError, match=r"'202313151800' is not a date-time \(read as "
+                                          "YYYYMMDDHHMM"):
+        parse_time("202313151800")
+    with pytest.raises(ConfigError, match="is a number, not a date-time .*'202307151800'"):
+        PointReceptor(202307151800, -101.5, 40.0, 5.0)
+
+
+def test_receptors_as_pystilt_tuples(tmp_path) -> None:
+    from stilt.receptors import as_receptor_list
+
+    one = as_receptor_list(("202307151800", -101.5, 40.0, 5.0))
+    assert one == [PointReceptor("2023-07-15 18:00", -101.5, 40.0, 5.0)]
+    many = as_receptor_list([("2023-07-15 18:00", -101.5, 40.0, 5.0),
+                             ["2023071519", 258.5, 40.0, 1500.0, "msl"],
+                             PointReceptor("2023-07-15 20:00", -101.0, 40.0, 5.0)])
+    assert [(r.time.hour, r.longitude, r.altitude_ref) for r in many] == [
+        (18, -101.5, "agl"), (19, -101.5, "msl"), (20, -101.0, "agl")]
+    with pytest.raises(ConfigError, match=r"receptor 2 .*\(time, longitude, latitude, "
+                                          r"altitude\[, altitude_ref\]\)"):
+        as_receptor_list([("2023-07-15 18:00", -101.5, 40.0, 5.0), ("2023-07-15", 1.0, 2.0)])
+    import stilt
+
+    model = stilt.Model(tmp_path / "p", receptors=[("202307151800", -101.5, 40.0, 5.0)],
+                        config=stilt.ModelConfig(mets={"m": {"directory": "met",
+                                                             "file_format": "x"}}))
+    assert model.plan()[0]["sim_id"] == "m_202307151800_-101.5_40_5"
+
+
+@pytest.mark.parametrize("when, year", [("0001-01-01 00:00", 1), ("9999-12-31 23:00", 9999),
+                                        (dt.datetime(2040, 1, 1), 2040)])
+def test_years_no_met_can_cover_name_the_receptor(when: object, year: int) -> None:
+    with pytest.raises(ConfigError, match=rf"receptor at longitude -101.5, latitude 40: time: "
+                                          rf"year {year} is outside 1940..2039"):
+        PointReceptor(when, -101.5, 40.0, 5.0)
+    with pytest.raises(ConfigError, match=rf"multi-point receptor at longitude -101.5, "
+                                          rf"latitude 40: time: year {year}"):
+        MultiPointReceptor(when, (-101.5, -101.6), (40.0, 40.1), (5.0, 50.0))
+
+
+def test_a_year_outside_the_met_names_the_met_coverage(tmp_path) -> None:
+    from stilt.errors import MetMissingError
+    from stilt.met.discovery import MetConfig
+    from stilt.met.synthetic import generate_synthetic_met
+
+    generate_synthetic_met(tmp_path, start="2023-07-15T12:00", hours=4, file_hours=4, nx=12,
+                           ny=10)
+    fixed = MetConfig(directory=tmp_path, file_format="20230715_12-15_synt.arl")
+    receptor = PointReceptor("2030-07-15 14:00", -101.5, 40.0, 5.0)
+    with pytest.raises(MetMissingError, match="do not reach forward to 2030-07-15T14:00: the "
+                                              "latest time is 2023-07-15T15:00"):
+        fixed.find_files(np.datetime64(receptor.time), -2)
+    pattern = MetConfig(directory=tmp_path, file_format="%Y%m%d_%H", file_tres="1h")
+    with pytest.raises(MetMissingError, match="no met file found for 2030-07-15T12:00 .. "
+                                              "2030-07-15T14:00"):
+        pattern.find_files(np.datetime64(receptor.time), -2)
