@@ -494,6 +494,9 @@ class ModelConfig:
                 given[key] = schema[key].check(value)
             n_hours = schema["n_hours"].check(n_hours)
             numpar = schema["numpar"].check(numpar)
+            from stilt.params import resolve_params
+
+            resolve_params(given, n_hours=n_hours, numpar=numpar)  # checks across parameters
         else:  # pragma: no cover - stilt.params absent: basic checks only
             for name, value in (("n_hours", n_hours), ("numpar", numpar)):
                 if isinstance(value, bool) or not isinstance(value, int):

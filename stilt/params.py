@@ -168,7 +168,8 @@ _LIST = [
     _p("zicontroltf", 0, int, "scale the mixed-layer height hourly with ziscale", "",
        choices=(0, 1)),
     _p("ziscale", (), tuple, "hourly mixed-layer height scale factors (zicontroltf=1)", "1"),
-    _p("winderrtf", 0, int, "transport errors: 1 wind, 2 mixed layer, 3 both", "", 0, 3),
+    _p("winderrtf", 0, int, "transport errors: 1 wind, 2 mixed layer, 3 both (set by the "
+       "error parameters given)", "", 0, 3),
     _p("siguverr", None, float, "wind error standard deviation", "m/s", 0, 100),
     _p("tluverr", None, float, "wind error time correlation", "min", 0, 1e6),
     _p("zcoruverr", None, float, "wind error vertical correlation length", "m", 0, 1e6),
@@ -231,6 +232,44 @@ _LIST = [
 PARAMETERS: dict[str, Param] = {p.name: p for p in _LIST}
 
 
+#: the transport-error parameter groups: wind (WINDERR, winderrtf 1) and mixed layer (ZIERR, 2)
+WIND_ERROR_PARAMS = ("siguverr", "tluverr", "zcoruverr", "horcoruverr")
+ZI_ERROR_PARAMS = ("sigzierr", "tlzierr", "horcorzierr")
+
+
+def _error_switch(out: Mapping[str, Any], given: Any) -> int:
+    """``winderrtf`` from the error parameters set, as R-STILT and PYSTILT decide it.
+
+    A complete wind group adds 1 and a complete mixed-layer group 2 (R-STILT's
+    ``simulation_step``: ``winderrtf <- (!is.null(zierr)) * 2 + !is.null(xyerr)``; PYSTILT's
+    ``ErrorParams.winderrtf``); a group set in part is an error, as in both. An explicit
+    ``winderrtf`` must agree with the groups set, so no parameter is ever silently ignored.
+    """
+    switch = 0
+    for bit, group, what in ((1, WIND_ERROR_PARAMS, "wind-error"),
+                             (2, ZI_ERROR_PARAMS, "mixed-layer-error")):
+        set_ = [name for name in group if out[name] is not None]
+        if set_ and len(set_) < len(group):
+            missing = [name for name in group if out[name] is None]
+            raise ConfigError(f"{what} parameters {', '.join(set_)} set without "
+                              f"{', '.join(missing)}: set all of {', '.join(group)} (the "
+                              "transport-error run needs them all) or none")
+        switch += bit if set_ else 0
+    if given is None or int(out["winderrtf"]) == switch:
+        return switch
+    asked = int(out["winderrtf"])
+    for bit, group in ((1, WIND_ERROR_PARAMS), (2, ZI_ERROR_PARAMS)):
+        if asked & bit and not switch & bit:
+            raise ConfigError(f"winderrtf={asked} needs parameter {group[0]} (and "
+                              f"{', '.join(group[1:])})")
+    ignored = [name for bit, group in ((1, WIND_ERROR_PARAMS), (2, ZI_ERROR_PARAMS))
+               if switch & bit and not asked & bit for name in group]
+    raise ConfigError(f"winderrtf={asked} would ignore the error parameters "
+                      f"{', '.join(ignored)}: leave winderrtf out (the parameters set switch "
+                      f"the error run on, winderrtf={switch}, as in R-STILT and PYSTILT) or "
+                      "remove them")
+
+
 def resolve_params(params: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     """Validate parameters and fill in R-STILT defaults.
 
@@ -268,14 +307,7 @@ def resolve_params(params: Mapping[str, Any] | None = None, **more: Any) -> dict
     delt = out["delt"]
     if delt > 0 and 60 % delt != 0:
         raise ConfigError(f"parameter delt={delt!r}: a fixed step must divide 60 minutes")
-    if out["winderrtf"] in (1, 3):
-        for name in ("siguverr", "tluverr", "zcoruverr", "horcoruverr"):
-            if out[name] is None:
-                raise ConfigError(f"winderrtf={out['winderrtf']} needs parameter {name}")
-    if out["winderrtf"] in (2, 3):
-        for name in ("sigzierr", "tlzierr", "horcorzierr"):
-            if out[name] is None:
-                raise ConfigError(f"winderrtf={out['winderrtf']} needs parameter {name}")
+    out["winderrtf"] = _error_switch(out, given.get("winderrtf"))
     out["ziscale"] = tuple(float(v) for v in out["ziscale"])
     return out
 

@@ -73,6 +73,44 @@ def test_error_runs_need_their_parameters() -> None:
     assert p["sigzierr"] == 20.0
 
 
+WIND = {"siguverr": 3.0, "tluverr": 60.0, "zcoruverr": 500.0, "horcoruverr": 100.0}
+ZI = {"sigzierr": 20.0, "tlzierr": 60.0, "horcorzierr": 100.0}
+
+
+def test_error_parameters_switch_the_error_run_on_as_rstilt_and_pystilt() -> None:
+    """R-STILT's simulation_step and PYSTILT's ErrorParams: winderrtf = wind + 2 zi, from the
+    complete groups set; no parameter is ever ignored."""
+    assert resolve_params()["winderrtf"] == 0
+    assert resolve_params(**WIND)["winderrtf"] == 1
+    assert resolve_params(**ZI)["winderrtf"] == 2
+    assert resolve_params(**WIND, **ZI)["winderrtf"] == 3
+    assert resolve_params(winderrtf=3, **WIND, **ZI)["winderrtf"] == 3
+    with pytest.raises(ConfigError, match="wind-error parameters siguverr, tluverr set without "
+                                          "zcoruverr, horcoruverr"):
+        resolve_params(siguverr=3.0, tluverr=60.0)
+    with pytest.raises(ConfigError, match="mixed-layer-error parameters sigzierr set without"):
+        resolve_params(**WIND, sigzierr=20.0)
+    with pytest.raises(ConfigError, match="winderrtf=0 would ignore the error parameters "
+                                          "siguverr, tluverr, zcoruverr, horcoruverr"):
+        resolve_params(winderrtf=0, **WIND)
+    with pytest.raises(ConfigError, match="winderrtf=1 would ignore the error parameters "
+                                          "sigzierr, tlzierr, horcorzierr: leave winderrtf out"):
+        resolve_params(winderrtf=1, **WIND, **ZI)
+    with pytest.raises(ConfigError, match="winderrtf=3 needs parameter siguverr"):
+        resolve_params(winderrtf=3, **ZI)
+
+
+def test_model_config_refuses_error_parameters_it_would_ignore() -> None:
+    import stilt
+
+    mets = {"m": {"directory": "met", "file_format": "x"}}
+    with pytest.raises(ConfigError, match="set all of siguverr, tluverr, zcoruverr, "
+                                          "horcoruverr"):
+        stilt.ModelConfig(mets=mets, siguverr=3.0)
+    config = stilt.ModelConfig(mets=mets, **ZI)
+    assert config.resolved_params()["winderrtf"] == 2
+
+
 def test_read_setup_and_control(shared_dir) -> None:
     from stilt.params import read_control, read_setup
 
