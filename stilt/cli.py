@@ -301,6 +301,9 @@ def _where_outputs_are(model: object) -> str:
         except MissingDependencyError as exc:
             lines.append(f"pictures:     none drawn: {exc}")
             break
+        except StiltError as exc:  # e.g. every footprint file unreadable: the run stands
+            lines.append(f"picture:      {name} not drawn: {exc}")
+            continue
         lines.append(f"picture:      {path}")
     return "\n".join(lines)
 
@@ -441,10 +444,10 @@ def _cmd_index(argv: list[str]) -> int:
     n = model.rebuild_index(problems)
     counts = model.index.counts()
     for problem in problems:
-        print(f"left out {problem} (a later 'stilt run' registers it again)")
+        print(problem)
     print(f"index rebuilt from {n} simulation folder(s): "
           + ", ".join(f"{k} {state}" for state, k in counts.items())
-          + (f"; {len(problems)} folder(s) left out" if problems else ""))
+          + (f"; {len(problems)} folder(s) noted above" if problems else ""))
     return 0
 
 

@@ -137,13 +137,10 @@ class TrajectoryCollection:
 
     def load(self, sim_id: str) -> xr.Dataset:
         """The trajectories of one simulation (loaded into memory, file closed)."""
-        import xarray as xr
-
         path = SimulationPaths.of(self._model.output, sim_id).trajectory
         if not path.is_file():
             raise ConfigError(f"simulation {sim_id!r} has no trajectory file ({path})")
-        with xr.open_dataset(path) as ds:
-            return ds.load()
+        return _load(path, "trajectory")
 
 
 class FootprintCollection:
@@ -164,18 +161,14 @@ class FootprintCollection:
 
     def load(self, sim_id: str | None = None) -> Any:
         """One simulation's footprint, or (no id) a dict of every existing one by id."""
-        import xarray as xr
-
         if sim_id is not None:
             path = SimulationPaths.of(self._model.output, sim_id).footprint(self.name)
             if not path.is_file():
                 raise ConfigError(f"simulation {sim_id!r} has no footprint {self.name!r}")
-            with xr.open_dataset(path) as ds:
-                return ds.load()
+            return _load(path, "footprint")
         out = {}
         for path in self.paths():
-            with xr.open_dataset(path) as ds:
-                out[path.name.removesuffix(f"_{self.name}_foot.nc")] = ds.load()
+            out[path.name.removesuffix(f"_{self.name}_foot.nc")] = _load(path, "footprint")
         return out
 
     def plot(self, sim_id: str | None = None, particles: bool = True, terrain: bool = True,
@@ -224,3 +217,23 @@ class FootprintCollections(Mapping[str, FootprintCollection]):
 
     def __len__(self) -> int:
         return len(self._model.config.footprints)
+
+
+def _load(path: Path, kind: str) -> Any:
+    """An output file loaded into memory (file closed).
+
+    Raises
+    ------
+    OutputError
+        The file cannot be read (truncated or damaged), naming it.
+    """
+    import xarray as xr
+
+    from stilt._verify import OutputError, check_output
+
+    try:
+        with xr.open_dataset(path) as ds:
+            return ds.load()
+    except (OSError, RuntimeError, ValueError) as exc:
+        check_output(path, kind)  # names what is wrong with it
+        raise OutputError(f"{kind} file {path} cannot be read ({exc})") from None

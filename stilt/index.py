@@ -27,13 +27,13 @@ import json
 import os
 import socket
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
 
 __all__ = ["SimulationIndex", "IndexError_", "IndexMissing", "STATES", "RETRYABLE_REASONS",
@@ -553,10 +553,6 @@ class SimulationIndex:
         return n
 
 
-def _say(message: str) -> None:
-    print(f"stilt: {message}", file=sys.stderr)
-
-
 def _move_aside(path: Path, tag: str) -> Path:
     """Rename the index file (and its -wal/-shm) to ``<name>.<tag>-<time>``; the new name."""
     aside = path.with_name(f"{path.name}.{tag}-{int(time.time())}")
@@ -587,7 +583,7 @@ def open_index(path: str | Path, rebuild_from: Any = None,
         Receives the one-line report of a repair.
     """
     path = Path(path)
-    notify = notify or _say
+    notify = notify or notice
     missing = not path.exists() or (path.is_file() and path.stat().st_size == 0)
     index = None
     try:
@@ -655,7 +651,7 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
         A live run holds claims; or the new file cannot be written.
     """
     path = Path(path)
-    notify = notify or _say
+    notify = notify or notice
     old_readable = True
     if path.exists() and path.stat().st_size > 0:
         live = live_claims(path)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from stilt._verify import notice
 from stilt.collections import FootprintCollections, SimulationCollection, TrajectoryCollection
 from stilt.config import ModelConfig, config_differences, load_config, save_config
 from stilt.errors import ConfigError
@@ -27,7 +28,8 @@ from stilt.executors.local import RunReport
 from stilt.ids import check_name, safe_path, simulation_id
 from stilt.index import SimulationIndex, open_index
 from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_receptors
-from stilt.simulation import SimulationPaths, collect_records, needed_work, register_record
+from stilt.simulation import (SimulationPaths, collect_records, damaged_outputs, needed_work,
+                              register_record)
 
 __all__ = ["Model"]
 
@@ -268,6 +270,10 @@ class Model:
             paths = SimulationPaths.of(self.output, sim_id)
             need_traj, feet = needed_work(paths, self.config, row["met"])
             done = skip and not need_traj and not feet
+            if state == "complete" and (need_traj or feet):
+                damaged = damaged_outputs(paths, self.config)
+                if damaged:  # complete no more: say so, it is run again
+                    notice(f"{sim_id}: {'; '.join(damaged)}: pending again, to be recomputed")
             if done:
                 out["complete"].append(sim_id)
                 if state != "complete":

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stilt._verify import OutputError, notice
 from stilt.errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -238,6 +239,9 @@ def mean_footprint(model: Model, name: str | None = None) -> xr.Dataset:
             ds = collection.load(sim_id)
         except ConfigError:
             continue  # complete without this footprint (e.g. added to config later)
+        except OutputError as exc:  # truncated or damaged: the map goes on without it
+            notice(f"left out of the mean footprint: {exc}")
+            continue
         fields.append(footprint_field(ds))
         rec = _receptor_of(ds)
         if rec is not None:
@@ -317,7 +321,12 @@ def plot_simulation(model: Model, sim_id: str, name: str | None = None,
     if sim_id not in model.simulations:
         raise ConfigError(f"simulation {sim_id!r} is not registered in {model.project}")
     traj_path = SimulationPaths.of(model.output, sim_id).trajectory
-    traj = _open(traj_path, "trajectory file") if traj_path.is_file() else None
+    traj = None
+    if traj_path.is_file():
+        try:
+            traj = model.trajectories.load(sim_id)
+        except OutputError as exc:
+            notice(f"drawn without particles and terrain: {exc}")
     background = met_terrain(traj) if (terrain and traj is not None) else None
     return plot_footprint(model.footprints[name].load(sim_id),
                           particles=traj if particles else None, terrain=background, path=path)
@@ -359,8 +368,12 @@ def plot_summary(model: Model, name: str | None = None, terrain: Any = True,
     mean = mean_footprint(model, name)
     if terrain is True:
         terrain = None
-        for traj in model.trajectories.paths()[:1]:
-            terrain = met_terrain(traj)
+        for traj in model.trajectories.paths():
+            try:
+                terrain = met_terrain(traj)
+            except OSError:  # an unreadable trajectory file: try the next
+                continue
+            break
     elif terrain is False:
         terrain = None
     receptors = list(zip(mean.attrs["receptor_longitudes"], mean.attrs["receptor_latitudes"],

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stilt._verify import check_output, output_problem
 from stilt.config import ModelConfig
 from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
 from stilt.ids import check_name, safe_path
@@ -170,12 +171,27 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
     """
     status = read_status(paths) or {}
     th = config.transport_hash(met)
-    need_traj = not (paths.trajectory.is_file() and status.get("transport_hash") == th)
+    need_traj = not (paths.trajectory.is_file() and status.get("transport_hash") == th
+                     and output_problem(paths.trajectory, "trajectory") is None)
     done = status.get("footprints") or {}
     feet = [name for name in config.footprints
             if need_traj or not paths.footprint(name).is_file()
-            or done.get(name) != config.footprint_hash(met, name)]
+            or done.get(name) != config.footprint_hash(met, name)
+            or output_problem(paths.footprint(name), "footprint") is not None]
     return need_traj, feet
+
+
+def damaged_outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
+    """The output files of a simulation that are there but cannot be read, with why."""
+    files = [(paths.trajectory, "trajectory")] + [(paths.footprint(n), "footprint")
+                                                  for n in config.footprints]
+    out = []
+    for path, kind in files:
+        if path.is_file():
+            problem = output_problem(path, kind)
+            if problem is not None:
+                out.append(f"{path.name} {problem}")
+    return out
 
 
 def classify_failure(exc: BaseException) -> str:
@@ -383,6 +399,7 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         tmp = _temp_name(paths.trajectory)
         try:
             particles.to_netcdf(tmp, engine="netcdf4")
+            check_output(tmp, "trajectory")  # reads back whole before it is published
             os.replace(tmp, paths.trajectory)
         finally:
             tmp.unlink(missing_ok=True)
@@ -410,6 +427,11 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
                           stilt_footprint_hash=config.footprint_hash(met, name))
         final = paths.footprint(name)
         write_footprint(foot, final)  # atomic: temporary name in the same folder, then rename
+        try:
+            check_output(final, "footprint")
+        except OSError:
+            final.unlink(missing_ok=True)
+            raise
         record["footprints"][name] = config.footprint_hash(met, name)
         write_status(paths, record)
         _link(paths.root, "footprints", final)
@@ -438,13 +460,14 @@ def iter_status_paths(root: str | Path,
             continue
         if not (folder / "status.json").is_file():
             if problems is not None:
-                problems.append(f"{folder}: no status.json")
+                problems.append(f"left out {folder}: no status.json (a later run registers it "
+                                "again)")
             continue
         try:
             yield SimulationPaths.of(root, folder.name)
         except ConfigError:
             if problems is not None:
-                problems.append(f"{folder}: the folder name is not a simulation id")
+                problems.append(f"left out {folder}: the folder name is not a simulation id")
             continue
 
 
@@ -462,13 +485,22 @@ def collect_records(root: str | Path,
         rec = read_status(paths)
         if not rec or "met" not in rec or "receptor" not in rec:
             if problems is not None:
-                problems.append(f"{paths.status}: cannot be read as a status record")
+                problems.append(f"left out {paths.status}: cannot be read as a status record (a "
+                                "later run registers it again)")
             continue
         rec["sim_id"] = paths.sim_id
         present = set(rec.get("outputs") or [])
         if rec.get("state") == "complete" and not all(
                 (paths.folder / name).is_file() for name in present | {paths.trajectory.name}):
             rec["state"] = "pending"
+        if rec.get("state") == "complete":
+            bad = [f"{name} {problem}" for name in sorted(present | {paths.trajectory.name})
+                   if (problem := output_problem(paths.folder / name, "footprint" if
+                                                 name.endswith("_foot.nc") else "trajectory"))]
+            if bad:
+                rec.update(state="pending", message="; ".join(bad))
+                if problems is not None:
+                    problems.append(f"pending again {paths.sim_id}: {'; '.join(bad)}")
         if rec.get("state") == "running":
             rec["state"] = "pending"
         out.append(rec)

@@ -282,4 +282,88 @@ def test_rebuild_names_the_simulation_folders_it_leaves_out(done_project, capsys
     out = capsys.readouterr().out
     assert f"left out {broken / 'status.json'}: cannot be read as a status record" in out
     assert f"left out {bare}: no status.json" in out
-    assert "index rebuilt from 1 simulation folder(s)" in out and "2 folder(s) left out" in out
+    assert "index rebuilt from 1 simulation folder(s)" in out and "2 folder(s) noted above" in out
+
+
+# -- outputs -------------------------------------------------------------------------------
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def outputs_of(project: Path) -> tuple[list[Path], list[Path]]:
+    by_id = project / "out" / "simulations" / "by-id"
+    return sorted(by_id.glob("*/*_traj.nc")), sorted(by_id.glob("*/*_foot.nc"))
+
+
+def test_a_truncated_output_is_not_complete_and_is_run_again(done_project, capsys,
+                                                             tmp_path) -> None:
+    from stilt._verify import output_problem
+
+    trajs, feet = outputs_of(done_project)
+    truncate(trajs[0])
+    truncate(feet[1])
+    assert "cannot be read" in output_problem(trajs[0], "trajectory")
+    capsys.readouterr()
+    assert main(["run", str(done_project), "--n-workers", "1"]) == 0
+    captured = capsys.readouterr()
+    for path in (trajs[0], feet[1]):
+        sim_id = path.parent.name
+        assert (f"stilt: {sim_id}: {path.name} cannot be read (NetCDF: HDF error: truncated or "
+                "damaged): pending again, to be recomputed") in captured.err
+    assert "3 complete" in captured.out and "1 transport runs, 2 footprints" in captured.out
+    assert all(output_problem(p, "trajectory") is None for p in trajs)
+    assert all(output_problem(p, "footprint") is None for p in feet)
+
+
+def test_index_rebuild_counts_a_truncated_output_pending(done_project, capsys) -> None:
+    trajs, _ = outputs_of(done_project)
+    truncate(trajs[2])
+    capsys.readouterr()
+    assert main(["index", "rebuild", str(done_project)]) == 0
+    out = capsys.readouterr().out
+    assert f"pending again {trajs[2].parent.name}: {trajs[2].name} cannot be read" in out
+    assert "1 pending, 0 running, 2 complete" in out
+
+
+def test_an_output_that_does_not_read_back_is_never_published(tmp_path, monkeypatch) -> None:
+    import stilt.simulation as sim
+
+    project = small_project(tmp_path / "p", n=1)
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+
+    def short_write(ds, path) -> None:  # a writer that stops half way without an error
+        orch_fakes.fake_write_footprint(ds, path)
+        truncate(Path(path))
+
+    monkeypatch.setitem(sim.SCIENCE, "write_footprint", short_write)
+    assert main(["run", str(project), "--n-workers", "1"]) == 1
+    _, feet = outputs_of(project)
+    assert feet == []
+    from stilt.index import SimulationIndex
+
+    with SimulationIndex(project / "out" / "index.sqlite") as index:
+        (row,) = index.rows()
+    assert row["state"] == "failed" and row["reason"] == "IO"
+    assert "footprint file" in row["message"] and "cannot be read" in row["message"]
+
+
+def test_plots_leave_out_unreadable_footprints_with_a_message(done_project, capsys) -> None:
+    trajs, feet = outputs_of(done_project)
+    truncate(feet[0])
+    truncate(trajs[1])
+    capsys.readouterr()
+    png = done_project / "elsewhere.png"
+    assert main(["plot", str(done_project), "--out", str(png)]) == 0
+    captured = capsys.readouterr()
+    assert png.is_file()
+    assert (f"stilt: left out of the mean footprint: footprint file {feet[0]} cannot be read"
+            in captured.err)
+    assert main(["plot", str(done_project), "--sim", trajs[1].parent.name, "--out",
+                 str(png)]) == 0
+    assert "drawn without particles and terrain: trajectory file" in capsys.readouterr().err
+    # every footprint unreadable: one line, exit 1
+    for path in feet:
+        truncate(path)
+    assert main(["plot", str(done_project), "--out", str(png)]) == 1
+    assert "no complete simulation has a footprint" in capsys.readouterr().err

@@ -1,0 +1,75 @@
+"""A cheap check that a published output file is whole: it opens and its variables have the
+expected dimensions.
+
+Outputs are checked when they are published (the file just written reads back) and whenever
+they are counted complete (a file truncated or damaged later is not complete: its simulation is
+run again). Opening a netCDF-4 file reads its HDF5 superblock, which records the end of the
+file as written, so a truncated file fails here without reading any data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from stilt.errors import StiltError
+
+__all__ = ["output_problem", "OutputError", "check_output", "notice"]
+
+#: the variable each output must hold, and the dimensions it ends with
+_EXPECTED = {"trajectory": ("foot", ("time", "indx")), "footprint": ("foot", ("lat", "lon"))}
+
+
+class OutputError(StiltError, OSError):
+    """An output file cannot be read (truncated, damaged, or not what stilt writes)."""
+
+
+def notice(message: str) -> None:
+    """One line for the user on stderr: something stilt handled on its own (skipped, repaired)."""
+    print(f"stilt: {message}", file=sys.stderr)
+
+
+def output_problem(path: str | Path, kind: str) -> str | None:
+    """What is wrong with an output file, or None when it is whole.
+
+    Parameters
+    ----------
+    path : str or Path
+    kind : {"trajectory", "footprint"}
+
+    Returns
+    -------
+    str or None
+        One line (e.g. ``"cannot be opened (NetCDF: HDF error)"``), or None.
+    """
+    import netCDF4
+
+    name, dims = _EXPECTED[kind]
+    try:
+        with netCDF4.Dataset(path) as ds:
+            var = ds.variables.get(name)
+            if var is None:
+                return f"has no variable {name!r}"
+            if tuple(var.dimensions[-len(dims):]) != dims:
+                return f"variable {name!r} has dimensions {var.dimensions}, expected (..., " \
+                       f"{', '.join(dims)})"
+            sizes = {d: len(ds.dimensions[d]) for d in var.dimensions}
+            for other in ds.variables.values():  # every variable on these dims agrees
+                for d, n in zip(other.dimensions, other.shape):
+                    if d in sizes and n != sizes[d]:
+                        return f"variable {other.name!r} has {n} {d}, {name!r} has {sizes[d]}"
+            if var.size:
+                var[tuple(n - 1 for n in var.shape)]  # the last value reads back
+    except FileNotFoundError:
+        return "is missing"
+    except (OSError, RuntimeError, ValueError, IndexError, KeyError) as exc:
+        text = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+        return f"cannot be read ({text or type(exc).__name__}: truncated or damaged)"
+    return None
+
+
+def check_output(path: str | Path, kind: str) -> None:
+    """Raise :class:`OutputError` naming the file when it is not whole."""
+    problem = output_problem(path, kind)
+    if problem is not None:
+        raise OutputError(f"{kind} file {path} {problem}")
