@@ -243,9 +243,11 @@ contains
         end do
     end subroutine prepare_turbulence
 
-    pure subroutine ensure_node(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, &
-            status)
-        !! Evaluate the turbulence of node (i, j) on first use (done(i, j) = 0 -> 1).
+    subroutine ensure_node(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, status)
+        !! Evaluate the turbulence of node (i, j) on first use (done(i, j) = 0 -> 1). Particles
+        !! may be advanced by several threads: a node is evaluated once, by the first thread
+        !! that needs it, and read by the others only once complete; evaluation is
+        !! deterministic, so results do not depend on which thread does it.
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl), prof(nprof, w%nl, w%nx, w%ny), sfc(nsfc, w%nx, w%ny)
         type(turb_options), intent(in) :: opts
@@ -253,34 +255,20 @@ contains
         integer(ip), intent(in) :: i, j
         real(dp), intent(inout) :: turb(nturbv, w%nl, w%nx, w%ny), zi(w%nx, w%ny)
         integer(ip), intent(inout) :: done(w%nx, w%ny), status
-        integer(ip) :: cst
-        if (done(i, j) /= 0) return
-        call node_turbulence(w%nl, zsg, w%z_top, prof(:, :, i, j), sfc(:, i, j), opts, &
-            z0_default, turb(:, :, i, j), zi(i, j), cst)
-        done(i, j) = 1
-        if (cst /= status_ok) status = max(status, cst)
-    end subroutine ensure_node
-
-    subroutine ensure_node_shared(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, &
-            status)
-        !! ensure_node for particles advanced by several threads: a node is evaluated once,
-        !! by the first thread that needs it, and read by the others only once complete.
-        !! Evaluation is deterministic, so results do not depend on which thread does it.
-        type(met_window), intent(in) :: w
-        real(dp), intent(in) :: zsg(w%nl), prof(nprof, w%nl, w%nx, w%ny), sfc(nsfc, w%nx, w%ny)
-        type(turb_options), intent(in) :: opts
-        real(dp), intent(in) :: z0_default
-        integer(ip), intent(in) :: i, j
-        real(dp), intent(inout) :: turb(nturbv, w%nl, w%nx, w%ny), zi(w%nx, w%ny)
-        integer(ip), intent(inout) :: done(w%nx, w%ny), status
-        integer(ip) :: d
+        integer(ip) :: d, cst
         !$omp atomic read seq_cst
         d = done(i, j)
         if (d /= 0) return
         !$omp critical (stilt_node_turbulence)
-        call ensure_node(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, status)
+        if (done(i, j) == 0) then
+            call node_turbulence(w%nl, zsg, w%z_top, prof(:, :, i, j), sfc(:, i, j), opts, &
+                z0_default, turb(:, :, i, j), zi(i, j), cst)
+            if (cst /= status_ok) status = max(status, cst)
+            !$omp atomic write seq_cst
+            done(i, j) = 1
+        end if
         !$omp end critical (stilt_node_turbulence)
-    end subroutine ensure_node_shared
+    end subroutine ensure_node
 
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
             zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
@@ -471,9 +459,9 @@ contains
                 do c = 1, 2
                     ni = min(max(nint(merge(xc(p), xa, c == 1)) - w%i0, 1), w%nx)
                     nj = min(max(nint(merge(yc(p), ya, c == 1)) - w%j0, 1), w%ny)
-                    call ensure_node_shared(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, &
+                    call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, &
                         turb1, zi1, done1, tstatus)
-                    call ensure_node_shared(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, &
+                    call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, &
                         turb2, zi2, done2, tstatus)
                 end do
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
