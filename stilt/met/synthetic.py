@@ -283,20 +283,8 @@ def synthetic_met_files(start: str | np.datetime64 = "2023-07-15T00:00", hours: 
         As :func:`synthetic_met`.
     file_hours : int
         Hours per file (HRRR archive files hold 6); the last file may hold fewer.
-    vertical : str, optional
-        Vertical coordinate (ARL vertical system): ``sigma`` (1, the default), ``pressure``
-        (2, GDAS levels with geopotential heights, also below the ground), ``height`` (3,
-        terrain-following heights in metres with a PRES field), ``hybrid`` (4, offset +
-        sigma packed in the level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a
-        PRES field).
-    surface : str, optional
-        Field set of a met family: ``hrrr`` (the default), ``gdas``, ``nam``, ``ngm`` or
-        ``wrf`` (see ``stilt.met.synthetic_fields.SURFACE_SETS`` and ``UPPER_SETS``).
-    center_lat, center_lon : float, optional
-        Grid centre (degrees, latitude 25..65); the weather moves with it.
-    sea_east_of : float, optional
-        Longitude (degrees east) of a north-south coast: sea east of it (terrain 0, constant
-        sea-surface temperature, marine boundary layer). No sea by default.
+    vertical, surface, center_lat, center_lon, sea_east_of
+        As :func:`synthetic_met`.
 
     Returns
     -------
@@ -346,20 +334,8 @@ def generate_synthetic_met(directory: str | os.PathLike[str],
         Grid size (15 km spacing).
     seed : int
         Seed of the terrain hills and of the low.
-    vertical : str, optional
-        Vertical coordinate (ARL vertical system): ``sigma`` (1, the default), ``pressure``
-        (2, GDAS levels with geopotential heights, also below the ground), ``height`` (3,
-        terrain-following heights in metres with a PRES field), ``hybrid`` (4, offset +
-        sigma packed in the level value) or ``wrf`` (5, WRF eta with P_TOP in RESERVED and a
-        PRES field).
-    surface : str, optional
-        Field set of a met family: ``hrrr`` (the default), ``gdas``, ``nam``, ``ngm`` or
-        ``wrf`` (see ``stilt.met.synthetic_fields.SURFACE_SETS`` and ``UPPER_SETS``).
-    center_lat, center_lon : float, optional
-        Grid centre (degrees, latitude 25..65); the weather moves with it.
-    sea_east_of : float, optional
-        Longitude (degrees east) of a north-south coast: sea east of it (terrain 0, constant
-        sea-surface temperature, marine boundary layer). No sea by default.
+    vertical, surface, center_lat, center_lon, sea_east_of
+        As :func:`synthetic_met`.
 
     Returns
     -------
