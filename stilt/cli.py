@@ -27,7 +27,6 @@ Run 'stilt <command> --help' for the usage of one command.
 from __future__ import annotations
 
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -404,24 +403,10 @@ def _cmd_status(argv: list[str]) -> int:
     from stilt.model import Model
 
     model = Model(args["<dir>"])
-    index = model.open_index_readonly()  # never created, renamed or repaired here
-    live: list = []
-    if (model.output / "slurm").is_dir():
-        if os.access(index.path, os.W_OK) and os.access(index.path.parent, os.W_OK):
-            model.close()
-            live = model._fold_slurm()["live"]
-        else:
-            print("(read-only output folder: Slurm status records not folded in)")
-    counts = model.index.counts(args["--scene-id"])
-    print(", ".join(f"{n} {state}" for state, n in counts.items()))
-    for job_id in live:
-        print(f"slurm job array {job_id} is still queued or running")
-    for reason, rows in sorted(model.index.failures(args["--scene-id"]).items()):
-        print(f"failed {reason}: {len(rows)}")
-        for row in rows[:5]:
-            print(f"  {row['sim_id']}: {row['message']}")
-        if len(rows) > 5:
-            print(f"  ... and {len(rows) - 5} more")
+    try:  # the index is never created, renamed or repaired here
+        print(model.status(args["--scene-id"], readonly=True))
+    finally:
+        model.close()
     return 0
 
 

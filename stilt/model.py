@@ -16,6 +16,7 @@ is created only when a config is given.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,7 +32,7 @@ from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_re
 from stilt.simulation import (SimulationPaths, collect_records, damaged_outputs, needed_work,
                               register_record)
 
-__all__ = ["Model"]
+__all__ = ["Model", "ProjectStatus"]
 
 CONFIG_NAME = "config.yaml"
 RECEPTORS_NAME = "receptors.csv"
@@ -330,31 +331,55 @@ class Model:
         return self._dispatch(ids, None, n_workers, backend, timeout, False, 2.0, progress,
                               force, wait=wait, slurm=slurm)
 
-    def push_simulations(self, sim_ids: Sequence[str] | None = None,
-                         n_workers: int | None = None, backend: str | None = None,
+    def push_simulations(self, sim_ids: Sequence[str] | None = None, *,
+                         backend: str | None = None, n_workers: int | None = None,
                          timeout: float | None = None, retry_failed: bool = False,
-                         scene_id: str | None = None,
-                         progress: TextIO | None = None) -> RunReport:
-        """Dispatch registered work (default: every registered simulation still to do).
+                         scene_id: str | None = None, progress: TextIO | None = None,
+                         wait: bool = False, slurm: dict[str, Any] | None = None) -> RunReport:
+        """Dispatch registered work through an executor (the coordinator side).
 
-        Parameters are as for :meth:`run`; ``sim_ids`` limits the dispatch.
+        Parameters
+        ----------
+        sim_ids : sequence of str, optional
+            Registered simulations to dispatch; None: every registered one (of ``scene_id``)
+            still to do. Complete ones are skipped, failed ones kept unless ``retry_failed``.
+        backend : {"local", "slurm"}, optional
+            ``local`` runs them here with ``n_workers`` processes (blocks); ``slurm`` submits
+            one job array (returns with ``report.job_id`` unless ``wait``).
+        n_workers, timeout : optional
+            Processes at once and seconds per simulation (override ``config.execution``).
+        retry_failed, scene_id, progress, wait, slurm : optional
+            As for :meth:`run`.
+
+        Returns
+        -------
+        RunReport
         """
         if sim_ids is None:
             sim_ids = self.index.ids(scene_id=scene_id)
         self.reconcile(sim_ids, retry_failed=retry_failed)
         return self._dispatch(list(sim_ids), scene_id, n_workers, backend, timeout, False, 2.0,
-                              progress, False)
+                              progress, False, wait=wait, slurm=slurm)
 
-    def pull_simulations(self, follow: bool = False, n_workers: int | None = None,
+    def pull_simulations(self, follow: bool = False, *, n_workers: int | None = None,
                          timeout: float | None = None, scene_id: str | None = None,
                          poll: float = 2.0, progress: TextIO | None = None,
                          files: bool | None = None) -> RunReport:
         """Work as a pull worker: claim and run any pending simulation until none is left.
 
+        The Python side of ``stilt pull`` (``follow=True``: ``stilt serve``); several
+        workers, on one host or many, share the registered work through claims.
+
         Parameters
         ----------
         follow : bool
             Keep waiting for new registrations until SIGINT/SIGTERM (``stilt serve``).
+        n_workers : int, optional
+            Processes of this worker (overrides ``config.execution.n_workers``).
+        timeout : float, optional
+            Seconds per simulation (overrides ``config.execution.timeout``).
+        scene_id : str, optional
+            Only simulations registered with this scene id.
         poll : float
             Seconds between looks at the index while idle.
         files : bool, optional
@@ -423,10 +448,111 @@ class Model:
                 write_status(paths, status)
 
     # -- reporting --------------------------------------------------------------------------
-    def status(self, scene_id: str | None = None) -> dict[str, Any]:
-        """Counts by state and failures grouped by reason (Slurm arrays folded in first;
-        ``slurm_jobs`` lists the job ids still queued or running)."""
-        live = self._fold_slurm()["live"]
-        return {"slurm_jobs": live, "counts": self.index.counts(scene_id),
-                "failures": {reason: [r["sim_id"] for r in rows]
-                             for reason, rows in self.index.failures(scene_id).items()}}
+    def status(self, scene_id: str | None = None, *, readonly: bool = False) -> ProjectStatus:
+        """Counts by state and failures grouped by reason: what ``stilt status`` prints.
+
+        Slurm arrays are folded into the index first (``slurm_jobs`` lists the job ids still
+        queued or running); in an output folder this user cannot write they are not, and the
+        record says so.
+
+        Parameters
+        ----------
+        scene_id : str, optional
+            Only simulations of this scene.
+        readonly : bool, optional
+            Never create, rename or repair the index (``stilt status``): a missing index is
+            an error.
+
+        Returns
+        -------
+        ProjectStatus
+            A frozen record; ``print(model.status())`` shows it as ``stilt status`` does.
+        """
+        import os
+
+        notes: list[str] = []
+        live: list[str] = []
+        index = self.open_index_readonly() if readonly else self.index
+        if (self.output / "slurm").is_dir():
+            if os.access(index.path, os.W_OK) and os.access(index.path.parent, os.W_OK):
+                if readonly:
+                    self.close()
+                live = self._fold_slurm()["live"]
+            else:
+                notes.append("read-only output folder: Slurm status records not folded in")
+        failures = self.index.failures(scene_id)
+        return ProjectStatus(
+            counts=self.index.counts(scene_id),
+            failures={reason: tuple(r["sim_id"] for r in rows)
+                      for reason, rows in sorted(failures.items())},
+            messages={r["sim_id"]: r["message"] or "" for rows in failures.values()
+                      for r in rows},
+            slurm_jobs=tuple(str(j) for j in live), scene_id=scene_id, notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """What :meth:`Model.status` returns: counts by state and failures by reason.
+
+    ``print(status)`` gives the lines of ``stilt status``. ``total``, ``completed``,
+    ``pending``, ``running`` and ``failed`` are the counts under PYSTILT's names.
+
+    Attributes
+    ----------
+    counts : dict
+        Number of simulations in each state (``pending``, ``running``, ``complete``,
+        ``failed``; every state present).
+    failures : dict
+        Failed simulation ids by reason class (``MET_MISSING``, ``TIMEOUT``, ...).
+    messages : dict
+        The recorded message of each failed simulation, by id.
+    slurm_jobs : tuple of str
+        Slurm job arrays still queued or running.
+    scene_id : str or None
+        The scene the counts are of (None: all).
+    notes : tuple of str
+        Remarks printed first (e.g. a read-only output folder).
+    """
+
+    counts: dict[str, int]
+    failures: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    slurm_jobs: tuple[str, ...] = ()
+    scene_id: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Number of registered simulations."""
+        return sum(self.counts.values())
+
+    @property
+    def completed(self) -> int:
+        """Number complete (PYSTILT's name)."""
+        return self.counts.get("complete", 0)
+
+    @property
+    def pending(self) -> int:
+        """Number pending."""
+        return self.counts.get("pending", 0)
+
+    @property
+    def running(self) -> int:
+        """Number running."""
+        return self.counts.get("running", 0)
+
+    @property
+    def failed(self) -> int:
+        """Number failed."""
+        return self.counts.get("failed", 0)
+
+    def __str__(self) -> str:
+        lines = [f"({note})" for note in self.notes]
+        lines.append(", ".join(f"{n} {state}" for state, n in self.counts.items()))
+        lines += [f"slurm job array {job} is still queued or running" for job in self.slurm_jobs]
+        for reason, ids in self.failures.items():
+            lines.append(f"failed {reason}: {len(ids)}")
+            lines += [f"  {sim_id}: {self.messages.get(sim_id, '')}" for sim_id in ids[:5]]
+            if len(ids) > 5:
+                lines.append(f"  ... and {len(ids) - 5} more")
+        return "\n".join(lines)

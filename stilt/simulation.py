@@ -5,11 +5,18 @@ folder followed by :func:`os.replace`, so a reader (or a crash) never sees half 
 under ``<output>/simulations/``::
 
     by-id/<sim_id>/<sim_id>_traj.nc            trajectories (run_trajectories)
+    by-id/<sim_id>/<sim_id>_traj_error.nc      the transport-error run, when error parameters
+                                               are set (R-STILT's particle_error)
     by-id/<sim_id>/<sim_id>_<name>_foot.nc     one per named footprint (calc_footprint)
     by-id/<sim_id>/status.json                 state, reason, hashes, timings, host/pid
     by-id/<sim_id>/stilt.log                   what happened, appended per attempt
     particles/<sim_id>_traj.nc                 relative links for browsing
     footprints/<sim_id>_<name>_foot.nc
+
+With transport-error parameters set (``siguverr``... or ``sigzierr``...), a simulation runs
+the transport twice, as R-STILT's ``simulation_step`` does: once without errors (``_traj.nc``,
+R-STILT's ``particle``) and once with them (``_traj_error.nc``, R-STILT's ``particle_error``,
+with another seed); the footprints are made from the run without errors, as in R-STILT.
 
 ``status.json`` records the transport hash of the trajectory file on disk and the hash of
 each footprint file on disk, so a rerun knows exactly what is still valid: nothing (transport
@@ -86,6 +93,11 @@ class SimulationPaths:
     def trajectory(self) -> Path:
         """``<sim_id>_traj.nc``."""
         return self.folder / f"{self.sim_id}_traj.nc"
+
+    @property
+    def error_trajectory(self) -> Path:
+        """``<sim_id>_traj_error.nc``: the transport-error run."""
+        return self.folder / f"{self.sim_id}_traj_error.nc"
 
     def footprint(self, name: str) -> Path:
         """``<sim_id>_<name>_foot.nc``."""
@@ -171,8 +183,9 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
     """
     status = read_status(paths) or {}
     th = config.transport_hash(met)
-    need_traj = not (paths.trajectory.is_file() and status.get("transport_hash") == th
-                     and output_problem(paths.trajectory, "trajectory") is None)
+    need_traj = not (status.get("transport_hash") == th and all(
+        path.is_file() and output_problem(path, "trajectory") is None
+        for path in trajectory_files(paths, config)))
     done = status.get("footprints") or {}
     feet = [name for name in config.footprints
             if need_traj or not paths.footprint(name).is_file()
@@ -181,10 +194,21 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
     return need_traj, feet
 
 
+def error_run(config: ModelConfig) -> int:
+    """``winderrtf`` of the transport-error run the config asks for (0: none)."""
+    return int(config.resolved_params().get("winderrtf") or 0)
+
+
+def trajectory_files(paths: SimulationPaths, config: ModelConfig) -> list[Path]:
+    """The trajectory files a complete simulation has: ``_traj.nc``, and ``_traj_error.nc``
+    when error parameters are set."""
+    return [paths.trajectory] + ([paths.error_trajectory] if error_run(config) else [])
+
+
 def damaged_outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
     """The output files of a simulation that are there but cannot be read, with why."""
-    files = [(paths.trajectory, "trajectory")] + [(paths.footprint(n), "footprint")
-                                                  for n in config.footprints]
+    files = [(path, "trajectory") for path in trajectory_files(paths, config)]
+    files += [(paths.footprint(n), "footprint") for n in config.footprints]
     out = []
     for path, kind in files:
         if path.is_file():
@@ -372,7 +396,7 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
 
 
 def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
-    names = [paths.trajectory] + [paths.footprint(n) for n in config.footprints]
+    names = trajectory_files(paths, config) + [paths.footprint(n) for n in config.footprints]
     return [p.name for p in names if p.is_file()]
 
 
@@ -387,28 +411,42 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         run_trajectories = _science("run_trajectories")
         met_src = _resolved_met(config, met, project)
         t = time.perf_counter()
+        from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
+
+        seed = config.seed_for(paths.sim_id)
+        params = config.transport_params()
+        winderrtf = error_run(config)
+        main = {k: v for k, v in params.items()
+                if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
         # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
         # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
-        particles = run_trajectories(receptor.transport_input(), met_src,
-                                     seed=config.seed_for(paths.sim_id), hnf_plume=True,
-                                     **config.transport_params())
+        particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
+                                     hnf_plume=True, **main)
+        errors = None
+        if winderrtf:  # R-STILT's second run, particle_error: the errors on, another seed
+            errors = run_trajectories(receptor.transport_input(), met_src,
+                                      seed=_error_seed(seed), hnf_plume=True, **params)
         result["transport_seconds"] = time.perf_counter() - t
         result["ran_transport"] = True
-        particles.attrs.update(simulation_id=paths.sim_id, met_name=met,
-                               stilt_transport_hash=th)
-        tmp = _temp_name(paths.trajectory)
-        try:
-            particles.to_netcdf(tmp, engine="netcdf4")
-            check_output(tmp, "trajectory")  # reads back whole before it is published
-            os.replace(tmp, paths.trajectory)
-        finally:
-            tmp.unlink(missing_ok=True)
+        for ds, path in ((particles, paths.trajectory), (errors, paths.error_trajectory)):
+            if ds is not None:
+                ds.attrs.update(simulation_id=paths.sim_id, met_name=met,
+                                stilt_transport_hash=th)
+                _publish_trajectory(ds, path)
+        if errors is None:  # the files of an earlier error run go with its parameters
+            paths.error_trajectory.unlink(missing_ok=True)
+            (safe_path(paths.root, "simulations", "particles")
+             / paths.error_trajectory.name).unlink(missing_ok=True)
         record["transport_hash"] = th
         record["footprints"] = {}
         write_status(paths, record)
         _link(paths.root, "particles", paths.trajectory)
+        if errors is not None:
+            _link(paths.root, "particles", paths.error_trajectory)
         _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
-             f"{particles.sizes.get('time', 0)} rows, {result['transport_seconds']:.2f} s")
+             f"{particles.sizes.get('time', 0)} rows"
+             + (f", and the transport-error run (winderrtf={winderrtf})" if errors else "")
+             + f", {result['transport_seconds']:.2f} s")
     if not feet:
         return
     calc_footprint = _science("calc_footprint")
@@ -437,6 +475,24 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         _link(paths.root, "footprints", final)
         result["footprints_run"].append(name)
         _log(paths, f"footprint {name}: written")
+
+
+def _error_seed(seed: int) -> int:
+    """The seed of the transport-error run: fixed by the main run's seed, and another one."""
+    import hashlib
+
+    return int(hashlib.sha256(f"{seed}:error".encode()).hexdigest()[:8], 16) % (2**31 - 1)
+
+
+def _publish_trajectory(particles: Any, final: Path) -> None:
+    """Write a trajectory file atomically, read back whole before it is renamed into place."""
+    tmp = _temp_name(final)
+    try:
+        particles.to_netcdf(tmp, engine="netcdf4")
+        check_output(tmp, "trajectory")  # reads back whole before it is published
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _version() -> str:

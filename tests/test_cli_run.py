@@ -311,7 +311,9 @@ def test_the_reference_page_snippet_runs_on_archive_named_met(tmp_path, monkeypa
     assert report.ok, report.summary()
     ids = model.simulations.ids(); incomplete = model.simulations.incomplete()  # noqa: E702
     trajectory_paths = model.trajectories.paths()
+    footprints = model.footprints["default"].load()
     assert ids == ["hrrr_202307151800_-101.5_40_5"] and incomplete == []
+    assert footprints == {}  # none configured: an empty collection, as in PYSTILT
     assert len(trajectory_paths) == 1
     with xr.open_dataset(trajectory_paths[0]) as particles:
         files = str(particles.attrs["met_files"])
@@ -325,3 +327,53 @@ def test_the_reference_page_snippet_runs_on_archive_named_met(tmp_path, monkeypa
     assert "1 complete, 0 failed" in capsys.readouterr().out
     assert main(["status", "./case"]) == 0
     assert "0 pending, 0 running, 1 complete, 0 failed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_error_parameters_write_rstilt_s_second_error_trajectory(tmp_path, synth_met) -> None:
+    """As R-STILT's simulation_step: with wind-error parameters set (no winderrtf), the
+    transport runs without errors (_traj.nc, R-STILT's particle) and again with them
+    (_traj_error.nc, particle_error); the footprint comes from the run without errors."""
+    import json
+
+    import numpy as np
+    import xarray as xr
+
+    import stilt
+
+    plain = real_project(tmp_path / "plain", synth_met, n=1)
+    errs = real_project(tmp_path / "errs", synth_met, n=1)
+    config = errs / "config.yaml"
+    config.write_text(config.read_text() + "siguverr: 3.0\ntluverr: 60\nzcoruverr: 500\n"
+                      "horcoruverr: 100\n")
+    for project in (plain, errs):
+        res = cli("run", str(project))
+        assert res.returncode == 0, res.stdout + res.stderr
+    model = stilt.Model(errs)
+    (sim_id,) = model.simulations.ids(state="complete")
+    paths = [p.name for p in model.trajectories.paths()]
+    assert paths == [f"{sim_id}_traj.nc"]
+    assert [p.name for p in model.trajectories.paths(error=True)] == [f"{sim_id}_traj_error.nc"]
+    assert model.trajectories.errors.missing() == []
+    main = model.trajectories.load(sim_id)
+    error = model.trajectories.load(sim_id, error=True)
+    assert int(main.attrs["param_winderrtf"]) == 0 and int(error.attrs["param_winderrtf"]) == 1
+    with xr.open_dataset(next((plain / "out").rglob("*_traj.nc"))) as ref:
+        assert np.array_equal(ref["lati"].values, main["lati"].values, equal_nan=True)
+        assert not np.array_equal(main["lati"].values, error["lati"].values, equal_nan=True)
+    with xr.open_dataset(next((plain / "out").rglob("*_default_foot.nc"))) as ref:
+        assert np.array_equal(ref["foot"].values,
+                              model.footprints["default"].load(sim_id)["foot"].values)
+    assert (errs / "out" / "simulations" / "particles" / f"{sim_id}_traj_error.nc").exists()
+    status = json.loads((errs / "out" / "simulations" / "by-id" / sim_id / "status.json")
+                        .read_text())
+    assert f"{sim_id}_traj_error.nc" in status["outputs"]
+    model.close()
+    # complete means both files: the error run lost is redone, the run without errors kept
+    (errs / "out" / "simulations" / "by-id" / sim_id / f"{sim_id}_traj_error.nc").unlink()
+    res = cli("run", str(errs))
+    assert res.returncode == 0 and transport_runs(res.stdout) == 1
+    # removing the error parameters removes the error run
+    config.write_text(config.read_text().split("siguverr")[0])
+    assert cli("run", str(errs)).returncode == 0
+    assert not list((errs / "out").rglob("*_traj_error.nc"))

@@ -154,17 +154,17 @@ def test_terminal_states_mark_unfinished_simulations_failed_then_retry(
     (fake_slurm / "sacct.out").write_text("500_0|COMPLETED|0:0\n500_1|RUNNING|0:0\n"
                                           "500_2|RUNNING|0:0\n")
     status = model.status()
-    assert status["slurm_jobs"] == ["500"]  # live: only the published record is folded
-    assert status["counts"] == {"pending": 5, "running": 0, "complete": 1, "failed": 0}
+    assert status.slurm_jobs == ("500",)  # live: only the published record is folded
+    assert status.counts == {"pending": 5, "running": 0, "complete": 1, "failed": 0}
     (fake_slurm / "squeue.out").write_text("")
     (fake_slurm / "sacct.out").write_text(
         f"500_0|COMPLETED|0:0\n500_0.batch|COMPLETED|0:0\n500_1|{bad}|0:9\n"
         f"500_1.batch|{bad.split()[0]}|0:9\n500_2|COMPLETED|0:0\n")
     status = model.status()
     state = bad.split()[0]
-    assert status["slurm_jobs"] == []
-    assert status["counts"] == {"pending": 0, "running": 0, "complete": 1, "failed": 5}
-    assert status["failures"] == {state: ids[1:]}
+    assert status.slurm_jobs == ()
+    assert status.counts == {"pending": 0, "running": 0, "complete": 1, "failed": 5}
+    assert status.failures == {state: tuple(ids[1:])}
     row = model.index.get(ids[1])
     assert f"array task 500_1 ended {state}" in row["message"]
     assert (run_dir / "run.json").is_file() and (run_dir / "folded.json").is_file()
@@ -200,7 +200,7 @@ def test_controller_time_outs_are_tolerated_and_inputs_kept(tmp_path, fake_slurm
     for name in ("sacct", "squeue", "scontrol"):
         (fake_slurm / f"{name}.fail").write_text("1")
     # while the controller does not answer, nothing is decided and nothing is deleted
-    assert model.status()["slurm_jobs"] == ["500"]
+    assert model.status().slurm_jobs == ("500",)
     monkeypatch.setattr(slurm_module, "_CMD_TIMEOUT", 0.5)
     (fake_slurm / "sacct.hang").write_text("")
     t = time.time()
@@ -209,7 +209,7 @@ def test_controller_time_outs_are_tolerated_and_inputs_kept(tmp_path, fake_slurm
     (fake_slurm / "squeue.hang").write_text("")
     (fake_slurm / "scontrol.hang").write_text("")
     assert slurm_module.job_states("500", 3) is None  # nobody answered: unknown, not terminal
-    assert model.status()["slurm_jobs"] == ["500"]
+    assert model.status().slurm_jobs == ("500",)
     for path in ("run.json", "config.yaml", "job.sbatch", "submit.json", "claims", "records"):
         assert (run_dir / path).exists()
     for name in ("sacct", "squeue", "scontrol"):
@@ -291,7 +291,7 @@ def test_a_sigkilled_task_leaves_a_claim_that_expires_and_is_taken_over(
     (fake_slurm / "sacct.out").write_text("500_0|FAILED|0:9\n500_1|COMPLETED|0:0\n"
                                           "500_2|COMPLETED|0:0\n")
     status = model.status()
-    assert status["counts"]["complete"] == 6 and status["slurm_jobs"] == []
+    assert status.counts["complete"] == 6 and status.slurm_jobs == ()
 
 
 def test_file_based_pull_workers_drain_registrations_without_the_index(tmp_path,
@@ -323,7 +323,7 @@ def test_file_based_pull_workers_drain_registrations_without_the_index(tmp_path,
     lats = orch_fakes.calls(log)
     assert sorted(lats) == sorted(set(lats)) and len(lats) == 7, (lats, out)
     status = model.status()
-    assert status["counts"]["complete"] == 7, status
+    assert status.counts["complete"] == 7, status
     assert claims.read_records(project / "out" / "slurm" / "pull" / "records").keys() == {
         r["sim_id"] for r in model.index.rows()}
 
