@@ -277,6 +277,7 @@ def _finish_slurm(report: object, project: str, waited: bool) -> int:
 
 def _where_outputs_are(model: object) -> str:
     """The closing lines of 'stilt run': output folders, and the maps (drawn if configured)."""
+    from stilt._paths import inside
     from stilt.errors import MissingDependencyError
 
     out = model.output  # type: ignore[attr-defined]
@@ -296,7 +297,8 @@ def _where_outputs_are(model: object) -> str:
 
     for name in names:
         try:
-            path = plot_summary(model, name, path=out / "plots" / f"summary_{name}.png")  # type: ignore
+            path = plot_summary(model, name,  # type: ignore
+                                path=inside(out, "plots", f"summary_{name}.png", what="plot"))
         except MissingDependencyError as exc:
             lines.append(f"pictures:     none drawn: {exc}")
             break
@@ -461,6 +463,7 @@ def _cmd_plot(argv: list[str]) -> int:
     args = docopt(_cmd_plot.__doc__ or "", argv=argv)
     from pathlib import Path
 
+    from stilt._paths import checked_if_inside, inside
     from stilt.model import Model
     from stilt.plot import _footprint_name, plot_simulation, plot_summary
 
@@ -476,12 +479,13 @@ def _cmd_plot(argv: list[str]) -> int:
             out = None
         sim_id = args["--sim"]
         terrain = not args["--no-terrain"]
+        default = f"{sim_id}_{name}.png" if sim_id is not None else f"summary_{name}.png"
+        out = (checked_if_inside(model.output, out, what="plot") if out
+               else inside(model.output, "plots", default, what="plot"))
         if sim_id is not None:
-            out = Path(out) if out else model.output / "plots" / f"{sim_id}_{name}.png"
             written = plot_simulation(model, sim_id, name, particles=not args["--no-particles"],
                                       terrain=terrain, path=out)
         else:
-            out = Path(out) if out else model.output / "plots" / f"summary_{name}.png"
             written = plot_summary(model, name, terrain=terrain, path=out)
     finally:
         model.close()

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stilt._paths import inside
 from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
 
@@ -199,6 +200,8 @@ class SimulationIndex:
         self.path = Path(path)
         self.host = socket.gethostname()
         self.readonly = readonly
+        for suffix in ("", "-wal", "-shm", "-journal", ".host"):  # SQLite writes beside it
+            inside(self.path.parent, self.path.name + suffix, what="index")
         if readonly:
             self._open_readonly(busy_timeout, project)
             return
@@ -651,6 +654,8 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
         A live run holds claims; or the new file cannot be written.
     """
     path = Path(path)
+    for suffix in ("", "-wal", "-shm"):  # replaced below: never through a link
+        inside(path.parent, path.name + suffix, what="index")
     notify = notify or notice
     old_readable = True
     if path.exists() and path.stat().st_size > 0:

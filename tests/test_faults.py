@@ -367,3 +367,70 @@ def test_plots_leave_out_unreadable_footprints_with_a_message(done_project, caps
         truncate(path)
     assert main(["plot", str(done_project), "--out", str(png)]) == 1
     assert "no complete simulation has a footprint" in capsys.readouterr().err
+
+
+# -- writes stay inside the project --------------------------------------------------------
+@pytest.mark.parametrize("dangling", [True, False])
+@pytest.mark.parametrize("command", [["run", "DIR", "--n-workers", "1"], ["status", "DIR"],
+                                     ["index", "rebuild", "DIR"]])
+def test_a_symlink_planted_at_the_index_is_refused(done_project, tmp_path, capsys,
+                                                   dangling: bool, command: list[str]) -> None:
+    out = done_project / "out"
+    for suffix in ("", "-wal", "-shm"):
+        (out / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    target = tmp_path / "elsewhere" / "victim.sqlite"
+    target.parent.mkdir()
+    if not dangling:
+        target.write_bytes(b"precious")
+    (out / "index.sqlite").symlink_to(target)
+    capsys.readouterr()
+    assert main([str(done_project) if a == "DIR" else a for a in command]) == 1
+    assert one_error_line(capsys) == (
+        f"stilt: error: index {out / 'index.sqlite'} is a symbolic link (to {target}); stilt "
+        "writes under the output folder only to real files and folders: remove the link")
+    assert sorted(p.name for p in target.parent.iterdir()) == ([] if dangling
+                                                               else ["victim.sqlite"])
+    if not dangling:
+        assert target.read_bytes() == b"precious"
+
+
+def test_a_symlink_planted_at_the_plots_folder_is_refused(done_project, tmp_path,
+                                                          capsys) -> None:
+    out = done_project / "out"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "plots").symlink_to(elsewhere)
+    capsys.readouterr()
+    for extra in ([], ["--out", str(out / "plots" / "x.png")]):
+        assert main(["plot", str(done_project), *extra]) == 1
+        line = one_error_line(capsys)
+        assert f"its folder leads out of the output folder {out} (to {elsewhere}" in line
+    # the end of a run with 'plots: true' says so in its picture line, and the run stands
+    config = done_project / "config.yaml"
+    config.write_text(config.read_text() + "plots: true\n")
+    assert main(["run", str(done_project), "--n-workers", "1"]) == 0
+    assert "picture:      default not drawn: plot" in capsys.readouterr().out
+    assert list(elsewhere.iterdir()) == []
+    # a picture asked for elsewhere is the user's choice
+    assert main(["plot", str(done_project), "--out", str(tmp_path / "map.png")]) == 0
+    assert (tmp_path / "map.png").is_file()
+
+
+def test_the_stays_inside_check() -> None:
+    from stilt._paths import UnsafePathError, checked_if_inside, inside
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "out"
+        (root / "a").mkdir(parents=True)
+        (root / "link").symlink_to(Path(tmp))
+        (root / "a" / "leaf").symlink_to(root / "a" / "gone")
+        assert inside(root, "a", "x.png") == root.resolve() / "a" / "x.png"
+        with pytest.raises(UnsafePathError, match="leads out of the output folder"):
+            inside(root, "link", "x.png")
+        with pytest.raises(UnsafePathError, match="is a symbolic link"):
+            inside(root, "a", "leaf")
+        with pytest.raises(UnsafePathError, match="leads out"):
+            checked_if_inside(root, root / "link" / "x.png")
+        assert checked_if_inside(root, Path(tmp) / "y.png") == Path(tmp) / "y.png"

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from stilt import claims
+from stilt._paths import inside
 from stilt.config import SlurmConfig, check_sbatch_value, save_config, write_text_atomic
 from stilt.errors import StiltError
 from stilt.executors.local import RunReport
@@ -148,7 +149,7 @@ def submit(model: Any, sims: list[dict[str, Any]], slurm: SlurmConfig,
     n_tasks = max(1, math.ceil(len(sims) / per_task))
     n_tasks = min(n_tasks, _max_array_size())
     run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
-    run_dir = model.output / "slurm" / run_id
+    run_dir = inside(model.output, "slurm", run_id, what="Slurm run folder")
     for sub in ("claims", "records", "logs"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     processes = slurm.processes_per_task or slurm.cpus_per_task

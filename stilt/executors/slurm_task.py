@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from stilt import claims
+from stilt._paths import inside
 from stilt.executors._stop import StopSignals
 from stilt.config import ModelConfig, load_config
 from stilt.simulation import SimulationPaths, needed_work, run_simulation
@@ -238,7 +239,7 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
     from stilt.executors.local import RunReport
     from stilt.executors.slurm import PULL_FOLDER
 
-    run_dir = Path(model.output) / "slurm" / PULL_FOLDER
+    run_dir = inside(model.output, "slurm", PULL_FOLDER, what="Slurm pull folder")
     ex = model.config.execution
     report = RunReport()
     t0 = time.time()
