@@ -685,31 +685,11 @@ end subroutine arl_pack_records
 !! ---- stilt_footprint ----------------------------------------------------------------------
 !! Particle fields are (np, nt) arrays: numpy's (time, indx) C-ordered arrays passed as `.T`
 !! (no copy), NaN where a particle has no row. Index arguments are 1-based.
-subroutine footprint_hnf(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, mlht, &
-        z0, veght, foot_out)
-    !! Hyper-near-field plume dilution of foot (physics.md 5.9), from the release onwards.
-    use, intrinsic :: iso_c_binding, only: c_int, c_double
-    use stilt_footprint, only: hnf_plume_dilution
-    implicit none
-    integer(c_int), intent(in) :: np, nt
-    integer(c_int), intent(in) :: order(nt)
-    real(c_double), intent(in) :: abs_time_min(nt)
-    real(c_double), intent(in) :: foot(np, nt), samt(np, nt), sigw(np, nt), tlgr(np, nt), &
-        dens(np, nt), mlht(np, nt)
-    real(c_double), intent(in) :: z0(np), veght
-    real(c_double), intent(out) :: foot_out(np, nt)
-    !f2py intent(hide), depend(foot) :: np = shape(foot, 0)
-    !f2py intent(hide), depend(foot) :: nt = shape(foot, 1)
-    real(c_double) :: depth(np)
-    depth = 0.0_c_double
-    call hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, mlht, &
-        z0, veght, depth, foot_out)
-end subroutine footprint_hnf
-
-subroutine footprint_hnf_continue(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, &
+subroutine footprint_hnf(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, &
         mlht, z0, veght, depth_in, foot_out, depth_out)
-    !! The plume dilution of footprint_hnf continued from the plume-depth sums depth_in of the
-    !! earlier rows (the transport applies it block by block of model steps).
+    !! Hyper-near-field plume dilution of foot (physics.md 5.9), continued from the plume-depth
+    !! sums depth_in of the earlier rows (zeros from the release; the transport applies it
+    !! block by block of model steps). depth_out: the sums after these rows.
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: hnf_plume_dilution
     implicit none
@@ -725,7 +705,7 @@ subroutine footprint_hnf_continue(np, nt, order, abs_time_min, foot, samt, sigw,
     depth_out = depth_in
     call hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, mlht, &
         z0, veght, depth_out, foot_out)
-end subroutine footprint_hnf_continue
+end subroutine footprint_hnf
 
 subroutine footprint_step_medians(np, nt, order, time, lon, lat, medians)
     !! Median over particles of each particle's median |step| in lon and lat over its rows

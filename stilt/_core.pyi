@@ -250,18 +250,6 @@ def footprint_hnf(
     mlht: npt.ArrayLike,
     z0: npt.ArrayLike,
     veght: float,
-) -> npt.NDArray[np.float64]: ...  # foot after plume dilution, (np, nt)
-def footprint_hnf_continue(
-    order: npt.ArrayLike,
-    abs_time_min: npt.ArrayLike,
-    foot: npt.ArrayLike,
-    samt: npt.ArrayLike,
-    sigw: npt.ArrayLike,
-    tlgr: npt.ArrayLike,
-    dens: npt.ArrayLike,
-    mlht: npt.ArrayLike,
-    z0: npt.ArrayLike,
-    veght: float,
     depth_in: npt.ArrayLike,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...  # foot (np, nt), depth (np)
 def footprint_step_medians(

@@ -317,7 +317,7 @@ def _apply_hnf(parts: _Particles, extra: Mapping[str, np.ndarray], veght: float)
 
     abs_t = np.abs(parts.time)
     order = (np.argsort(abs_t, kind="stable") + 1).astype(np.int32)
-    out = _core.footprint_hnf(
+    out, _ = _core.footprint_hnf(
         order,
         abs_t,
         parts.foot.T,
@@ -328,6 +328,7 @@ def _apply_hnf(parts: _Particles, extra: Mapping[str, np.ndarray], veght: float)
         extra["mlht"].T,
         extra["z0"],
         float(veght),
+        np.zeros(parts.foot.shape[1]),
     )
     return out.T
 

@@ -579,7 +579,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
                 foot_hnf = None
                 if hnf:  # plume dilution on the model steps, before the output thinning
                     abs_t = np.abs(t_cur + dt * np.arange(1, k + 1, dtype=float))
-                    foot_hnf, depth = _core.footprint_hnf_continue(
+                    foot_hnf, depth = _core.footprint_hnf(
                         np.arange(1, k + 1, dtype=np.int32), abs_t,
                         *(out[_DC[c], :, :k] for c in ("foot", "samt", "sigw", "tlgr", "dens",
                                                         "mlht")),

@@ -176,7 +176,7 @@ def test_hnf_plume_dilution_follows_the_coded_formula() -> None:
     sigma = np.sqrt(2) * 0.4 * np.sqrt(5.0 * ts + tl2 * np.exp(-ts / 5.0) - 1)
     plume = 10.0 + np.cumsum(sigma)
     expect = np.where(plume < 0.5 * 40.0, 0.02897 / (plume * 1.1) * 60, 0.01)
-    out = _core.footprint_hnf(
+    out, _ = _core.footprint_hnf(
         np.arange(1, n + 1, dtype=np.int32),
         np.abs(time),
         foot.T,
@@ -187,6 +187,7 @@ def test_hnf_plume_dilution_follows_the_coded_formula() -> None:
         mlht.T,
         np.array([10.0]),
         0.5,
+        np.zeros(1),
     )
     np.testing.assert_allclose(out[0], expect, rtol=1e-14)
     assert (out[0] != 0.01).sum() >= 1 and (out[0] == 0.01).sum() >= 1  # both branches
@@ -314,7 +315,7 @@ def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
     n = 3
     tlgr = np.array([[5.0, 0.0, 5.0]])
     ones = np.ones((1, n))
-    out = _core.footprint_hnf(
+    out, _ = _core.footprint_hnf(
         np.arange(1, n + 1, dtype=np.int32),
         np.array([1.0, 2.0, 3.0]),
         ones * 0.01,
@@ -325,6 +326,7 @@ def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
         ones * 1e4,
         np.array([5.0]),
         0.5,
+        np.zeros(1),
     )
     ts = np.array([60.0, 180.0])
     sig = np.sqrt(2) * 0.1 * np.sqrt(5 * ts + 25 * np.exp(-ts / 5) - 1)

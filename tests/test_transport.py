@@ -480,9 +480,10 @@ def test_hnf_trajectories_store_corrected_foot_raw_foot_and_xhgt() -> None:
     # R-STILT's calc_plume_dilution applied to the raw rows (to float32 precision: the file
     # stores samt, sigw, tlgr, dens, mlht in float32, the transport uses them in double)
     f = lambda name: raw[name].values.T.astype(float)  # noqa: E731
-    expect = _core.footprint_hnf(np.arange(1, raw.sizes["time"] + 1, dtype=np.int32),
-                                 np.abs(raw.time.values), f("foot"), f("samt"), f("sigw"),
-                                 f("tlgr"), f("dens"), f("mlht"), np.full(20, 10.0), 0.5)
+    expect, _ = _core.footprint_hnf(np.arange(1, raw.sizes["time"] + 1, dtype=np.int32),
+                                    np.abs(raw.time.values), f("foot"), f("samt"), f("sigw"),
+                                    f("tlgr"), f("dens"), f("mlht"), np.full(20, 10.0), 0.5,
+                                    np.zeros(20))
     np.testing.assert_allclose(ds.foot.values, expect.T, rtol=1e-6, atol=0)
     assert float((ds.foot - ds.foot_no_hnf_dilution).max()) > 0  # the correction acts
     # the footprint reads the corrected foot and does not correct it again
