@@ -9,12 +9,16 @@ file as written, so a truncated file fails here without reading any data.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from stilt.errors import StiltError
 
-__all__ = ["output_problem", "OutputError", "check_output", "notice"]
+__all__ = ["output_problem", "OutputError", "check_output", "notice", "writing", "WriteError"]
 
 #: the variable each output must hold, and the dimensions it ends with
 _EXPECTED = {"trajectory": ("foot", ("time", "indx")), "footprint": ("foot", ("lat", "lon"))}
@@ -73,3 +77,50 @@ def check_output(path: str | Path, kind: str) -> None:
     problem = output_problem(path, kind)
     if problem is not None:
         raise OutputError(f"{kind} file {path} {problem}")
+
+
+class WriteError(StiltError, OSError):
+    """Writing an output failed for a reason of the file system (full, quota, permissions);
+    the message names the path. Failure class ``IO``."""
+
+
+_WHY = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+        errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+        errno.EROFS: "permission denied (read-only file system)"}
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has (almost) no space left for this user."""
+    folder = Path(path).parent
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 1024 * 1024 or st.f_favail == 0
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn a failed write of ``path`` into a :class:`WriteError` that says why and where.
+
+    An OSError with a file-system errno (no space, quota, permission, read-only) is named as
+    such; the netCDF library reports a full disk only as ``RuntimeError: NetCDF: HDF error``,
+    so a RuntimeError while the file system is full is reported as no space left.
+    """
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as exc:
+        why = _WHY.get(exc.errno or 0)
+        if why is None:
+            raise
+        err = WriteError(f"{why}: cannot write {path} ({exc.strerror or exc})")
+        err.errno = exc.errno
+        raise err from exc
+    except RuntimeError as exc:
+        if not _disk_full(Path(path)):
+            raise
+        err = WriteError(f"no space left on device: cannot write {path} ({exc})")
+        err.errno = errno.ENOSPC
+        raise err from exc

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stilt._verify import check_output, output_problem
+from stilt._verify import check_output, output_problem, writing
 from stilt.config import ModelConfig
 from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
 from stilt.ids import check_name, safe_path
@@ -135,12 +135,13 @@ def _temp_name(final: Path) -> Path:
 
 
 def _write_bytes(final: Path, data: bytes) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(final)
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, final)
+        with writing(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -464,7 +465,8 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         foot.attrs.update(simulation_id=paths.sim_id, footprint_name=name,
                           stilt_footprint_hash=config.footprint_hash(met, name))
         final = paths.footprint(name)
-        write_footprint(foot, final)  # atomic: temporary name in the same folder, then rename
+        with writing(final):  # atomic: temporary name in the same folder, then rename
+            write_footprint(foot, final)
         try:
             check_output(final, "footprint")
         except OSError:
@@ -488,7 +490,8 @@ def _publish_trajectory(particles: Any, final: Path) -> None:
     """Write a trajectory file atomically, read back whole before it is renamed into place."""
     tmp = _temp_name(final)
     try:
-        particles.to_netcdf(tmp, engine="netcdf4")
+        with writing(final):
+            particles.to_netcdf(tmp, engine="netcdf4")
         check_output(tmp, "trajectory")  # reads back whole before it is published
         os.replace(tmp, final)
     finally:

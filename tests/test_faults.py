@@ -434,3 +434,110 @@ def test_the_stays_inside_check() -> None:
         with pytest.raises(UnsafePathError, match="leads out"):
             checked_if_inside(root, root / "link" / "x.png")
         assert checked_if_inside(root, Path(tmp) / "y.png") == Path(tmp) / "y.png"
+
+
+# -- full disk and permissions -------------------------------------------------------------
+def _failed_row(project: Path) -> dict:
+    from stilt.index import SimulationIndex
+
+    with SimulationIndex(project / "out" / "index.sqlite") as index:
+        (row,) = index.rows()
+    return row
+
+
+@pytest.mark.parametrize("raised, words", [
+    (OSError(28, "No space left on device"), "no space left on device"),
+    (OSError(122, "Disk quota exceeded"), "disk quota exceeded"),
+    (PermissionError(13, "Permission denied"), "permission denied"),
+    (RuntimeError("NetCDF: HDF error"), "no space left on device"),  # with the disk full
+])
+def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
+        tmp_path, monkeypatch, capsys, raised: Exception, words: str) -> None:
+    import os
+
+    import stilt.simulation as sim
+
+    project = small_project(tmp_path / "p", n=1)
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+
+    def failing_write(ds, path) -> None:
+        raise raised
+
+    monkeypatch.setitem(sim.SCIENCE, "write_footprint", failing_write)
+    if isinstance(raised, RuntimeError):  # what netCDF says when the disk is full
+        real = os.statvfs(tmp_path)
+        full = type("Full", (), {"f_bavail": 0, "f_frsize": real.f_frsize,
+                                 "f_favail": real.f_favail})
+        monkeypatch.setattr("stilt._verify.os.statvfs", lambda path: full)
+    assert main(["run", str(project), "--n-workers", "1"]) == 1
+    row = _failed_row(project)
+    foot = next((project / "out" / "simulations" / "by-id").iterdir())
+    assert row["reason"] == "IO"
+    assert f"{words}: cannot write {foot / (foot.name + '_default_foot.nc')}" in row["message"]
+    assert "failed IO: 1" in (capsys.readouterr(), main(["status", str(project)]),
+                               capsys.readouterr().out)[2]
+
+
+def test_a_netcdf_error_with_space_left_is_not_called_a_full_disk(tmp_path,
+                                                                   monkeypatch) -> None:
+    import stilt.simulation as sim
+
+    project = small_project(tmp_path / "p", n=1)
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+
+    def failing_write(ds, path) -> None:
+        raise RuntimeError("NetCDF: HDF error")
+
+    monkeypatch.setitem(sim.SCIENCE, "write_footprint", failing_write)
+    assert main(["run", str(project), "--n-workers", "1"]) == 1
+    row = _failed_row(project)
+    assert row["reason"] == "ERROR" and "no space" not in row["message"]
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """Make a folder read-only for this process: chmod for a normal user; root ignores
+    permissions, so there a read-only bind mount of it (skipped where mounts are refused)."""
+    import os
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def make(folder: Path) -> Path:
+        if os.geteuid() != 0:
+            for path in [folder, *folder.rglob("*")]:
+                if not path.is_symlink():
+                    path.chmod(path.stat().st_mode & ~0o222)
+            return folder
+        view = tmp_path / f"ro-{folder.name}"
+        view.mkdir()
+        for cmd in (["mount", "--bind", str(folder), str(view)],
+                    ["mount", "-o", "remount,bind,ro", str(view)]):
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                if mounted or cmd[1] == "-o":
+                    subprocess.run(["umount", str(view)], capture_output=True)
+                pytest.skip(f"running as root and cannot make a read-only mount: {res.stderr}")
+            if cmd[1] == "--bind":
+                mounted.append(view)
+        return view
+
+    yield make
+    for view in mounted:
+        subprocess.run(["umount", str(view)], capture_output=True)
+
+
+def test_a_read_only_project_can_still_be_inspected(done_project, read_only, tmp_path,
+                                                    capsys) -> None:
+    project = read_only(done_project)
+    before = names(project / "out")
+    capsys.readouterr()
+    assert main(["status", str(project)]) == 0
+    assert capsys.readouterr().out.startswith("0 pending, 0 running, 3 complete, 0 failed")
+    png = tmp_path / "map.png"
+    assert main(["plot", str(project), "--out", str(png)]) == 0 and png.is_file()
+    capsys.readouterr()
+    assert main(["run", str(project), "--n-workers", "1"]) == 1
+    line = one_error_line(capsys)
+    assert "permission denied" in line and str(project) in line
+    assert names(project / "out") == before
