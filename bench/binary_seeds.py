@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -36,34 +37,46 @@ from bench_transport import CASES, _met_folder, run_reference  # noqa: E402
 COLUMNS = ("long", "lati", "zagl", "foot", "mlht")
 
 
-def reduce_particle_stilt(path: Path, setup_varsiwant: list[str], seed: int,
-                          case: str) -> xr.Dataset:
-    """PARTICLE_STILT.DAT of one run reduced to the hourly rows and hourly foot sums."""
-    rows = np.loadtxt(path, skiprows=1)
-    col = {name: k for k, name in enumerate(setup_varsiwant)}
-    time, indx = rows[:, col["time"]], rows[:, col["indx"]].astype(int)
+def hourly_rows(columns: Mapping[str, np.ndarray], hours: int = 24) -> xr.Dataset:
+    """Particle rows of one run (PARTICLE_STILT.DAT's columns by name, ``time`` and ``indx``
+    among them) reduced to what the ensemble tests compare.
+
+    Returns ``long``, ``lati``, ``zagl``, ``mlht`` (float32) at the hourly rows -60 h min,
+    h = 1 .. ``hours`` (NaN where a particle has no row), and ``foot`` (float64) at each
+    hourly row summed over the minutes of that hour (-60 h + 59 .. -60 h), on
+    ``(time, indx)``.
+    """
+    time, indx = np.asarray(columns["time"]), np.asarray(columns["indx"]).astype(int)
     n = int(indx.max())
-    hours = np.arange(1, 25)
+    hour_numbers = np.arange(1, hours + 1)
     out = {}
     for name in COLUMNS:
-        arr = np.full((hours.size, n), np.nan, dtype=np.float64)
-        values = rows[:, col[name]]
+        arr = np.full((hour_numbers.size, n), np.nan, dtype=np.float64)
+        values = np.asarray(columns[name])
         if name == "foot":
             hour = np.ceil(-time / 60.0 - 1e-9).astype(int)  # -1 .. -60 min -> hour 1
-            ok = (hour >= 1) & (hour <= 24)
+            ok = (hour >= 1) & (hour <= hours)
             arr[:] = 0.0
             np.add.at(arr, (hour[ok] - 1, indx[ok] - 1), values[ok])
         else:
-            for h in hours:
+            for h in hour_numbers:
                 sel = time == -60.0 * h
                 arr[h - 1, indx[sel] - 1] = values[sel]
         out[name] = (("time", "indx"), arr.astype(np.float32 if name != "foot" else np.float64))
-    ds = xr.Dataset(out, coords={"time": -60.0 * hours, "indx": np.arange(1, n + 1)})
+    ds = xr.Dataset(out, coords={"time": -60.0 * hour_numbers, "indx": np.arange(1, n + 1)})
     ds["time"].attrs.update(units="min", long_name="minutes since release (hourly rows)")
     ds["foot"].attrs.update(
         units="ppm / (umol m-2 s-1)",
         long_name="foot summed over the minutes of the hour ending at this row "
                   "(-60 h + 59 .. -60 h), raw binary values")
+    return ds
+
+
+def reduce_particle_stilt(path: Path, setup_varsiwant: list[str], seed: int,
+                          case: str) -> xr.Dataset:
+    """PARTICLE_STILT.DAT of one run reduced to the hourly rows and hourly foot sums."""
+    rows = np.loadtxt(path, skiprows=1)
+    ds = hourly_rows({name: rows[:, k] for k, name in enumerate(setup_varsiwant)})
     ds.attrs.update(source="hycs_std (PyPI pystilt 0.1.0a25), bench/binary_seeds.py",
                     oracle_case=case, seed=seed, krand=2, namelist_seed=-(seed + 1))
     return ds
