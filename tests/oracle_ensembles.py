@@ -7,6 +7,9 @@ particles, so that ensembles of several seeds add up without holding their parti
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +77,38 @@ class Summary:
 
 
 def summarize(ds: xr.Dataset, case: str, footprint: bool = True) -> Summary:
-    """Summary of one ensemble (any number of particles; a sampled file gives the hourly
-    rows and the foot of the minutes it has)."""
+    """Summary of one ensemble of an oracle case (any number of particles; a sampled file
+    gives the hourly rows and the foot of the minutes it has), with its footprint on the
+    case's grid unless ``footprint`` is false."""
+    grid = None
+    if footprint:
+        xmin, xmax, ymin, ymax, res = CASES[case]["grid"]
+        grid = Grid(xmin, xmax, ymin, ymax, res, res)
+    return summarize_ensemble(ds, receptor(case), grid)
+
+
+def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
+                       grid: Grid | None = None) -> Summary:
+    """Summary of one 24-hour backward ensemble on any met.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Particles on ``(time, indx)`` with ``long``, ``lati``, ``zagl``, ``mlht`` at the hourly
+        rows (-60 h min) and ``foot``: minute by minute, or already summed over each hour
+        at its hourly row (as bench/binary_seeds.py stores the binary's runs).
+    rec : mapping, optional
+        The receptor (``time``, ``latitude``, ``longitude``, ``altitude``), for the footprint.
+    grid : Grid, optional
+        Grid of the time-integrated footprint (``stilt.calc_footprint``, which needs the
+        rows minute by minute and the columns of the plume-dilution correction); none if
+        omitted.
+
+    Returns
+    -------
+    Summary
+        Its footprint is the ensemble's times the number of particles, so summaries add.
+    """
     keys = ("lat", "lon", "z", "alive", "below", "below_half")
     hourly = {k: np.zeros(24) for k in keys}
     for h in range(1, 25):
@@ -93,12 +126,39 @@ def summarize(ds: xr.Dataset, case: str, footprint: bool = True) -> Summary:
     foot_hour = np.array([float(f.sum()) for f in per_particle])
     foot_hour_sq = np.array([float((f**2).sum()) for f in per_particle])
     fp = None
-    if footprint:
-        xmin, xmax, ymin, ymax, res = CASES[case]["grid"]
-        grid = Grid(xmin, xmax, ymin, ymax, res, res)
-        fp = stilt.calc_footprint(ds, receptor(case), grid, time_integrate=True).foot.squeeze()
+    if grid is not None:
+        if rec is None:
+            raise ValueError("a footprint needs the receptor")
+        fp = stilt.calc_footprint(ds, rec, grid, time_integrate=True).foot.squeeze()
         fp = fp.fillna(0.0) * ds.sizes["indx"]
     return Summary(ds.sizes["indx"], hourly, foot_hour, foot_hour_sq, fp)
+
+
+def pool(runs: Iterable[Summary]) -> Summary:
+    """Several ensembles as one (their particles together)."""
+    return functools.reduce(operator.add, runs)
+
+
+def hourly_statistics(a: Summary, b: Summary, lat: float) -> dict[str, np.ndarray]:
+    """Hour-by-hour differences between two ensembles: distance of the mean positions (km,
+    longitudes scaled at latitude ``lat``, degrees), mean height (m), fractions below
+    0.5 mlht and below mlht."""
+    lat0 = np.radians(lat)
+    ha, hb = a.hourly, b.hourly
+    dlat = ha["lat"] / ha["alive"] - hb["lat"] / hb["alive"]
+    dlon = (ha["lon"] / ha["alive"] - hb["lon"] / hb["alive"]) * np.cos(lat0)
+    return {"pos_km": R_KM * np.radians(np.hypot(dlat, dlon)),
+            "height_m": np.abs(ha["z"] / ha["alive"] - hb["z"] / hb["alive"]),
+            "below_half": np.abs(ha["below_half"] / ha["alive"] - hb["below_half"] / hb["alive"]),
+            "below": np.abs(ha["below"] / ha["alive"] - hb["below"] / hb["alive"])}
+
+
+def footprint_agreement(a: xr.DataArray, b: xr.DataArray) -> tuple[float, float]:
+    """Pearson r of two footprints on one grid, cell by cell, and the distance of their
+    centroids (km)."""
+    r = float(np.corrcoef(a.values.ravel(), b.values.ravel())[0, 1])
+    (la, lo), (lb, lob) = centroid(a), centroid(b)
+    return r, R_KM * np.radians(np.hypot(la - lb, (lo - lob) * np.cos(np.radians(la))))
 
 
 # Our ensemble: OUR_SEEDS x OUR_NUMPAR particles (16000), against the binary's 8500 pooled

@@ -6,10 +6,8 @@ The oracle runs live in ../shared/oracle (README there): no-turbulence trajector
 
 from __future__ import annotations
 
-import functools
 import gzip
 import multiprocessing
-import operator
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,8 +18,8 @@ import pytest
 import xarray as xr
 
 import stilt
-from oracle_ensembles import (CASES, OUR_SEEDS, R_KM, Summary, centroid, receptor, summarize,
-                              summary_run)
+from oracle_ensembles import (CASES, OUR_SEEDS, Summary, footprint_agreement, hourly_statistics,
+                              pool, receptor, summarize, summary_run)
 from stilt.met.projection import ArlGrid
 
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
@@ -93,30 +91,15 @@ def test_no_turbulence_trajectory_matches_binary(case: str, tol_cells: float, sh
     np.testing.assert_allclose(float(first.wout), rows[0, 15], atol=2e-5)
 
 
-def hourly_statistics(a: Summary, b: Summary, case: str) -> dict[str, np.ndarray]:
-    """Hour-by-hour differences between two ensembles: distance of the mean positions (km),
-    mean height (m), fractions below 0.5 mlht and below mlht."""
-    lat0 = np.radians(CASES[case]["lat"])
-    ha, hb = a.hourly, b.hourly
-    dlat = ha["lat"] / ha["alive"] - hb["lat"] / hb["alive"]
-    dlon = (ha["lon"] / ha["alive"] - hb["lon"] / hb["alive"]) * np.cos(lat0)
-    return {"pos_km": R_KM * np.radians(np.hypot(dlat, dlon)),
-            "height_m": np.abs(ha["z"] / ha["alive"] - hb["z"] / hb["alive"]),
-            "below_half": np.abs(ha["below_half"] / ha["alive"] - hb["below_half"] / hb["alive"]),
-            "below": np.abs(ha["below"] / ha["alive"] - hb["below"] / hb["alive"])}
-
-
 def ensemble_metrics(ours: Summary, ref: Summary, case: str) -> dict[str, Any]:
     """Hourly ensemble statistics and the time-integrated footprint, ours against the binary
     (either ensemble may have any number of particles: foot is compared per particle)."""
-    out: dict[str, Any] = dict(hourly_statistics(ours, ref, case))
+    out: dict[str, Any] = dict(hourly_statistics(ours, ref, CASES[case]["lat"]))
     out["foot_hourly"] = (ours.foot_hour / ours.n) / (ref.foot_hour / ref.n)
     out["foot_total"] = (ours.foot_hour.sum() / ours.n) / (ref.foot_hour.sum() / ref.n)
     assert ours.footprint is not None and ref.footprint is not None
-    fa, fb = ours.footprint / ours.n, ref.footprint / ref.n
-    out["pearson"] = float(np.corrcoef(fa.values.ravel(), fb.values.ravel())[0, 1])
-    (la, lo), (lb, lob) = centroid(fa), centroid(fb)
-    out["shift_km"] = R_KM * np.radians(np.hypot(la - lb, (lo - lob) * np.cos(np.radians(la))))
+    out["pearson"], out["shift_km"] = footprint_agreement(ours.footprint / ours.n,
+                                                          ref.footprint / ref.n)
     return out
 
 
@@ -128,7 +111,8 @@ def binary_noise(shared_dir: Path, case: str) -> dict[str, float]:
     r42 = summarize(xr.open_dataset(folder / "particles_full.nc"), case, footprint=False)
     r43 = summarize(xr.open_dataset(folder / "particles_seed43_sampled.nc"), case,
                     footprint=False)
-    noise = {k: float(v.max()) for k, v in hourly_statistics(r43, r42, case).items()}
+    stats = hourly_statistics(r43, r42, CASES[case]["lat"])
+    noise = {k: float(v.max()) for k, v in stats.items()}
     for hour in (1, 2):
         noise[f"foot_h{hour}"] = abs((r43.foot_hour[hour - 1] / r43.n)
                                      / (r42.foot_hour[hour - 1] / r42.n) - 1.0)
@@ -174,14 +158,9 @@ def test_extra_binary_seeds_are_runs_of_the_oracle_case(shared_dir: Path) -> Non
         noise = binary_noise(shared_dir, case)
         for seed, numpar in EXTRA_BINARY_SEEDS.items():
             assert runs[seed].n == numpar
-            stats = hourly_statistics(runs[seed], runs[42], case)
+            stats = hourly_statistics(runs[seed], runs[42], CASES[case]["lat"])
             assert stats["pos_km"][0] <= 2 * noise["pos_km"]
             assert 0 < stats["height_m"][0] <= 2 * noise["height_m"]
-
-
-def _pool(runs: list[Summary]) -> Summary:
-    """Several ensembles as one (their particles together)."""
-    return functools.reduce(operator.add, runs)
 
 
 @pytest.fixture(scope="module")
@@ -189,23 +168,24 @@ def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[st
     mets = {case: _met(case, shared_dir, synth_met) for case in CASES}
     jobs = [(case, seed) for case in sorted(CASES) for seed in OUR_SEEDS]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        done = list(pool.map(summary_run, [c for c, _ in jobs], [mets[c] for c, _ in jobs],
-                             [s for _, s in jobs]))
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as workers:
+        done = list(workers.map(summary_run, [c for c, _ in jobs], [mets[c] for c, _ in jobs],
+                                [s for _, s in jobs]))
     runs = {}
     for case in sorted(CASES):
-        ours = _pool([r for (c, _), r in zip(jobs, done) if c == case])
+        ours = pool([r for (c, _), r in zip(jobs, done) if c == case])
         binary = binary_summaries(shared_dir, case)
         m = ensemble_metrics(ours, binary[42], case)
-        hourly_mean = hourly_statistics(ours, _pool(list(binary.values())), case)
+        hourly_mean = hourly_statistics(ours, pool(binary.values()), CASES[case]["lat"])
         # the foot against every seed that has it minute by minute (all but 43), by hour with
         # the standard error of the ratio from both ensembles' particle-to-particle spread
-        ref_foot = _pool([r for s, r in binary.items() if s != 43])
+        ref_foot = pool([r for s, r in binary.items() if s != 43])
         (mo, so), (mb, sb) = ours.foot_mean_and_error(), ref_foot.foot_mean_and_error()
         m["foot_hourly_mean"] = mo / mb
         m["foot_hourly_se"] = mo / mb * np.hypot(so / mo, sb / mb)
         m["foot_total_mean"] = mo.sum() / mb.sum()
-        spread = {k: max(float(hourly_statistics(binary[s], binary[42], case)[k].max())
+        spread = {k: max(float(hourly_statistics(binary[s], binary[42],
+                                                 CASES[case]["lat"])[k].max())
                          for s in binary if s != 42) for k in hourly_mean}
         print(case, {k: (np.round(v, 3) if isinstance(v, (float, np.ndarray)) else v)
                      for k, v in m.items()})
