@@ -1,0 +1,119 @@
+"""Particle ensembles on every met family against the reference binary's pooled seeds.
+
+Each family of tests/family_cases.py is one ARL vertical system with the field set of one
+archive family, on spatially varying synthetic met (terrain, a moving low, day and night;
+one receptor over the sea). tests/data/binary_families holds the binary's runs
+(bench/binary_family_ensembles.py): seeds 42-44 x 1000 particles, 24 h backward, reduced to
+their hourly rows, hourly foot sums and time-integrated footprints. Ours: seeds 1-4 x 1000
+particles pooled, with default settings. The criteria are those of
+tests/test_transport_oracle.py, with the binary's noise measured on its own seeds here:
+
+- the noise of an hourly statistic (mean position, mean height, fractions below mlht and
+  below 0.5 mlht) is the largest difference between two of the binary's single 1000-particle
+  runs, over the three pairs of seeds and the 24 hours; ours pooled (4000) against the
+  binary's pooled (3000) must differ by no more at any hour. Not scaled down for the pooling:
+  the pooled difference's standard deviation is 0.54 times that of two single runs
+  (sqrt((1/4000 + 1/3000) / (2/1000))), but with the bound scaled by 0.54 each statistic of
+  each family would exceed it by chance with probability 0.27 (simulated with independent
+  Gaussian hours), against 0.0014 unscaled;
+- total foot within 5 %, foot per hour within 5 % or three standard errors of the ratio;
+- footprints (pooled): Pearson r >= 0.97, centroids no further apart than twice the largest
+  distance between the centroids of two of the binary's seeds.
+
+Where a family is off, its bound is the measured current state, named in ``OPEN`` and in
+docs/validation.md ("Met families: ensembles").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from family_cases import (BINARY_SEEDS, DATA, FAMILIES, HOURLY_KEYS, NUMPAR, binary_summaries,
+                          compare, run_ours)
+
+#: findings still open (measured bounds, docs/validation.md "Met families: ensembles")
+OPEN: dict[str, dict[str, float]] = {}
+
+
+def _bound(name: str, key: str, default: float) -> float:
+    return OPEN.get(name, {}).get(key, default)
+
+
+def test_binary_files_are_runs_of_the_families() -> None:
+    """Each file holds the family's three seeds of 1000 particles, all alive at every hour and
+    near the receptor at hour 1, and three different realisations."""
+    for name, f in FAMILIES.items():
+        ds = xr.open_dataset(DATA / f"{name}.nc")
+        assert ds.attrs["family"] == name
+        assert ds.attrs["receptor"].startswith(f"{f.time} {f.lat} {f.lon}")
+        assert list(ds.seed.values) == list(BINARY_SEEDS) and ds.sizes["indx"] == NUMPAR
+        runs = binary_summaries(name)
+        for run in runs.values():
+            h = run.hourly
+            assert np.all(h["alive"] == NUMPAR)  # the grid holds every particle for 24 h
+            assert abs(h["lat"][0] / NUMPAR - f.lat) < 0.5
+            assert abs(h["lon"][0] / NUMPAR - f.lon) < 0.5
+        heights = {s: r.hourly["z"][0] for s, r in runs.items()}
+        assert len(set(heights.values())) == len(heights)
+
+
+@pytest.fixture(scope="module")
+def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    ours = run_ours(FAMILIES, tmp_path_factory.mktemp("family_met"))
+    out = {}
+    for name in FAMILIES:
+        m = compare(name, ours[name], binary_summaries(name))
+        print(name, {k: round(float(v.max()), 3) for k, v in m["hourly"].items()},
+              "noise", {k: round(v, 3) for k, v in m["noise"].items()},
+              "foot total", round(float(m["foot_total"]), 3), "r", round(m["pearson"], 4),
+              "shift km", round(m["shift_km"], 1), "\n  foot by hour",
+              np.round(m["foot_hourly"], 2), "\n  3 SE", np.round(3 * m["foot_hourly_se"], 2))
+        out[name] = m
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_hourly_statistics_within_binary_noise(name: str, families) -> None:
+    """Mean position, mean height and the fractions below mlht and 0.5 mlht, every hour,
+    within the binary's seed-to-seed noise, against its pooled seeds."""
+    m = families[name]
+    # no particle reaches the grid edge (where the binary stops particles about one cell
+    # sooner than stilt), so both sides average over all of theirs
+    assert m["alive"] == (1.0, 1.0)
+    for key in HOURLY_KEYS:
+        worst = float(m["hourly"][key].max())
+        assert worst <= _bound(name, key, m["noise"][key]), (name, key, worst, m["noise"][key])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_foot_and_footprint_agree_with_binary(name: str, families) -> None:
+    """Total foot within 5 %; foot per hour within 5 % or three standard errors of the ratio;
+    time-integrated footprint r >= 0.97 and centroid shift <= 2x the binary's seed-to-seed
+    centroid shift."""
+    m = families[name]
+    total = abs(float(m["foot_total"]) - 1.0)
+    assert total <= _bound(name, "foot_total", 0.05), (name, m["foot_total"])
+    bound = np.maximum(0.05, 3.0 * m["foot_hourly_se"])
+    off = np.abs(m["foot_hourly"] - 1.0) / bound
+    assert off.max() <= _bound(name, "foot_hourly", 1.0), (name, m["foot_hourly"], bound)
+    assert m["pearson"] >= _bound(name, "pearson", 0.97), (name, m["pearson"])
+    shift_bound = _bound(name, "shift_km", 2.0 * m["noise"]["shift_km"])
+    assert m["shift_km"] <= shift_bound, (name, m["shift_km"], m["noise"]["shift_km"])
+
+
+def test_the_families_cover_every_vertical_system_and_a_sea() -> None:
+    assert {f.vertical for f in FAMILIES.values()} == {"sigma", "pressure", "height", "hybrid",
+                                                       "wrf"}
+    assert {f.surface for f in FAMILIES.values()} == {"hrrr", "gdas", "nam", "ngm", "wrf"}
+    assert any(f.sea_east_of is not None and f.lon > f.sea_east_of for f in FAMILIES.values())
+
+
+def test_data_files_are_small() -> None:
+    for name in FAMILIES:
+        assert (DATA / f"{name}.nc").stat().st_size < 500_000, name
