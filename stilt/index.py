@@ -38,7 +38,7 @@ from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
 
 __all__ = ["SimulationIndex", "IndexError_", "IndexMissing", "STATES", "RETRYABLE_REASONS",
-           "pid_alive", "open_index", "rebuild_index", "live_claims"]
+           "pid_alive", "open_index", "rebuild_index", "live_claims", "claim_is_live"]
 
 STATES = ("pending", "running", "complete", "failed")
 #: failure reasons that put a simulation back to pending while attempts remain
@@ -135,6 +135,29 @@ def pid_alive(pid: int | None) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def _owner_pid(owner: str | None) -> tuple[str | None, int | None]:
+    """Host and process id of a local run's owner string ``host:pid:token``."""
+    parts = (owner or "").split(":")
+    if len(parts) >= 3 and parts[-2].isdigit():
+        return ":".join(parts[:-2]), int(parts[-2])
+    return None, None
+
+
+def claim_is_live(row: Mapping[str, Any], host: str | None = None,
+                  now: float | None = None) -> bool:
+    """Whether the claim of a running row is still held.
+
+    On this host: its worker process or the run that claimed it still exists. On another
+    host (where processes cannot be seen): its lease has not expired.
+    """
+    host = socket.gethostname() if host is None else host
+    now = time.time() if now is None else now
+    if row.get("host") == host:
+        owner_host, owner_pid = _owner_pid(row.get("owner"))
+        return pid_alive(row.get("pid")) or (owner_host == host and pid_alive(owner_pid))
+    return (row.get("lease_expires") or 0) > now
 
 
 def _fs_type(path: Path) -> str:
@@ -345,15 +368,26 @@ class SimulationIndex:
                 where.append("scene_id = ?")
                 args.append(scene_id)
             stale = con.execute(
-                f"SELECT sim_id, host, pid, lease_expires, attempts FROM simulations "
+                f"SELECT sim_id, host, pid, lease_expires, attempts, owner FROM simulations "
                 f"WHERE state = 'running' AND {' AND '.join(where)}", args).fetchall()
             wanted = None if sim_ids is None else set(sim_ids)
-            for sim_id, host, wpid, lease, attempts in stale:
+            for sim_id, host, wpid, lease, attempts, holder in stale:
                 if wanted is not None and sim_id not in wanted:
                     continue
                 expired = lease is not None and lease < now
                 dead = host == self.host and not pid_alive(wpid)
                 if not (expired or dead):
+                    continue
+                owner_host, owner_pid = _owner_pid(holder)
+                if owner_host == self.host and not pid_alive(owner_pid):
+                    # the run that claimed it is gone too (killed, or its machine rebooted):
+                    # the simulation did nothing wrong, so the attempt is not counted
+                    con.execute(
+                        "UPDATE simulations SET state = 'pending', reason = 'INTERRUPTED', "
+                        "attempts = max(attempts - 1, 0), message = ?, owner = NULL, "
+                        "lease_expires = NULL WHERE sim_id = ?",
+                        (f"the run that held it (pid {owner_pid} on {owner_host}) stopped "
+                         "before it finished; not counted as an attempt", sim_id))
                     continue
                 reason = "WORKER_DIED" if dead else "LEASE_EXPIRED"
                 if attempts >= max_attempts:
@@ -628,10 +662,8 @@ def live_claims(path: str | Path, now: float | None = None) -> list[dict[str, An
         return None
     finally:
         index.close()
-    now = time.time() if now is None else now
     host = socket.gethostname()
-    return [r for r in rows if (pid_alive(r["pid"]) if r["host"] == host
-                                else (r["lease_expires"] or 0) > now)]
+    return [r for r in rows if claim_is_live(r, host, now)]
 
 
 def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],

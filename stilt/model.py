@@ -27,7 +27,7 @@ from stilt.errors import ConfigError
 from stilt.executors import get_executor
 from stilt.executors.local import RunReport
 from stilt.ids import check_name, safe_path, simulation_id
-from stilt.index import SimulationIndex, open_index
+from stilt.index import SimulationIndex, claim_is_live, open_index
 from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_receptors
 from stilt.simulation import (SimulationPaths, collect_records, damaged_outputs, needed_work,
                               register_record)
@@ -481,8 +481,12 @@ class Model:
             else:
                 notes.append("read-only output folder: Slurm status records not folded in")
         failures = self.index.failures(scene_id)
+        counts = self.index.counts(scene_id)
+        stale = tuple(r["sim_id"] for r in self.index.rows("running", scene_id)
+                      if not claim_is_live(r))  # its process is gone: not running
+        counts["running"] -= len(stale)
         return ProjectStatus(
-            counts=self.index.counts(scene_id),
+            counts=counts, stale=stale,
             failures={reason: tuple(r["sim_id"] for r in rows)
                       for reason, rows in sorted(failures.items())},
             messages={r["sim_id"]: r["message"] or "" for rows in failures.values()
@@ -512,6 +516,9 @@ class ProjectStatus:
         The scene the counts are of (None: all).
     notes : tuple of str
         Remarks printed first (e.g. a read-only output folder).
+    stale : tuple of str
+        Simulations marked running whose process is gone (not counted as running); the next
+        run takes them over.
     """
 
     counts: dict[str, int]
@@ -520,11 +527,12 @@ class ProjectStatus:
     slurm_jobs: tuple[str, ...] = ()
     scene_id: str | None = None
     notes: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
         """Number of registered simulations."""
-        return sum(self.counts.values())
+        return sum(self.counts.values()) + len(self.stale)
 
     @property
     def completed(self) -> int:
@@ -548,7 +556,11 @@ class ProjectStatus:
 
     def __str__(self) -> str:
         lines = [f"({note})" for note in self.notes]
-        lines.append(", ".join(f"{n} {state}" for state, n in self.counts.items()))
+        lines.append(", ".join(f"{n} {state}" for state, n in self.counts.items())
+                     + (f", {len(self.stale)} stale" if self.stale else ""))
+        if self.stale:
+            lines.append(f"stale: {len(self.stale)} marked running whose process is gone (e.g. "
+                         f"{self.stale[0]}); the next 'stilt run' takes them over")
         lines += [f"slurm job array {job} is still queued or running" for job in self.slurm_jobs]
         for reason, ids in self.failures.items():
             lines.append(f"failed {reason}: {len(ids)}")

@@ -523,8 +523,8 @@ def read_only(tmp_path):
         return view
 
     yield make
-    for view in mounted:
-        subprocess.run(["umount", str(view)], capture_output=True)
+    for view in mounted:  # lazily: a connection the test left open must not keep it mounted
+        subprocess.run(["umount", "-l", str(view)], capture_output=True, check=True)
 
 
 def test_a_read_only_project_can_still_be_inspected(done_project, read_only, tmp_path,
@@ -541,3 +541,60 @@ def test_a_read_only_project_can_still_be_inspected(done_project, read_only, tmp
     line = one_error_line(capsys)
     assert "permission denied" in line and str(project) in line
     assert names(project / "out") == before
+
+
+# -- claims --------------------------------------------------------------------------------
+def dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    import multiprocessing
+    import os
+
+    proc = multiprocessing.get_context("fork").Process(target=os._exit, args=(0,))
+    proc.start()
+    proc.join()
+    return proc.pid
+
+
+def test_a_claim_whose_process_is_gone_is_shown_stale_not_running(done_project,
+                                                                   capsys) -> None:
+    import socket
+
+    from stilt.index import SimulationIndex
+
+    pid = dead_pid()
+    with SimulationIndex(done_project / "out" / "index.sqlite") as index:
+        sim_id = index.ids()[0]
+        index.reset([sim_id], ("complete",))
+        assert index.claim(f"{socket.gethostname()}:{pid}:k1ll3d", 3600, sim_ids=[sim_id],
+                           pid=pid)
+        assert index.counts()["running"] == 1
+    capsys.readouterr()
+    assert main(["status", str(done_project)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "0 pending, 0 running, 2 complete, 0 failed, 1 stale"
+    assert out[1] == (f"stale: 1 marked running whose process is gone (e.g. {sim_id}); the "
+                      "next 'stilt run' takes them over")
+    assert main(["run", str(done_project), "--n-workers", "1"]) == 0
+    assert "3 complete" in capsys.readouterr().out
+
+
+def test_parent_kills_do_not_count_as_attempts(tmp_path) -> None:
+    import os
+    import socket
+
+    from stilt.index import SimulationIndex
+
+    host = socket.gethostname()
+    with SimulationIndex(tmp_path / "index.sqlite") as index:
+        index.register([{"sim_id": "m_202307151800_-102_39_5", "met": "m",
+                         "receptor": {"kind": "point"}, "config_hash": "h"}])
+        for k in range(3):  # three runs killed (kill -9) while this simulation ran
+            pid = dead_pid()
+            (row,) = index.claim(f"{host}:{pid}:run{k}", 3600, max_attempts=3, pid=pid)
+            assert row["attempts"] == 1
+        (row,) = index.claim(f"{host}:{os.getpid()}:alive", 3600, max_attempts=3)
+        assert row["state"] == "running" and row["attempts"] == 1
+        # a worker dying under a live run still counts
+        index.set_worker(row["sim_id"], row["owner"], dead_pid())
+        (again,) = index.claim(f"{host}:{os.getpid()}:alive2", 3600, max_attempts=3)
+        assert again["attempts"] == 2
