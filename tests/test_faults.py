@@ -598,3 +598,17 @@ def test_parent_kills_do_not_count_as_attempts(tmp_path) -> None:
         index.set_worker(row["sim_id"], row["owner"], dead_pid())
         (again,) = index.claim(f"{host}:{os.getpid()}:alive2", 3600, max_attempts=3)
         assert again["attempts"] == 2
+
+
+def test_a_run_that_retries_nothing_says_why_and_how(tmp_path, monkeypatch, capsys) -> None:
+    project = small_project(tmp_path / "p", n=2)
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log", fail_lat=39.1)
+    assert main(["run", str(project), "--n-workers", "1"]) == 1
+    capsys.readouterr()
+    monkeypatch.setitem(orch_fakes.CALLS, "fail_lat", None)  # the cause is fixed
+    assert main(["run", str(project), "--n-workers", "1"]) == 1
+    out = capsys.readouterr().out
+    assert ("1 simulation(s) failed in an earlier run and were not retried ('stilt status' "
+            "shows why); rerun them with 'stilt run --retry-failed'") in out
+    assert main(["run", str(project), "--n-workers", "1", "--retry-failed"]) == 0
+    assert "earlier run" not in capsys.readouterr().out

@@ -92,6 +92,11 @@ class RunReport:
             text += " (interrupted)"
         for sim_id, reason in sorted(self.reasons.items()):
             text += f"\n  failed {sim_id}: {reason}"
+        earlier = self.counts.get("failed", 0) - len(self.failed)
+        if earlier > 0:  # failures kept from earlier runs: say why nothing was retried
+            text += (f"\n  {earlier} simulation(s) failed in an earlier run and were not "
+                     "retried ('stilt status' shows why); rerun them with "
+                     "'stilt run --retry-failed'")
         return text
 
 
