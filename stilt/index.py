@@ -233,18 +233,37 @@ class SimulationIndex:
         self.network_fs = fs in _NETWORK_FS
         if self.network_fs and not os.environ.get("STILT_ALLOW_NETWORK_FS"):
             _claim_single_host(self.path, fs, self.host)
-        try:
-            self._con = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
-            self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._con.execute("PRAGMA journal_mode = "
-                              + ("DELETE" if self.network_fs else "WAL"))
-            self._con.execute("PRAGMA synchronous = NORMAL")
-            self._con.executescript(_SCHEMA)
-            self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                              (_SCHEMA_VERSION,))
-            self._con.execute("SELECT count(*) FROM simulations").fetchone()
-        except sqlite3.Error as exc:
-            raise _classify(self.path, exc) from None
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._connect(busy_timeout)
+                return
+            except sqlite3.OperationalError as exc:
+                # two processes creating the index at once: switching a new file to WAL
+                # reports "locked" at once, without waiting in the busy handler
+                self._drop()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise _classify(self.path, exc) from None
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                self._drop()
+                raise _classify(self.path, exc) from None
+
+    def _drop(self) -> None:
+        """Close a connection that failed while being set up (if it was made)."""
+        con = self.__dict__.pop("_con", None)
+        if con is not None:
+            con.close()
+
+    def _connect(self, busy_timeout: float) -> None:
+        self._con = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._con.execute("PRAGMA journal_mode = " + ("DELETE" if self.network_fs else "WAL"))
+        self._con.execute("PRAGMA synchronous = NORMAL")
+        self._con.executescript(_SCHEMA)
+        self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                          (_SCHEMA_VERSION,))
+        self._con.execute("SELECT count(*) FROM simulations").fetchone()
 
     def _open_readonly(self, busy_timeout: float, project: Any) -> None:
         """Open an existing index without writing anything (no schema, no journal change);
