@@ -18,7 +18,8 @@ R-STILT defaults and its global roughness table (bench/_hycs_run.py) twice:
 Writes ``<case>.nc`` (about 160 kB each). The cases ``global_0`` and ``global_-180``: 5
 particles without turbulence on global 2-degree grids starting at 0 and 180W, across the
 antimeridian (hourly positions). ``subsidence``: one particle brought down from 2000 m to the
-ground by uniform upward omega, every 10 minutes. Test input only (tests/test_met_families.py).
+ground by uniform upward omega, every 10 minutes. ``edges``: the last row of a particle
+driven to each side of the grid. Test input only (tests/test_met_families.py).
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "tests"))
 from _files import write_test_data  # noqa: E402
 from _hycs_run import run_hycs  # noqa: E402
-from column_met import (CASES, GLOBAL_LON0, GLOBAL_RECEPTOR, NOTURB_HOURS,  # noqa: E402
-                        SUBSIDENCE, TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met,
-                        global_met_as_read, receptor, subsidence_met_as_read)
+from column_met import (CASES, EDGE_WINDS, GLOBAL_LON0, GLOBAL_RECEPTOR,  # noqa: E402
+                        NOTURB_HOURS, SUBSIDENCE, TURB_HOURS, TURB_NUMPAR, TURB_ROWS,
+                        column_met, edge_met_as_read, global_met_as_read, receptor,
+                        subsidence_met_as_read)
 
 NOTURB_TIMES = (-1, -60, -720, -1440)
 NOTURB_COLS = ("long", "lati", "zagl", "temp", "pres", "dens", "mlht", "zsfc")
@@ -109,16 +111,42 @@ def reduce_subsidence() -> xr.Dataset:
                                        "bench/binary_columns.py", **SUBSIDENCE})
 
 
+def reduce_edges() -> xr.Dataset:
+    """Last row (minute, longitude, latitude) of a particle driven to each edge of the grid."""
+    import tempfile
+
+    rec = receptor("nam_land")
+    last = {"minute": [], "long": [], "lati": []}
+    for u10, v10 in EDGE_WINDS:
+        with tempfile.TemporaryDirectory() as tmp:
+            met = edge_met_as_read(u10, v10, Path(tmp))
+            rows = run_hycs(met, rec["time"], rec["latitude"], rec["longitude"], rec["altitude"],
+                            NOTURB_HOURS, 2, columns=("time", "indx", "long", "lati"), NTURB=1)
+        first = rows["indx"] == 1
+        k = np.flatnonzero(first)[np.argmin(rows["time"][first])]
+        last["minute"].append(rows["time"][k])
+        last["long"].append(rows["long"][k])
+        last["lati"].append(rows["lati"][k])
+    return xr.Dataset({k: ("wind", np.array(v)) for k, v in last.items()},
+                      coords={"u10": ("wind", [w[0] for w in EDGE_WINDS]),
+                              "v10": ("wind", [w[1] for w in EDGE_WINDS])},
+                      attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
+                                       "bench/binary_columns.py"})
+
+
 def main() -> None:
     """Run the binary on each case and write the reduced files."""
     args = docopt(__doc__)
     names = (args["--cases"].split(",") if args["--cases"]
-             else list(CASES) + [f"global_{int(g)}" for g in GLOBAL_LON0] + ["subsidence"])
+             else list(CASES) + [f"global_{int(g)}" for g in GLOBAL_LON0]
+             + ["subsidence", "edges"])
     out = Path(args["--out"])
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         print(f"{name} ...", flush=True)
-        if name == "subsidence":
+        if name == "edges":
+            write_test_data(reduce_edges(), out / "edges.nc")
+        elif name == "subsidence":
             write_test_data(reduce_subsidence(), out / "subsidence.nc")
         elif name.startswith("global_"):
             write_test_data(reduce_global(float(name.split("_")[1])), out / f"{name}.nc")

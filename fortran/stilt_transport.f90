@@ -336,6 +336,16 @@ contains
         end if
     end subroutine classify
 
+    pure logical function in_run_domain(w, x, y)
+        !! Whether a full-grid position is where the binary keeps particles moving: at least
+        !! one cell from the first row and column and two from the last (2 <= x <= nx - 2,
+        !! 2 <= y <= ny - 2; measured on the binary, docs/transport.md). Global grids: always.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: x, y
+        in_run_domain = w%wrap_x .or. (x >= 2.0_dp .and. x <= real(w%nx_full - 2, dp) .and. &
+            y >= 2.0_dp .and. y <= real(w%ny_full - 2, dp))
+    end function in_run_domain
+
     pure subroutine init_errors(nl, zsg, z_top, eopts, np, rng, eu, ev, eps)
         !! Initial transport errors of every particle at release (wind errors on the nominal
         !! internal level heights, zi error); zero where the option is off.
@@ -414,6 +424,12 @@ contains
         do p = 1, np
             if (pstat(p) /= 0) cycle
             do n = 1, nsteps
+                ! a particle that ended its last step outside the binary's run domain has had
+                ! its row printed there and stops now, as in the binary
+                if (.not. in_run_domain(w, x(p), y(p))) then
+                    pstat(p) = ps_left_grid
+                    exit
+                end if
                 ta = t_start + (n - 1) * dt
                 tb = ta + dt
                 tfa = (ta - w%t1) / span

@@ -403,6 +403,12 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
             and np.all((ry >= 1) & (ry <= source.ny))):
         raise MetError(f"{rname} is outside the met grid ({source.nx} x {source.ny}, "
                        f"files {met_files or 'dataset'}): grid position x={rx}, y={ry}")
+    if not grid.is_global and not (np.all((rx >= 2) & (rx <= source.nx - 2))
+                                   and np.all((ry >= 2) & (ry <= source.ny - 2))):
+        raise MetError(f"{rname} is in the edge band of the met grid where particles stop "
+                       f"({source.nx} x {source.ny}, files {met_files or 'dataset'}): grid "
+                       f"position x={rx}, y={ry}; the transport (as hycs_std) needs "
+                       f"2 <= x <= {source.nx - 2} and 2 <= y <= {source.ny - 2}")
     t0 = release.time
     t_end = t0 + np.timedelta64(int(round(n_hours * 60)), "m")
     lo, hi = min(t0, t_end), max(t0, t_end)

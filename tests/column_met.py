@@ -215,6 +215,20 @@ def subsidence_met_as_read(folder: Path) -> xr.Dataset:
     return read_arl(path)
 
 
+#: the edge case: nam_land with a 15 m/s 10-m wind (30 m/s aloft) towards each side in turn,
+#: so that the no-turbulence particle reaches the edge of the 21 x 21 grid within a day
+EDGE_WINDS = ((-15.0, 0.0), (15.0, 0.0), (0.0, -15.0), (0.0, 15.0))
+
+
+def edge_met_as_read(u10: float, v10: float, folder: Path) -> xr.Dataset:
+    """The nam_land column with another 10-m wind, written and read back."""
+    CASES["_edge"] = dataclasses.replace(CASES["nam_land"], u10=u10, v10=v10)
+    try:
+        return column_met_as_read("_edge", folder)
+    finally:
+        del CASES["_edge"]
+
+
 def receptor(name: str) -> dict[str, object]:
     """The receptor of a case: 10 m above the ground at the column's position and time."""
     c = CASES[name]

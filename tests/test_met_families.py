@@ -18,9 +18,10 @@ import pytest
 import xarray as xr
 
 import stilt
-from column_met import (CASES, GLOBAL_LON0, GLOBAL_RECEPTOR, NOTURB_HOURS, SUBSIDENCE,
-                        TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met_as_read,
-                        global_met_as_read, receptor, subsidence_met_as_read)
+from column_met import (CASES, EDGE_WINDS, GLOBAL_LON0, GLOBAL_RECEPTOR, NOTURB_HOURS,
+                        SUBSIDENCE, TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met_as_read,
+                        edge_met_as_read, global_met_as_read, receptor,
+                        subsidence_met_as_read)
 
 DATA = Path(__file__).parent / "data" / "binary_columns"
 COLS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
@@ -139,3 +140,20 @@ def test_subsidence_to_the_ground_on_pressure_levels(tmp_path: Path) -> None:
     aloft = zb > 100.0
     assert np.all(np.abs(z[aloft] - zb[aloft]) <= 0.0005 * (SUBSIDENCE["altitude"] - zb[aloft]))
     assert zb[-1] < 0.05 and abs(z[-1] - zb[-1]) < 0.03
+
+
+@pytest.mark.parametrize("wind", range(len(EDGE_WINDS)))
+def test_particles_stop_where_the_binary_stops_them(wind: int, tmp_path: Path) -> None:
+    """Driven to each side of a 21 x 21 grid, the particle's last row is the binary's: the same
+    minute and place (it stops once it has passed x or y = 2 or nx - 2, ny - 2; before, stilt
+    kept it up to the last row or column, 1-3 hours longer)."""
+    ref = xr.open_dataset(DATA / "edges.nc").load().isel(wind=wind)
+    ours = stilt.run_trajectories(receptor("nam_land"), edge_met_as_read(*EDGE_WINDS[wind],
+                                                                          tmp_path),
+                                  n_hours=NOTURB_HOURS, numpar=2, seed=42,
+                                  varsiwant=["time", "indx", "long", "lati"], nturb=1)
+    one = ours.sel(indx=1)
+    alive = np.isfinite(one["long"].values)
+    assert one["time"].values[alive].min() == float(ref["minute"])
+    assert float(one["long"].values[alive][-1]) == pytest.approx(float(ref["long"]), abs=0.002)
+    assert float(one["lati"].values[alive][-1]) == pytest.approx(float(ref["lati"]), abs=0.002)

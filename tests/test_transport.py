@@ -91,16 +91,17 @@ GRIDS = {
     "mercator": ArlGrid.mercator(true_lat=20.0, ref_lon=-100.0, grid_size_km=25.0, nx=45,
                                  ny=45, center_lat=20.0, center_lon=-100.0),
 }
-RECEPTOR = {"time": "2021-07-01T06:00", "latitude": 40.0, "longitude": -100.0,
+RECEPTOR = {"time": "2021-07-01T06:00", "latitude": 40.0, "longitude": -104.0,
             "altitude": 500.0}
 
 
 @pytest.mark.parametrize("name", sorted(GRIDS))
 def test_uniform_wind_travels_great_circle_distance(name: str) -> None:
     grid = GRIDS[name]
-    lat0, lon0 = grid.to_latlon(np.array([(grid.nx + 1) / 2]), np.array([12.0]))
+    # far enough from the south edge for 216 km of travel: particles stop at y = 2
+    lat0, lon0 = grid.to_latlon(np.array([(grid.nx + 1) / 2]), np.array([14.0]))
     if name == "latlon":
-        lat0, lon0 = np.array([37.0]), np.array([-105.0])
+        lat0, lon0 = np.array([37.5]), np.array([-105.0])
     met = make_met(grid, 7, 0.0, 10.0)
     receptor = {"time": "2021-07-01T06:00", "latitude": float(lat0[0]),
                 "longitude": float(lon0[0]), "altitude": 500.0}
@@ -239,8 +240,9 @@ def test_particles_leaving_the_grid_become_nan() -> None:
     assert alive[0] and not alive[-1]
     first_dead = int(np.argmin(alive))
     assert not alive[first_dead:].any()
-    # 40 m/s southward from 36N: the grid edge (35N) is 111 km away -> ~46 min
-    assert 40 <= first_dead <= 50
+    # 40 m/s southward from 36N: particles stop one cell inside the grid edge, as the binary
+    # (35.25N, 83 km away -> ~35 min; the edge itself, 35N, would be ~46 min)
+    assert 32 <= first_dead <= 38
     assert np.isnan(ds.zagl.values[first_dead:, 0]).all()
     assert ds.attrs["particles_left_grid"] == 2
     stay = run_trajectories(rec | {"latitude": 37.0}, met, n_hours=-1, numpar=2, seed=1, nturb=1)
@@ -251,6 +253,9 @@ def test_errors_before_anything_moves() -> None:
     met = make_met(LATLON, 7, 3.0, 0.0)
     with pytest.raises(MetError, match="outside the met grid"):
         run_trajectories(RECEPTOR | {"latitude": 10.0}, met, nturb=1)
+    # on the last column: inside the grid, but where the transport stops particles
+    with pytest.raises(MetError, match=r"edge band of the met grid .* 2 <= x <= 39"):
+        run_trajectories(RECEPTOR | {"longitude": -100.0}, met, n_hours=-1, nturb=1)
     with pytest.raises(MetError, match="met covers"):
         run_trajectories(RECEPTOR, met, n_hours=-24, nturb=1)
     with pytest.raises(ConfigError, match="latitude: nan is not a finite number"):
@@ -292,8 +297,8 @@ def test_non_finite_met_file_is_refused_before_anything_moves(tmp_path) -> None:
                                        rf"{stamp}\) holds values that are not finite"):
         run_trajectories(RECEPTOR, cfg, n_hours=-1, nturb=1, numpar=2)
     # a run that does not need that period is not affected
-    ds = run_trajectories(RECEPTOR | {"time": str(inv.times[3])[:16]}, cfg, n_hours=-1,
-                          nturb=1, numpar=2)
+    ds = run_trajectories(RECEPTOR | {"time": str(inv.times[3])[:16], "longitude": -105.0},
+                          cfg, n_hours=-1, nturb=1, numpar=2)
     assert np.isfinite(ds.long.values).all()
 
 
