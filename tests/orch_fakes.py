@@ -100,3 +100,20 @@ if __name__ == "__main__":
     import sys
 
     sys.exit(_main(sys.argv[1:]))
+
+
+def small_project(path: Path, n: int = 8, extra: str = "") -> Path:
+    """A project of ``n`` receptors on met the fakes never read (config.yaml + receptors.csv).
+
+    ``extra`` is appended to config.yaml.
+    """
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(
+        "n_hours: -2\nnumpar: 10\nseed: 1\n"
+        "mets:\n  synth: {directory: met, file_format: x.arl}\n"
+        "footprints:\n  default:\n    grid: {xmin: -104, xmax: -99, ymin: 38, ymax: 42, "
+        "xres: 0.5, yres: 0.5}\n" + extra)
+    rows = ["time,lon,lat,zagl"] + [f"2023-07-15 18:00,-102.5,{39 + 0.1 * k:.1f},5"
+                                    for k in range(n)]
+    (path / "receptors.csv").write_text("\n".join(rows) + "\n")
+    return path

@@ -27,17 +27,7 @@ def fake_cli(log: Path, *args: str, fail_lat: str = "-") -> subprocess.Completed
                           capture_output=True, text=True, timeout=120)
 
 
-def small_project(path: Path, n: int = 8, extra: str = "") -> Path:
-    path.mkdir(parents=True)
-    (path / "config.yaml").write_text(
-        "n_hours: -2\nnumpar: 10\nseed: 1\n"
-        "mets:\n  synth: {directory: met, file_format: x.arl}\n"
-        "footprints:\n  default:\n    grid: {xmin: -104, xmax: -99, ymin: 38, ymax: 42, "
-        "xres: 0.5, yres: 0.5}\n" + extra)
-    rows = ["time,lon,lat,zagl"] + [f"2023-07-15 18:00,-102.5,{39 + 0.1 * k:.1f},5"
-                                    for k in range(n)]
-    (path / "receptors.csv").write_text("\n".join(rows) + "\n")
-    return path
+small_project = orch_fakes.small_project
 
 
 def test_init_writes_a_starter_and_never_overwrites(tmp_path, capsys) -> None:

@@ -19,17 +19,8 @@ from stilt.errors import ConfigError
 
 
 def small_project(path: Path, n: int = 3, extra: str = "") -> Path:
-    """A project of ``n`` receptors whose science the fakes replace (no met is read)."""
-    path.mkdir(parents=True)
-    (path / "config.yaml").write_text(
-        "n_hours: -2\nnumpar: 10\nseed: 1\n"
-        "mets:\n  synth: {directory: met, file_format: x.arl}\n"
-        "footprints:\n  default:\n    grid: {xmin: -104, xmax: -99, ymin: 38, ymax: 42, "
-        "xres: 0.5, yres: 0.5}\n" + extra)
-    rows = ["time,lon,lat,zagl"] + [f"2023-07-15 18:00,-102.5,{39 + 0.1 * k:.1f},5"
-                                    for k in range(n)]
-    (path / "receptors.csv").write_text("\n".join(rows) + "\n")
-    return path
+    """:func:`orch_fakes.small_project` with 3 receptors unless told."""
+    return orch_fakes.small_project(path, n=n, extra=extra)
 
 
 def one_error_line(capsys: pytest.CaptureFixture) -> str:
