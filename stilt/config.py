@@ -286,6 +286,10 @@ class ExecutionConfig:
         The local executor (inline for one worker, a process pool otherwise).
     n_workers : int
         Processes running simulations at once.
+    threads_per_worker : int
+        Threads that share one simulation's particles inside a worker (OpenMP builds of the
+        core; results are identical for any count). On Slurm give each task
+        ``cpus_per_task`` = worker processes x threads.
     timeout : float or None
         Seconds one simulation may take before it is stopped and marked failed (TIMEOUT).
     max_attempts : int
@@ -299,6 +303,7 @@ class ExecutionConfig:
 
     backend: str = "local"
     n_workers: int = 1
+    threads_per_worker: int = 1
     timeout: float | None = None
     max_attempts: int = 3
     lease_seconds: float = 300.0
@@ -318,7 +323,8 @@ class ExecutionConfig:
             more = f"; did you mean {hint[0]!r}?" if hint else ""
             raise ConfigError(f"execution backend {self.backend!r} is not available{more} "
                               f"(available: {', '.join(_BACKENDS)})")
-        for name, lo, hi in (("n_workers", 1, 1024), ("max_attempts", 1, 1000)):
+        for name, lo, hi in (("n_workers", 1, 1024), ("threads_per_worker", 1, 256),
+                             ("max_attempts", 1, 1000)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ConfigError(f"execution {name}: {value!r} must be a whole number "

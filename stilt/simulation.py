@@ -421,12 +421,14 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
                 if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
         # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
         # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
+        threads = config.execution.threads_per_worker  # the same particles for any count
         particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
-                                     hnf_plume=True, **main)
+                                     hnf_plume=True, threads=threads, **main)
         errors = None
         if winderrtf:  # R-STILT's second run, particle_error: the errors on, another seed
             errors = run_trajectories(receptor.transport_input(), met_src,
-                                      seed=_error_seed(seed), hnf_plume=True, **params)
+                                      seed=_error_seed(seed), hnf_plume=True,
+                                      threads=threads, **params)
         result["transport_seconds"] = time.perf_counter() - t
         result["ran_transport"] = True
         for ds, path in ((particles, paths.trajectory), (errors, paths.error_trajectory)):

@@ -147,3 +147,24 @@ def test_records_for_rebuild_follow_the_files(tmp_path, monkeypatch) -> None:
     SimulationPaths.of(root, other).trajectory.unlink()
     recs = {r["sim_id"]: r["state"] for r in collect_records(root)}
     assert recs == {SIM: "complete", other: "pending"}
+
+
+def test_threads_per_worker_reach_the_transport_and_not_the_hash(tmp_path, monkeypatch) -> None:
+    import stilt.simulation as sim
+
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+    seen: dict = {}
+
+    def spy(*args: object, **kwargs: object):
+        seen.update(kwargs)
+        return orch_fakes.fake_run_trajectories(*args, **kwargs)
+
+    monkeypatch.setitem(sim.SCIENCE, "run_trajectories", spy)
+    two = config(execution={"threads_per_worker": 2})
+    assert run_simulation(tmp_path / "out", tmp_path, SIM, "synth", REC, two)["state"] == (
+        "complete")
+    assert seen["threads"] == 2
+    # threads do not change the particles, so they do not change what is kept
+    assert two.transport_hash("synth") == config().transport_hash("synth")
+    with pytest.raises(ConfigError, match="threads_per_worker"):
+        config(execution={"threads_per_worker": 0})
