@@ -273,7 +273,9 @@ contains
         !! linear from it to the first data level (as the reference binary, docs/transport.md); T = T02M
         !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
-        !! 2 DZDT (m/s). q is the specific humidity (kg/kg, 0 if none): it reduces the dry-air
+        !! 2 DZDT (m/s). q: SPHU (kg/kg; read only when humidity = humidity_sphu); rh: RELH as
+        !! a fraction (humidity_relh: the data levels' humidity is 0.622 e / (p - e) with
+        !! e = rh es(T), at each level's own pressure). The specific humidity reduces the dry-air
         !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
         !! virtual when the file has humidity (humidity /= humidity_none, as the reference
         !! binary), and so is the density that converts WWND to m/s. With RELH
@@ -303,11 +305,22 @@ contains
                 if (.not. all(ieee_is_finite(temp(i, j, :)))) then
                     status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
                 end if
+                ! the level pressures (they do not depend on humidity), then the specific
+                ! humidity of the data levels: SPHU as given, or from RELH at the level's
+                ! pressure and temperature
                 qz = 0.0_dp
-                if (humidity /= humidity_none) qz = q(i, j, :)
                 call column_heights(nd, ksys, lev, ptop, prss, zg, sfc(sv_t02m, i, j), &
                     temp(i, j, :), qz, pres(i, j, :), hgts(i, j, :), have_pres, &
                     have_hgts, pd, zd)
+                select case (humidity)
+                case (humidity_sphu)
+                    qz = q(i, j, :)
+                case (humidity_relh)
+                    do k = 1, nd
+                        e = rh(i, j, k) * exp(es_a - es_b / temp(i, j, k))
+                        qz(k) = 0.622_dp * e / max(pd(k) - e, 1.0e-6_dp)
+                    end do
+                end select
                 t0 = sfc(sv_t02m, i, j)
                 if (.not. ieee_is_finite(t0)) then
                     ! no T02M/TMPS: the first data level brought down dry-adiabatically; on
@@ -343,7 +356,7 @@ contains
                 call remap_column(nd, zd, vwnd(i, j, :), v0, nl, zi, prof(pv_v, :, i, j), zw)
                 call remap_column(nd, zd, temp(i, j, :), t0, nl, zi, prof(pv_t, :, i, j))
                 call remap_lnp_column(nd, zd, pd, prss, nl, zi, prof(pv_p, :, i, j))
-                call remap_column(nd, zd, q(i, j, :), q(i, j, 1), nl, zi, prof(pv_q, :, i, j))
+                call remap_column(nd, zd, qz, qz(1), nl, zi, prof(pv_q, :, i, j))
                 call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, prof(pv_rh, :, i, j))
                 if (humidity == humidity_relh) then
                     do k = 1, nl

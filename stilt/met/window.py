@@ -21,7 +21,7 @@ import xarray as xr
 
 from stilt.errors import MetError
 
-__all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "level_pressure", "window_around"]
+__all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "window_around"]
 
 #: stilt_met surface variable slots (1-based in Fortran, 0-based here) and the ARL names
 #: (physics.md 1.9) that fill them; prefixes as HYSPLIT's reader accepts. Where a file holds
@@ -303,20 +303,14 @@ class MetSource:
             w, w_kind = np.zeros_like(temp, order="F"), 0
         have_rh = "RELH" in self.variables
         rh = upper(["RELH"], 0.0) / 100.0 if have_rh else np.zeros_like(temp, order="F")
-        # humidity: SPHU as is, or from RELH; it reduces the dry-air density and makes the
-        # data-level heights virtual (the binary's mixed-layer heights on the NGM and HRRR-like
-        # oracles match at every node and met time only so, docs/transport.md)
+        # humidity: SPHU as is, or from RELH (converted by the core at each level's
+        # pressure); it reduces the dry-air density and makes the data-level heights virtual
+        # (the binary's mixed-layer heights on the NGM and HRRR-like oracles match at every
+        # node and met time only so, docs/transport.md)
         have_sphu = "SPHU" in self.variables and not have_rh
         q = np.zeros_like(temp, order="F")
         if have_sphu:
             q = np.asfortranarray(np.nan_to_num(upper(["SPHU"], 0.0)))
-        if have_rh:
-            pres_guess = upper(["PRES"])
-            if np.isnan(pres_guess).all():
-                pres_guess = level_pressure(self.ksys, self.level_values, sfc[1],
-                                            float(self.attrs.get("reserved", 0.0)))
-            e = rh * np.exp(21.4 - 5351.0 / temp)
-            q = np.asfortranarray(0.622 * e / np.maximum(pres_guess - e, 1e-6))
         have_pres = "PRES" in self.variables
         have_hgts = "HGTS" in self.variables
         pres = upper(["PRES"], 0.0) if have_pres else np.zeros_like(temp, order="F")
@@ -336,25 +330,6 @@ class MetSource:
                            np.zeros((window.nx, window.ny), order="F"),
                            np.zeros((window.nx, window.ny), dtype=np.int32, order="F"),
                            float(turb["ziscale"]))
-
-
-def level_pressure(ksys: int, lev: np.ndarray, prss: np.ndarray, ptop: float) -> np.ndarray:
-    """Pressure (hPa) of the data levels of files without PRES, shape ``prss.shape + lev.shape``.
-
-    Sigma: ``ptop + (prss - ptop) sigma``; pressure levels: the stored value; hybrid: the
-    stored ``offset + sigma`` as ``prss sigma + offset``; heights: a standard scale height of
-    8 km (as ``stilt_met.column_heights``, physics.md 1.8).
-    """
-    lev = np.asarray(lev, dtype=float)
-    ps = np.asarray(prss, dtype=float)[..., None]
-    if ksys == 1:
-        return ptop + (ps - ptop) * lev
-    if ksys == 2:
-        return lev + 0.0 * ps
-    if ksys == 4:
-        offset = np.trunc(lev)
-        return ps * (lev - offset) + offset
-    return ps * np.exp(-lev / 8000.0)
 
 
 def _slot_variable(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:
