@@ -21,6 +21,7 @@
 module stilt_dispersion
     use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_out_of_range
     use stilt_random, only: rng_state_size, rng_normal, rng_uniform
+    use stilt_footprint, only: veght_fraction_max
     implicit none
     private
 
@@ -382,7 +383,7 @@ contains
             call augment_levels(nz, zsg, zi(half), depth, sigw(:, half), tl(:, half), &
                 dens(:, half), densd(:, half), ug(:, half), vg(:, half), dmv(:, half), &
                 na, asg, asigw, atl, adens, adensd, aug, avg, admv)
-            if (opts%veght <= 9.0_dp) then
+            if (opts%veght <= veght_fraction_max) then
                 hv = opts%veght * zi(half)
             else
                 hv = opts%veght
