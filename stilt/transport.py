@@ -445,10 +445,9 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     # the step before (the release position at first)
     xc = x.copy()
     yc = y.copy()
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
-        raise ConfigError(f"threads must be a whole number >= 1, got {threads!r}")
-    core_threads(1 if threads is None else threads)
+    if threads is not None and not isinstance(threads, bool) and threads == 0:
+        raise ConfigError("threads must be a whole number >= 1, got 0")  # 0 would only query
+    core_threads(1 if threads is None else threads)  # checks the type and the sign
     rng, rstatus = _core.transport_init_rng(np.int64(seed), int(_core.random_state_size()),
                                             np.arange(1, numpar + 1, dtype=np.int64))
     if rstatus != 0:
