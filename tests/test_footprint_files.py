@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import netCDF4
 import numpy as np
@@ -136,10 +137,9 @@ def test_time_integrated_bounds_span_every_hour_summed(tmp_path: Path) -> None:
 # ---- provenance and the receptor, in trajectory and footprint files ----------------------
 
 
-@pytest.fixture(scope="module")
-def project_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, ModelConfig]:
-    """One simulation of a project, real transport on synthetic met."""
-    root = tmp_path_factory.mktemp("files")
+def _small_project(numpar: int, seed: int) -> tuple[Any, ModelConfig]:
+    """Real transport on uniform synthetic met (in place of reading files) and a 1-hour
+    project config with one footprint grid."""
     met = make_met(LATLON, 4, 3.0, 2.0)
 
     def transport(receptor, met_source, **kw):
@@ -148,7 +148,16 @@ def project_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Mo
     grid = {"xmin": -110.0, "xmax": -102.0, "ymin": 34.0, "ymax": 42.0, "xres": 0.1,
             "yres": 0.1}
     cfg = ModelConfig(mets={"synth": {"directory": "met", "file_format": "x.arl"}},
-                      n_hours=-1, numpar=20, seed=7, footprints={"default": {"grid": grid}})
+                      n_hours=-1, numpar=numpar, seed=seed,
+                      footprints={"default": {"grid": grid}})
+    return transport, cfg
+
+
+@pytest.fixture(scope="module")
+def project_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, ModelConfig]:
+    """One simulation of a project, real transport on synthetic met."""
+    root = tmp_path_factory.mktemp("files")
+    transport, cfg = _small_project(numpar=20, seed=7)
     rec = PointReceptor("2021-07-01 03:00", -106.0, 38.0, 10.0)
     sim_id = "synth_202107010300_-106_38_10"
     with pytest.MonkeyPatch.context() as mp:
@@ -261,15 +270,7 @@ def test_old_footprint_files_still_load_in_the_collections(tmp_path: Path) -> No
     import stilt
     from stilt.plot import _receptor_of
 
-    met = make_met(LATLON, 4, 3.0, 2.0)
-
-    def transport(receptor, met_source, **kw):
-        return run_trajectories(receptor, met, **kw)
-
-    grid = {"xmin": -110.0, "xmax": -102.0, "ymin": 34.0, "ymax": 42.0, "xres": 0.1,
-            "yres": 0.1}
-    cfg = ModelConfig(mets={"synth": {"directory": "met", "file_format": "x.arl"}},
-                      n_hours=-1, numpar=10, seed=3, footprints={"default": {"grid": grid}})
+    transport, cfg = _small_project(numpar=10, seed=3)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sim, "SCIENCE", {"run_trajectories": transport})
         model = stilt.Model(tmp_path / "p", [PointReceptor("2021-07-01 03:00", -106.0, 38.0,
