@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from stilt._io import atomic_path
 from stilt.errors import MetError
 from stilt.met.arl_format import (
     FIXED_HEADER_LEN,
@@ -113,22 +112,9 @@ def write_arl(ds: xr.Dataset, path: PathLike) -> Path:
         params="".join(fmt_f7(getattr(grid, k)) for k in GRID_PARAMETERS),
         levels_text=[fmt_f6(h) for h in heights], level_vars=level_vars)
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp",
-                                    dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for it, t64 in enumerate(times):
-                _write_period(out, layout, arrays, t64, int(fcst[it]), it)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
+    with atomic_path(out_path) as tmp, open(tmp, "xb") as out:
+        for it, t64 in enumerate(times):
+            _write_period(out, layout, arrays, t64, int(fcst[it]), it)
     return out_path
 
 
