@@ -5,7 +5,7 @@
 !! particle has no row at that time. Every procedure is pure and returns a status code instead
 !! of stopping. The orchestration (grid set-up, group tables, output) is in stilt/footprint.py.
 module stilt_footprint
-    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument
+    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, sec_per_min, min_per_hour
     use, intrinsic :: ieee_arithmetic, only: ieee_is_nan, ieee_is_finite, ieee_value, &
         ieee_quiet_nan
     implicit none
@@ -50,7 +50,7 @@ contains
         limit = veght
         do k = 1, nt
             it = order(k)
-            ts = abs_time_min(it) * 60.0_dp
+            ts = abs_time_min(it) * sec_per_min
             do i = 1, np
                 foot_out(i, it) = foot(i, it)
                 if (ieee_is_nan(foot(i, it))) cycle
@@ -68,7 +68,7 @@ contains
                 plume = z0(i) + depth(i)
                 if (fraction) limit = veght * mlht(i, it)
                 if (plume < limit) then
-                    foot_out(i, it) = hnf_molar_mass / (plume * dens(i, it)) * samt(i, it) * 60.0_dp
+                    foot_out(i, it) = hnf_molar_mass / (plume * dens(i, it)) * samt(i, it) * sec_per_min
                 end if
             end do
         end do
@@ -451,7 +451,7 @@ contains
             if (time_integrate == 1) then
                 l = 1
             else
-                l = int(floor(time(it) / 60.0_dp), ip) - layer0 + 1
+                l = int(floor(time(it) / min_per_hour), ip) - layer0 + 1
             end if
             do i = 1, np
                 f = foot(i, it)
