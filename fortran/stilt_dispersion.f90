@@ -1,5 +1,5 @@
-!! Turbulent dispersion of one particle over one model step in STILT mode (physics.md
-!! 3.5-3.7): the STILT vertical Langevin scheme with TLFRAC sub-steps, step-function profiles,
+!! Turbulent dispersion of one particle over one model step in STILT mode (docs/physics.md
+!! §6, §7): the STILT vertical Langevin scheme with TLFRAC sub-steps, step-function profiles,
 !! the thin interface layer above the mixed layer and the well-mixed interface rule, reflection
 !! at the ground and the model top, the mean-wind shear coupling of the sub-steps, the
 !! horizontal turbulent velocity, and the per-particle foot / samt accumulation.
@@ -367,7 +367,7 @@ contains
             if (zp >= (1.0_dp - zsg(k)) * depth) kb = k
         end do
         ! at release (all turbulent velocities exactly 0) the velocities start from their
-        ! stationary distribution, as the binary's particle spreads show (physics_notes.md)
+        ! stationary distribution, as the binary's particle spreads show (docs/physics.md §6.7)
         if (wnorm == 0.0_dp .and. up == 0.0_dp .and. vp == 0.0_dp) then
             call rng_normal(rng, wnorm)
             call rng_normal(rng, up)

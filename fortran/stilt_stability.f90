@@ -1,4 +1,4 @@
-!! Surface-layer stability and mixed-layer height of one model column (physics.md 3.2, 3.3).
+!! Surface-layer stability and mixed-layer height of one model column (docs/physics.md §5.1, §5.2).
 !!
 !! Inputs are met profiles already remapped to the internal terrain-following levels
 !! (k = 1 is the lowest internal level, heights in metres above ground). Everything is pure
@@ -38,7 +38,7 @@ module stilt_stability
         b5 = 1.37_dp, b6 = 0.50_dp
 
     type :: surface_met
-        !! Surface fields of one column at one met time (physics.md 1.9 names).
+        !! Surface fields of one column at one met time (docs/physics.md §2.3 names).
         integer(ip) :: momentum = mom_ustar   !! which momentum field is present (mom_*)
         integer(ip) :: heat = heat_flux       !! which heat field is present (heat_*)
         real(dp) :: ustr = 0.0_dp   !! friction velocity USTR (m/s)

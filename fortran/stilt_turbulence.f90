@@ -1,4 +1,4 @@
-!! Turbulence profiles of one model column (physics.md 3.2-3.4): stability, mixed-layer
+!! Turbulence profiles of one model column (docs/physics.md §5): stability, mixed-layer
 !! height, and the Hanna (KBLT = 5, as in STILT) sigma_w / T_L profiles with free-troposphere
 !! mixing above the mixed layer and horizontal variances proportional to the vertical one.
 !!
@@ -59,7 +59,8 @@ contains
     end function virtual_potential_temperature
 
     pure subroutine interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
-        !! Turbulence profiles between two met times as the reference binary does it (docs/physics_notes.md):
+        !! Turbulence profiles between two met times as the reference binary does it
+        !! (docs/physics.md §5.7):
         !! zi = (1 - tf) zi1 + tf zi2, and level k takes (1 - tf) prof1(k1) + tf prof2(k2), where
         !! k_m is the level nearest to the height z_k zi_m / zi (the level at the same height
         !! relative to the mixed layer in met time m), not level k itself.
@@ -144,7 +145,7 @@ contains
         !! phi_h of Beljaars-Holtslag with z/L from Ri; K in [0.01, 200] m2/s. Differences
         !! are taken between level k and the level below (levels 1-2 at k = 1), and Ri is
         !! normalised by theta_v of the lower level: this reproduces the reference binary's sigma_w in the
-        !! free troposphere to print precision (docs/physics_notes.md).
+        !! free troposphere to print precision (docs/physics.md §5.4).
         integer(ip), intent(in) :: nz          !! number of internal levels
         real(dp), intent(in) :: z(nz)          !! heights above ground (m)
         real(dp), intent(in) :: thv(nz)        !! virtual potential temperature (K)
@@ -257,7 +258,7 @@ contains
 
         ! horizontal: isotropic with sigma_u^2 + sigma_v^2 = sigma_w^2 (the STILT/v1 relation;
         ! the binary's particle spreads give sigma_u = sigma_v = 0.7 sigma_w, not the
-        ! sigma_w^2 / TKER of HYSPLIT's own dispersion, see docs/physics_notes.md)
+        ! sigma_w^2 / TKER of HYSPLIT's own dispersion, docs/physics.md §5.5)
         sigu = sigw * sqrt(0.5_dp)
         sigv = sigu
     end subroutine turbulence_profiles

@@ -1,6 +1,6 @@
 """Footprints: the kernel-smoothed surface influence grid of a particle ensemble.
 
-The algorithm is R-STILT's ``calc_footprint`` (and PYSTILT's port of it), physics.md section 5:
+The algorithm is R-STILT's ``calc_footprint`` (and PYSTILT's port of it), docs/physics.md §10:
 hyper-near-field plume dilution of ``foot`` (5.9), longitude wrapping (5.2), near-field time
 densification (5.3), Gaussian kernels whose bandwidth grows with particle spread and time
 (5.7), binning on a buffered grid, hourly layers and division by the particle count (5.8).
@@ -290,7 +290,7 @@ def _particles(
 def _release_heights(ds: xr.Dataset, present: np.ndarray, rec: _Receptor) -> np.ndarray:
     """Release height above ground of each particle, for files without ``xhgt``.
 
-    The transport's release (physics.md 3.10): particles split over the release points in
+    The transport's release (docs/physics.md §4.5): particles split over the release points in
     consecutive blocks, heights linear in the index between a column's bottom and top, with
     numpar = max(indx) as R-STILT computes ``xhgt``. MSL heights become heights above ground
     with the terrain (``zsfc``) under each particle's first row.
@@ -345,7 +345,7 @@ def _time_sign(time: np.ndarray, present: np.ndarray) -> int:
 
 
 def _interpolation_times(sign: int) -> np.ndarray:
-    """Return the 311 near-field target times of physics.md 5.3, in minutes."""
+    """Return the 311 near-field target times of docs/physics.md §10.4, in minutes."""
     return (
         np.concatenate(
             [
@@ -877,7 +877,7 @@ def calc_footprint(
         in R-STILT's trajectory layout (``foot`` already plume-diluted,
         ``foot_no_hnf_dilution`` beside it) are used as they are: ``foot`` with
         ``hnf_plume``, ``foot_no_hnf_dilution`` without. Particles with the raw ``foot``
-        only are corrected here (physics.md 5.9, on their output rows), which needs
+        only are corrected here (docs/physics.md §10.2, on their output rows), which needs
         ``samt``, ``sigw``, ``tlgr``, ``dens``, ``mlht``; release heights come from an
         ``xhgt`` (or ``release_height``) variable on ``indx`` (m above ground), else from
         the receptor (``zsfc`` is then needed for an MSL receptor).
@@ -900,7 +900,7 @@ def calc_footprint(
     veght : float, optional
         Height below which ``foot`` was accumulated, for a correction computed here: a
         fraction of the mixed-layer height when <= 9, else metres (the transport's rule,
-        physics.md 3.7). Default: the particles' ``param_veght`` attribute, else 0.5.
+        docs/physics.md §7.1). Default: the particles' ``param_veght`` attribute, else 0.5.
     max_cells : int, optional
         Cell budget: the largest lon x lat x layer count allowed (default 50 million).
     name : str, optional

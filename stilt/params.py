@@ -2,7 +2,7 @@
 
 One schema (:data:`PARAMETERS`) serves validation, defaults and provenance. Names are the
 HYSPLIT-STILT SETUP.CFG / CONTROL names in lower case; defaults are those of R-STILT's
-``run_stilt.r`` template (physics.md section 6.3). Parameters that only matter to HYSPLIT
+``run_stilt.r`` template (docs/physics.md §11.1). Parameters that only matter to HYSPLIT
 features STILT does not use (puff splitting, concentration grids, ...) are accepted and recorded
 so that existing configurations keep working, and documented as having no effect.
 """
@@ -25,7 +25,7 @@ from stilt.errors import ConfigError
 __all__ = ["PARAMETERS", "Param", "VALID_VARSIWANT", "DEFAULT_VARSIWANT", "resolve_params",
            "read_setup", "read_control"]
 
-#: output columns PARTICLE_STILT.DAT can carry (physics.md 4.2); zfx1 is PYSTILT's zcfx
+#: output columns PARTICLE_STILT.DAT can carry (docs/physics.md §7.4); zfx1 is PYSTILT's zcfx
 VALID_VARSIWANT: tuple[str, ...] = (
     "time", "indx", "long", "lati", "zagl", "sigw", "tlgr", "zsfc", "icdx", "temp", "samt",
     "foot", "shtf", "tcld", "dmas", "dens", "rhfr", "sphu", "lcld", "zloc", "dswf", "wout",
@@ -320,7 +320,7 @@ _NAMELIST_ITEM = re.compile(
 def read_setup(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a HYSPLIT ``SETUP.CFG`` namelist (``$SETUP ... $END`` or ``&SETUP ... /``).
 
-    Keys are case-insensitive; keys stilt does not know are ignored (physics.md 6.2), values
+    Keys are case-insensitive; keys stilt does not know are ignored (docs/physics.md §11.2), values
     are returned as written (strings), except ``varsiwant`` (a list of column names). Pass the
     result through :func:`resolve_params` to validate it.
 
@@ -354,7 +354,7 @@ def read_control(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read the start of a HYSPLIT ``CONTROL`` file.
 
     Start time, start points, duration, vertical motion, model top and met files
-    (physics.md 6.1).
+    (docs/physics.md §11.3).
 
     Returns
     -------

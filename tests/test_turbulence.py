@@ -1,6 +1,6 @@
 """Dispersion physics of the core (stability, mixed layer, Hanna profiles, STILT vertical scheme).
 
-physics.md sections 3.2-3.7; the kernels are fortran/stilt_stability.f90,
+docs/physics.md §5-§7; the kernels are fortran/stilt_stability.f90,
 stilt_turbulence.f90 and stilt_dispersion.f90, reached through their _core_wrap.f90 wrappers.
 """
 
@@ -18,7 +18,7 @@ HEAT_NONE, HEAT_TSTAR, HEAT_FLUX = 0, 1, 2
 
 
 def _levels(n: int = 30, zg: float = ZG) -> tuple[np.ndarray, np.ndarray]:
-    """Default internal levels (30, -25, 5): heights above ground and sigma (physics.md 2.1)."""
+    """Default internal levels (30, -25, 5): heights AGL and sigma (docs/physics.md §3.1)."""
     k = np.arange(1, n + 1)
     h = 30.0 * k**2 - 25.0 * k + 5.0
     return h * (ZTOP - zg) / ZTOP, 1.0 - h / ZTOP
@@ -176,7 +176,7 @@ def test_zicontrol_hourly_factors() -> None:
 
 
 def _ri_zi(z, th, u, v, ustar, tstar, zeta, dens, third=0.3333):
-    """Modified bulk-Richardson mixed-layer height, written from physics.md 3.3."""
+    """Modified bulk-Richardson mixed-layer height, written from docs/physics.md §5.2."""
     ri, zi = 0.0, z[0]
     for k in range(1, z.size):
         if ri >= 0.25:
@@ -223,7 +223,7 @@ def test_mixed_layer_from_richardson_number(shtf: float) -> None:
 
 
 def _hanna(z, st, z0):
-    """sigma_w and T_L inside the mixed layer, written from the formulas of physics.md 3.4."""
+    """sigma_w and T_L inside the mixed layer, from the formulas of docs/physics.md §5.3."""
     zi, el, ws, us = st["zi"], st["obukhov"], st["wstar"], st["ustar"]
     sw, tl = np.empty_like(z), np.empty_like(z)
     for k, zk in enumerate(z):
@@ -489,7 +489,7 @@ def test_oracle_mixed_layer_sigw_tlgr(shared_dir, case: str) -> None:
 
     Tolerances: printed precision (half a unit of the last digit), except that zi, w* and the
     unstable T_L carry the binary's single-precision noise: mlht within 0.01 m and T_L within
-    1e-5 relative more (docs/physics_notes.md). Rows within 0.003 deg of the midpoint between
+    1e-5 relative more (docs/physics.md §13.1). Rows within 0.003 deg of the midpoint between
     the two z0 nodes (where the binary's node choice is fuzzy) are left out of T_L.
     """
     col, rows, _, profiles = _oracle(shared_dir, case)
@@ -519,7 +519,7 @@ def test_oracle_foot_and_samt(shared_dir, case: str) -> None:
     Per-minute foot is deterministic in steady met: 0.0113819 (unstable), 0.0107854 (stable),
     0.0107794 (free troposphere). Tolerance: the printed digits of foot (1e-7) and samt (1e-4),
     plus 3e-5 relative for the binary's zi noise. The humid case keeps the open discrepancy of
-    physics.md 3.7 (its two half steps use column masses 0.09 % apart, docs/physics_notes.md).
+    docs/physics.md §7.2 (its two half steps use column masses 0.09 % apart, §13.3).
     """
     col, rows, setup, profiles = _oracle(shared_dir, case)
     st = profiles[Z0_EAST][0]
@@ -696,7 +696,7 @@ def test_time_interpolation_reproduces_the_binary_between_met_times(shared_dir) 
     """The NGM receptor column between 18 and 16 UTC (zi 665 -> 321 m): every layer value of
     layers 1-3 that the binary prints in the first two hours comes out of our met-time profiles
     at node (21, 13) through interpolate_in_time within 1 %; level-by-level interpolation
-    misses half of them (docs/physics_notes.md)."""
+    misses half of them (docs/physics.md §5.7)."""
     import xarray as xr
 
     import stilt
