@@ -764,7 +764,7 @@ subroutine footprint_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, sm
 end subroutine footprint_bandwidths
 
 subroutine footprint_kernel_half_width(n, sigma, res, half)
-    !! Nodes each side of the Gaussian kernel of bandwidth sigma on spacing res (5.8).
+    !! Nodes each side of the Gaussian kernel of bandwidth sigma on spacing res (§10.7).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: kernel_half_width
     implicit none

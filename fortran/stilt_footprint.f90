@@ -354,7 +354,7 @@ contains
 
     pure integer(ip) function kernel_half_width(sigma, res)
         !! Half width (nodes each side) of the kernel of bandwidth sigma on spacing res:
-        !! floor(3 sigma / res), the kernel having 1 + 2 floor(3 sigma / res) nodes (5.8).
+        !! floor(3 sigma / res), the kernel having 1 + 2 floor(3 sigma / res) nodes (§10.7).
         real(dp), intent(in) :: sigma, res
         if (.not. sigma > 0.0_dp) then
             kernel_half_width = 0

@@ -121,7 +121,7 @@ contains
     end subroutine time_levels
 
     pure function zicontrol_scale(n, scales, minutes) result(f)
-        !! ZICONTROL factor on zi for a met time (3.3): scales(h + 1) with h the whole hours
+        !! ZICONTROL factor on zi for a met time (§5.2): scales(h + 1) with h the whole hours
         !! between the met time and the simulation start, 1 beyond the list. A single negative
         !! entry is returned for every time (it means: use the met PBLH, see turb_options).
         integer(ip), intent(in) :: n            !! number of hourly factors (0: none)
@@ -140,7 +140,7 @@ contains
     end function zicontrol_scale
 
     pure function free_troposphere_k(nz, z, thv, u, v, k) result(kh)
-        !! Mixing-length eddy diffusivity above the mixed layer at level k (3.4):
+        !! Mixing-length eddy diffusivity above the mixed layer at level k (§5.4):
         !! K = l^2 |dV/dz| / phi_h(Ri), l = 1/(1/(kappa z) + 1/150), Ri in [0, 20],
         !! phi_h of Beljaars-Holtslag with z/L from Ri; K in [0.01, 200] m2/s. Differences
         !! are taken between level k and the level below (levels 1-2 at k = 1), and Ri is
@@ -180,7 +180,7 @@ contains
     end function free_troposphere_k
 
     pure subroutine turbulence_profiles(nz, z, thv, u, v, st, z0, opts, sigw, tl, sigu, sigv)
-        !! Hanna (1982) profiles as in STILT (KBLT = 5) at each internal level (3.4): sigma_w
+        !! Hanna (1982) profiles as in STILT (KBLT = 5) at each internal level (§5.3-§5.5): sigma_w
         !! and T_L inside the mixed layer from u*, w*, L and zi; above zi T_L = 100 s and
         !! sigma_w = sqrt(K/T_L) from the free-troposphere diffusivity. Horizontal:
         !! sigma_u = sigma_v = sigma_w / sqrt(2) (isotropic, total variance sigma_w^2).

@@ -337,7 +337,7 @@ def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
 
 
 def test_column_receptor_release_heights_enter_the_plume_correction() -> None:
-    # two particles, one row each: the plume starts at the particle's xhgt (5.9, 3.10)
+    # two particles, one row each: the plume starts at the particle's xhgt (§10.2, §4.5)
     ds = _particles([-1.0], [[-100.0, -100.0]], [[40.0, 40.0]], [[0.01, 0.01]])
     for name, value in (
         ("samt", 1.0),
@@ -357,7 +357,7 @@ def test_column_receptor_release_heights_enter_the_plume_correction() -> None:
 
 
 def test_particles_released_at_different_times() -> None:
-    # a particle whose first row is later gets its own rtime origin (5.4); mass is kept
+    # a particle whose first row is later gets its own rtime origin (§10.5); mass is kept
     ds = _random_walk(n_particles=30)
     late = ds.copy(deep=True)
     for var in ("long", "lati", "foot"):
@@ -505,7 +505,7 @@ def test_projected_grid_conserves_mass(tmp_path: Path) -> None:
 
 def test_projected_grid_kernel_width_is_in_the_grid_units() -> None:
     # One particle with foot at the centre of a cloud whose spread sets the bandwidth
-    # w = 0.06 (var lon + var lat)^(1/4) (|rtime|/1440)^(1/2) (5.7), a width in degrees of
+    # w = 0.06 (var lon + var lat)^(1/4) (|rtime|/1440)^(1/2) (§10.6), a width in degrees of
     # latitude. On an equidistant cylindrical grid in metres it is w a pi/180 metres, so the
     # footprint is the Gaussian kernel of that width on the 10 km cells.
     pytest.importorskip("pyproj", reason="pyproj is not installed (optional extra stilt[proj])")

@@ -59,7 +59,7 @@ def _theta(t, p):
     return t * (1000.0 / p) ** 0.286
 
 
-# ---------------------------------------------------------------- surface layer (3.2)
+# ---------------------------------------------------------------- surface layer (§5.1)
 
 
 def test_stability_from_ustar_and_heat_flux_matches_the_formulas() -> None:
@@ -136,7 +136,7 @@ def test_stability_from_profile_when_no_fluxes() -> None:
     assert ustar[0] == pytest.approx(KAPPA * z[1] * (u[1] - u[0]) / (z[1] - z[0]), rel=1e-3)
 
 
-# ---------------------------------------------------------------- mixed-layer height (3.3)
+# ---------------------------------------------------------------- mixed-layer height (§5.2)
 
 
 def test_mixed_layer_from_temperature_profile() -> None:
@@ -219,7 +219,7 @@ def test_mixed_layer_from_richardson_number(shtf: float) -> None:
         assert st["wstar"] == 0.0
 
 
-# ---------------------------------------------------------------- Hanna profiles (3.4)
+# ---------------------------------------------------------------- Hanna profiles (§5.3)
 
 
 def _hanna(z, st, z0):
@@ -317,7 +317,7 @@ def test_bad_column_is_reported_not_crashed() -> None:
     assert out[-1] == 1  # status_bad_argument
 
 
-# ---------------------------------------------------------------- column mass and foot (3.7)
+# ---------------------------------------------------------------- column mass and foot (§7.2)
 
 
 def test_column_mass_below_the_foot_height() -> None:
@@ -333,7 +333,7 @@ def test_column_mass_below_the_foot_height() -> None:
         1.2 * 9.44 + 1.1 * (70.8 - 9.44) + 1.0 * (300.0 - 70.8))
 
 
-# ---------------------------------------------------------------- vertical scheme (3.6)
+# ---------------------------------------------------------------- vertical scheme (§6)
 
 
 def _steady_unstable_column(ntop: int = 7):
@@ -372,7 +372,7 @@ def test_well_mixed_criterion() -> None:
 
 
 def test_well_mixed_with_density_gradient() -> None:
-    """With density decreasing upward the particle density per metre follows rho (3.6)."""
+    """With density decreasing upward the particle density per metre follows rho (§6.4)."""
     st, zsg, z, sigw, tl, sigu, sigv = _steady_unstable_column()
     depth = ZTOP - ZG
     rho = 1.2 * np.exp(-z / 2000.0)
@@ -427,7 +427,7 @@ def test_foot_and_samt_accumulate_below_the_threshold() -> None:
 
 
 def test_subgrid_mean_wind_uses_the_no_slip_profile_below_level_one() -> None:
-    """Sub-step advection: wind linear to zero at the ground below level 1 (3.6 step 5)."""
+    """Sub-step advection: wind linear to zero at the ground below level 1 (§6.5)."""
     z, _, _, dens, _, _ = _column()
     _, zsg = _levels()
     n = z.size
@@ -445,7 +445,7 @@ def test_subgrid_mean_wind_uses_the_no_slip_profile_below_level_one() -> None:
 # ---------------------------------------------------------------- deterministic oracle columns
 
 ORACLE_CASES = ["unstable", "stable", "free_troposphere", "humid"]
-Z0_EAST, Z0_WEST = 0.44, 0.25  # ROUGLEN z0 of the met nodes at 112.00W and west of it (3.2)
+Z0_EAST, Z0_WEST = 0.44, 0.25  # ROUGLEN z0 of the met nodes at 112.00W and west of it (§2.7)
 Z0_EDGE_LON, Z0_EDGE_HALF_WIDTH = -112.025, 0.003  # nearest-node boundary and its fuzz
 
 
@@ -475,7 +475,7 @@ def _oracle(shared_dir, case):
 
 
 def _augmented_layer_values(z, zi, values, zp):
-    """Step-function value at heights zp on the levels with the thin layer above zi (3.6)."""
+    """Step-function value at heights zp on the levels with the thin layer above zi (§6.2)."""
     kzm = int(np.argmax(z >= zi))
     za = np.concatenate([z[:kzm + 1], [z[kzm] + 0.05 * (z[kzm + 1] - z[kzm])], z[kzm + 1:]])
     va = np.concatenate([values[:kzm + 1], [values[kzm + 1]], values[kzm + 1:]])
