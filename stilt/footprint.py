@@ -10,6 +10,7 @@ validates inputs, builds the small per-time tables and the CF output.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ import xarray as xr
 
 from stilt._checks import finite_float
 from stilt.errors import ConfigError, FootprintError, MissingDependencyError, raise_for_status
-from stilt.transport import FOOT_UNITS, receptor_attrs
+from stilt.transport import FOOT_UNITS, Release, receptor_attrs
 
 #: Default limit on the number of output cells (lon x lat x layers) one footprint may have.
 DEFAULT_MAX_CELLS = 50_000_000
@@ -715,6 +716,35 @@ def _crs_attrs(grid: Grid) -> dict[str, Any]:
     return attrs
 
 
+def _pystilt_attrs(release: Release, grid: Grid, name: str) -> dict[str, Any]:
+    """The global attributes PYSTILT's footprint reader rebuilds its objects from.
+
+    PYSTILT 0.1.0a4's ``Footprint.from_netcdf`` takes the grid from ``xmin`` ... ``yres`` and
+    ``projection`` (a PROJ string), the name from ``name`` and the receptor from ``receptor``,
+    a JSON object whose ``type`` is ``PointReceptor``, ``ColumnReceptor`` or
+    ``MultiPointReceptor`` (docs/outputs.md). A multi-point receptor whose points span heights
+    has no such type: its file has no ``receptor`` attribute (the ``receptor_*`` ones hold it).
+    """
+    attrs: dict[str, Any] = {**asdict(grid), "name": name}
+    when = np.datetime_as_string(np.datetime64(release.time, "s"), unit="s")
+    ref = "msl" if release.msl else "agl"
+    lon, lat = release.longitude.tolist(), release.latitude.tolist()
+    if len(lon) == 1 and release.top[0] == release.bottom[0]:
+        kind: dict[str, Any] = {"type": "PointReceptor", "longitude": lon[0],
+                                "latitude": lat[0], "altitude": float(release.bottom[0])}
+    elif len(lon) == 1:
+        kind = {"type": "ColumnReceptor", "longitude": lon[0], "latitude": lat[0],
+                "bottom": float(release.bottom[0]), "top": float(release.top[0])}
+    elif np.array_equal(release.top, release.bottom):
+        kind = {"type": "MultiPointReceptor", "longitudes": lon, "latitudes": lat,
+                "altitudes": release.bottom.tolist()}
+    else:
+        return attrs
+    kind.update(time=when, altitude_ref=ref)
+    attrs["receptor"] = json.dumps(kind)
+    return attrs
+
+
 def _dataset(
     values: np.ndarray,
     times: np.ndarray,
@@ -788,7 +818,7 @@ def _dataset(
         "time_created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "footprint_name": name,
         **receptor_attrs(rec.release),
-        **{f"grid_{k}": v for k, v in asdict(grid).items()},
+        **_pystilt_attrs(rec.release, grid, name),
         "smooth_factor": float(cfg.smooth_factor),
         "time_integrate": int(cfg.time_integrate),
         "hnf_plume": int(cfg.hnf_plume),

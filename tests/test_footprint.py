@@ -566,7 +566,9 @@ def test_write_footprint_roundtrip(tmp_path: Path) -> None:
         for key in (
             "Conventions",
             "receptor_run_time",
-            "grid_xres",
+            "xres",
+            "name",
+            "receptor",
             "smooth_factor",
             "stilt_version",
             "hnf_plume",
