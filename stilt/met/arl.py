@@ -1,6 +1,6 @@
 """ARL packed meteorology files (the format HYSPLIT and STILT read): read, write, describe.
 
-Layout, packing and naming follow physics.md section 1. The work is done in modules by
+Layout, packing and naming: docs/physics.md §2.1-§2.4. The work is done in modules by
 concern; this module gathers their public names:
 
 - :mod:`stilt.met.arl_format`: the byte layout (labels, header fields, vertical systems, units);

@@ -1,7 +1,7 @@
 """ARL packed files: the byte layout shared by reading and writing.
 
 Record labels, index-header fields written in Fortran formats, the vertical systems, the grid
-parameter names and the units of the variables (physics.md section 1). No file access here:
+parameter names and the units of the variables (docs/physics.md §2.1-§2.4). No file access here:
 :mod:`stilt.met.arl_index` reads index records, :mod:`stilt.met.arl_read` and
 :mod:`stilt.met.arl_write` the data records.
 """
@@ -36,7 +36,7 @@ GRID_PARAMETERS: tuple[str, ...] = (
 )
 
 
-# ---- variable metadata (physics.md 1.9) ----------------------------------------------------
+# ---- variable metadata (docs/physics.md §2.3) ----------------------------------------------
 
 # name or 3-letter prefix -> (units, long_name, CF standard_name or "")
 _VAR_META: dict[str, tuple[str, str, str]] = {
@@ -90,13 +90,13 @@ _VAR_META: dict[str, tuple[str, str, str]] = {
     "WVAR": ("m2 s-2", "variance of the vertical velocity", ""),
 }
 
-# 3-letter prefixes that HYSPLIT's name dispatch accepts for any 4th letter (physics.md 1.9)
+# 3-letter prefixes that HYSPLIT's name dispatch accepts for any 4th letter (docs/physics.md §2.3)
 _PREFIXES = ("PBL", "HPB", "MXH", "SHT", "HFL", "LHT", "WFL", "UST", "UMO", "VMO", "EXC",
              "TST", "DSW", "TPP", "PRT", "CPP", "CPR")
 
 
 def variable_attrs(name: str, latlon_grid: bool) -> dict[str, str]:
-    """CF-style attributes of an ARL variable (units per physics.md 1.9).
+    """CF-style attributes of an ARL variable (units per docs/physics.md §2.3).
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ def variable_attrs(name: str, latlon_grid: bool) -> dict[str, str]:
 
 
 def dif_parent_names(name: str, level: int) -> tuple[str, ...] | None:
-    """Which parent names a DIF record corrects (physics.md 1.6); None if not a DIF name."""
+    """Which parent names a DIF record corrects (docs/physics.md §2.1); None if not a DIF name."""
     if not name.startswith("DIF"):
         return None
     if level == 0:
@@ -207,7 +207,7 @@ def fmt_e(value: float, width: int, decimals: int) -> str:
 
 
 def fmt_f7(value: float) -> str:
-    """Format a grid parameter with HYSPLIT's F7 field-width rules (physics.md 1.3)."""
+    """Format a grid parameter with HYSPLIT's F7 field-width rules (docs/physics.md §2.1)."""
     v = float(value)
     for bound, d in ((1000, 2), (100, 3), (10, 4), (1, 5), (0, 6)):
         if v >= bound:
@@ -229,7 +229,7 @@ def _fmt_f_fit(value: float, width: int, decimals: int) -> str:
 
 
 def fmt_f6(value: float) -> str:
-    """Format a level height with HYSPLIT's F6 field-width rules (physics.md 1.3)."""
+    """Format a level height with HYSPLIT's F6 field-width rules (docs/physics.md §2.1)."""
     v = float(value)
     for bound, d in ((10000, 0), (1000, 1), (100, 2), (10, 3), (1, 4)):
         if v >= bound:
@@ -238,12 +238,12 @@ def fmt_f6(value: float) -> str:
 
 
 def _label_float32(text: str) -> np.float32:
-    """Parse a label's E14.7 number to the float32 a reader gets (physics.md 1.5)."""
+    """Parse a label's E14.7 number to the float32 a reader gets (docs/physics.md §2.1)."""
     return np.float32(fortran_float(text))
 
 
 def is_16bit_source(source: str) -> bool:
-    """HYSPLIT reads files from these sources with 2 bytes per grid point (physics.md 1.3)."""
+    """HYSPLIT reads files from these sources with 2 bytes per point (docs/physics.md §2.1)."""
     return source in ("RAMS", "DWRF") or source.startswith("ECX")
 
 

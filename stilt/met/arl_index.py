@@ -274,7 +274,7 @@ def _geometry(f: BinaryIO, size: int, path: Path) -> tuple[int, int, int, int]:
     source, _, _, _, nx_mod, ny_mod, nz, ksys, lenh = _parse_fixed_header(fixed, path, 1)
     if is_16bit_source(source):
         raise MetError(f"{path}: source {source!r} marks a 16-bit ARL file (2 bytes per point), "
-                       "which stilt does not read (physics.md 1.3)")
+                       "which stilt does not read (docs/physics.md §2.1)")
     nx = nx_mod + thousands(label.grid[0])
     ny = ny_mod + thousands(label.grid[1])
     if nx < 1 or ny < 1 or nx * ny < FIXED_HEADER_LEN:

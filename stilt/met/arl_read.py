@@ -289,7 +289,7 @@ def read_arl(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
         may be None) or one time. Default: every period.
     variables : sequence of str, optional
         ARL names to read (surface and upper); default all. DIF records are applied to their
-        parents (physics.md 1.6) and never returned as variables.
+        parents (docs/physics.md §2.1) and never returned as variables.
     check_checksums : bool, optional
         Verify every decoded record against the checksum stored in its index record (stored
         0 means "not recorded" and is skipped). Default True.
