@@ -396,7 +396,8 @@ class TrajectoryCollection(_OutputCollection):
     def _expected(self) -> bool:
         from stilt.simulation import error_run
 
-        return not self.error or error_run(self._model.config) > 0
+        config = self._model.config
+        return config.trajectories != "drop" and (not self.error or error_run(config) > 0)
 
     def paths(self, *, error: bool = False, **filters: Any) -> list[Path]:
         """The existing files, by simulation id (``error=True``: the transport-error runs)."""
