@@ -449,6 +449,41 @@ class FootprintCollection(_OutputCollection):
             raise ConfigError(f"simulation {sim_id!r} has no footprint {self.name!r}")
         return _load(path, self._kind)
 
+    def open_dataset(self, **filters: Any) -> xr.Dataset:
+        """Every complete simulation's footprint of this name as one lazily loaded Dataset.
+
+        ``foot(simulation, lag, lat, lon)`` (hourly) or ``foot(simulation, lat, lon)``
+        (time-integrated), with the receptor time, position, met, scene and location id as
+        coordinates on ``simulation`` (:func:`stilt.footprint_dataset.open_footprints`). The
+        simulations are those the index records complete with this footprint among their
+        outputs; no file is opened but the first until values are read. Aggregate it with
+        :func:`~stilt.footprint_dataset.sum_footprints`,
+        :func:`~stilt.footprint_dataset.sum_by_hour_of_day` and
+        :func:`~stilt.footprint_dataset.cell_matrix` (streamed over the files).
+
+        Parameters
+        ----------
+        **filters
+            As for :meth:`select` (``scene_id``, ``mets``, ``time_range``, ``location_ids``).
+
+        Raises
+        ------
+        ConfigError
+            No complete simulation has this footprint (or none is configured).
+        """
+        from stilt.footprint_dataset import open_footprints
+
+        if not self.configured:
+            raise ConfigError(f"footprint {self.name!r} is not configured (no footprints are "
+                              "configured)")
+        rows = [r for r in self._rows(state="complete", **filters)
+                if self._path(r["sim_id"]).name in r["outputs"]]
+        if not rows:
+            raise ConfigError(f"footprint {self.name!r}: no complete simulation has it yet"
+                              + (" (with these filters)" if filters or self._queries else ""))
+        return open_footprints([self._path(r["sim_id"]) for r in rows], rows,
+                               n_hours=self._model.config.n_hours)
+
     def plot(self, sim_id: str | None = None, particles: bool = True, terrain: bool = True,
              path: str | Path | None = None) -> Any:
         """Map one simulation's footprint, or (no id) the mean over the complete ones.
