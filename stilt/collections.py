@@ -472,17 +472,23 @@ class FootprintCollection(_OutputCollection):
             No complete simulation has this footprint (or none is configured).
         """
         from stilt.footprint_dataset import open_footprints
+        from stilt.ids import check_name, safe_path
 
         if not self.configured:
             raise ConfigError(f"footprint {self.name!r} is not configured (no footprints are "
                               "configured)")
+        suffix = f"_{check_name(self.name, 'footprint name')}_foot.nc"
         rows = [r for r in self._rows(state="complete", **filters)
-                if self._path(r["sim_id"]).name in r["outputs"]]
+                if r["sim_id"] + suffix in r["outputs"]]
         if not rows:
             raise ConfigError(f"footprint {self.name!r}: no complete simulation has it yet"
                               + (" (with these filters)" if filters or self._queries else ""))
-        return open_footprints([self._path(r["sim_id"]) for r in rows], rows,
-                               n_hours=self._model.config.n_hours)
+        # the layout of SimulationPaths, checked once for the folder and per id by name only
+        # (resolving 10 000 paths one by one would take seconds)
+        base = safe_path(Path(self._model.output).resolve(), "simulations", "by-id")
+        paths = [base / sid / (sid + suffix) for sid in
+                 (check_name(r["sim_id"], "simulation id") for r in rows)]
+        return open_footprints(paths, rows, n_hours=self._model.config.n_hours)
 
     def plot(self, sim_id: str | None = None, particles: bool = True, terrain: bool = True,
              path: str | Path | None = None) -> Any:
