@@ -65,7 +65,8 @@ def round_mantissa(values: Any, bits: int) -> np.ndarray:
     finite = np.isfinite(out)
     half = np.uint32(1 << (drop - 1))
     mask = np.uint32((0xFFFFFFFF << drop) & 0xFFFFFFFF)
-    raw[finite] = (raw[finite] + half) & mask
+    np.add(raw, half, out=raw, where=finite)
+    np.bitwise_and(raw, mask, out=raw, where=finite)
     return out
 
 
