@@ -129,6 +129,10 @@ class _FootprintStack(BackendArray):
                 if self.lags is None:
                     values = np.ma.filled(var[(0, *rest) if var.ndim == 3 else rest], np.nan)
                     return np.asarray(values, dtype=self.dtype)
+                values = np.ma.filled(var[(slice(None), *rest[1:])], np.nan)
+                full = np.zeros((self.lags.size, *values.shape[1:]), dtype=self.dtype)
+                if "empty" in nc.ncattrs() and int(nc.getncattr("empty")):
+                    return full[rest[0]]  # one all-zero layer, stamped with the receptor
                 tvar = nc.variables["time"]
                 when = netCDF4.num2date(np.atleast_1d(tvar[:]), tvar.units,
                                         only_use_cftime_datetimes=False,
@@ -141,8 +145,7 @@ class _FootprintStack(BackendArray):
                     raise OutputError(f"footprint file {path}: layers at {lag.tolist()} h from "
                                       f"the receptor time, expected within "
                                       f"{int(self.lags[0])}..{int(self.lags[-1])}")
-                full = np.zeros((self.lags.size, *self.shape[2:]), dtype=self.dtype)
-                full[pos] = np.ma.filled(var[(slice(None), *rest[1:])], np.nan)
+                full[pos] = values
         except (OSError, RuntimeError, KeyError) as exc:
             if not isinstance(exc, OutputError):
                 check_output(path, "footprint")  # names what is wrong with it

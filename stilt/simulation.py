@@ -210,17 +210,13 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
 def stored_trajectories(paths: SimulationPaths, config: ModelConfig) -> str:
     """What the trajectory files of a simulation hold: ``full``, ``thinned`` or ``none``
     (missing or damaged), read from the files themselves."""
-    import netCDF4
-
-    files = trajectory_files(paths, config)
-    if not all(path.is_file() and output_problem(path, "trajectory") is None
-               for path in files):
-        return "none"
-    for path in files:
-        with netCDF4.Dataset(path) as ds:
-            if "thinned_minutes" in ds.ncattrs():
-                return "thinned"
-    return "full"
+    thinned = False
+    for path in trajectory_files(paths, config):
+        attrs: dict[str, Any] = {}
+        if not path.is_file() or output_problem(path, "trajectory", attrs) is not None:
+            return "none"
+        thinned = thinned or "thinned_minutes" in attrs
+    return "thinned" if thinned else "full"
 
 
 def error_run(config: ModelConfig) -> int:

@@ -311,16 +311,30 @@ def test_footprints_open_as_one_lazy_dataset(tmp_path, science) -> None:
         for k, hour in enumerate((0, 1, 2)):  # each layer starts an hour before its receptor
             np.testing.assert_allclose(by.sel(hour=hour).values, dense[k, 0], rtol=1e-12)
         assert float(by.sum()) == pytest.approx(float(dense.sum()), rel=1e-12)
+        sub = ds.foot.isel(simulation=[0, 2], lag=0, lat=slice(30, 50), lon=[3, 40, 41])
+        np.testing.assert_array_equal(sub.values, dense[[0, 2], 0, 30:50][:, :, [3, 40, 41]])
         m = cell_matrix(ds, block=2)
         rebuilt = np.zeros(m.attrs["shape"])
         rebuilt[m.row.values, m.col.values] = m.value.values
         np.testing.assert_array_equal(rebuilt, dense.reshape(3, -1))
         assert m.sizes["entry"] == np.count_nonzero(dense)
-        # by scene, after a rebuild of the index (status records are the truth)
+        # by location, after a rebuild of the index (status records are the truth)
         model.rebuild_index()
         again = model.footprints["default"].open_dataset()
         per = sum_footprints(again, by="location_id", block=1)
         assert per.sizes["location_id"] == 3
+        np.testing.assert_allclose(per.sum("location_id").values, dense.sum(axis=0),
+                                   rtol=1e-12)
+        # an empty footprint (one zero layer stamped with the receptor time) reads as zeros
+        path = model.footprints["default"].paths()[1]
+        with xr.open_dataset(path) as f:
+            empty = f.load()
+        empty = empty.drop_vars("time_bnds")
+        empty = empty.assign_coords(time=empty.time + np.timedelta64(1, "h"))
+        empty["foot"] = empty.foot * 0
+        empty.attrs["empty"] = 1
+        empty.to_netcdf(path, engine="netcdf4")
+        assert float(np.abs(again.foot.isel(simulation=1)).sum()) == 0.0
     finally:
         model.close()
 
