@@ -38,10 +38,11 @@ __all__ = ["open_footprints", "sum_footprints", "sum_by_hour_of_day", "cell_matr
            "footprint_lags"]
 
 #: attributes of one footprint file that describe its own simulation, not the collection
-_PER_SIMULATION = ("simulation_id", "foot_total", "foot_in_grid", "foot_outside_grid",
-                   "rows_outside_domain", "met_files", "seed", "time_created",
-                   "stilt_transport_hash", "stilt_footprint_hash", "empty", "empty_reason",
-                   "nearfield_densified", "hnf_plume_applied", "trajectory_stilt_version")
+_PER_SIMULATION = ("simulation_id", "receptor", "foot_total", "foot_in_grid",
+                   "foot_outside_grid", "rows_outside_domain", "met_files", "seed",
+                   "time_created", "stilt_transport_hash", "stilt_footprint_hash", "empty",
+                   "empty_reason", "nearfield_densified", "hnf_plume_applied",
+                   "trajectory_stilt_version")
 #: bytes of footprint values read at once by the streaming aggregations
 _BLOCK_BYTES = 256 * 2**20
 

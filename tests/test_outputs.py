@@ -296,6 +296,8 @@ def test_footprints_open_as_one_lazy_dataset(tmp_path, science) -> None:
         assert list(ds.simulation.values) == ids
         assert ds.foot.dims == ("simulation", "lag", "lat", "lon")
         assert list(ds.lag.values) == [-1]
+        assert ds.attrs["footprint_name"] == "default"  # the collection's, not one file's
+        assert not {"receptor", "receptor_run_time", "foot_total", "simulation_id"} & set(ds.attrs)
         np.testing.assert_allclose(ds.receptor_latitude.values, [38.0, 38.2, 38.4])
         assert str(ds.time.values[1, 0])[:16] == "2021-07-01T01:00"  # 02:00 receptor, lag -1
         files = {i: model.footprints["default"].load(i) for i in ids}
