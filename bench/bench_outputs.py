@@ -1,19 +1,22 @@
 """Benchmark: output sizes and costs at project scale (issue 18).
 
 Usage:
-    bench_outputs.py [--numpar N] [--hours H] [--footprints N]
+    bench_outputs.py [--numpar N] [--hours H] [--footprints N] [--dir DIR]
 
 Options:
     --numpar N       particles [default: 1000]
     --hours H        hours backward [default: 6]
     --footprints N   footprint files to open as one dataset [default: 10000]
+    --dir DIR        where to write the files (e.g. a scratch file system; default a
+                     temporary folder)
 
 1. Trajectories: one run on the ngm oct1618 met (``$STILT_SHARED/met``) at the default
    settings (outdt 0, the default columns), written as before (float64 positions and foot,
    uncompressed) and as a project run writes it now (compact: packed positions, rounded
    float32, zlib + shuffle). Prints bytes per particle-minute of each (goal: new <= 16) and
    the best of three write times of each, with the file's data on disk (fsync), so the
-   comparison includes what the smaller file saves in I/O.
+   comparison includes what the smaller file saves in I/O (``--dir`` on the file system
+   that matters, e.g. the cluster's scratch; on a local disk the compression dominates).
 2. Footprints as one dataset: a project folder with N hourly footprint files (24 layers on a
    100 x 80 grid; one file written and hard-linked N times, so the set is made quickly) and
    its index; prints the seconds ``model.footprints[name].open_dataset()`` takes, and the
@@ -141,9 +144,10 @@ def footprints(n: int, folder: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = docopt(__doc__, argv=argv)
-    with tempfile.TemporaryDirectory() as tmp:
+    where = args["--dir"]
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
         trajectories(int(args["--numpar"]), int(args["--hours"]), Path(tmp))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
         footprints(int(args["--footprints"]), Path(tmp))
     return 0
 
