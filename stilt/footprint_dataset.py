@@ -43,7 +43,7 @@ _PER_SIMULATION = ("simulation_id", "receptor", "foot_total", "foot_in_grid",
                    "time_created", "stilt_transport_hash", "stilt_footprint_hash", "empty",
                    "empty_reason", "nearfield_densified", "hnf_plume_applied",
                    "trajectory_stilt_version")
-#: bytes of footprint values read at once by the streaming aggregations
+#: memory the streaming aggregations use for one block of footprint values
 _BLOCK_BYTES = 256 * 2**20
 
 
@@ -236,7 +236,8 @@ def open_footprints(paths: Sequence[str | Path], rows: Sequence[dict[str, Any]],
 def _blocks(foot: xr.DataArray, block: int | None) -> Any:
     """Slices of the simulation dimension holding about :data:`_BLOCK_BYTES` of values."""
     n = foot.sizes["simulation"]
-    per = int(np.prod([s for d, s in foot.sizes.items() if d != "simulation"])) * 4
+    # float32 read plus its float64 copy
+    per = int(np.prod([s for d, s in foot.sizes.items() if d != "simulation"])) * 12
     step = block or max(1, _BLOCK_BYTES // max(per, 1))
     for start in range(0, n, step):
         yield slice(start, min(n, start + step))
@@ -257,7 +258,7 @@ def sum_footprints(ds: xr.Dataset, by: Hashable | xr.DataArray | None = None,
     mean : bool, optional
         Divide by the number of simulations (of each group).
     block : int, optional
-        Simulations read at once (default: about 256 MB of values).
+        Simulations read at once (default: as many as fit in about 256 MB).
 
     Returns
     -------
