@@ -3,7 +3,6 @@ a named footprint collection as one lazily loaded dataset with streamed aggregat
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -274,11 +273,9 @@ def test_kill_9_during_a_run_that_drops_trajectories(tmp_path) -> None:
     for folder in folders:
         assert not list(folder.glob("*_traj.nc")) and list(folder.glob("*_foot.nc"))
     assert len(orch_fakes.calls(log)) <= 5  # the one killed mid-way at most runs again
-    res = subprocess.run([sys.executable, "-m", "stilt", "index", "rebuild", str(project)],
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
     model = stilt.Model(project)
     try:
+        assert model.rebuild_index() == 4
         assert model.simulations.counts()["complete"] == 4
     finally:
         model.close()
