@@ -422,6 +422,9 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
         # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
         threads = config.execution.threads_per_worker  # the same particles for any count
+        from stilt.met.cache import met_cache
+
+        met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
         particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
                                      hnf_plume=True, threads=threads, **main)
         errors = None
