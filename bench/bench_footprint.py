@@ -28,6 +28,7 @@ subprocess; both results are compared cell by cell. Target: ours at least 10x fa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,7 +41,7 @@ import xarray as xr
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-SHARED = BENCH.parent.parent / "shared"
+SHARED = Path(os.environ.get("STILT_SHARED", BENCH.parent.parent / "shared"))
 
 NGM = SHARED / "oracle" / "ngm_oct1618" / "particles_full.nc"
 SYNTH = SHARED / "oracle" / "synth_hrrrlike" / "particles_full.nc"

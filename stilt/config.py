@@ -185,9 +185,11 @@ class SlurmConfig:
     account, partition, time, mem, qos : str, optional
         ``#SBATCH --account/--partition/--time/--mem/--qos`` (``mem`` is per task, e.g. ``8G``).
     cpus_per_task : int
-        ``--cpus-per-task``; each task runs this many worker processes.
+        ``--cpus-per-task``: the CPUs of one task, shared by its worker processes, each with
+        ``execution.threads_per_worker`` threads.
     processes_per_task : int or None
-        Worker processes per task (None: ``cpus_per_task``; more than the cores is allowed).
+        Worker processes per task (None: ``cpus_per_task // threads_per_worker``; more than
+        the CPUs is allowed).
     sims_per_task : int
         Simulations per array task on average (the array has ``ceil(n / sims_per_task)`` tasks).
     max_parallel : int or None
@@ -334,6 +336,10 @@ class ExecutionConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ConfigError(f"execution {name}: {value!r} must be a whole number "
                                   f"in {lo}..{hi}")
+        if self.backend == "slurm" and self.threads_per_worker > self.slurm.cpus_per_task:
+            raise ConfigError(f"execution threads_per_worker {self.threads_per_worker} is more "
+                              f"than execution slurm cpus_per_task {self.slurm.cpus_per_task}: "
+                              "a task's workers share its CPUs")
         if self.timeout is not None:
             try:
                 timeout = float(self.timeout)

@@ -1,8 +1,10 @@
 """One Slurm array task: ``python -m stilt.executors.slurm_task RUN_DIR``.
 
 The task reads the immutable run description written at submission (``run.json`` and the
-config snapshot ``config.yaml``), starts ``processes`` worker processes, and each worker goes
-through the run's simulations (starting at an offset of its own so workers rarely collide):
+config snapshot ``config.yaml``), starts ``processes`` worker processes, each running its
+simulations with ``execution.threads_per_worker`` core threads (``task_plan`` in
+:mod:`stilt.executors.slurm` splits ``cpus_per_task`` so), and each worker goes through the
+run's simulations (starting at an offset of its own so workers rarely collide):
 
 1. a simulation with a published status record, or complete on disk, is skipped (the login
    node folds complete outputs without a record as complete);
@@ -167,7 +169,8 @@ def run_task(run_dir: str | Path) -> int:
     n = int(os.environ.get("STILT_TASK_PROCESSES") or run["processes"])
     ids = _ids()
     _say(f"stilt array task {ids['job_id']}_{ids['task_id']} on {os.uname().nodename}: "
-         f"{n} worker process(es), {len(run['simulations'])} simulation(s) in the run")
+         f"{n} worker process(es) x {int(run.get('threads', 1))} thread(s), "
+         f"{len(run['simulations'])} simulation(s) in the run")
     if n <= 1:
         return _worker_main(run_dir, run, 0)
     children: list[int] = []
