@@ -5,19 +5,22 @@
 !! particle has no row at that time. Every procedure is pure and returns a status code instead
 !! of stopping. The orchestration (grid set-up, group tables, output) is in stilt/footprint.py.
 module stilt_footprint
-    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument
+    use stilt_kinds, only: dp, sp, ip, status_ok, status_bad_argument
     use, intrinsic :: ieee_arithmetic, only: ieee_is_nan, ieee_is_finite, ieee_value, &
         ieee_quiet_nan
     implicit none
     private
 
-    public :: hnf_plume_dilution, nearfield_step_medians, nearfield_densify, &
-        kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
+    public :: hnf_plume_dilution, hnf_plume_dilution_sp, nearfield_step_medians, &
+        nearfield_densify, kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
 
     !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), physics.md 5.9
     real(dp), parameter, public :: hnf_molar_mass = 0.02897_dp
     !! Largest veght read as a fraction of the mixed-layer height (physics.md 3.7)
     real(dp), parameter, public :: veght_fraction_max = 9.0_dp
+    !! ts / T_L beyond which T_L^2 exp(-ts/T_L) is below half an ulp of T_L ts (exp(-x) <
+    !! 2^-54 x for x >= 40), so that adding it changes nothing: the exp is skipped
+    real(dp), parameter :: hnf_exp_negligible = 40.0_dp
     !! Near-field window limits (|time|, minutes), physics.md 5.3
     real(dp), parameter :: win1 = 10.0_dp, win2 = 20.0_dp, win3 = 100.0_dp
 
@@ -43,36 +46,70 @@ contains
         real(dp), intent(in) :: veght                 !! fraction of mlht (<= 9) or metres
         real(dp), intent(inout) :: depth(np)          !! summed sigma_row of the rows before
         real(dp), intent(out) :: foot_out(np, nt)
-        real(dp) :: ts, tl, rad, sig, plume, limit
         integer(ip) :: k, it, i
-        logical :: fraction
-        fraction = veght <= veght_fraction_max
-        limit = veght
         do k = 1, nt
             it = order(k)
-            ts = abs_time_min(it) * 60.0_dp
             do i = 1, np
-                foot_out(i, it) = foot(i, it)
-                if (ieee_is_nan(foot(i, it))) cycle
-                tl = tlgr(i, it)
-                sig = ieee_value(0.0_dp, ieee_quiet_nan)
-                if (samt(i, it) == 0.0_dp .and. tl * ts >= 1.0_dp .and. tl < 1.0e100_dp .and. &
-                        ieee_is_finite(sigw(i, it))) then
-                    sig = 0.0_dp   ! the radicand is then > 0: skip exp and sqrt (most rows)
-                else if (tl > 0.0_dp) then
-                    rad = tl * ts + tl**2 * exp(-ts / tl) - 1.0_dp
-                    if (rad >= 0.0_dp) sig = samt(i, it) * sqrt(2.0_dp) * sigw(i, it) * sqrt(rad)
-                end if
-                if (ieee_is_nan(sig)) cycle
-                depth(i) = depth(i) + sig
-                plume = z0(i) + depth(i)
-                if (fraction) limit = veght * mlht(i, it)
-                if (plume < limit) then
-                    foot_out(i, it) = hnf_molar_mass / (plume * dens(i, it)) * samt(i, it) * 60.0_dp
-                end if
+                call hnf_row(abs_time_min(it) * 60.0_dp, foot(i, it), samt(i, it), &
+                    sigw(i, it), tlgr(i, it), dens(i, it), mlht(i, it), z0(i), veght, &
+                    depth(i), foot_out(i, it))
             end do
         end do
     end subroutine hnf_plume_dilution
+
+    pure subroutine hnf_plume_dilution_sp(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, &
+            dens, mlht, z0, veght, depth, foot_out)
+        !! hnf_plume_dilution on single-precision samt, sigw, tlgr, dens and mlht (as trajectory
+        !! files store them): each value is widened to double where it is used, so the result
+        !! is the same as on the widened arrays, without making them.
+        integer(ip), intent(in) :: np, nt
+        integer(ip), intent(in) :: order(nt)
+        real(dp), intent(in) :: abs_time_min(nt), foot(np, nt)
+        real(sp), intent(in) :: samt(np, nt), sigw(np, nt), tlgr(np, nt), dens(np, nt), &
+            mlht(np, nt)
+        real(dp), intent(in) :: z0(np), veght
+        real(dp), intent(inout) :: depth(np)
+        real(dp), intent(out) :: foot_out(np, nt)
+        integer(ip) :: k, it, i
+        do k = 1, nt
+            it = order(k)
+            do i = 1, np
+                call hnf_row(abs_time_min(it) * 60.0_dp, foot(i, it), real(samt(i, it), dp), &
+                    real(sigw(i, it), dp), real(tlgr(i, it), dp), real(dens(i, it), dp), &
+                    real(mlht(i, it), dp), z0(i), veght, depth(i), foot_out(i, it))
+            end do
+        end do
+    end subroutine hnf_plume_dilution_sp
+
+    pure subroutine hnf_row(ts, foot, samt, sigw, tl, dens, mlht, z0, veght, depth, foot_out)
+        !! One row of hnf_plume_dilution: ts = |time| in s; depth is carried from row to row.
+        real(dp), intent(in) :: ts, foot, samt, sigw, tl, dens, mlht, z0, veght
+        real(dp), intent(inout) :: depth
+        real(dp), intent(out) :: foot_out
+        real(dp) :: rad, sig, plume, limit
+        foot_out = foot
+        if (.not. foot == foot) return   ! NaN: an absent row
+        if (samt == 0.0_dp .and. tl * ts >= 1.0_dp .and. tl < 1.0e100_dp .and. &
+                abs(sigw) <= huge(sigw)) then
+            sig = 0.0_dp   ! the radicand is then > 0: skip exp and sqrt (most rows)
+        else if (tl > 0.0_dp) then
+            if (ts > hnf_exp_negligible * tl) then
+                rad = tl * ts - 1.0_dp   ! tl**2 exp(-ts/tl) < half an ulp of tl ts: exact
+            else
+                rad = tl * ts + tl**2 * exp(-ts / tl) - 1.0_dp
+            end if
+            if (.not. rad >= 0.0_dp) return   ! no plume growth: foot kept, nothing summed
+            sig = samt * sqrt(2.0_dp) * sigw * sqrt(rad)
+        else
+            return
+        end if
+        if (.not. sig == sig) return
+        depth = depth + sig
+        plume = z0 + depth
+        limit = veght
+        if (veght <= veght_fraction_max) limit = veght * mlht
+        if (plume < limit) foot_out = hnf_molar_mass / (plume * dens) * samt * 60.0_dp
+    end subroutine hnf_row
 
     pure function median_of(n, values) result(med)
         !! Median of n values (mean of the two middle ones when n is even); NaN when n = 0.
