@@ -219,7 +219,7 @@ def test_hnf_on_single_precision_fields_equals_the_widened_fields() -> None:
         got = _core.footprint_hnf_sp(order, np.abs(time), foot.T,
                                      *(single[k].T for k in fields), z0, veght)
         assert np.array_equal(got, wide, equal_nan=True)
-        assert np.count_nonzero((got != foot.T) & ~np.isnan(foot.T)) > 100  # diluted rows
+        assert np.count_nonzero((got != foot.T) & ~np.isnan(foot.T)) > 20  # diluted rows
 
 
 def test_hnf_threshold_from_veght_attribute_and_metres() -> None:
