@@ -117,54 +117,58 @@ contains
         real(dp), intent(in) :: values(n)
         real(dp) :: med
         real(dp) :: v(n)
+        integer(ip) :: k
         if (n == 0) then
             med = ieee_value(0.0_dp, ieee_quiet_nan)
             return
         end if
         v = values
-        call heap_sort(n, v)
+        k = n / 2 + 1
+        call select_kth(n, v, k)   ! v(k) in place, smaller values before it
         if (mod(n, 2) == 1) then
-            med = v(n / 2 + 1)
+            med = v(k)
         else
-            med = 0.5_dp * (v(n / 2) + v(n / 2 + 1))
+            med = 0.5_dp * (maxval(v(1:k - 1)) + v(k))
         end if
     end function median_of
 
-    pure subroutine heap_sort(n, a)
-        !! In-place ascending heap sort.
-        integer(ip), intent(in) :: n
+    pure subroutine select_kth(n, a, k)
+        !! Reorder a so that a(k) is its k-th smallest value, a(1:k-1) <= a(k) <= a(k+1:n)
+        !! (Hoare's selection, Wirth's partition loop): linear time on average.
+        integer(ip), intent(in) :: n, k
         real(dp), intent(inout) :: a(n)
-        integer(ip) :: i
-        real(dp) :: tmp
-        do i = n / 2, 1, -1
-            call sift_down(n, a, i, n)
-        end do
-        do i = n, 2, -1
-            tmp = a(1)
-            a(1) = a(i)
-            a(i) = tmp
-            call sift_down(n, a, 1, i - 1)
-        end do
-    end subroutine heap_sort
-
-    pure subroutine sift_down(n, a, start, last)
-        integer(ip), intent(in) :: n, start, last
-        real(dp), intent(inout) :: a(n)
-        integer(ip) :: root, child
-        real(dp) :: tmp
-        root = start
-        do while (2 * root <= last)
-            child = 2 * root
-            if (child < last) then
-                if (a(child + 1) > a(child)) child = child + 1
+        integer(ip) :: lo, hi, i, j
+        real(dp) :: pivot, tmp
+        lo = 1
+        hi = n
+        do while (hi > lo)
+            pivot = a((lo + hi) / 2)
+            i = lo
+            j = hi
+            do while (i <= j)
+                do while (a(i) < pivot)
+                    i = i + 1
+                end do
+                do while (pivot < a(j))
+                    j = j - 1
+                end do
+                if (i <= j) then
+                    tmp = a(i)
+                    a(i) = a(j)
+                    a(j) = tmp
+                    i = i + 1
+                    j = j - 1
+                end if
+            end do
+            if (k <= j) then
+                hi = j
+            else if (k >= i) then
+                lo = i
+            else
+                exit
             end if
-            if (a(root) >= a(child)) return
-            tmp = a(root)
-            a(root) = a(child)
-            a(child) = tmp
-            root = child
         end do
-    end subroutine sift_down
+    end subroutine select_kth
 
     pure subroutine nearfield_step_medians(np, nt, order, time, lon, lat, dx_med, dy_med)
         !! The densification test of physics.md 5.3: over rows with |time| < 100 min, per

@@ -222,6 +222,33 @@ def test_hnf_on_single_precision_fields_equals_the_widened_fields() -> None:
         assert np.count_nonzero((got != foot.T) & ~np.isnan(foot.T)) > 20  # diluted rows
 
 
+def test_step_medians_are_numpy_medians() -> None:
+    """The densification test's medians (per particle over its steps with |time| < 100 min,
+    then over particles), with odd and even counts, ties and absent rows, equal numpy's."""
+    rng = np.random.default_rng(5)
+    nt, n = 140, 57
+    time = -np.arange(1, nt + 1, dtype=float)
+    lon = np.round(rng.normal(-90, 0.05, (nt, n)).cumsum(axis=0), 3)  # rounded: ties
+    lat = rng.normal(40, 0.05, (nt, n)).cumsum(axis=0)
+    lon[rng.random((nt, n)) < 0.3] = np.nan
+    lon[:, 3] = np.nan  # a particle without rows
+    lon[1:, 4] = np.nan  # one without steps
+    lat[np.isnan(lon)] = np.nan
+    near = np.abs(time) < 100
+    per, steps = [], set()
+    for i in range(n):
+        rows = near & ~np.isnan(lon[:, i])
+        if rows.sum() >= 2:
+            steps.add(int(rows.sum() - 1) % 2)
+            per.append((np.median(np.abs(np.diff(lon[rows, i]))),
+                        np.median(np.abs(np.diff(lat[rows, i])))))
+    expect = np.median(np.array(per), axis=0)
+    order = (np.argsort(time, kind="stable") + 1).astype(np.int32)
+    got = _core.footprint_step_medians(order, time, lon.T, lat.T)
+    assert np.array_equal(got, expect)
+    assert steps == {0, 1} and len(per) == n - 2  # odd and even step counts were met
+
+
 def test_hnf_threshold_from_veght_attribute_and_metres() -> None:
     # veght <= 1 is a fraction of mlht, > 1 metres; the run's param_veght is the default
     ds = _particles([-1.0], [[-100.0]], [[40.0]], [[0.01]])
