@@ -250,6 +250,17 @@ def test_step_medians_are_numpy_medians() -> None:
     assert steps == {0, 1} and len(per) == n - 2  # odd and even step counts were met
 
 
+def test_first_abs_time_is_the_smallest_present_abs_time() -> None:
+    from stilt.footprint import _first_abs_time
+
+    rng = np.random.default_rng(2)
+    time = rng.permutation(np.concatenate([-np.arange(1.0, 60.0), np.arange(0.0, 40.0)]))
+    present = rng.random((time.size, 30)) < 0.3
+    present[:, 4] = False  # a particle without rows: inf
+    expect = np.where(present, np.abs(time)[:, None], np.inf).min(axis=0)
+    assert np.array_equal(_first_abs_time(time, present), expect) and np.isinf(expect[4])
+
+
 def test_hnf_threshold_from_veght_attribute_and_metres() -> None:
     # veght <= 1 is a fraction of mlht, > 1 metres; the run's param_veght is the default
     ds = _particles([-1.0], [[-100.0]], [[40.0]], [[0.01]])
