@@ -22,6 +22,7 @@ the cache off). The cache lives in the process: nothing is shared between worker
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import numpy as np
 __all__ = ["MetCache", "MetTile", "met_cache", "file_key", "DEFAULT_MB", "TILE"]
 
 #: default budget of a worker's met cache, MB
-DEFAULT_MB = 256
+DEFAULT_MB = 256  # execution.met_cache_mb
 #: tile edge in grid cells
 TILE = 16
 
@@ -67,6 +68,7 @@ class MetCache:
         self.misses = 0
         self._tiles: OrderedDict[Hashable, MetTile] = OrderedDict()
         self._checked: set[Hashable] = set()
+        self._lock = threading.Lock()  # runs in threads of one process may share it
 
     @property
     def enabled(self) -> bool:
@@ -78,31 +80,34 @@ class MetCache:
 
     def get(self, key: Hashable) -> MetTile | None:
         """The tile stored under ``key`` (then the most recently used), or None."""
-        tile = self._tiles.get(key)
-        if tile is None:
-            self.misses += 1
-            return None
-        self._tiles.move_to_end(key)
-        self.hits += 1
-        return tile
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is None:
+                self.misses += 1
+                return None
+            self._tiles.move_to_end(key)
+            self.hits += 1
+            return tile
 
     def put(self, key: Hashable, tile: MetTile) -> None:
         """Store a tile, evicting the least recently used ones beyond the budget."""
         if not self.enabled or tile.nbytes > self.max_bytes:
             return
-        old = self._tiles.pop(key, None)
-        if old is not None:
-            self.nbytes -= old.nbytes
-        self._tiles[key] = tile
-        self.nbytes += tile.nbytes
-        self._evict()
+        with self._lock:
+            old = self._tiles.pop(key, None)
+            if old is not None:
+                self.nbytes -= old.nbytes
+            self._tiles[key] = tile
+            self.nbytes += tile.nbytes
+            self._evict()
 
     def resize(self, max_bytes: int) -> None:
         """A new budget: what no longer fits is evicted, 0 empties the cache."""
         self.max_bytes = int(max_bytes)
         if not self.enabled:
             self.clear()
-        self._evict()
+        with self._lock:
+            self._evict()
 
     def _evict(self) -> None:
         while self.nbytes > self.max_bytes and self._tiles:
@@ -120,9 +125,10 @@ class MetCache:
 
     def clear(self) -> None:
         """Forget everything."""
-        self._tiles.clear()
-        self._checked.clear()
-        self.nbytes = 0
+        with self._lock:
+            self._tiles.clear()
+            self._checked.clear()
+            self.nbytes = 0
 
 
 _CACHE = MetCache(DEFAULT_MB * 2**20)
