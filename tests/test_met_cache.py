@@ -160,3 +160,19 @@ def test_trajectories_identical_with_and_without_cache(met_dir: Path) -> None:
     for r, ds in zip(receptors, cached, strict=True):
         plain = run_trajectories(r, met, **kw)
         assert plain.identical(ds)
+
+
+def test_file_header_read_once_per_process(met_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stilt.met.arl as arl
+
+    first = _source(met_dir)
+    calls: list[object] = []
+    read = arl.read_arl
+    monkeypatch.setattr(arl, "read_arl", lambda *a, **k: calls.append(a) or read(*a, **k))
+    second = _source(met_dir)
+    assert calls == []  # the header came from the cache
+    assert second.attrs == first.attrs and second.variables == first.variables
+    assert np.array_equal(second.level_values, first.level_values)
+    met_cache(0)
+    third = _source(met_dir)
+    assert len(calls) == 1 and third.attrs == first.attrs

@@ -11,7 +11,7 @@ overlapping sub-grids. Each worker process keeps:
   so a window cut from tiles is bit-identical to one remapped on its own
   (``tests/test_met_cache.py``);
 - the met periods whose values have been checked (:func:`stilt.met.arl.check_arl_values`), so
-  each file is checked once per worker.
+  each file is checked once per worker, and the header (grid, levels, variables) of each file.
 
 Entries are keyed by the file (path, inode, size and times of change), the met time, the
 vertical grid and the roughness, and evicted least recently used first once their bytes pass
@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,8 @@ __all__ = ["MetCache", "MetTile", "met_cache", "file_key", "DEFAULT_MB", "TILE"]
 DEFAULT_MB = 256  # execution.met_cache_mb
 #: tile edge in grid cells
 TILE = 16
+#: file headers kept
+MAX_HEADERS = 1024
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class MetCache:
         self.misses = 0
         self._tiles: OrderedDict[Hashable, MetTile] = OrderedDict()
         self._checked: set[Hashable] = set()
+        self._headers: dict[Hashable, Any] = {}
         self._lock = threading.Lock()  # runs in threads of one process may share it
 
     @property
@@ -123,11 +127,25 @@ class MetCache:
         if self.enabled:
             self._checked.add(key)
 
+    def header(self, key: Hashable) -> Any:
+        """The file header stored under ``key`` (None when absent or the cache is off)."""
+        return self._headers.get(key) if self.enabled else None
+
+    def keep_header(self, key: Hashable, header: Any) -> None:
+        """Store a file header (attributes, levels, variables: a few kB; at most
+        :data:`MAX_HEADERS`, the oldest dropped first)."""
+        if self.enabled:
+            with self._lock:
+                self._headers[key] = header
+                while len(self._headers) > MAX_HEADERS:
+                    self._headers.pop(next(iter(self._headers)))
+
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
             self._tiles.clear()
             self._checked.clear()
+            self._headers.clear()
             self.nbytes = 0
 
 

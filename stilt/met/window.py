@@ -141,14 +141,26 @@ class MetSource:
                 file_times = [arl.arl_times(p) for p in self.paths]
             self.file_times = [np.asarray(t, dtype="datetime64[m]") for t in file_times]
             self.times = np.unique(np.concatenate(self.file_times))
-            head = self._read(self.times[:1], None, variables=None, header_only=True)
-            self.attrs = dict(head.attrs)
-            self.level_values = np.asarray(head["level_value"].values, dtype=float)
-            self.variables = set(map(str, head.data_vars))
+            self.attrs, self.level_values, self.variables = self._header()
         self.nx = int(self.attrs["nx"])
         self.ny = int(self.attrs["ny"])
         self.ksys = int(self.attrs.get("vertical_system", 1))
         self.roughness = None
+
+    def _header(self) -> tuple[dict[str, Any], np.ndarray, set[str]]:
+        """Attributes, level values and variable names of the first met time's file (read
+        once per process and file)."""
+        cache = met_cache()
+        key = (("header", file_key(self._file_of(self.times[0])), self.times[0])
+               if cache.enabled else None)
+        kept = cache.header(key) if key else None
+        if kept is None:
+            head = self._read(self.times[:1], None, variables=None, header_only=True)
+            kept = (dict(head.attrs), np.asarray(head["level_value"].values, dtype=float),
+                    set(map(str, head.data_vars)))
+            if key:
+                cache.keep_header(key, kept)
+        return dict(kept[0]), kept[1].copy(), set(kept[2])
 
     @property
     def roughness(self) -> float | np.ndarray | None:
