@@ -24,6 +24,7 @@ number of processes of that machine.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -392,16 +393,11 @@ class SimulationIndex:
                                     list(meta.items()))
         return ids
 
-    def states(self, met: str | Sequence[str] | None = None) -> dict[str, str]:
-        """The state of every simulation (of these mets), by id: a light query for a million
-        rows (no receptor decoded)."""
-        if met is None:
-            cur = self._con.execute("SELECT sim_id, state FROM simulations")
-        else:
-            mets = [met] if isinstance(met, str) else list(met)
-            cur = self._con.execute("SELECT sim_id, state FROM simulations WHERE met IN "
-                                    f"({', '.join('?' for _ in mets)})", mets)
-        return dict(cur)
+    def states(self, but_pending: bool = False) -> dict[str, str]:
+        """The state of every simulation by id (``but_pending``: of those not pending): a
+        light query for a million rows (no receptor decoded)."""
+        where = " WHERE state != 'pending'" if but_pending else ""
+        return dict(self._con.execute(f"SELECT sim_id, state FROM simulations{where}"))
 
     # -- claims -------------------------------------------------------------------------------
     def claim(self, owner: str, lease_seconds: float, limit: int = 1,
@@ -603,22 +599,22 @@ class SimulationIndex:
     def rows(self, state: str | Sequence[str] | None = None,
              scene_id: str | None = None) -> list[dict[str, Any]]:
         """Rows, optionally filtered by state(s) and scene id, ordered by id."""
-        where, args = ["1"], []
-        if state is not None:
-            states = [_check_state(s) for s in ([state] if isinstance(state, str) else state)]
-            where.append(f"state IN ({', '.join('?' for _ in states)})")
-            args.extend(states)
-        if scene_id is not None:
-            where.append("scene_id = ?")
-            args.append(scene_id)
+        where, args = _filters(state, scene_id)
         cur = self._con.execute(f"SELECT {', '.join(_COLUMNS)} FROM simulations WHERE "
-                                f"{' AND '.join(where)} ORDER BY sim_id", args)
+                                f"{where} ORDER BY sim_id", args)
         return [self._row(r) for r in cur]
 
-    def ids(self, state: str | Sequence[str] | None = None,
-            scene_id: str | None = None) -> list[str]:
-        """Simulation ids, optionally filtered by state(s) and scene id."""
-        return [r["sim_id"] for r in self.rows(state, scene_id)]
+    def ids(self, state: str | Sequence[str] | None = None, scene_id: str | None = None,
+            met: str | Sequence[str] | None = None) -> list[str]:
+        """Simulation ids, optionally filtered by state(s), scene id and met(s), ordered."""
+        where, args = _filters(state, scene_id)
+        if met is not None:
+            mets = [met] if isinstance(met, str) else list(met)
+            where += f" AND met IN ({', '.join('?' for _ in mets)})"
+            args.extend(mets)
+        cur = self._con.execute(f"SELECT sim_id FROM simulations WHERE {where} "
+                                "ORDER BY sim_id", args)
+        return [r[0] for r in cur]
 
     def counts(self, scene_id: str | None = None) -> dict[str, int]:
         """Number of simulations in each state (every state present, zero when none)."""
@@ -683,6 +679,10 @@ def pack_receptor(receptor: Mapping[str, Any]) -> str:
             "kind", "altitude_ref", *_POINT_KEYS}:
         values = [receptor.get(k) for k in _POINT_KEYS]
         ref = receptor.get("altitude_ref", "agl")
+        if ref == "agl" and type(values[0]) is str and values[0].isprintable() \
+                and '"' not in values[0] and "\\" not in values[0] \
+                and all(type(v) is float and math.isfinite(v) for v in values[1:]):
+            return f'["{values[0]}",{values[1]!r},{values[2]!r},{values[3]!r}]'  # json's text
         return json.dumps(values if ref == "agl" else [*values, ref], separators=(",", ":"))
     return json.dumps(dict(receptor), separators=(",", ":"))
 
@@ -823,6 +823,19 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
         for suffix in ("", "-wal", "-shm", "-journal", ".host"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)
     return SimulationIndex(path), n
+
+
+def _filters(state: str | Sequence[str] | None, scene_id: str | None) -> tuple[str, list[Any]]:
+    """The WHERE text and arguments selecting state(s) and a scene."""
+    where, args = ["1"], []
+    if state is not None:
+        states = [_check_state(s) for s in ([state] if isinstance(state, str) else state)]
+        where.append(f"state IN ({', '.join('?' for _ in states)})")
+        args.extend(states)
+    if scene_id is not None:
+        where.append("scene_id = ?")
+        args.append(scene_id)
+    return " AND ".join(where), args
 
 
 def _check_state(state: str) -> str:

@@ -323,7 +323,7 @@ class Model:
             return None
         if scene_id is not None and before.get("scene") != scene_id:
             return None
-        ids = list(self.index.states(list(self.config.mets)))
+        ids = self.index.ids(met=list(self.config.mets))
         return ids if len(ids) == before.get("n") else None
 
     def reconcile(self, sim_ids: Sequence[str], retry_failed: bool = False,
@@ -332,7 +332,8 @@ class Model:
 
         Complete on disk (same settings) -> complete; missing or stale outputs -> pending;
         failed stays failed unless ``retry_failed``. Rows another run holds are left alone.
-        Only simulations with a folder are looked at on disk: one without has not run.
+        Only simulations with a folder or a state other than pending are looked at: a pending
+        one without a folder has not run (a million of them cost one query).
 
         Returns
         -------
@@ -340,36 +341,31 @@ class Model:
             ``complete``, ``todo`` and ``failed`` id lists.
         """
         skip = self.config.skip_existing if skip_existing is None else skip_existing
-        states = self.index.states()
         folders = self.simulation_folders()
-        out: dict[str, list[str]] = {"complete": [], "todo": [], "failed": []}
+        states = self.index.states(but_pending=True)
+        wanted = set(sim_ids)
+        done, failed = set(), set()
         to_complete, to_reset, to_retry = [], [], []
-        for sim_id in sim_ids:
-            state = states.get(sim_id)
-            if state is None:
-                continue
+        for sim_id in sorted(s for s in folders | states.keys() if s in wanted):
+            state = states.get(sim_id, "pending")
             if state == "running":
-                out["todo"].append(sim_id)
                 continue
-            done = False
-            if sim_id in folders:
-                done = skip and self._done_on_disk(sim_id, state)
-            if done:
-                out["complete"].append(sim_id)
+            if sim_id in folders and skip and self._done_on_disk(sim_id, state):
+                done.add(sim_id)
                 if state != "complete":
                     to_complete.append(sim_id)
             elif state == "failed" and not retry_failed:
-                out["failed"].append(sim_id)
-            else:
-                out["todo"].append(sim_id)
-                if state != "pending":
-                    (to_retry if state == "failed" else to_reset).append(sim_id)
+                failed.add(sim_id)
+            elif state != "pending":
+                (to_retry if state == "failed" else to_reset).append(sim_id)
             if not skip and state == "complete":
                 to_reset.append(sim_id)
         self.index.mark_complete(to_complete)
         self.index.reset(to_reset, ("pending", "complete"))
         self.index.reset(to_retry, ("failed",), attempts=True)
-        return out
+        return {"complete": [s for s in sim_ids if s in done],
+                "todo": [s for s in sim_ids if s not in done and s not in failed],
+                "failed": [s for s in sim_ids if s in failed]}
 
     def simulation_folders(self) -> set[str]:
         """Names of the simulation folders on disk (one listing, not a look per simulation):

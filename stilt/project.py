@@ -239,11 +239,11 @@ def _coverage_problems(model: Any, met: str, todo: list[dict[str, Any]]) -> list
     found: dict[Any, Any] = {}
     by_file: dict[Path, list[int]] = {}
     for k, p in enumerate(todo):
-        when = np.datetime64(p["receptor"].time, "m")
+        when = p["receptor"].time
         if when not in found:
             try:
                 src = _resolved_met(cfg, met, model.project)
-                found[when] = (src.find_files(when, cfg.n_hours)[0].path
+                found[when] = (src.find_files(np.datetime64(when, "m"), cfg.n_hours)[0].path
                                if hasattr(src, "find_files") else None)
             except StiltError as exc:
                 found[when] = str(exc)
@@ -276,14 +276,20 @@ def _outside_grid(receptors: list[Any], path: Path) -> dict[int, str]:
                                "nx": inv.nx, "ny": inv.ny})
     if grid.is_global:
         return {}
-    owner, lats, lons = [], [], []
+    owner: list[int] = []
+    lats: list[float] = []
+    lons: list[float] = []
     for k, receptor in enumerate(receptors):
-        lat = np.atleast_1d(getattr(receptor, "latitudes", receptor.latitude))
-        owner += [k] * lat.size
-        lats.append(lat)
-        lons.append(np.atleast_1d(getattr(receptor, "longitudes", receptor.longitude)))
-    lat_all = np.concatenate(lats).astype(float)
-    lon_all = np.concatenate(lons).astype(float)
+        if hasattr(receptor, "latitudes"):  # every point of a multi-point receptor
+            owner += [k] * len(receptor.latitudes)
+            lats += receptor.latitudes
+            lons += receptor.longitudes
+        else:
+            owner.append(k)
+            lats.append(receptor.latitude)
+            lons.append(receptor.longitude)
+    lat_all = np.asarray(lats, dtype=float)
+    lon_all = np.asarray(lons, dtype=float)
     x, y = grid.to_grid(lat_all, lon_all)
     bad = ~((x >= 1) & (x <= inv.nx) & (y >= 1) & (y <= inv.ny))
     out: dict[int, str] = {}
