@@ -6,11 +6,15 @@ receptor, met, scene id, transport config hash, state (``pending``, ``running``,
 ``failed``), failure reason class and message, attempt count, timings, the claiming host/pid
 and a lease expiry.
 
-Claims are atomic (``BEGIN IMMEDIATE``) and carry a lease: a running simulation whose lease
-has expired, or whose claiming process on this host no longer exists, can be claimed again; a
-simulation attempted ``max_attempts`` times is marked failed instead. The files on disk are the
-truth: :meth:`SimulationIndex.rebuild` replaces every row from the output tree's status
-records, so a lost or corrupt index loses nothing.
+Rows are small (a point receptor is stored as ``[time, longitude, latitude, altitude]``), so
+a million registered simulations take about 200 MB. Claims are atomic (``BEGIN IMMEDIATE``),
+take pending rows in registration order (stepping through them lazily, at the same cost for
+ten or a million) and carry a lease: a running simulation whose lease has expired, or whose
+claiming process on this host no longer exists, can be claimed again; a simulation attempted
+``max_attempts`` times is marked failed instead. The files on disk are the truth:
+:meth:`SimulationIndex.rebuild` replaces every row from the status records of the simulations
+that ran and the stored receptors of those that did not (:mod:`stilt.registration`), so a
+lost or corrupt index loses nothing.
 
 SQLite locking is unreliable on network file systems. On nfs, lustre, gpfs, cifs (and the like)
 the index is used from one host only: the first host to open it is recorded beside it
