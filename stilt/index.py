@@ -400,7 +400,7 @@ class SimulationIndex:
     def states(self, but_pending: bool = False) -> dict[str, str]:
         """The state of every simulation by id (``but_pending``: of those not pending): a
         light query for a million rows (no receptor decoded)."""
-        where = " WHERE state != 'pending'" if but_pending else ""
+        where = " WHERE state IN ('running', 'complete', 'failed')" if but_pending else ""
         return dict(self._con.execute(f"SELECT sim_id, state FROM simulations{where}"))
 
     # -- claims -------------------------------------------------------------------------------

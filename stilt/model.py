@@ -363,9 +363,10 @@ class Model:
         self.index.mark_complete(to_complete)
         self.index.reset(to_reset, ("pending", "complete"))
         self.index.reset(to_retry, ("failed",), attempts=True)
-        return {"complete": [s for s in sim_ids if s in done],
-                "todo": [s for s in sim_ids if s not in done and s not in failed],
-                "failed": [s for s in sim_ids if s in failed]}
+        settled = done | failed
+        return {"complete": [s for s in sim_ids if s in done] if done else [],
+                "todo": [s for s in sim_ids if s not in settled] if settled else list(sim_ids),
+                "failed": [s for s in sim_ids if s in failed] if failed else []}
 
     def simulation_folders(self) -> set[str]:
         """Names of the simulation folders on disk (one listing, not a look per simulation):
