@@ -145,3 +145,20 @@ def test_receptors_are_stored_packed_and_read_back_whole(receptor) -> None:
     assert stilt.receptors.receptor_from_dict(unpack_receptor(text)) == receptor
     if receptor.kind == "point":
         assert len(text) < 60
+
+
+def test_a_file_based_pull_worker_takes_a_scene_from_the_scene_files(tmp_path,
+                                                                     monkeypatch) -> None:
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    project = orch_fakes.small_project(tmp_path / "p", n=3)
+    model = stilt.Model(project)
+    model.register_pending()
+    extra = tmp_path / "orbit.csv"
+    extra.write_text("time,lon,lat,zagl\n2023-07-15 18:00,-101.0,39.0,5\n"
+                     "2023-07-15 18:00,-101.0,39.2,5\n")
+    model.register_pending(receptors=extra, scene_id="orbit-1")
+    assert by_id(project) == []
+    report = model.pull_simulations(files=True, scene_id="orbit-1")
+    assert sorted(orch_fakes.calls(log)) == ["39.0000", "39.2000"]
+    assert len(by_id(project)) == 2 and not report.failed
