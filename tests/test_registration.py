@@ -98,7 +98,7 @@ def test_kill_9_during_registration_leaves_a_sound_index_that_a_new_one_complete
 
         def killing(self):
             commits.append(1)
-            if len(commits) == 3:  # the schema and two chunks are in: kill -9 now
+            if len(commits) == 3:  # the new index filled from disk and one chunk are in: kill -9
                 os.kill(os.getpid(), signal.SIGKILL)
             return original(self)
 
