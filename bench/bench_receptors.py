@@ -126,8 +126,9 @@ def watch_run(root: Path, watch: float) -> dict[str, float]:
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=120)
     span = w1 - w0
-    return {"first": first, "first_cpu": first_cpu, "parent": (p1 - p0) / span, "workers": (c1 - c0) / span,
-            "n_workers": len(workers), "started": (done1 - done0) / span}
+    return {"first": first, "first_cpu": first_cpu, "parent": (p1 - p0) / span,
+            "workers": (c1 - c0) / span, "n_workers": len(workers),
+            "started": (done1 - done0) / span}
 
 
 def main() -> None:
