@@ -179,8 +179,6 @@ def check_project(directory: str | Path) -> ProjectCheck:
     ConfigError
         The config or receptors cannot be read at all (other problems are collected).
     """
-    import numpy as np
-
     from stilt.model import Model
     from stilt.simulation import SimulationPaths, needed_work
 

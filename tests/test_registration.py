@@ -17,7 +17,6 @@ import stilt
 from stilt.cli import main
 from stilt.index import SimulationIndex, pack_receptor, unpack_receptor
 
-FAKES = str(Path(orch_fakes.__file__))
 
 
 def by_id(project: Path) -> list[str]:
