@@ -96,6 +96,9 @@ FOOT_HNF_ATTRS = {"long_name": "footprint (sensitivity) accumulated since the pr
                                "model step", "units": FOOT_UNITS}
 #: release height of each particle
 XHGT_ATTRS = {"long_name": "release height of the particle above ground", "units": "m"}
+#: how each particle's run ended (CF flags; the core's ps_alive and ps_left_grid)
+STATUS_ATTRS = {"long_name": "how the particle's run ended", "flag_values": np.array([0, 1],
+                dtype=np.int8), "flag_meanings": "ran_to_end left_met_grid"}
 _DOUBLE = ("long", "lati", "foot", "foot_no_hnf_dilution")
 #: doubles in the core's per-call output buffer (NDIAG x particles x steps): 16 MB
 _OUT_BUDGET = 2_000_000
@@ -615,14 +618,17 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     data_vars = {c: (("time", "indx"), store[c][:ntime],
                      FOOT_HNF_ATTRS if hnf and c == "foot" else COLUMN_ATTRS[c]) for c in cols}
     data_vars["xhgt"] = (("indx",), z_release, XHGT_ATTRS)
+    data_vars["status"] = (("indx",), np.where(pstat == 1, 1, 0).astype(np.int8), STATUS_ATTRS)
     coords = {
         "time": ("time", np.asarray(step_times, dtype=float),
                  {"long_name": "minutes since release (negative: backward)", "units": "min"}),
         "indx": ("indx", np.arange(1, numpar + 1, dtype=np.int64),
-                 {"long_name": "particle index", "units": "1"}),
+                 {"long_name": "particle index", "units": "1", "cf_role": "trajectory_id"}),
     }
     attrs: dict[str, Any] = {
         "title": "stilt particle ensemble (HYSPLIT-STILT compatible)",
+        "Conventions": "CF-1.8",
+        "featureType": "trajectory",
         "stilt_version": get_version(),
         **receptor_attrs(release),
         "seed": int(seed),
