@@ -371,17 +371,17 @@ def fold_records(model: Any, folder: Path) -> dict[str, dict[str, Any]]:
     records = claims.read_records(folder)
     if not records:
         return records
-    rows = {r["sim_id"]: r for r in index.rows()}
+    states = index.states()  # light: a million rows are not decoded at each fold
     for sim_id, rec in records.items():
-        row = rows.get(sim_id)
-        if row is None or row["state"] == "running":
+        state = states.get(sim_id)
+        if state is None or state == "running":
             continue
-        if rec.get("state") == "complete" and row["state"] != "complete":
+        if rec.get("state") == "complete" and state != "complete":
             paths = SimulationPaths.of(model.output, sim_id)
-            if needed_work(paths, config, row["met"]) == (False, []):
+            if needed_work(paths, config, index.get(sim_id)["met"]) == (False, []):
                 index.complete(sim_id, None, rec.get("outputs") or [], rec.get("duration"),
                                rec.get("transport_hash"))
-        elif rec.get("state") == "failed" and row["state"] == "pending":
+        elif rec.get("state") == "failed" and state == "pending":
             index.fail(sim_id, None, rec.get("reason") or "ERROR",
                        f"{rec.get('message') or ''} (job {rec.get('job_id')}_"
                        f"{rec.get('task_id')})", 0)
@@ -418,13 +418,12 @@ def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
             summary["live"].append(run.job_id)
             continue
         bad = sorted({s for s in task_states.values() if s != "COMPLETED"})
-        rows = {r["sim_id"]: r for r in index.rows()}
+        states = index.states()
         for sim_id in run.sim_ids:
-            row = rows.get(sim_id)
-            if row is None or row["state"] != "pending" or sim_id in records:
+            if states.get(sim_id) != "pending" or sim_id in records:
                 continue
             paths = SimulationPaths.of(model.output, sim_id)
-            if needed_work(paths, config, row["met"]) == (False, []):
+            if needed_work(paths, config, index.get(sim_id)["met"]) == (False, []):
                 index.mark_complete([sim_id])
                 continue
             last = claims.latest_claim(run.folder / "claims", sim_id) or {}

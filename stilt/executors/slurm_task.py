@@ -209,12 +209,11 @@ def run_task(run_dir: str | Path) -> int:
     return worst
 
 
-def _registered(root: Path, scene_id: str | None) -> list[dict[str, Any]]:
-    """Registered simulations not yet complete, from their status records on disk."""
-    from stilt.simulation import collect_records
-
+def _registered(model: Any, scene_id: str | None) -> list[dict[str, Any]]:
+    """Registered simulations not yet complete, read without the index: the stored receptors
+    x the config's mets, less those whose status record on disk is complete or failed."""
     out = []
-    for rec in collect_records(root):
+    for rec in model.records_on_disk(fresh=True):
         if rec.get("state") in ("complete", "failed"):
             continue
         if scene_id is not None and rec.get("scene_id") != scene_id:
@@ -228,8 +227,9 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
                     timeout: float | None = None, scene_id: str | None = None) -> Any:
     """A pull worker that needs no index: ``stilt pull``/``serve`` inside a Slurm job.
 
-    It takes the registered simulations from their status records on disk
-    (``register_pending`` writes them), coordinates with every other such worker through claim
+    It takes the registered simulations from the stored receptors and config, less those
+    whose status record on disk is complete or failed (:mod:`stilt.registration`),
+    coordinates with every other such worker through claim
     files in ``<output>/slurm/pull/`` and publishes status records there, which ``stilt
     status`` on the login node folds into the index. With ``follow`` it looks for new
     registrations every ``poll`` seconds until SIGTERM/SIGINT (``scancel``, the time limit's
@@ -248,7 +248,7 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
     t0 = time.time()
     with StopSignals(raise_in_main=True) as stop:
         while not stop.flag:
-            sims = _registered(Path(model.output), scene_id)
+            sims = _registered(model, scene_id)
             run = {"output": str(model.output), "project": str(model.project),
                    "simulations": sims, "n_tasks": 1, "processes": max(n_workers, 1),
                    "lease_seconds": ex.lease_seconds, "max_attempts": ex.max_attempts,
