@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
-from validation_cases import (CASES, NOISE_FACTOR, NUMPAR, OUR_SEEDS, binary_runs,
-                              compare_case, our_run, within)
+from validation_cases import (BINARY_DATA, BINARY_SEEDS, CASES, NOISE_FACTOR, NUMPAR,
+                              OUR_SEEDS, binary_runs, compare_case, our_run, within)
 import stilt
 
 #: the statistics asserted within the binary's seed-to-seed range, and which way is better
@@ -42,23 +43,22 @@ def _check(mine: list[dict], theirs: list[dict], skip: tuple[str, ...] = ()) -> 
 
 
 def test_binary_receptor_files_are_the_cases() -> None:
-    """The stored runs are the cases: four seeds x 500 particles alive at every hour, every
-    seed a different realisation; the column's particles start spread over 0-2000 m (the
-    binary's vertical line source), the tower's near 300 m."""
+    """The stored runs are the cases: four seeds x 500 particles alive at every hour of the
+    run, every seed a different realisation; the column's particles start spread over
+    0-2000 m (the binary's vertical line source), the tower's near 300 m."""
     for name in ("ngm_tower300", "ngm_column", "ngm_multiday"):
-        runs = binary_runs(name)
-        assert len(runs) == 4
-        for run in runs:
-            assert run["summary"].n == NUMPAR
-            assert run["summary"].foot_hour.size == CASES[name].hours
-            assert np.all(run["summary"].hourly["alive"] == NUMPAR)
-        heights = [r["summary"].hourly["z"][-1] for r in runs]
-        assert len(set(heights)) == 4
-    first = binary_runs("ngm_column")[0]["zagl_first"]
-    assert first.min() < 50.0 and first.max() > 1950.0
-    assert abs(np.median(first) - 1000.0) < 60.0
-    tower = binary_runs("ngm_tower300")[0]["zagl_first"]
-    assert abs(np.median(tower) - 300.0) < 10.0
+        with xr.open_dataset(BINARY_DATA / f"{name}.nc") as ds:
+            assert list(ds.seed.values) == list(BINARY_SEEDS)
+            assert ds.sizes["indx"] == NUMPAR and ds.sizes["time"] == CASES[name].hours
+            assert bool(ds.zagl.notnull().all())
+            last = ds.zagl.isel(time=-1).mean("indx").values
+            assert np.unique(last).size == len(BINARY_SEEDS)
+            first = ds.zagl_first.values
+        if name == "ngm_column":
+            assert np.all(first.min(axis=1) < 50.0) and np.all(first.max(axis=1) > 1950.0)
+            assert np.all(np.abs(np.median(first, axis=1) - 1000.0) < 60.0)
+        elif name == "ngm_tower300":
+            assert np.all(np.abs(np.median(first, axis=1) - 300.0) < 10.0)
 
 
 def test_column_release_heights_match_binary(shared_dir: Path) -> None:
@@ -72,7 +72,8 @@ def test_column_release_heights_match_binary(shared_dir: Path) -> None:
     np.testing.assert_allclose(ours.xhgt.values, (np.arange(1, NUMPAR + 1) - 0.5) * 4.0)
     q = np.linspace(0.1, 0.9, 9)
     mine = np.quantile(ours.zagl.sel(time=-1.0).values, q)
-    runs = [np.quantile(r["zagl_first"], q) for r in binary_runs("ngm_column")]
+    with xr.open_dataset(BINARY_DATA / "ngm_column.nc") as ds:
+        runs = [np.quantile(z, q) for z in ds.zagl_first.values]
     spread = max(np.max(np.abs(a - b)) for a in runs for b in runs)
     print("deciles ours - binary seed 42:", np.round(mine - runs[0], 1), "spread", spread)
     assert np.max(np.abs(mine - np.mean(runs, axis=0))) <= 25.0

@@ -46,7 +46,7 @@ import xarray as xr
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 from oracle_ensembles import pool  # noqa: E402
-from validation_cases import (BINARY_SEEDS, CASES, MAP_HOURS, NUMPAR, OUR_SEEDS,  # noqa: E402
+from validation_cases import (CASES, MAP_HOURS, NUMPAR, OUR_SEEDS,  # noqa: E402
                               NOISE_FACTOR, SPLITS, binary_runs, compare_case, group,
                               our_run, within)
 
@@ -256,17 +256,17 @@ def case_figures(name: str, ours: list[dict[str, Any]], binary: list[dict[str, A
               "spatial Pearson r of the hour's footprint", f"{case.title}: {2 * NUMPAR} "
               f"particles against {2 * NUMPAR}", OUT / f"{name}_hourly_r.png")
     all_ours, all_bin = (pool(r["summary"] for r in runs) for runs in (ours, binary))
-    singles = [(f"binary seed {s} ({NUMPAR})" if i == 0 else "_", r["summary"].foot_hour
-                / r["summary"].n, "C7-") for i, (s, r) in enumerate(zip(BINARY_SEEDS, binary))]
+    singles = [(f"binary, each seed ({NUMPAR})" if i == 0 else "_", r["summary"].foot_hour
+                / r["summary"].n, "C7-") for i, r in enumerate(binary)]
     lines_png(hours, [(f"stilt, 4 seeds pooled ({all_ours.n})", all_ours.foot_hour
                        / all_ours.n, "C0-o"),
                       (f"binary, 4 seeds pooled ({all_bin.n})", all_bin.foot_hour / all_bin.n,
                        "k-s")] + singles,
               "foot per particle and hour [ppm (umol m-2 s-1)-1]", case.title,
               OUT / f"{name}_foot_per_hour.png", log=True)
-    height = [(f"binary seed {s} ({NUMPAR})" if i == 0 else "_",
+    height = [(f"binary, each seed ({NUMPAR})" if i == 0 else "_",
                r["summary"].hourly["z"] / r["summary"].hourly["alive"], "C7-")
-              for i, (s, r) in enumerate(zip(BINARY_SEEDS, binary))]
+              for i, r in enumerate(binary)]
     lines_png(hours, [(f"stilt, 4 seeds pooled ({all_ours.n})",
                        all_ours.hourly["z"] / all_ours.hourly["alive"], "C0-o"),
                       (f"binary, 4 seeds pooled ({all_bin.n})",
