@@ -31,6 +31,7 @@ from stilt.errors import ConfigError, short_repr
 from stilt.ids import check_name
 
 __all__ = ["ModelConfig", "FootprintConfig", "ExecutionConfig", "load_config", "save_config",
+           "TRAJECTORY_STORAGE",
            "config_differences", "DEFAULT_CELL_BUDGET"]
 
 #: largest footprint (cells x hourly layers) accepted without raising the budget
@@ -351,7 +352,10 @@ class ExecutionConfig:
 
 
 _FIELDS = ("n_hours", "numpar", "seed", "mets", "footprints", "hnf_plume", "execution",
-           "skip_existing", "output_dir", "cell_budget", "plots")
+           "skip_existing", "output_dir", "cell_budget", "plots", "trajectories",
+           "thin_minutes")
+#: what becomes of a simulation's trajectory files once its footprints are written
+TRAJECTORY_STORAGE = ("keep", "thin", "drop")
 
 
 class ModelConfig:
@@ -384,6 +388,14 @@ class ModelConfig:
     plots : bool, optional
         At the end of ``stilt run``, draw the mean footprint map of each footprint to
         ``<output_dir>/plots/summary_<name>.png`` (needs matplotlib; default False).
+    trajectories : {"keep", "thin", "drop"}, optional
+        What becomes of the trajectory files once every footprint of the simulation is
+        written: ``keep`` them (default), ``thin`` them to one row every ``thin_minutes``
+        (foot and samt summed over the rows left out), or ``drop`` them. The simulation stays
+        complete either way; a footprint added or changed later needs the full trajectories,
+        so the transport of such a simulation is run again (same seed: the same particles).
+    thin_minutes : int, optional
+        Minutes between the rows ``trajectories: thin`` keeps (default 10).
     **params
         Transport parameters by their lower-case HYSPLIT-STILT names (``kmix0``, ``varsiwant``,
         ``delt``...), checked against :data:`stilt.params.PARAMETERS`.
@@ -400,7 +412,7 @@ class ModelConfig:
                  execution: ExecutionConfig | Mapping[str, Any] | None = None,
                  skip_existing: bool = True, output_dir: str = "out",
                  cell_budget: int = DEFAULT_CELL_BUDGET, plots: bool = False,
-                 **params: Any) -> None:
+                 trajectories: str = "keep", thin_minutes: int = 10, **params: Any) -> None:
         self.mets = self._check_mets(mets or {})
         self.footprints = self._check_footprints(footprints or {})
         if execution is None:
@@ -425,6 +437,15 @@ class ModelConfig:
         if isinstance(cell_budget, bool) or not isinstance(cell_budget, int) or cell_budget < 1:
             raise ConfigError(f"cell_budget: {cell_budget!r} must be a positive whole number")
         self.cell_budget = cell_budget
+        if trajectories not in TRAJECTORY_STORAGE:
+            raise ConfigError(f"trajectories: {trajectories!r} must be one of "
+                              f"{', '.join(TRAJECTORY_STORAGE)}")
+        self.trajectories = trajectories
+        if (isinstance(thin_minutes, bool) or not isinstance(thin_minutes, int)
+                or not 1 <= thin_minutes <= 100000):
+            raise ConfigError(f"thin_minutes: {thin_minutes!r} must be a whole number of "
+                              "minutes in 1..100000")
+        self.thin_minutes = thin_minutes
         self.params = self._check_params(dict(params), n_hours, numpar)
         self.n_hours = int(self.params.pop("n_hours"))
         self.numpar = int(self.params.pop("numpar"))
@@ -516,6 +537,9 @@ class ModelConfig:
         return given
 
     def _cross_checks(self) -> None:
+        if self.trajectories == "drop" and not self.footprints:
+            raise ConfigError("trajectories: drop needs footprints (without any, the "
+                              "trajectories are a project's only output)")
         layers_per_run = abs(self.n_hours) + 1
         for name, fp in self.footprints.items():
             ny, nx = fp.shape
@@ -604,6 +628,10 @@ class ModelConfig:
             out["cell_budget"] = self.cell_budget
         if self.plots:
             out["plots"] = True
+        if self.trajectories != "keep":
+            out["trajectories"] = self.trajectories
+        if self.thin_minutes != 10:
+            out["thin_minutes"] = self.thin_minutes
         out.update({k: _jsonable(v) for k, v in self.params.items()})
         return out
 

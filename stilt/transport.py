@@ -38,7 +38,7 @@ _DC = {name: i for i, name in enumerate(
 NDIAG = len(_DC)
 _SUMMED = ("foot", "samt")  # summed over the output interval; the rest are end-of-step values
 
-#: CF attributes of every output column (physics.md 4.2)
+#: CF attributes of every output column (docs/physics.md §7.4)
 COLUMN_ATTRS: dict[str, dict[str, str]] = {
     "long": {"long_name": "particle longitude", "units": "degrees_east",
              "standard_name": "longitude"},
@@ -96,6 +96,9 @@ FOOT_HNF_ATTRS = {"long_name": "footprint (sensitivity) accumulated since the pr
                                "model step", "units": FOOT_UNITS}
 #: release height of each particle
 XHGT_ATTRS = {"long_name": "release height of the particle above ground", "units": "m"}
+#: how each particle's run ended (CF flags; the core's ps_alive and ps_left_grid)
+STATUS_ATTRS = {"long_name": "how the particle's run ended", "flag_values": np.array([0, 1],
+                dtype=np.int8), "flag_meanings": "ran_to_end left_met_grid"}
 _DOUBLE = ("long", "lati", "foot", "foot_no_hnf_dilution")
 #: doubles in the core's per-call output buffer (NDIAG x particles x steps): 16 MB
 _OUT_BUDGET = 2_000_000
@@ -117,7 +120,7 @@ class Release:
 
         Particles are split over the points in consecutive blocks; within a point spanning two
         heights the height is linear in the particle index, R-STILT's
-        ``(indx - 0.5) * (top - bottom) / n + bottom`` (physics.md 3.10).
+        ``(indx - 0.5) * (top - bottom) / n + bottom`` (docs/physics.md §4.5).
         """
         npts = self.latitude.size
         indx = np.arange(numpar)
@@ -287,7 +290,7 @@ def _met_source(met: Any, release: Release, n_hours: float) -> tuple[Any, list[s
 
 
 def _choose_dt(delt: float, vmax_cells_per_min: float, tratio: float) -> int:
-    """Model step in minutes (physics.md 2.3): fixed delt, or from tratio when delt <= 0."""
+    """Model step in minutes (docs/physics.md §4.2): fixed delt, or from tratio when delt <= 0."""
     if delt > 0:
         return int(delt)
     divisors = [d for d in range(60, 0, -1) if 60 % d == 0]
@@ -346,7 +349,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         Random seed; the same seed gives bit-identical results. None draws one.
     hnf_plume : bool, optional
         Store R-STILT's trajectory layout: ``foot`` after the hyper-near-field plume dilution
-        (physics.md 5.9), applied on every model step before the output thinning (so it does
+        (docs/physics.md §10.2), applied on every model step before the output thinning (so it does
         not depend on ``outdt``), and the raw value as ``foot_no_hnf_dilution``. Default
         False: ``foot`` is the raw value, as the HYSPLIT-STILT binary prints it.
     threads : int, optional
@@ -424,7 +427,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         check_gaps(span, [MetFile(Path("<met Dataset>"), times)])
     source.check_values(span)  # NaN / inf met: refused before any particle moves
 
-    # internal vertical grid (physics.md 2.1)
+    # internal vertical grid (docs/physics.md §3.1)
     z_top = float(p["z_top"])
     lev = source.level_values
     z_data_top = _approx_top_height(source.ksys, lev, source.attrs)
@@ -615,14 +618,17 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     data_vars = {c: (("time", "indx"), store[c][:ntime],
                      FOOT_HNF_ATTRS if hnf and c == "foot" else COLUMN_ATTRS[c]) for c in cols}
     data_vars["xhgt"] = (("indx",), z_release, XHGT_ATTRS)
+    data_vars["status"] = (("indx",), np.where(pstat == 1, 1, 0).astype(np.int8), STATUS_ATTRS)
     coords = {
         "time": ("time", np.asarray(step_times, dtype=float),
                  {"long_name": "minutes since release (negative: backward)", "units": "min"}),
         "indx": ("indx", np.arange(1, numpar + 1, dtype=np.int64),
-                 {"long_name": "particle index", "units": "1"}),
+                 {"long_name": "particle index", "units": "1", "cf_role": "trajectory_id"}),
     }
     attrs: dict[str, Any] = {
         "title": "stilt particle ensemble (HYSPLIT-STILT compatible)",
+        "Conventions": "CF-1.8",
+        "featureType": "trajectory",
         "stilt_version": get_version(),
         **receptor_attrs(release),
         "seed": int(seed),
