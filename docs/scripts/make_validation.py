@@ -22,8 +22,9 @@ each half of each split (twelve values). It writes into ``docs/_static/validatio
   height, all four seeds pooled on each side, with each of the binary's seeds;
 
 and, unless ``--no-families``, runs docs/scripts/make_family_table.py and
-make_family_ensembles_table.py (the met-family tables). Takes about 10 minutes on 2 cores
-(the families about 5 more). Needs matplotlib (the ``plot`` extra).
+make_family_ensembles_table.py (the met-family tables). Our 20 runs took 11 minutes on a
+loaded 2-core machine, the comparisons and figures 2 more (the families about 5 more).
+Needs matplotlib (the ``plot`` extra).
 """
 
 from __future__ import annotations
