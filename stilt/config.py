@@ -186,9 +186,11 @@ class SlurmConfig:
     account, partition, time, mem, qos : str, optional
         ``#SBATCH --account/--partition/--time/--mem/--qos`` (``mem`` is per task, e.g. ``8G``).
     cpus_per_task : int
-        ``--cpus-per-task``; each task runs this many worker processes.
+        ``--cpus-per-task``: the CPUs of one task, shared by its worker processes, each with
+        ``execution.threads_per_worker`` threads.
     processes_per_task : int or None
-        Worker processes per task (None: ``cpus_per_task``; more than the cores is allowed).
+        Worker processes per task (None: ``cpus_per_task // threads_per_worker``; more than
+        the CPUs is allowed).
     sims_per_task : int
         Simulations per array task on average (the array has ``ceil(n / sims_per_task)`` tasks).
     max_parallel : int or None
@@ -291,6 +293,10 @@ class ExecutionConfig:
         Threads that share one simulation's particles inside a worker (OpenMP builds of the
         core; results are identical for any count). On Slurm give each task
         ``cpus_per_task`` = worker processes x threads.
+    met_cache_mb : float
+        Memory (MB) each worker keeps for the met it has read and remapped, so simulations on
+        the same met share that work (:mod:`stilt.met.cache`; results are identical with any
+        value). 0 turns it off. Default 256.
     timeout : float or None
         Seconds one simulation may take before it is stopped and marked failed (TIMEOUT).
     max_attempts : int
@@ -305,6 +311,7 @@ class ExecutionConfig:
     backend: str = "local"
     n_workers: int = 1
     threads_per_worker: int = 1
+    met_cache_mb: float = 256.0
     timeout: float | None = None
     max_attempts: int = 3
     lease_seconds: float = 300.0
@@ -330,6 +337,10 @@ class ExecutionConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ConfigError(f"execution {name}: {value!r} must be a whole number "
                                   f"in {lo}..{hi}")
+        if self.backend == "slurm" and self.threads_per_worker > self.slurm.cpus_per_task:
+            raise ConfigError(f"execution threads_per_worker {self.threads_per_worker} is more "
+                              f"than execution slurm cpus_per_task {self.slurm.cpus_per_task}: "
+                              "a task's workers share its CPUs")
         if self.timeout is not None:
             try:
                 timeout = float(self.timeout)
@@ -339,6 +350,15 @@ class ExecutionConfig:
             if not (math.isfinite(timeout) and timeout > 0):
                 raise ConfigError(f"execution timeout {self.timeout!r}: must be > 0 seconds")
             object.__setattr__(self, "timeout", timeout)
+        try:
+            cache_mb = float(self.met_cache_mb)
+        except (TypeError, ValueError):
+            cache_mb = math.nan
+        if isinstance(self.met_cache_mb, bool) or not (math.isfinite(cache_mb)
+                                                       and cache_mb >= 0):
+            raise ConfigError(f"execution met_cache_mb {self.met_cache_mb!r}: expected "
+                              "megabytes >= 0 (0 turns the met cache off)")
+        object.__setattr__(self, "met_cache_mb", cache_mb)
         lease = float(self.lease_seconds)
         if not (math.isfinite(lease) and lease >= 1):
             raise ConfigError(f"execution lease_seconds {self.lease_seconds!r}: must be >= 1")

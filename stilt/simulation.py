@@ -18,6 +18,9 @@ the transport twice, as R-STILT's ``simulation_step`` does: once without errors 
 R-STILT's ``particle``) and once with them (``_traj_error.nc``, R-STILT's ``particle_error``,
 with another seed); the footprints are made from the run without errors, as in R-STILT.
 
+A simulation's folder appears when it first runs: registering it writes its index row only
+(the stored receptors and config list the registered ones, :mod:`stilt.registration`).
+
 ``status.json`` records the transport hash of the trajectory file on disk and the hash of
 each footprint file on disk, so a rerun knows exactly what is still valid: nothing (transport
 settings changed), only the trajectories (footprint settings changed) or everything.
@@ -52,7 +55,7 @@ from stilt.ids import check_name, safe_path
 from stilt.receptors import Receptor, receptor_from_dict
 
 __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
-           "write_status", "register_record", "collect_records", "cleanup_temp",
+           "write_status", "collect_records", "cleanup_temp",
            "classify_failure", "SimulationTimeout"]
 
 TEMP_SUFFIX = ".tmp"
@@ -167,17 +170,6 @@ def cleanup_temp(folder: Path) -> int:
             entry.unlink(missing_ok=True)
             n += 1
     return n
-
-
-def register_record(paths: SimulationPaths, met: str, receptor: Receptor,
-                    scene_id: str | None) -> None:
-    """Write a pending status record for a newly registered simulation (kept when present)."""
-    if paths.status.exists():
-        return
-    write_status(paths, {"sim_id": paths.sim_id, "met": met, "receptor": receptor.to_dict(),
-                         "scene_id": scene_id, "state": "pending", "attempts": 0,
-                         "registered_at": time.time(), "transport_hash": None,
-                         "footprints": {}, "outputs": []})
 
 
 def needed_work(paths: SimulationPaths, config: ModelConfig,
@@ -447,6 +439,9 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
         # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
         threads = config.execution.threads_per_worker  # the same particles for any count
+        from stilt.met.cache import met_cache
+
+        met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
         particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
                                      hnf_plume=True, threads=threads, **main)
         errors = None
@@ -600,8 +595,8 @@ def iter_status_paths(root: str | Path,
             continue
         if not (folder / "status.json").is_file():
             if problems is not None:
-                problems.append(f"left out {folder}: no status.json (a later run registers it "
-                                "again)")
+                problems.append(f"left out {folder}: no status.json (pending again when its "
+                                "receptor is stored)")
             continue
         try:
             yield SimulationPaths.of(root, folder.name)
@@ -625,8 +620,8 @@ def collect_records(root: str | Path,
         rec = read_status(paths)
         if not rec or "met" not in rec or "receptor" not in rec:
             if problems is not None:
-                problems.append(f"left out {paths.status}: cannot be read as a status record (a "
-                                "later run registers it again)")
+                problems.append(f"left out {paths.status}: cannot be read as a status record "
+                                "(pending again when its receptor is stored)")
             continue
         rec["sim_id"] = paths.sim_id
         present = set(rec.get("outputs") or [])
