@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from oracle_ensembles import pool
 from validation_cases import (BINARY_DATA, BINARY_SEEDS, CASES, NOISE_FACTOR, NUMPAR,
                               OUR_SEEDS, binary_runs, compare_case, our_run, within)
 import stilt
@@ -22,13 +23,36 @@ CHECKED = {"pos_km": "low", "height_m": "low", "below": "low", "shift_km": "low"
            "r": "high", "r_after_h1": "high", "total": "one"}
 
 
-def _comparison(name: str, shared_dir: Path) -> tuple[list[dict], list[dict]]:
+def _our_runs(name: str, shared_dir: Path) -> list[dict]:
+    """Our four seeds of a case, reduced as the binary's are."""
+    met = stilt.MetConfig(shared_dir / "met", "oct1618.BIN")
+    return [our_run(name, seed, met) for seed in OUR_SEEDS]
+
+
+def _comparison(name: str, shared_dir: Path,
+                ours: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
     """Our four seeds against the binary's, as docs/validation.md tabulates them: pairs of
     our seeds against pairs of the binary's (12), and the binary's three splits into pairs."""
-    met = stilt.MetConfig(shared_dir / "met", "oct1618.BIN")
-    ours = [our_run(name, seed, met) for seed in OUR_SEEDS]
+    ours = _our_runs(name, shared_dir) if ours is None else ours
     result = compare_case(name, ours, binary_runs(name))
     return result["ours"], result["binary"]
+
+
+def _pooled_offset_in_standard_errors(name: str, ours: list[dict]) -> np.ndarray:
+    """Hour by hour, our pooled mean latitude and longitude minus the binary's (all seeds on
+    each side) in standard errors of that difference for independent particles: the
+    particles' spread about their mean (the binary's; ours agrees within 3 % from hour 3) over the
+    square root of the particle counts, ``std sqrt(1/n_ours + 1/n_binary)``; on
+    ``(2, hour)``."""
+    mine = pool(r["summary"] for r in ours)
+    with xr.open_dataset(BINARY_DATA / f"{name}.nc") as ds:
+        lat = ds.lati.stack(p=("seed", "indx"))
+        lon = ds.long.stack(p=("seed", "indx"))
+        n_bin = lat.sizes["p"]
+        diff = np.stack([mine.hourly["lat"] / mine.hourly["alive"] - lat.mean("p").values,
+                         mine.hourly["lon"] / mine.hourly["alive"] - lon.mean("p").values])
+        std = np.stack([lat.std("p").values, lon.std("p").values])
+    return diff / (std * np.sqrt(1.0 / mine.hourly["alive"] + 1.0 / n_bin))
 
 
 def _check(mine: list[dict], theirs: list[dict], skip: tuple[str, ...] = ()) -> None:
@@ -91,12 +115,23 @@ def test_receptor_within_binary_noise(name: str, shared_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_multiday_within_binary_noise_but_its_mean_position(shared_dir: Path) -> None:
-    """The 60-hour run: every statistic as for the 24-hour receptors but the mean position,
-    which is an open finding (docs/validation.md): from hour 28 back our ensemble's mean drifts
-    south-east of the binary's, 34 km at hour 60 (all four seeds pooled on each side), where
-    the binary's halves differ by 6-9 km; the pairs' worst hour, median 35 km against the
-    binary's 9-19 km, is held below its current 40 km."""
-    mine, theirs = _comparison("ngm_multiday", shared_dir)
+    """The 60-hour run: every statistic as for the 24-hour receptors but the worst-hour mean
+    position of the pairs, whose reference, the binary's three splits of its four seeds, is
+    far below the sampling error of a 1000-particle mean on this case (its seed means spread
+    0.16-0.4 times as much as independent particles' would from hour 24 on, docs/validation.md):
+    the pairs' median (35 km) is held below its current 40 km. The mean position is checked
+    instead against that sampling error: pooled (2000 against 2000) our mean latitude and
+    longitude are within three standard errors of the binary's at every hour from hour 2
+    (the largest is 0.9 with seeds 142-145; 32 of our seeds, 16000 particles, come within
+    6 km of the binary's mean at every hour). Hour 1 is left out: there our particles sit
+    0.0028 degree (240 m) west of the binary's, 4.2 standard errors with 16000 particles
+    (2.5 here), an offset that stays near 0.003 degree and drowns in the spread by hour 3
+    (docs/validation.md)."""
+    ours = _our_runs("ngm_multiday", shared_dir)
+    mine, theirs = _comparison("ngm_multiday", shared_dir, ours)
     _check(mine, theirs, skip=("pos_km",))
     assert max(s["pos_km"] for s in theirs) < 20.0
     assert float(np.median([s["pos_km"] for s in mine])) < 40.0
+    z = _pooled_offset_in_standard_errors("ngm_multiday", ours)
+    print("pooled offset in standard errors, lat / lon by hour:", np.round(z, 1))
+    assert np.all(np.abs(z[:, 1:]) < 3.0), np.round(z, 1)
