@@ -403,8 +403,10 @@ contains
         integer(ip) :: p, n, nsub, m, st, dst, ni, nj, c
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
-        real(dp) :: dist, fscale, xa, ya, ds
+        real(dp) :: dist, fscale, xa, ya, ds, tf_end, gx_end, gy_end
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
+        real(dp), dimension(w%nl) :: ug_end, vg_end  !! end-of-step winds before the errors
+        logical :: reuse
         real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
         status = status_ok
@@ -419,10 +421,12 @@ contains
         !$omp parallel do default(shared) schedule(dynamic, 8) &
         !$omp private(p, n, nsub, m, st, dst, ni, nj, c, ta, tb, tfa, tfb, v1, v2, xp, yp, sp, &
         !$omp h, x0, y0, zi, gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
-        !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg) &
+        !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg, reuse, tf_end, &
+        !$omp gx_end, gy_end, ug_end, vg_end) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
             if (pstat(p) /= 0) cycle
+            tf_end = nan  ! no end-of-step columns yet
             do n = 1, nsteps
                 ! a particle that ended its last step outside the binary's run domain has had
                 ! its row printed there and stops now, as in the binary
@@ -472,7 +476,10 @@ contains
                 ! two nodes' zi); start of step those of the end of the step before, i.e. at
                 ! its mean-advected position (xc, yc)
                 xa = x(p); ya = y(p)
-                do c = 1, 2
+                ! the start-of-step columns are those of the previous step's end (same
+                ! position (xc, yc), same time fraction): copied, not evaluated again
+                reuse = tfa == tf_end
+                do c = merge(2, 1, reuse), 2
                     ni = min(max(nint(merge(xc(p), xa, c == 1)) - w%i0, 1), w%nx)
                     nj = min(max(nint(merge(yc(p), ya, c == 1)) - w%j0, 1), w%ny)
                     call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, &
@@ -480,12 +487,22 @@ contains
                     call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, &
                         turb2, zi2, done2, tstatus)
                 end do
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), &
-                    sigv(:, 1), dens(:, 1), densd(:, 1), ug(:, 1), vg(:, 1), zia, gx, gy)
+                if (reuse) then
+                    sigw(:, 1) = sigw(:, 2); tl(:, 1) = tl(:, 2); sigu(:, 1) = sigu(:, 2)
+                    sigv(:, 1) = sigv(:, 2); dens(:, 1) = dens(:, 2)
+                    densd(:, 1) = densd(:, 2); ug(:, 1) = ug_end; vg(:, 1) = vg_end
+                    zia = zib; gx = gx_end; gy = gy_end
+                else
+                    call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
+                        zlev, xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), &
+                        sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), ug(:, 1), vg(:, 1), &
+                        zia, gx, gy)
+                end if
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
                     xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), &
                     dens(:, 2), densd(:, 2), ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                tf_end = tfb; gx_end = g2x; gy_end = g2y
+                ug_end = ug(:, 2); vg_end = vg(:, 2)
                 zi = [zia, zib]
                 xc(p) = xa; yc(p) = ya
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
