@@ -79,7 +79,7 @@ contains
         integer(ip), intent(in) :: n
         real(dp), intent(in) :: values(n)
         real(dp) :: med
-        real(dp) :: v(n)
+        real(dp), allocatable :: v(:)  !! n may be the number of particles: on the heap
         if (n == 0) then
             med = ieee_value(0.0_dp, ieee_quiet_nan)
             return
@@ -138,9 +138,11 @@ contains
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending time
         real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt)
         real(dp), intent(out) :: dx_med, dy_med
-        real(dp) :: dx(nt), dy(nt), px(np), py(np), xprev, yprev
+        real(dp) :: dx(nt), dy(nt), xprev, yprev
+        real(dp), allocatable :: px(:), py(:)  !! on the heap: the core is built with -fstack-arrays
         integer(ip) :: i, k, it, nd, nmed, nnear, near(nt)
         logical :: have_prev
+        allocate(px(np), py(np))
         nnear = 0
         do k = 1, nt
             if (abs(time(order(k))) < win3) then
