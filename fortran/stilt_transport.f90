@@ -285,33 +285,41 @@ contains
         real(dp), intent(in) :: x, y, tf
         real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
         real(dp), intent(out) :: zi, gx, gy
-        integer(ip) :: ii(4), jj(4), c, ni, nj, k1(w%nl), k2(w%nl)
-        real(dp) :: ww(4), a
+        integer(ip) :: ii(4), jj(4), c, ni, nj, k, k1(w%nl), k2(w%nl)
+        real(dp) :: ww(4), a1(4), a2(4), d, dd, u, v
         call corners(w, x, y, ii, jj, ww)
         ni = min(max(nint(x), 1), w%nx)
         nj = min(max(nint(y), 1), w%ny)
         call time_levels(w%nl, zlev, tf, zi1(ni, nj), zi2(ni, nj), zi, k1, k2)
-        sigw = (1.0_dp - tf) * turb1(tv_sigw, k1, ni, nj) + tf * turb2(tv_sigw, k2, ni, nj)
-        tl = (1.0_dp - tf) * turb1(tv_tl, k1, ni, nj) + tf * turb2(tv_tl, k2, ni, nj)
-        sigu = (1.0_dp - tf) * turb1(tv_sigu, k1, ni, nj) + tf * turb2(tv_sigu, k2, ni, nj)
-        sigv = (1.0_dp - tf) * turb1(tv_sigv, k1, ni, nj) + tf * turb2(tv_sigv, k2, ni, nj)
-        dens = 0.0_dp; densd = 0.0_dp; ug = 0.0_dp; vg = 0.0_dp; gx = 0.0_dp; gy = 0.0_dp
+        gx = 0.0_dp; gy = 0.0_dp
         do c = 1, 4
-            a = ww(c) * (1.0_dp - tf)
-            dens = dens + a * prof1(pv_rhom, :, ii(c), jj(c))
-            densd = densd + a * prof1(pv_rho, :, ii(c), jj(c))
-            ug = ug + a * prof1(pv_u, :, ii(c), jj(c))
-            vg = vg + a * prof1(pv_v, :, ii(c), jj(c))
-            a = ww(c) * tf
-            dens = dens + a * prof2(pv_rhom, :, ii(c), jj(c))
-            densd = densd + a * prof2(pv_rho, :, ii(c), jj(c))
-            ug = ug + a * prof2(pv_u, :, ii(c), jj(c))
-            vg = vg + a * prof2(pv_v, :, ii(c), jj(c))
+            a1(c) = ww(c) * (1.0_dp - tf)
+            a2(c) = ww(c) * tf
             gx = gx + ww(c) * gdx(ii(c), jj(c))
             gy = gy + ww(c) * gdy(ii(c), jj(c))
         end do
-        ug = ug * 60.0_dp / gx
-        vg = vg * 60.0_dp / gy
+        ! level by level, so that each node's column is read once and in memory order; every
+        ! sum is taken in the same order as term by term over the corners
+        do k = 1, w%nl
+            sigw(k) = (1.0_dp - tf) * turb1(tv_sigw, k1(k), ni, nj) + tf * turb2(tv_sigw, k2(k), ni, nj)
+            tl(k) = (1.0_dp - tf) * turb1(tv_tl, k1(k), ni, nj) + tf * turb2(tv_tl, k2(k), ni, nj)
+            sigu(k) = (1.0_dp - tf) * turb1(tv_sigu, k1(k), ni, nj) + tf * turb2(tv_sigu, k2(k), ni, nj)
+            sigv(k) = (1.0_dp - tf) * turb1(tv_sigv, k1(k), ni, nj) + tf * turb2(tv_sigv, k2(k), ni, nj)
+            d = 0.0_dp; dd = 0.0_dp; u = 0.0_dp; v = 0.0_dp
+            do c = 1, 4
+                d = d + a1(c) * prof1(pv_rhom, k, ii(c), jj(c))
+                dd = dd + a1(c) * prof1(pv_rho, k, ii(c), jj(c))
+                u = u + a1(c) * prof1(pv_u, k, ii(c), jj(c))
+                v = v + a1(c) * prof1(pv_v, k, ii(c), jj(c))
+                d = d + a2(c) * prof2(pv_rhom, k, ii(c), jj(c))
+                dd = dd + a2(c) * prof2(pv_rho, k, ii(c), jj(c))
+                u = u + a2(c) * prof2(pv_u, k, ii(c), jj(c))
+                v = v + a2(c) * prof2(pv_v, k, ii(c), jj(c))
+            end do
+            dens(k) = d; densd(k) = dd
+            ug(k) = u * 60.0_dp / gx
+            vg(k) = v * 60.0_dp / gy
+        end do
     end subroutine particle_columns
 
     pure subroutine classify(w, x, y, st)
