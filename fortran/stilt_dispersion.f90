@@ -159,9 +159,10 @@ contains
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
         integer(ip), intent(out) :: status             !! status_ok or status_out_of_range
         real(dp) :: zl(na), z, rem, dts, r, rc, r_full, rc_full, wp, zn, zlo, zup, dist, tneed, &
-            used, gn, un, p, frac, ugp, vgp, ztop
+            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb
         integer(ip) :: kb, k
         integer :: iter
+        logical :: mass_violation
 
         status = status_ok
         r_full = exp(-tlfrac)
@@ -177,6 +178,10 @@ contains
         wp = wnorm * asigw(kb)
         sigw_used = asigw(kb)
         tl_used = atl(kb)
+        dts_kb = tlfrac * atl(kb) / 60.0_dp  ! a full sub-step in layer kb (min)
+        ! dmas changes only where a mass-violation rate is given (otherwise it is multiplied
+        ! by exactly 1)
+        mass_violation = any(admv /= 0.0_dp)
         rem = dt_half
         iter = 0
         do while (rem > 0.0_dp)
@@ -185,7 +190,7 @@ contains
                 status = status_out_of_range
                 exit
             end if
-            dts = tlfrac * atl(kb) / 60.0_dp
+            dts = dts_kb
             if (rem > dts) then
                 r = r_full                  ! a full sub-step: R = exp(-tlfrac)
                 rc = rc_full
@@ -247,6 +252,7 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb + 1) / asigw(kb)
                             kb = kb + 1
+                            dts_kb = tlfrac * atl(kb) / 60.0_dp
                         else
                             wp = -wp
                         end if
@@ -261,6 +267,7 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb - 1) / asigw(kb)
                             kb = kb - 1
+                            dts_kb = tlfrac * atl(kb) / 60.0_dp
                         else
                             wp = -wp
                         end if
@@ -269,10 +276,12 @@ contains
             end if
             x = x + ugp * dir * used
             y = y + vgp * dir * used
-            if (z < zl(1)) then
-                dmas = dmas * (1.0_dp + admv(1) * used)
-            else
-                dmas = dmas * (1.0_dp + admv(min(kb + 1, na)) * used)
+            if (mass_violation) then
+                if (z < zl(1)) then
+                    dmas = dmas * (1.0_dp + admv(1) * used)
+                else
+                    dmas = dmas * (1.0_dp + admv(min(kb + 1, na)) * used)
+                end if
             end if
             z = max(0.0_dp, min(ztop, zn))
             if (z < hv) then
