@@ -16,7 +16,8 @@ the largest |difference| of each variable that differs and exits with status 1 i
 
 The cases cover the real NGM file of the oracle (../shared/met/oct1618.BIN, with and without
 turbulence, with transport errors, a column receptor with the plume dilution, two threads) and
-synthetic met of several vertical systems and field sets, with other receptors.
+synthetic met of several vertical systems and field sets, with other receptors, and particles
+leaving a small grid.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def _ngm() -> Any:
     return stilt.MetConfig(SHARED / "met", "oct1618.BIN")
 
 
-def _synth(vertical: str, surface: str) -> xr.Dataset:
+def _synth(vertical: str, surface: str, nx: int = 60, ny: int = 60) -> xr.Dataset:
     from stilt.met.synthetic import synthetic_met
 
-    return synthetic_met("2023-07-15T12:00", hours=8, nx=60, ny=60, vertical=vertical,
+    return synthetic_met("2023-07-15T12:00", hours=8, nx=nx, ny=ny, vertical=vertical,
                          surface=surface)
 
 
@@ -76,6 +77,9 @@ CASES: dict[str, tuple[Any, Any, dict[str, Any]]] = {
                          [dict(SYNTH_REC, altitude=20.0), dict(SYNTH_REC, latitude=40.6,
                                                                altitude=600.0)],
                          {"n_hours": -5, "numpar": 100, "seed": 6}),
+    "synth_small_grid_leaving": (lambda: _synth("sigma", "gdas", nx=14, ny=14),
+                                 dict(SYNTH_REC, latitude=40.0, longitude=-101.5),
+                                 {"n_hours": -7, "numpar": 100, "seed": 10, "outdt": 15}),
     "synth_hybrid_ngm_forward": (lambda: _synth("hybrid", "ngm"),
                                  dict(SYNTH_REC, time="2023-07-15T13:00"),
                                  {"n_hours": 5, "numpar": 100, "seed": 8, "nturb": 1}),

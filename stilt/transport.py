@@ -658,39 +658,46 @@ def _emit_rows(out: np.ndarray, nsteps: int, t_start: int, dt: int, total: int, 
     accumulated since the last row. With ``foot_hnf`` (particles x steps, the plume-diluted
     foot) ``foot`` sums it and ``foot_no_hnf_dilution`` the raw foot.
     """
+    # each step's increment of the summed columns (NaN: a stopped particle adds nothing)
+    steps_of = {c: np.nan_to_num(out[_DC[c], :, :nsteps]) for c in _SUMMED}
+    if foot_hnf is not None:
+        steps_of["foot_no_hnf_dilution"] = steps_of["foot"]
+        steps_of["foot"] = np.nan_to_num(foot_hnf[:, :nsteps])
+    rows = []  # (model step, output row) of the rows this chunk writes
     for n in range(nsteps):
         t_step = t_start + (n + 1) * dt
         since_out += abs(dt)
-        for c in _SUMMED:
-            acc[c] += np.nan_to_num(out[_DC[c], :, n] if foot_hnf is None or c != "foot"
-                                    else foot_hnf[:, n])
-        if foot_hnf is not None:
-            acc["foot_no_hnf_dilution"] += np.nan_to_num(out[_DC["foot"], :, n])
+        for c, a in acc.items():
+            a += steps_of[c][:, n]
         if outdt < 0:
             continue
         if outdt == 0 or since_out >= outdt or abs(t_step) >= total:
             k_out = len(step_times)
             step_times.append(t_step)
-            row = out[:, :, n]
-            live = ~np.isnan(row[_DC["x"]])
-            store["lati"][k_out] = np.nan
-            store["long"][k_out] = np.nan
-            if live.any():
-                la, lo = grid.to_latlon(row[_DC["x"], live], row[_DC["y"], live])
-                store["lati"][k_out, live] = la
-                store["long"][k_out, live] = lo
-            for c in cols:
-                if c in ("long", "lati"):
-                    continue
-                if c in acc:
-                    store[c][k_out] = np.where(live, acc[c], np.nan)
-                elif c == "wout":
-                    store[c][k_out] = -row[_DC[c]]  # the reference binary prints w positive downward
-                else:
-                    store[c][k_out] = row[_DC[c]]
-            for a in acc.values():
+            rows.append((n, k_out))
+            for c, a in acc.items():
+                if c in cols:
+                    store[c][k_out] = a
                 a[:] = 0.0
             since_out = 0
+    if rows:  # the other columns of all these rows at once
+        steps = [n for n, _ in rows]
+        block = slice(rows[0][1], rows[-1][1] + 1)  # rows are consecutive
+        xs, ys = out[_DC["x"]][:, steps].T, out[_DC["y"]][:, steps].T
+        live = ~np.isnan(xs)
+        store["lati"][block] = np.nan
+        store["long"][block] = np.nan
+        if live.any():
+            la, lo = grid.to_latlon(xs[live], ys[live])
+            store["lati"][block][live] = la
+            store["long"][block][live] = lo
+        for c in cols:
+            if c in acc:  # summed above; NaN once a particle has stopped
+                store[c][block][~live] = np.nan
+            elif c not in ("long", "lati"):
+                values = out[_DC[c]][:, steps].T
+                # the reference binary prints w positive downward
+                store[c][block] = -values if c == "wout" else values
     return since_out
 
 
