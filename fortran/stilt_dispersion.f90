@@ -160,8 +160,8 @@ contains
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
         integer(ip), intent(out) :: status             !! status_ok or status_out_of_range
         real(dp) :: zl(na), z, rem, dts, r, rc, r_full, rc_full, wp, zn, zlo, zup, dist, tneed, &
-            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb
-        integer(ip) :: kb, k
+            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb, dzl, daug, davg
+        integer(ip) :: kb, k, kbu
         integer :: iter
         logical :: mass_violation
 
@@ -177,9 +177,8 @@ contains
             if (z >= zl(k)) kb = k
         end do
         wp = wnorm * asigw(kb)
-        sigw_used = asigw(kb)
-        tl_used = atl(kb)
-        dts_kb = tlfrac * atl(kb) / 60.0_dp  ! a full sub-step in layer kb (min)
+        kbu = kb  ! the layer of the last sub-step (sigw_used, tl_used)
+        call enter_layer(kb, dts_kb, k, dzl, daug, davg)
         ! dmas changes only where a mass-violation rate is given (otherwise it is multiplied
         ! by exactly 1)
         mass_violation = any(admv /= 0.0_dp)
@@ -202,24 +201,20 @@ contains
             end if
             call rng_normal(rng, gn)
             wp = r * wp + rc * asigw(kb) * gn
-            sigw_used = asigw(kb)
-            tl_used = atl(kb)
+            kbu = kb
             ! mean wind at the current height: no-slip below level 1, linear in sigma above
             if (z < zl(1)) then
                 frac = z / zl(1)
                 ugp = aug(1) * frac
                 vgp = avg(1) * frac
+            else if (z >= zl(na)) then
+                ugp = aug(na)
+                vgp = avg(na)
             else
-                k = max(1_ip, min(kb, na - 1_ip))
-                if (z >= zl(na)) then
-                    ugp = aug(na)
-                    vgp = avg(na)
-                else
-                    frac = (z - zl(k)) / (zl(k + 1) - zl(k))
-                    frac = max(0.0_dp, min(1.0_dp, frac))
-                    ugp = aug(k) + frac * (aug(k + 1) - aug(k))
-                    vgp = avg(k) + frac * (avg(k + 1) - avg(k))
-                end if
+                frac = (z - zl(k)) / dzl
+                frac = max(0.0_dp, min(1.0_dp, frac))
+                ugp = aug(k) + frac * daug
+                vgp = avg(k) + frac * davg
             end if
             ! layer bounds
             if (kb == 1) then
@@ -253,7 +248,7 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb + 1) / asigw(kb)
                             kb = kb + 1
-                            dts_kb = tlfrac * atl(kb) / 60.0_dp
+                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
                         else
                             wp = -wp
                         end if
@@ -268,7 +263,7 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb - 1) / asigw(kb)
                             kb = kb - 1
-                            dts_kb = tlfrac * atl(kb) / 60.0_dp
+                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
                         else
                             wp = -wp
                         end if
@@ -293,6 +288,21 @@ contains
         end do
         sigma = 1.0_dp - z / depth
         wnorm = wp / asigw(kb)
+        sigw_used = asigw(kbu)
+        tl_used = atl(kbu)
+    contains
+        pure subroutine enter_layer(kb, dts, k, dzl, daug, davg)
+            !! What the sub-steps in layer kb use: the full sub-step dts (min) and the levels
+            !! k, k + 1 of the mean wind with their differences.
+            integer(ip), intent(in) :: kb
+            real(dp), intent(out) :: dts, dzl, daug, davg
+            integer(ip), intent(out) :: k
+            dts = tlfrac * atl(kb) / 60.0_dp
+            k = max(1_ip, min(kb, na - 1_ip))
+            dzl = zl(k + 1) - zl(k)
+            daug = aug(k + 1) - aug(k)
+            davg = avg(k + 1) - avg(k)
+        end subroutine enter_layer
     end subroutine vertical_half_step
 
     pure subroutine horizontal_turbulence(dt, hscale, sigu, sigv, gdisx, gdisy, up, vp, x, y, rng)

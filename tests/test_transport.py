@@ -411,6 +411,12 @@ def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
     assert max(calls) == 7
     for name in whole.data_vars:
         np.testing.assert_array_equal(whole[name].values, chunked[name].values)
+    # one step per call: every step interpolates its start-of-step columns afresh instead of
+    # taking the previous step's end-of-step ones
+    monkeypatch.setattr(tr, "_OUT_BUDGET", tr.NDIAG * 12)
+    single = run_trajectories(rec, met, n_hours=-2, numpar=12, seed=2)
+    for name in whole.data_vars:
+        np.testing.assert_array_equal(whole[name].values, single[name].values)
     # 70 m/s for 2 h is 504 km, 5.54 deg of longitude at 35N, westward (backward run); less
     # for the particles that spend time below the first internal level
     assert -105.0 - 5.54 < float(whole.long.mean("indx")[-1]) < -105.0 - 4.5
