@@ -1,12 +1,188 @@
 # Type stub for the private f2py extension stilt._core (f2py does not generate stubs).
-# Each section mirrors one section of fortran/_core_wrap.f90.
+# Each section mirrors one section of fortran/_core_wrap.f90 (what the package calls), then
+# of fortran/_core_checks_wrap.f90 (single kernels only the tests call).
 import numpy as np
 import numpy.typing as npt
 
+# ---- stilt_random ----
+def random_state_size() -> int: ...  # int32 words per particle state
+
+# ---- stilt_grid ----
+def grid_to_latlon(
+    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+def grid_to_xy(
+    par: npt.ArrayLike, nx: int, ny: int, lat: npt.ArrayLike, lon: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+def grid_metrics(
+    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+    npt.NDArray[np.float64], int,
+]: ...
+def grid_info(par: npt.ArrayLike, nx: int, ny: int) -> tuple[int, int, int, int]: ...
+def grid_wrap_xy(
+    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+
+# ---- stilt_met ----
+def met_internal_grid(
+    z_top: float, z_data_top: float, ndata: int
+) -> tuple[int, float, float, float]: ...
+def met_internal_sigma(
+    nl: int, aa: float, bb: float, cc: float, z_top: float
+) -> npt.NDArray[np.float64]: ...
+def met_remap(
+    ksys: int, lev: npt.ArrayLike, ptop: float, z_top: float, zsg: npt.ArrayLike, w_kind: int,
+    sfc: npt.ArrayLike, temp: npt.ArrayLike, uwnd: npt.ArrayLike, vwnd: npt.ArrayLike,
+    wwnd: npt.ArrayLike, q: npt.ArrayLike, rh: npt.ArrayLike, pres: npt.ArrayLike,
+    hgts: npt.ArrayLike, have_pres: int, have_hgts: int, humidity: int,
+) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
+
+# ---- stilt_transport ----
+def transport_threads(requested: int) -> int: ...  # threads in force (1 without OpenMP)
+def transport_surface_at(
+    sfc: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, ivar: int
+) -> npt.NDArray[np.float64]: ...
+def transport_init_rng(
+    seed: int, nrs: int, indx: npt.ArrayLike
+) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status
+def transport_advance(
+    i0: int, j0: int, nx_full: int, ny_full: int, wrap_x: int, z_top: float, t1: float,
+    t2: float, zsg: npt.ArrayLike, aa: float, bb: float, cc: float, prof1: npt.ArrayLike,
+    prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
+    turb1: npt.NDArray[np.float64], turb2: npt.NDArray[np.float64],
+    zi1: npt.NDArray[np.float64], zi2: npt.NDArray[np.float64], done1: npt.NDArray[np.int32],
+    done2: npt.NDArray[np.int32], topt: npt.ArrayLike, z0: float, gdx: npt.ArrayLike,
+    gdy: npt.ArrayLike, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+    s: npt.NDArray[np.float64], pstat: npt.NDArray[np.int32], wnorm: npt.NDArray[np.float64],
+    up: npt.NDArray[np.float64], vp: npt.NDArray[np.float64], dmas: npt.NDArray[np.float64],
+    xc: npt.NDArray[np.float64], yc: npt.NDArray[np.float64],
+    rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
+    nturb: int, tlfrac: float, veght: float, hscale: float, errpar: npt.ArrayLike,
+    eu: npt.NDArray[np.float64], ev: npt.NDArray[np.float64], eps: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], int, int]: ...  # out (28, np, nsteps), status, tstatus
+def transport_init_errors(
+    zsg: npt.ArrayLike, z_top: float, errpar: npt.ArrayLike, rng: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+# ---- stilt_arl ----
+def arl_unpack_records(
+    records: npt.NDArray[np.int8],  # (lrec, n) Fortran order: label + packed bytes per column
+    nexp: npt.ArrayLike,
+    prec: npt.ArrayLike,
+    var1: npt.ArrayLike,
+    nx: int,
+    i0: int,
+    i1: int,
+    j0: int,
+    j1: int,
+    want_checksums: int,
+) -> tuple[
+    npt.NDArray[np.float32],  # values (i1-i0+1, j1-j0+1, n)
+    npt.NDArray[np.int32],  # checksums (n,), -1 when not computed
+    int,  # status
+]: ...
+def arl_pack_records(
+    values: npt.NDArray[np.float32],  # (nx, ny, n) Fortran order
+) -> tuple[
+    npt.NDArray[np.int8],  # packed (nx*ny, n)
+    npt.NDArray[np.int32],  # nexp (n,)
+    npt.NDArray[np.float32],  # prec (n,)
+    npt.NDArray[np.float32],  # var1 (n,)
+    npt.NDArray[np.int32],  # checksums (n,)
+    npt.NDArray[np.int32],  # status (n,)
+]: ...
+
+# ---- stilt_footprint ----
+# Particle fields are (np, nt) float64 arrays (a (time, indx) Dataset variable's `.values.T`),
+# NaN where a particle has no row; index arguments are 1-based int32.
+def footprint_hnf(
+    order: npt.ArrayLike,
+    abs_time_min: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    samt: npt.ArrayLike,
+    sigw: npt.ArrayLike,
+    tlgr: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    mlht: npt.ArrayLike,
+    z0: npt.ArrayLike,
+    veght: float,
+    depth_in: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...  # foot (np, nt), depth (np)
+def footprint_hnf_sp(
+    order: npt.ArrayLike,
+    abs_time_min: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    samt: npt.ArrayLike,  # float32, as the next four
+    sigw: npt.ArrayLike,
+    tlgr: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    mlht: npt.ArrayLike,
+    z0: npt.ArrayLike,
+    veght: float,
+) -> npt.NDArray[np.float64]: ...  # foot (np, nt), from the release
+def footprint_step_medians(
+    order: npt.ArrayLike, time: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike
+) -> npt.NDArray[np.float64]: ...  # (dx median, dy median) over |time| < 100 min
+def footprint_densify(
+    order: npt.ArrayLike,
+    time: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    time2: npt.ArrayLike,
+    src: npt.ArrayLike,
+    target: npt.ArrayLike,
+    time2_rounded: npt.ArrayLike,
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]: ...  # lon2, lat2, foot2 (np, nt2), window factors (3,)
+def footprint_bandwidths(
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    mgroup: npt.ArrayLike,
+    gid: npt.ArrayLike,
+    rtime: npt.ArrayLike,
+    smooth_factor: float,
+    longlat: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]: ...  # w (NaN if < 2 rows), counts
+def footprint_kernel_half_width(
+    sigma: npt.ArrayLike, res: float
+) -> npt.NDArray[np.int32]: ...  # floor(3 sigma / res)
+def footprint_accumulate_grid(
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    time: npt.ArrayLike,
+    mgroup: npt.ArrayLike,
+    gid: npt.ArrayLike,
+    sigma: npt.ArrayLike,
+    xres: float,
+    yres: float,
+    bounds: npt.ArrayLike,
+    xedges: npt.ArrayLike,
+    yedges: npt.ArrayLike,
+    bx: int,
+    by: int,
+    nx: int,
+    ny: int,
+    time_integrate: int,
+    layer0: int,
+    nl: int,
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64], int
+]: ...  # grid (nx, ny, nl), hit (nl,), mass (3,), status
+
+# ==== test-only wrappers: fortran/_core_checks_wrap.f90 ====
+
+# ---- stilt_kinds ----
 def core_status_codes() -> npt.NDArray[np.int32]: ...
 
 # ---- stilt_random ----
-def random_state_size() -> int: ...  # int32 words per particle state
 def random_normals(
     seed: int, streams: npt.ArrayLike, m: int
 ) -> npt.NDArray[np.float64]: ...  # (m, n): m N(0,1) deviates of each stream
@@ -123,23 +299,6 @@ def dispersion_steady_run(
     npt.NDArray[np.float64],  # tl of the last sub-step (s)
     int,  # status
 ]: ...
-# ---- stilt_grid ----
-def grid_to_latlon(
-    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
-def grid_to_xy(
-    par: npt.ArrayLike, nx: int, ny: int, lat: npt.ArrayLike, lon: npt.ArrayLike
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
-def grid_metrics(
-    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
-) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
-    npt.NDArray[np.float64], int,
-]: ...
-def grid_info(par: npt.ArrayLike, nx: int, ny: int) -> tuple[int, int, int, int]: ...
-def grid_wrap_xy(
-    par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
 
 # ---- stilt_transport_error ----
 def transport_error_series(
@@ -161,148 +320,9 @@ def transport_error_series(
     npt.NDArray[np.float64],  # ev (nz, nsteps + 1, m), m/s
     npt.NDArray[np.float64],  # eps (nsteps + 1, m), percent
 ]: ...
+
 # ---- stilt_met ----
-def met_internal_grid(
-    z_top: float, z_data_top: float, ndata: int
-) -> tuple[int, float, float, float]: ...
-def met_internal_sigma(
-    nl: int, aa: float, bb: float, cc: float, z_top: float
-) -> npt.NDArray[np.float64]: ...
 def met_layout() -> tuple[int, int]: ...
-def met_remap(
-    ksys: int, lev: npt.ArrayLike, ptop: float, z_top: float, zsg: npt.ArrayLike, w_kind: int,
-    sfc: npt.ArrayLike, temp: npt.ArrayLike, uwnd: npt.ArrayLike, vwnd: npt.ArrayLike,
-    wwnd: npt.ArrayLike, q: npt.ArrayLike, rh: npt.ArrayLike, pres: npt.ArrayLike,
-    hgts: npt.ArrayLike, have_pres: int, have_hgts: int, humidity: int,
-) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
+
 # ---- stilt_transport ----
-def transport_threads(requested: int) -> int: ...  # threads in force (1 without OpenMP)
 def transport_layout() -> int: ...
-def transport_surface_at(
-    sfc: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, ivar: int
-) -> npt.NDArray[np.float64]: ...
-def transport_prepare_turbulence(
-    zsg: npt.ArrayLike, z_top: float, prof: npt.ArrayLike, sfc: npt.ArrayLike, kbls: int,
-    kmixd: int, kmix0: int, kzmix: int, tvmix: float, tkerd: float, tkern: float,
-    ziscale: float, ks: int, kdat: int, z0: float,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...  # turb, zi, status
-def transport_init_rng(
-    seed: int, nrs: int, indx: npt.ArrayLike
-) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status
-def transport_advance(
-    i0: int, j0: int, nx_full: int, ny_full: int, wrap_x: int, z_top: float, t1: float,
-    t2: float, zsg: npt.ArrayLike, aa: float, bb: float, cc: float, prof1: npt.ArrayLike,
-    prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
-    turb1: npt.NDArray[np.float64], turb2: npt.NDArray[np.float64],
-    zi1: npt.NDArray[np.float64], zi2: npt.NDArray[np.float64], done1: npt.NDArray[np.int32],
-    done2: npt.NDArray[np.int32], topt: npt.ArrayLike, z0: float, gdx: npt.ArrayLike,
-    gdy: npt.ArrayLike, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
-    s: npt.NDArray[np.float64], pstat: npt.NDArray[np.int32], wnorm: npt.NDArray[np.float64],
-    up: npt.NDArray[np.float64], vp: npt.NDArray[np.float64], dmas: npt.NDArray[np.float64],
-    xc: npt.NDArray[np.float64], yc: npt.NDArray[np.float64],
-    rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
-    nturb: int, tlfrac: float, veght: float, hscale: float, errpar: npt.ArrayLike,
-    eu: npt.NDArray[np.float64], ev: npt.NDArray[np.float64], eps: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], int, int]: ...  # out (28, np, nsteps), status, tstatus
-def transport_init_errors(
-    zsg: npt.ArrayLike, z_top: float, errpar: npt.ArrayLike, rng: npt.NDArray[np.int32]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
-
-# ---- stilt_arl ----
-def arl_unpack_records(
-    records: npt.NDArray[np.int8],  # (lrec, n) Fortran order: label + packed bytes per column
-    nexp: npt.ArrayLike,
-    prec: npt.ArrayLike,
-    var1: npt.ArrayLike,
-    nx: int,
-    i0: int,
-    i1: int,
-    j0: int,
-    j1: int,
-    want_checksums: int,
-) -> tuple[
-    npt.NDArray[np.float32],  # values (i1-i0+1, j1-j0+1, n)
-    npt.NDArray[np.int32],  # checksums (n,), -1 when not computed
-    int,  # status
-]: ...
-def arl_pack_records(
-    values: npt.NDArray[np.float32],  # (nx, ny, n) Fortran order
-) -> tuple[
-    npt.NDArray[np.int8],  # packed (nx*ny, n)
-    npt.NDArray[np.int32],  # nexp (n,)
-    npt.NDArray[np.float32],  # prec (n,)
-    npt.NDArray[np.float32],  # var1 (n,)
-    npt.NDArray[np.int32],  # checksums (n,)
-    npt.NDArray[np.int32],  # status (n,)
-]: ...
-
-# ---- stilt_footprint ----
-# Particle fields are (np, nt) float64 arrays (a (time, indx) Dataset variable's `.values.T`),
-# NaN where a particle has no row; index arguments are 1-based int32.
-def footprint_hnf(
-    order: npt.ArrayLike,
-    abs_time_min: npt.ArrayLike,
-    foot: npt.ArrayLike,
-    samt: npt.ArrayLike,
-    sigw: npt.ArrayLike,
-    tlgr: npt.ArrayLike,
-    dens: npt.ArrayLike,
-    mlht: npt.ArrayLike,
-    z0: npt.ArrayLike,
-    veght: float,
-    depth_in: npt.ArrayLike,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...  # foot (np, nt), depth (np)
-def footprint_step_medians(
-    order: npt.ArrayLike, time: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike
-) -> npt.NDArray[np.float64]: ...  # (dx median, dy median) over |time| < 100 min
-def footprint_densify(
-    order: npt.ArrayLike,
-    time: npt.ArrayLike,
-    lon: npt.ArrayLike,
-    lat: npt.ArrayLike,
-    foot: npt.ArrayLike,
-    time2: npt.ArrayLike,
-    src: npt.ArrayLike,
-    target: npt.ArrayLike,
-    time2_rounded: npt.ArrayLike,
-) -> tuple[
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-]: ...  # lon2, lat2, foot2 (np, nt2), window factors (3,)
-def footprint_bandwidths(
-    lon: npt.ArrayLike,
-    lat: npt.ArrayLike,
-    mgroup: npt.ArrayLike,
-    gid: npt.ArrayLike,
-    rtime: npt.ArrayLike,
-    smooth_factor: float,
-    longlat: int,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]: ...  # w (NaN if < 2 rows), counts
-def footprint_kernel_half_width(
-    sigma: npt.ArrayLike, res: float
-) -> npt.NDArray[np.int32]: ...  # floor(3 sigma / res)
-def footprint_accumulate_grid(
-    lon: npt.ArrayLike,
-    lat: npt.ArrayLike,
-    foot: npt.ArrayLike,
-    time: npt.ArrayLike,
-    mgroup: npt.ArrayLike,
-    gid: npt.ArrayLike,
-    sigma: npt.ArrayLike,
-    xres: float,
-    yres: float,
-    bounds: npt.ArrayLike,
-    xedges: npt.ArrayLike,
-    yedges: npt.ArrayLike,
-    bx: int,
-    by: int,
-    nx: int,
-    ny: int,
-    time_integrate: int,
-    layer0: int,
-    nl: int,
-) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64], int
-]: ...  # grid (nx, ny, nl), hit (nl,), mass (3,), status
