@@ -16,6 +16,9 @@ from pathlib import Path
 PYSTILT_SPEC = "pystilt==0.1.0a25"
 BENCH_DIR = Path(__file__).resolve().parent
 VENV = BENCH_DIR / ".venv-pystilt"
+#: the PYSTILT release whose documented API stilt implements (its reader is tested, no binary)
+PYSTILT_A4_SPEC = "pystilt==0.1.0a4"
+VENV_A4 = BENCH_DIR / ".venv-pystilt-a4"
 
 
 def reference_python(venv: Path = VENV) -> Path:
@@ -23,7 +26,7 @@ def reference_python(venv: Path = VENV) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def _has_pystilt(python: Path) -> bool:
+def _has_pystilt(python: Path, spec: str = PYSTILT_SPEC) -> bool:
     if not python.exists():
         return False
     probe = subprocess.run(
@@ -31,10 +34,11 @@ def _has_pystilt(python: Path) -> bool:
         capture_output=True,
         text=True,
     )
-    return probe.returncode == 0 and probe.stdout.strip() == PYSTILT_SPEC.split("==")[1]
+    return probe.returncode == 0 and probe.stdout.strip() == spec.split("==")[1]
 
 
-def ensure_reference_venv(venv: Path = VENV, quiet: bool = True) -> Path:
+def ensure_reference_venv(venv: Path = VENV, quiet: bool = True,
+                          spec: str = PYSTILT_SPEC) -> Path:
     """Create (once) the venv holding PyPI ``pystilt`` and return its Python interpreter.
 
     Parameters
@@ -43,6 +47,9 @@ def ensure_reference_venv(venv: Path = VENV, quiet: bool = True) -> Path:
         Where the venv lives (default ``bench/.venv-pystilt``).
     quiet : bool, optional
         Hide pip's output.
+    spec : str, optional
+        The pinned ``pystilt`` release (default the one carrying ``hycs_std``;
+        ``PYSTILT_A4_SPEC`` with ``VENV_A4`` for the release whose API stilt implements).
 
     Returns
     -------
@@ -51,16 +58,16 @@ def ensure_reference_venv(venv: Path = VENV, quiet: bool = True) -> Path:
         package is PYSTILT's, which must never be imported into our process).
     """
     python = reference_python(venv)
-    if _has_pystilt(python):
+    if _has_pystilt(python, spec):
         return python
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     if quiet:
         pip.append("-q")
-    subprocess.run([*pip, "--pre", PYSTILT_SPEC], check=True)
-    if not _has_pystilt(python):
-        raise RuntimeError(f"{PYSTILT_SPEC} did not install into {venv}")
+    subprocess.run([*pip, "--pre", spec], check=True)
+    if not _has_pystilt(python, spec):
+        raise RuntimeError(f"{spec} did not install into {venv}")
     return python
 
 

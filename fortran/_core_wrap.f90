@@ -165,7 +165,7 @@ end subroutine turbulence_interpolate_in_time
 
 !! ---- stilt_dispersion ---------------------------------------------------------------------
 subroutine dispersion_column_mass(n, zl, densd, hv, mass)
-    !! Dry-air column mass below hv (kg/m2) on step-function levels (physics.md 3.7).
+    !! Dry-air column mass below hv (kg/m2) on step-function levels (docs/physics.md §7.2).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_dispersion, only: column_mass_below
     implicit none
@@ -380,7 +380,7 @@ subroutine transport_error_series(nz, z, nsteps, m, dt, sig_uv, tl_uv, zcor, hor
 end subroutine transport_error_series
 !! ---- stilt_met ----------------------------------------------------------------------------
 subroutine met_internal_grid(z_top, z_data_top, ndata, nlvl, aa, bb, cc)
-    !! Internal level count and quadratic coefficients (physics.md 2.1).
+    !! Internal level count and quadratic coefficients (docs/physics.md §3.1).
     use, intrinsic :: iso_c_binding, only: c_double, c_int
     use stilt_met, only: internal_grid
     implicit none
@@ -687,9 +687,9 @@ end subroutine arl_pack_records
 !! (no copy), NaN where a particle has no row. Index arguments are 1-based.
 subroutine footprint_hnf(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, &
         mlht, z0, veght, depth_in, foot_out, depth_out)
-    !! Hyper-near-field plume dilution of foot (physics.md 5.9), continued from the plume-depth
-    !! sums depth_in of the earlier rows (zeros from the release; the transport applies it
-    !! block by block of model steps). depth_out: the sums after these rows.
+    !! Hyper-near-field plume dilution of foot (docs/physics.md §10.2), continued from the
+    !! plume-depth sums depth_in of the earlier rows (zeros from the release; the transport
+    !! applies it block by block of model steps). depth_out: the sums after these rows.
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: hnf_plume_dilution
     implicit none
@@ -709,7 +709,7 @@ end subroutine footprint_hnf
 
 subroutine footprint_step_medians(np, nt, order, time, lon, lat, medians)
     !! Median over particles of each particle's median |step| in lon and lat over its rows
-    !! with |time| < 100 min (the near-field densification test, physics.md 5.3).
+    !! with |time| < 100 min (the near-field densification test, docs/physics.md §10.4).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: nearfield_step_medians
     implicit none
@@ -743,7 +743,8 @@ end subroutine footprint_densify
 
 subroutine footprint_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, smooth_factor, &
         longlat, w, counts)
-    !! Gaussian kernel bandwidth of each rtime group (physics.md 5.7); NaN for groups of < 2.
+    !! Gaussian kernel bandwidth of each rtime group (docs/physics.md §10.6); NaN for groups
+    !! of < 2.
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: kernel_bandwidths
     implicit none
@@ -763,7 +764,7 @@ subroutine footprint_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, sm
 end subroutine footprint_bandwidths
 
 subroutine footprint_kernel_half_width(n, sigma, res, half)
-    !! Nodes each side of the Gaussian kernel of bandwidth sigma on spacing res (5.8).
+    !! Nodes each side of the Gaussian kernel of bandwidth sigma on spacing res (§10.7).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: kernel_half_width
     implicit none
@@ -780,7 +781,7 @@ end subroutine footprint_kernel_half_width
 subroutine footprint_accumulate_grid(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, sigma, &
         xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, time_integrate, layer0, &
         nl, grid, hit, mass, status)
-    !! Binning, kernel application and accumulation onto grid(nx, ny, nl) (physics.md 5.8),
+    !! Binning, kernel application and accumulation onto grid(nx, ny, nl) (docs/physics.md §10.7),
     !! not yet divided by the particle count. mass = (foot > 0 total, kept total, rows kept).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: footprint_accumulate

@@ -1,4 +1,4 @@
-!! stilt_footprint: the hot loops of the footprint calculation (physics.md section 5).
+!! stilt_footprint: the hot loops of the footprint calculation (docs/physics.md §10).
 !!
 !! Particle fields arrive in the dense layout of a trajectory Dataset: arrays (np, nt), the
 !! particle index varying fastest (numpy's (time, indx) C order read as Fortran), NaN where a
@@ -14,26 +14,27 @@ module stilt_footprint
     public :: hnf_plume_dilution, nearfield_step_medians, nearfield_densify, &
         kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
 
-    !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), physics.md 5.9
+    !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), docs/physics.md §10.2
     real(dp), parameter, public :: hnf_molar_mass = 0.02897_dp
-    !! Largest veght read as a fraction of the mixed-layer height (physics.md 3.7)
+    !! Largest veght read as a fraction of the mixed-layer height (docs/physics.md §7.1)
     real(dp), parameter, public :: veght_fraction_max = 9.0_dp
-    !! Near-field window limits (|time|, minutes), physics.md 5.3
+    !! Near-field window limits (|time|, minutes), docs/physics.md §10.4
     real(dp), parameter :: win1 = 10.0_dp, win2 = 20.0_dp, win3 = 100.0_dp
 
 contains
 
     pure subroutine hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, &
             dens, mlht, z0, veght, depth, foot_out)
-        !! Hyper-near-field plume dilution (physics.md 5.9). Per particle, walking its rows by
-        !! ascending |time| (order), the plume depth grows from the release height z0 by
+        !! Hyper-near-field plume dilution (docs/physics.md §10.2). Per particle, walking its
+        !! rows by ascending |time| (order), the plume depth grows from the release height z0 by
         !! sigma_row = samt sqrt(2) sigw sqrt(T_L t + T_L^2 exp(-t/T_L) - 1) (t = |time| s, as
         !! coded in R-STILT). A NaN sigma_row leaves that row's foot alone and adds nothing to
         !! the sum (PYSTILT's cumsum). Where plume < h_v, with h_v = veght mlht when
         !! veght <= 9 and veght metres above (the rule of the foot height in the transport,
-        !! physics.md 3.7): foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN foot) stay
-        !! NaN. depth carries the summed sigma_row of earlier rows (zero at the release), so
-        !! that the transport can continue the sum over successive blocks of model steps.
+        !! docs/physics.md §7.1): foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN
+        !! foot) stay NaN. depth carries the summed sigma_row of earlier rows (zero at the
+        !! release), so that the transport can continue the sum over successive blocks of model
+        !! steps.
         integer(ip), intent(in) :: np, nt
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending |time|
         real(dp), intent(in) :: abs_time_min(nt)      !! |time| (min)
@@ -130,7 +131,7 @@ contains
     end subroutine sift_down
 
     pure subroutine nearfield_step_medians(np, nt, order, time, lon, lat, dx_med, dy_med)
-        !! The densification test of physics.md 5.3: over rows with |time| < 100 min, per
+        !! The densification test of docs/physics.md §10.4: over rows with |time| < 100 min, per
         !! particle the median |step| of lon and of lat between its consecutive rows (time
         !! ascending), then the median over particles (particles with no step are ignored;
         !! NaN when none has one).
@@ -178,7 +179,7 @@ contains
 
     pure subroutine nearfield_densify(np, nt, order, time, lon, lat, foot, nt2, time2, &
             src, target, time2_rounded, lon2, lat2, foot2, factors)
-        !! Near-field temporal densification (physics.md 5.3) onto the new time axis time2
+        !! Near-field temporal densification (docs/physics.md §10.4) onto the new time axis time2
         !! (ascending: the union of the original times and the target times). A particle's
         !! value at a new time is its own row when it has one (src > 0), else, at target
         !! times inside its first..last time, the linear interpolation between its bracketing
@@ -295,7 +296,8 @@ contains
 
     pure subroutine kernel_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, &
             smooth_factor, longlat, w, counts)
-        !! Gaussian kernel bandwidth per rtime group (physics.md 5.7), over every present row:
+        !! Gaussian kernel bandwidth per rtime group (docs/physics.md §10.6), over every present
+        !! row:
         !! w = smooth_factor 0.06 (var(x) + var(y))^(1/4) (|rtime|/1440)^(1/2) / g, with sample
         !! variances (n - 1) and g = cos(mean lat) on lon/lat grids, 1 otherwise. Row (i, it)
         !! is in group gid(mgroup(i), it). Groups with fewer than 2 rows get NaN.
@@ -352,7 +354,7 @@ contains
 
     pure integer(ip) function kernel_half_width(sigma, res)
         !! Half width (nodes each side) of the kernel of bandwidth sigma on spacing res:
-        !! floor(3 sigma / res), the kernel having 1 + 2 floor(3 sigma / res) nodes (5.8).
+        !! floor(3 sigma / res), the kernel having 1 + 2 floor(3 sigma / res) nodes (§10.7).
         real(dp), intent(in) :: sigma, res
         if (.not. sigma > 0.0_dp) then
             kernel_half_width = 0
@@ -383,7 +385,7 @@ contains
     pure subroutine footprint_accumulate(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, &
             sigma, xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, &
             time_integrate, layer0, nl, grid, hit, mass, status)
-        !! Kernel application, binning and accumulation (physics.md 5.8). Rows with foot > 0
+        !! Kernel application, binning and accumulation (docs/physics.md §10.7). Rows with foot > 0
         !! and bounds(1) <= x < bounds(2), bounds(3) <= y < bounds(4) are binned on the
         !! buffered edges (cell = last edge <= position), and foot times the Gaussian kernel of
         !! their rtime group (bandwidth sigma) is added around that cell into layer

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# Status codes of fortran/stilt_kinds.f90 (tests/test_core.py checks they agree with the core).
+# Status codes of fortran/stilt_kinds.f90 (tests/test_packaging.py,
+# test_core_status_codes_match_python, checks they agree with the core).
 STATUS_OK = 0
 STATUS_BAD_ARGUMENT = 1
 STATUS_BAD_CHECKSUM = 2

@@ -1,15 +1,16 @@
 """Footprints: the kernel-smoothed surface influence grid of a particle ensemble.
 
-The algorithm is R-STILT's ``calc_footprint`` (and PYSTILT's port of it), physics.md section 5:
-hyper-near-field plume dilution of ``foot`` (5.9), longitude wrapping (5.2), near-field time
-densification (5.3), Gaussian kernels whose bandwidth grows with particle spread and time
-(5.7), binning on a buffered grid, hourly layers and division by the particle count (5.8).
+The algorithm is R-STILT's ``calc_footprint`` (and PYSTILT's port of it), docs/physics.md §10:
+hyper-near-field plume dilution of ``foot`` (§10.2), longitude wrapping (§10.3), near-field time
+densification (§10.4), Gaussian kernels whose bandwidth grows with particle spread and time
+(§10.6), binning on a buffered grid, hourly layers and division by the particle count (§10.7).
 The loops over particles and times run in the Fortran core (``stilt_footprint``); this module
 validates inputs, builds the small per-time tables and the CF output.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ import xarray as xr
 
 from stilt._checks import finite_float
 from stilt.errors import ConfigError, FootprintError, MissingDependencyError, raise_for_status
-from stilt.transport import FOOT_UNITS, receptor_attrs
+from stilt.transport import FOOT_UNITS, Release, receptor_attrs
 
 #: Default limit on the number of output cells (lon x lat x layers) one footprint may have.
 DEFAULT_MAX_CELLS = 50_000_000
@@ -290,7 +291,7 @@ def _particles(
 def _release_heights(ds: xr.Dataset, present: np.ndarray, rec: _Receptor) -> np.ndarray:
     """Release height above ground of each particle, for files without ``xhgt``.
 
-    The transport's release (physics.md 3.10): particles split over the release points in
+    The transport's release (docs/physics.md §4.5): particles split over the release points in
     consecutive blocks, heights linear in the index between a column's bottom and top, with
     numpar = max(indx) as R-STILT computes ``xhgt``. MSL heights become heights above ground
     with the terrain (``zsfc``) under each particle's first row.
@@ -345,7 +346,7 @@ def _time_sign(time: np.ndarray, present: np.ndarray) -> int:
 
 
 def _interpolation_times(sign: int) -> np.ndarray:
-    """Return the 311 near-field target times of physics.md 5.3, in minutes."""
+    """Return the 311 near-field target times of docs/physics.md §10.4, in minutes."""
     return (
         np.concatenate(
             [
@@ -380,7 +381,7 @@ def _densify(
 
 
 def _cell_count(lo: float, hi: float, res: float) -> int:
-    """Count the whole cells from lo to hi (PYSTILT's tolerance on the quotient, 5.6)."""
+    """Count the whole cells from lo to hi (PYSTILT's tolerance on the quotient, §10.7)."""
     quotient = (hi - lo) / res
     scale = max(abs(lo), abs(hi), abs(hi - lo))
     return int(np.floor(quotient + 16 * np.finfo(float).eps * scale / res))
@@ -514,7 +515,7 @@ def _footprint(
     if geo.wrapped:
         lon = ((lon % 360) + 360) % 360
 
-    # near-field densification (5.3): decided on degrees even for projected grids
+    # near-field densification (§10.4): decided on degrees even for projected grids
     order = (np.argsort(time, kind="stable") + 1).astype(np.int32)
     dx_med, dy_med = _core.footprint_step_medians(order, time, lon.T, lat.T)
     densified = bool(dx_med > grid.xres or dy_med > grid.yres)
@@ -522,7 +523,7 @@ def _footprint(
         time, lon, lat, foot = _densify(time, lon, lat, foot, sign)
         present = ~np.isnan(lon)
 
-    # relative time (5.4) as groups: particles share a start class, rtime = time - sign * start
+    # relative time (§10.5) as groups: particles share a start class, rtime = time - sign * start
     absmin = np.where(present, np.abs(time)[:, None], np.inf).min(axis=0)
     alive = np.isfinite(absmin)
     n_particles = int(alive.sum())
@@ -533,7 +534,7 @@ def _footprint(
     rtimes, inverse = np.unique(rt_table, return_inverse=True)
     gid = np.asfortranarray(inverse.reshape(rt_table.shape) + 1, dtype=np.int32)
 
-    # kernel bandwidths (5.7), in degrees from the lon/lat positions
+    # kernel bandwidths (§10.6), in degrees from the lon/lat positions
     if geo.transformer is None:
         w, counts = _core.footprint_bandwidths(
             lon.T, lat.T, mclass, gid, rtimes, float(smooth_factor), 1
@@ -546,7 +547,7 @@ def _footprint(
             lon_deg.T, lat.T, mclass, gid, rtimes, float(smooth_factor), 0
         )
 
-    if geo.transformer is not None:  # projection (5.5)
+    if geo.transformer is not None:  # projection (§10.5)
         px, py = geo.transformer.transform(lon[present], lat[present])
         lon = np.full_like(lon, np.nan)
         lat = np.full_like(lat, np.nan)
@@ -560,7 +561,7 @@ def _footprint(
         sigma = np.zeros(rtimes.size)
         wmax = 0.0
 
-    # buffer and binning edges (5.8), with R/PYSTILT's exact arithmetic
+    # buffer and binning edges (§10.7), with R/PYSTILT's exact arithmetic
     bx = 1 + 2 * int(_core.footprint_kernel_half_width(np.array([wmax]), grid.xres)[0])
     by = 1 + 2 * int(_core.footprint_kernel_half_width(np.array([wmax]), grid.yres)[0])
     bxh, byh = (bx - 1) // 2, (by - 1) // 2
@@ -715,6 +716,35 @@ def _crs_attrs(grid: Grid) -> dict[str, Any]:
     return attrs
 
 
+def _pystilt_attrs(release: Release, grid: Grid, name: str) -> dict[str, Any]:
+    """The global attributes PYSTILT's footprint reader rebuilds its objects from.
+
+    PYSTILT 0.1.0a4's ``Footprint.from_netcdf`` takes the grid from ``xmin`` ... ``yres`` and
+    ``projection`` (a PROJ string), the name from ``name`` and the receptor from ``receptor``,
+    a JSON object whose ``type`` is ``PointReceptor``, ``ColumnReceptor`` or
+    ``MultiPointReceptor`` (docs/outputs.md). A multi-point receptor whose points span heights
+    has no such type: its file has no ``receptor`` attribute (the ``receptor_*`` ones hold it).
+    """
+    attrs: dict[str, Any] = {**asdict(grid), "name": name}
+    when = np.datetime_as_string(np.datetime64(release.time, "s"), unit="s")
+    ref = "msl" if release.msl else "agl"
+    lon, lat = release.longitude.tolist(), release.latitude.tolist()
+    if len(lon) == 1 and release.top[0] == release.bottom[0]:
+        kind: dict[str, Any] = {"type": "PointReceptor", "longitude": lon[0],
+                                "latitude": lat[0], "altitude": float(release.bottom[0])}
+    elif len(lon) == 1:
+        kind = {"type": "ColumnReceptor", "longitude": lon[0], "latitude": lat[0],
+                "bottom": float(release.bottom[0]), "top": float(release.top[0])}
+    elif np.array_equal(release.top, release.bottom):
+        kind = {"type": "MultiPointReceptor", "longitudes": lon, "latitudes": lat,
+                "altitudes": release.bottom.tolist()}
+    else:
+        return attrs
+    kind.update(time=when, altitude_ref=ref)
+    attrs["receptor"] = json.dumps(kind)
+    return attrs
+
+
 def _dataset(
     values: np.ndarray,
     times: np.ndarray,
@@ -788,7 +818,7 @@ def _dataset(
         "time_created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "footprint_name": name,
         **receptor_attrs(rec.release),
-        **{f"grid_{k}": v for k, v in asdict(grid).items()},
+        **_pystilt_attrs(rec.release, grid, name),
         "smooth_factor": float(cfg.smooth_factor),
         "time_integrate": int(cfg.time_integrate),
         "hnf_plume": int(cfg.hnf_plume),
@@ -877,7 +907,7 @@ def calc_footprint(
         in R-STILT's trajectory layout (``foot`` already plume-diluted,
         ``foot_no_hnf_dilution`` beside it) are used as they are: ``foot`` with
         ``hnf_plume``, ``foot_no_hnf_dilution`` without. Particles with the raw ``foot``
-        only are corrected here (physics.md 5.9, on their output rows), which needs
+        only are corrected here (docs/physics.md §10.2, on their output rows), which needs
         ``samt``, ``sigw``, ``tlgr``, ``dens``, ``mlht``; release heights come from an
         ``xhgt`` (or ``release_height``) variable on ``indx`` (m above ground), else from
         the receptor (``zsfc`` is then needed for an MSL receptor).
@@ -900,7 +930,7 @@ def calc_footprint(
     veght : float, optional
         Height below which ``foot`` was accumulated, for a correction computed here: a
         fraction of the mixed-layer height when <= 9, else metres (the transport's rule,
-        physics.md 3.7). Default: the particles' ``param_veght`` attribute, else 0.5.
+        docs/physics.md §7.1). Default: the particles' ``param_veght`` attribute, else 0.5.
     max_cells : int, optional
         Cell budget: the largest lon x lat x layer count allowed (default 50 million).
     name : str, optional

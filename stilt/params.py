@@ -2,7 +2,7 @@
 
 One schema (:data:`PARAMETERS`) serves validation, defaults and provenance. Names are the
 HYSPLIT-STILT SETUP.CFG / CONTROL names in lower case; defaults are those of R-STILT's
-``run_stilt.r`` template (physics.md section 6.3). Parameters that only matter to HYSPLIT
+``run_stilt.r`` template (docs/physics.md §11.1). Parameters that only matter to HYSPLIT
 features STILT does not use (puff splitting, concentration grids, ...) are accepted and recorded
 so that existing configurations keep working, and documented as having no effect.
 """
@@ -25,7 +25,7 @@ from stilt.errors import ConfigError
 __all__ = ["PARAMETERS", "Param", "VALID_VARSIWANT", "DEFAULT_VARSIWANT", "resolve_params",
            "read_setup", "read_control"]
 
-#: output columns PARTICLE_STILT.DAT can carry (physics.md 4.2); zfx1 is PYSTILT's zcfx
+#: output columns PARTICLE_STILT.DAT can carry (docs/physics.md §7.4); zfx1 is PYSTILT's zcfx
 VALID_VARSIWANT: tuple[str, ...] = (
     "time", "indx", "long", "lati", "zagl", "sigw", "tlgr", "zsfc", "icdx", "temp", "samt",
     "foot", "shtf", "tcld", "dmas", "dens", "rhfr", "sphu", "lcld", "zloc", "dswf", "wout",
@@ -141,28 +141,33 @@ _LIST = [
        -5000, 5000),
     _p("kmixd", 3, int, "mixed-layer height method (0 met PBLH, 1 temperature, 2 TKE, "
        "3 modified Richardson, >=10 constant metres)", "", 0, 100000),
-    _p("kblt", 5, int, "turbulence profile scheme (5 = Hanna, STILT)", "", 1, 5),
+    _p("kblt", 5, int, "turbulence profile scheme (stilt: always 5, Hanna)", "", 1, 5,
+       used=False),
     _p("kbls", 1, int, "stability from fluxes (1) or wind/temperature profile (2)", "",
        choices=(1, 2)),
-    _p("kdef", 0, int, "horizontal turbulence: 0 from vertical, 1 deformation", "",
-       choices=(0, 1)),
+    _p("kdef", 0, int, "horizontal turbulence: 0 from vertical, 1 deformation (stilt: 0)", "",
+       choices=(0, 1), used=False),
     _p("kzmix", 0, int, "vertical mixing adjustments (0 none)", "", 0, 3),
     _p("tvmix", 1.0, float, "free-troposphere / PBL mixing scale factor", "1", 0, 1000),
     _p("tkerd", 0.18, float, "w'^2/(u'^2+v'^2) ratio, day (unstable)", "1", 0, 100),
     _p("tkern", 0.18, float, "w'^2/(u'^2+v'^2) ratio, night (stable)", "1", 0, 100),
     _p("tlfrac", 0.1, float, "turbulence sub-step as a fraction of TL", "1", 1e-4, 1),
     _p("hscale", 10800.0, float, "horizontal Lagrangian time scale", "s", 1, 1e7),
-    _p("vscale", 200.0, float, "vertical Lagrangian time scale, neutral", "s", 1, 1e6),
-    _p("vscaleu", 200.0, float, "vertical Lagrangian time scale, unstable", "s", 1, 1e6),
+    _p("vscale", 200.0, float, "vertical Lagrangian time scale, neutral", "s", 1, 1e6,
+       used=False),
+    _p("vscaleu", 200.0, float, "vertical Lagrangian time scale, unstable", "s", 1, 1e6,
+       used=False),
     _p("vscales", -1.0, float, "vertical Lagrangian time scale, stable (-1 variable)", "s",
-       -1, 1e6),
+       -1, 1e6, used=False),
     _p("k10m", 1, int, "use 10-m wind and 2-m temperature as the lowest level", "",
        choices=(0, 1)),
-    _p("kmsl", 0, int, "release heights above sea level (1) or ground (0)", "",
-       choices=(0, 1)),
+    _p("kmsl", 0, int, "release heights above sea level (1) or ground (0); stilt: the "
+       "receptor's altitude_ref", "", choices=(0, 1), used=False),
     _p("kagl", 1, int, "output heights above ground", "", choices=(1,)),
-    _p("idsp", 2, int, "particle dispersion scheme (2 = STILT)", "", choices=(1, 2)),
-    _p("ichem", 8, int, "chemistry/output mode (8 = STILT)", "", choices=(0, 8, 6, 9, 10)),
+    _p("idsp", 2, int, "particle dispersion scheme (stilt: always 2, STILT)", "",
+       choices=(1, 2), used=False),
+    _p("ichem", 8, int, "chemistry/output mode (stilt: always 8, STILT)", "",
+       choices=(0, 8, 6, 9, 10), used=False),
     _p("initd", 0, int, "initial distribution (0 = 3-D particles)", "", choices=(0,)),
     _p("capemin", -1.0, float, "convection (-1 off)", "J/kg", choices=(-1.0,)),
     _p("zicontroltf", 0, int, "scale the mixed-layer height hourly with ziscale", "",
@@ -179,9 +184,11 @@ _LIST = [
     _p("horcorzierr", None, float, "mixed-layer error horizontal correlation length", "km",
        0, 1e6),
     _p("varsiwant", DEFAULT_VARSIWANT, tuple, "output columns of the particle table"),
-    _p("krand", 4, int, "random seed mode (stilt: seed=None draws a fresh seed)", "", 0, 4),
+    _p("krand", 4, int, "random seed mode (stilt: seed=None draws a fresh seed)", "", 0, 4,
+       used=False),
     _p("seed", 0, int, "namelist SEED (stilt uses run_trajectories(seed=...))", "",
        used=False),
+    _p("mgmin", 10, int, "minimum met window (sub-grid) size", "cells"),
     # accepted for compatibility, no effect in stilt's STILT mode
     _p("cmass", 0, int, "concentration grid mass mode", "", used=False),
     _p("conage", 48, int, "puff/particle conversion age", "h", used=False),
@@ -204,7 +211,6 @@ _LIST = [
     _p("kwet", 1, int, "precipitation source", used=False),
     _p("maxdim", 1, int, "particle dimensions", used=False),
     _p("maxpar", None, int, "maximum particles (defaults to numpar)", used=False),
-    _p("mgmin", 10, int, "minimum met sub-grid size", "cells", used=False),
     _p("mhrs", 9999, int, "trajectory restart duration", "h", used=False),
     _p("nbptyp", 1, int, "particle size bins", used=False),
     _p("ncycl", 0, int, "particle dump cycle", "h", used=False),
@@ -320,7 +326,7 @@ _NAMELIST_ITEM = re.compile(
 def read_setup(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a HYSPLIT ``SETUP.CFG`` namelist (``$SETUP ... $END`` or ``&SETUP ... /``).
 
-    Keys are case-insensitive; keys stilt does not know are ignored (physics.md 6.2), values
+    Keys are case-insensitive; keys stilt does not know are ignored (docs/physics.md §11.2), values
     are returned as written (strings), except ``varsiwant`` (a list of column names). Pass the
     result through :func:`resolve_params` to validate it.
 
@@ -354,7 +360,7 @@ def read_control(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read the start of a HYSPLIT ``CONTROL`` file.
 
     Start time, start points, duration, vertical motion, model top and met files
-    (physics.md 6.1).
+    (docs/physics.md §11.3).
 
     Returns
     -------

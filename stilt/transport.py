@@ -38,7 +38,7 @@ _DC = {name: i for i, name in enumerate(
 NDIAG = len(_DC)
 _SUMMED = ("foot", "samt")  # summed over the output interval; the rest are end-of-step values
 
-#: CF attributes of every output column (physics.md 4.2)
+#: CF attributes of every output column (docs/physics.md §7.4)
 COLUMN_ATTRS: dict[str, dict[str, str]] = {
     "long": {"long_name": "particle longitude", "units": "degrees_east",
              "standard_name": "longitude"},
@@ -117,7 +117,7 @@ class Release:
 
         Particles are split over the points in consecutive blocks; within a point spanning two
         heights the height is linear in the particle index, R-STILT's
-        ``(indx - 0.5) * (top - bottom) / n + bottom`` (physics.md 3.10).
+        ``(indx - 0.5) * (top - bottom) / n + bottom`` (docs/physics.md §4.5).
         """
         npts = self.latitude.size
         indx = np.arange(numpar)
@@ -287,7 +287,7 @@ def _met_source(met: Any, release: Release, n_hours: float) -> tuple[Any, list[s
 
 
 def _choose_dt(delt: float, vmax_cells_per_min: float, tratio: float) -> int:
-    """Model step in minutes (physics.md 2.3): fixed delt, or from tratio when delt <= 0."""
+    """Model step in minutes (docs/physics.md §4.2): fixed delt, or from tratio when delt <= 0."""
     if delt > 0:
         return int(delt)
     divisors = [d for d in range(60, 0, -1) if 60 % d == 0]
@@ -346,7 +346,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         Random seed; the same seed gives bit-identical results. None draws one.
     hnf_plume : bool, optional
         Store R-STILT's trajectory layout: ``foot`` after the hyper-near-field plume dilution
-        (physics.md 5.9), applied on every model step before the output thinning (so it does
+        (docs/physics.md §10.2), applied on every model step before the output thinning (so it does
         not depend on ``outdt``), and the raw value as ``foot_no_hnf_dilution``. Default
         False: ``foot`` is the raw value, as the HYSPLIT-STILT binary prints it.
     threads : int, optional
@@ -424,7 +424,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         check_gaps(span, [MetFile(Path("<met Dataset>"), times)])
     source.check_values(span)  # NaN / inf met: refused before any particle moves
 
-    # internal vertical grid (physics.md 2.1)
+    # internal vertical grid (docs/physics.md §3.1)
     z_top = float(p["z_top"])
     lev = source.level_values
     z_data_top = _approx_top_height(source.ksys, lev, source.attrs)

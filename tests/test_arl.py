@@ -53,7 +53,7 @@ def _label_fields(raw: bytes) -> tuple[int, np.float32, np.float32]:
 # ---- the core ------------------------------------------------------------------------------
 
 def test_checksum_of_constant_field_is_207() -> None:
-    # physics.md 1.5: an 81x61 constant field packs to bytes 127 whose checksum is 207
+    # docs/physics.md §2.1: an 81x61 constant field packs to bytes 127 whose checksum is 207
     packed, nexp, prec, var1, sums, status = _core.arl_pack_records(
         np.full((81, 61, 1), 850.0, dtype=np.float32, order="F"))
     assert status[0] == 0 and nexp[0] == 1 and sums[0] == 207
@@ -233,7 +233,7 @@ def test_cli_met_info(oct_path: Path, capsys) -> None:
 # ---- oracle uniform files (arlmet-written, lat-lon, sigma) ---------------------------------
 
 def _uniform_expected(case: str) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """The constants make_met.py's build() wrote (physics.md Appendix A cases)."""
+    """The constants make_met.py's build() wrote (docs/physics.md §13.1 cases)."""
     kw = {"pblh": 800.0, "shtf": 100.0, "ustr": 0.3, "u": 5.0, "v": 2.0, "sphu": 0.002,
           "zter": 1400.0}
     if case == "stable":  # build(..., pblh=300, shtf=-30, ustr=0.2)
@@ -270,7 +270,7 @@ def test_uniform_oracle_values(shared_dir: Path, tmp_path: Path, case: str) -> N
     assert ds.U10M.attrs["standard_name"] == "eastward_wind"
     surface, upper = _uniform_expected(case)
     # a constant field packs with NEXP 1, PREC 2/254: the reader zeroes |values| < PREC
-    # except in column 1 (physics.md 1.5), e.g. SPHU = 0.002 reads as 0 from column 2 on
+    # except in column 1 (docs/physics.md §2.1), e.g. SPHU = 0.002 reads as 0 from column 2 on
     prec = 2.0 / 254.0
     for name, val in surface.items():
         a = ds[name].values
@@ -296,7 +296,7 @@ def _label_tolerance(value: float) -> float:
 
 
 def test_uniform_header_bytes_parse_as_documented(shared_dir: Path, tmp_path: Path) -> None:
-    # the byte-exact example of physics.md 1.3 (bytes 0-259 of unstable/met.arl)
+    # the ARL index header (docs/physics.md §2.1), byte for byte: bytes 0-259 of unstable/met.arl
     path = _gunzip(shared_dir / "oracle/uniform/unstable/met.arl.gz", tmp_path / "u.arl")
     head = path.read_bytes()[:275].decode()
     assert head.startswith("21 115 0 0 099INDX   0 0.0000000E+00 0.0000000E+00TEST  0 0")
@@ -402,7 +402,7 @@ def _roundtrip_case(grid: ArlGrid, ksys: str, levels: list[float], rng: np.rando
 
 
 def _pack_step(field: np.ndarray) -> tuple[float, float]:
-    """(PREC, byte step) of PAKOUT for one 2-D field (physics.md 1.5 steps 1-3)."""
+    """(PREC, byte step) of PAKOUT for one 2-D field (docs/physics.md §2.1)."""
     rmax = max(float(np.abs(np.diff(field, axis=1)).max(initial=0)),
                float(np.abs(np.diff(field[:, 0])).max(initial=0)))
     sexp = float(np.log2(rmax)) if rmax > 0 else 0.0

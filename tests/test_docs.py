@@ -1,9 +1,11 @@
-"""The Sphinx documentation builds warning-free, and its configuration reference is the schema."""
+"""The Sphinx documentation builds warning-free, its configuration reference is the schema, and
+the physics reference the code cites is the repository's own, numbered docs/physics.md."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,31 @@ import pytest
 from conftest import REPO
 
 DOCS = REPO / "docs"
+#: where the physics reference is cited: code, tests, docs and benchmarks
+CITING = ("fortran", "stilt", "tests", "docs", "bench", "scripts", "examples")
+#: a section of docs/physics.md, as cited: "§4", "§4.2"
+SECTION = re.compile(r"§(\d+(?:\.\d+)?)")
+#: a mention of physics.md in code, followed (across a comment line break) by its section
+CITED = re.compile(r"physics\.md\)?(?:\s|!|#|\*)*§")
+
+
+def _numbered_sections(page: Path) -> set[str]:
+    """The numbers of the headings "## 4. Title" and "### 4.2 Title" of a Markdown page."""
+    return {m.group(1) for m in re.finditer(r"^#{2,4} (\d+(?:\.\d+)?)\.? ", page.read_text(),
+                                            re.M)}
+
+
+def _text_files(folders: tuple[str, ...]) -> list[Path]:
+    """Source and documentation files of the repository under ``folders`` and at the top."""
+    skip = {".venv", ".venv-pystilt", "build", "_build", "__pycache__", ".git"}
+    suffixes = {".py", ".f90", ".md", ".sh", ".toml", ".yaml", ".build", ".options", ".txt",
+                ".cfg", ".rst"}
+    files = [f for f in REPO.iterdir() if f.is_file() and f.suffix in suffixes]
+    for folder in folders:
+        for f in (REPO / folder).rglob("*"):
+            if f.suffix in suffixes and f.is_file() and not skip & set(f.relative_to(REPO).parts):
+                files.append(f)
+    return [f for f in files if f.resolve() != Path(__file__).resolve()]
 
 
 def _build(src: Path, out: Path, prelude: str = "") -> subprocess.CompletedProcess[str]:
@@ -132,3 +159,40 @@ def test_a_key_added_to_the_schema_and_a_new_page_appear_in_the_site(tmp_path: P
     assert "zz_new_param" in page and "a parameter added to the schema" in page
     assert "zz_partition" in page and "A key added to the execution schema." in page
     assert 'href="zz-new-page.html"' in (out / "index.html").read_text()
+
+
+def test_physics_reference_is_numbered_and_every_cited_section_exists() -> None:
+    page = DOCS / "physics.md"
+    sections = _numbered_sections(page)
+    # the topics the code relies on have their numbered sections
+    assert {"2.4", "2.6", "3.1", "4.1", "4.2", "5.1", "5.2", "5.3", "6.3", "6.4", "7.2", "8.1",
+            "9", "10.2", "10.6"} <= sections, sorted(sections)
+    missing, uncited = [], []
+    for path in _text_files(CITING):
+        text = path.read_text(errors="replace")
+        name = path.relative_to(REPO)
+        missing += [f"{name}: §{s}" for s in SECTION.findall(text) if s not in sections]
+        # the numbering of an outside specification ("physics.md 3.7", "section 5") is gone
+        uncited += [f"{name}: {m.group(0)!r}"
+                    for m in re.finditer(r"physics\.md`?\)?,?\s+(?:section\s+)?\d", text)]
+        if path.suffix in (".py", ".f90"):  # code cites a section, never the page alone
+            for m in re.finditer(r"physics\.md", text):
+                if not CITED.match(text, m.start()):
+                    uncited.append(f"{name}: {text[m.start():m.start() + 30]!r}")
+    assert not missing, f"sections cited but not headings of docs/physics.md: {missing}"
+    assert not uncited, f"physics.md cited without a section number: {uncited}"
+
+
+def test_physics_reference_is_self_contained() -> None:
+    page = (DOCS / "physics.md").read_text()
+    for ref in ("Lin, J. C., C. Gerbig", "Gerbig, C., J. C. Lin", "Fasoli, B.", "Draxler, R. R.",
+                "Hanna, S. R.", "Stein, A. F.", "Thomson, D. J., 1987", "Wilson, J. D.",
+                "Lin, J. C., and C. Gerbig, 2005"):
+        assert ref in page.split("## References")[1], ref
+    offenders = []
+    for path in _text_files(CITING + ("recipe",)):
+        text = path.read_text(errors="replace")
+        for needle in ("shared/docs", "physics_notes"):
+            if needle in text:
+                offenders.append(f"{path.relative_to(REPO)}: {needle}")
+    assert not offenders, f"references to documents outside the repository: {offenders}"

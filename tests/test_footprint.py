@@ -101,8 +101,9 @@ def test_single_particle_lands_whole_in_its_cell() -> None:
 @pytest.mark.parametrize("yres", [0.02, 0.01])
 def test_kernel_integral_equals_foot_and_has_gaussian_shape(yres: float) -> None:
     # three particles, all at the receptor at t = -1; at t = -601 spread apart, only the first
-    # carries foot. Its kernel integrates to foot / 3, has the bandwidth of physics.md 5.7 and
-    # its nodes are xres apart along x and yres apart along y (geometric orientation, 5.8).
+    # carries foot. Its kernel integrates to foot / 3, has the bandwidth of docs/physics.md
+    # §10.6 and its nodes are xres apart along x and yres apart along y (geometric
+    # orientation, §10.7).
     lon = np.array([[-100.0, -100.0, -100.0], [-99.995, -101.0, -99.0]])
     lat = np.array([[40.0, 40.0, 40.0], [40.003, 40.5, 39.5]])
     foot = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0]])
@@ -231,7 +232,7 @@ _SIG_ONE_ROW = np.sqrt(2) * 0.3 * np.sqrt(10 * 60 + 100 * np.exp(-6) - 1)
 
 
 def test_hnf_veght_up_to_9_is_a_fraction_of_mlht_as_in_the_transport() -> None:
-    # the transport's foot height is veght * zi for veght <= 9 (physics.md 3.7): veght = 2
+    # the transport's foot height is veght * zi for veght <= 9 (docs/physics.md §7.1): veght = 2
     # means twice the mixed layer in the plume correction too, not 2 m
     ds = _one_row_hnf_particles(mlht=100.0)
     corrected = 0.02897 / ((10.0 + _SIG_ONE_ROW) * 1.2) * 60
@@ -336,7 +337,7 @@ def test_hnf_nan_sigma_leaves_row_and_skips_in_sum() -> None:
 
 
 def test_column_receptor_release_heights_enter_the_plume_correction() -> None:
-    # two particles, one row each: the plume starts at the particle's xhgt (5.9, 3.10)
+    # two particles, one row each: the plume starts at the particle's xhgt (§10.2, §4.5)
     ds = _particles([-1.0], [[-100.0, -100.0]], [[40.0, 40.0]], [[0.01, 0.01]])
     for name, value in (
         ("samt", 1.0),
@@ -356,7 +357,7 @@ def test_column_receptor_release_heights_enter_the_plume_correction() -> None:
 
 
 def test_particles_released_at_different_times() -> None:
-    # a particle whose first row is later gets its own rtime origin (5.4); mass is kept
+    # a particle whose first row is later gets its own rtime origin (§10.5); mass is kept
     ds = _random_walk(n_particles=30)
     late = ds.copy(deep=True)
     for var in ("long", "lati", "foot"):
@@ -504,7 +505,7 @@ def test_projected_grid_conserves_mass(tmp_path: Path) -> None:
 
 def test_projected_grid_kernel_width_is_in_the_grid_units() -> None:
     # One particle with foot at the centre of a cloud whose spread sets the bandwidth
-    # w = 0.06 (var lon + var lat)^(1/4) (|rtime|/1440)^(1/2) (5.7), a width in degrees of
+    # w = 0.06 (var lon + var lat)^(1/4) (|rtime|/1440)^(1/2) (§10.6), a width in degrees of
     # latitude. On an equidistant cylindrical grid in metres it is w a pi/180 metres, so the
     # footprint is the Gaussian kernel of that width on the 10 km cells.
     pytest.importorskip("pyproj", reason="pyproj is not installed (optional extra stilt[proj])")
@@ -565,7 +566,9 @@ def test_write_footprint_roundtrip(tmp_path: Path) -> None:
         for key in (
             "Conventions",
             "receptor_run_time",
-            "grid_xres",
+            "xres",
+            "name",
+            "receptor",
             "smooth_factor",
             "stilt_version",
             "hnf_plume",

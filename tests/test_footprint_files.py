@@ -7,8 +7,9 @@ three-dimensional variable, CDL dims ``(time, lat, lon)`` (R's ``lon, lat, time`
 regular cell-centre axes named ``lon``/``lat`` (``x``/``y`` on projected grids, with the
 grid mapping in a variable called ``projection``), the global ``crs`` PROJ.4 string with
 ``crs_format = "PROJ.4"``, R-STILT's units spelling and ``_FillValue`` -1, time in seconds
-since 1970. PYSTILT's public reader (``stilt.read_footprint`` of PyPI pystilt 0.1.0a25) runs
-in its own venv, in a subprocess.
+since 1970. PYSTILT's public readers (``stilt.read_footprint`` of PyPI pystilt 0.1.0a25 and
+``Footprint.from_netcdf`` of 0.1.0a4, the release whose API stilt implements) run in their own
+venvs, in subprocesses.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import xarray as xr
 import stilt.simulation as sim
 from stilt.config import ModelConfig
 from stilt.footprint import Grid, calc_footprint, write_footprint
-from stilt.receptors import PointReceptor
+from stilt.receptors import ColumnReceptor, PointReceptor
 from stilt.simulation import SimulationPaths, run_simulation
 from stilt.transport import FOOT_UNITS, normalize_receptor, receptor_attrs, receptor_from_attrs
 from stilt.transport import run_trajectories
@@ -292,6 +293,26 @@ def test_old_footprint_files_still_load_in_the_collections(tmp_path: Path) -> No
 # ---- PYSTILT's reader --------------------------------------------------------------------
 
 
+def _reference_python(venv: str, spec: str) -> Path:
+    """The interpreter of a PYSTILT venv (bench/_reference.py), made from PyPI when absent.
+
+    ``venv`` and ``spec`` name the constants of bench/_reference.py. Without CI and without a
+    way to install it, the calling test skips saying so; under CI it fails.
+    """
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import _reference
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    try:
+        return _reference.ensure_reference_venv(getattr(_reference, venv),
+                                                spec=getattr(_reference, spec))
+    except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"the PYSTILT reference venv could not be made (needs PyPI): {exc}")
+
+
 PYSTILT_READER = """
 import sys, json
 import numpy as np
@@ -313,17 +334,7 @@ def test_pystilt_read_footprint_opens_our_file(tmp_path: Path) -> None:
     PYSTILT's package is also called ``stilt``, so it runs in a subprocess and never enters
     this process. Without CI and without a way to install it, the test skips saying so.
     """
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        from _reference import ensure_reference_venv
-    finally:
-        sys.path.remove(str(REPO / "bench"))
-    try:
-        python = ensure_reference_venv()
-    except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"the PYSTILT reference venv could not be made (needs PyPI): {exc}")
+    python = _reference_python("VENV", "PYSTILT_SPEC")
     out, path = _write(tmp_path)
     run = subprocess.run([str(python), "-c", PYSTILT_READER, str(path)], capture_output=True,
                          text=True, cwd=tmp_path, check=False)
@@ -335,3 +346,48 @@ def test_pystilt_read_footprint_opens_our_file(tmp_path: Path) -> None:
     assert got["sum"] == pytest.approx(float(out["foot"].sum()), rel=1e-6)
     assert (got["lon0"], got["lat0"]) == (float(out["lon"][0]), float(out["lat"][0]))
     assert got["times"] == [str(t) for t in out["time"].values]
+
+
+PYSTILT_A4_READER = """
+import sys, json
+import numpy as np
+from stilt.footprint import Footprint
+fp = Footprint.from_netcdf(sys.argv[1])
+grid = fp.grid
+print(json.dumps({"receptor": fp.receptor.to_dict(), "name": fp.name,
+                  "grid": [grid.xmin, grid.xmax, grid.ymin, grid.ymax, grid.xres, grid.yres,
+                           grid.projection],
+                  "dims": list(fp.data.dims), "sum": float(np.nansum(fp.data.values)),
+                  "empty": fp.is_empty}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("receptor, expected", [
+    (PointReceptor("2020-06-01T12:00", -100.0, 40.0, 10.0),
+     {"type": "PointReceptor", "longitude": -100.0, "latitude": 40.0, "altitude": 10.0}),
+    (ColumnReceptor("2020-06-01T12:00", -100.0, 40.0, 0.0, 2000.0),
+     {"type": "ColumnReceptor", "longitude": -100.0, "latitude": 40.0, "bottom": 0.0,
+      "top": 2000.0}),
+])
+def test_pystilt_a4_footprint_from_netcdf_opens_our_file(
+        tmp_path: Path, receptor: Any, expected: dict[str, Any]) -> None:
+    """PYSTILT 0.1.0a4 (the API stilt implements) rebuilds grid, name and receptor from our file.
+
+    Its ``Footprint.from_netcdf`` reads the global ``receptor`` JSON, ``xmin`` ... ``yres``,
+    ``projection`` and ``name``; it runs in its own venv (``bench/.venv-pystilt-a4``, made
+    from PyPI when absent, as for the 0.1.0a25 reader above).
+    """
+    python = _reference_python("VENV_A4", "PYSTILT_A4_SPEC")
+    out = calc_footprint(_random_walk(), receptor, GRID, hnf_plume=False)
+    path = write_footprint(out, tmp_path / "foot.nc")
+    run = subprocess.run([str(python), "-c", PYSTILT_A4_READER, str(path)], capture_output=True,
+                         text=True, cwd=tmp_path, check=False)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["receptor"] == {**expected, "time": "2020-06-01T12:00:00", "altitude_ref": "agl"}
+    assert got["name"] == "foot" and got["empty"] is False
+    assert got["grid"] == [GRID.xmin, GRID.xmax, GRID.ymin, GRID.ymax, GRID.xres, GRID.yres,
+                           GRID.projection]
+    assert got["dims"] == ["time", "lat", "lon"]
+    assert got["sum"] == pytest.approx(float(out["foot"].sum()), rel=1e-6)

@@ -11,7 +11,7 @@ from stilt.params import DEFAULT_VARSIWANT, PARAMETERS, resolve_params
 
 def test_rstilt_run_stilt_defaults() -> None:
     p = resolve_params()
-    # physics.md 6.3, the R-STILT run_stilt.r column
+    # docs/physics.md §11.1, the R-STILT run_stilt.r column
     expected = {"n_hours": -24, "numpar": 1000, "delt": 1.0, "tratio": 0.75, "veght": 0.5,
                 "kmix0": 150, "kmixd": 3, "kblt": 5, "kbls": 1, "tlfrac": 0.1, "nturb": 0,
                 "outdt": 0, "z_top": 25000.0, "hscale": 10800.0, "tkerd": 0.18,

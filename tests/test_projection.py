@@ -1,4 +1,4 @@
-"""Map projections of ARL grids (physics.md 1.7): known points, round trips, map factors."""
+"""Map projections of ARL grids (docs/physics.md §2.2): known points, round trips, map factors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ R_KM = 6371.2
 
 
 def _header_grid(path) -> ArlGrid:
-    """Parse the grid of an ARL file straight from its index record (physics.md 1.3)."""
+    """Parse the grid of an ARL file straight from its index record (docs/physics.md §2.1)."""
     with open(path, "rb") as fh:
         head = fh.read(200).decode("ascii")
     ext = head[50:]
@@ -207,7 +207,7 @@ def test_winds_rotate_like_displacements(name: str) -> None:
 
 
 def test_hysplit_western_hemisphere_pitfall() -> None:
-    """SYNC_LON -114 with POLE_LON -110: HYSPLIT puts lon -112 at x = 7241 (physics.md 1.7.1)."""
+    """SYNC_LON -114, POLE_LON -110: HYSPLIT puts lon -112 at x = 7241 (docs/physics.md §2.2)."""
     bad = ArlGrid(pole_lat=42, pole_lon=-110, ref_lat=0.05, ref_lon=0.05, grid_size_km=0,
                   orient=0, tang_lat=0, sync_xp=1, sync_yp=1, sync_lat=39, sync_lon=-114,
                   nx=81, ny=61)

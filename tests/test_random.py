@@ -1,4 +1,4 @@
-"""Per-particle random streams of the core (fortran/stilt_random.f90, physics.md 3.9)."""
+"""Per-particle random streams of the core (fortran/stilt_random.f90, docs/physics.md §9)."""
 
 from __future__ import annotations
 

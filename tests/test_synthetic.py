@@ -35,7 +35,7 @@ def met_gdas() -> xr.Dataset:
 
 
 def _heights(ds: xr.Dataset, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hypsometric heights (m above sea level) of every level at time i (physics.md 1.8)."""
+    """Hypsometric heights (m above sea level) of every level at time i (docs/physics.md §2.5)."""
     ps = ds.PRSS[i].values.astype(float)
     p = ds.PRES[i].values.astype(float)
     q = ds.SPHU[i].values.astype(float)

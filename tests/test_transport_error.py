@@ -1,4 +1,4 @@
-"""WINDERR / ZIERR transport-error processes (fortran/stilt_transport_error.f90, physics.md 3.8)."""
+"""WINDERR / ZIERR transport errors (fortran/stilt_transport_error.f90, docs/physics.md §8)."""
 
 from __future__ import annotations
 

@@ -241,7 +241,7 @@ UNIFORM_COLUMNS = ("time indx long lati zagl sigw tlgr zsfc icdx temp samt foot 
 @pytest.mark.parametrize("case", ["unstable", "stable", "free_troposphere", "humid"])
 def test_uniform_oracle_deterministic_columns(case: str, shared_dir: Path,
                                               tmp_path: Path) -> None:
-    """physics.md Appendix A: columns that do not depend on random numbers, end to end."""
+    """docs/physics.md §13.1: columns that do not depend on random numbers, end to end."""
     from stilt.params import read_control, read_setup
 
     folder = shared_dir / "oracle" / "uniform" / case
@@ -252,7 +252,7 @@ def test_uniform_oracle_deterministic_columns(case: str, shared_dir: Path,
     setup.pop("seed", None)
     lat, lon, z = control["points"][0]
     rec = {"time": control["time"], "latitude": lat, "longitude": lon, "altitude": z}
-    # default settings: z0 from the binary's ROUGLEN.ASC, which stilt ships (physics.md 3.2;
+    # default settings: z0 from the binary's ROUGLEN.ASC, which stilt ships (docs/physics.md §2.7;
     # 0.44 m at the receptor's node, 40.5 N 112 W)
     met = stilt.MetConfig(tmp_path, "met.arl")
     ours = stilt.run_trajectories(rec, met, n_hours=control["n_hours"], seed=3, **setup)
@@ -286,7 +286,7 @@ def test_uniform_oracle_deterministic_columns(case: str, shared_dir: Path,
     ours_full = np.isclose(o.samt.values, ref["samt"][sel].max())
     if ref["foot"][sel][full].max() > 0:
         assert ours_full.any()
-        rtol = 5e-4 if case == "humid" else 3e-5  # humid: physics.md open uncertainty 3
+        rtol = 5e-4 if case == "humid" else 3e-5  # humid: docs/physics.md §13.3
         np.testing.assert_allclose(o.foot.values[ours_full], np.median(ref["foot"][sel][full]),
                                    rtol=rtol)
     else:

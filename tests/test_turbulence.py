@@ -1,6 +1,6 @@
 """Dispersion physics of the core (stability, mixed layer, Hanna profiles, STILT vertical scheme).
 
-physics.md sections 3.2-3.7; the kernels are fortran/stilt_stability.f90,
+docs/physics.md §5-§7; the kernels are fortran/stilt_stability.f90,
 stilt_turbulence.f90 and stilt_dispersion.f90, reached through their _core_wrap.f90 wrappers.
 """
 
@@ -18,7 +18,7 @@ HEAT_NONE, HEAT_TSTAR, HEAT_FLUX = 0, 1, 2
 
 
 def _levels(n: int = 30, zg: float = ZG) -> tuple[np.ndarray, np.ndarray]:
-    """Default internal levels (30, -25, 5): heights above ground and sigma (physics.md 2.1)."""
+    """Default internal levels (30, -25, 5): heights AGL and sigma (docs/physics.md §3.1)."""
     k = np.arange(1, n + 1)
     h = 30.0 * k**2 - 25.0 * k + 5.0
     return h * (ZTOP - zg) / ZTOP, 1.0 - h / ZTOP
@@ -59,7 +59,7 @@ def _theta(t, p):
     return t * (1000.0 / p) ** 0.286
 
 
-# ---------------------------------------------------------------- surface layer (3.2)
+# ---------------------------------------------------------------- surface layer (§5.1)
 
 
 def test_stability_from_ustar_and_heat_flux_matches_the_formulas() -> None:
@@ -136,7 +136,7 @@ def test_stability_from_profile_when_no_fluxes() -> None:
     assert ustar[0] == pytest.approx(KAPPA * z[1] * (u[1] - u[0]) / (z[1] - z[0]), rel=1e-3)
 
 
-# ---------------------------------------------------------------- mixed-layer height (3.3)
+# ---------------------------------------------------------------- mixed-layer height (§5.2)
 
 
 def test_mixed_layer_from_temperature_profile() -> None:
@@ -176,7 +176,7 @@ def test_zicontrol_hourly_factors() -> None:
 
 
 def _ri_zi(z, th, u, v, ustar, tstar, zeta, dens, third=0.3333):
-    """Modified bulk-Richardson mixed-layer height, written from physics.md 3.3."""
+    """Modified bulk-Richardson mixed-layer height, written from docs/physics.md §5.2."""
     ri, zi = 0.0, z[0]
     for k in range(1, z.size):
         if ri >= 0.25:
@@ -219,11 +219,11 @@ def test_mixed_layer_from_richardson_number(shtf: float) -> None:
         assert st["wstar"] == 0.0
 
 
-# ---------------------------------------------------------------- Hanna profiles (3.4)
+# ---------------------------------------------------------------- Hanna profiles (§5.3)
 
 
 def _hanna(z, st, z0):
-    """sigma_w and T_L inside the mixed layer, written from the formulas of physics.md 3.4."""
+    """sigma_w and T_L inside the mixed layer, from the formulas of docs/physics.md §5.3."""
     zi, el, ws, us = st["zi"], st["obukhov"], st["wstar"], st["ustar"]
     sw, tl = np.empty_like(z), np.empty_like(z)
     for k, zk in enumerate(z):
@@ -317,7 +317,7 @@ def test_bad_column_is_reported_not_crashed() -> None:
     assert out[-1] == 1  # status_bad_argument
 
 
-# ---------------------------------------------------------------- column mass and foot (3.7)
+# ---------------------------------------------------------------- column mass and foot (§7.2)
 
 
 def test_column_mass_below_the_foot_height() -> None:
@@ -333,7 +333,7 @@ def test_column_mass_below_the_foot_height() -> None:
         1.2 * 9.44 + 1.1 * (70.8 - 9.44) + 1.0 * (300.0 - 70.8))
 
 
-# ---------------------------------------------------------------- vertical scheme (3.6)
+# ---------------------------------------------------------------- vertical scheme (§6)
 
 
 def _steady_unstable_column(ntop: int = 7):
@@ -372,7 +372,7 @@ def test_well_mixed_criterion() -> None:
 
 
 def test_well_mixed_with_density_gradient() -> None:
-    """With density decreasing upward the particle density per metre follows rho (3.6)."""
+    """With density decreasing upward the particle density per metre follows rho (§6.4)."""
     st, zsg, z, sigw, tl, sigu, sigv = _steady_unstable_column()
     depth = ZTOP - ZG
     rho = 1.2 * np.exp(-z / 2000.0)
@@ -427,7 +427,7 @@ def test_foot_and_samt_accumulate_below_the_threshold() -> None:
 
 
 def test_subgrid_mean_wind_uses_the_no_slip_profile_below_level_one() -> None:
-    """Sub-step advection: wind linear to zero at the ground below level 1 (3.6 step 5)."""
+    """Sub-step advection: wind linear to zero at the ground below level 1 (§6.5)."""
     z, _, _, dens, _, _ = _column()
     _, zsg = _levels()
     n = z.size
@@ -445,7 +445,7 @@ def test_subgrid_mean_wind_uses_the_no_slip_profile_below_level_one() -> None:
 # ---------------------------------------------------------------- deterministic oracle columns
 
 ORACLE_CASES = ["unstable", "stable", "free_troposphere", "humid"]
-Z0_EAST, Z0_WEST = 0.44, 0.25  # ROUGLEN z0 of the met nodes at 112.00W and west of it (3.2)
+Z0_EAST, Z0_WEST = 0.44, 0.25  # ROUGLEN z0 of the met nodes at 112.00W and west of it (§2.7)
 Z0_EDGE_LON, Z0_EDGE_HALF_WIDTH = -112.025, 0.003  # nearest-node boundary and its fuzz
 
 
@@ -475,7 +475,7 @@ def _oracle(shared_dir, case):
 
 
 def _augmented_layer_values(z, zi, values, zp):
-    """Step-function value at heights zp on the levels with the thin layer above zi (3.6)."""
+    """Step-function value at heights zp on the levels with the thin layer above zi (§6.2)."""
     kzm = int(np.argmax(z >= zi))
     za = np.concatenate([z[:kzm + 1], [z[kzm] + 0.05 * (z[kzm + 1] - z[kzm])], z[kzm + 1:]])
     va = np.concatenate([values[:kzm + 1], [values[kzm + 1]], values[kzm + 1:]])
@@ -489,7 +489,7 @@ def test_oracle_mixed_layer_sigw_tlgr(shared_dir, case: str) -> None:
 
     Tolerances: printed precision (half a unit of the last digit), except that zi, w* and the
     unstable T_L carry the binary's single-precision noise: mlht within 0.01 m and T_L within
-    1e-5 relative more (docs/physics_notes.md). Rows within 0.003 deg of the midpoint between
+    1e-5 relative more (docs/physics.md §13.1). Rows within 0.003 deg of the midpoint between
     the two z0 nodes (where the binary's node choice is fuzzy) are left out of T_L.
     """
     col, rows, _, profiles = _oracle(shared_dir, case)
@@ -519,7 +519,7 @@ def test_oracle_foot_and_samt(shared_dir, case: str) -> None:
     Per-minute foot is deterministic in steady met: 0.0113819 (unstable), 0.0107854 (stable),
     0.0107794 (free troposphere). Tolerance: the printed digits of foot (1e-7) and samt (1e-4),
     plus 3e-5 relative for the binary's zi noise. The humid case keeps the open discrepancy of
-    physics.md 3.7 (its two half steps use column masses 0.09 % apart, docs/physics_notes.md).
+    docs/physics.md §7.2 (its two half steps use column masses 0.09 % apart, §13.3).
     """
     col, rows, setup, profiles = _oracle(shared_dir, case)
     st = profiles[Z0_EAST][0]
@@ -696,7 +696,7 @@ def test_time_interpolation_reproduces_the_binary_between_met_times(shared_dir) 
     """The NGM receptor column between 18 and 16 UTC (zi 665 -> 321 m): every layer value of
     layers 1-3 that the binary prints in the first two hours comes out of our met-time profiles
     at node (21, 13) through interpolate_in_time within 1 %; level-by-level interpolation
-    misses half of them (docs/physics_notes.md)."""
+    misses half of them (docs/physics.md §5.7)."""
     import xarray as xr
 
     import stilt

@@ -1,7 +1,7 @@
 """Test helper: the internal-level column of the horizontally uniform oracle cases.
 
 `../shared/oracle/uniform/*/met.arl.gz` hold horizontally uniform fields; this rebuilds the
-column hycs_std works on at the receptor's met node (physics.md 1.8, 2.1): dry hypsometric
+column hycs_std works on at the receptor's met node (docs/physics.md §2.5, §3.1): dry hypsometric
 heights of the data levels, internal levels h_k = 30 k^2 - 25 k + 5 compressed by (Zt - Zg)/Zt
 with their sigma stored in single precision (as the binary does: it shifts level 1 by 1.7e-5
 relative, visible in T_L), pressure interpolated in ln p and the other fields linearly in height,
@@ -75,7 +75,7 @@ def uniform_column(path: Path, ztop: float = 25000.0, nlev: int = 30) -> Column:
     if "RELH" in up:  # RH files: vapour pressure with the saturation formula of 1.8
         rh = np.concatenate([[up["RELH"][0]], up["RELH"]]) / 100.0
         e = rh * np.exp(21.4 - 5351.0 / t)
-    else:  # SPHU-only files behave as dry air in hycs_std v5 (physics.md 3.7)
+    else:  # SPHU-only files behave as dry air in hycs_std v5 (docs/physics.md §2.6)
         e = np.zeros_like(p)
     tv = t * (1.0 + 0.61 * 0.622 * e / p)
     zd = np.concatenate([[0.0], np.cumsum(RD / GRAV * 0.5 * (tv[1:] + tv[:-1])

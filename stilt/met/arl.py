@@ -1,6 +1,6 @@
 """ARL packed meteorology files (the format HYSPLIT and STILT read): read, write, describe.
 
-Layout, packing and naming follow physics.md section 1. Records are unpacked and packed by the
+Layout, packing and naming: docs/physics.md §2.1-§2.4. Records are unpacked and packed by the
 Fortran core (``fortran/stilt_arl.f90``) in single precision in HYSPLIT's order, so decoded
 values are bit-identical to HYSPLIT's and a decoded record packs back to the same bytes.
 
@@ -52,7 +52,7 @@ GRID_PARAMETERS: tuple[str, ...] = (
 _BATCH_BYTES = 32 * 2**20
 
 
-# ---- variable metadata (physics.md 1.9) ----------------------------------------------------
+# ---- variable metadata (docs/physics.md §2.3) ----------------------------------------------
 
 # name or 3-letter prefix -> (units, long_name, CF standard_name or "")
 _VAR_META: dict[str, tuple[str, str, str]] = {
@@ -106,13 +106,13 @@ _VAR_META: dict[str, tuple[str, str, str]] = {
     "WVAR": ("m2 s-2", "variance of the vertical velocity", ""),
 }
 
-# 3-letter prefixes that HYSPLIT's name dispatch accepts for any 4th letter (physics.md 1.9)
+# 3-letter prefixes that HYSPLIT's name dispatch accepts for any 4th letter (docs/physics.md §2.3)
 _PREFIXES = ("PBL", "HPB", "MXH", "SHT", "HFL", "LHT", "WFL", "UST", "UMO", "VMO", "EXC",
              "TST", "DSW", "TPP", "PRT", "CPP", "CPR")
 
 
 def variable_attrs(name: str, latlon_grid: bool) -> dict[str, str]:
-    """CF-style attributes of an ARL variable (units per physics.md 1.9).
+    """CF-style attributes of an ARL variable (units per docs/physics.md §2.3).
 
     Parameters
     ----------
@@ -150,7 +150,7 @@ def variable_attrs(name: str, latlon_grid: bool) -> dict[str, str]:
 
 
 def _dif_parent_names(name: str, level: int) -> tuple[str, ...] | None:
-    """Which parent names a DIF record corrects (physics.md 1.6); None if not a DIF name."""
+    """Which parent names a DIF record corrects (docs/physics.md §2.1); None if not a DIF name."""
     if not name.startswith("DIF"):
         return None
     if level == 0:
@@ -221,7 +221,7 @@ def _fmt_e(value: float, width: int, decimals: int) -> str:
 
 
 def _fmt_f7(value: float) -> str:
-    """Format a grid parameter with HYSPLIT's F7 field-width rules (physics.md 1.3)."""
+    """Format a grid parameter with HYSPLIT's F7 field-width rules (docs/physics.md §2.1)."""
     v = float(value)
     for bound, d in ((1000, 2), (100, 3), (10, 4), (1, 5), (0, 6)):
         if v >= bound:
@@ -243,7 +243,7 @@ def _fmt_f_fit(value: float, width: int, decimals: int) -> str:
 
 
 def _fmt_f6(value: float) -> str:
-    """Format a level height with HYSPLIT's F6 field-width rules (physics.md 1.3)."""
+    """Format a level height with HYSPLIT's F6 field-width rules (docs/physics.md §2.1)."""
     v = float(value)
     for bound, d in ((10000, 0), (1000, 1), (100, 2), (10, 3), (1, 4)):
         if v >= bound:
@@ -252,12 +252,12 @@ def _fmt_f6(value: float) -> str:
 
 
 def _label_float32(text: str) -> np.float32:
-    """Parse a label's E14.7 number to the float32 a reader gets (physics.md 1.5)."""
+    """Parse a label's E14.7 number to the float32 a reader gets (docs/physics.md §2.1)."""
     return np.float32(_fortran_float(text))
 
 
 def _is_16bit_source(source: str) -> bool:
-    """HYSPLIT reads files from these sources with 2 bytes per grid point (physics.md 1.3)."""
+    """HYSPLIT reads files from these sources with 2 bytes per point (docs/physics.md §2.1)."""
     return source in ("RAMS", "DWRF") or source.startswith("ECX")
 
 
@@ -547,7 +547,7 @@ def _scan(f: BinaryIO, size: int, path: Path) -> ArlInventory:
     source, _, _, _, nx_mod, ny_mod, nz, ksys, lenh = _parse_fixed_header(fixed, path, 1)
     if _is_16bit_source(source):
         raise MetError(f"{path}: source {source!r} marks a 16-bit ARL file (2 bytes per point), "
-                       "which stilt does not read (physics.md 1.3)")
+                       "which stilt does not read (docs/physics.md §2.1)")
     nx = nx_mod + _thousands(label.grid[0])
     ny = ny_mod + _thousands(label.grid[1])
     if nx < 1 or ny < 1 or nx * ny < FIXED_HEADER_LEN:
@@ -918,7 +918,7 @@ def read_arl(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
         may be None) or one time. Default: every period.
     variables : sequence of str, optional
         ARL names to read (surface and upper); default all. DIF records are applied to their
-        parents (physics.md 1.6) and never returned as variables.
+        parents (docs/physics.md §2.1) and never returned as variables.
     check_checksums : bool, optional
         Verify every decoded record against the checksum stored in its index record (stored
         0 means "not recorded" and is skipped). Default True.

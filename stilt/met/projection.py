@@ -1,9 +1,9 @@
 """ARL horizontal grids: grid index <-> latitude/longitude, map factors, grid spacing.
 
-An :class:`ArlGrid` holds the 12 projection parameters of an ARL index record (physics.md
-section 1.3, in file order) and the grid size. The arithmetic runs in the Fortran core
-(``fortran/stilt_grid.f90``), the same code the transport uses, so that Python and the core
-always agree.
+An :class:`ArlGrid` holds the 12 projection parameters of an ARL index record
+(docs/physics.md §2.1, §2.2, in file order) and the grid size. The arithmetic runs in the
+Fortran core (``fortran/stilt_grid.f90``), the same code the transport uses, so that Python
+and the core always agree.
 
 Grid coordinates are 1-based real indices: ``x`` along NX (west to east), ``y`` along NY
 (south to north); point (1, 1) is the first value of a record.
@@ -34,7 +34,7 @@ _WRAPS = {0: "", 1: "global", 2: "north", 3: "south"}
 def f7_round(value: float) -> float:
     """Round a grid parameter to what HYSPLIT's F7 header field keeps.
 
-    The writer picks the decimals from the magnitude (physics.md section 1.3): F7.2 from
+    The writer picks the decimals from the magnitude (docs/physics.md §2.1): F7.2 from
     1000, F7.3 from 100, F7.4 from 10, F7.5 from 1, F7.6 from 0, and one digit fewer for
     negative values.
 
@@ -293,7 +293,7 @@ class ArlGrid:
                ny: int) -> ArlGrid:
         """Regular latitude-longitude grid whose point (1, 1) is at (``lat0``, ``lon0``).
 
-        Longitudes are stored the way HYSPLIT reads them correctly (physics.md 1.10 item 4):
+        Longitudes are stored the way HYSPLIT reads them correctly (docs/physics.md §2.2):
         in 0..360 unless the grid straddles Greenwich, in which case ``sync_lon`` < 0 and
         ``pole_lon`` >= 0 (HYSPLIT's PRIME case).
 

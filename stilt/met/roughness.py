@@ -1,6 +1,6 @@
 """Surface roughness length z0 per met grid node, where the met files carry no ``RGHS``.
 
-HYSPLIT-STILT reads z0 from a gridded table described by ``ASCDATA.CFG`` (physics.md 3.2):
+HYSPLIT-STILT reads z0 from a gridded table described by ``ASCDATA.CFG`` (docs/physics.md §2.7):
 
 .. code-block:: text
 
@@ -42,7 +42,7 @@ from stilt.errors import ConfigError
 __all__ = ["DEFAULT_Z0", "SHIPPED_NAME", "RoughnessTable", "read_roughness", "roughness_source",
            "shipped_roughness"]
 
-#: roughness length (m) where nothing else is known (ASCDATA.CFG default, physics.md 3.2)
+#: roughness length (m) where nothing else is known (ASCDATA.CFG default, docs/physics.md §2.7)
 DEFAULT_Z0 = 0.2
 
 #: the layout HYSPLIT assumes when ROUGLEN.ASC is given without an ASCDATA.CFG

@@ -6,7 +6,7 @@ fields a family's files carry (:data:`SURFACE_SETS`, :data:`UPPER_SETS`), each d
 same state so that the families describe the same weather:
 
 * ``RELH``/``RH2M`` from the specific humidity, temperature and pressure
-  (``RH = 100 q p / (0.622 es(T))``, ``es = exp(21.4 - 5351/T)`` hPa, physics.md 1.8);
+  (``RH = 100 q p / (0.622 es(T))``, ``es = exp(21.4 - 5351/T)`` hPa, docs/physics.md §2.6);
 * ``UMOF``/``VMOF`` = ``rho u*^2`` along the 10-m wind (grid-relative), ``EXCO`` =
   ``rho u*^2 / |U10|``, ``TSTR`` = ``-SHTF / (rho cp u*)`` with the surface air density;
 * ``DZDT`` the geometric vertical velocity (m/s, positive up) of which ``WWND`` is the
@@ -64,7 +64,7 @@ UPPER_SETS: dict[str, tuple[str, ...]] = {
     "wrf": ("PRES", "UWND", "VWND", "DZDT", "TEMP", "SPHU"),
 }
 
-CP = 1005.0                 # J/(kg K), as physics.md 3.2
+CP = 1005.0                 # J/(kg K), as docs/physics.md §1.2
 LV = 2.5e6                  # J/kg
 BULK_CH = 1.2e-3            # bulk transfer coefficient over the sea
 Z0_SEA_M = 2.0e-4
@@ -224,7 +224,7 @@ def upper_state(w: Weather, s: dict[str, Any], vertical: VerticalLevels) -> dict
     u, v = ekman(ug, vg, z_agl, s["ek_depth"].astype(f4))
     q_s = ((0.004 + 0.008 * (1.0 - s["dry"])) * (1.0 + 0.3 * s["cloud"])).astype(f4)
     q = q_s * (p / c4["PS"]) ** 3
-    es = np.exp(21.4 - 5351.0 / st["TV"])                 # hPa, physics.md 1.8
+    es = np.exp(21.4 - 5351.0 / st["TV"])                 # hPa, docs/physics.md §2.6
     q = np.minimum(q, 0.8 * 0.622 * es / p)
     return {"p": p, "Z": st["Z"], "TV": st["TV"], "u": u, "v": v, "q": q,
             "temp": st["TV"] / (1.0 + 0.61 * q), "ps4": c4["PS"],
@@ -269,7 +269,7 @@ def _near_surface(w: Weather, s: dict[str, Any], up: dict[str, Any]) -> None:
 
 
 def _es_hpa(temp: np.ndarray) -> np.ndarray:
-    """Saturation vapour pressure (hPa) as HYSPLIT computes it (physics.md 1.8)."""
+    """Saturation vapour pressure (hPa) as HYSPLIT computes it (docs/physics.md §2.6)."""
     return np.exp(21.4 - 5351.0 / temp)
 
 

@@ -3,7 +3,7 @@
 Each system gives the stored level values (what the ARL index header carries) and the
 pressure of every level in every column, from which the closed-form weather
 (:func:`stilt.met.synthetic_weather.column_state`) gives heights, temperatures and winds
-(physics.md 1.8):
+(docs/physics.md §2.5):
 
 ========  ====  ==========================================  ==============================
 name      KSYS  level values                                pressure of level k

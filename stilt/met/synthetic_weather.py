@@ -30,7 +30,7 @@ __all__ = ["CENTER_LAT", "CENTER_LON", "Weather", "column_state", "ekman", "geos
 CENTER_LAT = 40.0
 CENTER_LON = -101.5
 
-# physical constants (as the hypsometric recipe of physics.md 1.8)
+# physical constants (as the hypsometric recipe of docs/physics.md §2.5)
 RD = 287.05
 G = 9.80665
 OMEGA = 7.292115e-5

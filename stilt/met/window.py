@@ -2,10 +2,11 @@
 
 Strategy (documented in docs/transport.md): the particle loop goes through the met intervals
 one at a time. For each interval only the two bracketing met times are read, and only on the
-sub-grid spanned by the living particles plus a margin of ``vmax * interval`` (vmax = 1.5 x the
-fastest wind of the previous interval's window, 100 m/s before the first one) and at least
-``mgmin // 2`` cells. A particle that still reaches the window edge makes the caller grow the
-window (margin doubled) and redo the interval from the saved particle state, so the result never
+sub-grid spanned by the living particles plus a margin of twice the largest particle
+displacement of the previous interval (30 m/s x the interval before the first one) and a few
+cells, at least ``mgmin // 2`` cells (``stilt.transport`` sets it; :func:`window_around` builds
+the window). A particle that still reaches the window edge makes the caller grow the window
+(margin doubled) and redo the interval from the saved particle state, so the result never
 depends on the window. Memory is therefore two met times of a sub-grid, whatever the files.
 """
 
@@ -24,7 +25,7 @@ from stilt.errors import MetError
 __all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "window_around"]
 
 #: stilt_met surface variable slots (1-based in Fortran, 0-based here) and the ARL names
-#: (physics.md 1.9) that fill them; prefixes as HYSPLIT's reader accepts. Where a file holds
+#: (docs/physics.md §2.3) that fill them; prefixes as HYSPLIT's reader accepts. Where a file holds
 #: several, the last record wins (:func:`_slot_variable`)
 SURFACE_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("zg", ("SHGT", "TERR")),
@@ -149,7 +150,7 @@ class MetSource:
         self.roughness: float | np.ndarray | None = None
 
     def set_roughness(self, source: Any) -> str:
-        """Use a roughness length where the met has no ``RGHS`` (physics.md 3.2).
+        """Use a roughness length where the met has no ``RGHS`` (docs/physics.md §2.7).
 
         Parameters
         ----------
