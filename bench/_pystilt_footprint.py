@@ -61,8 +61,9 @@ def main() -> None:
         import stilt.footprint.gridding as gridding
 
         gridding.check_particles = lambda *args, **kwargs: None  # it insists on zagl
-    best_all = best_foot = float("inf")
+    best_all = best_foot = best_cpu = float("inf")
     for _ in range(int(spec.get("repeat", 1))):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         corrected = correct_near_field(particles, receptor, 0.5)
         if spec.get("r_columns"):
@@ -75,12 +76,14 @@ def main() -> None:
             corrected, receptor, grid, time_integrate=bool(spec["time_integrate"])
         )
         t2 = time.perf_counter()
+        best_cpu = min(best_cpu, time.process_time() - c0)
         best_all = min(best_all, t2 - t0)
         best_foot = min(best_foot, t2 - t1)
     foot.to_dataset(name="foot").drop_vars("receptor", errors="ignore").to_netcdf(out_path)
     print(
         json.dumps(
-            {"seconds": best_all, "seconds_calc_footprint": best_foot, "rows": len(particles)}
+            {"seconds": best_all, "seconds_calc_footprint": best_foot, "cpu_seconds": best_cpu,
+             "rows": len(particles)}
         )
     )
 

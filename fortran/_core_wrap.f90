@@ -707,6 +707,28 @@ subroutine footprint_hnf(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, de
         z0, veght, depth_out, foot_out)
 end subroutine footprint_hnf
 
+subroutine footprint_hnf_sp(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, &
+        mlht, z0, veght, foot_out)
+    !! footprint_hnf from the release (zero depths) on single-precision samt, sigw, tlgr,
+    !! dens and mlht, as trajectory files store them: the same result as on those widened.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double, c_float
+    use stilt_footprint, only: hnf_plume_dilution_sp
+    implicit none
+    integer(c_int), intent(in) :: np, nt
+    integer(c_int), intent(in) :: order(nt)
+    real(c_double), intent(in) :: abs_time_min(nt), foot(np, nt)
+    real(c_float), intent(in) :: samt(np, nt), sigw(np, nt), tlgr(np, nt), dens(np, nt), &
+        mlht(np, nt)
+    real(c_double), intent(in) :: z0(np), veght
+    real(c_double), intent(out) :: foot_out(np, nt)
+    !f2py intent(hide), depend(foot) :: np = shape(foot, 0)
+    !f2py intent(hide), depend(foot) :: nt = shape(foot, 1)
+    real(c_double) :: depth(np)
+    depth = 0.0_c_double
+    call hnf_plume_dilution_sp(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, mlht, &
+        z0, veght, depth, foot_out)
+end subroutine footprint_hnf_sp
+
 subroutine footprint_step_medians(np, nt, order, time, lon, lat, medians)
     !! Median over particles of each particle's median |step| in lon and lat over its rows
     !! with |time| < 100 min (the near-field densification test, docs/physics.md §10.4).

@@ -5,19 +5,22 @@
 !! particle has no row at that time. Every procedure is pure and returns a status code instead
 !! of stopping. The orchestration (grid set-up, group tables, output) is in stilt/footprint.py.
 module stilt_footprint
-    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument
+    use stilt_kinds, only: dp, sp, ip, status_ok, status_bad_argument
     use, intrinsic :: ieee_arithmetic, only: ieee_is_nan, ieee_is_finite, ieee_value, &
         ieee_quiet_nan
     implicit none
     private
 
-    public :: hnf_plume_dilution, nearfield_step_medians, nearfield_densify, &
-        kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
+    public :: hnf_plume_dilution, hnf_plume_dilution_sp, nearfield_step_medians, &
+        nearfield_densify, kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
 
     !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), docs/physics.md §10.2
     real(dp), parameter, public :: hnf_molar_mass = 0.02897_dp
     !! Largest veght read as a fraction of the mixed-layer height (docs/physics.md §7.1)
     real(dp), parameter, public :: veght_fraction_max = 9.0_dp
+    !! ts / T_L beyond which T_L^2 exp(-ts/T_L) is below half an ulp of T_L ts (exp(-x) <
+    !! 2^-54 x for x >= 40), so that adding it changes nothing: the exp is skipped
+    real(dp), parameter :: hnf_exp_negligible = 40.0_dp
     !! Near-field window limits (|time|, minutes), docs/physics.md §10.4
     real(dp), parameter :: win1 = 10.0_dp, win2 = 20.0_dp, win3 = 100.0_dp
 
@@ -44,36 +47,70 @@ contains
         real(dp), intent(in) :: veght                 !! fraction of mlht (<= 9) or metres
         real(dp), intent(inout) :: depth(np)          !! summed sigma_row of the rows before
         real(dp), intent(out) :: foot_out(np, nt)
-        real(dp) :: ts, tl, rad, sig, plume, limit
         integer(ip) :: k, it, i
-        logical :: fraction
-        fraction = veght <= veght_fraction_max
-        limit = veght
         do k = 1, nt
             it = order(k)
-            ts = abs_time_min(it) * 60.0_dp
             do i = 1, np
-                foot_out(i, it) = foot(i, it)
-                if (ieee_is_nan(foot(i, it))) cycle
-                tl = tlgr(i, it)
-                sig = ieee_value(0.0_dp, ieee_quiet_nan)
-                if (samt(i, it) == 0.0_dp .and. tl * ts >= 1.0_dp .and. tl < 1.0e100_dp .and. &
-                        ieee_is_finite(sigw(i, it))) then
-                    sig = 0.0_dp   ! the radicand is then > 0: skip exp and sqrt (most rows)
-                else if (tl > 0.0_dp) then
-                    rad = tl * ts + tl**2 * exp(-ts / tl) - 1.0_dp
-                    if (rad >= 0.0_dp) sig = samt(i, it) * sqrt(2.0_dp) * sigw(i, it) * sqrt(rad)
-                end if
-                if (ieee_is_nan(sig)) cycle
-                depth(i) = depth(i) + sig
-                plume = z0(i) + depth(i)
-                if (fraction) limit = veght * mlht(i, it)
-                if (plume < limit) then
-                    foot_out(i, it) = hnf_molar_mass / (plume * dens(i, it)) * samt(i, it) * 60.0_dp
-                end if
+                call hnf_row(abs_time_min(it) * 60.0_dp, foot(i, it), samt(i, it), &
+                    sigw(i, it), tlgr(i, it), dens(i, it), mlht(i, it), z0(i), veght, &
+                    depth(i), foot_out(i, it))
             end do
         end do
     end subroutine hnf_plume_dilution
+
+    pure subroutine hnf_plume_dilution_sp(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, &
+            dens, mlht, z0, veght, depth, foot_out)
+        !! hnf_plume_dilution on single-precision samt, sigw, tlgr, dens and mlht (as trajectory
+        !! files store them): each value is widened to double where it is used, so the result
+        !! is the same as on the widened arrays, without making them.
+        integer(ip), intent(in) :: np, nt
+        integer(ip), intent(in) :: order(nt)
+        real(dp), intent(in) :: abs_time_min(nt), foot(np, nt)
+        real(sp), intent(in) :: samt(np, nt), sigw(np, nt), tlgr(np, nt), dens(np, nt), &
+            mlht(np, nt)
+        real(dp), intent(in) :: z0(np), veght
+        real(dp), intent(inout) :: depth(np)
+        real(dp), intent(out) :: foot_out(np, nt)
+        integer(ip) :: k, it, i
+        do k = 1, nt
+            it = order(k)
+            do i = 1, np
+                call hnf_row(abs_time_min(it) * 60.0_dp, foot(i, it), real(samt(i, it), dp), &
+                    real(sigw(i, it), dp), real(tlgr(i, it), dp), real(dens(i, it), dp), &
+                    real(mlht(i, it), dp), z0(i), veght, depth(i), foot_out(i, it))
+            end do
+        end do
+    end subroutine hnf_plume_dilution_sp
+
+    pure subroutine hnf_row(ts, foot, samt, sigw, tl, dens, mlht, z0, veght, depth, foot_out)
+        !! One row of hnf_plume_dilution: ts = |time| in s; depth is carried from row to row.
+        real(dp), intent(in) :: ts, foot, samt, sigw, tl, dens, mlht, z0, veght
+        real(dp), intent(inout) :: depth
+        real(dp), intent(out) :: foot_out
+        real(dp) :: rad, sig, plume, limit
+        foot_out = foot
+        if (.not. foot == foot) return   ! NaN: an absent row
+        if (samt == 0.0_dp .and. tl * ts >= 1.0_dp .and. tl < 1.0e100_dp .and. &
+                abs(sigw) <= huge(sigw)) then
+            sig = 0.0_dp   ! the radicand is then > 0: skip exp and sqrt (most rows)
+        else if (tl > 0.0_dp) then
+            if (ts > hnf_exp_negligible * tl) then
+                rad = tl * ts - 1.0_dp   ! tl**2 exp(-ts/tl) < half an ulp of tl ts: exact
+            else
+                rad = tl * ts + tl**2 * exp(-ts / tl) - 1.0_dp
+            end if
+            if (.not. rad >= 0.0_dp) return   ! no plume growth: foot kept, nothing summed
+            sig = samt * sqrt(2.0_dp) * sigw * sqrt(rad)
+        else
+            return
+        end if
+        if (.not. sig == sig) return
+        depth = depth + sig
+        plume = z0 + depth
+        limit = veght
+        if (veght <= veght_fraction_max) limit = veght * mlht
+        if (plume < limit) foot_out = hnf_molar_mass / (plume * dens) * samt * 60.0_dp
+    end subroutine hnf_row
 
     pure function median_of(n, values) result(med)
         !! Median of n values (mean of the two middle ones when n is even); NaN when n = 0.
@@ -81,54 +118,58 @@ contains
         real(dp), intent(in) :: values(n)
         real(dp) :: med
         real(dp) :: v(n)
+        integer(ip) :: k
         if (n == 0) then
             med = ieee_value(0.0_dp, ieee_quiet_nan)
             return
         end if
         v = values
-        call heap_sort(n, v)
+        k = n / 2 + 1
+        call select_kth(n, v, k)   ! v(k) in place, smaller values before it
         if (mod(n, 2) == 1) then
-            med = v(n / 2 + 1)
+            med = v(k)
         else
-            med = 0.5_dp * (v(n / 2) + v(n / 2 + 1))
+            med = 0.5_dp * (maxval(v(1:k - 1)) + v(k))
         end if
     end function median_of
 
-    pure subroutine heap_sort(n, a)
-        !! In-place ascending heap sort.
-        integer(ip), intent(in) :: n
+    pure subroutine select_kth(n, a, k)
+        !! Reorder a so that a(k) is its k-th smallest value, a(1:k-1) <= a(k) <= a(k+1:n)
+        !! (Hoare's selection, Wirth's partition loop): linear time on average.
+        integer(ip), intent(in) :: n, k
         real(dp), intent(inout) :: a(n)
-        integer(ip) :: i
-        real(dp) :: tmp
-        do i = n / 2, 1, -1
-            call sift_down(n, a, i, n)
-        end do
-        do i = n, 2, -1
-            tmp = a(1)
-            a(1) = a(i)
-            a(i) = tmp
-            call sift_down(n, a, 1, i - 1)
-        end do
-    end subroutine heap_sort
-
-    pure subroutine sift_down(n, a, start, last)
-        integer(ip), intent(in) :: n, start, last
-        real(dp), intent(inout) :: a(n)
-        integer(ip) :: root, child
-        real(dp) :: tmp
-        root = start
-        do while (2 * root <= last)
-            child = 2 * root
-            if (child < last) then
-                if (a(child + 1) > a(child)) child = child + 1
+        integer(ip) :: lo, hi, i, j
+        real(dp) :: pivot, tmp
+        lo = 1
+        hi = n
+        do while (hi > lo)
+            pivot = a((lo + hi) / 2)
+            i = lo
+            j = hi
+            do while (i <= j)
+                do while (a(i) < pivot)
+                    i = i + 1
+                end do
+                do while (pivot < a(j))
+                    j = j - 1
+                end do
+                if (i <= j) then
+                    tmp = a(i)
+                    a(i) = a(j)
+                    a(j) = tmp
+                    i = i + 1
+                    j = j - 1
+                end if
+            end do
+            if (k <= j) then
+                hi = j
+            else if (k >= i) then
+                lo = i
+            else
+                exit
             end if
-            if (a(root) >= a(child)) return
-            tmp = a(root)
-            a(root) = a(child)
-            a(child) = tmp
-            root = child
         end do
-    end subroutine sift_down
+    end subroutine select_kth
 
     pure subroutine nearfield_step_medians(np, nt, order, time, lon, lat, dx_med, dy_med)
         !! The densification test of docs/physics.md §10.4: over rows with |time| < 100 min, per

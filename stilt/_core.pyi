@@ -252,6 +252,18 @@ def footprint_hnf(
     veght: float,
     depth_in: npt.ArrayLike,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...  # foot (np, nt), depth (np)
+def footprint_hnf_sp(
+    order: npt.ArrayLike,
+    abs_time_min: npt.ArrayLike,
+    foot: npt.ArrayLike,
+    samt: npt.ArrayLike,  # float32, as the next four
+    sigw: npt.ArrayLike,
+    tlgr: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    mlht: npt.ArrayLike,
+    z0: npt.ArrayLike,
+    veght: float,
+) -> npt.NDArray[np.float64]: ...  # foot (np, nt), from the release
 def footprint_step_medians(
     order: npt.ArrayLike, time: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike
 ) -> npt.NDArray[np.float64]: ...  # (dx median, dy median) over |time| < 100 min

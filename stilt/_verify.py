@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from stilt.errors import StiltError
 
@@ -33,13 +34,16 @@ def notice(message: str) -> None:
     print(f"stilt: {message}", file=sys.stderr)
 
 
-def output_problem(path: str | Path, kind: str) -> str | None:
+def output_problem(path: str | Path, kind: str,
+                   attrs: dict[str, Any] | None = None) -> str | None:
     """What is wrong with an output file, or None when it is whole.
 
     Parameters
     ----------
     path : str or Path
     kind : {"trajectory", "footprint"}
+    attrs : dict, optional
+        Filled with the file's global attributes while it is open (one open for both).
 
     Returns
     -------
@@ -64,6 +68,8 @@ def output_problem(path: str | Path, kind: str) -> str | None:
                         return f"variable {other.name!r} has {n} {d}, {name!r} has {sizes[d]}"
             if var.size:
                 var[tuple(n - 1 for n in var.shape)]  # the last value reads back
+            if attrs is not None:
+                attrs.update({k: ds.getncattr(k) for k in ds.ncattrs()})
     except FileNotFoundError:
         return "is missing"
     except (OSError, RuntimeError, ValueError, IndexError, KeyError) as exc:

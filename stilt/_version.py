@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import PackageNotFoundError, version
 
 
+@functools.cache
 def get_version() -> str:
-    """Return the installed version of stilt.
+    """Return the installed version of stilt (read once per process: every output file
+    records it).
 
     Returns
     -------

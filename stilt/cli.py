@@ -432,7 +432,7 @@ def _cmd_index(argv: list[str]) -> int:
     counts = model.index.counts()
     for problem in problems:
         print(problem)
-    print(f"index rebuilt from {n} simulation folder(s): "
+    print(f"index rebuilt with {n} simulation(s) from disk: "
           + ", ".join(f"{k} {state}" for state, k in counts.items())
           + (f"; {len(problems)} folder(s) noted above" if problems else ""))
     return 0

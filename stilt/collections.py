@@ -396,7 +396,8 @@ class TrajectoryCollection(_OutputCollection):
     def _expected(self) -> bool:
         from stilt.simulation import error_run
 
-        return not self.error or error_run(self._model.config) > 0
+        config = self._model.config
+        return config.trajectories != "drop" and (not self.error or error_run(config) > 0)
 
     def paths(self, *, error: bool = False, **filters: Any) -> list[Path]:
         """The existing files, by simulation id (``error=True``: the transport-error runs)."""
@@ -447,6 +448,47 @@ class FootprintCollection(_OutputCollection):
         if not path.is_file():
             raise ConfigError(f"simulation {sim_id!r} has no footprint {self.name!r}")
         return _load(path, self._kind)
+
+    def open_dataset(self, **filters: Any) -> xr.Dataset:
+        """Every complete simulation's footprint of this name as one lazily loaded Dataset.
+
+        ``foot(simulation, lag, lat, lon)`` (hourly) or ``foot(simulation, lat, lon)``
+        (time-integrated), with the receptor time, position, met, scene and location id as
+        coordinates on ``simulation`` (:func:`stilt.footprint_dataset.open_footprints`). The
+        simulations are those the index records complete with this footprint among their
+        outputs; no file is opened but the first until values are read. Aggregate it with
+        :func:`~stilt.footprint_dataset.sum_footprints`,
+        :func:`~stilt.footprint_dataset.sum_by_hour_of_day` and
+        :func:`~stilt.footprint_dataset.cell_matrix` (streamed over the files).
+
+        Parameters
+        ----------
+        **filters
+            As for :meth:`select` (``scene_id``, ``mets``, ``time_range``, ``location_ids``).
+
+        Raises
+        ------
+        ConfigError
+            No complete simulation has this footprint (or none is configured).
+        """
+        from stilt.footprint_dataset import open_footprints
+        from stilt.ids import check_name, safe_path
+
+        if not self.configured:
+            raise ConfigError(f"footprint {self.name!r} is not configured (no footprints are "
+                              "configured)")
+        suffix = f"_{check_name(self.name, 'footprint name')}_foot.nc"
+        rows = [r for r in self._rows(state="complete", **filters)
+                if r["sim_id"] + suffix in r["outputs"]]
+        if not rows:
+            raise ConfigError(f"footprint {self.name!r}: no complete simulation has it yet"
+                              + (" (with these filters)" if filters or self._queries else ""))
+        # the layout of SimulationPaths, checked once for the folder and per id by name only
+        # (resolving 10 000 paths one by one would take seconds)
+        base = safe_path(Path(self._model.output).resolve(), "simulations", "by-id")
+        paths = [base / sid / (sid + suffix) for sid in
+                 (check_name(r["sim_id"], "simulation id") for r in rows)]
+        return open_footprints(paths, rows, n_hours=self._model.config.n_hours)
 
     def plot(self, sim_id: str | None = None, particles: bool = True, terrain: bool = True,
              path: str | Path | None = None) -> Any:

@@ -31,6 +31,7 @@ from stilt.errors import ConfigError, short_repr
 from stilt.ids import check_name
 
 __all__ = ["ModelConfig", "FootprintConfig", "ExecutionConfig", "load_config", "save_config",
+           "TRAJECTORY_STORAGE",
            "config_differences", "DEFAULT_CELL_BUDGET"]
 
 #: largest footprint (cells x hourly layers) accepted without raising the budget
@@ -185,9 +186,11 @@ class SlurmConfig:
     account, partition, time, mem, qos : str, optional
         ``#SBATCH --account/--partition/--time/--mem/--qos`` (``mem`` is per task, e.g. ``8G``).
     cpus_per_task : int
-        ``--cpus-per-task``; each task runs this many worker processes.
+        ``--cpus-per-task``: the CPUs of one task, shared by its worker processes, each with
+        ``execution.threads_per_worker`` threads.
     processes_per_task : int or None
-        Worker processes per task (None: ``cpus_per_task``; more than the cores is allowed).
+        Worker processes per task (None: ``cpus_per_task // threads_per_worker``; more than
+        the CPUs is allowed).
     sims_per_task : int
         Simulations per array task on average (the array has ``ceil(n / sims_per_task)`` tasks).
     max_parallel : int or None
@@ -290,6 +293,10 @@ class ExecutionConfig:
         Threads that share one simulation's particles inside a worker (OpenMP builds of the
         core; results are identical for any count). On Slurm give each task
         ``cpus_per_task`` = worker processes x threads.
+    met_cache_mb : float
+        Memory (MB) each worker keeps for the met it has read and remapped, so simulations on
+        the same met share that work (:mod:`stilt.met.cache`; results are identical with any
+        value). 0 turns it off. Default 256.
     timeout : float or None
         Seconds one simulation may take before it is stopped and marked failed (TIMEOUT).
     max_attempts : int
@@ -304,6 +311,7 @@ class ExecutionConfig:
     backend: str = "local"
     n_workers: int = 1
     threads_per_worker: int = 1
+    met_cache_mb: float = 256.0
     timeout: float | None = None
     max_attempts: int = 3
     lease_seconds: float = 300.0
@@ -329,6 +337,10 @@ class ExecutionConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ConfigError(f"execution {name}: {value!r} must be a whole number "
                                   f"in {lo}..{hi}")
+        if self.backend == "slurm" and self.threads_per_worker > self.slurm.cpus_per_task:
+            raise ConfigError(f"execution threads_per_worker {self.threads_per_worker} is more "
+                              f"than execution slurm cpus_per_task {self.slurm.cpus_per_task}: "
+                              "a task's workers share its CPUs")
         if self.timeout is not None:
             try:
                 timeout = float(self.timeout)
@@ -338,6 +350,15 @@ class ExecutionConfig:
             if not (math.isfinite(timeout) and timeout > 0):
                 raise ConfigError(f"execution timeout {self.timeout!r}: must be > 0 seconds")
             object.__setattr__(self, "timeout", timeout)
+        try:
+            cache_mb = float(self.met_cache_mb)
+        except (TypeError, ValueError):
+            cache_mb = math.nan
+        if isinstance(self.met_cache_mb, bool) or not (math.isfinite(cache_mb)
+                                                       and cache_mb >= 0):
+            raise ConfigError(f"execution met_cache_mb {self.met_cache_mb!r}: expected "
+                              "megabytes >= 0 (0 turns the met cache off)")
+        object.__setattr__(self, "met_cache_mb", cache_mb)
         lease = float(self.lease_seconds)
         if not (math.isfinite(lease) and lease >= 1):
             raise ConfigError(f"execution lease_seconds {self.lease_seconds!r}: must be >= 1")
@@ -351,7 +372,10 @@ class ExecutionConfig:
 
 
 _FIELDS = ("n_hours", "numpar", "seed", "mets", "footprints", "hnf_plume", "execution",
-           "skip_existing", "output_dir", "cell_budget", "plots")
+           "skip_existing", "output_dir", "cell_budget", "plots", "trajectories",
+           "thin_minutes")
+#: what becomes of a simulation's trajectory files once its footprints are written
+TRAJECTORY_STORAGE = ("keep", "thin", "drop")
 
 
 class ModelConfig:
@@ -384,6 +408,14 @@ class ModelConfig:
     plots : bool, optional
         At the end of ``stilt run``, draw the mean footprint map of each footprint to
         ``<output_dir>/plots/summary_<name>.png`` (needs matplotlib; default False).
+    trajectories : {"keep", "thin", "drop"}, optional
+        What becomes of the trajectory files once every footprint of the simulation is
+        written: ``keep`` them (default), ``thin`` them to one row every ``thin_minutes``
+        (foot and samt summed over the rows left out), or ``drop`` them. The simulation stays
+        complete either way; a footprint added or changed later needs the full trajectories,
+        so the transport of such a simulation is run again (same seed: the same particles).
+    thin_minutes : int, optional
+        Minutes between the rows ``trajectories: thin`` keeps (default 10).
     **params
         Transport parameters by their lower-case HYSPLIT-STILT names (``kmix0``, ``varsiwant``,
         ``delt``...), checked against :data:`stilt.params.PARAMETERS`.
@@ -400,7 +432,7 @@ class ModelConfig:
                  execution: ExecutionConfig | Mapping[str, Any] | None = None,
                  skip_existing: bool = True, output_dir: str = "out",
                  cell_budget: int = DEFAULT_CELL_BUDGET, plots: bool = False,
-                 **params: Any) -> None:
+                 trajectories: str = "keep", thin_minutes: int = 10, **params: Any) -> None:
         self.mets = self._check_mets(mets or {})
         self.footprints = self._check_footprints(footprints or {})
         if execution is None:
@@ -425,6 +457,15 @@ class ModelConfig:
         if isinstance(cell_budget, bool) or not isinstance(cell_budget, int) or cell_budget < 1:
             raise ConfigError(f"cell_budget: {cell_budget!r} must be a positive whole number")
         self.cell_budget = cell_budget
+        if trajectories not in TRAJECTORY_STORAGE:
+            raise ConfigError(f"trajectories: {trajectories!r} must be one of "
+                              f"{', '.join(TRAJECTORY_STORAGE)}")
+        self.trajectories = trajectories
+        if (isinstance(thin_minutes, bool) or not isinstance(thin_minutes, int)
+                or not 1 <= thin_minutes <= 100000):
+            raise ConfigError(f"thin_minutes: {thin_minutes!r} must be a whole number of "
+                              "minutes in 1..100000")
+        self.thin_minutes = thin_minutes
         self.params = self._check_params(dict(params), n_hours, numpar)
         self.n_hours = int(self.params.pop("n_hours"))
         self.numpar = int(self.params.pop("numpar"))
@@ -516,6 +557,9 @@ class ModelConfig:
         return given
 
     def _cross_checks(self) -> None:
+        if self.trajectories == "drop" and not self.footprints:
+            raise ConfigError("trajectories: drop needs footprints (without any, the "
+                              "trajectories are a project's only output)")
         layers_per_run = abs(self.n_hours) + 1
         for name, fp in self.footprints.items():
             ny, nx = fp.shape
@@ -604,6 +648,10 @@ class ModelConfig:
             out["cell_budget"] = self.cell_budget
         if self.plots:
             out["plots"] = True
+        if self.trajectories != "keep":
+            out["trajectories"] = self.trajectories
+        if self.thin_minutes != 10:
+            out["thin_minutes"] = self.thin_minutes
         out.update({k: _jsonable(v) for k, v in self.params.items()})
         return out
 

@@ -206,18 +206,52 @@ class _Particles:
     hnf: str  # who applied the plume dilution to foot: "transport", "footprint" (to do), "none"
 
 
-def _field(ds: xr.Dataset, name: str) -> np.ndarray:
+def _field(ds: xr.Dataset, name: str, single: bool = False) -> np.ndarray:
+    """A (time, indx) variable as a C-ordered float64 array (float32 kept when ``single``)."""
     var = ds[name]
     if set(var.dims) != {"time", "indx"}:
         raise FootprintError(
             f"particle variable {name!r} has dims {var.dims}, expected ('time', 'indx')"
         )
-    return np.ascontiguousarray(var.transpose("time", "indx").values, dtype=np.float64)
+    dtype = np.float32 if single and var.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(var.transpose("time", "indx").values, dtype=dtype)
 
 
 def _first_bad(mask: np.ndarray, ds: xr.Dataset) -> str:
     it, ip = np.argwhere(mask)[0]
     return f"indx={ds['indx'].values[ip]}, time={ds['time'].values[it]}"
+
+
+def _check_rows(ds: xr.Dataset, lon: np.ndarray, lat: np.ndarray,
+                foot: np.ndarray) -> np.ndarray:
+    """Where the particles have rows (long not NaN), after checking that lati and foot are NaN
+    exactly there, nothing is infinite and every latitude is in [-90, 90]."""
+    present = ~np.isnan(lon)
+    if not present.any():
+        raise FootprintError("the particle set is empty: every long value is NaN")
+    # the usual case in few passes: NaN where long is NaN, finite elsewhere, |lat| <= 90
+    if not (np.isnan(lat) == present).any() and not (np.isnan(foot) == present).any():
+        lo = [np.fmin.reduce(a, axis=None) for a in (lon, lat, foot)]
+        hi = [np.fmax.reduce(a, axis=None) for a in (lon, lat, foot)]
+        if np.all(np.isfinite(lo + hi)) and -90 <= lo[1] and hi[1] <= 90:
+            return present
+    for name, arr in (("lati", lat), ("foot", foot)):
+        bad = np.isnan(arr) != ~present
+        if bad.any():
+            raise FootprintError(
+                f"particle row {_first_bad(bad, ds)}: {name} and long disagree on NaN "
+                "(a row is either complete or absent)"
+            )
+    for name, arr in (("long", lon), ("lati", lat), ("foot", foot)):
+        bad = np.isinf(arr)
+        if bad.any():
+            raise FootprintError(f"particle row {_first_bad(bad, ds)}: {name} is infinite")
+    bad = present & (np.abs(lat) > 90)
+    if bad.any():
+        raise FootprintError(
+            f"particle row {_first_bad(bad, ds)}: lati = {lat[bad][0]} outside [-90, 90]"
+        )
+    return present
 
 
 def _particles(
@@ -250,25 +284,7 @@ def _particles(
         hnf = "footprint" if hnf_plume else "none"
         raw_name = "foot"
     lon, lat, foot = (_field(ds, v) for v in ("long", "lati", raw_name))
-    present = ~np.isnan(lon)
-    if not present.any():
-        raise FootprintError("the particle set is empty: every long value is NaN")
-    for name, arr in (("lati", lat), ("foot", foot)):
-        bad = np.isnan(arr) != ~present
-        if bad.any():
-            raise FootprintError(
-                f"particle row {_first_bad(bad, ds)}: {name} and long disagree on NaN "
-                "(a row is either complete or absent)"
-            )
-    for name, arr in (("long", lon), ("lati", lat), ("foot", foot)):
-        bad = np.isinf(arr)
-        if bad.any():
-            raise FootprintError(f"particle row {_first_bad(bad, ds)}: {name} is infinite")
-    bad = present & (np.abs(lat) > 90)
-    if bad.any():
-        raise FootprintError(
-            f"particle row {_first_bad(bad, ds)}: lati = {lat[bad][0]} outside [-90, 90]"
-        )
+    present = _check_rows(ds, lon, lat, foot)
     extra: dict[str, np.ndarray] = {}
     if hnf == "footprint":
         missing = [v for v in HNF_VARIABLES if v not in ds]
@@ -277,7 +293,7 @@ def _particles(
                 f"hnf_plume=True needs the particle variables {', '.join(HNF_VARIABLES)}; "
                 f"missing {', '.join(missing)} (or pass hnf_plume=False)"
             )
-        extra = {v: _field(ds, v) for v in HNF_VARIABLES}
+        extra = {v: _field(ds, v, single=True) for v in HNF_VARIABLES}
         for name in ("xhgt", "release_height"):
             if name in ds and ds[name].dims == ("indx",):
                 extra["z0"] = np.asarray(ds[name].values, dtype=np.float64)
@@ -318,20 +334,30 @@ def _apply_hnf(parts: _Particles, extra: Mapping[str, np.ndarray], veght: float)
 
     abs_t = np.abs(parts.time)
     order = (np.argsort(abs_t, kind="stable") + 1).astype(np.int32)
+    fields = [extra[v] for v in HNF_VARIABLES]
+    if all(f.dtype == np.float32 for f in fields):  # as files store them: no widened copies
+        return _core.footprint_hnf_sp(order, abs_t, parts.foot.T, *(f.T for f in fields),
+                                      extra["z0"], float(veght)).T
     out, _ = _core.footprint_hnf(
         order,
         abs_t,
         parts.foot.T,
-        extra["samt"].T,
-        extra["sigw"].T,
-        extra["tlgr"].T,
-        extra["dens"].T,
-        extra["mlht"].T,
+        *(np.asarray(f, dtype=np.float64).T for f in fields),
         extra["z0"],
         float(veght),
         np.zeros(parts.foot.shape[1]),
     )
     return out.T
+
+
+def _first_abs_time(time: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Smallest |time| of each particle's rows (inf for a particle without rows)."""
+    abs_t = np.abs(time)
+    order = np.argsort(abs_t, kind="stable")
+    rows = present[order]
+    first = rows.argmax(axis=0)
+    has = rows[first, np.arange(rows.shape[1])]
+    return np.where(has, abs_t[order][first], np.inf)
 
 
 def _time_sign(time: np.ndarray, present: np.ndarray) -> int:
@@ -524,7 +550,7 @@ def _footprint(
         present = ~np.isnan(lon)
 
     # relative time (§10.5) as groups: particles share a start class, rtime = time - sign * start
-    absmin = np.where(present, np.abs(time)[:, None], np.inf).min(axis=0)
+    absmin = _first_abs_time(time, present)
     alive = np.isfinite(absmin)
     n_particles = int(alive.sum())
     starts, mgroup = np.unique(absmin[alive], return_inverse=True)

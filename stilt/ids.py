@@ -7,6 +7,7 @@ Ids are ``{met}_{YYYYMMDDHHMM}_{location}``. Every id and name that becomes part
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,18 @@ def simulation_id(met: str, receptor: Any) -> str:
     -------
     str
     """
-    met = check_name(met, "met name", allow_underscore=False)
-    sim_id = f"{met}_{receptor.time:%Y%m%d%H%M}_{receptor.location_id}"
+    met = (_met_name(met) if isinstance(met, str)
+           else check_name(met, "met name", allow_underscore=False))
+    t = receptor.time
+    sim_id = (f"{met}_{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}_"
+              f"{receptor.location_id}")
     return check_name(sim_id, "simulation id")
+
+
+@functools.lru_cache(maxsize=256)
+def _met_name(met: str) -> str:
+    """A met name checked once (a million simulation ids share a few met names)."""
+    return check_name(met, "met name", allow_underscore=False)
 
 
 def safe_path(root: str | Path, *parts: str) -> Path:

@@ -29,8 +29,7 @@ from stilt.executors.local import RunReport
 from stilt.ids import check_name, safe_path, simulation_id
 from stilt.index import SimulationIndex, claim_is_live, open_index
 from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_receptors
-from stilt.simulation import (SimulationPaths, collect_records, damaged_outputs, needed_work,
-                              register_record)
+from stilt.simulation import SimulationPaths, collect_records, damaged_outputs, needed_work
 
 __all__ = ["Model", "ProjectStatus"]
 
@@ -86,14 +85,32 @@ class Model:
                 raise ConfigError(f"config {config!r}: expected a stilt.ModelConfig")
             self._adopt_config(config, config_path, overwrite_config)
         self.config = config
+        #: receptors.csv when the model's receptors are the project's (read on first use)
+        self._receptor_file: Path | None = None
+        self._receptors: list[Receptor] | None = None
         if receptors is None and (self.project / RECEPTORS_NAME).is_file():
-            receptors = self.project / RECEPTORS_NAME
-        self.receptors: list[Receptor] = as_receptor_list(receptors)
+            self._receptor_file = self.project / RECEPTORS_NAME
+        else:
+            self._receptors = as_receptor_list(receptors)
         self.output = safe_path(self.project, config.output_dir)
         self._index: SimulationIndex | None = None
         self.simulations = SimulationCollection(self)
         self.trajectories = TrajectoryCollection(self)
         self.footprints = FootprintCollections(self)
+
+    @property
+    def receptors(self) -> list[Receptor]:
+        """The model's receptors (the project's receptors.csv is read on first use, so
+        ``stilt status`` never reads a million of them)."""
+        if self._receptors is None:
+            assert self._receptor_file is not None
+            self._receptors = read_receptors(self._receptor_file)
+        return self._receptors
+
+    @receptors.setter
+    def receptors(self, value: Any) -> None:
+        self._receptors = as_receptor_list(value)
+        self._receptor_file = None
 
     @staticmethod
     def _adopt_config(config: ModelConfig, path: Path, overwrite: bool) -> None:
@@ -131,6 +148,8 @@ class Model:
         """
         import json
 
+        if receptors is None and self._receptor_file is not None:
+            return []  # the model's receptors are the file's
         recs = self.receptors if receptors is None else as_receptor_list(receptors)
         path = self.project / RECEPTORS_NAME
         stored = read_receptors(path) if path.is_file() else []
@@ -162,8 +181,17 @@ class Model:
     def index(self) -> SimulationIndex:
         """The output index (opened on first use; a corrupt file is rebuilt from disk)."""
         if self._index is None:
-            self._index = open_index(self.index_path,
-                                     rebuild_from=lambda: collect_records(self.output))
+            self._index = open_index(self.index_path, rebuild_from=self.records_on_disk)
+        return self._index
+
+    def _index_to_register(self) -> SimulationIndex:
+        """The index for a registration: a missing one is rebuilt from the status records
+        alone, since the registration adds the stored receptors' simulations anyway."""
+        from stilt.registration import registered_records, scene_tags
+
+        if self._index is None:
+            self._index = open_index(self.index_path, rebuild_from=lambda: registered_records(
+                [], collect_records(self.output), scene_tags(self.output)))
         return self._index
 
     def open_index_readonly(self) -> SimulationIndex:
@@ -192,8 +220,24 @@ class Model:
             raise ConfigError(f"no output folder {self.output}: nothing to rebuild the index "
                               "from")
         self.close()
-        self._index, n = rebuild_index(self.index_path, collect_records(self.output, problems))
+        self._index, n = rebuild_index(self.index_path, self.records_on_disk(problems))
         return n
+
+    def records_on_disk(self, problems: list[str] | None = None,
+                        fresh: bool = False) -> list[dict[str, Any]]:
+        """Every registered simulation as a status record, read without the index: the
+        status records of those that ran, and pending ones for the stored receptors x the
+        config's mets (:func:`stilt.registration.registered_records`). ``fresh`` reads
+        receptors.csv again (a long-lived worker sees later registrations)."""
+        from stilt.registration import registered_records, scene_tags
+
+        path = self.project / RECEPTORS_NAME
+        if fresh and (self._receptor_file is not None or not self._receptors) and path.is_file():
+            self._receptor_file, self._receptors = path, None
+        plan = self.plan() if self.config.mets and (
+            self._receptors or self._receptor_file is not None) else []
+        return registered_records(plan, collect_records(self.output, problems),
+                                  scene_tags(self.output))
 
     def close(self) -> None:
         """Close the index connection."""
@@ -223,8 +267,12 @@ class Model:
     def register_pending(self, receptors: Any = None, scene_id: str | None = None) -> list[str]:
         """Register simulations (state pending unless already known) and return their ids.
 
-        The receptors are added to the project's ``receptors.csv`` (:meth:`store_receptors`),
-        so ``stilt run/check/status DIR`` continue the project.
+        Only index rows are written: a simulation's folder and status record appear when it
+        runs. The receptors are added to the project's ``receptors.csv``
+        (:meth:`store_receptors`), so ``stilt run/check/status DIR`` continue the project
+        and the index can be rebuilt from it; a scene's ids go to ``<output>/scenes/``. A
+        registration of the project's receptors.csv that is already complete (same file, same
+        mets, per the key kept in the index) is not done again.
 
         Parameters
         ----------
@@ -233,16 +281,50 @@ class Model:
         scene_id : str, optional
             Tag to select these simulations later (status, pull).
         """
+        from stilt.registration import REGISTRATION_META, add_to_scene, dumps_key
+
         if scene_id is not None:
             check_name(scene_id, "scene id")
+        key = self._file_registration(receptors)
+        if key is not None:
+            ids = self._registered_before(key, scene_id)
+            if ids is not None:
+                return ids
         plan = self.plan(receptors)
         self.store_receptors(receptors)
-        for p in plan:
-            register_record(SimulationPaths.of(self.output, p["sim_id"]), p["met"],
-                            p["receptor"], scene_id)
-        return self.index.register(
-            ({"sim_id": p["sim_id"], "met": p["met"], "receptor": p["receptor"].to_dict(),
-              "config_hash": self.config.transport_hash(p["met"])} for p in plan), scene_id)
+        if scene_id is not None:
+            add_to_scene(self.output, scene_id, (p["sim_id"] for p in plan))
+        meta = None
+        if key is not None:
+            meta = {REGISTRATION_META: dumps_key({**key, "scene": scene_id, "n": len(plan)})}
+        return self._index_to_register().register(
+            ({"sim_id": p["sim_id"], "met": p["met"], "receptor": p["receptor"].to_dict()}
+             for p in plan), scene_id, meta=meta)
+
+    def _file_registration(self, receptors: Any) -> dict[str, Any] | None:
+        """The registration key when the receptors registered are the project's file."""
+        from stilt.registration import registration_key
+
+        if receptors is not None or self._receptor_file is None:
+            return None
+        return registration_key(self._receptor_file, self.config.mets)
+
+    def _registered_before(self, key: dict[str, Any], scene_id: str | None) -> list[str] | None:
+        """The ids of an earlier registration with this key (None: register again)."""
+        import json
+
+        from stilt.registration import REGISTRATION_META
+
+        if self._index is None and not self.index_path.is_file():
+            return None  # nothing registered (and nothing written before the receptors are read)
+        text = self.index.meta(REGISTRATION_META)
+        before = json.loads(text) if text else {}
+        if {k: before.get(k) for k in key} != key:
+            return None
+        if scene_id is not None and before.get("scene") != scene_id:
+            return None
+        ids = self.index.ids(met=list(self.config.mets))
+        return ids if len(ids) == before.get("n") else None
 
     def reconcile(self, sim_ids: Sequence[str], retry_failed: bool = False,
                   skip_existing: bool | None = None) -> dict[str, list[str]]:
@@ -250,6 +332,8 @@ class Model:
 
         Complete on disk (same settings) -> complete; missing or stale outputs -> pending;
         failed stays failed unless ``retry_failed``. Rows another run holds are left alone.
+        Only simulations with a folder or a state other than pending are looked at: a pending
+        one without a folder has not run (a million of them cost one query).
 
         Returns
         -------
@@ -257,39 +341,53 @@ class Model:
             ``complete``, ``todo`` and ``failed`` id lists.
         """
         skip = self.config.skip_existing if skip_existing is None else skip_existing
-        rows = {r["sim_id"]: r for r in self.index.rows()}
-        out: dict[str, list[str]] = {"complete": [], "todo": [], "failed": []}
+        folders = self.simulation_folders()
+        states = self.index.states(but_pending=True)
+        wanted = set(sim_ids)
+        done, failed = set(), set()
         to_complete, to_reset, to_retry = [], [], []
-        for sim_id in sim_ids:
-            row = rows.get(sim_id)
-            if row is None:
-                continue
-            state = row["state"]
+        for sim_id in sorted(s for s in folders | states.keys() if s in wanted):
+            state = states.get(sim_id, "pending")
             if state == "running":
-                out["todo"].append(sim_id)
                 continue
-            paths = SimulationPaths.of(self.output, sim_id)
-            need_traj, feet = needed_work(paths, self.config, row["met"])
-            done = skip and not need_traj and not feet
-            if state == "complete" and (need_traj or feet):
-                damaged = damaged_outputs(paths, self.config)
-                if damaged:  # complete no more: say so, it is run again
-                    notice(f"{sim_id}: {'; '.join(damaged)}: pending again, to be recomputed")
-            if done:
-                out["complete"].append(sim_id)
+            if sim_id in folders and skip and self._done_on_disk(sim_id, state):
+                done.add(sim_id)
                 if state != "complete":
                     to_complete.append(sim_id)
             elif state == "failed" and not retry_failed:
-                out["failed"].append(sim_id)
-            else:
-                out["todo"].append(sim_id)
+                failed.add(sim_id)
+            elif state != "pending":
                 (to_retry if state == "failed" else to_reset).append(sim_id)
             if not skip and state == "complete":
                 to_reset.append(sim_id)
         self.index.mark_complete(to_complete)
         self.index.reset(to_reset, ("pending", "complete"))
         self.index.reset(to_retry, ("failed",), attempts=True)
-        return out
+        settled = done | failed
+        return {"complete": [s for s in sim_ids if s in done] if done else [],
+                "todo": [s for s in sim_ids if s not in settled] if settled else list(sim_ids),
+                "failed": [s for s in sim_ids if s in failed] if failed else []}
+
+    def simulation_folders(self) -> set[str]:
+        """Names of the simulation folders on disk (one listing, not a look per simulation):
+        a registered simulation has one once it has run."""
+        import os
+
+        try:
+            return set(os.listdir(self.output / "simulations" / "by-id"))
+        except (FileNotFoundError, NotADirectoryError):
+            return set()
+
+    def _done_on_disk(self, sim_id: str, state: str) -> bool:
+        """Whether a simulation's outputs are complete for the current config (a complete one
+        found damaged is said to be pending again)."""
+        paths = SimulationPaths.of(self.output, sim_id)
+        need_traj, feet = needed_work(paths, self.config, sim_id.split("_", 1)[0])
+        if state == "complete" and (need_traj or feet):
+            damaged = damaged_outputs(paths, self.config)
+            if damaged:  # complete no more: say so, it is run again
+                notice(f"{sim_id}: {'; '.join(damaged)}: pending again, to be recomputed")
+        return not need_traj and not feet
 
     # -- running ----------------------------------------------------------------------------
     def run(self, n_workers: int | None = None, backend: str | None = None,
@@ -440,7 +538,10 @@ class Model:
         """``skip_existing: false``: forget the recorded hashes so everything is recomputed."""
         from stilt.simulation import read_status, write_status
 
+        folders = self.simulation_folders()
         for sim_id in sim_ids:
+            if sim_id not in folders:  # never ran: nothing recorded to forget
+                continue
             paths = SimulationPaths.of(self.output, sim_id)
             status = read_status(paths)
             if status is not None and self.index.get(sim_id)["state"] == "pending":

@@ -179,8 +179,6 @@ def check_project(directory: str | Path) -> ProjectCheck:
     ConfigError
         The config or receptors cannot be read at all (other problems are collected).
     """
-    import numpy as np
-
     from stilt.model import Model
     from stilt.simulation import SimulationPaths, needed_work
 
@@ -209,31 +207,63 @@ def check_project(directory: str | Path) -> ProjectCheck:
                                    else surface.path)
     plan = model.plan()
     out.simulations = len(plan)
+    folders = model.simulation_folders()
+    todo = []
     for p in plan:
-        paths = SimulationPaths.of(model.output, p["sim_id"])
-        need_traj, feet = needed_work(paths, cfg, p["met"])
-        if not need_traj and not feet:
-            out.complete += 1
-            continue
-        out.to_run += 1
-        met = cfg.mets[p["met"]]
-        try:
-            src = _resolved_met(cfg, p["met"], model.project)
-            if hasattr(src, "find_files"):
-                files = src.find_files(np.datetime64(p["receptor"].time, "m"), cfg.n_hours)
-                problem = _outside_grid(p["receptor"], files[0].path)
-                if problem:
-                    out.problems.append(f"{p['sim_id']}: {problem}")
-        except StiltError as exc:
-            out.problems.append(f"{p['sim_id']}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - report, never crash a check
-            out.problems.append(f"{p['sim_id']}: met {met!r}: {type(exc).__name__}: {exc}")
+        if p["sim_id"] in folders:  # a simulation without a folder has not run
+            need_traj, feet = needed_work(SimulationPaths.of(model.output, p["sim_id"]), cfg,
+                                          p["met"])
+            if not need_traj and not feet:
+                out.complete += 1
+                continue
+        todo.append(p)
+    out.to_run = len(todo)
+    for met in cfg.mets:
+        out.problems += _coverage_problems(model, met, [p for p in todo if p["met"] == met])
     model.close()
     return out
 
 
-def _outside_grid(receptor: Any, path: Path) -> str | None:
-    """A message when a receptor point lies outside the grid of an ARL file, else None."""
+def _coverage_problems(model: Any, met: str, todo: list[dict[str, Any]]) -> list[str]:
+    """Problems of the met coverage of the simulations ``todo`` on one met: the files each
+    needs (looked up once per receptor time) and their receptors on the met grid (checked
+    together, once per first met file)."""
+    import numpy as np
+
+    from stilt.simulation import _resolved_met
+
+    cfg = model.config
+    problems: dict[int, str] = {}
+    found: dict[Any, Any] = {}
+    by_file: dict[Path, list[int]] = {}
+    for k, p in enumerate(todo):
+        when = p["receptor"].time
+        if when not in found:
+            try:
+                src = _resolved_met(cfg, met, model.project)
+                found[when] = (src.find_files(np.datetime64(when, "m"), cfg.n_hours)[0].path
+                               if hasattr(src, "find_files") else None)
+            except StiltError as exc:
+                found[when] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - report, never crash a check
+                found[when] = f"met {cfg.mets[met]!r}: {type(exc).__name__}: {exc}"
+        first = found[when]
+        if isinstance(first, str):
+            problems[k] = first
+        elif first is not None:
+            by_file.setdefault(first, []).append(k)
+    for path, members in by_file.items():
+        try:
+            problems.update({members[j]: text for j, text in _outside_grid(
+                [todo[k]["receptor"] for k in members], path).items()})
+        except StiltError as exc:
+            problems.update({k: str(exc) for k in members})
+    return [f"{todo[k]['sim_id']}: {problems[k]}" for k in sorted(problems)]
+
+
+def _outside_grid(receptors: list[Any], path: Path) -> dict[int, str]:
+    """A message for each receptor (by position) with a point outside the grid of an ARL
+    file; every point converted to grid positions at once."""
     import numpy as np
 
     from stilt.met.arl import GRID_PARAMETERS, arl_inventory
@@ -243,14 +273,28 @@ def _outside_grid(receptor: Any, path: Path) -> str | None:
     grid = ArlGrid.from_attrs({**dict(zip(GRID_PARAMETERS, inv.grid_params)),
                                "nx": inv.nx, "ny": inv.ny})
     if grid.is_global:
-        return None
-    lats = np.atleast_1d(getattr(receptor, "latitudes", receptor.latitude))
-    lons = np.atleast_1d(getattr(receptor, "longitudes", receptor.longitude))
-    x, y = grid.to_grid(np.asarray(lats, float), np.asarray(lons, float))
+        return {}
+    owner: list[int] = []
+    lats: list[float] = []
+    lons: list[float] = []
+    for k, receptor in enumerate(receptors):
+        if hasattr(receptor, "latitudes"):  # every point of a multi-point receptor
+            owner += [k] * len(receptor.latitudes)
+            lats += receptor.latitudes
+            lons += receptor.longitudes
+        else:
+            owner.append(k)
+            lats.append(receptor.latitude)
+            lons.append(receptor.longitude)
+    lat_all = np.asarray(lats, dtype=float)
+    lon_all = np.asarray(lons, dtype=float)
+    x, y = grid.to_grid(lat_all, lon_all)
     bad = ~((x >= 1) & (x <= inv.nx) & (y >= 1) & (y <= inv.ny))
-    if bad.any():
-        k = int(np.argmax(bad))
-        return (f"receptor at latitude {lats[k]}, longitude {lons[k]} is outside the met grid "
-                f"of {path} (grid position x {x[k]:.1f}, y {y[k]:.1f}; the grid is "
+    out: dict[int, str] = {}
+    for i in np.flatnonzero(bad):
+        if owner[i] not in out:  # the first point outside names the receptor
+            out[owner[i]] = (
+                f"receptor at latitude {lat_all[i]}, longitude {lon_all[i]} is outside the met "
+                f"grid of {path} (grid position x {x[i]:.1f}, y {y[i]:.1f}; the grid is "
                 f"1..{inv.nx} x 1..{inv.ny})")
-    return None
+    return out

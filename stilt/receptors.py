@@ -75,6 +75,15 @@ def parse_time(value: Any, what: str = "time") -> dt.datetime:
     ConfigError
         The value is not a date-time.
     """
+    if type(value) is str and len(value) >= 16 and value[4] == "-":  # ISO text: most tables
+        try:
+            when = dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is None:
+                return when.replace(second=0, microsecond=0) if when.second or \
+                    when.microsecond else when
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     if type(value).__name__ == "datetime64":
@@ -417,6 +426,9 @@ def _read_rows(handle: Any, path: Path, max_rows: int) -> list[Receptor]:
             raise ConfigError(f"receptor file {path}: is empty (expected a header line "
                               "time,longitude,latitude,altitude)") from None
         columns = _map_header(header, path)
+        msl_column = any(header[i].strip().lower() == "zmsl" for i in columns)
+        if "r_idx" not in columns.values():  # one receptor per row: no grouping to hold
+            return _read_points(reader, header, columns, path, max_rows, msl_column)
         groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
         order: list[str] = []
         for lineno, row in enumerate(reader, start=2):
@@ -436,8 +448,29 @@ def _read_rows(handle: Any, path: Path, max_rows: int) -> list[Receptor]:
             groups[key].append((lineno, values))
     if not order:
         raise ConfigError(f"receptor file {path}: has a header but no receptors")
-    msl_column = any(header[i].strip().lower() == "zmsl" for i in columns)
     return [_group_receptor(groups[key], path, msl_column) for key in order]
+
+
+def _read_points(reader: Any, header: Sequence[str], columns: dict[int, str], path: Path,
+                 max_rows: int, msl_column: bool) -> list[Receptor]:
+    """The receptors of a table without ``r_idx``: one point receptor per row, checked
+    row by row as :func:`_group_receptor` does, without holding the rows."""
+    out: list[Receptor] = []
+    width = len(header)
+    for lineno, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != width:
+            raise ConfigError(f"receptor file {path} line {lineno}: {len(row)} values, "
+                              f"header has {width}")
+        if len(out) >= max_rows:
+            raise ConfigError(f"receptor file {path}: more than {max_rows} receptors; "
+                              "pass max_rows to confirm")
+        values = {name: row[i].strip() for i, name in columns.items()}
+        out.append(_point_row(lineno, values, path, msl_column))
+    if not out:
+        raise ConfigError(f"receptor file {path}: has a header but no receptors")
+    return out
 
 
 _WRITE_HEADER = ("time", "longitude", "latitude", "altitude", "altitude_ref", "r_idx")
@@ -517,6 +550,18 @@ def _map_header(header: Sequence[str], path: Path) -> dict[int, str]:
     return columns
 
 
+def _point_row(lineno: int, values: dict[str, str], path: Path,
+               msl_column: bool) -> PointReceptor:
+    """The point receptor of one table row: each value checked once, as
+    :class:`PointReceptor` would, naming the file and line."""
+    here = f"receptor file {path} line {lineno}"
+    when = _receptor_time(values["time"], f"{here} time")
+    lat, lon = _check_point(values["latitude"], values["longitude"], here)
+    ref = _check_ref(values.get("altitude_ref") or ("msl" if msl_column else "agl"), here)
+    return _checked(PointReceptor, time=when, longitude=lon, latitude=lat,
+                    altitude=_check_height(values["altitude"], ref, here), altitude_ref=ref)
+
+
 def _group_receptor(rows: list[tuple[int, dict[str, str]]], path: Path,
                     msl_column: bool) -> Receptor:
     lines = ", ".join(str(n) for n, _ in rows)
@@ -535,14 +580,23 @@ def _group_receptor(rows: list[tuple[int, dict[str, str]]], path: Path,
         raise ConfigError(f"{where}: rows sharing r_idx have different times")
     if len(set(refs)) != 1:
         raise ConfigError(f"{where}: rows sharing r_idx mix agl and msl heights")
-    if len(rows) == 1:
-        return PointReceptor(times[0], lons[0], lats[0], alts[0], refs[0])
+    if len(rows) == 1:  # every value checked above: built without checking them again
+        return _checked(PointReceptor, time=times[0], longitude=lons[0], latitude=lats[0],
+                        altitude=alts[0], altitude_ref=refs[0])
     if len(rows) == 2 and lons[0] == lons[1] and lats[0] == lats[1]:
         return ColumnReceptor(times[0], lons[0], lats[0], min(alts), max(alts), refs[0])
     return MultiPointReceptor(times[0], tuple(lons), tuple(lats), tuple(alts), refs[0])
 
 
 _KINDS = (PointReceptor, ColumnReceptor, MultiPointReceptor)
+
+
+def _checked(cls: type, **fields: Any) -> Any:
+    """A receptor from values already checked and normalised (a table of a million rows
+    is read without checking each value twice)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def _is_point_tuple(item: Any) -> bool:

@@ -18,9 +18,20 @@ the transport twice, as R-STILT's ``simulation_step`` does: once without errors 
 R-STILT's ``particle``) and once with them (``_traj_error.nc``, R-STILT's ``particle_error``,
 with another seed); the footprints are made from the run without errors, as in R-STILT.
 
+A simulation's folder appears when it first runs: registering it writes its index row only
+(the stored receptors and config list the registered ones, :mod:`stilt.registration`).
+
 ``status.json`` records the transport hash of the trajectory file on disk and the hash of
 each footprint file on disk, so a rerun knows exactly what is still valid: nothing (transport
 settings changed), only the trajectories (footprint settings changed) or everything.
+
+Trajectory files are written compact (:mod:`stilt.trajectory_file`), and the footprints are
+made from the particles rounded as the file holds them. Once every footprint is written, the
+``trajectories`` setting keeps the files, thins them or drops them; ``status.json`` records
+``trajectories: full | thinned | dropped`` (a thinned file also says so itself, in its
+``thinned_minutes`` attribute). A simulation with thinned or dropped trajectories is complete;
+a footprint it does not have yet needs the full particles, so its transport runs again (same
+seed, same particles) and only the missing footprints are computed.
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ from stilt.ids import check_name, safe_path
 from stilt.receptors import Receptor, receptor_from_dict
 
 __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
-           "write_status", "register_record", "collect_records", "cleanup_temp",
+           "write_status", "collect_records", "cleanup_temp",
            "classify_failure", "SimulationTimeout"]
 
 TEMP_SUFFIX = ".tmp"
@@ -161,17 +172,6 @@ def cleanup_temp(folder: Path) -> int:
     return n
 
 
-def register_record(paths: SimulationPaths, met: str, receptor: Receptor,
-                    scene_id: str | None) -> None:
-    """Write a pending status record for a newly registered simulation (kept when present)."""
-    if paths.status.exists():
-        return
-    write_status(paths, {"sim_id": paths.sim_id, "met": met, "receptor": receptor.to_dict(),
-                         "scene_id": scene_id, "state": "pending", "attempts": 0,
-                         "registered_at": time.time(), "transport_hash": None,
-                         "footprints": {}, "outputs": []})
-
-
 def needed_work(paths: SimulationPaths, config: ModelConfig,
                 met: str) -> tuple[bool, list[str]]:
     """What a run of this simulation still has to do under ``config``.
@@ -183,16 +183,32 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
         (re)compute. ``(False, [])`` means complete.
     """
     status = read_status(paths) or {}
-    th = config.transport_hash(met)
-    need_traj = not (status.get("transport_hash") == th and all(
-        path.is_file() and output_problem(path, "trajectory") is None
-        for path in trajectory_files(paths, config)))
+    if status.get("transport_hash") != config.transport_hash(met):
+        return True, list(config.footprints)
+    have = stored_trajectories(paths, config)
+    if have == "none" and status.get("trajectories") != "dropped":  # lost or damaged
+        return True, list(config.footprints)
     done = status.get("footprints") or {}
     feet = [name for name in config.footprints
-            if need_traj or not paths.footprint(name).is_file()
+            if not paths.footprint(name).is_file()
             or done.get(name) != config.footprint_hash(met, name)
             or output_problem(paths.footprint(name), "footprint") is not None]
+    need_traj = ((bool(feet) and have != "full")  # footprints need the full particles
+                 or (config.trajectories == "keep" and have != "full")
+                 or (config.trajectories == "thin" and have == "none"))
     return need_traj, feet
+
+
+def stored_trajectories(paths: SimulationPaths, config: ModelConfig) -> str:
+    """What the trajectory files of a simulation hold: ``full``, ``thinned`` or ``none``
+    (missing or damaged), read from the files themselves."""
+    thinned = False
+    for path in trajectory_files(paths, config):
+        attrs: dict[str, Any] = {}
+        if not path.is_file() or output_problem(path, "trajectory", attrs) is not None:
+            return "none"
+        thinned = thinned or "thinned_minutes" in attrs
+    return "thinned" if thinned else "full"
 
 
 def error_run(config: ModelConfig) -> int:
@@ -355,6 +371,7 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
         "scene_id": scene_id if scene_id is not None else status.get("scene_id"),
         "registered_at": status.get("registered_at"), "attempts": attempt,
         "transport_hash": status.get("transport_hash"),
+        "trajectories": status.get("trajectories"),
         "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
         "pid": os.getpid(), "started_at": t0, "state": "running",
         "stilt_version": _version(),
@@ -404,9 +421,9 @@ def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
 def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
               config: ModelConfig, need_traj: bool, feet: list[str],
               record: dict[str, Any], result: dict[str, Any]) -> None:
-    import xarray as xr
+    from stilt.trajectory_file import compact_trajectories
 
-    particles = None
+    particles = errors = None
     th = config.transport_hash(met)
     if need_traj:
         run_trajectories = _science("run_trajectories")
@@ -422,6 +439,9 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
         # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
         threads = config.execution.threads_per_worker  # the same particles for any count
+        from stilt.met.cache import met_cache
+
+        met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
         particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
                                      hnf_plume=True, threads=threads, **main)
         errors = None
@@ -431,6 +451,8 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
                                       threads=threads, **params)
         result["transport_seconds"] = time.perf_counter() - t
         result["ran_transport"] = True
+        particles = compact_trajectories(particles)  # the values the file holds
+        errors = None if errors is None else compact_trajectories(errors)
         for ds, path in ((particles, paths.trajectory), (errors, paths.error_trajectory)):
             if ds is not None:
                 ds.attrs.update(simulation_id=paths.sim_id, met_name=met,
@@ -440,8 +462,11 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
             paths.error_trajectory.unlink(missing_ok=True)
             (safe_path(paths.root, "simulations", "particles")
              / paths.error_trajectory.name).unlink(missing_ok=True)
+        same = record["transport_hash"] == th  # the same particles: valid footprints stay
+        record["footprints"] = {n: h for n, h in record["footprints"].items()
+                                if same and n not in feet}
         record["transport_hash"] = th
-        record["footprints"] = {}
+        record["trajectories"] = "full"
         write_status(paths, record)
         _link(paths.root, "particles", paths.trajectory)
         if errors is not None:
@@ -450,11 +475,22 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
              f"{particles.sizes.get('time', 0)} rows"
              + (f", and the transport-error run (winderrtf={winderrtf})" if errors else "")
              + f", {result['transport_seconds']:.2f} s")
-    if not feet:
-        return
+    if feet:
+        particles = _footprints(paths, met, receptor, config, feet, particles, record, result)
+    if config.trajectories != "keep":
+        _store_trajectories(paths, config, record, {paths.trajectory: particles,
+                                                    paths.error_trajectory: errors})
+
+
+def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: ModelConfig,
+                feet: list[str], particles: Any, record: dict[str, Any],
+                result: dict[str, Any]) -> Any:
+    """Compute and publish the footprints ``feet``; returns the particles used."""
+    import xarray as xr
+
     calc_footprint = _science("calc_footprint")
     write_footprint = _science("write_footprint")
-    if not need_traj:  # trajectories kept from an earlier run: read them back
+    if particles is None:  # trajectories kept from an earlier run: read them back
         with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
             particles = ds.load()
     for name in feet:
@@ -479,6 +515,40 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         _link(paths.root, "footprints", final)
         result["footprints_run"].append(name)
         _log(paths, f"footprint {name}: written")
+    return particles
+
+
+def _store_trajectories(paths: SimulationPaths, config: ModelConfig, record: dict[str, Any],
+                        loaded: Mapping[Path, Any]) -> None:
+    """Thin or drop the trajectory files once every footprint is written (``trajectories``).
+
+    Dropping records ``dropped`` before the files go, so a kill in between leaves full files
+    that are still valid; a thinned file says so in its own attributes.
+    """
+    import xarray as xr
+
+    from stilt.trajectory_file import thin_trajectories
+
+    files = [p for p in trajectory_files(paths, config) if p.is_file()]
+    if config.trajectories == "drop":
+        record["trajectories"] = "dropped"
+        write_status(paths, record)
+        for path in files:
+            path.unlink()
+            (safe_path(paths.root, "simulations", "particles") / path.name).unlink(
+                missing_ok=True)
+        _log(paths, f"trajectories dropped (trajectories: drop): {len(files)} file(s)")
+        return
+    for path in files:
+        ds = loaded.get(path)
+        if ds is None:
+            with xr.open_dataset(path, engine="netcdf4") as opened:
+                ds = opened.load()
+        if "thinned_minutes" not in ds.attrs:
+            _publish_trajectory(thin_trajectories(ds, config.thin_minutes), path)
+    record["trajectories"] = "thinned"
+    write_status(paths, record)
+    _log(paths, f"trajectories thinned to one row every {config.thin_minutes} min")
 
 
 def _error_seed(seed: int) -> int:
@@ -489,11 +559,15 @@ def _error_seed(seed: int) -> int:
 
 
 def _publish_trajectory(particles: Any, final: Path) -> None:
-    """Write a trajectory file atomically, read back whole before it is renamed into place."""
+    """Write a compact trajectory file atomically, read back whole before it is renamed into
+    place."""
+    from stilt.trajectory_file import trajectory_encoding
+
     tmp = _temp_name(final)
     try:
         with writing(final):
-            particles.to_netcdf(tmp, engine="netcdf4")
+            particles.to_netcdf(tmp, engine="netcdf4",
+                                encoding=trajectory_encoding(particles))
         check_output(tmp, "trajectory")  # reads back whole before it is published
         os.replace(tmp, final)
     finally:
@@ -521,8 +595,8 @@ def iter_status_paths(root: str | Path,
             continue
         if not (folder / "status.json").is_file():
             if problems is not None:
-                problems.append(f"left out {folder}: no status.json (a later run registers it "
-                                "again)")
+                problems.append(f"left out {folder}: no status.json (pending again when its "
+                                "receptor is stored)")
             continue
         try:
             yield SimulationPaths.of(root, folder.name)
@@ -546,16 +620,18 @@ def collect_records(root: str | Path,
         rec = read_status(paths)
         if not rec or "met" not in rec or "receptor" not in rec:
             if problems is not None:
-                problems.append(f"left out {paths.status}: cannot be read as a status record (a "
-                                "later run registers it again)")
+                problems.append(f"left out {paths.status}: cannot be read as a status record "
+                                "(pending again when its receptor is stored)")
             continue
         rec["sim_id"] = paths.sim_id
         present = set(rec.get("outputs") or [])
+        if rec.get("trajectories") != "dropped":
+            present.add(paths.trajectory.name)
         if rec.get("state") == "complete" and not all(
-                (paths.folder / name).is_file() for name in present | {paths.trajectory.name}):
+                (paths.folder / name).is_file() for name in present):
             rec["state"] = "pending"
         if rec.get("state") == "complete":
-            bad = [f"{name} {problem}" for name in sorted(present | {paths.trajectory.name})
+            bad = [f"{name} {problem}" for name in sorted(present)
                    if (problem := output_problem(paths.folder / name, "footprint" if
                                                  name.endswith("_foot.nc") else "trajectory"))]
             if bad:

@@ -96,6 +96,9 @@ FOOT_HNF_ATTRS = {"long_name": "footprint (sensitivity) accumulated since the pr
                                "model step", "units": FOOT_UNITS}
 #: release height of each particle
 XHGT_ATTRS = {"long_name": "release height of the particle above ground", "units": "m"}
+#: how each particle's run ended (CF flags; the core's ps_alive and ps_left_grid)
+STATUS_ATTRS = {"long_name": "how the particle's run ended", "flag_values": np.array([0, 1],
+                dtype=np.int8), "flag_meanings": "ran_to_end left_met_grid"}
 _DOUBLE = ("long", "lati", "foot", "foot_no_hnf_dilution")
 #: doubles in the core's per-call output buffer (NDIAG x particles x steps): 16 MB
 _OUT_BUDGET = 2_000_000
@@ -615,14 +618,17 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
     data_vars = {c: (("time", "indx"), store[c][:ntime],
                      FOOT_HNF_ATTRS if hnf and c == "foot" else COLUMN_ATTRS[c]) for c in cols}
     data_vars["xhgt"] = (("indx",), z_release, XHGT_ATTRS)
+    data_vars["status"] = (("indx",), np.where(pstat == 1, 1, 0).astype(np.int8), STATUS_ATTRS)
     coords = {
         "time": ("time", np.asarray(step_times, dtype=float),
                  {"long_name": "minutes since release (negative: backward)", "units": "min"}),
         "indx": ("indx", np.arange(1, numpar + 1, dtype=np.int64),
-                 {"long_name": "particle index", "units": "1"}),
+                 {"long_name": "particle index", "units": "1", "cf_role": "trajectory_id"}),
     }
     attrs: dict[str, Any] = {
         "title": "stilt particle ensemble (HYSPLIT-STILT compatible)",
+        "Conventions": "CF-1.8",
+        "featureType": "trajectory",
         "stilt_version": get_version(),
         **receptor_attrs(release),
         "seed": int(seed),
@@ -656,42 +662,62 @@ def _emit_rows(out: np.ndarray, nsteps: int, t_start: int, dt: int, total: int, 
 
     OUTDT sampling, foot and samt summed over the output interval; returns the minutes
     accumulated since the last row. With ``foot_hnf`` (particles x steps, the plume-diluted
-    foot) ``foot`` sums it and ``foot_no_hnf_dilution`` the raw foot.
+    foot) ``foot`` sums it and ``foot_no_hnf_dilution`` the raw foot. The rows of all the
+    steps are made at once; the sums add the steps one by one, in order, as a running sum.
     """
+    rows: list[int] = []  # the steps that make a row
     for n in range(nsteps):
-        t_step = t_start + (n + 1) * dt
         since_out += abs(dt)
-        for c in _SUMMED:
-            acc[c] += np.nan_to_num(out[_DC[c], :, n] if foot_hnf is None or c != "foot"
-                                    else foot_hnf[:, n])
-        if foot_hnf is not None:
-            acc["foot_no_hnf_dilution"] += np.nan_to_num(out[_DC["foot"], :, n])
-        if outdt < 0:
-            continue
-        if outdt == 0 or since_out >= outdt or abs(t_step) >= total:
-            k_out = len(step_times)
-            step_times.append(t_step)
-            row = out[:, :, n]
-            live = ~np.isnan(row[_DC["x"]])
-            store["lati"][k_out] = np.nan
-            store["long"][k_out] = np.nan
-            if live.any():
-                la, lo = grid.to_latlon(row[_DC["x"], live], row[_DC["y"], live])
-                store["lati"][k_out, live] = la
-                store["long"][k_out, live] = lo
-            for c in cols:
-                if c in ("long", "lati"):
-                    continue
-                if c in acc:
-                    store[c][k_out] = np.where(live, acc[c], np.nan)
-                elif c == "wout":
-                    store[c][k_out] = -row[_DC[c]]  # the reference binary prints w positive downward
-                else:
-                    store[c][k_out] = row[_DC[c]]
-            for a in acc.values():
-                a[:] = 0.0
+        if outdt >= 0 and (outdt == 0 or since_out >= outdt
+                           or abs(t_start + (n + 1) * dt) >= total):
+            rows.append(n)
             since_out = 0
+    names = list(acc)
+    values = np.nan_to_num(np.stack(
+        [foot_hnf[:, :nsteps] if c == "foot" and foot_hnf is not None
+         else out[_DC["foot" if c == "foot_no_hnf_dilution" else c], :, :nsteps]
+         for c in names]))  # (summed columns, particles, steps)
+    running = np.stack([acc[c] for c in names])
+    sums = np.empty(values.shape[:2] + (len(rows),))
+    k = 0
+    for n in range(nsteps):
+        running = running + values[:, :, n]
+        if k < len(rows) and rows[k] == n:
+            sums[:, :, k] = running
+            running = np.zeros_like(running)
+            k += 1
+    for j, c in enumerate(names):
+        acc[c][:] = running[j]
+    if rows:
+        _store_rows(out[:, :, rows], [t_start + (n + 1) * dt for n in rows],
+                    dict(zip(names, sums, strict=True)), cols, store, step_times, grid)
     return since_out
+
+
+def _store_rows(sel: np.ndarray, times: list[int], sums: dict[str, np.ndarray],
+                cols: list[str], store: dict[str, np.ndarray], step_times: list[int],
+                grid: Any) -> None:
+    """Write output rows: ``sel`` the core's diagnostics (columns x particles x rows),
+    ``sums`` the summed columns at those rows (particles x rows)."""
+    k0 = len(step_times)
+    rows = slice(k0, k0 + len(times))
+    step_times.extend(times)
+    live = ~np.isnan(sel[_DC["x"]].T)  # (rows, particles)
+    for c in ("lati", "long"):
+        store[c][rows] = np.nan
+    if live.any():
+        la, lo = grid.to_latlon(sel[_DC["x"]].T[live], sel[_DC["y"]].T[live])
+        store["lati"][rows][live] = la
+        store["long"][rows][live] = lo
+    for c in cols:
+        if c in ("long", "lati"):
+            continue
+        if c in sums:
+            store[c][rows] = np.where(live, sums[c].T, np.nan)
+        elif c == "wout":
+            store[c][rows] = -sel[_DC[c]].T  # the reference binary prints w positive downward
+        else:
+            store[c][rows] = sel[_DC[c]].T
 
 
 def _release_sigma(core: Any, m1: Any, m2: Any, a_min: float, b_min: float, x: np.ndarray,

@@ -75,7 +75,7 @@ def test_run_status_rebuild_and_exit_codes(tmp_path) -> None:
     for suffix in ("-wal", "-shm"):
         (project / "out" / f"index.sqlite{suffix}").unlink(missing_ok=True)
     res = fake_cli(log, "index", "rebuild", str(project))
-    assert res.returncode == 0 and "index rebuilt from 8 simulation folder(s)" in res.stdout
+    assert res.returncode == 0 and "index rebuilt with 8 simulation(s) from disk" in res.stdout
     res = fake_cli(log, "run", str(project))
     assert res.returncode == 0 and "0 transport runs" in res.stdout
     assert len(orch_fakes.calls(log)) == 8

@@ -38,7 +38,9 @@ def _text_files(folders: tuple[str, ...]) -> list[Path]:
     files = [f for f in REPO.iterdir() if f.is_file() and f.suffix in suffixes]
     for folder in folders:
         for f in (REPO / folder).rglob("*"):
-            if f.suffix in suffixes and f.is_file() and not skip & set(f.relative_to(REPO).parts):
+            parts = f.relative_to(REPO).parts  # any reference venv (.venv-pystilt-a4 ...)
+            if f.suffix in suffixes and f.is_file() and not any(
+                    p in skip or p.startswith(".venv") for p in parts):
                 files.append(f)
     return [f for f in files if f.resolve() != Path(__file__).resolve()]
 

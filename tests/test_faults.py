@@ -201,7 +201,7 @@ def test_a_damaged_index_is_reported_by_status_and_rebuilt_by_index_rebuild(
     assert index.read_bytes() == damaged and not list(out.glob("*.corrupt-*"))
     assert main(["index", "rebuild", str(done_project)]) == 0
     captured = capsys.readouterr()
-    assert "index rebuilt from 3 simulation folder(s): 0 pending, 0 running, 3 complete" in \
+    assert "index rebuilt with 3 simulation(s) from disk: 0 pending, 0 running, 3 complete" in \
         captured.out
     aside = list(out.glob("index.sqlite.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged
@@ -220,7 +220,7 @@ def test_run_repairs_a_damaged_index_and_says_where_the_old_file_went(done_proje
     aside = list(out.glob("index.sqlite.corrupt-*"))
     assert len(aside) == 1
     assert (f"index {out / 'index.sqlite'} was damaged (database disk image is malformed): "
-            f"moved it to {aside[0].name} and rebuilt the index from 3 simulation folder(s)"
+            f"moved it to {aside[0].name} and rebuilt the index with 3 simulation(s) from disk"
             in captured.err)
     assert "3 complete" in captured.out and "0 transport runs" in captured.out
 
@@ -273,7 +273,9 @@ def test_rebuild_names_the_simulation_folders_it_leaves_out(done_project, capsys
     out = capsys.readouterr().out
     assert f"left out {broken / 'status.json'}: cannot be read as a status record" in out
     assert f"left out {bare}: no status.json" in out
-    assert "index rebuilt from 1 simulation folder(s)" in out and "2 folder(s) noted above" in out
+    # their receptors are stored: they are registered still, pending
+    assert ("index rebuilt with 3 simulation(s) from disk: 2 pending, 0 running, 1 complete"
+            in out and "2 folder(s) noted above" in out)
 
 
 # -- outputs -------------------------------------------------------------------------------

@@ -194,6 +194,73 @@ def test_hnf_plume_dilution_follows_the_coded_formula() -> None:
     assert (out[0] != 0.01).sum() >= 1 and (out[0] == 0.01).sum() >= 1  # both branches
 
 
+def test_hnf_on_single_precision_fields_equals_the_widened_fields() -> None:
+    """footprint_hnf_sp (the fields as trajectory files store them) gives bit for bit what
+    footprint_hnf gives on the fields widened to double, through every branch: absent rows,
+    samt = 0, early rows where exp(-t/T_L) counts, late rows where it does not, T_L <= 0, NaN
+    sigw, both veght rules."""
+    rng = np.random.default_rng(11)
+    nt, n = 300, 64
+    time = -np.arange(1, nt + 1, dtype=float) / 4  # down to 15 s steps: t / T_L from 0.03
+    fields = {"samt": np.where(rng.random((nt, n)) < 0.5, 0.0, rng.uniform(0.1, 1, (nt, n))),
+              "sigw": rng.uniform(0.05, 1.5, (nt, n)), "tlgr": rng.uniform(-1, 600, (nt, n)),
+              "dens": rng.uniform(0.8, 1.2, (nt, n)), "mlht": rng.uniform(50, 2000, (nt, n))}
+    fields["sigw"][rng.random((nt, n)) < 0.02] = np.nan
+    single = {k: v.astype(np.float32) for k, v in fields.items()}
+    foot = rng.uniform(0, 0.05, (nt, n))
+    foot[rng.random((nt, n)) < 0.1] = np.nan
+    for v in single.values():
+        v[np.isnan(foot)] = np.nan
+    order = np.arange(1, nt + 1, dtype=np.int32)
+    z0 = rng.uniform(5, 100, n)
+    for veght in (0.5, 60.0):
+        wide, _ = _core.footprint_hnf(order, np.abs(time), foot.T,
+                                      *(single[k].astype(float).T for k in fields), z0, veght,
+                                      np.zeros(n))
+        got = _core.footprint_hnf_sp(order, np.abs(time), foot.T,
+                                     *(single[k].T for k in fields), z0, veght)
+        assert np.array_equal(got, wide, equal_nan=True)
+        assert np.count_nonzero((got != foot.T) & ~np.isnan(foot.T)) > 20  # diluted rows
+
+
+def test_step_medians_are_numpy_medians() -> None:
+    """The densification test's medians (per particle over its steps with |time| < 100 min,
+    then over particles), with odd and even counts, ties and absent rows, equal numpy's."""
+    rng = np.random.default_rng(5)
+    nt, n = 140, 57
+    time = -np.arange(1, nt + 1, dtype=float)
+    lon = np.round(rng.normal(-90, 0.05, (nt, n)).cumsum(axis=0), 3)  # rounded: ties
+    lat = rng.normal(40, 0.05, (nt, n)).cumsum(axis=0)
+    lon[rng.random((nt, n)) < 0.3] = np.nan
+    lon[:, 3] = np.nan  # a particle without rows
+    lon[1:, 4] = np.nan  # one without steps
+    lat[np.isnan(lon)] = np.nan
+    near = np.abs(time) < 100
+    per, steps = [], set()
+    for i in range(n):
+        rows = near & ~np.isnan(lon[:, i])
+        if rows.sum() >= 2:
+            steps.add(int(rows.sum() - 1) % 2)
+            per.append((np.median(np.abs(np.diff(lon[rows, i]))),
+                        np.median(np.abs(np.diff(lat[rows, i])))))
+    expect = np.median(np.array(per), axis=0)
+    order = (np.argsort(time, kind="stable") + 1).astype(np.int32)
+    got = _core.footprint_step_medians(order, time, lon.T, lat.T)
+    assert np.array_equal(got, expect)
+    assert steps == {0, 1} and len(per) == n - 2  # odd and even step counts were met
+
+
+def test_first_abs_time_is_the_smallest_present_abs_time() -> None:
+    from stilt.footprint import _first_abs_time
+
+    rng = np.random.default_rng(2)
+    time = rng.permutation(np.concatenate([-np.arange(1.0, 60.0), np.arange(0.0, 40.0)]))
+    present = rng.random((time.size, 30)) < 0.3
+    present[:, 4] = False  # a particle without rows: inf
+    expect = np.where(present, np.abs(time)[:, None], np.inf).min(axis=0)
+    assert np.array_equal(_first_abs_time(time, present), expect) and np.isinf(expect[4])
+
+
 def test_hnf_threshold_from_veght_attribute_and_metres() -> None:
     # veght <= 1 is a fraction of mlht, > 1 metres; the run's param_veght is the default
     ds = _particles([-1.0], [[-100.0]], [[40.0]], [[0.01]])

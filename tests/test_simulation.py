@@ -168,3 +168,21 @@ def test_threads_per_worker_reach_the_transport_and_not_the_hash(tmp_path, monke
     assert two.transport_hash("synth") == config().transport_hash("synth")
     with pytest.raises(ConfigError, match="threads_per_worker"):
         config(execution={"threads_per_worker": 0})
+
+
+def test_met_cache_budget_reaches_the_worker_and_not_the_hash(tmp_path, monkeypatch) -> None:
+    from stilt.met.cache import met_cache
+
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+    budget = met_cache().max_bytes
+    try:
+        small = config(execution={"met_cache_mb": 3})
+        assert run_simulation(tmp_path / "out", tmp_path, SIM, "synth", REC, small)["state"] == (
+            "complete")
+        assert met_cache().max_bytes == 3 * 2**20
+        assert small.transport_hash("synth") == config().transport_hash("synth")
+    finally:
+        met_cache().resize(budget)
+    for bad in (-1, "lots", True):
+        with pytest.raises(ConfigError, match="met_cache_mb"):
+            config(execution={"met_cache_mb": bad})

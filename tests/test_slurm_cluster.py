@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from test_cli_run import check_all_open, real_project, synth_met  # noqa: F401 - fixture
@@ -52,13 +53,16 @@ def slurm_cluster() -> None:
 
 
 def slurm_project(path: Path, met: Path, n: int = 8, numpar: int = 50, per_task: int = 3,
-                  lease: float = 300, processes: int = 1) -> Path:
+                  lease: float = 300, processes: int | None = 1, cpus: int = 1,
+                  threads: int = 1) -> Path:
     project = real_project(path, met, n=n, numpar=numpar)
     text = (project / "config.yaml").read_text().replace(
         "execution: {n_workers: 1}\n",
         f"execution:\n  backend: slurm\n  lease_seconds: {lease}\n"
-        f"  slurm: {{sims_per_task: {per_task}, cpus_per_task: 1, "
-        f"processes_per_task: {processes}, time: '00:10:00', signal_seconds: 30}}\n")
+        f"  threads_per_worker: {threads}\n"
+        f"  slurm: {{sims_per_task: {per_task}, cpus_per_task: {cpus}, "
+        + (f"processes_per_task: {processes}, " if processes else "")
+        + "time: '00:10:00', signal_seconds: 30}\n")
     (project / "config.yaml").write_text(text)
     return project
 
@@ -124,6 +128,30 @@ def test_slurm_run_wait_completes_every_simulation(tmp_path, synth_met, slurm_cl
     again = stilt("run", str(project))  # complete: nothing is submitted
     assert again.returncode == 0 and "nothing to submit" in again.stdout, again.stdout
     assert len(run_dirs(project)) == 1
+
+
+def test_a_task_runs_its_cpus_as_threads(tmp_path, synth_met, slurm_cluster) -> None:
+    """cpus_per_task 2 with threads_per_worker 2: one worker whose simulations use 2 threads,
+    and the same particles as a local run on one thread."""
+    project = slurm_project(tmp_path / "p", synth_met, n=3, per_task=3, processes=None, cpus=2,
+                            threads=2)
+    res = stilt("run", str(project), "--wait")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 complete, 0 failed" in res.stdout
+    (run_dir,) = run_dirs(project)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert (run["processes"], run["threads"]) == (1, 2)
+    (log,) = (run_dir / "logs").iterdir()
+    assert "1 worker process(es) x 2 thread(s)" in log.read_text()
+    local = real_project(tmp_path / "local", synth_met, n=3)
+    assert stilt("run", str(local)).returncode == 0
+    import xarray as xr
+
+    for traj in sorted((local / "out" / "simulations" / "by-id").glob("*/*_traj.nc")):
+        other = project / "out" / "simulations" / "by-id" / traj.parent.name / traj.name
+        with xr.open_dataset(traj) as a, xr.open_dataset(other) as b:
+            assert np.array_equal(a["long"].values, b["long"].values, equal_nan=True)
+            assert np.array_equal(a["foot"].values, b["foot"].values, equal_nan=True)
 
 
 def test_scancel_one_task_then_retry_failed(tmp_path, synth_met, slurm_cluster) -> None:

@@ -361,3 +361,33 @@ def test_wait_reports_the_footprints_the_array_computed(tmp_path, fake_slurm,
     assert report.ok and report.counts["complete"] == 6
     assert report.transport_runs == 6 and report.footprint_runs == 6
     assert "6 transport runs, 6 footprints" in report.summary()
+
+
+def test_cpus_per_task_split_into_workers_and_threads(tmp_path, fake_slurm, monkeypatch) -> None:
+    from stilt.config import load_config
+    from stilt.executors.slurm import task_plan
+
+    assert task_plan(SlurmConfig(cpus_per_task=8)) == (8, 1)
+    assert task_plan(SlurmConfig(cpus_per_task=8), threads=4) == (2, 4)
+    assert task_plan(SlurmConfig(cpus_per_task=6), threads=4) == (1, 4)
+    assert task_plan(SlurmConfig(cpus_per_task=8, processes_per_task=3), threads=2) == (3, 2)
+    with pytest.raises(ConfigError, match="threads_per_worker 4 is more than.*cpus_per_task 2"):
+        task_plan(SlurmConfig(cpus_per_task=2), threads=4)
+    text = render_script(SlurmConfig(cpus_per_task=8), tmp_path, 2, "stilt-p", threads=4)
+    assert "#SBATCH --cpus-per-task=8\n" in text and "export OMP_NUM_THREADS=4" in text
+    # a submitted run: the plan reaches run.json and the script
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+    project = fake_project(tmp_path / "p", n=4)
+    path = project / "config.yaml"
+    path.write_text(path.read_text().replace("{sims_per_task: 2,", "{sims_per_task: 2, "
+                                             "cpus_per_task: 8,").replace(
+        "backend: slurm\n", "backend: slurm\n  threads_per_worker: 4\n"))
+    model = Model(project)
+    run_dir = model.run().run_dir
+    run = json.loads((run_dir / "run.json").read_text())
+    assert (run["processes"], run["threads"]) == (2, 4)
+    script = (run_dir / "job.sbatch").read_text()
+    assert "#SBATCH --cpus-per-task=8\n" in script and "export OMP_NUM_THREADS=4\n" in script
+    path.write_text(path.read_text().replace("threads_per_worker: 4", "threads_per_worker: 16"))
+    with pytest.raises(ConfigError, match="threads_per_worker 16 is more than"):
+        load_config(path)

@@ -42,5 +42,5 @@ def test_project_trajectories_store_the_diluted_foot_the_raw_foot_and_xhgt(
     assert np.nanmax(diluted - raw) > 0  # the near-field correction is in the file
     with xr.open_dataset(paths.footprint("default")) as fp:
         assert fp.attrs["hnf_plume_applied"] == "transport"
-        assert float(fp.attrs["foot_total"]) == pytest.approx(np.nansum(diluted) / 20,
+        assert float(fp.attrs["foot_total"]) == pytest.approx(np.nansum(diluted, dtype=np.float64) / 20,
                                                               rel=1e-12)

@@ -159,12 +159,12 @@ def test_layout_attrs_and_columns() -> None:
     ds = run_trajectories(RECEPTOR | {"latitude": 38.0, "longitude": -106.0}, met,
                           n_hours=-2, numpar=3, seed=5, nturb=1, varsiwant=cols)
     assert list(ds.dims) == ["time", "indx"]
-    assert set(ds.data_vars) == set(cols) - {"time", "indx"} | {"xhgt"}
+    assert set(ds.data_vars) == set(cols) - {"time", "indx"} | {"xhgt", "status"}
     assert ds.xhgt.dims == ("indx",) and ds.xhgt.values.tolist() == [500.0] * 3
     assert ds.indx.values.tolist() == [1, 2, 3]
     assert ds.time.attrs["units"] == "min"
     for name, var in ds.data_vars.items():
-        assert var.attrs.get("units"), name
+        assert var.attrs.get("units") or var.attrs.get("flag_meanings"), name  # CF flags
         assert var.attrs.get("long_name"), name
     assert ds.long.dtype == np.float64 and ds.zagl.dtype == np.float32
     assert ds.attrs["param_numpar"] == 3 and ds.attrs["param_nturb"] == 1

@@ -220,8 +220,8 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
     cfg = model.config
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     report = RunReport(requested=list(sim_ids or []))
-    wanted = None if sim_ids is None else list(sim_ids)
-    total = len(wanted) if wanted is not None else 0
+    wanted = None if sim_ids is None else frozenset(sim_ids)  # one set for every claim
+    total = len(report.requested) if wanted is not None else 0
     bar = _Progress(total, progress)
     t0 = time.time()
     inflight: dict[str, dict[str, Any]] = {}
@@ -262,8 +262,7 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
     def others_running() -> bool:
         if wanted is None:
             return False
-        running = set(index.ids("running", scene_id))
-        return any(s in running for s in wanted)
+        return any(s in wanted for s in index.ids("running", scene_id))
 
     try:
         if n_workers <= 1:
@@ -278,11 +277,10 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
         bar.close()
     report.elapsed = time.time() - t0
     if wanted is not None:
-        states = {r["sim_id"]: r["state"] for r in index.rows(scene_id=scene_id)}
+        states = index.states()
         report.counts = {s: 0 for s in ("pending", "running", "complete", "failed")}
         for sim_id in wanted:
-            state = states.get(sim_id, "pending")
-            report.counts[state] += 1
+            report.counts[states.get(sim_id, "pending")] += 1
     else:
         report.counts = index.counts(scene_id)
     return report

@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from stilt import claims
 from stilt._paths import inside
 from stilt.config import SlurmConfig, check_sbatch_value, save_config, write_text_atomic
-from stilt.errors import StiltError
+from stilt.errors import ConfigError, StiltError
 from stilt.executors.local import RunReport
 from stilt.simulation import SimulationPaths, needed_work
 
@@ -88,13 +88,35 @@ def _max_array_size() -> int:
     return 1001
 
 
+def task_plan(slurm: SlurmConfig, threads: int = 1) -> tuple[int, int]:
+    """How an array task uses its ``cpus_per_task``: (worker processes, threads per worker).
+
+    Each worker runs its simulations with ``threads`` core threads
+    (``execution.threads_per_worker``); the task starts ``processes_per_task`` workers, or by
+    default as many as fit, ``cpus_per_task // threads`` (at least 1). So ``cpus_per_task: 8``
+    runs 8 single-threaded workers, and with ``threads_per_worker: 4`` 2 workers of 4 threads.
+
+    Raises
+    ------
+    ConfigError
+        When one worker's threads are more than the task's CPUs.
+    """
+    if threads > slurm.cpus_per_task:
+        raise ConfigError(f"execution threads_per_worker {threads} is more than execution "
+                          f"slurm cpus_per_task {slurm.cpus_per_task}: each task's workers "
+                          "share its CPUs (raise cpus_per_task or lower threads_per_worker)")
+    processes = slurm.processes_per_task or max(slurm.cpus_per_task // threads, 1)
+    return processes, threads
+
+
 def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str,
-                  python: str | None = None) -> str:
+                  python: str | None = None, threads: int = 1) -> str:
     """The batch script of a run.
 
     Every ``#SBATCH`` key is validated (``^[a-z][a-z0-9-]*$``) and every value is refused when
     it holds a newline, carriage return or NUL, then shell-quoted; so are the paths of the
     command line. Nothing secret goes into it (the environment is inherited by sbatch).
+    ``OMP_NUM_THREADS`` is set to ``threads``, the threads of one worker.
     """
     from stilt.config import _SBATCH_KEY
 
@@ -118,6 +140,7 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
         lines.append(f"#SBATCH --{key}={shlex.quote(check_sbatch_value(key, value))}")
     lines.append("set -eu")
     lines.extend(slurm.setup)
+    lines.append(f"export OMP_NUM_THREADS={int(threads)}")  # the threads of one worker
     lines.append(f"exec {shlex.quote(python or sys.executable)} -m stilt.executors.slurm_task "
                  f"{shlex.quote(str(run_dir))}")
     return "\n".join(lines) + "\n"
@@ -145,6 +168,7 @@ def submit(model: Any, sims: list[dict[str, Any]], slurm: SlurmConfig,
         raise SlurmError("execution backend 'slurm': the sbatch command is not on PATH (run "
                          "this on a Slurm login node, or use backend 'local')")
     ex = model.config.execution
+    processes, threads = task_plan(slurm, ex.threads_per_worker)
     per_task = slurm.sims_per_task
     n_tasks = max(1, math.ceil(len(sims) / per_task))
     n_tasks = min(n_tasks, _max_array_size())
@@ -152,14 +176,15 @@ def submit(model: Any, sims: list[dict[str, Any]], slurm: SlurmConfig,
     run_dir = inside(model.output, "slurm", run_id, what="Slurm run folder")
     for sub in ("claims", "records", "logs"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    processes = slurm.processes_per_task or slurm.cpus_per_task
     run = {"run_id": run_id, "project": str(model.project), "output": str(model.output),
            "simulations": sims, "n_tasks": n_tasks, "processes": processes,
+           "threads": threads,
            "lease_seconds": ex.lease_seconds, "max_attempts": ex.max_attempts,
            "timeout": timeout if timeout is not None else ex.timeout}
     save_config(model.config, run_dir / "config.yaml")
     write_text_atomic(run_dir / "run.json", json.dumps(run, indent=1))
-    script = render_script(slurm, run_dir, n_tasks, f"stilt-{model.project.name}"[:60])
+    script = render_script(slurm, run_dir, n_tasks, f"stilt-{model.project.name}"[:60],
+                           threads=threads)
     write_text_atomic(run_dir / "job.sbatch", script)
     res = _run_cmd(["sbatch", "--parsable", str(run_dir / "job.sbatch")], timeout=120)
     if res is None:
@@ -346,17 +371,17 @@ def fold_records(model: Any, folder: Path) -> dict[str, dict[str, Any]]:
     records = claims.read_records(folder)
     if not records:
         return records
-    rows = {r["sim_id"]: r for r in index.rows()}
+    states = index.states()  # light: a million rows are not decoded at each fold
     for sim_id, rec in records.items():
-        row = rows.get(sim_id)
-        if row is None or row["state"] == "running":
+        state = states.get(sim_id)
+        if state is None or state == "running":
             continue
-        if rec.get("state") == "complete" and row["state"] != "complete":
+        if rec.get("state") == "complete" and state != "complete":
             paths = SimulationPaths.of(model.output, sim_id)
-            if needed_work(paths, config, row["met"]) == (False, []):
+            if needed_work(paths, config, index.get(sim_id)["met"]) == (False, []):
                 index.complete(sim_id, None, rec.get("outputs") or [], rec.get("duration"),
                                rec.get("transport_hash"))
-        elif rec.get("state") == "failed" and row["state"] == "pending":
+        elif rec.get("state") == "failed" and state == "pending":
             index.fail(sim_id, None, rec.get("reason") or "ERROR",
                        f"{rec.get('message') or ''} (job {rec.get('job_id')}_"
                        f"{rec.get('task_id')})", 0)
@@ -393,13 +418,12 @@ def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
             summary["live"].append(run.job_id)
             continue
         bad = sorted({s for s in task_states.values() if s != "COMPLETED"})
-        rows = {r["sim_id"]: r for r in index.rows()}
+        states = index.states()
         for sim_id in run.sim_ids:
-            row = rows.get(sim_id)
-            if row is None or row["state"] != "pending" or sim_id in records:
+            if states.get(sim_id) != "pending" or sim_id in records:
                 continue
             paths = SimulationPaths.of(model.output, sim_id)
-            if needed_work(paths, config, row["met"]) == (False, []):
+            if needed_work(paths, config, index.get(sim_id)["met"]) == (False, []):
                 index.mark_complete([sim_id])
                 continue
             last = claims.latest_claim(run.folder / "claims", sim_id) or {}

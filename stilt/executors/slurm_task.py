@@ -1,8 +1,10 @@
 """One Slurm array task: ``python -m stilt.executors.slurm_task RUN_DIR``.
 
 The task reads the immutable run description written at submission (``run.json`` and the
-config snapshot ``config.yaml``), starts ``processes`` worker processes, and each worker goes
-through the run's simulations (starting at an offset of its own so workers rarely collide):
+config snapshot ``config.yaml``), starts ``processes`` worker processes, each running its
+simulations with ``execution.threads_per_worker`` core threads (``task_plan`` in
+:mod:`stilt.executors.slurm` splits ``cpus_per_task`` so), and each worker goes through the
+run's simulations (starting at an offset of its own so workers rarely collide):
 
 1. a simulation with a published status record, or complete on disk, is skipped (the login
    node folds complete outputs without a record as complete);
@@ -167,7 +169,8 @@ def run_task(run_dir: str | Path) -> int:
     n = int(os.environ.get("STILT_TASK_PROCESSES") or run["processes"])
     ids = _ids()
     _say(f"stilt array task {ids['job_id']}_{ids['task_id']} on {os.uname().nodename}: "
-         f"{n} worker process(es), {len(run['simulations'])} simulation(s) in the run")
+         f"{n} worker process(es) x {int(run.get('threads', 1))} thread(s), "
+         f"{len(run['simulations'])} simulation(s) in the run")
     if n <= 1:
         return _worker_main(run_dir, run, 0)
     children: list[int] = []
@@ -206,12 +209,11 @@ def run_task(run_dir: str | Path) -> int:
     return worst
 
 
-def _registered(root: Path, scene_id: str | None) -> list[dict[str, Any]]:
-    """Registered simulations not yet complete, from their status records on disk."""
-    from stilt.simulation import collect_records
-
+def _registered(model: Any, scene_id: str | None) -> list[dict[str, Any]]:
+    """Registered simulations not yet complete, read without the index: the stored receptors
+    x the config's mets, less those whose status record on disk is complete or failed."""
     out = []
-    for rec in collect_records(root):
+    for rec in model.records_on_disk(fresh=True):
         if rec.get("state") in ("complete", "failed"):
             continue
         if scene_id is not None and rec.get("scene_id") != scene_id:
@@ -225,8 +227,9 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
                     timeout: float | None = None, scene_id: str | None = None) -> Any:
     """A pull worker that needs no index: ``stilt pull``/``serve`` inside a Slurm job.
 
-    It takes the registered simulations from their status records on disk
-    (``register_pending`` writes them), coordinates with every other such worker through claim
+    It takes the registered simulations from the stored receptors and config, less those
+    whose status record on disk is complete or failed (:mod:`stilt.registration`),
+    coordinates with every other such worker through claim
     files in ``<output>/slurm/pull/`` and publishes status records there, which ``stilt
     status`` on the login node folds into the index. With ``follow`` it looks for new
     registrations every ``poll`` seconds until SIGTERM/SIGINT (``scancel``, the time limit's
@@ -245,7 +248,7 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
     t0 = time.time()
     with StopSignals(raise_in_main=True) as stop:
         while not stop.flag:
-            sims = _registered(Path(model.output), scene_id)
+            sims = _registered(model, scene_id)
             run = {"output": str(model.output), "project": str(model.project),
                    "simulations": sims, "n_tasks": 1, "processes": max(n_workers, 1),
                    "lease_seconds": ex.lease_seconds, "max_attempts": ex.max_attempts,

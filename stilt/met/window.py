@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from stilt.errors import MetError
+from stilt.met.cache import TILE, MetTile, file_key, met_cache
 
 __all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "window_around"]
 
@@ -140,14 +141,42 @@ class MetSource:
                 file_times = [arl.arl_times(p) for p in self.paths]
             self.file_times = [np.asarray(t, dtype="datetime64[m]") for t in file_times]
             self.times = np.unique(np.concatenate(self.file_times))
-            head = self._read(self.times[:1], None, variables=None, header_only=True)
-            self.attrs = dict(head.attrs)
-            self.level_values = np.asarray(head["level_value"].values, dtype=float)
-            self.variables = set(map(str, head.data_vars))
+            self.attrs, self.level_values, self.variables = self._header()
         self.nx = int(self.attrs["nx"])
         self.ny = int(self.attrs["ny"])
         self.ksys = int(self.attrs.get("vertical_system", 1))
-        self.roughness: float | np.ndarray | None = None
+        self.roughness = None
+
+    def _header(self) -> tuple[dict[str, Any], np.ndarray, set[str]]:
+        """Attributes, level values and variable names of the first met time's file (read
+        once per process and file)."""
+        cache = met_cache()
+        key = (("header", file_key(self._file_of(self.times[0])), self.times[0])
+               if cache.enabled else None)
+        kept = cache.header(key) if key else None
+        if kept is None:
+            head = self._read(self.times[:1], None, variables=None, header_only=True)
+            kept = (dict(head.attrs), np.asarray(head["level_value"].values, dtype=float),
+                    set(map(str, head.data_vars)))
+            if key:
+                cache.keep_header(key, kept)
+        return dict(kept[0]), kept[1].copy(), set(kept[2])
+
+    @property
+    def roughness(self) -> float | np.ndarray | None:
+        """Roughness length z0 (m) where the met has no ``RGHS`` (see the class notes)."""
+        return self._roughness
+
+    @roughness.setter
+    def roughness(self, value: float | np.ndarray | None) -> None:
+        self._roughness = value
+        if value is None or np.ndim(value) == 0:
+            self._rough_key: tuple[str, Any] = ("z0", value)  # the roughness in cache keys
+        else:
+            import hashlib
+
+            data = np.ascontiguousarray(value, dtype=float)
+            self._rough_key = ("table", data.shape, hashlib.blake2b(data.tobytes()).hexdigest())
 
     def set_roughness(self, source: Any) -> str:
         """Use a roughness length where the met has no ``RGHS`` (docs/physics.md §2.7).
@@ -189,10 +218,13 @@ class MetSource:
             kwargs["x"] = (1, 1)
             kwargs["y"] = (1, 1)
         # read from the first file holding the (first) time: scanning one file, not all
-        t = np.datetime64(times.min(), "m")
-        path = next((p for p, ft in zip(self.paths, self.file_times, strict=True) if t in ft),
+        return arl.read_arl(str(self._file_of(times.min())), **kwargs)
+
+    def _file_of(self, time: np.datetime64) -> Path:
+        """The first file holding the met time ``time``."""
+        t = np.datetime64(time, "m")
+        return next((p for p, ft in zip(self.paths, self.file_times, strict=True) if t in ft),
                     self.paths[0])
-        return arl.read_arl(str(path), **kwargs)
 
     def check_values(self, times: np.ndarray) -> None:
         """Check, before a run moves any particle, that the met of ``times`` is finite.
@@ -210,10 +242,15 @@ class MetSource:
         if self.dataset is None:
             from stilt.met import arl
 
+            cache = met_cache()
             for path, file_times in zip(self.paths, self.file_times, strict=True):
                 wanted = times[np.isin(times, file_times)]
-                if wanted.size:
-                    arl.check_arl_values(path, wanted)
+                key = file_key(path) if cache.enabled and wanted.size else None
+                todo = [t for t in wanted if not cache.checked((key, t))]
+                if todo:  # each period of a file checked once per process
+                    arl.check_arl_values(path, np.array(todo, dtype="datetime64[m]"))
+                    for t in todo:
+                        cache.mark_checked((key, t))
             return
         ds = self.dataset.sel(time=times.astype("datetime64[ns]"))
         for name in ("UWND", "VWND", "TEMP", "PRSS", "SHGT"):
@@ -244,8 +281,59 @@ class MetSource:
 
         Stability, mixed-layer height and turbulence profiles are evaluated later by the core,
         node by node where particles need them, into the ``turb``/``zi`` arrays returned here;
-        ``turb`` only provides this time's ZICONTROL factor (key ``ziscale``).
+        ``turb`` only provides this time's ZICONTROL factor (key ``ziscale``). Met from files
+        goes through this process's met cache (:mod:`stilt.met.cache`): the same values,
+        read and remapped once per worker.
         """
+        if self.dataset is None and met_cache().enabled:
+            prof, sfc, speed = self._remap_cached(time, window, zsg, z_top, k10m)
+        else:
+            prof, sfc, speed = self._remap_window(time, window, zsg, z_top, k10m)
+        vmax = float(np.nanmax(speed)) if speed.size else 0.0
+        nl = zsg.size
+        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax,
+                           np.zeros((4, nl, window.nx, window.ny), order="F"),
+                           np.zeros((window.nx, window.ny), order="F"),
+                           np.zeros((window.nx, window.ny), dtype=np.int32, order="F"),
+                           float(turb["ziscale"]))
+
+    def _remap_cached(self, time: np.datetime64, window: Window, zsg: np.ndarray,
+                      z_top: float, k10m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_remap_window` assembled from the cached tiles, the missing ones remapped
+        together (a window whose tiles fail is remapped alone: the same error as without the
+        cache)."""
+        cache = met_cache()
+        t = np.datetime64(time, "m")
+        base = (file_key(self._file_of(t)), t, zsg.tobytes(), float(z_top), int(k10m),
+                self._rough_key)
+        span_x = range(window.i0 // TILE, (window.i0 + window.nx - 1) // TILE + 1)
+        span_y = range(window.j0 // TILE, (window.j0 + window.ny - 1) // TILE + 1)
+        tiles = {(a, b): cache.get(base + (a, b)) for a in span_x for b in span_y}
+        missing = [k for k, tile in tiles.items() if tile is None]
+        if missing:
+            a0, a1 = min(a for a, _ in missing), max(a for a, _ in missing)
+            b0, b1 = min(b for _, b in missing), max(b for _, b in missing)
+            region = Window(a0 * TILE, b0 * TILE, min((a1 + 1) * TILE, self.nx) - a0 * TILE,
+                            min((b1 + 1) * TILE, self.ny) - b0 * TILE)
+            try:
+                arrays = self._remap_window(t, region, zsg, z_top, k10m)
+            except MetError:
+                return self._remap_window(t, window, zsg, z_top, k10m)
+            for a in range(a0, a1 + 1):
+                for b in range(b0, b1 + 1):
+                    xs = slice(a * TILE - region.i0, min((a + 1) * TILE, self.nx) - region.i0)
+                    ys = slice(b * TILE - region.j0, min((b + 1) * TILE, self.ny) - region.j0)
+                    tile = MetTile(np.asfortranarray(arrays[0][:, :, xs, ys]),
+                                   np.asfortranarray(arrays[1][:, xs, ys]),
+                                   np.array(arrays[2][xs, ys]))
+                    cache.put(base + (a, b), tile)
+                    if (a, b) in tiles:
+                        tiles[(a, b)] = tile
+        return _assemble(window, tiles, zsg.size)
+
+    def _remap_window(self, time: np.datetime64, window: Window, zsg: np.ndarray,
+                      z_top: float, k10m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Profiles, surface fields and fastest wind of each node on one window."""
         from stilt import _core
 
         ds = self.read(time, window)
@@ -324,13 +412,27 @@ class MetSource:
             raise MetError(f"{name}: surface or temperature fields are not finite on the window "
                            f"x={window.i0 + 1}..{window.i0 + window.nx}, "
                            f"y={window.j0 + 1}..{window.j0 + window.ny}")
-        vmax = float(np.nanmax(np.hypot(u, v))) if u.size else 0.0
-        nl = zsg.size
-        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax,
-                           np.zeros((4, nl, window.nx, window.ny), order="F"),
-                           np.zeros((window.nx, window.ny), order="F"),
-                           np.zeros((window.nx, window.ny), dtype=np.int32, order="F"),
-                           float(turb["ziscale"]))
+        speed = (np.nanmax(np.hypot(u, v), axis=2) if u.shape[2] else
+                 np.zeros(shape2))
+        return prof, sfc, speed
+
+
+def _assemble(window: Window, tiles: Mapping[tuple[int, int], MetTile],
+              nl: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A window's profiles, surface fields and node speeds, cut from the tiles covering it."""
+    prof = np.empty((NPROF, nl, window.nx, window.ny), order="F")
+    sfc = np.empty((NSFC, window.nx, window.ny), order="F")
+    speed = np.empty((window.nx, window.ny))
+    for (a, b), tile in tiles.items():
+        x0, y0 = max(window.i0, a * TILE), max(window.j0, b * TILE)
+        x1 = min(window.i0 + window.nx, a * TILE + tile.speed.shape[0])
+        y1 = min(window.j0 + window.ny, b * TILE + tile.speed.shape[1])
+        dst = (slice(x0 - window.i0, x1 - window.i0), slice(y0 - window.j0, y1 - window.j0))
+        src = (slice(x0 - a * TILE, x1 - a * TILE), slice(y0 - b * TILE, y1 - b * TILE))
+        prof[:, :, dst[0], dst[1]] = tile.prof[:, :, src[0], src[1]]
+        sfc[:, dst[0], dst[1]] = tile.sfc[:, src[0], src[1]]
+        speed[dst] = tile.speed[src]
+    return prof, sfc, speed
 
 
 def _slot_variable(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:

@@ -1,0 +1,156 @@
+"""Benchmark: output sizes and costs at project scale (issue 18).
+
+Usage:
+    bench_outputs.py [--numpar N] [--hours H] [--footprints N] [--dir DIR]
+
+Options:
+    --numpar N       particles [default: 1000]
+    --hours H        hours backward [default: 6]
+    --footprints N   footprint files to open as one dataset [default: 10000]
+    --dir DIR        where to write the files (e.g. a scratch file system; default a
+                     temporary folder)
+
+1. Trajectories: one run on the ngm oct1618 met (``$STILT_SHARED/met``) at the default
+   settings (outdt 0, the default columns), written as before (float64 positions and foot,
+   uncompressed) and as a project run writes it now (compact: packed positions, rounded
+   float32, zlib + shuffle). Prints bytes per particle-minute of each (goal: new <= 16) and
+   the best of three write times of each, with the file's data on disk (fsync), so the
+   comparison includes what the smaller file saves in I/O (``--dir`` on the file system
+   that matters, e.g. the cluster's scratch; on a local disk the compression dominates).
+2. Footprints as one dataset: a project folder with N hourly footprint files (24 layers on a
+   100 x 80 grid; one file written and hard-linked N times, so the set is made quickly) and
+   its index; prints the seconds ``model.footprints[name].open_dataset()`` takes, and the
+   seconds to read one simulation's values from it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from docopt import docopt
+
+BENCH = Path(__file__).resolve().parent
+SHARED = Path(os.environ.get("STILT_SHARED", BENCH.parent.parent / "shared"))
+
+
+def _write(ds, path: Path, encoding: dict | None) -> float:
+    """Best of three: write the file and fsync it."""
+    best = float("inf")
+    for _ in range(3):
+        path.unlink(missing_ok=True)
+        t = time.perf_counter()
+        ds.to_netcdf(path, engine="netcdf4", encoding=encoding)
+        fd = os.open(path, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def trajectories(numpar: int, hours: int, folder: Path) -> None:
+    import stilt
+    from stilt.trajectory_file import compact_trajectories, trajectory_encoding
+
+    met = stilt.MetConfig(SHARED / "met", "oct1618.BIN", "1 day")
+    rec = {"time": "1995-10-17T18:00", "latitude": 40.0, "longitude": -90.0, "altitude": 10}
+    t = time.perf_counter()
+    ds = stilt.run_trajectories(rec, met, n_hours=-hours, numpar=numpar, seed=42,
+                                hnf_plume=True)
+    run = time.perf_counter() - t
+    pm = ds.sizes["time"] * ds.sizes["indx"]
+    old = _write(ds, folder / "old.nc", None)
+    t = time.perf_counter()
+    compact = compact_trajectories(ds)
+    rounding = time.perf_counter() - t
+    new = _write(compact, folder / "new.nc", trajectory_encoding(compact))
+    size_old = (folder / "old.nc").stat().st_size / pm
+    size_new = (folder / "new.nc").stat().st_size / pm
+    print(f"trajectories: {numpar} particles x {hours} h every minute = {pm} particle-minutes "
+          f"(transport {run:.1f} s)")
+    print(f"  bytes per particle-minute: old {size_old:.1f}, new {size_new:.1f} "
+          f"({size_old / size_new:.1f}x smaller; goal <= 16: "
+          f"{'met' if size_new <= 16 else 'NOT met'})")
+    print(f"  write + fsync, best of 3: old {old:.3f} s, new {new:.3f} s "
+          f"(+ {rounding:.3f} s rounding in memory)")
+
+
+def _footprint_project(folder: Path, n: int):
+    """A project folder with ``n`` complete simulations sharing one footprint file."""
+    from stilt.config import ModelConfig
+    from stilt.footprint import write_footprint
+    from stilt.index import SimulationIndex
+    from stilt.simulation import SimulationPaths
+
+    grid = {"xmin": -100.0, "xmax": -90.0, "ymin": 35.0, "ymax": 43.0, "xres": 0.1,
+            "yres": 0.1}
+    cfg = ModelConfig(mets={"m": {"directory": "met", "file_format": "x"}}, n_hours=-24,
+                      footprints={"f": {"grid": grid}})
+    times = np.datetime64("2023-07-15T00:00") + np.arange(n) * np.timedelta64(1, "h")
+    rng = np.random.default_rng(1)
+    lat = np.arange(35.05, 43.0, 0.1)
+    lon = np.arange(-99.95, -90.0, 0.1)
+    template = folder / "template_foot.nc"
+    layer = times[0] - np.arange(24, 0, -1) * np.timedelta64(1, "h")
+    import xarray as xr
+
+    ds = xr.Dataset({"foot": (("time", "lat", "lon"),
+                              rng.random((24, lat.size, lon.size)).astype(np.float32),
+                              {"units": "ppm (umol-1 m2 s)"})},
+                    coords={"time": layer.astype("datetime64[ns]"), "lat": lat, "lon": lon},
+                    attrs={"n_hours": -24, "time_integrate": 0})
+    write_footprint(ds, template)
+    rows = []
+    for k, when in enumerate(times):
+        stamp = str(when).replace("-", "").replace("T", "").replace(":", "")[:12]
+        sim_id = f"m_{stamp}_-95_39_{k}"
+        paths = SimulationPaths.of(folder / "out", sim_id)
+        paths.folder.mkdir(parents=True)
+        os.link(template, paths.footprint("f"))
+        rows.append({"sim_id": sim_id, "met": "m", "config_hash": "h",
+                     "receptor": {"kind": "point", "time": str(when), "longitude": -95.0,
+                                  "latitude": 39.0, "altitude": float(k),
+                                  "altitude_ref": "agl"}})
+    with SimulationIndex(folder / "out" / "index.sqlite") as index:
+        index.register(rows)
+        for r in rows:
+            index.complete(r["sim_id"], None, outputs=[f"{r['sim_id']}_f_foot.nc"])
+    return cfg, rows, times
+
+
+def footprints(n: int, folder: Path) -> None:
+    import stilt
+
+    cfg, rows, times = _footprint_project(folder, n)
+    model = stilt.Model(folder, [], cfg)
+    try:
+        t = time.perf_counter()
+        ds = model.footprints["f"].open_dataset()
+        opened = time.perf_counter() - t
+        # the template's layers are stamped for the first receptor: read that one
+        t = time.perf_counter()
+        total = float(ds.foot.isel(simulation=0).sum())
+        one = time.perf_counter() - t
+    finally:
+        model.close()
+    print(f"footprints: {ds.sizes['simulation']} files ({dict(ds.foot.sizes)}) opened as one "
+          f"dataset in {opened:.2f} s; one simulation's values read in {one:.3f} s "
+          f"(sum {total:.1f})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = docopt(__doc__, argv=argv)
+    where = args["--dir"]
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
+        trajectories(int(args["--numpar"]), int(args["--hours"]), Path(tmp))
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
+        footprints(int(args["--footprints"]), Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

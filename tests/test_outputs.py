@@ -1,0 +1,357 @@
+"""Outputs at project scale (issue 18): compact CF trajectory files, keep / thin / drop, and
+a named footprint collection as one lazily loaded dataset with streamed aggregations."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+import orch_fakes
+import stilt
+import stilt.simulation as sim
+from stilt.config import ModelConfig
+from stilt.errors import ConfigError
+from stilt.footprint_dataset import cell_matrix, sum_by_hour_of_day, sum_footprints
+from stilt.receptors import PointReceptor
+from stilt.simulation import SimulationPaths, needed_work, read_status, write_status
+from stilt.trajectory_file import (compact_trajectories, thin_trajectories,
+                                   trajectory_encoding)
+from stilt.transport import run_trajectories
+from test_transport import LATLON, make_met
+
+GRID = {"xmin": -110.0, "xmax": -102.0, "ymin": 34.0, "ymax": 42.0, "xres": 0.1, "yres": 0.1}
+MET = {"synth": {"directory": "met", "file_format": "x.arl"}}
+M_PER_DEG = 111_320.0
+
+
+@pytest.fixture(scope="module")
+def particles() -> xr.Dataset:
+    """100 particles, 2 h backward, every minute, real transport on synthetic met."""
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    rec = {"time": "2021-07-01T03:00", "latitude": 38.0, "longitude": -106.0, "altitude": 10}
+    return run_trajectories(rec, met, n_hours=-2, numpar=100, seed=3, hnf_plume=True)
+
+
+def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_path) -> None:
+    raw = tmp_path / "raw.nc"
+    new = tmp_path / "new.nc"
+    particles.to_netcdf(raw, engine="netcdf4")  # the layout before: float64, uncompressed
+    compact = compact_trajectories(particles)  # as a project run publishes them
+    compact.to_netcdf(new, engine="netcdf4", encoding=trajectory_encoding(compact))
+    with xr.open_dataset(new) as ds:
+        back = ds.load()
+    with xr.open_dataset(raw) as ds:
+        old = ds.load()
+    # positions better than 1 m
+    lat_err = np.nanmax(np.abs(back.lati.values - old.lati.values)) * M_PER_DEG
+    lon_err = np.nanmax(np.abs(back.long.values - old.long.values) * M_PER_DEG
+                        * np.cos(np.radians(old.lati.values)))
+    assert lat_err <= 0.56 and lon_err <= 0.56
+    assert np.nanmax(np.abs(back.zagl.values - old.zagl.values)) <= 0.05 + 1e-9
+    # foot to 1e-6 relative, the diagnostics to about four digits
+    for name, bound in (("foot", 1e-6), ("foot_no_hnf_dilution", 1e-6), ("mlht", 1.3e-4),
+                        ("dens", 1.3e-4), ("sigw", 1.3e-4)):
+        a, b = old[name].values.astype(float), back[name].values.astype(float)
+        assert np.array_equal(np.isnan(a), np.isnan(b)), name
+        ok = np.isfinite(a) & (a != 0)
+        assert np.max(np.abs(b[ok] - a[ok]) / np.abs(a[ok])) <= bound, name
+    # the file holds exactly what compact_trajectories rounds to in memory
+    for name in particles.data_vars:
+        np.testing.assert_array_equal(back[name].values, compact[name].values, err_msg=name)
+    # compressed and chunked, and much smaller than the layout before
+    with netCDF4.Dataset(new) as nc:
+        filters = nc["foot"].filters()
+        assert filters["zlib"] and filters["shuffle"] and nc["long"].dtype == np.int32
+    assert new.stat().st_size < raw.stat().st_size / 3
+
+
+def test_trajectory_files_carry_the_cf_trajectory_identity(particles, tmp_path) -> None:
+    path = tmp_path / "t.nc"
+    particles.to_netcdf(path, engine="netcdf4", encoding=trajectory_encoding(particles))
+    with netCDF4.Dataset(path) as nc:
+        assert nc.getncattr("Conventions") == "CF-1.8"
+        assert nc.getncattr("featureType") == "trajectory"
+        assert nc["indx"].getncattr("cf_role") == "trajectory_id"
+        status = nc["status"]
+        assert status.dimensions == ("indx",) and status.dtype == np.int8
+        assert list(status.getncattr("flag_values")) == [0, 1]
+        assert status.getncattr("flag_meanings") == "ran_to_end left_met_grid"
+        assert set(np.unique(status[:])) <= {0, 1}
+
+
+def test_particles_leaving_the_grid_are_flagged() -> None:
+    met = make_met(LATLON, 4, 30.0, 0.0)  # 30 m/s east: the particles leave at the west edge
+    rec = {"time": "2021-07-01T03:00", "latitude": 40.0, "longitude": -108.5, "altitude": 10}
+    ds = run_trajectories(rec, met, n_hours=-2, numpar=20, seed=1)
+    ended = np.isnan(ds.long.values[-1])
+    assert ended.any()
+    np.testing.assert_array_equal(ds.status.values == 1, ended)
+
+
+def test_thinning_is_a_run_with_that_output_interval(particles) -> None:
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    rec = {"time": "2021-07-01T03:00", "latitude": 38.0, "longitude": -106.0, "altitude": 10}
+    every10 = run_trajectories(rec, met, n_hours=-2, numpar=100, seed=3, hnf_plume=True,
+                               outdt=10)
+    thin = thin_trajectories(particles, 10)
+    assert thin.attrs["thinned_minutes"] == 10
+    np.testing.assert_array_equal(thin.time.values, every10.time.values)
+    np.testing.assert_array_equal(thin.long.values, every10.long.values)
+    for name in ("foot", "foot_no_hnf_dilution", "samt"):  # samt: float32 in the run itself
+        rtol = 1e-12 if every10[name].dtype == np.float64 else 3e-7
+        np.testing.assert_allclose(thin[name].values, every10[name].values, rtol=rtol,
+                                   atol=1e-300, err_msg=name)
+
+
+# ---- keep / thin / drop in a project ------------------------------------------------------
+
+
+def _project(tmp_path: Path, n: int = 2, **config) -> tuple[stilt.Model, list]:
+    met = make_met(LATLON, 4, 3.0, 2.0)
+    log = tmp_path / "transport.log"
+
+    def transport(receptor, met_source, **kw):
+        with open(log, "a") as handle:
+            handle.write("run\n")
+        return run_trajectories(receptor, met, **kw)
+
+    footprints = config.pop("footprints", {"default": {"grid": GRID}})
+    cfg = ModelConfig(mets=MET, n_hours=-1, numpar=20, seed=7, footprints=footprints,
+                      **config)
+    recs = [PointReceptor(f"2021-07-01 0{1 + k}:00", -106.0, 38.0 + 0.2 * k, 10.0)
+            for k in range(n)]
+    sim.SCIENCE.clear()
+    sim.SCIENCE["run_trajectories"] = transport
+    return stilt.Model(tmp_path / "p", recs, cfg), log
+
+
+@pytest.fixture
+def science():
+    saved = dict(sim.SCIENCE)
+    yield
+    sim.SCIENCE.clear()
+    sim.SCIENCE.update(saved)
+
+
+def _runs(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_dropped_trajectories_stay_complete_until_a_new_footprint_needs_them(
+        tmp_path, science) -> None:
+    model, log = _project(tmp_path, trajectories="drop")
+    try:
+        assert model.run(n_workers=1).ok and _runs(log) == 2
+        ids = model.simulations.ids()
+        paths = [SimulationPaths.of(model.output, i) for i in ids]
+        assert not any(p.trajectory.exists() for p in paths)
+        assert all(p.footprint("default").is_file() for p in paths)
+        assert all(read_status(p)["trajectories"] == "dropped" for p in paths)
+        assert model.trajectories.missing() == [] and model.trajectories.ids() == []
+        assert model.run(n_workers=1).ok and _runs(log) == 2  # complete: nothing runs
+        model.rebuild_index()
+        assert model.simulations.counts()["complete"] == 2
+        before = paths[0].footprint("default").stat().st_mtime_ns
+        # a second footprint needs the particles again: transport reruns, default is kept
+        cfg = model.config.with_overrides(footprints={
+            "default": {"grid": GRID}, "coarse": {"grid": dict(GRID, xres=0.5, yres=0.5)}})
+        assert needed_work(paths[0], cfg, "synth") == (True, ["coarse"])
+        model.config = cfg
+        assert model.run(n_workers=1).ok and _runs(log) == 4
+        assert paths[0].footprint("coarse").is_file() and not paths[0].trajectory.exists()
+        assert paths[0].footprint("default").stat().st_mtime_ns == before
+    finally:
+        model.close()
+
+
+def test_thinned_trajectories_keep_the_footprint_and_the_foot_sum(tmp_path, science) -> None:
+    model, log = _project(tmp_path, n=1, trajectories="thin", thin_minutes=15)
+    try:
+        assert model.run(n_workers=1).ok
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        traj = model.trajectories.load(sim_id)
+        foot = model.footprints["default"].load(sim_id)
+        assert traj.attrs["thinned_minutes"] == 15
+        np.testing.assert_array_equal(traj.time.values, [-15.0, -30.0, -45.0, -60.0])
+        assert float(np.nansum(traj.foot.values, dtype=np.float64)) / 20 == pytest.approx(
+            float(foot.attrs["foot_total"]), rel=1e-6)
+        assert read_status(paths)["trajectories"] == "thinned"
+        assert needed_work(paths, model.config, "synth") == (False, [])
+        # keeping them again brings the full trajectories back
+        keep = model.config.with_overrides(trajectories="keep")
+        assert needed_work(paths, keep, "synth") == (True, [])
+    finally:
+        model.close()
+
+
+def test_the_crash_windows_of_thinning_and_dropping(tmp_path, science) -> None:
+    """kill -9 between the steps: the files decide, never a status record alone."""
+    model, log = _project(tmp_path, n=1)
+    try:
+        assert model.run(n_workers=1).ok
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        status = read_status(paths)
+        drop = model.config.with_overrides(trajectories="drop")
+        thin = model.config.with_overrides(trajectories="thin")
+        # status says dropped, the file was not removed yet: complete, the file still valid
+        write_status(paths, dict(status, trajectories="dropped"))
+        assert needed_work(paths, drop, "synth") == (False, [])
+        # the file was thinned, the status not written yet: the file says so itself
+        with xr.open_dataset(paths.trajectory) as ds:
+            thinned = thin_trajectories(ds.load(), 10)
+        thinned.to_netcdf(paths.trajectory, engine="netcdf4")
+        write_status(paths, status)  # still "full"
+        assert needed_work(paths, thin, "synth") == (False, [])
+        more = thin.with_overrides(footprints={"default": {"grid": GRID},
+                                               "b": {"grid": GRID, "smooth_factor": 2.0}})
+        assert needed_work(paths, more, "synth") == (True, ["b"])
+        # a trajectory file lost without a drop: everything again, as before
+        paths.trajectory.unlink()
+        assert needed_work(paths, model.config, "synth") == (True, ["default"])
+    finally:
+        model.close()
+
+
+def test_old_uncompressed_trajectories_still_serve_a_new_footprint(tmp_path, science) -> None:
+    model, log = _project(tmp_path, n=1)
+    try:
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        with xr.open_dataset(paths.trajectory) as ds:
+            old = ds.load()
+        old = old.drop_vars("status")  # as written before: float64, uncompressed, no flags
+        for name in ("long", "lati", "foot", "foot_no_hnf_dilution"):
+            old[name] = old[name].astype(np.float64)
+        old.to_netcdf(paths.trajectory, engine="netcdf4")
+        model.config = model.config.with_overrides(footprints={
+            "default": {"grid": GRID}, "b": {"grid": GRID, "smooth_factor": 2.0}})
+        assert model.run(n_workers=1).ok and _runs(log) == 1  # read back, not recomputed
+        assert model.footprints["b"].load(sim_id).foot.sum() > 0
+        assert model.trajectories.load(sim_id).foot.dtype == np.float64
+    finally:
+        model.close()
+
+
+def test_drop_without_footprints_is_refused() -> None:
+    with pytest.raises(ConfigError, match="trajectories: drop needs footprints"):
+        ModelConfig(mets=MET, trajectories="drop")
+    with pytest.raises(ConfigError, match="trajectories: 'kept' must be one of"):
+        ModelConfig(mets=MET, trajectories="kept")
+    assert ModelConfig(mets=MET, footprints={"d": {"grid": GRID}}, trajectories="thin",
+                       thin_minutes=5).to_dict()["thin_minutes"] == 5
+
+
+def test_kill_9_during_a_run_that_drops_trajectories(tmp_path) -> None:
+    project = orch_fakes.small_project(tmp_path / "p", n=4, extra="trajectories: drop\n")
+    log = tmp_path / "calls.log"
+    run = subprocess.Popen([sys.executable, orch_fakes.__file__, str(log), "0.5", "-", "run",
+                            str(project), "--n-workers", "1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(orch_fakes.calls(log, "footprint")) < 2:
+        time.sleep(0.02)
+    run.send_signal(signal.SIGKILL)
+    run.communicate(timeout=60)
+    res = subprocess.run([sys.executable, orch_fakes.__file__, str(log), "0", "-", "run",
+                          str(project), "--n-workers", "1"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    by_id = project / "out" / "simulations" / "by-id"
+    folders = sorted(by_id.iterdir())
+    assert len(folders) == 4
+    for folder in folders:
+        assert not list(folder.glob("*_traj.nc")) and list(folder.glob("*_foot.nc"))
+    assert len(orch_fakes.calls(log)) <= 5  # the one killed mid-way at most runs again
+    model = stilt.Model(project)
+    try:
+        assert model.rebuild_index() == 4
+        assert model.simulations.counts()["complete"] == 4
+    finally:
+        model.close()
+
+
+# ---- footprints as one dataset -------------------------------------------------------------
+
+
+def test_footprints_open_as_one_lazy_dataset(tmp_path, science) -> None:
+    model, log = _project(tmp_path, n=3)
+    try:
+        assert model.run(n_workers=1).ok
+        ds = model.footprints["default"].open_dataset()
+        ids = model.simulations.ids()
+        assert list(ds.simulation.values) == ids
+        assert ds.foot.dims == ("simulation", "lag", "lat", "lon")
+        assert list(ds.lag.values) == [-1]
+        assert ds.attrs["footprint_name"] == "default"  # the collection's, not one file's
+        assert not {"receptor", "receptor_run_time", "foot_total", "simulation_id"} & set(ds.attrs)
+        np.testing.assert_allclose(ds.receptor_latitude.values, [38.0, 38.2, 38.4])
+        assert str(ds.time.values[1, 0])[:16] == "2021-07-01T01:00"  # 02:00 receptor, lag -1
+        files = {i: model.footprints["default"].load(i) for i in ids}
+        for k, i in enumerate(ids):
+            np.testing.assert_array_equal(ds.foot.isel(simulation=k).values,
+                                          files[i].foot.values)
+        # aggregations on the dataset, streamed a block of files at a time
+        dense = np.stack([files[i].foot.values for i in ids]).astype(float)
+        mean = sum_footprints(ds, mean=True, block=2)
+        np.testing.assert_allclose(mean.values, dense.mean(axis=0), rtol=1e-12)
+        by = sum_by_hour_of_day(ds, block=1)
+        assert by.dims == ("hour", "lat", "lon")
+        for k, hour in enumerate((0, 1, 2)):  # each layer starts an hour before its receptor
+            np.testing.assert_allclose(by.sel(hour=hour).values, dense[k, 0], rtol=1e-12)
+        assert float(by.sum()) == pytest.approx(float(dense.sum()), rel=1e-12)
+        sub = ds.foot.isel(simulation=[0, 2], lag=0, lat=slice(30, 50), lon=[3, 40, 41])
+        np.testing.assert_array_equal(sub.values, dense[[0, 2], 0, 30:50][:, :, [3, 40, 41]])
+        m = cell_matrix(ds, block=2)
+        rebuilt = np.zeros(m.attrs["shape"])
+        rebuilt[m.row.values, m.col.values] = m.value.values
+        np.testing.assert_array_equal(rebuilt, dense.reshape(3, -1))
+        assert m.sizes["entry"] == np.count_nonzero(dense)
+        # by location, after a rebuild of the index (status records are the truth)
+        model.rebuild_index()
+        again = model.footprints["default"].open_dataset()
+        per = sum_footprints(again, by="location_id", block=1)
+        assert per.sizes["location_id"] == 3
+        np.testing.assert_allclose(per.sum("location_id").values, dense.sum(axis=0),
+                                   rtol=1e-12)
+        # an empty footprint (one zero layer stamped with the receptor time) reads as zeros
+        path = model.footprints["default"].paths()[1]
+        with xr.open_dataset(path) as f:
+            empty = f.load()
+        empty = empty.drop_vars("time_bnds")
+        empty = empty.assign_coords(time=empty.time + np.timedelta64(1, "h"))
+        empty["foot"] = empty.foot * 0
+        empty.attrs["empty"] = 1
+        empty.to_netcdf(path, engine="netcdf4")
+        assert float(np.abs(again.foot.isel(simulation=1)).sum()) == 0.0
+    finally:
+        model.close()
+
+
+def test_opening_reads_no_file_but_the_first(tmp_path, science) -> None:
+    model, log = _project(tmp_path, n=3, footprints={
+        "total": {"grid": GRID, "time_integrate": True}})
+    try:
+        assert model.run(n_workers=1).ok
+        ids = model.simulations.ids()
+        gone = SimulationPaths.of(model.output, ids[2]).footprint("total")
+        gone.unlink()
+        ds = model.footprints["total"].open_dataset()  # the index still lists it
+        assert ds.foot.dims == ("simulation", "lat", "lon") and ds.sizes["simulation"] == 3
+        assert float(ds.foot.isel(simulation=0).sum()) > 0
+        with pytest.raises(OSError, match=str(gone.name)):
+            ds.foot.isel(simulation=2).values
+        sub = model.footprints["total"].open_dataset(location_ids=ids[0].split("_", 2)[2])
+        assert list(sub.simulation.values) == ids[:1]
+    finally:
+        model.close()
