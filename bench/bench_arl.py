@@ -40,10 +40,10 @@ def bench_oct1618() -> None:
         return
     ds = read_arl(path)  # warm up: imports, page cache
     n_rec = sum(v.size // (ds.sizes["y"] * ds.sizes["x"]) for v in ds.data_vars.values())
-    from stilt.met.arl import _cached_inventory
+    from stilt.met.arl_index import cached_inventory
 
     def cold() -> None:  # index records scanned again, as for a file never seen before
-        _cached_inventory.cache_clear()
+        cached_inventory.cache_clear()
         read_arl(path)
 
     t = _best(cold, repeat=7)

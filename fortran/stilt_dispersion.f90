@@ -19,7 +19,7 @@
 !!     position before the mean advection and sigma after the mean vertical displacement;
 !!  4. at an output time report foot, samt (then reset them to 0), sigw_used and tl_used.
 module stilt_dispersion
-    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_out_of_range
+    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_out_of_range, sec_per_min
     use stilt_random, only: rng_state_size, rng_normal, rng_uniform
     use stilt_footprint, only: veght_fraction_max
     implicit none
@@ -186,13 +186,13 @@ contains
                 status = status_out_of_range
                 exit
             end if
-            dts = tlfrac * atl(kb) / 60.0_dp
+            dts = tlfrac * atl(kb) / sec_per_min
             if (rem > dts) then
                 r = r_full                  ! a full sub-step: R = exp(-tlfrac)
                 rc = rc_full
             else
                 dts = rem
-                r = exp(-60.0_dp * dts / atl(kb))
+                r = exp(-sec_per_min * dts / atl(kb))
                 rc = sqrt(1.0_dp - r * r)
             end if
             call rng_normal(rng, gn)
@@ -231,11 +231,11 @@ contains
             if (wp == 0.0_dp) then
                 tneed = huge(1.0_dp)
             else
-                tneed = dist / (abs(wp) * 60.0_dp)
+                tneed = dist / (abs(wp) * sec_per_min)
             end if
             if (tneed >= dts) then
                 used = dts
-                zn = z + wp * dts * 60.0_dp
+                zn = z + wp * dts * sec_per_min
             else
                 used = tneed
                 if (wp > 0.0_dp) then
@@ -278,7 +278,7 @@ contains
             z = max(0.0_dp, min(ztop, zn))
             if (z < hv) then
                 samt = samt + used
-                foot = foot + foot_scale * used * 60.0_dp * m_air_stilt / dmass
+                foot = foot + foot_scale * used * sec_per_min * m_air_stilt / dmass
             end if
             rem = rem - used
         end do
@@ -298,7 +298,7 @@ contains
         real(dp), intent(inout) :: x, y         !! position (grid units)
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
         real(dp) :: r, g1, g2, dts
-        dts = abs(dt) * 60.0_dp
+        dts = abs(dt) * sec_per_min
         r = exp(-dts / hscale)
         call rng_normal(rng, g1)
         call rng_normal(rng, g2)

@@ -5,7 +5,7 @@
 !! particle has no row at that time. Every procedure is pure and returns a status code instead
 !! of stopping. The orchestration (grid set-up, group tables, output) is in stilt/footprint.py.
 module stilt_footprint
-    use stilt_kinds, only: dp, sp, ip, status_ok, status_bad_argument
+    use stilt_kinds, only: dp, sp, ip, status_ok, status_bad_argument, sec_per_min, min_per_hour
     use, intrinsic :: ieee_arithmetic, only: ieee_is_nan, ieee_is_finite, ieee_value, &
         ieee_quiet_nan
     implicit none
@@ -51,7 +51,7 @@ contains
         do k = 1, nt
             it = order(k)
             do i = 1, np
-                call hnf_row(abs_time_min(it) * 60.0_dp, foot(i, it), samt(i, it), &
+                call hnf_row(abs_time_min(it) * sec_per_min, foot(i, it), samt(i, it), &
                     sigw(i, it), tlgr(i, it), dens(i, it), mlht(i, it), z0(i), veght, &
                     depth(i), foot_out(i, it))
             end do
@@ -75,7 +75,7 @@ contains
         do k = 1, nt
             it = order(k)
             do i = 1, np
-                call hnf_row(abs_time_min(it) * 60.0_dp, foot(i, it), real(samt(i, it), dp), &
+                call hnf_row(abs_time_min(it) * sec_per_min, foot(i, it), real(samt(i, it), dp), &
                     real(sigw(i, it), dp), real(tlgr(i, it), dp), real(dens(i, it), dp), &
                     real(mlht(i, it), dp), z0(i), veght, depth(i), foot_out(i, it))
             end do
@@ -109,7 +109,7 @@ contains
         plume = z0 + depth
         limit = veght
         if (veght <= veght_fraction_max) limit = veght * mlht
-        if (plume < limit) foot_out = hnf_molar_mass / (plume * dens) * samt * 60.0_dp
+        if (plume < limit) foot_out = hnf_molar_mass / (plume * dens) * samt * sec_per_min
     end subroutine hnf_row
 
     pure function median_of(n, values) result(med)
@@ -494,7 +494,7 @@ contains
             if (time_integrate == 1) then
                 l = 1
             else
-                l = int(floor(time(it) / 60.0_dp), ip) - layer0 + 1
+                l = int(floor(time(it) / min_per_hour), ip) - layer0 + 1
             end if
             do i = 1, np
                 f = foot(i, it)

@@ -17,6 +17,9 @@ module stilt_kinds
     real(dp), parameter, public :: earth_radius_km = 6371.2_dp
     real(dp), parameter, public :: grav = 9.80665_dp   !! gravity (m s-2)
     real(dp), parameter, public :: rdry = 287.05_dp    !! gas constant of dry air (J kg-1 K-1)
+    !! model times and steps are in minutes, velocities in m s-1
+    real(dp), parameter, public :: sec_per_min = 60.0_dp
+    real(dp), parameter, public :: min_per_hour = 60.0_dp
 
     !! Status codes returned to Python (stilt/errors.py maps them to exceptions)
     integer(ip), parameter, public :: status_ok = 0

@@ -6,7 +6,7 @@
 !!   prof(nprof, nl, nx, ny)  profiles on the internal levels, one met time
 !!   sfc(nsfc, nx, ny)        surface fields, one met time
 module stilt_met
-    use stilt_kinds, only: dp, sp, ip
+    use stilt_kinds, only: dp, sp, ip, sec_per_min
     implicit none
     private
 
@@ -380,7 +380,7 @@ contains
                 where (.not. ieee_is_finite(wd)) wd = 0.0_dp
                 call remap_column(nd, zd, wd, 0.0_dp, nl, zi, f)
                 prof(pv_wms, :, i, j) = f
-                prof(pv_w, :, i, j) = -f * 60.0_dp / (z_top - zg)
+                prof(pv_w, :, i, j) = -f * sec_per_min / (z_top - zg)
                 do k = 1, nl
                     qk = max(prof(pv_q, k, i, j), 0.0_dp)
                     e = qk * prof(pv_p, k, i, j) / (0.622_dp + 0.378_dp * qk)

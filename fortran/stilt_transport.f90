@@ -4,8 +4,8 @@
 !! particle per model step. Python calls it once per met interval; particles that reach the
 !! window edge are reported so the caller can grow the window and redo the interval.
 !!
-!! Turbulence (nturb = 0): `prepare_turbulence` evaluates stability, mixed-layer height and the
-!! sigma_w / T_L / sigma_u / sigma_v profiles once per met grid node and met time
+!! Turbulence (nturb = 0): `ensure_node` evaluates stability, mixed-layer height and the
+!! sigma_w / T_L / sigma_u / sigma_v profiles once per met grid node and met time, on first use
 !! (stilt_turbulence.column_turbulence). In each step a particle takes those of the nearest met
 !! node, no blending (docs/physics.md §5.7): at the end of the step the node nearest to its
 !! mean-advected position, at the start those of the end of its previous step; interpolated in
@@ -14,7 +14,7 @@
 !! and foot/samt (docs/physics.md §6, §7).
 module stilt_transport
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
-    use stilt_kinds, only: dp, ip, status_ok, sgl => sp
+    use stilt_kinds, only: dp, ip, status_ok, sgl => sp, sec_per_min, min_per_hour
     use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
         pv_rhom, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
@@ -28,7 +28,7 @@ module stilt_transport
     implicit none
     private
 
-    public :: advance_interval, surface_at, prepare_turbulence, init_errors
+    public :: advance_interval, surface_at, init_errors
     public :: turb_options, disp_options, error_options
 
     type :: error_options
@@ -38,7 +38,7 @@ module stilt_transport
         real(dp) :: sig_zi = 0.0_dp, tl_zi = 1.0_dp, horcor_zi = 1.0_dp                !! %, min, km
     end type error_options
 
-    !! turbulence profile variables per met node (prepare_turbulence)
+    !! turbulence profile variables per met node (ensure_node)
     integer(ip), parameter, public :: tv_sigw = 1, tv_tl = 2, tv_sigu = 3, tv_sigv = 4
     integer(ip), parameter, public :: nturbv = 4
     !! highest sigma mean advection takes a particle to (a guard: the ground itself is reached
@@ -66,7 +66,7 @@ module stilt_transport
         integer(ip) :: nx_full = 0, ny_full = 0
         logical :: wrap_x = .false.            !! global grid, window spans all columns
         real(dp) :: z_top = 25000.0_dp
-        real(dp) :: t1 = 0.0_dp, t2 = 60.0_dp  !! met times, minutes since release
+        real(dp) :: t1 = 0.0_dp, t2 = min_per_hour  !! met times, minutes since release
         real(dp) :: aa = 30.0_dp, bb = -25.0_dp, cc = 5.0_dp  !! internal level coefficients
     end type met_window
 
@@ -131,8 +131,8 @@ contains
                 + tf * ((1.0_dp - wt) * prof2([pv_u, pv_v, pv_w], kb, ii(c), jj(c)) &
                 + wt * prof2([pv_u, pv_v, pv_w], kb + 1, ii(c), jj(c)))
             ! grid units per minute at the node, then interpolated
-            node(1) = node(1) * 60.0_dp / gdx(ii(c), jj(c))
-            node(2) = node(2) * 60.0_dp / gdy(ii(c), jj(c))
+            node(1) = node(1) * sec_per_min / gdx(ii(c), jj(c))
+            node(2) = node(2) * sec_per_min / gdy(ii(c), jj(c))
             a = a + ww(c) * node
         end do
         if (below) then
@@ -224,26 +224,6 @@ contains
         zi = st%zi
     end subroutine node_turbulence
 
-    pure subroutine prepare_turbulence(nx, ny, nl, zsg, z_top, prof, sfc, opts, z0_default, &
-            turb, zi, status)
-        !! node_turbulence at every node of a window for one met time; status: worst one.
-        integer(ip), intent(in) :: nx, ny, nl
-        real(dp), intent(in) :: zsg(nl), z_top, prof(nprof, nl, nx, ny), sfc(nsfc, nx, ny)
-        type(turb_options), intent(in) :: opts
-        real(dp), intent(in) :: z0_default
-        real(dp), intent(out) :: turb(nturbv, nl, nx, ny), zi(nx, ny)
-        integer(ip), intent(out) :: status
-        integer(ip) :: i, j, cst
-        status = status_ok
-        do j = 1, ny
-            do i = 1, nx
-                call node_turbulence(nl, zsg, z_top, prof(:, :, i, j), sfc(:, i, j), opts, &
-                    z0_default, turb(:, :, i, j), zi(i, j), cst)
-                if (cst /= status_ok) status = max(status, cst)
-            end do
-        end do
-    end subroutine prepare_turbulence
-
     subroutine ensure_node(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, status)
         !! Evaluate the turbulence of node (i, j) on first use (done(i, j) = 0 -> 1). Particles
         !! may be advanced by several threads: a node is evaluated once, by the first thread
@@ -311,18 +291,18 @@ contains
             gx = gx + ww(c) * gdx(ii(c), jj(c))
             gy = gy + ww(c) * gdy(ii(c), jj(c))
         end do
-        ug = ug * 60.0_dp / gx
-        vg = vg * 60.0_dp / gy
+        ug = ug * sec_per_min / gx
+        vg = vg * sec_per_min / gy
     end subroutine particle_columns
 
     pure subroutine classify(w, x, y, st)
-        !! Wrap global grids, then classify a full-grid position: alive (0), left the met grid
-        !! (1), or at the edge of a window smaller than the grid (2).
+        !! Wrap global grids, then classify a full-grid position: alive (ps_alive), left the met
+        !! grid (ps_left_grid), or at the edge of a window smaller than the grid (ps_window).
         type(met_window), intent(in) :: w
         real(dp), intent(inout) :: x, y
         integer(ip), intent(out) :: st
         real(dp) :: xl, yl
-        st = 0
+        st = ps_alive
         if (w%wrap_x) then
             if (x >= w%nx_full + 1) x = x - w%nx_full
             if (x < 1.0_dp) x = x + w%nx_full
@@ -330,10 +310,10 @@ contains
         xl = x - w%i0; yl = y - w%j0
         if (x < 1.0_dp .or. y < 1.0_dp .or. y > real(w%ny_full, dp) .or. &
             (.not. w%wrap_x .and. x > real(w%nx_full, dp))) then
-            st = 1
+            st = ps_left_grid
         else if (yl < 1.0_dp .or. yl > real(w%ny, dp) .or. (.not. w%wrap_x .and. &
             (xl < 1.0_dp .or. xl > real(w%nx, dp)))) then
-            st = 2
+            st = ps_window
         end if
     end subroutine classify
 
@@ -404,6 +384,7 @@ contains
         integer(ip) :: p, n, nsub, m, st, dst, ni, nj, c
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
+        real(dp) :: zg2  !! terrain height of the second met time
         real(dp) :: dist, fscale, xa, ya, ds
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
         real(dp) :: zlev(w%nl)
@@ -419,11 +400,11 @@ contains
         ! shared among threads, and the results are the same for any number of threads
         !$omp parallel do default(shared) schedule(dynamic, 8) &
         !$omp private(p, n, nsub, m, st, dst, ni, nj, c, ta, tb, tfa, tfb, v1, v2, xp, yp, sp, &
-        !$omp h, x0, y0, zi, gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
+        !$omp h, x0, y0, zi, gx, gy, zg, zg2, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
         !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
-            if (pstat(p) /= 0) cycle
+            if (pstat(p) /= ps_alive) cycle
             do n = 1, nsteps
                 ! a particle that ended its last step outside the binary's run domain has had
                 ! its row printed there and stops now, as in the binary
@@ -440,7 +421,7 @@ contains
                 call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p) - w%i0, y(p) - w%j0, s(p), tfa, v1)
                 nsub = max(1, ceiling(max(abs(v1(1)), abs(v1(2))) * abs(dt) / tratio))
                 h = dt / nsub
-                st = 0
+                st = ps_alive
                 do m = 1, nsub
                     tfa = (ta + (m - 1) * h - w%t1) / span
                     tfb = (ta + m * h - w%t1) / span
@@ -461,10 +442,10 @@ contains
                     if (abs(ds) < spacing(real(s(p), sgl))) ds = 0.0_dp
                     s(p) = min(max(s(p) + ds, smin), s_ground)
                     call classify(w, x(p), y(p), st)
-                    if (st /= 0) exit
+                    if (st /= ps_alive) exit
                 end do
                 tfa = (ta - w%t1) / span
-                if (st /= 0) then
+                if (st /= ps_alive) then
                     pstat(p) = st
                     exit
                 end if
@@ -497,12 +478,12 @@ contains
                     ! "next"
                     dist = hypot((x(p) - x0) * gx, (y(p) - y0) * gy) / 1000.0_dp
                     if (iand(eopts%winderrtf, 1) /= 0) then
-                        ug(:, 1) = ug(:, 1) + eu(:, p) * 60.0_dp / gx
-                        vg(:, 1) = vg(:, 1) + ev(:, p) * 60.0_dp / gy
+                        ug(:, 1) = ug(:, 1) + eu(:, p) * sec_per_min / gx
+                        vg(:, 1) = vg(:, 1) + ev(:, p) * sec_per_min / gy
                         call wind_error_step(w%nl, zlev, dt, eopts%sig_uv, eopts%tl_uv, eopts%zcor, &
                             eopts%horcor, dist, rng(:, p), eu(:, p), ev(:, p))
-                        ug(:, 2) = ug(:, 2) + eu(:, p) * 60.0_dp / g2x
-                        vg(:, 2) = vg(:, 2) + ev(:, p) * 60.0_dp / g2y
+                        ug(:, 2) = ug(:, 2) + eu(:, p) * sec_per_min / g2x
+                        vg(:, 2) = vg(:, 2) + ev(:, p) * sec_per_min / g2y
                     end if
                     if (iand(eopts%winderrtf, 2) /= 0) then
                         call zi_error_step(dt, eopts%sig_zi, eopts%tl_zi, eopts%horcor_zi, dist, &
@@ -512,8 +493,8 @@ contains
                 end if
                 if (nturb == 0) then
                     call surface_at(w%nx, w%ny, sfc1, x(p) - w%i0, y(p) - w%j0, sv_zg, zg)
-                    call surface_at(w%nx, w%ny, sfc2, x(p) - w%i0, y(p) - w%j0, sv_zg, g2x)
-                    zg = (1.0_dp - tfb) * zg + tfb * g2x
+                    call surface_at(w%nx, w%ny, sfc2, x(p) - w%i0, y(p) - w%j0, sv_zg, zg2)
+                    zg = (1.0_dp - tfb) * zg + tfb * zg2
                     ! dispersion replaces the mean horizontal advection (docs/physics.md §6.1)
                     x(p) = x0; y(p) = y0
                     call dispersion_step(w%nl, zsg, w%z_top - zg, dt, dopts, zi, sigw, tl, sigu, &
@@ -522,7 +503,7 @@ contains
                         rng(:, p), dst)
                     if (dst /= status_ok) status = max(status, dst)
                     call classify(w, x(p), y(p), st)
-                    if (st /= 0) then
+                    if (st /= ps_alive) then
                         pstat(p) = st
                         exit
                     end if

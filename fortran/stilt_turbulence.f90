@@ -5,7 +5,7 @@
 !! `column_turbulence` is the one call the particle time loop makes per column and met time;
 !! the pieces are public for testing.
 module stilt_turbulence
-    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_not_finite
+    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_not_finite, min_per_hour
     use stilt_stability, only: surface_met, mom_none, mom_ustar, mom_flux, mom_exco, heat_none, &
         heat_tstar, heat_flux, vonk, grav_stilt, potential_temperature, surface_layer, &
         mixed_layer_height, convective_velocity
@@ -135,7 +135,7 @@ contains
             f = scales(1)
             return
         end if
-        h = int(abs(minutes) / 60.0_dp)
+        h = int(abs(minutes) / min_per_hour)
         if (h + 1 <= n) f = scales(h + 1)
     end function zicontrol_scale
 

@@ -1,128 +1,12 @@
 # Type stub for the private f2py extension stilt._core (f2py does not generate stubs).
-# Each section mirrors one section of fortran/_core_wrap.f90.
+# Each section mirrors one section of fortran/_core_wrap.f90 (what the package calls), then
+# of fortran/_core_checks_wrap.f90 (single kernels only the tests call).
 import numpy as np
 import numpy.typing as npt
 
-def core_status_codes() -> npt.NDArray[np.int32]: ...
-
 # ---- stilt_random ----
 def random_state_size() -> int: ...  # int32 words per particle state
-def random_normals(
-    seed: int, streams: npt.ArrayLike, m: int
-) -> npt.NDArray[np.float64]: ...  # (m, n): m N(0,1) deviates of each stream
-def random_uniforms(
-    seed: int, streams: npt.ArrayLike, m: int
-) -> npt.NDArray[np.float64]: ...  # (m, n): m U(0,1) deviates of each stream
 
-# ---- stilt_turbulence ----
-def turbulence_column(
-    z: npt.ArrayLike,
-    temp: npt.ArrayLike,
-    pres: npt.ArrayLike,
-    q: npt.ArrayLike,
-    dens: npt.ArrayLike,
-    u: npt.ArrayLike,
-    v: npt.ArrayLike,
-    tke: npt.ArrayLike,
-    momentum: int,
-    heat: int,
-    ustr: float,
-    umof: float,
-    vmof: float,
-    exco: float,
-    tstr: float,
-    shtf: float,
-    pblh: float,
-    z0: float,
-    kbls: int,
-    kmixd: int,
-    kmix0: int,
-    kzmix: int,
-    tvmix: float,
-    tkerd: float,
-    tkern: float,
-    ziscale: float,
-    ks: int,
-    kdat: int,
-) -> tuple[
-    npt.NDArray[np.float64],  # scalars: u*, theta*, w*, z/L, L, zi
-    npt.NDArray[np.float64],  # sigw (m/s)
-    npt.NDArray[np.float64],  # tl (s)
-    npt.NDArray[np.float64],  # sigu (m/s)
-    npt.NDArray[np.float64],  # sigv (m/s)
-    int,  # status
-]: ...
-def turbulence_surface_layer(
-    z: npt.ArrayLike,
-    temp: npt.ArrayLike,
-    pres: npt.ArrayLike,
-    q: npt.ArrayLike,
-    dens: npt.ArrayLike,
-    u: npt.ArrayLike,
-    v: npt.ArrayLike,
-    momentum: int,
-    heat: int,
-    ustr: npt.ArrayLike,
-    umof: npt.ArrayLike,
-    vmof: npt.ArrayLike,
-    exco: npt.ArrayLike,
-    tstr: npt.ArrayLike,
-    shtf: npt.ArrayLike,
-    z0: float,
-    kbls: int,
-    ks: int,
-    kdat: int,
-) -> tuple[
-    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
-]: ...  # u* (m/s), theta* (K), z/L
-def turbulence_zicontrol_scale(
-    scales: npt.ArrayLike, minutes: npt.ArrayLike
-) -> npt.NDArray[np.float64]: ...
-def turbulence_interpolate_in_time(
-    z: npt.ArrayLike,
-    tf: float,
-    zi1: float,
-    zi2: float,
-    prof1: npt.ArrayLike,
-    prof2: npt.ArrayLike,
-) -> tuple[float, npt.NDArray[np.float64]]: ...  # zi, profiles (nz, nv)
-
-# ---- stilt_dispersion ----
-def dispersion_column_mass(
-    zl: npt.ArrayLike, densd: npt.ArrayLike, hv: float
-) -> float: ...  # kg/m2
-def dispersion_steady_run(
-    zsg: npt.ArrayLike,
-    depth: float,
-    dt: float,
-    nsteps: int,
-    tlfrac: float,
-    veght: float,
-    hscale: float,
-    ztop: float,
-    zi: float,
-    sigw: npt.ArrayLike,
-    tl: npt.ArrayLike,
-    sigu: npt.ArrayLike,
-    sigv: npt.ArrayLike,
-    dens: npt.ArrayLike,
-    densd: npt.ArrayLike,
-    ug: npt.ArrayLike,
-    vg: npt.ArrayLike,
-    gdisx: float,
-    gdisy: float,
-    seed: int,
-    sigma0: npt.ArrayLike,
-) -> tuple[
-    npt.NDArray[np.float64],  # sigma
-    npt.NDArray[np.float64],  # x (grid units)
-    npt.NDArray[np.float64],  # y (grid units)
-    npt.NDArray[np.float64],  # foot
-    npt.NDArray[np.float64],  # samt (min)
-    npt.NDArray[np.float64],  # sigw of the last sub-step (m/s)
-    npt.NDArray[np.float64],  # tl of the last sub-step (s)
-    int,  # status
-]: ...
 # ---- stilt_grid ----
 def grid_to_latlon(
     par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
@@ -141,26 +25,6 @@ def grid_wrap_xy(
     par: npt.ArrayLike, nx: int, ny: int, x: npt.ArrayLike, y: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
 
-# ---- stilt_transport_error ----
-def transport_error_series(
-    z: npt.ArrayLike,
-    nsteps: int,
-    m: int,
-    dt: float,
-    sig_uv: float,
-    tl_uv: float,
-    zcor: float,
-    horcor: float,
-    dist: float,
-    sig_zi: float,
-    tl_zi: float,
-    horcor_zi: float,
-    seed: int,
-) -> tuple[
-    npt.NDArray[np.float64],  # eu (nz, nsteps + 1, m), m/s
-    npt.NDArray[np.float64],  # ev (nz, nsteps + 1, m), m/s
-    npt.NDArray[np.float64],  # eps (nsteps + 1, m), percent
-]: ...
 # ---- stilt_met ----
 def met_internal_grid(
     z_top: float, z_data_top: float, ndata: int
@@ -168,24 +32,18 @@ def met_internal_grid(
 def met_internal_sigma(
     nl: int, aa: float, bb: float, cc: float, z_top: float
 ) -> npt.NDArray[np.float64]: ...
-def met_layout() -> tuple[int, int]: ...
 def met_remap(
     ksys: int, lev: npt.ArrayLike, ptop: float, z_top: float, zsg: npt.ArrayLike, w_kind: int,
     sfc: npt.ArrayLike, temp: npt.ArrayLike, uwnd: npt.ArrayLike, vwnd: npt.ArrayLike,
     wwnd: npt.ArrayLike, q: npt.ArrayLike, rh: npt.ArrayLike, pres: npt.ArrayLike,
     hgts: npt.ArrayLike, have_pres: int, have_hgts: int, humidity: int,
 ) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
+
 # ---- stilt_transport ----
 def transport_threads(requested: int) -> int: ...  # threads in force (1 without OpenMP)
-def transport_layout() -> int: ...
 def transport_surface_at(
     sfc: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, ivar: int
 ) -> npt.NDArray[np.float64]: ...
-def transport_prepare_turbulence(
-    zsg: npt.ArrayLike, z_top: float, prof: npt.ArrayLike, sfc: npt.ArrayLike, kbls: int,
-    kmixd: int, kmix0: int, kzmix: int, tvmix: float, tkerd: float, tkern: float,
-    ziscale: float, ks: int, kdat: int, z0: float,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...  # turb, zi, status
 def transport_init_rng(
     seed: int, nrs: int, indx: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status
@@ -318,3 +176,153 @@ def footprint_accumulate_grid(
 ) -> tuple[
     npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64], int
 ]: ...  # grid (nx, ny, nl), hit (nl,), mass (3,), status
+
+# ==== test-only wrappers: fortran/_core_checks_wrap.f90 ====
+
+# ---- stilt_kinds ----
+def core_status_codes() -> npt.NDArray[np.int32]: ...
+
+# ---- stilt_random ----
+def random_normals(
+    seed: int, streams: npt.ArrayLike, m: int
+) -> npt.NDArray[np.float64]: ...  # (m, n): m N(0,1) deviates of each stream
+def random_uniforms(
+    seed: int, streams: npt.ArrayLike, m: int
+) -> npt.NDArray[np.float64]: ...  # (m, n): m U(0,1) deviates of each stream
+
+# ---- stilt_turbulence ----
+def turbulence_column(
+    z: npt.ArrayLike,
+    temp: npt.ArrayLike,
+    pres: npt.ArrayLike,
+    q: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    u: npt.ArrayLike,
+    v: npt.ArrayLike,
+    tke: npt.ArrayLike,
+    momentum: int,
+    heat: int,
+    ustr: float,
+    umof: float,
+    vmof: float,
+    exco: float,
+    tstr: float,
+    shtf: float,
+    pblh: float,
+    z0: float,
+    kbls: int,
+    kmixd: int,
+    kmix0: int,
+    kzmix: int,
+    tvmix: float,
+    tkerd: float,
+    tkern: float,
+    ziscale: float,
+    ks: int,
+    kdat: int,
+) -> tuple[
+    npt.NDArray[np.float64],  # scalars: u*, theta*, w*, z/L, L, zi
+    npt.NDArray[np.float64],  # sigw (m/s)
+    npt.NDArray[np.float64],  # tl (s)
+    npt.NDArray[np.float64],  # sigu (m/s)
+    npt.NDArray[np.float64],  # sigv (m/s)
+    int,  # status
+]: ...
+def turbulence_surface_layer(
+    z: npt.ArrayLike,
+    temp: npt.ArrayLike,
+    pres: npt.ArrayLike,
+    q: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    u: npt.ArrayLike,
+    v: npt.ArrayLike,
+    momentum: int,
+    heat: int,
+    ustr: npt.ArrayLike,
+    umof: npt.ArrayLike,
+    vmof: npt.ArrayLike,
+    exco: npt.ArrayLike,
+    tstr: npt.ArrayLike,
+    shtf: npt.ArrayLike,
+    z0: float,
+    kbls: int,
+    ks: int,
+    kdat: int,
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
+]: ...  # u* (m/s), theta* (K), z/L
+def turbulence_zicontrol_scale(
+    scales: npt.ArrayLike, minutes: npt.ArrayLike
+) -> npt.NDArray[np.float64]: ...
+def turbulence_interpolate_in_time(
+    z: npt.ArrayLike,
+    tf: float,
+    zi1: float,
+    zi2: float,
+    prof1: npt.ArrayLike,
+    prof2: npt.ArrayLike,
+) -> tuple[float, npt.NDArray[np.float64]]: ...  # zi, profiles (nz, nv)
+
+# ---- stilt_dispersion ----
+def dispersion_column_mass(
+    zl: npt.ArrayLike, densd: npt.ArrayLike, hv: float
+) -> float: ...  # kg/m2
+def dispersion_steady_run(
+    zsg: npt.ArrayLike,
+    depth: float,
+    dt: float,
+    nsteps: int,
+    tlfrac: float,
+    veght: float,
+    hscale: float,
+    ztop: float,
+    zi: float,
+    sigw: npt.ArrayLike,
+    tl: npt.ArrayLike,
+    sigu: npt.ArrayLike,
+    sigv: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    densd: npt.ArrayLike,
+    ug: npt.ArrayLike,
+    vg: npt.ArrayLike,
+    gdisx: float,
+    gdisy: float,
+    seed: int,
+    sigma0: npt.ArrayLike,
+) -> tuple[
+    npt.NDArray[np.float64],  # sigma
+    npt.NDArray[np.float64],  # x (grid units)
+    npt.NDArray[np.float64],  # y (grid units)
+    npt.NDArray[np.float64],  # foot
+    npt.NDArray[np.float64],  # samt (min)
+    npt.NDArray[np.float64],  # sigw of the last sub-step (m/s)
+    npt.NDArray[np.float64],  # tl of the last sub-step (s)
+    int,  # status
+]: ...
+
+# ---- stilt_transport_error ----
+def transport_error_series(
+    z: npt.ArrayLike,
+    nsteps: int,
+    m: int,
+    dt: float,
+    sig_uv: float,
+    tl_uv: float,
+    zcor: float,
+    horcor: float,
+    dist: float,
+    sig_zi: float,
+    tl_zi: float,
+    horcor_zi: float,
+    seed: int,
+) -> tuple[
+    npt.NDArray[np.float64],  # eu (nz, nsteps + 1, m), m/s
+    npt.NDArray[np.float64],  # ev (nz, nsteps + 1, m), m/s
+    npt.NDArray[np.float64],  # eps (nsteps + 1, m), percent
+]: ...
+
+# ---- stilt_met ----
+def met_layout() -> tuple[int, int]: ...
+
+# ---- stilt_transport ----
+def transport_layout() -> int: ...

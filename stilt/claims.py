@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stilt._io import write_atomic
+
 __all__ = ["Claim", "EXHAUSTED", "claim", "release", "renew", "attempts", "latest_claim",
            "read_record", "write_record", "read_records", "Heartbeat"]
 
@@ -191,18 +193,8 @@ class Heartbeat(threading.Thread):
 # -- status records ------------------------------------------------------------------------
 def write_record(folder: str | Path, sim_id: str, record: Mapping[str, Any]) -> Path:
     """Publish the status record of a simulation atomically (temporary file, then rename)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{sim_id}.json"
-    tmp = folder / f".{sim_id}.json.{socket.gethostname()}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps({"sim_id": sim_id, **dict(record)}, sort_keys=True))
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return final
+    return write_atomic(Path(folder) / f"{sim_id}.json",
+                        json.dumps({"sim_id": sim_id, **dict(record)}, sort_keys=True))
 
 
 def read_record(folder: str | Path, sim_id: str) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from stilt._checks import finite_float
+from stilt._io import atomic_path
 from stilt.errors import ConfigError, FootprintError, MissingDependencyError, raise_for_status
 from stilt.transport import FOOT_UNITS, Release, receptor_attrs
 
@@ -1035,11 +1036,6 @@ def write_footprint(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     for coord in ("lat", "lon", "x", "y"):
         if coord in ds.coords:
             encoding[coord] = {"_FillValue": None}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path

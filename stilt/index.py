@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stilt._io import publish
 from stilt._paths import inside
 from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
@@ -822,7 +823,7 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
             notify(f"index {path} could not be read: moved it to {aside.name}")
         for suffix in ("-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         for suffix in ("", "-wal", "-shm", "-journal", ".host"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)

@@ -165,14 +165,16 @@ def _terrain_field(terrain: Any) -> xr.DataArray:
 def _output(fig: Figure, path: str | Path | None) -> Path | Figure:
     if path is None:
         return fig
+    from stilt._io import write_atomic
+    from stilt._verify import writing
     from stilt._version import get_version
-    from stilt.simulation import _write_bytes
 
     path = Path(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight",
                 metadata={"Software": f"stilt {get_version()}"})
-    _write_bytes(path, buffer.getvalue())
+    with writing(path):
+        write_atomic(path, buffer.getvalue())
     return path
 
 

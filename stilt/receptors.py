@@ -504,8 +504,8 @@ def write_receptors(receptors: Iterable[Receptor], path: str | Path) -> Path:
         at one place reads as a column), naming it; nothing is written then.
     """
     import io
-    import os
-    import tempfile
+
+    from stilt._io import atomic_path
 
     path = Path(path)
     receptors = as_receptor_list(list(receptors))
@@ -514,19 +514,13 @@ def write_receptors(receptors: Iterable[Receptor], path: str | Path) -> Path:
     writer.writerow(_WRITE_HEADER)
     for k, receptor in enumerate(receptors, start=1):
         writer.writerows(_receptor_rows(receptor, k))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text.getvalue())
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(text.getvalue().encode("utf-8"))
         back = read_receptors(tmp) if receptors else []
         for k, (a, b) in enumerate(zip(receptors, back), start=1):
             if a.to_dict() != b.to_dict():
                 raise ConfigError(f"receptor {k} ({a.to_dict()}) cannot be stored in "
                                   f"{path.name}: it reads back as {b.to_dict()}")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

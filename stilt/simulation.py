@@ -1,7 +1,8 @@
 """One simulation (one receptor on one met): run it and publish its outputs.
 
 Only this module writes simulation outputs, always to a temporary name in the destination
-folder followed by :func:`os.replace`, so a reader (or a crash) never sees half a file. Layout
+folder, flushed to disk, then renamed (:mod:`stilt._io`), so a reader (or a crash) never sees
+half a file. Layout
 under ``<output>/simulations/``::
 
     by-id/<sim_id>/<sim_id>_traj.nc            trajectories (run_trajectories)
@@ -48,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stilt._io import atomic_path, is_temp_name, temp_path, write_atomic
 from stilt._verify import check_output, output_problem, writing
 from stilt.config import ModelConfig
 from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
@@ -57,8 +59,6 @@ from stilt.receptors import Receptor, receptor_from_dict
 __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
            "write_status", "collect_records", "cleanup_temp",
            "classify_failure", "SimulationTimeout"]
-
-TEMP_SUFFIX = ".tmp"
 
 #: the science functions a simulation calls, looked up on first use; tests may substitute
 #: instrumented versions here (names: run_trajectories, Grid, calc_footprint, write_footprint)
@@ -137,36 +137,19 @@ def read_status(paths: SimulationPaths) -> dict[str, Any] | None:
 
 def write_status(paths: SimulationPaths, record: Mapping[str, Any]) -> None:
     """Write ``status.json`` atomically."""
-    _write_bytes(paths.status, (json.dumps(dict(record), indent=1, sort_keys=True) + "\n")
-                 .encode())
-
-
-def _temp_name(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{os.getpid()}{TEMP_SUFFIX}")
-
-
-def _write_bytes(final: Path, data: bytes) -> None:
-    tmp = _temp_name(final)
-    try:
-        with writing(final):
-            final.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with writing(paths.status):
+        write_atomic(paths.status, json.dumps(dict(record), indent=1, sort_keys=True) + "\n")
 
 
 def cleanup_temp(folder: Path) -> int:
-    """Remove leftover temporary files (``.<name>.<pid>.tmp``) in one folder."""
+    """Remove leftover temporary files (``.<name>...tmp``, see :mod:`stilt._io`) in one folder."""
     n = 0
     try:
         entries = list(folder.iterdir())
     except OSError:
         return 0
     for entry in entries:
-        if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
+        if is_temp_name(entry.name):
             entry.unlink(missing_ok=True)
             n += 1
     return n
@@ -275,8 +258,7 @@ def _link(root: Path, kind: str, target: Path) -> None:
     rel = os.path.relpath(target, folder)
     if link.is_symlink() and os.readlink(link) == rel:
         return
-    tmp = _temp_name(link)
-    tmp.unlink(missing_ok=True)
+    tmp = temp_path(link)
     try:
         os.symlink(rel, tmp)
         os.replace(tmp, link)
@@ -563,15 +545,11 @@ def _publish_trajectory(particles: Any, final: Path) -> None:
     place."""
     from stilt.trajectory_file import trajectory_encoding
 
-    tmp = _temp_name(final)
-    try:
+    with atomic_path(final) as tmp:
         with writing(final):
             particles.to_netcdf(tmp, engine="netcdf4",
                                 encoding=trajectory_encoding(particles))
         check_output(tmp, "trajectory")  # reads back whole before it is published
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _version() -> str:

@@ -86,3 +86,24 @@ def test_cli_help_and_version() -> None:
     assert out.stdout.strip() == __version__
     bad = subprocess.run([sys.executable, "-m", "stilt", "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown command 'frobnicate'" in bad.stderr
+
+
+def _wrappers(name: str) -> set[str]:
+    text = (REPO / "fortran" / name).read_text()
+    return set(re.findall(r"^subroutine (\w+)\(", text, re.M))
+
+
+def test_test_only_core_wrappers_are_never_called_by_the_package() -> None:
+    """fortran/_core_checks_wrap.f90 holds what only tests call; each wrapper has a stub."""
+    from stilt import _core
+
+    production, checks = _wrappers("_core_wrap.f90"), _wrappers("_core_checks_wrap.f90")
+    assert production and checks and not production & checks
+    package = "\n".join(p.read_text() for p in (REPO / "stilt").rglob("*.py"))
+    called = set(re.findall(r"\b_core\.(\w+)", package))
+    assert called
+    assert called & checks == set()
+    assert called <= production
+    stubs = set(re.findall(r"^def (\w+)\(", (REPO / "stilt" / "_core.pyi").read_text(), re.M))
+    assert stubs == production | checks
+    assert all(callable(getattr(_core, n)) for n in production | checks)

@@ -1,0 +1,288 @@
+!! Wrappers that expose single kernels and layouts of the core to the tests only
+!! (tests/test_turbulence.py, test_random.py, test_transport*.py, test_packaging.py); production
+!! code never calls them (tests/test_packaging.py checks it). f2py reads this file together with
+!! _core_wrap.f90 into the one module stilt._core; the same rules hold: iso_c_binding kinds,
+!! explicit-shape arrays, integer status codes. One section per module.
+
+!! ---- stilt_kinds -------------------------------------------------------------------------
+subroutine core_status_codes(codes)
+    !! The status codes of stilt_kinds, in the order: ok, bad_argument, bad_checksum,
+    !! out_of_range, not_finite (lets Python check it agrees with the core).
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_kinds, only: status_ok, status_bad_argument, status_bad_checksum, &
+        status_out_of_range, status_not_finite
+    implicit none
+    integer(c_int), intent(out) :: codes(5)
+    codes = [status_ok, status_bad_argument, status_bad_checksum, status_out_of_range, &
+        status_not_finite]
+end subroutine core_status_codes
+
+!! ---- stilt_random -------------------------------------------------------------------------
+subroutine random_normals(seed, n, streams, m, values)
+    !! m standard Gaussian deviates from each of n particle streams (stream numbers given).
+    use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double
+    use stilt_random, only: rng_state_size, rng_seed, rng_normal
+    implicit none
+    integer(c_int64_t), intent(in) :: seed          !! run seed
+    integer(c_int), intent(in) :: n                 !! number of streams
+    integer(c_int64_t), intent(in) :: streams(n)    !! stream (particle) numbers
+    integer(c_int), intent(in) :: m                 !! deviates per stream
+    real(c_double), intent(out) :: values(m, n)     !! deviates, one column per stream
+    !f2py intent(hide), depend(streams) :: n = len(streams)
+    integer(c_int) :: state(rng_state_size), i, j
+    do j = 1, n
+        call rng_seed(seed, streams(j), state)
+        do i = 1, m
+            call rng_normal(state, values(i, j))
+        end do
+    end do
+end subroutine random_normals
+
+subroutine random_uniforms(seed, n, streams, m, values)
+    !! m uniform (0, 1) deviates from each of n particle streams (stream numbers given).
+    use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double
+    use stilt_random, only: rng_state_size, rng_seed, rng_uniform
+    implicit none
+    integer(c_int64_t), intent(in) :: seed          !! run seed
+    integer(c_int), intent(in) :: n                 !! number of streams
+    integer(c_int64_t), intent(in) :: streams(n)    !! stream (particle) numbers
+    integer(c_int), intent(in) :: m                 !! deviates per stream
+    real(c_double), intent(out) :: values(m, n)     !! deviates, one column per stream
+    !f2py intent(hide), depend(streams) :: n = len(streams)
+    integer(c_int) :: state(rng_state_size), i, j
+    do j = 1, n
+        call rng_seed(seed, streams(j), state)
+        do i = 1, m
+            call rng_uniform(state, values(i, j))
+        end do
+    end do
+end subroutine random_uniforms
+
+!! ---- stilt_turbulence ---------------------------------------------------------------------
+subroutine turbulence_column(nz, z, temp, pres, q, dens, u, v, tke, momentum, heat, ustr, &
+        umof, vmof, exco, tstr, shtf, pblh, z0, kbls, kmixd, kmix0, kzmix, tvmix, tkerd, &
+        tkern, ziscale, ks, kdat, scalars, sigw, tl, sigu, sigv, status)
+    !! Stability, mixed-layer height and sigma/T_L profiles of one column on internal levels.
+    !! scalars = (u* m/s, theta* K, w* m/s, z/L, L m, zi m). momentum: 0 none, 1 USTR,
+    !! 2 UMOF/VMOF, 3 EXCO; heat: 0 none, 1 TSTR, 2 SHTF (W/m2 upward). pblh < 0: absent.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_turbulence, only: surface_met, turb_options, column_state, column_turbulence
+    implicit none
+    integer(c_int), intent(in) :: nz
+    real(c_double), intent(in) :: z(nz), temp(nz), pres(nz), q(nz), dens(nz), u(nz), v(nz), &
+        tke(nz)
+    integer(c_int), intent(in) :: momentum, heat
+    real(c_double), intent(in) :: ustr, umof, vmof, exco, tstr, shtf, pblh, z0
+    integer(c_int), intent(in) :: kbls, kmixd, kmix0, kzmix
+    real(c_double), intent(in) :: tvmix, tkerd, tkern, ziscale
+    integer(c_int), intent(in) :: ks, kdat
+    real(c_double), intent(out) :: scalars(6)
+    real(c_double), intent(out) :: sigw(nz), tl(nz), sigu(nz), sigv(nz)
+    integer(c_int), intent(out) :: status
+    !f2py intent(hide), depend(z) :: nz = len(z)
+    type(surface_met) :: sfc
+    type(turb_options) :: opts
+    type(column_state) :: st
+    sfc = surface_met(momentum=momentum, heat=heat, ustr=ustr, umof=umof, vmof=vmof, &
+        exco=exco, tstr=tstr, shtf=shtf, pblh=pblh, z0=z0)
+    opts%kbls = kbls
+    opts%kmixd = kmixd
+    opts%kmix0 = kmix0
+    opts%kzmix = kzmix
+    opts%tvmix = tvmix
+    opts%tkerd = tkerd
+    opts%tkern = tkern
+    opts%ziscale = ziscale
+    opts%ks = ks
+    opts%kdat = kdat
+    call column_turbulence(nz, z, temp, pres, q, dens, u, v, tke, sfc, opts, st, sigw, tl, &
+        sigu, sigv, status)
+    scalars = [st%ustar, st%tstar, st%wstar, st%zeta, st%obukhov, st%zi]
+end subroutine turbulence_column
+
+subroutine turbulence_surface_layer(n, nz, z, temp, pres, q, dens, u, v, momentum, heat, ustr, &
+        umof, vmof, exco, tstr, shtf, z0, kbls, ks, kdat, ustar, tstar, zeta)
+    !! Surface-layer stability of one column for n sets of surface fluxes.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_stability, only: surface_met, surface_layer
+    use stilt_turbulence, only: virtual_potential_temperature
+    implicit none
+    integer(c_int), intent(in) :: n, nz
+    real(c_double), intent(in) :: z(nz), temp(nz), pres(nz), q(nz), dens(nz), u(nz), v(nz)
+    integer(c_int), intent(in) :: momentum, heat
+    real(c_double), intent(in) :: ustr(n), umof(n), vmof(n), exco(n), tstr(n), shtf(n)
+    real(c_double), intent(in) :: z0
+    integer(c_int), intent(in) :: kbls, ks, kdat
+    real(c_double), intent(out) :: ustar(n), tstar(n), zeta(n)
+    !f2py intent(hide), depend(z) :: nz = len(z)
+    !f2py intent(hide), depend(ustr) :: n = len(ustr)
+    type(surface_met) :: sfc
+    real(c_double) :: thv(nz)
+    integer(c_int) :: i
+    thv = virtual_potential_temperature(temp, pres, q)
+    do i = 1, n
+        sfc = surface_met(momentum=momentum, heat=heat, ustr=ustr(i), umof=umof(i), &
+            vmof=vmof(i), exco=exco(i), tstr=tstr(i), shtf=shtf(i), z0=z0)
+        call surface_layer(nz, z, thv, dens, u, v, ks, kdat, kbls, sfc, ustar(i), tstar(i), &
+            zeta(i))
+    end do
+end subroutine turbulence_surface_layer
+
+subroutine turbulence_zicontrol_scale(n, scales, m, minutes, factors)
+    !! ZICONTROL factors for m met times given in minutes since the simulation start.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_turbulence, only: zicontrol_scale
+    implicit none
+    integer(c_int), intent(in) :: n, m
+    real(c_double), intent(in) :: scales(n), minutes(m)
+    real(c_double), intent(out) :: factors(m)
+    !f2py intent(hide), depend(scales) :: n = len(scales)
+    !f2py intent(hide), depend(minutes) :: m = len(minutes)
+    integer(c_int) :: i
+    do i = 1, m
+        factors(i) = zicontrol_scale(n, scales, minutes(i))
+    end do
+end subroutine turbulence_zicontrol_scale
+
+subroutine turbulence_interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
+    !! Profiles (nz levels x nv variables) between two met times along zi-normalised height.
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_turbulence, only: interpolate_in_time
+    implicit none
+    integer(c_int), intent(in) :: nz, nv
+    real(c_double), intent(in) :: z(nz), tf, zi1, zi2, prof1(nz, nv), prof2(nz, nv)
+    real(c_double), intent(out) :: zi, prof(nz, nv)
+    !f2py intent(hide), depend(prof1) :: nz = shape(prof1, 0), nv = shape(prof1, 1)
+    call interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
+end subroutine turbulence_interpolate_in_time
+
+!! ---- stilt_dispersion ---------------------------------------------------------------------
+subroutine dispersion_column_mass(n, zl, densd, hv, mass)
+    !! Dry-air column mass below hv (kg/m2) on step-function levels (docs/physics.md §7.2).
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_dispersion, only: column_mass_below
+    implicit none
+    integer(c_int), intent(in) :: n
+    real(c_double), intent(in) :: zl(n), densd(n), hv
+    real(c_double), intent(out) :: mass
+    !f2py intent(hide), depend(zl) :: n = len(zl)
+    mass = column_mass_below(n, zl, densd, hv)
+end subroutine dispersion_column_mass
+
+subroutine dispersion_steady_run(nz, zsg, depth, dt, nsteps, m, tlfrac, veght, hscale, ztop, &
+        zi, sigw, tl, sigu, sigv, dens, densd, ug, vg, gdisx, gdisy, seed, sigma0, sigma, x, &
+        y, foot, samt, sigw_used, tl_used, status)
+    !! nsteps model steps of STILT dispersion for m particles (streams 1..m) in a steady
+    !! column (same profiles at both ends of every step), starting at sigma0 with zero
+    !! turbulent velocities at x = y = 0. Returns final sigma, x, y, the accumulated foot and
+    !! samt, the last sigma_w / T_L, and the worst status.
+    use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double
+    use stilt_random, only: rng_state_size, rng_seed
+    use stilt_dispersion, only: disp_options, dispersion_step
+    implicit none
+    integer(c_int), intent(in) :: nz, nsteps, m
+    real(c_double), intent(in) :: zsg(nz), depth, dt, tlfrac, veght, hscale, ztop, zi
+    real(c_double), intent(in) :: sigw(nz), tl(nz), sigu(nz), sigv(nz), dens(nz), densd(nz), &
+        ug(nz), vg(nz), gdisx, gdisy
+    integer(c_int64_t), intent(in) :: seed
+    real(c_double), intent(in) :: sigma0(m)
+    real(c_double), intent(out) :: sigma(m), x(m), y(m), foot(m), samt(m), sigw_used(m), &
+        tl_used(m)
+    integer(c_int), intent(out) :: status
+    !f2py intent(hide), depend(zsg) :: nz = len(zsg)
+    !f2py intent(hide), depend(sigma0) :: m = len(sigma0)
+    type(disp_options) :: opts
+    real(c_double) :: zi2(2), sw(nz, 2), tl2(nz, 2), su(nz, 2), sv(nz, 2), de(nz, 2), &
+        dd(nz, 2), u2(nz, 2), v2(nz, 2), dm(nz, 2), wnorm, up, vp, dmas
+    integer(c_int) :: state(rng_state_size), i, it, st
+    opts%tlfrac = tlfrac
+    opts%veght = veght
+    opts%hscale = hscale
+    opts%ztop = ztop
+    zi2 = zi
+    sw = spread(sigw, 2, 2)
+    tl2 = spread(tl, 2, 2)
+    su = spread(sigu, 2, 2)
+    sv = spread(sigv, 2, 2)
+    de = spread(dens, 2, 2)
+    dd = spread(densd, 2, 2)
+    u2 = spread(ug, 2, 2)
+    v2 = spread(vg, 2, 2)
+    dm = 0.0_c_double
+    status = 0
+    do i = 1, m
+        call rng_seed(seed, int(i, c_int64_t), state)
+        sigma(i) = sigma0(i)
+        x(i) = 0.0_c_double
+        y(i) = 0.0_c_double
+        foot(i) = 0.0_c_double
+        samt(i) = 0.0_c_double
+        wnorm = 0.0_c_double
+        up = 0.0_c_double
+        vp = 0.0_c_double
+        dmas = 1.0_c_double
+        do it = 1, nsteps
+            call dispersion_step(nz, zsg, depth, dt, opts, zi2, sw, tl2, su, sv, de, dd, u2, &
+                v2, dm, gdisx, gdisy, 1.0_c_double, sigma(i), wnorm, up, vp, x(i), y(i), dmas, foot(i), &
+                samt(i), sigw_used(i), tl_used(i), state, st)
+            if (st /= 0) then
+                status = max(status, st)
+                exit
+            end if
+        end do
+    end do
+end subroutine dispersion_steady_run
+
+!! ---- stilt_transport_error ----------------------------------------------------------------
+subroutine transport_error_series(nz, z, nsteps, m, dt, sig_uv, tl_uv, zcor, horcor, dist, &
+        sig_zi, tl_zi, horcor_zi, seed, eu, ev, eps)
+    !! Wind-error profiles (m/s) and zi errors (%) of m particles (streams 1..m) at release
+    !! (step index 1) and after each of nsteps steps of dt minutes moving dist km per step.
+    use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double
+    use stilt_random, only: rng_state_size, rng_seed
+    use stilt_transport_error, only: wind_error_init, wind_error_step, zi_error_init, &
+        zi_error_step
+    implicit none
+    integer(c_int), intent(in) :: nz, nsteps, m
+    real(c_double), intent(in) :: z(nz), dt, sig_uv, tl_uv, zcor, horcor, dist, sig_zi, tl_zi, &
+        horcor_zi
+    integer(c_int64_t), intent(in) :: seed
+    real(c_double), intent(out) :: eu(nz, nsteps + 1, m), ev(nz, nsteps + 1, m), &
+        eps(nsteps + 1, m)
+    !f2py intent(hide), depend(z) :: nz = len(z)
+    integer(c_int) :: state(rng_state_size), i, it
+    do i = 1, m
+        call rng_seed(seed, int(i, c_int64_t), state)
+        call wind_error_init(nz, z, sig_uv, zcor, state, eu(:, 1, i), ev(:, 1, i))
+        call zi_error_init(sig_zi, state, eps(1, i))
+        do it = 1, nsteps
+            eu(:, it + 1, i) = eu(:, it, i)
+            ev(:, it + 1, i) = ev(:, it, i)
+            eps(it + 1, i) = eps(it, i)
+            call wind_error_step(nz, z, dt, sig_uv, tl_uv, zcor, horcor, dist, state, &
+                eu(:, it + 1, i), ev(:, it + 1, i))
+            call zi_error_step(dt, sig_zi, tl_zi, horcor_zi, dist, state, eps(it + 1, i))
+        end do
+    end do
+end subroutine transport_error_series
+
+!! ---- stilt_met ----------------------------------------------------------------------------
+subroutine met_layout(nprof_out, nsfc_out)
+    !! Sizes of the profile and surface variable axes (stilt/met/window.py checks them).
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_met, only: nprof, nsfc
+    implicit none
+    integer(c_int), intent(out) :: nprof_out, nsfc_out
+    nprof_out = nprof
+    nsfc_out = nsfc
+end subroutine met_layout
+
+!! ---- stilt_transport ----------------------------------------------------------------------
+subroutine transport_layout(ndiag_out)
+    !! Number of diagnostic columns per output row.
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_transport, only: ndiag
+    implicit none
+    integer(c_int), intent(out) :: ndiag_out
+    ndiag_out = ndiag
+end subroutine transport_layout
