@@ -89,14 +89,15 @@ def summarize(ds: xr.Dataset, case: str, footprint: bool = True) -> Summary:
 
 def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
                        grid: Grid | None = None) -> Summary:
-    """Summary of one 24-hour backward ensemble on any met.
+    """Summary of one backward ensemble on any met (its hours: the earliest row's).
 
     Parameters
     ----------
     ds : xarray.Dataset
         Particles on ``(time, indx)`` with ``long``, ``lati``, ``zagl``, ``mlht`` at the hourly
-        rows (-60 h min) and ``foot``: minute by minute, or already summed over each hour
-        at its hourly row (as bench/binary_seeds.py stores the binary's runs).
+        rows (-60 h min, h = 1 .. the run's hours) and ``foot``: minute by minute, or
+        already summed over each hour at its hourly row (as bench/binary_seeds.py stores the
+        binary's runs).
     rec : mapping, optional
         The receptor (``time``, ``latitude``, ``longitude``, ``altitude``), for the footprint.
     grid : Grid, optional
@@ -110,8 +111,9 @@ def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
         Its footprint is the ensemble's times the number of particles, so summaries add.
     """
     keys = ("lat", "lon", "z", "alive", "below", "below_half")
-    hourly = {k: np.zeros(24) for k in keys}
-    for h in range(1, 25):
+    hours = int(round(-float(ds.time.min()) / 60.0))
+    hourly = {k: np.zeros(hours) for k in keys}
+    for h in range(1, hours + 1):
         p = ds.sel(time=-60.0 * h)
         alive = p.zagl.notnull()
         hourly["lat"][h - 1] = float(p.lati.where(alive).sum())
@@ -122,7 +124,7 @@ def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
         hourly["below_half"][h - 1] = float((p.zagl < 0.5 * p.mlht).sum())
     foot = ds.foot.fillna(0.0)
     per_particle = [foot.sel(time=(foot.time <= -60.0 * h + 59) & (foot.time >= -60.0 * h))
-                    .sum("time").values for h in range(1, 25)]
+                    .sum("time").values for h in range(1, hours + 1)]
     foot_hour = np.array([float(f.sum()) for f in per_particle])
     foot_hour_sq = np.array([float((f**2).sum()) for f in per_particle])
     fp = None

@@ -72,7 +72,7 @@ def test_docs_build_without_warnings_and_every_page_is_in_the_site(built: Path) 
         if page != "index":
             assert f'href="{page}.html"' in index, f"{page} is not in the toctree"
     # figures are in the site, equations went through MathJax, the API has the docstrings
-    for name in ("example_summary.png", "ngm_oct1618_footprints.png",
+    for name in ("example_summary.png", "ngm_oct1618_maps.png",
                  "synth_hrrrlike_height.png"):
         assert (built / "_images" / name).is_file(), name
     assert "mathjax" in (built / "physics.html").read_text().lower()
