@@ -1,5 +1,5 @@
 !! Turbulent dispersion of one particle over one model step in STILT mode (docs/physics.md
-!! §6, §7): the STILT vertical Langevin scheme with TLFRAC sub-steps, step-function profiles,
+!! sec. 6, sec. 7): the STILT vertical Langevin scheme with TLFRAC sub-steps, step-function profiles,
 !! the thin interface layer above the mixed layer and the well-mixed interface rule, reflection
 !! at the ground and the model top, the mean-wind shear coupling of the sub-steps, the
 !! horizontal turbulent velocity, and the per-particle foot / samt accumulation.
@@ -46,7 +46,7 @@ contains
     pure subroutine augment_levels(nz, zsg, zi, depth, sigw, tl, dens, densd, ug, vg, dmv, &
             na, asg, asigw, atl, adens, adensd, aug, avg, admv)
         !! Insert the thin interface level just above the first internal level at or above zi
-        !! (docs/physics.md §6.2): sigma = sigma_K - 0.05 (sigma_K - sigma_K+1), with the values
+        !! (docs/physics.md sec. 6.2): sigma = sigma_K - 0.05 (sigma_K - sigma_K+1), with the values
         !! of level K+1. Zero sigma_w / T_L are replaced by 0.001 m/s / 100 s.
         integer(ip), intent(in) :: nz                 !! number of internal levels
         real(dp), intent(in) :: zsg(nz)               !! sigma of the levels (1 at the ground)
@@ -102,7 +102,7 @@ contains
     end subroutine augment_levels
 
     pure function column_mass_below(n, zl, densd, hv) result(d)
-        !! Dry-air column mass below h_v on step-function layers (docs/physics.md §7.2):
+        !! Dry-air column mass below h_v on step-function layers (docs/physics.md sec. 7.2):
         !! D = sum_{k<kv} rho_k (z_k - z_{k-1}) + rho_kv (h_v - z_{kv-1}), z_0 = 0, with kv the
         !! first level whose upper neighbour reaches h_v (the last level if none does).
         integer(ip), intent(in) :: n           !! number of levels
@@ -132,7 +132,7 @@ contains
             depth, dt_half, dir, tlfrac, hv, dmass, foot_scale, sigma, wnorm, x, y, dmas, &
             foot, samt, sigw_used, tl_used, rng, status)
         !! STILT vertical Langevin scheme over half a model step on augmented levels
-        !! (docs/physics.md §6.2-§6.5, §7.2). Layer kb spans [z_kb, z_kb+1) (layer 1: from the
+        !! (docs/physics.md sec. 6.2-sec. 6.5, sec. 7.2). Layer kb spans [z_kb, z_kb+1) (layer 1: from the
         !! ground) and uses the level-kb values; sub-steps of min(remaining, tlfrac T_L);
         !! crossing an internal interface is transmitted with probability
         !! (rho sigma_w)_new / (rho sigma_w)_old, else reflected; perfect reflection at the
@@ -307,7 +307,7 @@ contains
 
     pure subroutine horizontal_turbulence(dt, hscale, sigu, sigv, gdisx, gdisy, up, vp, x, y, rng)
         !! Horizontal turbulent velocity and displacement over one model step
-        !! (docs/physics.md §6.6):
+        !! (docs/physics.md sec. 6.6):
         !! u' <- R u' + sqrt(1 - R^2) N(0, sigma_u), R = exp(-|dt|/HSCALE); x += u' |dt| / GDISX.
         real(dp), intent(in) :: dt              !! model step (min; sign ignored)
         real(dp), intent(in) :: hscale          !! horizontal Lagrangian time scale (s)
@@ -330,9 +330,9 @@ contains
     pure subroutine dispersion_step(nz, zsg, depth, dt, opts, zi, sigw, tl, sigu, sigv, dens, &
             densd, ug, vg, dmv, gdisx, gdisy, foot_scale, sigma, wnorm, up, vp, x, y, dmas, &
             foot, samt, sigw_used, tl_used, rng, status)
-        !! One model step of STILT turbulent dispersion for one particle (§6, §7). Call it
+        !! One model step of STILT turbulent dispersion for one particle (sec. 6, sec. 7). Call it
         !! after the mean advection of the step with x, y reset to their values before the
-        !! mean horizontal advection (§6.1: the sub-steps advect horizontally with the
+        !! mean horizontal advection (sec. 6.1: the sub-steps advect horizontally with the
         !! mean wind at the particle height) and sigma after the mean vertical displacement.
         !! The first half of the step uses the profiles of index 1 (start of step), the second
         !! half those of index 2 (end of step). foot and samt are incremented, never reset.
@@ -353,7 +353,7 @@ contains
         real(dp), intent(in) :: dmv(nz, 2)          !! mass-violation rate (1/min); 0 if unused
         real(dp), intent(in) :: gdisx, gdisy        !! grid spacing at the particle (m per unit)
         real(dp), intent(in) :: foot_scale          !! factor on the foot increments: 1, or
-                                                    !! max(0, 1 + eps_zi/100) in ZIERR runs (§8.2)
+                                                    !! max(0, 1 + eps_zi/100) in ZIERR runs (sec. 8.2)
         real(dp), intent(inout) :: sigma            !! particle sigma (1 at the ground)
         real(dp), intent(inout) :: wnorm            !! vertical turbulent velocity / sigma_w
         real(dp), intent(inout) :: up, vp           !! horizontal turbulent velocities (m/s);
@@ -388,7 +388,7 @@ contains
             if (zp >= (1.0_dp - zsg(k)) * depth) kb = k
         end do
         ! at release (all turbulent velocities exactly 0) the velocities start from their
-        ! stationary distribution, as the binary's particle spreads show (docs/physics.md §6.7)
+        ! stationary distribution, as the binary's particle spreads show (docs/physics.md sec. 6.7)
         if (wnorm == 0.0_dp .and. up == 0.0_dp .and. vp == 0.0_dp) then
             call rng_normal(rng, wnorm)
             call rng_normal(rng, up)

@@ -1,4 +1,4 @@
-!! stilt_transport: the particle time loop (docs/physics.md §4, §6.1, §7.3). It advances every
+!! stilt_transport: the particle time loop (docs/physics.md sec. 4, sec. 6.1, sec. 7.3). It advances every
 !! particle through one met interval [t1, t2] (two remapped met times of one window, see
 !! stilt_met) with the Petterssen predictor-corrector, and returns one row of diagnostics per
 !! particle per model step. Python calls it once per met interval; particles that reach the
@@ -7,11 +7,11 @@
 !! Turbulence (nturb = 0): `ensure_node` evaluates stability, mixed-layer height and the
 !! sigma_w / T_L / sigma_u / sigma_v profiles once per met grid node and met time, on first use
 !! (stilt_turbulence.column_turbulence). In each step a particle takes those of the nearest met
-!! node, no blending (docs/physics.md §5.7): at the end of the step the node nearest to its
+!! node, no blending (docs/physics.md sec. 5.7): at the end of the step the node nearest to its
 !! mean-advected position, at the start those of the end of its previous step; interpolated in
 !! time along zi-normalised height, and the mean wind and densities bilinearly at its position;
 !! then stilt_dispersion.dispersion_step does the STILT vertical scheme, horizontal turbulence
-!! and foot/samt (docs/physics.md §6, §7).
+!! and foot/samt (docs/physics.md sec. 6, sec. 7).
 module stilt_transport
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
     use stilt_kinds, only: dp, ip, status_ok, sgl => sp, sec_per_min, min_per_hour
@@ -32,7 +32,7 @@ module stilt_transport
     public :: turb_options, disp_options, error_options
 
     type :: error_options
-        !! Transport-error options (docs/physics.md §8; winderrtf 1 wind, 2 zi, 3 both).
+        !! Transport-error options (docs/physics.md sec. 8; winderrtf 1 wind, 2 zi, 3 both).
         integer(ip) :: winderrtf = 0
         real(dp) :: sig_uv = 0.0_dp, tl_uv = 1.0_dp, zcor = 1.0_dp, horcor = 1.0_dp  !! m/s, min, m, km
         real(dp) :: sig_zi = 0.0_dp, tl_zi = 1.0_dp, horcor_zi = 1.0_dp                !! %, min, km
@@ -499,7 +499,7 @@ contains
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
                 fscale = 1.0_dp
                 if (eopts%winderrtf /= 0) then
-                    ! transport errors (docs/physics.md §8.1): the step's mean displacement
+                    ! transport errors (docs/physics.md sec. 8.1): the step's mean displacement
                     ! drives the along-path decorrelation; old wind error on "prev", new one on
                     ! "next"
                     dist = hypot((x(p) - x0) * gx, (y(p) - y0) * gy) / 1000.0_dp
@@ -521,7 +521,7 @@ contains
                     call surface_at(w%nx, w%ny, sfc1, x(p) - w%i0, y(p) - w%j0, sv_zg, zg)
                     call surface_at(w%nx, w%ny, sfc2, x(p) - w%i0, y(p) - w%j0, sv_zg, zg2)
                     zg = (1.0_dp - tfb) * zg + tfb * zg2
-                    ! dispersion replaces the mean horizontal advection (docs/physics.md §6.1)
+                    ! dispersion replaces the mean horizontal advection (docs/physics.md sec. 6.1)
                     x(p) = x0; y(p) = y0
                     call dispersion_step(w%nl, zsg, w%z_top - zg, dt, dopts, zi, sigw, tl, sigu, &
                         sigv, dens, densd, ug, vg, dmv, gx, gy, fscale, s(p), wnorm(p), &
