@@ -107,7 +107,7 @@ def family_dataset(name: str, runs: list[tuple[xr.Dataset, xr.DataArray, float]]
     f = FAMILIES[name]
     ds.attrs.update(source="hycs_std (PyPI pystilt 0.1.0a25), bench/binary_family_ensembles.py",
                     family=name, vertical=f.vertical, surface=f.surface,
-                    sea_east_of=str(f.sea_east_of), dropped=" ".join(f.drop),
+                    sea_east_of=str(f.sea_east_of),
                     receptor=f"{f.time} {f.lat} {f.lon} 10 m AGL", numpar=NUMPAR,
                     krand=2, namelist_seed="SEED = -(seed + 1)",
                     run_seconds=" ".join(f"{r[2]:.0f}" for r in runs))

@@ -59,8 +59,6 @@ class Family:
     lat: float
     lon: float
     sea_east_of: float | None = None
-    #: fields taken out of the generator's set, so that it is the archive's own
-    drop: tuple[str, ...] = ()
 
 
 FAMILIES: dict[str, Family] = {
@@ -77,11 +75,10 @@ FAMILIES: dict[str, Family] = {
     # WRF through arw2arl: WRF-hybrid levels with PRES, USTR/TSTR, DZDT; late afternoon
     "wrf_hybrid": Family("wrf", "wrf", "2023-07-17T00:00", 41.0, -95.0),
     # terrain-following heights (KSYS 3) with the HRRR field set, over the plains and, upwind,
-    # the terrain step and ridge; without HGTS, which HRRR archives do not carry (the
-    # generator keeps it; with HGTS on sigma or height levels the binary's mixed layer stays
-    # at its minimum, 150 m, at every hour: see docs/validation.md, "Met families: ensembles")
-    "height_terrain": Family("height", "hrrr", "2023-07-16T20:00", 41.0, -95.0,
-                             drop=("HGTS",)),
+    # the terrain step and ridge; without HGTS, as HRRR archives (with HGTS on sigma or height
+    # levels the binary's mixed layer stays at its minimum, 150 m, at every hour: see
+    # docs/validation.md, "Met families: ensembles")
+    "height_terrain": Family("height", "hrrr", "2023-07-16T20:00", 41.0, -95.0),
 }
 
 
@@ -98,9 +95,8 @@ def family_met(name: str) -> xr.Dataset:
 
     f = FAMILIES[name]
     start = np.datetime64(f.time, "h") - np.timedelta64(MET_LEAD_HOURS, "h")
-    ds = synthetic_met(start, MET_HOURS, NX, NY, MET_SEED, vertical=f.vertical,
-                       surface=f.surface, sea_east_of=f.sea_east_of)
-    return ds.drop_vars(list(f.drop))
+    return synthetic_met(start, MET_HOURS, NX, NY, MET_SEED, vertical=f.vertical,
+                         surface=f.surface, sea_east_of=f.sea_east_of)
 
 
 def write_family_met(name: str, folder: Path) -> stilt.MetConfig:

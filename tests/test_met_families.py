@@ -30,20 +30,25 @@ COLS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", 
 #: temp K, pres hPa, dens kg/m3, zsfc m) and mlht relative
 NOTURB_TOL = {"long": 0.002, "lati": 0.002, "temp": 0.006, "pres": 0.006, "dens": 0.0011,
               "zsfc": 0.01, "mlht": 1e-4}
-#: turbulence columns: largest |relative difference| of the 95th percentile of rows
-TURB_TOL = {"sigw": 0.002, "tlgr": 0.002, "dens": 0.0011, "pres": 1e-4, "temp": 1e-4}
+#: turbulence columns: largest |relative difference| of the 95th percentile of rows, beyond
+#: half a print unit of the binary's column (TURB_HALF_UNIT)
+TURB_TOL = {"sigw": 1e-4, "tlgr": 0.002, "dens": 0.0011, "pres": 1e-4, "temp": 1e-4}
+#: half a print unit (absolute): the binary prints sigw with 3 decimals, 0.4-0.8 % of the
+#: 0.06-0.12 m/s of a stable night, where tlgr (5 significant digits) pins sigw to 1e-5
+#: (T_L = 0.1 zi h^0.8 / sigma_w there)
+TURB_HALF_UNIT = {"sigw": 5e-4}
 #: foot of particles below 8 m: ratio to the binary's within this
 FOOT_TOL = 0.002
 #: findings still open (measured bounds, docs/validation.md "Met families"; keys ``turb_*``
 #: are the turbulence-run columns): in humid air the binary's foot is higher than ours by about
-#: 0.34 q (its column mass below h uses a density we have not pinned down; the printed dens
-#: agrees); on SPHU files its printed dens is 0.1 % below ours; terrain-following heights:
-#: mlht 0.2 % low at any terrain height; stable night with UMOF/VMOF: sigw 0.25 % low (0.3 %
-#: high in dry air) while T_L agrees, so the density in u* is not pinned down
+#: 0.34 q (its two half steps use different column masses: the first p / (Rd T (1 + e/p)), the
+#: second one lower by a pressure-dependent amount not identified; the printed dens agrees);
+#: on SPHU files its printed dens is 0.1 % below ours; terrain-following heights: mlht 0.2 %
+#: low at any terrain height (growing with the mixed-layer depth)
 OPEN = {
     "gdas_ocean": {"foot": 0.007},
     "gdas_tmps_first": {"foot": 0.007},
-    "gdas_night": {"turb_sigw": 0.003, "foot": 0.005},
+    "gdas_night": {"foot": 0.005},
     "nam_land": {"foot": 0.004},
     "sigma_ngm": {"dens": 0.0015, "turb_dens": 0.0015, "foot": 0.006},
     "hybrid_gfs": {"foot": 0.003},
@@ -94,7 +99,8 @@ def test_turbulence_columns_by_height(name: str, tmp_path: Path) -> None:
     for col, tol in TURB_TOL.items():
         pred = np.interp(bz, zs, ours[col].values.ravel()[ok][order])[near]
         b = ref[col].values[near]
-        rel = np.abs(pred - b) / np.maximum(np.abs(b), 1e-9)
+        off = np.maximum(np.abs(pred - b) - TURB_HALF_UNIT.get(col, 0.0), 0.0)
+        rel = off / np.maximum(np.abs(b), 1e-9)
         assert np.percentile(rel, 95) <= _tol(name, f"turb_{col}", tol), (name, col)
     assert float(ours["mlht"].median()) / float(ref["mlht"].median()) == pytest.approx(
         1.0, abs=max(_tol(name, "mlht", 1e-4), 1e-4))

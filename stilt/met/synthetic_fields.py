@@ -57,7 +57,7 @@ SURFACE_SETS: dict[str, tuple[str, ...]] = {
 }
 #: Upper fields each family writes, in file order (before the vertical coordinate's needs).
 UPPER_SETS: dict[str, tuple[str, ...]] = {
-    "hrrr": ("PRES", "UWND", "VWND", "WWND", "TEMP", "SPHU", "HGTS"),
+    "hrrr": ("PRES", "UWND", "VWND", "WWND", "TEMP", "SPHU"),
     "gdas": ("HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"),
     "nam": ("UWND", "VWND", "HGTS", "TEMP", "WWND", "RELH"),
     "ngm": ("UWND", "VWND", "WWND", "TEMP", "SPHU"),
