@@ -16,7 +16,7 @@ module stilt_transport
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
     use stilt_kinds, only: dp, ip, status_ok, sgl => sp, sec_per_min, min_per_hour
     use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
-        pv_rhom, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
+        pv_rhom, pv_rhof1, pv_rhof2, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
         vertical_weights, index_weights, bilinear_weights
     use stilt_random, only: rng_state_size
@@ -252,7 +252,7 @@ contains
     end subroutine ensure_node
 
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
-            zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
+            zlev, x, y, tf, kd, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
         !! Columns a particle at window position (x, y) needs from one moment (time fraction
         !! tf): turbulence profiles and zi of the nearest met node, between the two met times
         !! along height relative to the mixed layer (stilt_turbulence.interpolate_in_time, as
@@ -264,6 +264,7 @@ contains
         real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         real(dp), intent(in) :: x, y, tf
+        integer(ip), intent(in) :: kd        !! profile giving densd (pv_rhof1 or pv_rhof2)
         real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
         real(dp), intent(out) :: zi, gx, gy
         integer(ip) :: ii(4), jj(4), c, ni, nj, k1(w%nl), k2(w%nl)
@@ -280,12 +281,12 @@ contains
         do c = 1, 4
             a = ww(c) * (1.0_dp - tf)
             dens = dens + a * prof1(pv_rhom, :, ii(c), jj(c))
-            densd = densd + a * prof1(pv_rho, :, ii(c), jj(c))
+            densd = densd + a * prof1(kd, :, ii(c), jj(c))
             ug = ug + a * prof1(pv_u, :, ii(c), jj(c))
             vg = vg + a * prof1(pv_v, :, ii(c), jj(c))
             a = ww(c) * tf
             dens = dens + a * prof2(pv_rhom, :, ii(c), jj(c))
-            densd = densd + a * prof2(pv_rho, :, ii(c), jj(c))
+            densd = densd + a * prof2(kd, :, ii(c), jj(c))
             ug = ug + a * prof2(pv_u, :, ii(c), jj(c))
             vg = vg + a * prof2(pv_v, :, ii(c), jj(c))
             gx = gx + ww(c) * gdx(ii(c), jj(c))
@@ -463,11 +464,12 @@ contains
                         turb2, zi2, done2, tstatus)
                 end do
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), sigu(:, 1), &
-                    sigv(:, 1), dens(:, 1), densd(:, 1), ug(:, 1), vg(:, 1), zia, gx, gy)
+                    xc(p) - w%i0, yc(p) - w%j0, tfa, pv_rhof1, sigw(:, 1), tl(:, 1), &
+                    sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), ug(:, 1), vg(:, 1), zia, &
+                    gx, gy)
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), &
-                    dens(:, 2), densd(:, 2), ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                    xa - w%i0, ya - w%j0, tfb, pv_rhof2, sigw(:, 2), tl(:, 2), sigu(:, 2), &
+                    sigv(:, 2), dens(:, 2), densd(:, 2), ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 zi = [zia, zib]
                 xc(p) = xa; yc(p) = ya
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
