@@ -170,7 +170,7 @@ end subroutine met_foot_density
 
 !! ---- stilt_dispersion ---------------------------------------------------------------------
 subroutine dispersion_column_mass(n, zl, densd, hv, mass)
-    !! Dry-air column mass below hv (kg/m2) on step-function levels (docs/physics.md §7.2).
+    !! Dry-air column mass below hv (kg/m2) on step-function levels (docs/physics.md sec. 7.2).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_dispersion, only: column_mass_below
     implicit none

@@ -121,7 +121,7 @@ end subroutine grid_wrap_xy
 
 !! ---- stilt_met ----------------------------------------------------------------------------
 subroutine met_internal_grid(z_top, z_data_top, ndata, nlvl, aa, bb, cc)
-    !! Internal level count and quadratic coefficients (docs/physics.md §3.1).
+    !! Internal level count and quadratic coefficients (docs/physics.md sec. 3.1).
     use, intrinsic :: iso_c_binding, only: c_double, c_int
     use stilt_met, only: internal_grid
     implicit none
@@ -382,7 +382,7 @@ end subroutine arl_pack_records
 !! (no copy), NaN where a particle has no row. Index arguments are 1-based.
 subroutine footprint_hnf(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, &
         mlht, z0, veght, depth_in, foot_out, depth_out)
-    !! Hyper-near-field plume dilution of foot (docs/physics.md §10.2), continued from the
+    !! Hyper-near-field plume dilution of foot (docs/physics.md sec. 10.2), continued from the
     !! plume-depth sums depth_in of the earlier rows (zeros from the release; the transport
     !! applies it block by block of model steps). depth_out: the sums after these rows.
     use, intrinsic :: iso_c_binding, only: c_int, c_double
@@ -426,7 +426,7 @@ end subroutine footprint_hnf_sp
 
 subroutine footprint_step_medians(np, nt, order, time, lon, lat, medians)
     !! Median over particles of each particle's median |step| in lon and lat over its rows
-    !! with |time| < 100 min (the near-field densification test, docs/physics.md §10.4).
+    !! with |time| < 100 min (the near-field densification test, docs/physics.md sec. 10.4).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: nearfield_step_medians
     implicit none
@@ -460,7 +460,7 @@ end subroutine footprint_densify
 
 subroutine footprint_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, smooth_factor, &
         longlat, w, counts)
-    !! Gaussian kernel bandwidth of each rtime group (docs/physics.md §10.6); NaN for groups
+    !! Gaussian kernel bandwidth of each rtime group (docs/physics.md sec. 10.6); NaN for groups
     !! of < 2.
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: kernel_bandwidths
@@ -481,7 +481,7 @@ subroutine footprint_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, sm
 end subroutine footprint_bandwidths
 
 subroutine footprint_kernel_half_width(n, sigma, res, half)
-    !! Nodes each side of the Gaussian kernel of bandwidth sigma on spacing res (§10.7).
+    !! Nodes each side of the Gaussian kernel of bandwidth sigma on spacing res (sec. 10.7).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: kernel_half_width
     implicit none
@@ -498,7 +498,7 @@ end subroutine footprint_kernel_half_width
 subroutine footprint_accumulate_grid(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, sigma, &
         xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, time_integrate, layer0, &
         nl, grid, hit, mass, status)
-    !! Binning, kernel application and accumulation onto grid(nx, ny, nl) (docs/physics.md §10.7),
+    !! Binning, kernel application and accumulation onto grid(nx, ny, nl) (docs/physics.md sec. 10.7),
     !! not yet divided by the particle count. mass = (foot > 0 total, kept total, rows kept).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: footprint_accumulate

@@ -1,5 +1,5 @@
 !! ARL packed meteorology: difference unpacking and packing of one record, and the record
-!! checksum (docs/physics.md §2.1). All arithmetic is single precision in HYSPLIT's order
+!! checksum (docs/physics.md sec. 2.1). All arithmetic is single precision in HYSPLIT's order
 !! (PAKINP/PAKOUT), so unpacked values are bit-identical to HYSPLIT's and a decoded record
 !! packs back to the same bytes.
 !!

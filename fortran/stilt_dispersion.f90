@@ -1,5 +1,5 @@
 !! Turbulent dispersion of one particle over one model step in STILT mode (docs/physics.md
-!! §6, §7): the STILT vertical Langevin scheme with TLFRAC sub-steps, step-function profiles,
+!! sec. 6, sec. 7): the STILT vertical Langevin scheme with TLFRAC sub-steps, step-function profiles,
 !! the thin interface layer above the mixed layer and the well-mixed interface rule, reflection
 !! at the ground and the model top, the mean-wind shear coupling of the sub-steps, the
 !! horizontal turbulent velocity, and the per-particle foot / samt accumulation.
@@ -46,7 +46,7 @@ contains
     pure subroutine augment_levels(nz, zsg, zi, depth, sigw, tl, dens, densd, ug, vg, dmv, &
             na, asg, asigw, atl, adens, adensd, aug, avg, admv)
         !! Insert the thin interface level just above the first internal level at or above zi
-        !! (docs/physics.md §6.2): sigma = sigma_K - 0.05 (sigma_K - sigma_K+1), with the values
+        !! (docs/physics.md sec. 6.2): sigma = sigma_K - 0.05 (sigma_K - sigma_K+1), with the values
         !! of level K+1. Zero sigma_w / T_L are replaced by 0.001 m/s / 100 s.
         integer(ip), intent(in) :: nz                 !! number of internal levels
         real(dp), intent(in) :: zsg(nz)               !! sigma of the levels (1 at the ground)
@@ -102,7 +102,7 @@ contains
     end subroutine augment_levels
 
     pure function column_mass_below(n, zl, densd, hv) result(d)
-        !! Dry-air column mass below h_v on step-function layers (docs/physics.md §7.2):
+        !! Dry-air column mass below h_v on step-function layers (docs/physics.md sec. 7.2):
         !! D = sum_{k<kv} rho_k (z_k - z_{k-1}) + rho_kv (h_v - z_{kv-1}), z_0 = 0, with kv the
         !! first level whose upper neighbour reaches h_v (the last level if none does).
         integer(ip), intent(in) :: n           !! number of levels
@@ -132,7 +132,7 @@ contains
             depth, dt_half, dir, tlfrac, hv, dmass, foot_scale, sigma, wnorm, x, y, dmas, &
             foot, samt, sigw_used, tl_used, rng, status)
         !! STILT vertical Langevin scheme over half a model step on augmented levels
-        !! (docs/physics.md §6.2-§6.5, §7.2). Layer kb spans [z_kb, z_kb+1) (layer 1: from the
+        !! (docs/physics.md sec. 6.2-sec. 6.5, sec. 7.2). Layer kb spans [z_kb, z_kb+1) (layer 1: from the
         !! ground) and uses the level-kb values; sub-steps of min(remaining, tlfrac T_L);
         !! crossing an internal interface is transmitted with probability
         !! (rho sigma_w)_new / (rho sigma_w)_old, else reflected; perfect reflection at the
@@ -160,9 +160,10 @@ contains
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
         integer(ip), intent(out) :: status             !! status_ok or status_out_of_range
         real(dp) :: zl(na), z, rem, dts, r, rc, r_full, rc_full, wp, zn, zlo, zup, dist, tneed, &
-            used, gn, un, p, frac, ugp, vgp, ztop
-        integer(ip) :: kb, k
+            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb, dzl, daug, davg
+        integer(ip) :: kb, k, kbu
         integer :: iter
+        logical :: mass_violation
 
         status = status_ok
         r_full = exp(-tlfrac)
@@ -176,8 +177,11 @@ contains
             if (z >= zl(k)) kb = k
         end do
         wp = wnorm * asigw(kb)
-        sigw_used = asigw(kb)
-        tl_used = atl(kb)
+        kbu = kb  ! the layer of the last sub-step (sigw_used, tl_used)
+        call enter_layer(kb, dts_kb, k, dzl, daug, davg)
+        ! dmas changes only where a mass-violation rate is given (otherwise it is multiplied
+        ! by exactly 1)
+        mass_violation = any(admv /= 0.0_dp)
         rem = dt_half
         iter = 0
         do while (rem > 0.0_dp)
@@ -186,7 +190,7 @@ contains
                 status = status_out_of_range
                 exit
             end if
-            dts = tlfrac * atl(kb) / sec_per_min
+            dts = dts_kb
             if (rem > dts) then
                 r = r_full                  ! a full sub-step: R = exp(-tlfrac)
                 rc = rc_full
@@ -197,24 +201,20 @@ contains
             end if
             call rng_normal(rng, gn)
             wp = r * wp + rc * asigw(kb) * gn
-            sigw_used = asigw(kb)
-            tl_used = atl(kb)
+            kbu = kb
             ! mean wind at the current height: no-slip below level 1, linear in sigma above
             if (z < zl(1)) then
                 frac = z / zl(1)
                 ugp = aug(1) * frac
                 vgp = avg(1) * frac
+            else if (z >= zl(na)) then
+                ugp = aug(na)
+                vgp = avg(na)
             else
-                k = max(1_ip, min(kb, na - 1_ip))
-                if (z >= zl(na)) then
-                    ugp = aug(na)
-                    vgp = avg(na)
-                else
-                    frac = (z - zl(k)) / (zl(k + 1) - zl(k))
-                    frac = max(0.0_dp, min(1.0_dp, frac))
-                    ugp = aug(k) + frac * (aug(k + 1) - aug(k))
-                    vgp = avg(k) + frac * (avg(k + 1) - avg(k))
-                end if
+                frac = (z - zl(k)) / dzl
+                frac = max(0.0_dp, min(1.0_dp, frac))
+                ugp = aug(k) + frac * daug
+                vgp = avg(k) + frac * davg
             end if
             ! layer bounds
             if (kb == 1) then
@@ -248,6 +248,7 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb + 1) / asigw(kb)
                             kb = kb + 1
+                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
                         else
                             wp = -wp
                         end if
@@ -262,6 +263,7 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb - 1) / asigw(kb)
                             kb = kb - 1
+                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
                         else
                             wp = -wp
                         end if
@@ -270,10 +272,12 @@ contains
             end if
             x = x + ugp * dir * used
             y = y + vgp * dir * used
-            if (z < zl(1)) then
-                dmas = dmas * (1.0_dp + admv(1) * used)
-            else
-                dmas = dmas * (1.0_dp + admv(min(kb + 1, na)) * used)
+            if (mass_violation) then
+                if (z < zl(1)) then
+                    dmas = dmas * (1.0_dp + admv(1) * used)
+                else
+                    dmas = dmas * (1.0_dp + admv(min(kb + 1, na)) * used)
+                end if
             end if
             z = max(0.0_dp, min(ztop, zn))
             if (z < hv) then
@@ -284,11 +288,26 @@ contains
         end do
         sigma = 1.0_dp - z / depth
         wnorm = wp / asigw(kb)
+        sigw_used = asigw(kbu)
+        tl_used = atl(kbu)
+    contains
+        pure subroutine enter_layer(kb, dts, k, dzl, daug, davg)
+            !! What the sub-steps in layer kb use: the full sub-step dts (min) and the levels
+            !! k, k + 1 of the mean wind with their differences.
+            integer(ip), intent(in) :: kb
+            real(dp), intent(out) :: dts, dzl, daug, davg
+            integer(ip), intent(out) :: k
+            dts = tlfrac * atl(kb) / sec_per_min
+            k = max(1_ip, min(kb, na - 1_ip))
+            dzl = zl(k + 1) - zl(k)
+            daug = aug(k + 1) - aug(k)
+            davg = avg(k + 1) - avg(k)
+        end subroutine enter_layer
     end subroutine vertical_half_step
 
     pure subroutine horizontal_turbulence(dt, hscale, sigu, sigv, gdisx, gdisy, up, vp, x, y, rng)
         !! Horizontal turbulent velocity and displacement over one model step
-        !! (docs/physics.md §6.6):
+        !! (docs/physics.md sec. 6.6):
         !! u' <- R u' + sqrt(1 - R^2) N(0, sigma_u), R = exp(-|dt|/HSCALE); x += u' |dt| / GDISX.
         real(dp), intent(in) :: dt              !! model step (min; sign ignored)
         real(dp), intent(in) :: hscale          !! horizontal Lagrangian time scale (s)
@@ -311,9 +330,9 @@ contains
     pure subroutine dispersion_step(nz, zsg, depth, dt, opts, zi, sigw, tl, sigu, sigv, dens, &
             densd, ug, vg, dmv, gdisx, gdisy, foot_scale, sigma, wnorm, up, vp, x, y, dmas, &
             foot, samt, sigw_used, tl_used, rng, status)
-        !! One model step of STILT turbulent dispersion for one particle (§6, §7). Call it
+        !! One model step of STILT turbulent dispersion for one particle (sec. 6, sec. 7). Call it
         !! after the mean advection of the step with x, y reset to their values before the
-        !! mean horizontal advection (§6.1: the sub-steps advect horizontally with the
+        !! mean horizontal advection (sec. 6.1: the sub-steps advect horizontally with the
         !! mean wind at the particle height) and sigma after the mean vertical displacement.
         !! The first half of the step uses the profiles of index 1 (start of step), the second
         !! half those of index 2 (end of step). foot and samt are incremented, never reset.
@@ -334,7 +353,7 @@ contains
         real(dp), intent(in) :: dmv(nz, 2)          !! mass-violation rate (1/min); 0 if unused
         real(dp), intent(in) :: gdisx, gdisy        !! grid spacing at the particle (m per unit)
         real(dp), intent(in) :: foot_scale          !! factor on the foot increments: 1, or
-                                                    !! max(0, 1 + eps_zi/100) in ZIERR runs (§8.2)
+                                                    !! max(0, 1 + eps_zi/100) in ZIERR runs (sec. 8.2)
         real(dp), intent(inout) :: sigma            !! particle sigma (1 at the ground)
         real(dp), intent(inout) :: wnorm            !! vertical turbulent velocity / sigma_w
         real(dp), intent(inout) :: up, vp           !! horizontal turbulent velocities (m/s);
@@ -369,7 +388,7 @@ contains
             if (zp >= (1.0_dp - zsg(k)) * depth) kb = k
         end do
         ! at release (all turbulent velocities exactly 0) the velocities start from their
-        ! stationary distribution, as the binary's particle spreads show (docs/physics.md §6.7)
+        ! stationary distribution, as the binary's particle spreads show (docs/physics.md sec. 6.7)
         if (wnorm == 0.0_dp .and. up == 0.0_dp .and. vp == 0.0_dp) then
             call rng_normal(rng, wnorm)
             call rng_normal(rng, up)

@@ -1,4 +1,4 @@
-!! stilt_footprint: the hot loops of the footprint calculation (docs/physics.md §10).
+!! stilt_footprint: the hot loops of the footprint calculation (docs/physics.md sec. 10).
 !!
 !! Particle fields arrive in the dense layout of a trajectory Dataset: arrays (np, nt), the
 !! particle index varying fastest (numpy's (time, indx) C order read as Fortran), NaN where a
@@ -14,27 +14,27 @@ module stilt_footprint
     public :: hnf_plume_dilution, hnf_plume_dilution_sp, nearfield_step_medians, &
         nearfield_densify, kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
 
-    !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), docs/physics.md §10.2
+    !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), docs/physics.md sec. 10.2
     real(dp), parameter, public :: hnf_molar_mass = 0.02897_dp
-    !! Largest veght read as a fraction of the mixed-layer height (docs/physics.md §7.1)
+    !! Largest veght read as a fraction of the mixed-layer height (docs/physics.md sec. 7.1)
     real(dp), parameter, public :: veght_fraction_max = 9.0_dp
     !! ts / T_L beyond which T_L^2 exp(-ts/T_L) is below half an ulp of T_L ts (exp(-x) <
     !! 2^-54 x for x >= 40), so that adding it changes nothing: the exp is skipped
     real(dp), parameter :: hnf_exp_negligible = 40.0_dp
-    !! Near-field window limits (|time|, minutes), docs/physics.md §10.4
+    !! Near-field window limits (|time|, minutes), docs/physics.md sec. 10.4
     real(dp), parameter :: win1 = 10.0_dp, win2 = 20.0_dp, win3 = 100.0_dp
 
 contains
 
     pure subroutine hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, &
             dens, mlht, z0, veght, depth, foot_out)
-        !! Hyper-near-field plume dilution (docs/physics.md §10.2). Per particle, walking its
+        !! Hyper-near-field plume dilution (docs/physics.md sec. 10.2). Per particle, walking its
         !! rows by ascending |time| (order), the plume depth grows from the release height z0 by
         !! sigma_row = samt sqrt(2) sigw sqrt(T_L t + T_L^2 exp(-t/T_L) - 1) (t = |time| s, as
         !! coded in R-STILT). A NaN sigma_row leaves that row's foot alone and adds nothing to
         !! the sum (PYSTILT's cumsum). Where plume < h_v, with h_v = veght mlht when
         !! veght <= 9 and veght metres above (the rule of the foot height in the transport,
-        !! docs/physics.md §7.1): foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN
+        !! docs/physics.md sec. 7.1): foot = 0.02897 / (plume dens) samt 60. Absent rows (NaN
         !! foot) stay NaN. depth carries the summed sigma_row of earlier rows (zero at the
         !! release), so that the transport can continue the sum over successive blocks of model
         !! steps.
@@ -117,7 +117,7 @@ contains
         integer(ip), intent(in) :: n
         real(dp), intent(in) :: values(n)
         real(dp) :: med
-        real(dp) :: v(n)
+        real(dp), allocatable :: v(:)  !! n may be the number of particles: on the heap
         integer(ip) :: k
         if (n == 0) then
             med = ieee_value(0.0_dp, ieee_quiet_nan)
@@ -172,7 +172,7 @@ contains
     end subroutine select_kth
 
     pure subroutine nearfield_step_medians(np, nt, order, time, lon, lat, dx_med, dy_med)
-        !! The densification test of docs/physics.md §10.4: over rows with |time| < 100 min, per
+        !! The densification test of docs/physics.md sec. 10.4: over rows with |time| < 100 min, per
         !! particle the median |step| of lon and of lat between its consecutive rows (time
         !! ascending), then the median over particles (particles with no step are ignored;
         !! NaN when none has one).
@@ -180,9 +180,11 @@ contains
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending time
         real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt)
         real(dp), intent(out) :: dx_med, dy_med
-        real(dp) :: dx(nt), dy(nt), px(np), py(np), xprev, yprev
+        real(dp) :: dx(nt), dy(nt), xprev, yprev
+        real(dp), allocatable :: px(:), py(:)  !! on the heap: the core is built with -fstack-arrays
         integer(ip) :: i, k, it, nd, nmed, nnear, near(nt)
         logical :: have_prev
+        allocate(px(np), py(np))
         nnear = 0
         do k = 1, nt
             if (abs(time(order(k))) < win3) then
@@ -220,7 +222,7 @@ contains
 
     pure subroutine nearfield_densify(np, nt, order, time, lon, lat, foot, nt2, time2, &
             src, target, time2_rounded, lon2, lat2, foot2, factors)
-        !! Near-field temporal densification (docs/physics.md §10.4) onto the new time axis time2
+        !! Near-field temporal densification (docs/physics.md sec. 10.4) onto the new time axis time2
         !! (ascending: the union of the original times and the target times). A particle's
         !! value at a new time is its own row when it has one (src > 0), else, at target
         !! times inside its first..last time, the linear interpolation between its bracketing
@@ -337,7 +339,7 @@ contains
 
     pure subroutine kernel_bandwidths(np, nt, lon, lat, mgroup, nm, gid, ng, rtime, &
             smooth_factor, longlat, w, counts)
-        !! Gaussian kernel bandwidth per rtime group (docs/physics.md §10.6), over every present
+        !! Gaussian kernel bandwidth per rtime group (docs/physics.md sec. 10.6), over every present
         !! row:
         !! w = smooth_factor 0.06 (var(x) + var(y))^(1/4) (|rtime|/1440)^(1/2) / g, with sample
         !! variances (n - 1) and g = cos(mean lat) on lon/lat grids, 1 otherwise. Row (i, it)
@@ -395,7 +397,7 @@ contains
 
     pure integer(ip) function kernel_half_width(sigma, res)
         !! Half width (nodes each side) of the kernel of bandwidth sigma on spacing res:
-        !! floor(3 sigma / res), the kernel having 1 + 2 floor(3 sigma / res) nodes (§10.7).
+        !! floor(3 sigma / res), the kernel having 1 + 2 floor(3 sigma / res) nodes (sec. 10.7).
         real(dp), intent(in) :: sigma, res
         if (.not. sigma > 0.0_dp) then
             kernel_half_width = 0
@@ -426,7 +428,7 @@ contains
     pure subroutine footprint_accumulate(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, &
             sigma, xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, &
             time_integrate, layer0, nl, grid, hit, mass, status)
-        !! Kernel application, binning and accumulation (docs/physics.md §10.7). Rows with foot > 0
+        !! Kernel application, binning and accumulation (docs/physics.md sec. 10.7). Rows with foot > 0
         !! and bounds(1) <= x < bounds(2), bounds(3) <= y < bounds(4) are binned on the
         !! buffered edges (cell = last edge <= position), and foot times the Gaussian kernel of
         !! their rtime group (bandwidth sigma) is added around that cell into layer

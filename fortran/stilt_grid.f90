@@ -1,4 +1,4 @@
-!! stilt_grid: horizontal ARL grids and map projections (docs/physics.md §2.2).
+!! stilt_grid: horizontal ARL grids and map projections (docs/physics.md sec. 2.2).
 !!
 !! A grid is described by the 12 parameters of the ARL index record, in file order:
 !!   1 POLE_LAT, 2 POLE_LON, 3 REF_LAT, 4 REF_LON, 5 SIZE (km; 0 => lat-lon grid), 6 ORIENT,

@@ -1,6 +1,6 @@
-!! stilt_met: the internal terrain-following vertical grid (docs/physics.md §3.1), the remapping of
+!! stilt_met: the internal terrain-following vertical grid (docs/physics.md sec. 3.1), the remapping of
 !! met data-level profiles onto it, and the space/time interpolation of the remapped fields at a
-!! particle position (docs/physics.md §3.2, §3.3). Everything here is pure: arrays in, arrays out.
+!! particle position (docs/physics.md sec. 3.2, sec. 3.3). Everything here is pure: arrays in, arrays out.
 !!
 !! Layouts (column-major, chosen so that one column is contiguous):
 !!   prof(nprof, nl, nx, ny)  profiles on the internal levels, one met time
@@ -66,7 +66,7 @@ module stilt_met
     !! humidity codes of remap_met
     integer(ip), parameter, public :: humidity_none = 0, humidity_sphu = 1, humidity_relh = 2
 
-    !! quadratic internal-level coefficient sets, tried in this order (docs/physics.md §3.1)
+    !! quadratic internal-level coefficient sets, tried in this order (docs/physics.md sec. 3.1)
     real(dp), parameter :: coef_sets(3, 5) = reshape([30.0_dp, -25.0_dp, 5.0_dp, &
         20.0_dp, -15.0_dp, 5.0_dp, 15.0_dp, -5.0_dp, 0.0_dp, 10.0_dp, -10.0_dp, 10.0_dp, &
         5.0_dp, 5.0_dp, 0.0_dp], [3, 5])
@@ -241,7 +241,7 @@ contains
     pure subroutine index_weights(nl, zsg, aa, bb, cc, z_top, sigma, kb, wt, below)
         !! Like vertical_weights, but linear in the internal level index coordinate: the
         !! quadratic h(k) = aa k^2 + bb k + cc is inverted at the particle's nominal height
-        !! (1 - sigma) z_top (docs/physics.md §3.3; what the mean winds use).
+        !! (1 - sigma) z_top (docs/physics.md sec. 3.3; what the mean winds use).
         integer(ip), intent(in) :: nl
         real(dp), intent(in) :: zsg(nl), aa, bb, cc, z_top, sigma
         integer(ip), intent(out) :: kb

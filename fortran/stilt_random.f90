@@ -1,4 +1,4 @@
-!! Per-particle random number streams (docs/physics.md §9).
+!! Per-particle random number streams (docs/physics.md sec. 9).
 !!
 !! Every particle owns a small state (`rng_state_size` 32-bit words kept in an integer array),
 !! derived from the run seed and the particle index alone, so a fixed seed gives bit-identical

@@ -1,4 +1,4 @@
-!! Surface-layer stability and mixed-layer height of one model column (docs/physics.md §5.1, §5.2).
+!! Surface-layer stability and mixed-layer height of one model column (docs/physics.md sec. 5.1, sec. 5.2).
 !!
 !! Inputs are met profiles already remapped to the internal terrain-following levels
 !! (k = 1 is the lowest internal level, heights in metres above ground). Everything is pure
@@ -31,14 +31,14 @@ module stilt_stability
     real(dp), parameter :: kappa_exner = 0.286_dp   !! exponent of theta = T (1000/p)^kappa
     real(dp), parameter :: third = 0.3333_dp        !! the reference binary's cube-root exponent
 
-    ! Beljaars-Holtslag / Betchov-Yaglom constants and Hess Ri -> z/L coefficients (§5.1)
+    ! Beljaars-Holtslag / Betchov-Yaglom constants and Hess Ri -> z/L coefficients (sec. 5.1)
     real(dp), parameter :: bh_a = 1.0_dp, bh_b = 2.0_dp / 3.0_dp, bh_c = 5.0_dp, bh_d = 0.35_dp
     real(dp), parameter :: prandtl = 0.923_dp
     real(dp), parameter :: b1 = 0.005_dp, b2 = 41.2_dp, b3 = 1.185_dp, b4 = 1.5_dp, &
         b5 = 1.37_dp, b6 = 0.50_dp
 
     type :: surface_met
-        !! Surface fields of one column at one met time (docs/physics.md §2.3 names).
+        !! Surface fields of one column at one met time (docs/physics.md sec. 2.3 names).
         integer(ip) :: momentum = mom_ustar   !! which momentum field is present (mom_*)
         integer(ip) :: heat = heat_flux       !! which heat field is present (heat_*)
         real(dp) :: ustr = 0.0_dp   !! friction velocity USTR (m/s)
@@ -54,7 +54,7 @@ module stilt_stability
 contains
 
     elemental function potential_temperature(temp, pres) result(theta)
-        !! Potential temperature theta = T (1000/p)^0.286 (K), the reference binary's form (§1.2).
+        !! Potential temperature theta = T (1000/p)^0.286 (K), the reference binary's form (sec. 1.2).
         real(dp), intent(in) :: temp   !! temperature (K)
         real(dp), intent(in) :: pres   !! pressure (hPa)
         real(dp) :: theta
@@ -62,7 +62,7 @@ contains
     end function potential_temperature
 
     pure subroutine surface_layer(nz, z, thv, dens, u, v, ks, kdat, kbls, sfc, ustar, tstar, zeta)
-        !! Friction velocity, friction temperature and z/L at the surface-layer top (§5.1).
+        !! Friction velocity, friction temperature and z/L at the surface-layer top (sec. 5.1).
         !! With kbls = 1 and both a momentum and a heat field, from the fluxes; otherwise from
         !! the bulk Richardson number between level 1 and the first real data level (Hess).
         !! z/L is clamped to [-2, 15] and 0 is replaced by 0.001.
@@ -148,7 +148,7 @@ contains
 
     pure function convective_velocity(ustar, tstar, zi, thv_ks, zeta) result(wstar)
         !! Convective velocity scale w* = |g u* theta* zi / theta_v,ks|^(1/3) when z/L < 0,
-        !! else 0 (§5.1).
+        !! else 0 (sec. 5.1).
         real(dp), intent(in) :: ustar   !! friction velocity (m/s)
         real(dp), intent(in) :: tstar   !! friction temperature (K)
         real(dp), intent(in) :: zi      !! mixed-layer height (m)
@@ -164,7 +164,7 @@ contains
 
     pure subroutine mixed_layer_height(nz, z, thv, dens, u, v, tke, ks, kmixd, kmix0, ziscale, &
             pblh, ustar, tstar, zeta, zi, status)
-        !! Mixed-layer height (§5.2): KMIXD = 0 met PBLH (falls back to 1 when absent),
+        !! Mixed-layer height (sec. 5.2): KMIXD = 0 met PBLH (falls back to 1 when absent),
         !! 1 temperature profile, 2 TKE profile (falls back to 1 when tke is all negative),
         !! 3 modified bulk Richardson number, >= 10 constant; then the ZICONTROL factor
         !! (ziscale < 0: use PBLH when present) and the KMIX0 floor (KMIX0 < 0: snap to the

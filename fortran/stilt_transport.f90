@@ -1,4 +1,4 @@
-!! stilt_transport: the particle time loop (docs/physics.md §4, §6.1, §7.3). It advances every
+!! stilt_transport: the particle time loop (docs/physics.md sec. 4, sec. 6.1, sec. 7.3). It advances every
 !! particle through one met interval [t1, t2] (two remapped met times of one window, see
 !! stilt_met) with the Petterssen predictor-corrector, and returns one row of diagnostics per
 !! particle per model step. Python calls it once per met interval; particles that reach the
@@ -7,16 +7,17 @@
 !! Turbulence (nturb = 0): `ensure_node` evaluates stability, mixed-layer height and the
 !! sigma_w / T_L / sigma_u / sigma_v profiles once per met grid node and met time, on first use
 !! (stilt_turbulence.column_turbulence). In each step a particle takes those of the nearest met
-!! node, no blending (docs/physics.md §5.7): at the end of the step the node nearest to its
+!! node, no blending (docs/physics.md sec. 5.7): at the end of the step the node nearest to its
 !! mean-advected position, at the start those of the end of its previous step; interpolated in
 !! time along zi-normalised height, and the mean wind and densities bilinearly at its position;
 !! then stilt_dispersion.dispersion_step does the STILT vertical scheme, horizontal turbulence
-!! and foot/samt (docs/physics.md §6, §7).
+!! and foot/samt (docs/physics.md sec. 6, sec. 7).
 module stilt_transport
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
     use stilt_kinds, only: dp, ip, status_ok, sgl => sp, sec_per_min, min_per_hour
     use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
-        pv_rhom, pv_rhof1, pv_rhof2, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
+        pv_rhom, pv_rhof1, pv_rhof2, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, &
+        sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
         vertical_weights, index_weights, bilinear_weights
     use stilt_random, only: rng_state_size
@@ -32,7 +33,7 @@ module stilt_transport
     public :: turb_options, disp_options, error_options
 
     type :: error_options
-        !! Transport-error options (docs/physics.md §8; winderrtf 1 wind, 2 zi, 3 both).
+        !! Transport-error options (docs/physics.md sec. 8; winderrtf 1 wind, 2 zi, 3 both).
         integer(ip) :: winderrtf = 0
         real(dp) :: sig_uv = 0.0_dp, tl_uv = 1.0_dp, zcor = 1.0_dp, horcor = 1.0_dp  !! m/s, min, m, km
         real(dp) :: sig_zi = 0.0_dp, tl_zi = 1.0_dp, horcor_zi = 1.0_dp                !! %, min, km
@@ -252,48 +253,59 @@ contains
     end subroutine ensure_node
 
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
-            zlev, x, y, tf, kd, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
+            zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densf, ug, vg, zi, gx, gy)
         !! Columns a particle at window position (x, y) needs from one moment (time fraction
         !! tf): turbulence profiles and zi of the nearest met node, between the two met times
         !! along height relative to the mixed layer (stilt_turbulence.interpolate_in_time, as
         !! the reference binary), mean wind (grid units per minute) and densities
-        !! interpolated bilinearly.
+        !! interpolated bilinearly; densf(:, h) the foot density of half step h (pv_rhof1/2).
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zlev(w%nl)   !! nominal internal level heights (1 - zsg) z_top (m)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         real(dp), intent(in) :: x, y, tf
-        integer(ip), intent(in) :: kd        !! profile giving densd (pv_rhof1 or pv_rhof2)
-        real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
+        real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, ug, vg
+        real(dp), intent(out) :: densf(w%nl, 2)
         real(dp), intent(out) :: zi, gx, gy
-        integer(ip) :: ii(4), jj(4), c, ni, nj, k1(w%nl), k2(w%nl)
-        real(dp) :: ww(4), a
+        integer(ip) :: ii(4), jj(4), c, ni, nj, k, k1(w%nl), k2(w%nl)
+        real(dp) :: ww(4), a1(4), a2(4), d, dd, df, u, v, tf1
         call corners(w, x, y, ii, jj, ww)
         ni = min(max(nint(x), 1), w%nx)
         nj = min(max(nint(y), 1), w%ny)
         call time_levels(w%nl, zlev, tf, zi1(ni, nj), zi2(ni, nj), zi, k1, k2)
-        sigw = (1.0_dp - tf) * turb1(tv_sigw, k1, ni, nj) + tf * turb2(tv_sigw, k2, ni, nj)
-        tl = (1.0_dp - tf) * turb1(tv_tl, k1, ni, nj) + tf * turb2(tv_tl, k2, ni, nj)
-        sigu = (1.0_dp - tf) * turb1(tv_sigu, k1, ni, nj) + tf * turb2(tv_sigu, k2, ni, nj)
-        sigv = (1.0_dp - tf) * turb1(tv_sigv, k1, ni, nj) + tf * turb2(tv_sigv, k2, ni, nj)
-        dens = 0.0_dp; densd = 0.0_dp; ug = 0.0_dp; vg = 0.0_dp; gx = 0.0_dp; gy = 0.0_dp
+        tf1 = 1.0_dp - tf
+        gx = 0.0_dp; gy = 0.0_dp
         do c = 1, 4
-            a = ww(c) * (1.0_dp - tf)
-            dens = dens + a * prof1(pv_rhom, :, ii(c), jj(c))
-            densd = densd + a * prof1(kd, :, ii(c), jj(c))
-            ug = ug + a * prof1(pv_u, :, ii(c), jj(c))
-            vg = vg + a * prof1(pv_v, :, ii(c), jj(c))
-            a = ww(c) * tf
-            dens = dens + a * prof2(pv_rhom, :, ii(c), jj(c))
-            densd = densd + a * prof2(kd, :, ii(c), jj(c))
-            ug = ug + a * prof2(pv_u, :, ii(c), jj(c))
-            vg = vg + a * prof2(pv_v, :, ii(c), jj(c))
+            a1(c) = ww(c) * tf1
+            a2(c) = ww(c) * tf
             gx = gx + ww(c) * gdx(ii(c), jj(c))
             gy = gy + ww(c) * gdy(ii(c), jj(c))
         end do
-        ug = ug * sec_per_min / gx
-        vg = vg * sec_per_min / gy
+        ! level by level, so that each node's column is read once and in memory order; every
+        ! sum is taken in the same order as term by term over the corners
+        do k = 1, w%nl
+            sigw(k) = tf1 * turb1(tv_sigw, k1(k), ni, nj) + tf * turb2(tv_sigw, k2(k), ni, nj)
+            tl(k) = tf1 * turb1(tv_tl, k1(k), ni, nj) + tf * turb2(tv_tl, k2(k), ni, nj)
+            sigu(k) = tf1 * turb1(tv_sigu, k1(k), ni, nj) + tf * turb2(tv_sigu, k2(k), ni, nj)
+            sigv(k) = tf1 * turb1(tv_sigv, k1(k), ni, nj) + tf * turb2(tv_sigv, k2(k), ni, nj)
+            d = 0.0_dp; dd = 0.0_dp; df = 0.0_dp; u = 0.0_dp; v = 0.0_dp
+            do c = 1, 4
+                d = d + a1(c) * prof1(pv_rhom, k, ii(c), jj(c))
+                dd = dd + a1(c) * prof1(pv_rhof1, k, ii(c), jj(c))
+                df = df + a1(c) * prof1(pv_rhof2, k, ii(c), jj(c))
+                u = u + a1(c) * prof1(pv_u, k, ii(c), jj(c))
+                v = v + a1(c) * prof1(pv_v, k, ii(c), jj(c))
+                d = d + a2(c) * prof2(pv_rhom, k, ii(c), jj(c))
+                dd = dd + a2(c) * prof2(pv_rhof1, k, ii(c), jj(c))
+                df = df + a2(c) * prof2(pv_rhof2, k, ii(c), jj(c))
+                u = u + a2(c) * prof2(pv_u, k, ii(c), jj(c))
+                v = v + a2(c) * prof2(pv_v, k, ii(c), jj(c))
+            end do
+            dens(k) = d; densf(k, 1) = dd; densf(k, 2) = df
+            ug(k) = u * sec_per_min / gx
+            vg(k) = v * sec_per_min / gy
+        end do
     end subroutine particle_columns
 
     pure subroutine classify(w, x, y, st)
@@ -386,8 +398,11 @@ contains
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
         real(dp) :: zg2  !! terrain height of the second met time
-        real(dp) :: dist, fscale, xa, ya, ds
+        real(dp) :: dist, fscale, xa, ya, ds, tf_end, gx_end, gy_end
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
+        real(dp), dimension(w%nl) :: ug_end, vg_end  !! end-of-step winds before the errors
+        real(dp) :: densf(w%nl, 2), densf_end(w%nl)  !! foot densities (first half at the end)
+        logical :: reuse
         real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
         status = status_ok
@@ -402,10 +417,12 @@ contains
         !$omp parallel do default(shared) schedule(dynamic, 8) &
         !$omp private(p, n, nsub, m, st, dst, ni, nj, c, ta, tb, tfa, tfb, v1, v2, xp, yp, sp, &
         !$omp h, x0, y0, zi, gx, gy, zg, zg2, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
-        !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg) &
+        !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg, reuse, tf_end, &
+        !$omp gx_end, gy_end, ug_end, vg_end, densf, densf_end) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
             if (pstat(p) /= ps_alive) cycle
+            tf_end = nan  ! no end-of-step columns yet
             do n = 1, nsteps
                 ! a particle that ended its last step outside the binary's run domain has had
                 ! its row printed there and stops now, as in the binary
@@ -455,7 +472,10 @@ contains
                 ! two nodes' zi); start of step those of the end of the step before, i.e. at
                 ! its mean-advected position (xc, yc)
                 xa = x(p); ya = y(p)
-                do c = 1, 2
+                ! the start-of-step columns are those of the previous step's end (same
+                ! position (xc, yc), same time fraction): copied, not evaluated again
+                reuse = tfa == tf_end
+                do c = merge(2, 1, reuse), 2
                     ni = min(max(nint(merge(xc(p), xa, c == 1)) - w%i0, 1), w%nx)
                     nj = min(max(nint(merge(yc(p), ya, c == 1)) - w%j0, 1), w%ny)
                     call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, &
@@ -463,19 +483,31 @@ contains
                     call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, &
                         turb2, zi2, done2, tstatus)
                 end do
+                if (reuse) then
+                    sigw(:, 1) = sigw(:, 2); tl(:, 1) = tl(:, 2); sigu(:, 1) = sigu(:, 2)
+                    sigv(:, 1) = sigv(:, 2); dens(:, 1) = dens(:, 2)
+                    densd(:, 1) = densf_end; ug(:, 1) = ug_end; vg(:, 1) = vg_end
+                    zia = zib; gx = gx_end; gy = gy_end
+                else
+                    call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
+                        zlev, xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), &
+                        sigu(:, 1), sigv(:, 1), dens(:, 1), densf, ug(:, 1), vg(:, 1), &
+                        zia, gx, gy)
+                    densd(:, 1) = densf(:, 1)
+                end if
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xc(p) - w%i0, yc(p) - w%j0, tfa, pv_rhof1, sigw(:, 1), tl(:, 1), &
-                    sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), ug(:, 1), vg(:, 1), zia, &
-                    gx, gy)
-                call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xa - w%i0, ya - w%j0, tfb, pv_rhof2, sigw(:, 2), tl(:, 2), sigu(:, 2), &
-                    sigv(:, 2), dens(:, 2), densd(:, 2), ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                    xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), &
+                    dens(:, 2), densf, ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                ! the first half step takes the first foot density, the second the second
+                densd(:, 2) = densf(:, 2); densf_end = densf(:, 1)
+                tf_end = tfb; gx_end = g2x; gy_end = g2y
+                ug_end = ug(:, 2); vg_end = vg(:, 2)
                 zi = [zia, zib]
                 xc(p) = xa; yc(p) = ya
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
                 fscale = 1.0_dp
                 if (eopts%winderrtf /= 0) then
-                    ! transport errors (docs/physics.md §8.1): the step's mean displacement
+                    ! transport errors (docs/physics.md sec. 8.1): the step's mean displacement
                     ! drives the along-path decorrelation; old wind error on "prev", new one on
                     ! "next"
                     dist = hypot((x(p) - x0) * gx, (y(p) - y0) * gy) / 1000.0_dp
@@ -497,7 +529,7 @@ contains
                     call surface_at(w%nx, w%ny, sfc1, x(p) - w%i0, y(p) - w%j0, sv_zg, zg)
                     call surface_at(w%nx, w%ny, sfc2, x(p) - w%i0, y(p) - w%j0, sv_zg, zg2)
                     zg = (1.0_dp - tfb) * zg + tfb * zg2
-                    ! dispersion replaces the mean horizontal advection (docs/physics.md §6.1)
+                    ! dispersion replaces the mean horizontal advection (docs/physics.md sec. 6.1)
                     x(p) = x0; y(p) = y0
                     call dispersion_step(w%nl, zsg, w%z_top - zg, dt, dopts, zi, sigw, tl, sigu, &
                         sigv, dens, densd, ug, vg, dmv, gx, gy, fscale, s(p), wnorm(p), &

@@ -1,4 +1,4 @@
-!! Transport-error options of STILT (docs/physics.md §8): correlated wind errors (WINDERR) and a
+!! Transport-error options of STILT (docs/physics.md sec. 8): correlated wind errors (WINDERR) and a
 !! per-particle mixed-layer-height error (ZIERR) used in the second, error run of R-STILT.
 !!
 !! Wind errors are per particle and per internal level (m/s), AR(1) in the vertical with

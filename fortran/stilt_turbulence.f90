@@ -1,4 +1,4 @@
-!! Turbulence profiles of one model column (docs/physics.md §5): stability, mixed-layer
+!! Turbulence profiles of one model column (docs/physics.md sec. 5): stability, mixed-layer
 !! height, and the Hanna (KBLT = 5, as in STILT) sigma_w / T_L profiles with free-troposphere
 !! mixing above the mixed layer and horizontal variances proportional to the vertical one.
 !!
@@ -60,7 +60,7 @@ contains
 
     pure subroutine interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
         !! Turbulence profiles between two met times as the reference binary does it
-        !! (docs/physics.md §5.7):
+        !! (docs/physics.md sec. 5.7):
         !! zi = (1 - tf) zi1 + tf zi2, and level k takes (1 - tf) prof1(k1) + tf prof2(k2), where
         !! k_m is the level nearest to the height z_k zi_m / zi (the level at the same height
         !! relative to the mixed layer in met time m), not level k itself.
@@ -121,7 +121,7 @@ contains
     end subroutine time_levels
 
     pure function zicontrol_scale(n, scales, minutes) result(f)
-        !! ZICONTROL factor on zi for a met time (§5.2): scales(h + 1) with h the whole hours
+        !! ZICONTROL factor on zi for a met time (sec. 5.2): scales(h + 1) with h the whole hours
         !! between the met time and the simulation start, 1 beyond the list. A single negative
         !! entry is returned for every time (it means: use the met PBLH, see turb_options).
         integer(ip), intent(in) :: n            !! number of hourly factors (0: none)
@@ -140,12 +140,12 @@ contains
     end function zicontrol_scale
 
     pure function free_troposphere_k(nz, z, thv, u, v, k) result(kh)
-        !! Mixing-length eddy diffusivity above the mixed layer at level k (§5.4):
+        !! Mixing-length eddy diffusivity above the mixed layer at level k (sec. 5.4):
         !! K = l^2 |dV/dz| / phi_h(Ri), l = 1/(1/(kappa z) + 1/150), Ri in [0, 20],
         !! phi_h of Beljaars-Holtslag with z/L from Ri; K in [0.01, 200] m2/s. Differences
         !! are taken between level k and the level below (levels 1-2 at k = 1), and Ri is
         !! normalised by theta_v of the lower level: this reproduces the reference binary's sigma_w in the
-        !! free troposphere to print precision (docs/physics.md §5.4).
+        !! free troposphere to print precision (docs/physics.md sec. 5.4).
         integer(ip), intent(in) :: nz          !! number of internal levels
         real(dp), intent(in) :: z(nz)          !! heights above ground (m)
         real(dp), intent(in) :: thv(nz)        !! virtual potential temperature (K)
@@ -180,7 +180,7 @@ contains
     end function free_troposphere_k
 
     pure subroutine turbulence_profiles(nz, z, thv, u, v, st, z0, opts, sigw, tl, sigu, sigv)
-        !! Hanna (1982) profiles as in STILT (KBLT = 5) at each internal level (§5.3-§5.5): sigma_w
+        !! Hanna (1982) profiles as in STILT (KBLT = 5) at each internal level (sec. 5.3-sec. 5.5): sigma_w
         !! and T_L inside the mixed layer from u*, w*, L and zi; above zi T_L = 100 s and
         !! sigma_w = sqrt(K/T_L) from the free-troposphere diffusivity. Horizontal:
         !! sigma_u = sigma_v = sigma_w / sqrt(2) (isotropic, total variance sigma_w^2).
@@ -258,7 +258,7 @@ contains
 
         ! horizontal: isotropic with sigma_u^2 + sigma_v^2 = sigma_w^2 (the STILT/v1 relation;
         ! the binary's particle spreads give sigma_u = sigma_v = 0.7 sigma_w, not the
-        ! sigma_w^2 / TKER of HYSPLIT's own dispersion, docs/physics.md §5.5)
+        ! sigma_w^2 / TKER of HYSPLIT's own dispersion, docs/physics.md sec. 5.5)
         sigu = sigw * sqrt(0.5_dp)
         sigv = sigu
     end subroutine turbulence_profiles

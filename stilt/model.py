@@ -28,6 +28,7 @@ from stilt.executors import get_executor
 from stilt.executors.local import RunReport
 from stilt.ids import check_name, safe_path, simulation_id
 from stilt.index import SimulationIndex, claim_is_live, open_index
+from stilt.params import check_kmsl
 from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_receptors
 from stilt.simulation import SimulationPaths, collect_records, damaged_outputs, needed_work
 
@@ -254,6 +255,8 @@ class Model:
                               f"{RECEPTORS_NAME})")
         if not self.config.mets:
             raise ConfigError("config has no mets: add at least one named met source")
+        check_kmsl(self.config.params, (getattr(r, "altitude_ref", "agl") for r in recs),
+                   f"project {self.project}: a receptor's")
         out, seen = [], set()
         for met in self.config.mets:
             for rec in recs:

@@ -162,7 +162,8 @@ _LIST = [
     _p("k10m", 1, int, "use 10-m wind and 2-m temperature as the lowest level", "",
        choices=(0, 1)),
     _p("kmsl", 0, int, "release heights above sea level (1) or ground (0); stilt: the "
-       "receptor's altitude_ref", "", choices=(0, 1), used=False),
+       "receptor's altitude_ref, which a given kmsl must agree with", "", choices=(0, 1),
+       used=False),
     _p("kagl", 1, int, "output heights above ground", "", choices=(1,)),
     _p("idsp", 2, int, "particle dispersion scheme (stilt: always 2, STILT)", "",
        choices=(1, 2), used=False),
@@ -274,6 +275,38 @@ def _error_switch(out: Mapping[str, Any], given: Any) -> int:
                       f"{', '.join(ignored)}: leave winderrtf out (the parameters set switch "
                       f"the error run on, winderrtf={switch}, as in R-STILT and PYSTILT) or "
                       "remove them")
+
+
+def check_kmsl(params: Mapping[str, Any], altitude_refs: Any, what: str = "receptor") -> None:
+    """Refuse a given ``kmsl`` that contradicts the receptors' ``altitude_ref``.
+
+    stilt takes the height reference of each receptor (``altitude_ref``); ``kmsl`` is
+    HYSPLIT's one switch for it. As in PYSTILT, ``kmsl`` left out follows the receptors, and a
+    ``kmsl`` given (1: above sea level, 0: above ground) must agree with every receptor.
+
+    Parameters
+    ----------
+    params : mapping
+        The parameters as given (lower-case names); only ``kmsl`` is read.
+    altitude_refs : iterable of str
+        ``"agl"`` or ``"msl"`` of each receptor.
+    what : str, optional
+        How the error names the receptors.
+
+    Raises
+    ------
+    ConfigError
+        When ``kmsl`` is given and a receptor's reference differs.
+    """
+    if params.get("kmsl") is None:
+        return
+    want = "msl" if int(params["kmsl"]) == 1 else "agl"
+    other = sorted({str(ref) for ref in altitude_refs} - {want})
+    if other:
+        raise ConfigError(f"kmsl = {params['kmsl']} means release heights above "
+                          f"{'sea level' if want == 'msl' else 'ground'} (altitude_ref "
+                          f"{want!r}), but {what} altitude_ref is {other[0]!r}: set "
+                          f"altitude_ref on the receptors and leave kmsl out")
 
 
 def resolve_params(params: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import xarray as xr
 from stilt._checks import finite_float
 from stilt.errors import ConfigError, CoreError, MetError
 from stilt.met.roughness import DEFAULT_Z0, roughness_source
-from stilt.params import resolve_params
+from stilt.params import check_kmsl, resolve_params
 
 __all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", "COLUMN_ATTRS",
            "FOOT_UNITS", "receptor_attrs", "receptor_from_attrs"]
@@ -383,6 +383,7 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
 
     p = resolve_params(params, n_hours=n_hours, numpar=numpar)
     release = normalize_receptor(receptor)
+    check_kmsl({k.lower(): v for k, v in params.items()}, ["msl" if release.msl else "agl"])
     n_hours = float(p["n_hours"])
     numpar = int(p["numpar"])
     if n_hours == 0:

@@ -18,10 +18,11 @@ from conftest import REPO
 DOCS = REPO / "docs"
 #: where the physics reference is cited: code, tests, docs and benchmarks
 CITING = ("fortran", "stilt", "tests", "docs", "bench", "scripts", "examples")
-#: a section of docs/physics.md, as cited: "§4", "§4.2"
-SECTION = re.compile(r"§(\d+(?:\.\d+)?)")
+#: a section of docs/physics.md, as cited: "§4", "§4.2"; in Fortran "sec. 4.2" (f2py reads the
+#: wrapper sources with the locale's codec, ASCII on a bare machine, so they stay ASCII)
+SECTION = re.compile(r"(?:§|\bsec\. )(\d+(?:\.\d+)?)")
 #: a mention of physics.md in code, followed (across a comment line break) by its section
-CITED = re.compile(r"physics\.md\)?(?:\s|!|#|\*)*§")
+CITED = re.compile(r"physics\.md\)?(?:\s|!|#|\*)*(?:§|sec\. )")
 
 
 def _numbered_sections(page: Path) -> set[str]:
@@ -183,6 +184,14 @@ def test_physics_reference_is_numbered_and_every_cited_section_exists() -> None:
                     uncited.append(f"{name}: {text[m.start():m.start() + 30]!r}")
     assert not missing, f"sections cited but not headings of docs/physics.md: {missing}"
     assert not uncited, f"physics.md cited without a section number: {uncited}"
+
+
+def test_fortran_sources_are_ascii() -> None:
+    """f2py decodes the wrapper sources with the locale's codec (ASCII where LANG is unset, as
+    on a fresh CI machine): a non-ASCII byte in any Fortran file stops the build."""
+    bad = [f"{path.name}:{n}" for path in sorted((REPO / "fortran").glob("*.f90"))
+           for n, line in enumerate(path.read_bytes().splitlines(), 1) if not line.isascii()]
+    assert not bad, f"non-ASCII bytes in Fortran sources: {bad}"
 
 
 def test_physics_reference_is_self_contained() -> None:

@@ -343,6 +343,17 @@ def test_receptors_given_in_code_are_stored_for_the_command_line(tmp_path, monke
     assert report.ok and len(report.requested) == 7
 
 
+def test_kmsl_contradicting_the_receptors_is_refused_before_registering(tmp_path) -> None:
+    model = stilt.Model(tmp_path / "p", config=config(kmsl=1), receptors=receptors(2))
+    try:
+        with pytest.raises(ConfigError, match=r"kmsl = 1 .* a receptor's altitude_ref is 'agl'"):
+            model.register_pending()
+    finally:
+        model.close()
+    written = sorted(str(f.relative_to(tmp_path / "p")) for f in (tmp_path / "p").rglob("*"))
+    assert "receptors.csv" not in written and not [f for f in written if "index" in f], written
+
+
 def test_a_mistyped_project_is_an_error_and_is_not_created(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"project folder .*cse does not exist"):
         stilt.Model(tmp_path / "cse")

@@ -232,6 +232,21 @@ def test_multipoint_msl_receptor() -> None:
         run_trajectories(pts[0] | {"altitude": 1000.0}, met, n_hours=-1, numpar=2, nturb=1)
 
 
+def test_kmsl_given_must_agree_with_the_receptor_height_reference() -> None:
+    """kmsl is HYSPLIT's switch for what altitude_ref says per receptor: a contradiction is
+    refused (as PYSTILT does), an agreeing or absent kmsl runs."""
+    met = make_met(LATLON, 7, 0.0, 0.0, shgt=1200.0)
+    msl = RECEPTOR | {"altitude": 1300.0, "altitude_ref": "msl"}
+    with pytest.raises(ConfigError, match=r"kmsl = 1 .* altitude_ref is 'agl'"):
+        run_trajectories(RECEPTOR, met, n_hours=-1, numpar=2, seed=1, nturb=1, kmsl=1)
+    with pytest.raises(ConfigError, match=r"kmsl = 0 .* altitude_ref is 'msl'"):
+        run_trajectories(msl, met, n_hours=-1, numpar=2, seed=1, nturb=1, kmsl=0)
+    given = run_trajectories(msl, met, n_hours=-1, numpar=2, seed=1, nturb=1, kmsl=1)
+    left_out = run_trajectories(msl, met, n_hours=-1, numpar=2, seed=1, nturb=1)
+    np.testing.assert_array_equal(given.zagl.values, left_out.zagl.values)
+    np.testing.assert_allclose(given.zagl.isel(time=0).values, 100.0, atol=1e-3)
+
+
 def test_particles_leaving_the_grid_become_nan() -> None:
     met = make_met(LATLON, 7, 0.0, 40.0)
     rec = RECEPTOR | {"latitude": 36.0, "longitude": -105.0}
@@ -411,6 +426,12 @@ def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
     assert max(calls) == 7
     for name in whole.data_vars:
         np.testing.assert_array_equal(whole[name].values, chunked[name].values)
+    # one step per call: every step interpolates its start-of-step columns afresh instead of
+    # taking the previous step's end-of-step ones
+    monkeypatch.setattr(tr, "_OUT_BUDGET", tr.NDIAG * 12)
+    single = run_trajectories(rec, met, n_hours=-2, numpar=12, seed=2)
+    for name in whole.data_vars:
+        np.testing.assert_array_equal(whole[name].values, single[name].values)
     # 70 m/s for 2 h is 504 km, 5.54 deg of longitude at 35N, westward (backward run); less
     # for the particles that spend time below the first internal level
     assert -105.0 - 5.54 < float(whole.long.mean("indx")[-1]) < -105.0 - 4.5
