@@ -156,6 +156,18 @@ subroutine turbulence_interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2,
     call interpolate_in_time(nz, nv, z, tf, zi1, zi2, prof1, prof2, zi, prof)
 end subroutine turbulence_interpolate_in_time
 
+subroutine met_foot_density(n, dens, theta, rh, d)
+    !! The reference binary's foot density of one half step (stilt_met.foot_density).
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_met, only: foot_density
+    implicit none
+    integer(c_int), intent(in) :: n
+    real(c_double), intent(in) :: dens(n), theta(n), rh(n)
+    real(c_double), intent(out) :: d(n)
+    !f2py intent(hide), depend(dens) :: n = len(dens)
+    d = foot_density(dens, theta, rh)
+end subroutine met_foot_density
+
 !! ---- stilt_dispersion ---------------------------------------------------------------------
 subroutine dispersion_column_mass(n, zl, densd, hv, mass)
     !! Dry-air column mass below hv (kg/m2) on step-function levels (docs/physics.md sec. 7.2).

@@ -11,7 +11,7 @@ module stilt_met
     private
 
     public :: internal_grid, internal_sigma, column_heights, remap_column, remap_lnp_column
-    public :: vertical_weights, index_weights, bilinear_weights, remap_met
+    public :: vertical_weights, index_weights, bilinear_weights, remap_met, foot_density
 
     !! profile variables on internal levels
     integer(ip), parameter, public :: pv_u = 1      !! x (grid-relative) wind, m/s
@@ -24,7 +24,9 @@ module stilt_met
     integer(ip), parameter, public :: pv_rh = 8     !! relative humidity fraction (0 when absent)
     integer(ip), parameter, public :: pv_wms = 9    !! vertical velocity, m/s (positive upward)
     integer(ip), parameter, public :: pv_rhom = 10  !! moist-air density p / (Rd Tv), kg/m3
-    integer(ip), parameter, public :: nprof = 10
+    integer(ip), parameter, public :: pv_rhof1 = 11 !! foot density of the first half step, kg/m3
+    integer(ip), parameter, public :: pv_rhof2 = 12 !! foot density of the second half step, kg/m3
+    integer(ip), parameter, public :: nprof = 12
 
     !! surface variables (NaN where the file does not carry them)
     integer(ip), parameter, public :: sv_zg = 1     !! terrain height, m
@@ -58,6 +60,9 @@ module stilt_met
     real(dp), parameter :: z0_unset = 0.2_dp            !! z0 where the rghs slot is empty (ASCDATA.CFG default)
     real(dp), parameter :: ztop_height_data = 20000.0_dp !! top of the terrain-following height system (KSYS 3), m
     real(dp), parameter :: es_a = 21.4_dp, es_b = 5351.0_dp !! saturation vapour pressure exp(a - b/T), hPa
+    real(dp), parameter :: kappa_v5 = 0.286_dp          !! R/cp of the reference binary's potential temperature
+    real(dp), parameter :: p_ref = 1000.0_dp            !! potential-temperature reference pressure, hPa
+    real(dp), parameter :: t_ice = 273.15_dp            !! below it the foot's vapour pressure is over ice, K
     !! humidity codes of remap_met
     integer(ip), parameter, public :: humidity_none = 0, humidity_sphu = 1, humidity_relh = 2
 
@@ -294,7 +299,7 @@ contains
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
         real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rho, zg, prss, t0, u0, v0, e, &
-            zw, qk, z0n, fw
+            zw, qk, z0n, fw, rhk
         status = status_ok
         do j = 1, ny
             do i = 1, nx
@@ -388,9 +393,38 @@ contains
                         / (rd_v5 * prof(pv_t, k, i, j))
                     prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j) * (1.0_dp + 0.61_dp * qk))
+                    rhk = prof(pv_rh, k, i, j)
+                    if (humidity == humidity_sphu) rhk = qk * prof(pv_p, k, i, j) &
+                        / (0.622_dp * exp(es_a - es_b / prof(pv_t, k, i, j)))
+                    ! the binary's two half steps (docs/validation.md, Met families): moist
+                    ! density with theta, then the dry density with T taken for theta
+                    prof(pv_rhof1, k, i, j) = foot_density(prof(pv_rhom, k, i, j), &
+                        prof(pv_t, k, i, j) * (p_ref / prof(pv_p, k, i, j))**kappa_v5, rhk)
+                    prof(pv_rhof2, k, i, j) = foot_density(prof(pv_rho, k, i, j), &
+                        prof(pv_t, k, i, j), rhk)
                 end do
             end do
         end do
     end subroutine remap_met
+
+    elemental function foot_density(dens, theta, rh) result(d)
+        !! Dry-air density of the reference binary's foot column mass (docs/validation.md, Met
+        !! families): pressure recovered from dens and theta as if theta were the potential
+        !! temperature, T from it, e = rh es(T) (Tetens over water at or above 273.15 K, over
+        !! ice below), then dens (1 - r) with the mixing ratio r = 0.622 e / (p - e).
+        real(dp), intent(in) :: dens   !! density the binary starts from, kg/m3
+        real(dp), intent(in) :: theta  !! temperature it takes for the potential temperature, K
+        real(dp), intent(in) :: rh     !! relative humidity fraction
+        real(dp) :: d, p, t, es, e
+        p = (dens * theta * rd_v5 / 100.0_dp * p_ref**(-kappa_v5))**(1.0_dp / (1.0_dp - kappa_v5))
+        t = theta * (p / p_ref)**kappa_v5
+        if (t >= t_ice) then
+            es = 6.1078_dp * exp(17.29694_dp * (t - 273.16_dp) / (t - 35.86_dp))
+        else
+            es = exp(23.33086_dp - 6111.72784_dp / t + 0.15215_dp * log(t))
+        end if
+        e = rh * es
+        d = dens * (1.0_dp - 0.622_dp * e / (p - e))
+    end function foot_density
 
 end module stilt_met

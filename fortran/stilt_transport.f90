@@ -16,7 +16,8 @@ module stilt_transport
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
     use stilt_kinds, only: dp, ip, status_ok, sgl => sp, sec_per_min, min_per_hour
     use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
-        pv_rhom, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, sv_rain, sv_crai, sv_solw, &
+        pv_rhom, pv_rhof1, pv_rhof2, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, &
+        sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
         vertical_weights, index_weights, bilinear_weights
     use stilt_random, only: rng_state_size
@@ -252,22 +253,23 @@ contains
     end subroutine ensure_node
 
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
-            zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densd, ug, vg, zi, gx, gy)
+            zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densf, ug, vg, zi, gx, gy)
         !! Columns a particle at window position (x, y) needs from one moment (time fraction
         !! tf): turbulence profiles and zi of the nearest met node, between the two met times
         !! along height relative to the mixed layer (stilt_turbulence.interpolate_in_time, as
         !! the reference binary), mean wind (grid units per minute) and densities
-        !! interpolated bilinearly.
+        !! interpolated bilinearly; densf(:, h) the foot density of half step h (pv_rhof1/2).
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zlev(w%nl)   !! nominal internal level heights (1 - zsg) z_top (m)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         real(dp), intent(in) :: x, y, tf
-        real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, densd, ug, vg
+        real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, ug, vg
+        real(dp), intent(out) :: densf(w%nl, 2)
         real(dp), intent(out) :: zi, gx, gy
         integer(ip) :: ii(4), jj(4), c, ni, nj, k, k1(w%nl), k2(w%nl)
-        real(dp) :: ww(4), a1(4), a2(4), d, dd, u, v, tf1
+        real(dp) :: ww(4), a1(4), a2(4), d, dd, df, u, v, tf1
         call corners(w, x, y, ii, jj, ww)
         ni = min(max(nint(x), 1), w%nx)
         nj = min(max(nint(y), 1), w%ny)
@@ -287,18 +289,20 @@ contains
             tl(k) = tf1 * turb1(tv_tl, k1(k), ni, nj) + tf * turb2(tv_tl, k2(k), ni, nj)
             sigu(k) = tf1 * turb1(tv_sigu, k1(k), ni, nj) + tf * turb2(tv_sigu, k2(k), ni, nj)
             sigv(k) = tf1 * turb1(tv_sigv, k1(k), ni, nj) + tf * turb2(tv_sigv, k2(k), ni, nj)
-            d = 0.0_dp; dd = 0.0_dp; u = 0.0_dp; v = 0.0_dp
+            d = 0.0_dp; dd = 0.0_dp; df = 0.0_dp; u = 0.0_dp; v = 0.0_dp
             do c = 1, 4
                 d = d + a1(c) * prof1(pv_rhom, k, ii(c), jj(c))
-                dd = dd + a1(c) * prof1(pv_rho, k, ii(c), jj(c))
+                dd = dd + a1(c) * prof1(pv_rhof1, k, ii(c), jj(c))
+                df = df + a1(c) * prof1(pv_rhof2, k, ii(c), jj(c))
                 u = u + a1(c) * prof1(pv_u, k, ii(c), jj(c))
                 v = v + a1(c) * prof1(pv_v, k, ii(c), jj(c))
                 d = d + a2(c) * prof2(pv_rhom, k, ii(c), jj(c))
-                dd = dd + a2(c) * prof2(pv_rho, k, ii(c), jj(c))
+                dd = dd + a2(c) * prof2(pv_rhof1, k, ii(c), jj(c))
+                df = df + a2(c) * prof2(pv_rhof2, k, ii(c), jj(c))
                 u = u + a2(c) * prof2(pv_u, k, ii(c), jj(c))
                 v = v + a2(c) * prof2(pv_v, k, ii(c), jj(c))
             end do
-            dens(k) = d; densd(k) = dd
+            dens(k) = d; densf(k, 1) = dd; densf(k, 2) = df
             ug(k) = u * sec_per_min / gx
             vg(k) = v * sec_per_min / gy
         end do
@@ -397,6 +401,7 @@ contains
         real(dp) :: dist, fscale, xa, ya, ds, tf_end, gx_end, gy_end
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
         real(dp), dimension(w%nl) :: ug_end, vg_end  !! end-of-step winds before the errors
+        real(dp) :: densf(w%nl, 2), densf_end(w%nl)  !! foot densities (first half at the end)
         logical :: reuse
         real(dp) :: zlev(w%nl)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
@@ -413,7 +418,7 @@ contains
         !$omp private(p, n, nsub, m, st, dst, ni, nj, c, ta, tb, tfa, tfb, v1, v2, xp, yp, sp, &
         !$omp h, x0, y0, zi, gx, gy, zg, zg2, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
         !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg, reuse, tf_end, &
-        !$omp gx_end, gy_end, ug_end, vg_end) &
+        !$omp gx_end, gy_end, ug_end, vg_end, densf, densf_end) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
             if (pstat(p) /= ps_alive) cycle
@@ -481,17 +486,20 @@ contains
                 if (reuse) then
                     sigw(:, 1) = sigw(:, 2); tl(:, 1) = tl(:, 2); sigu(:, 1) = sigu(:, 2)
                     sigv(:, 1) = sigv(:, 2); dens(:, 1) = dens(:, 2)
-                    densd(:, 1) = densd(:, 2); ug(:, 1) = ug_end; vg(:, 1) = vg_end
+                    densd(:, 1) = densf_end; ug(:, 1) = ug_end; vg(:, 1) = vg_end
                     zia = zib; gx = gx_end; gy = gy_end
                 else
                     call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
                         zlev, xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), &
-                        sigu(:, 1), sigv(:, 1), dens(:, 1), densd(:, 1), ug(:, 1), vg(:, 1), &
+                        sigu(:, 1), sigv(:, 1), dens(:, 1), densf, ug(:, 1), vg(:, 1), &
                         zia, gx, gy)
+                    densd(:, 1) = densf(:, 1)
                 end if
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
                     xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), &
-                    dens(:, 2), densd(:, 2), ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                    dens(:, 2), densf, ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                ! the first half step takes the first foot density, the second the second
+                densd(:, 2) = densf(:, 2); densf_end = densf(:, 1)
                 tf_end = tfb; gx_end = g2x; gy_end = g2y
                 ug_end = ug(:, 2); vg_end = vg(:, 2)
                 zi = [zia, zib]
