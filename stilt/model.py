@@ -180,9 +180,14 @@ class Model:
 
     @property
     def index(self) -> SimulationIndex:
-        """The output index (opened on first use; a corrupt file is rebuilt from disk)."""
+        """The output index (opened on first use; a corrupt file is rebuilt from disk).
+
+        Without an output folder nothing was ever registered here (a receptors.csv alone is
+        not a registration: ``stilt serve`` must wait for one), so a new index starts empty.
+        """
         if self._index is None:
-            self._index = open_index(self.index_path, rebuild_from=self.records_on_disk)
+            rebuild = self.records_on_disk if self.output.is_dir() else list
+            self._index = open_index(self.index_path, rebuild_from=rebuild)
         return self._index
 
     def _index_to_register(self) -> SimulationIndex:
