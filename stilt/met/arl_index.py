@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from stilt.errors import MetError
+from stilt.met.cache import file_key
 from stilt.met.arl_format import (
     FIXED_HEADER_LEN,
     GRID_PARAMETERS,
@@ -357,10 +358,10 @@ def arl_inventory(path: PathLike) -> ArlInventory:
     """
     p = Path(path)
     try:
-        st = os.stat(p)
+        stamp = file_key(p)[1:]  # inode, times, size: the met cache's identity of the file
     except OSError as exc:
         raise MetError(f"cannot open ARL file {p}: {exc.strerror or exc}") from None
-    return cached_inventory(str(p), (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size))
+    return cached_inventory(str(p), stamp)
 
 
 @functools.lru_cache(maxsize=128)
