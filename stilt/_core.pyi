@@ -263,6 +263,11 @@ def turbulence_interpolate_in_time(
     prof2: npt.ArrayLike,
 ) -> tuple[float, npt.NDArray[np.float64]]: ...  # zi, profiles (nz, nv)
 
+# ---- stilt_met ----
+def met_foot_density(
+    dens: npt.ArrayLike, theta: npt.ArrayLike, rh: npt.ArrayLike
+) -> npt.NDArray[np.float64]: ...  # foot density of one half step, kg/m3
+
 # ---- stilt_dispersion ----
 def dispersion_column_mass(
     zl: npt.ArrayLike, densd: npt.ArrayLike, hv: float
