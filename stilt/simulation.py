@@ -364,6 +364,8 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
         with _Alarm(timeout):
             need_traj, feet = needed_work(paths, config, met)
             if not need_traj and not feet:
+                if _storage_owed(paths, config):  # killed between the footprints and this step
+                    _store_trajectories(paths, config, record, {})
                 _log(paths, "already complete with this configuration: nothing to do")
             else:
                 _log(paths, f"start attempt {attempt} on {record['host']} pid {os.getpid()}: "
@@ -498,6 +500,14 @@ def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: Mo
         result["footprints_run"].append(name)
         _log(paths, f"footprint {name}: written")
     return particles
+
+
+def _storage_owed(paths: SimulationPaths, config: ModelConfig) -> bool:
+    """Whether the ``trajectories`` setting still owes its thinning or dropping: a run killed
+    after its last footprint, or after recording ``dropped`` but before the files went."""
+    if config.trajectories == "drop":
+        return any(p.is_file() for p in trajectory_files(paths, config))
+    return config.trajectories == "thin" and stored_trajectories(paths, config) == "full"
 
 
 def _store_trajectories(paths: SimulationPaths, config: ModelConfig, record: dict[str, Any],

@@ -222,6 +222,36 @@ def test_the_crash_windows_of_thinning_and_dropping(tmp_path, science) -> None:
         model.close()
 
 
+@pytest.mark.parametrize("setting", ["drop", "thin"])
+def test_a_rerun_finishes_the_thinning_or_dropping_a_kill_left_owed(
+        tmp_path, science, setting: str) -> None:
+    """Killed after the last footprint (or after recording ``dropped``) but before the files
+    were thinned or removed: the rerun, with nothing else to do, finishes that step alone."""
+    model, log = _project(tmp_path, n=1)
+    try:
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        cfg = model.config.with_overrides(trajectories=setting)
+        if setting == "drop":
+            write_status(paths, dict(read_status(paths), trajectories="dropped"))
+        assert needed_work(paths, cfg, "synth") == (False, [])
+        (plan,) = model.plan()
+        out = sim.run_simulation(model.output, model.project, sim_id, "synth", plan["receptor"],
+                                 cfg)
+        assert out["state"] == "complete" and _runs(log) == 1  # no transport again
+        status = read_status(paths)
+        if setting == "drop":
+            assert not paths.trajectory.exists() and status["trajectories"] == "dropped"
+        else:
+            with xr.open_dataset(paths.trajectory) as ds:
+                assert ds.attrs["thinned_minutes"] == cfg.thin_minutes
+            assert status["trajectories"] == "thinned"
+        assert paths.footprint("default").is_file()
+    finally:
+        model.close()
+
+
 def test_old_uncompressed_trajectories_still_serve_a_new_footprint(tmp_path, science) -> None:
     model, log = _project(tmp_path, n=1)
     try:
