@@ -286,7 +286,9 @@ contains
         !! binary), and so is the density that converts WWND to m/s. With RELH
         !! (humidity_relh) the relative humidity is what is interpolated to the internal
         !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
-        !! printed dens under a ground warmer than the first data level, docs/met.md).
+        !! printed dens under a ground warmer than the first data level, docs/met.md). On
+        !! height levels (KSYS 3) the pressure is linear in p below the data top, elsewhere
+        !! linear in ln p.
         !! status: 0, or status_not_finite if a required input is NaN.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
@@ -361,6 +363,12 @@ contains
                 call remap_column(nd, zd, vwnd(i, j, :), v0, nl, zi, prof(pv_v, :, i, j), zw)
                 call remap_column(nd, zd, temp(i, j, :), t0, nl, zi, prof(pv_t, :, i, j))
                 call remap_lnp_column(nd, zd, pd, prss, nl, zi, prof(pv_p, :, i, j))
+                if (ksys == ksys_terrain) then
+                    ! height levels: pressure linear in p below the data top, as the
+                    ! binary's mlht requires (docs/physics.md sec. 3.2)
+                    call remap_column(nd, zd, pd, prss, nl, zi, f)
+                    where (zi <= zd(nd)) prof(pv_p, :, i, j) = f
+                end if
                 call remap_column(nd, zd, qz, qz(1), nl, zi, prof(pv_q, :, i, j))
                 call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, prof(pv_rh, :, i, j))
                 if (humidity == humidity_relh) then

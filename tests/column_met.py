@@ -99,6 +99,12 @@ CASES: dict[str, Case] = {
                         ("PRES", "TEMP", "UWND", "VWND", "DZDT", "SPHU"), 45.0, 10.0,
                         time="2023-07-15T14:00", ps=950.0, zg=500.0,
                         extra={"USTR": 0.3, "SHTF": 150.0}),
+    # the same with an HGTS record after PRES: the binary reads it into the level pressure
+    # (docs/physics.md §2.4), so its mixed layer collapses to KMIX0
+    "height_hgts": Case(3, ("PRSS", "SHGT", "T02M", "U10M", "V10M", "USTR", "SHTF", "PBLH"),
+                        ("PRES", "TEMP", "UWND", "VWND", "DZDT", "SPHU", "HGTS"), 45.0, 10.0,
+                        time="2023-07-15T14:00", ps=950.0, zg=500.0,
+                        extra={"USTR": 0.3, "SHTF": 150.0}),
     # WRF through arw2arl: WRF-hybrid levels with PRES, USTR/TSTR, DZDT
     "wrf_hybrid": Case(5, ("PRSS", "SHGT", "T02M", "U10M", "V10M", "USTR", "TSTR", "SHTF",
                            "LHTF", "PBLH"),
