@@ -41,13 +41,8 @@ TURB_HALF_UNIT = {"sigw": 5e-4}
 #: to 1e-4 since the foot uses the binary's two half-step densities, stilt_met.foot_density)
 FOOT_TOL = 0.0005
 #: findings still open (measured bounds, docs/validation.md "Met families"; keys ``turb_*``
-#: are the turbulence-run columns): on SPHU files the binary's printed dens is 0.1 % below
-#: ours
-OPEN = {
-    "sigma_ngm": {"dens": 0.0015, "turb_dens": 0.0015},
-    "height_pres": {"dens": 0.0015, "turb_dens": 0.0015},
-    "height_hgts": {"dens": 0.0015, "turb_dens": 0.0015},
-}
+#: are the turbulence-run columns): none
+OPEN: dict[str, dict[str, float]] = {}
 
 
 def _binary(name: str) -> xr.Dataset:
