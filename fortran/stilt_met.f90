@@ -189,18 +189,25 @@ contains
 
     pure subroutine remap_lnp_column(nd, zd, pd, p0, nl, zi, po)
         !! Pressure on the internal levels: linear in ln p against height, hydrostatic
-        !! extrapolation above the data top with the scale height of the top layer.
+        !! extrapolation above the data top with the scale height of the top layer. The data
+        !! top is the highest data level: heights that fall again above it (a pressure field
+        !! that grows upward, docs/physics.md sec. 2.4) are skipped, as the binary does.
         integer(ip), intent(in) :: nd, nl
         real(dp), intent(in) :: zd(nd), pd(nd), p0, zi(nl)
         real(dp), intent(out) :: po(nl)
-        real(dp) :: lnp(nd), lno(nl), hs
-        integer(ip) :: k
+        real(dp) :: lnp(nd), lno(nl), hs, zlo, plo
+        integer(ip) :: k, kt
         lnp = log(max(pd, 1.0e-6_dp))
         call remap_column(nd, zd, lnp, log(p0), nl, zi, lno)
         if (nd >= 2) then
-            hs = (zd(nd) - zd(nd - 1)) / max(lnp(nd - 1) - lnp(nd), 1.0e-9_dp)
+            kt = maxloc(zd, 1)
+            zlo = 0.0_dp; plo = log(p0)
+            if (kt >= 2) then
+                zlo = zd(kt - 1); plo = lnp(kt - 1)
+            end if
+            hs = (zd(kt) - zlo) / max(plo - lnp(kt), 1.0e-9_dp)
             do k = 1, nl
-                if (zi(k) > zd(nd)) lno(k) = lnp(nd) - (zi(k) - zd(nd)) / hs
+                if (zi(k) > zd(kt)) lno(k) = lnp(kt) - (zi(k) - zd(kt)) / hs
             end do
         end if
         po = exp(lno)

@@ -93,7 +93,7 @@ def pressure_field(variables: Sequence[str], ksys: int) -> str | None:
         ``"PRES"``, ``"HGTS"`` or None (no pressure data: hydrostatic from the levels).
     """
     names = [v for v in variables if v in ("PRES", "HGTS")]
-    if ksys == 3:
+    if ksys == 3 or (ksys == 1 and "PRES" in names):
         return names[-1] if names else None
     return "PRES" if "PRES" in names else None
 
