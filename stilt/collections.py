@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from stilt.errors import ConfigError
 from stilt.simulation import SimulationPaths
+from stilt.states import STATES, State
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -31,7 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Simulation", "SimulationCollection", "TrajectoryCollection",
            "FootprintCollection", "FootprintCollections", "UnknownFootprintError"]
 
-_STATES = ("pending", "running", "complete", "failed")
 _C = TypeVar("_C", bound="_Collection")
 
 
@@ -128,10 +128,10 @@ class _Query:
         states = None
         if state is not None:
             states = frozenset([state] if isinstance(state, str) else state)
-            bad = sorted(states - set(_STATES))
+            bad = sorted(states - set(STATES))
             if bad:
                 raise ConfigError(f"state {', '.join(map(repr, bad))}: expected one of "
-                                  f"{', '.join(_STATES)}")
+                                  f"{', '.join(STATES)}")
         met_set = None
         if mets is not None:
             met_set = frozenset([mets] if isinstance(mets, str) else mets)
@@ -256,16 +256,16 @@ class SimulationCollection(_Collection):
 
     def incomplete(self, **filters: Any) -> list[str]:
         """Registered ids not complete (pending, running or failed)."""
-        return self.select(state=("pending", "running", "failed")).ids(**filters)
+        return self.select(state=(State.PENDING, State.RUNNING, State.FAILED)).ids(**filters)
 
     def failed(self, **filters: Any) -> list[str]:
         """Registered ids that failed."""
-        return self.select(state="failed").ids(**filters)
+        return self.select(state=State.FAILED).ids(**filters)
 
     def missing(self, **filters: Any) -> list[str]:
         """Ids still without their outputs: the model's receptors x mets not registered yet
         and the registered simulations not complete (filters as for :meth:`select`)."""
-        complete = {r["sim_id"] for r in self._model.index.rows("complete")}
+        complete = {r["sim_id"] for r in self._model.index.rows(State.COMPLETE)}
         return [sim_id for sim_id in self._planned(**filters) if sim_id not in complete]
 
     def status(self, sim_id: str) -> dict[str, Any]:
@@ -277,7 +277,7 @@ class SimulationCollection(_Collection):
 
     def counts(self, scene_id: str | None = None, **filters: Any) -> dict[str, int]:
         """Number of simulations in each state (every state, zero when none)."""
-        out = dict.fromkeys(_STATES, 0)
+        out = dict.fromkeys(STATES, 0)
         for row in self._rows(scene_id=scene_id, **filters):
             out[row["state"]] += 1
         return out
@@ -478,7 +478,7 @@ class FootprintCollection(_OutputCollection):
             raise ConfigError(f"footprint {self.name!r} is not configured (no footprints are "
                               "configured)")
         suffix = f"_{check_name(self.name, 'footprint name')}_foot.nc"
-        rows = [r for r in self._rows(state="complete", **filters)
+        rows = [r for r in self._rows(state=State.COMPLETE, **filters)
                 if r["sim_id"] + suffix in r["outputs"]]
         if not rows:
             raise ConfigError(f"footprint {self.name!r}: no complete simulation has it yet"

@@ -42,12 +42,12 @@ from stilt._io import publish
 from stilt._paths import inside
 from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
+from stilt.states import STATES, State
 
 __all__ = ["SimulationIndex", "IndexError_", "IndexMissing", "STATES", "RETRYABLE_REASONS",
            "pid_alive", "open_index", "rebuild_index", "live_claims", "claim_is_live",
            "pack_receptor", "unpack_receptor", "REGISTER_CHUNK"]
 
-STATES = ("pending", "running", "complete", "failed")
 #: failure reasons that put a simulation back to pending while attempts remain
 RETRYABLE_REASONS = ("WORKER_DIED", "LEASE_EXPIRED", "INTERRUPTED")
 _NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "cifs", "smbfs", "smb3", "fuse.sshfs",
@@ -542,8 +542,8 @@ class SimulationIndex:
                               (sim_id, *args)).fetchone()
             if row is None:
                 return None
-            state = ("pending" if reason in RETRYABLE_REASONS and row[0] < max_attempts
-                     else "failed")
+            state = (State.PENDING if reason in RETRYABLE_REASONS and row[0] < max_attempts
+                     else State.FAILED)
             con.execute(
                 "UPDATE simulations SET state = ?, reason = ?, message = ?, finished_at = ?, "
                 "duration = ?, owner = NULL, lease_expires = NULL WHERE sim_id = ?",
@@ -633,7 +633,7 @@ class SimulationIndex:
     def failures(self, scene_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Failed rows grouped by reason class."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for row in self.rows("failed", scene_id):
+        for row in self.rows(State.FAILED, scene_id):
             out.setdefault(row["reason"] or "UNKNOWN", []).append(row)
         return out
 
@@ -661,9 +661,9 @@ class SimulationIndex:
 
 def _rebuild_item(rec: Mapping[str, Any]) -> tuple[Any, ...]:
     """The row values of one status record (running stored as pending)."""
-    state = rec.get("state", "pending")
-    if state not in STATES or state == "running":
-        state = "pending"
+    state = rec.get("state", State.PENDING)
+    if state not in STATES or state == State.RUNNING:
+        state = State.PENDING
     outputs = rec.get("outputs")
     return (rec["sim_id"], rec["met"], pack_receptor(rec["receptor"]), rec.get("scene_id"),
             rec.get("transport_hash"), state, rec.get("reason"), rec.get("message"),
@@ -748,7 +748,7 @@ def open_index(path: str | Path, rebuild_from: Any = None,
             return index
         records = list(rebuild_from())
         n = index.rebuild(records, replace=False)  # another process may be filling it too
-        if any(r.get("state", "pending") != "pending" for r in records):  # not a new project
+        if any(r.get("state", State.PENDING) != State.PENDING for r in records):  # not a new project
             notify(f"no index at {path} (missing or empty): rebuilt it with {n} simulation(s) "
                    "from disk")
         return index
@@ -768,7 +768,7 @@ def live_claims(path: str | Path, now: float | None = None) -> list[dict[str, An
     except IndexError_:
         return None
     try:
-        rows = index.rows("running")
+        rows = index.rows(State.RUNNING)
     except sqlite3.Error:
         return None
     finally:

@@ -25,12 +25,13 @@ from stilt.collections import FootprintCollections, SimulationCollection, Trajec
 from stilt.config import ModelConfig, config_differences, load_config, save_config
 from stilt.errors import ConfigError
 from stilt.executors import get_executor
-from stilt.executors.local import RunReport
+from stilt.executors.base import RunReport
 from stilt.ids import check_name, safe_path, simulation_id
 from stilt.index import SimulationIndex, claim_is_live, open_index
 from stilt.params import check_kmsl
 from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_receptors
 from stilt.simulation import SimulationPaths, collect_records, damaged_outputs, needed_work
+from stilt.states import State
 
 __all__ = ["Model", "ProjectStatus"]
 
@@ -355,22 +356,22 @@ class Model:
         done, failed = set(), set()
         to_complete, to_reset, to_retry = [], [], []
         for sim_id in sorted(s for s in folders | states.keys() if s in wanted):
-            state = states.get(sim_id, "pending")
-            if state == "running":
+            state = states.get(sim_id, State.PENDING)
+            if state == State.RUNNING:
                 continue
             if sim_id in folders and skip and self._done_on_disk(sim_id, state):
                 done.add(sim_id)
-                if state != "complete":
+                if state != State.COMPLETE:
                     to_complete.append(sim_id)
-            elif state == "failed" and not retry_failed:
+            elif state == State.FAILED and not retry_failed:
                 failed.add(sim_id)
-            elif state != "pending":
-                (to_retry if state == "failed" else to_reset).append(sim_id)
-            if not skip and state == "complete":
+            elif state != State.PENDING:
+                (to_retry if state == State.FAILED else to_reset).append(sim_id)
+            if not skip and state == State.COMPLETE:
                 to_reset.append(sim_id)
         self.index.mark_complete(to_complete)
-        self.index.reset(to_reset, ("pending", "complete"))
-        self.index.reset(to_retry, ("failed",), attempts=True)
+        self.index.reset(to_reset, (State.PENDING, State.COMPLETE))
+        self.index.reset(to_retry, (State.FAILED,), attempts=True)
         settled = done | failed
         return {"complete": [s for s in sim_ids if s in done] if done else [],
                 "todo": [s for s in sim_ids if s not in settled] if settled else list(sim_ids),
@@ -391,7 +392,7 @@ class Model:
         found damaged is said to be pending again)."""
         paths = SimulationPaths.of(self.output, sim_id)
         need_traj, feet = needed_work(paths, self.config, sim_id.split("_", 1)[0])
-        if state == "complete" and (need_traj or feet):
+        if state == State.COMPLETE and (need_traj or feet):
             damaged = damaged_outputs(paths, self.config)
             if damaged:  # complete no more: say so, it is run again
                 notice(f"{sim_id}: {'; '.join(damaged)}: pending again, to be recomputed")
@@ -526,12 +527,10 @@ class Model:
             ex = type(ex)(**{**ex.to_dict(), **changes})
         if force and sim_ids:
             self._clear_for_force(sim_ids)
-        execute = get_executor(ex.backend)
-        more: dict[str, Any] = {}
-        if ex.backend == "slurm":
-            more = {"wait": wait, "slurm": ex.slurm}
-        return execute(self, sim_ids=sim_ids, scene_id=scene_id, n_workers=ex.n_workers,
-                       timeout=ex.timeout, follow=follow, poll=poll, progress=progress, **more)
+        executor = get_executor(ex.backend, slurm=ex.slurm, wait=wait)
+        return executor.execute(self, sim_ids, scene_id=scene_id, n_workers=ex.n_workers,
+                                timeout=ex.timeout, follow=follow, poll=poll,
+                                progress=progress)
 
     def _fold_slurm(self) -> dict[str, Any]:
         """Fold the status records and terminal states of submitted Slurm arrays into the
@@ -552,7 +551,7 @@ class Model:
                 continue
             paths = SimulationPaths.of(self.output, sim_id)
             status = read_status(paths)
-            if status is not None and self.index.get(sim_id)["state"] == "pending":
+            if status is not None and self.index.get(sim_id)["state"] == State.PENDING:
                 status.update(transport_hash=None, footprints={})
                 write_status(paths, status)
 
@@ -591,9 +590,9 @@ class Model:
                 notes.append("read-only output folder: Slurm status records not folded in")
         failures = self.index.failures(scene_id)
         counts = self.index.counts(scene_id)
-        stale = tuple(r["sim_id"] for r in self.index.rows("running", scene_id)
+        stale = tuple(r["sim_id"] for r in self.index.rows(State.RUNNING, scene_id)
                       if not claim_is_live(r))  # its process is gone: not running
-        counts["running"] -= len(stale)
+        counts[State.RUNNING] -= len(stale)
         return ProjectStatus(
             counts=counts, stale=stale,
             failures={reason: tuple(r["sim_id"] for r in rows)
@@ -646,22 +645,22 @@ class ProjectStatus:
     @property
     def completed(self) -> int:
         """Number complete (PYSTILT's name)."""
-        return self.counts.get("complete", 0)
+        return self.counts.get(State.COMPLETE, 0)
 
     @property
     def pending(self) -> int:
         """Number pending."""
-        return self.counts.get("pending", 0)
+        return self.counts.get(State.PENDING, 0)
 
     @property
     def running(self) -> int:
         """Number running."""
-        return self.counts.get("running", 0)
+        return self.counts.get(State.RUNNING, 0)
 
     @property
     def failed(self) -> int:
         """Number failed."""
-        return self.counts.get("failed", 0)
+        return self.counts.get(State.FAILED, 0)
 
     def __str__(self) -> str:
         lines = [f"({note})" for note in self.notes]

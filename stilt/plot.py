@@ -16,6 +16,7 @@ import numpy as np
 
 from stilt._verify import OutputError, notice
 from stilt.errors import ConfigError, MissingDependencyError
+from stilt.states import State
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -236,7 +237,7 @@ def mean_footprint(model: Model, name: str | None = None) -> xr.Dataset:
     name = _footprint_name(model, name)
     collection = model.footprints[name]
     fields, receptors = [], []
-    for sim_id in model.simulations.ids("complete"):
+    for sim_id in model.simulations.ids(State.COMPLETE):
         try:
             ds = collection.load(sim_id)
         except ConfigError:

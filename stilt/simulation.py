@@ -55,6 +55,7 @@ from stilt.config import ModelConfig
 from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
 from stilt.ids import check_name, safe_path
 from stilt.receptors import Receptor, receptor_from_dict
+from stilt.states import State
 
 __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
            "write_status", "collect_records", "cleanup_temp",
@@ -355,7 +356,7 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
         "transport_hash": status.get("transport_hash"),
         "trajectories": status.get("trajectories"),
         "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
-        "pid": os.getpid(), "started_at": t0, "state": "running",
+        "pid": os.getpid(), "started_at": t0, "state": State.RUNNING,
         "stilt_version": _version(),
     }
     result: dict[str, Any] = {"sim_id": sim_id, "ran_transport": False, "footprints_run": [],
@@ -382,14 +383,14 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
         reason = classify_failure(exc)
         message = f"{type(exc).__name__}: {exc}"
         _log(paths, f"failed ({reason}): {message}\n{traceback.format_exc()}")
-        record.update(state="failed", reason=reason, message=message)
+        record.update(state=State.FAILED, reason=reason, message=message)
     else:
-        record.update(state="complete", reason=None, message=None)
+        record.update(state=State.COMPLETE, reason=None, message=None)
     record["finished_at"] = time.time()
     record["duration"] = record["finished_at"] - t0
     record["outputs"] = _outputs(paths, config)
     write_status(paths, record)
-    if record["state"] == "complete":
+    if record["state"] == State.COMPLETE:
         _log(paths, f"complete in {record['duration']:.2f} s")
     result.update(state=record["state"], reason=record.get("reason"),
                   message=record.get("message"), outputs=record["outputs"],
@@ -615,18 +616,18 @@ def collect_records(root: str | Path,
         present = set(rec.get("outputs") or [])
         if rec.get("trajectories") != "dropped":
             present.add(paths.trajectory.name)
-        if rec.get("state") == "complete" and not all(
+        if rec.get("state") == State.COMPLETE and not all(
                 (paths.folder / name).is_file() for name in present):
-            rec["state"] = "pending"
-        if rec.get("state") == "complete":
+            rec["state"] = State.PENDING
+        if rec.get("state") == State.COMPLETE:
             bad = [f"{name} {problem}" for name in sorted(present)
                    if (problem := output_problem(paths.folder / name, "footprint" if
                                                  name.endswith("_foot.nc") else "trajectory"))]
             if bad:
-                rec.update(state="pending", message="; ".join(bad))
+                rec.update(state=State.PENDING, message="; ".join(bad))
                 if problems is not None:
                     problems.append(f"pending again {paths.sim_id}: {'; '.join(bad)}")
-        if rec.get("state") == "running":
-            rec["state"] = "pending"
+        if rec.get("state") == State.RUNNING:
+            rec["state"] = State.PENDING
         out.append(rec)
     return out
