@@ -52,7 +52,7 @@ from typing import Any
 from stilt._io import atomic_path, is_temp_name, temp_path, write_atomic
 from stilt._verify import check_output, output_problem, writing
 from stilt.config import ModelConfig
-from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
+from stilt.errors import ConfigError, StiltError
 from stilt.ids import check_name, safe_path
 from stilt.receptors import Receptor, receptor_from_dict
 from stilt.states import State
@@ -80,7 +80,9 @@ def _science(name: str) -> Any:
 
 
 class SimulationTimeout(Exception):
-    """A simulation ran longer than ``execution.timeout``."""
+    """A simulation ran longer than ``execution.timeout``. Failure class ``TIMEOUT``."""
+
+    failure = "TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -220,23 +222,11 @@ def damaged_outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
 
 
 def classify_failure(exc: BaseException) -> str:
-    """Reason class of a failure: CONFIG, MET_COVERAGE, MET_MISSING, MET, CORE, TIMEOUT,
-    OUT_OF_MEMORY, IO or ERROR."""
-    if isinstance(exc, SimulationTimeout):
-        return "TIMEOUT"
-    if isinstance(exc, ConfigError):
-        return "CONFIG"
-    if isinstance(exc, MetMissingError):  # the files the run needs are not there
-        return "MET_MISSING"
-    if isinstance(exc, MetError):
-        text = str(exc).lower()
-        if "no such file" in text:  # a file found earlier was removed before it was read
-            return "MET_MISSING"
-        if any(w in text for w in ("outside", "not within", "met covers", "gap")):
-            return "MET_COVERAGE"
-        return "MET"
-    if isinstance(exc, CoreError):
-        return "CORE"
+    """Reason class of a failure, from the exception type alone: the ``failure`` of a stilt
+    error (CONFIG, MET_MISSING, MET_COVERAGE, MET, CORE, IO, ERROR; see
+    :class:`stilt.errors.StiltError`), TIMEOUT, OUT_OF_MEMORY, IO (other OS errors) or ERROR."""
+    if isinstance(exc, (StiltError, SimulationTimeout)):
+        return exc.failure
     if isinstance(exc, MemoryError):
         return "OUT_OF_MEMORY"
     if isinstance(exc, OSError):

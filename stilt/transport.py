@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from stilt._checks import finite_float
-from stilt.errors import ConfigError, CoreError, MetError
+from stilt.errors import ConfigError, CoreError, MetCoverageError, MetError
 from stilt.met.roughness import DEFAULT_Z0, roughness_source
 from stilt.params import check_kmsl, resolve_params
 
@@ -405,21 +405,23 @@ def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int 
         x_max = source.nx + 1.0 - 1e-9
     if not (np.all(np.isfinite(rx)) and np.all((rx >= 1) & (rx <= x_max))
             and np.all((ry >= 1) & (ry <= source.ny))):
-        raise MetError(f"{rname} is outside the met grid ({source.nx} x {source.ny}, "
-                       f"files {met_files or 'dataset'}): grid position x={rx}, y={ry}")
+        raise MetCoverageError(f"{rname} is outside the met grid ({source.nx} x {source.ny}, "
+                               f"files {met_files or 'dataset'}): grid position x={rx}, y={ry}")
     if not grid.is_global and not (np.all((rx >= 2) & (rx <= source.nx - 2))
                                    and np.all((ry >= 2) & (ry <= source.ny - 2))):
-        raise MetError(f"{rname} is in the edge band of the met grid where particles stop "
-                       f"({source.nx} x {source.ny}, files {met_files or 'dataset'}): grid "
-                       f"position x={rx}, y={ry}; the transport (as hycs_std) needs "
-                       f"2 <= x <= {source.nx - 2} and 2 <= y <= {source.ny - 2}")
+        raise MetCoverageError(
+            f"{rname} is in the edge band of the met grid where particles stop "
+            f"({source.nx} x {source.ny}, files {met_files or 'dataset'}): grid "
+            f"position x={rx}, y={ry}; the transport (as hycs_std) needs "
+            f"2 <= x <= {source.nx - 2} and 2 <= y <= {source.ny - 2}")
     t0 = release.time
     t_end = t0 + np.timedelta64(int(round(n_hours * 60)), "m")
     lo, hi = min(t0, t_end), max(t0, t_end)
     times = source.times
     if times.size < 2 or times[0] > lo or times[-1] < hi:
-        raise MetError(f"{rname}: met covers {times[0]} .. {times[-1]} "
-                       f"({', '.join(met_files) or 'dataset'}), the run needs {lo} .. {hi}")
+        raise MetCoverageError(f"{rname}: met covers {times[0]} .. {times[-1]} "
+                               f"({', '.join(met_files) or 'dataset'}), the run needs "
+                               f"{lo} .. {hi}")
     inside = times[(times >= lo) & (times <= hi)]
     span = np.concatenate([times[times < lo][-1:], inside, times[times > hi][:1]])
     if span.size > 2 and isinstance(met, xr.Dataset):  # MetConfig.find_files checked files

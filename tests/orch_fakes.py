@@ -28,9 +28,9 @@ def fake_run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar:
     lat = float(receptor["latitude"] if isinstance(receptor, dict) else
                 (receptor[0]["latitude"] if isinstance(receptor, list) else receptor.latitude))
     if CALLS["fail_lat"] is not None and abs(lat - CALLS["fail_lat"]) < 1e-9:
-        from stilt.errors import MetError
+        from stilt.errors import MetCoverageError  # what run_trajectories raises there
 
-        raise MetError(f"receptor at latitude {lat} is outside the met grid")
+        raise MetCoverageError(f"receptor at latitude {lat} is outside the met grid")
     _note("transport", f"{lat:.4f}")
     if CALLS["sleep"]:
         time.sleep(CALLS["sleep"])
