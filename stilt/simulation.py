@@ -61,24 +61,6 @@ __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
            "write_status", "collect_records", "cleanup_temp",
            "classify_failure", "SimulationTimeout"]
 
-#: the science functions a simulation calls, looked up on first use; tests may substitute
-#: instrumented versions here (names: run_trajectories, Grid, calc_footprint, write_footprint)
-SCIENCE: dict[str, Any] = {}
-
-
-def _science(name: str) -> Any:
-    fn = SCIENCE.get(name)
-    if fn is None:
-        if name == "run_trajectories":
-            from stilt.transport import run_trajectories as fn
-        else:
-            import stilt.footprint as fp_module
-
-            fn = getattr(fp_module, name)
-        SCIENCE[name] = fn
-    return fn
-
-
 class SimulationTimeout(Exception):
     """A simulation ran longer than ``execution.timeout``. Failure class ``TIMEOUT``."""
 
@@ -401,7 +383,9 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
     particles = errors = None
     th = config.transport_hash(met)
     if need_traj:
-        run_trajectories = _science("run_trajectories")
+        from stilt import transport  # looked up at the call: tests substitute instruments
+
+        run_trajectories = transport.run_trajectories
         met_src = _resolved_met(config, met, project)
         t = time.perf_counter()
         from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
@@ -463,15 +447,16 @@ def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: Mo
     """Compute and publish the footprints ``feet``; returns the particles used."""
     import xarray as xr
 
-    calc_footprint = _science("calc_footprint")
-    write_footprint = _science("write_footprint")
+    from stilt import footprint  # looked up at the call: tests substitute instruments
+
+    calc_footprint, write_footprint = footprint.calc_footprint, footprint.write_footprint
     if particles is None:  # trajectories kept from an earlier run: read them back
         with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
             particles = ds.load()
     for name in feet:
         fp = config.footprints[name]
         t = time.perf_counter()
-        foot = calc_footprint(particles, receptor, _science("Grid")(**fp.grid),
+        foot = calc_footprint(particles, receptor, footprint.Grid(**fp.grid),
                               smooth_factor=fp.smooth_factor, time_integrate=fp.time_integrate,
                               hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
         result["footprint_seconds"] += time.perf_counter() - t

@@ -102,13 +102,13 @@ def test_failure_is_recorded_and_earlier_outputs_stay(tmp_path, monkeypatch) -> 
 
 def test_interrupt_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch) -> None:
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
-    import stilt.simulation as sim
+    import stilt.footprint
 
     def interrupted_write(ds, path) -> None:  # killed between temporary write and rename
         path.with_name(f".{path.name}.{os.getpid()}.tmp").write_bytes(b"half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(sim.SCIENCE, "write_footprint", interrupted_write)
+    monkeypatch.setattr(stilt.footprint, "write_footprint", interrupted_write)
     root = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run_simulation(root, tmp_path, SIM, "synth", REC, config())
@@ -164,7 +164,7 @@ def test_records_for_rebuild_follow_the_files(tmp_path, monkeypatch) -> None:
 
 
 def test_threads_per_worker_reach_the_transport_and_not_the_hash(tmp_path, monkeypatch) -> None:
-    import stilt.simulation as sim
+    import stilt.transport
 
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
     seen: dict = {}
@@ -173,7 +173,7 @@ def test_threads_per_worker_reach_the_transport_and_not_the_hash(tmp_path, monke
         seen.update(kwargs)
         return orch_fakes.fake_run_trajectories(*args, **kwargs)
 
-    monkeypatch.setitem(sim.SCIENCE, "run_trajectories", spy)
+    monkeypatch.setattr(stilt.transport, "run_trajectories", spy)
     two = config(execution={"threads_per_worker": 2})
     assert run_simulation(tmp_path / "out", tmp_path, SIM, "synth", REC, two)["state"] == (
         "complete")
