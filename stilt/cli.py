@@ -293,12 +293,10 @@ def _where_outputs_are(model: object) -> str:
         lines.append(f"pictures:     none drawn (set 'plots: true' in config.yaml, or run "
                      f"'stilt plot {model.project}')")  # type: ignore[attr-defined]
         return "\n".join(lines)
-    from stilt.plot import plot_summary
-
     for name in names:
         try:
-            path = plot_summary(model, name,  # type: ignore
-                                path=inside(out, "plots", f"summary_{name}.png", what="plot"))
+            path = model.footprints[name].plot(  # type: ignore[attr-defined]
+                path=inside(out, "plots", f"summary_{name}.png", what="plot"))
         except MissingDependencyError as exc:
             lines.append(f"pictures:     none drawn: {exc}")
             break
@@ -461,11 +459,8 @@ def _cmd_plot(argv: list[str]) -> int:
     Prints the path of the PNG written.
     """
     args = docopt(_cmd_plot.__doc__ or "", argv=argv)
-    from pathlib import Path
-
     from stilt._paths import checked_if_inside, inside
     from stilt.model import Model
-    from stilt.plot import _footprint_name, plot_simulation, plot_summary
 
     if args["--sim"] is not None and args["--summary"]:
         raise DocoptExit("--sim and --summary exclude each other")
@@ -473,7 +468,7 @@ def _cmd_plot(argv: list[str]) -> int:
     try:
         model.open_index_readonly()  # plotting never creates, renames or repairs the index
         name = args["--footprint"]
-        name = _footprint_name(model, None if name == "the first configured" else name)
+        name = model.footprints.resolve(None if name == "the first configured" else name)
         out = args["--out"]
         if out is not None and out.startswith("<output>/"):
             out = None
@@ -482,11 +477,8 @@ def _cmd_plot(argv: list[str]) -> int:
         default = f"{sim_id}_{name}.png" if sim_id is not None else f"summary_{name}.png"
         out = (checked_if_inside(model.output, out, what="plot") if out
                else inside(model.output, "plots", default, what="plot"))
-        if sim_id is not None:
-            written = plot_simulation(model, sim_id, name, particles=not args["--no-particles"],
-                                      terrain=terrain, path=out)
-        else:
-            written = plot_summary(model, name, terrain=terrain, path=out)
+        written = model.footprints[name].plot(sim_id, particles=not args["--no-particles"],
+                                              terrain=terrain, path=out)
     finally:
         model.close()
     print(written)

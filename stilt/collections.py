@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from stilt._verify import OutputError, check_output, notice
 from stilt.errors import ConfigError
 from stilt.simulation import SimulationPaths
 from stilt.states import STATES, State
@@ -64,9 +65,7 @@ class Simulation:
 
     def footprint(self, name: str | None = None) -> xr.Dataset:
         """One footprint of this simulation (default: the first configured name)."""
-        from stilt.plot import _footprint_name
-
-        return self._model.footprints[_footprint_name(self._model, name)].load(self.id)
+        return self._model.footprints[self._model.footprints.resolve(name)].load(self.id)
 
     def plot(self, footprint: str | None = None, particles: bool = True,
              terrain: bool = True, path: str | Path | None = None) -> Any:
@@ -87,10 +86,9 @@ class Simulation:
         -------
         pathlib.Path or matplotlib.figure.Figure
         """
-        from stilt.plot import plot_simulation
-
-        return plot_simulation(self._model, self.id, footprint, particles=particles,
-                               terrain=terrain, path=path)
+        footprints = self._model.footprints
+        return footprints[footprints.resolve(footprint)].plot(
+            self.id, particles=particles, terrain=terrain, path=path)
 
 
 class UnknownFootprintError(ConfigError, KeyError):
@@ -511,12 +509,74 @@ class FootprintCollection(_OutputCollection):
         -------
         pathlib.Path or matplotlib.figure.Figure
         """
-        from stilt.plot import plot_simulation, plot_summary
+        from stilt import plot
 
         if sim_id is None:
-            return plot_summary(self._model, self.name, terrain=terrain, path=path)
-        return plot_simulation(self._model, sim_id, self.name, particles=particles,
-                               terrain=terrain, path=path)
+            return plot.plot_mean(self.mean(), terrain=self._summary_terrain(terrain),
+                                  path=path)
+        model = self._model
+        if sim_id not in model.simulations:
+            raise ConfigError(f"simulation {sim_id!r} is not registered in {model.project}")
+        traj = None
+        if SimulationPaths.of(model.output, sim_id).trajectory.is_file():
+            try:
+                traj = model.trajectories.load(sim_id)
+            except OutputError as exc:
+                notice(f"drawn without particles and terrain: {exc}")
+        background = plot.met_terrain(traj) if (terrain and traj is not None) else None
+        return plot.plot_footprint(self.load(sim_id), particles=traj if particles else None,
+                                   terrain=background, path=path)
+
+    def _summary_terrain(self, terrain: Any) -> Any:
+        """The background of the mean map: True takes the met of the first trajectory file
+        whose met is still there."""
+        from stilt.plot import met_terrain
+
+        if terrain is False or terrain is None:
+            return None
+        if terrain is not True:
+            return terrain
+        for traj in self._model.trajectories.paths():
+            try:
+                return met_terrain(traj)
+            except OSError:  # an unreadable trajectory file: try the next
+                continue
+        return None
+
+    def mean(self) -> xr.Dataset:
+        """The mean footprint (summed over time) over the complete simulations.
+
+        Footprints that cannot be read are left out with a notice; complete simulations
+        without this footprint (e.g. added to the config later) are passed over.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``foot(lat, lon)`` mean, attrs ``n_simulations``, ``footprint_name`` and the
+            receptors as ``receptor_longitudes``/``receptor_latitudes`` lists
+            (:func:`stilt.plot.mean_footprint`).
+
+        Raises
+        ------
+        ConfigError
+            No complete simulation has this footprint, or they are not on one grid.
+        """
+        from stilt.plot import mean_footprint
+
+        project = self._model.project
+        found = []
+        for row in self._rows(state=State.COMPLETE):
+            try:
+                found.append(self._load_one(row["sim_id"]))
+            except ConfigError:
+                continue  # complete without this footprint (e.g. added to config later)
+            except OutputError as exc:  # truncated or damaged: the map goes on without it
+                notice(f"left out of the mean footprint: {exc}")
+        if not found:
+            raise ConfigError(f"project {project}: no complete simulation has a footprint "
+                              f"{self.name!r} (run 'stilt run {project}' first)")
+        return mean_footprint(found, self.name,
+                              what=f"footprints {self.name!r} of project {project}")
 
 
 class FootprintCollections(Mapping[str, FootprintCollection]):
@@ -540,6 +600,26 @@ class FootprintCollections(Mapping[str, FootprintCollection]):
         raise UnknownFootprintError(f"footprint {name!r} is not configured (footprints: "
                                     f"{', '.join(names)})")
 
+    def resolve(self, name: str | None = None) -> str:
+        """A configured footprint name: ``name`` itself, or the first configured when None.
+
+        Raises
+        ------
+        ConfigError
+            No footprint is configured, or ``name`` is not one of them (naming the project and
+            the configured names).
+        """
+        names = list(self._model.config.footprints)
+        if name is None:
+            if not names:
+                raise ConfigError(f"project {self._model.project}: no footprint is configured")
+            return names[0]
+        try:
+            self[name]
+        except UnknownFootprintError as err:
+            raise ConfigError(f"project {self._model.project}: {err}") from None
+        return name
+
     def __contains__(self, name: object) -> bool:
         return name in self._model.config.footprints
 
@@ -559,8 +639,6 @@ def _load(path: Path, kind: str) -> Any:
         The file cannot be read (truncated or damaged), naming it.
     """
     import xarray as xr
-
-    from stilt._verify import OutputError, check_output
 
     try:
         with xr.open_dataset(path) as ds:

@@ -44,7 +44,7 @@ from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
 from stilt.states import STATES, State
 
-__all__ = ["SimulationIndex", "IndexError_", "IndexMissing", "STATES", "RETRYABLE_REASONS",
+__all__ = ["SimulationIndex", "SimulationIndexError", "IndexMissing", "STATES", "RETRYABLE_REASONS",
            "pid_alive", "open_index", "rebuild_index", "live_claims", "claim_is_live",
            "pack_receptor", "unpack_receptor", "REGISTER_CHUNK"]
 
@@ -91,7 +91,7 @@ _COLUMNS = ("sim_id", "met", "receptor", "scene_id", "config_hash", "state", "re
             "host", "pid", "owner", "lease_expires", "outputs")
 
 
-class IndexError_(StiltError):
+class SimulationIndexError(StiltError):
     """The index database cannot be used (corrupt, locked too long, on a network file system).
 
     ``damaged`` is True when the file itself is not a sound SQLite database (moving it aside
@@ -102,7 +102,7 @@ class IndexError_(StiltError):
     reason = ""
 
 
-class IndexMissing(IndexError_):
+class IndexMissing(SimulationIndexError):
     """There is no index (no file, or an empty one): ``stilt index rebuild`` makes one."""
 
 
@@ -119,16 +119,17 @@ def _check_integrity(con: sqlite3.Connection) -> None:
         raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
 
 
-def _classify(path: Path, exc: sqlite3.Error) -> IndexError_:
-    """The IndexError_ for an SQLite error: damaged file, or a permission/lock problem."""
+def _classify(path: Path, exc: sqlite3.Error) -> SimulationIndexError:
+    """The SimulationIndexError for an SQLite error: damaged file, or a permission/lock problem."""
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError):
         lowered = text.lower()
         if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
-            return IndexError_(f"index {path}: cannot be written (permission denied: {text}); "
-                               "commands that only look (status, plot) still work")
-        return IndexError_(f"index {path}: {text}")
-    err = IndexError_(f"index {path}: not a usable SQLite database ({text})")
+            return SimulationIndexError(f"index {path}: cannot be written (permission denied: "
+                                        f"{text}); commands that only look (status, plot) "
+                                        "still work")
+        return SimulationIndexError(f"index {path}: {text}")
+    err = SimulationIndexError(f"index {path}: not a usable SQLite database ({text})")
     err.damaged, err.reason = True, text
     return err
 
@@ -202,7 +203,7 @@ def _claim_single_host(path: Path, fs: str, host: str) -> None:
         except OSError:
             owner = ""
         if owner and owner != host:
-            raise IndexError_(
+            raise SimulationIndexError(
                 f"index {path}: the folder is on a {fs} file system, where SQLite locking "
                 f"does not work across hosts, and the index is in use from host {owner!r} "
                 f"(this is {host!r}). Run stilt commands on this project from {owner!r} (the "
@@ -227,7 +228,7 @@ class SimulationIndex:
 
     Raises
     ------
-    IndexError_
+    SimulationIndexError
         The file is not a usable SQLite database, or it sits on a network file system.
     """
 
@@ -304,13 +305,14 @@ class SimulationIndex:
         except sqlite3.Error as exc:
             err = _classify(self.path, exc)
             if err.damaged:
-                err = IndexError_(f"index {self.path} is damaged ({exc}); it was left as it "
-                                  f"is: {_rebuild_hint(self.path, project)}")
+                err = SimulationIndexError(f"index {self.path} is damaged ({exc}); it was left "
+                                           f"as it is: {_rebuild_hint(self.path, project)}")
                 err.damaged = True
             raise err from None
 
     def check_integrity(self) -> None:
-        """Raise :class:`IndexError_` (``damaged``) unless every page of the file reads back."""
+        """Raise :class:`SimulationIndexError` (``damaged``) unless every page of the file
+        reads back."""
         try:
             _check_integrity(self._con)
         except sqlite3.DatabaseError as exc:
@@ -726,7 +728,7 @@ def open_index(path: str | Path, rebuild_from: Any = None,
     path : str or Path
     rebuild_from : callable returning an iterable of status records, optional
         Called when the file had to be replaced or created; without it, a damaged file is
-        raised as :class:`IndexError_`.
+        raised as :class:`SimulationIndexError`.
     notify : callable, optional
         Receives the one-line report of a repair.
     """
@@ -737,7 +739,7 @@ def open_index(path: str | Path, rebuild_from: Any = None,
     try:
         index = SimulationIndex(path)
         index.check_integrity()
-    except IndexError_ as exc:
+    except SimulationIndexError as exc:
         if index is not None:
             index.close()
         if not exc.damaged or rebuild_from is None:
@@ -748,7 +750,8 @@ def open_index(path: str | Path, rebuild_from: Any = None,
             return index
         records = list(rebuild_from())
         n = index.rebuild(records, replace=False)  # another process may be filling it too
-        if any(r.get("state", State.PENDING) != State.PENDING for r in records):  # not a new project
+        if any(r.get("state", State.PENDING) != State.PENDING
+               for r in records):  # not a new project
             notify(f"no index at {path} (missing or empty): rebuilt it with {n} simulation(s) "
                    "from disk")
         return index
@@ -765,7 +768,7 @@ def live_claims(path: str | Path, now: float | None = None) -> list[dict[str, An
     a lease not yet expired on another host. None when the index cannot be read."""
     try:
         index = SimulationIndex(path, readonly=True)
-    except IndexError_:
+    except SimulationIndexError:
         return None
     try:
         rows = index.rows(State.RUNNING)
@@ -793,7 +796,7 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
 
     Raises
     ------
-    IndexError_
+    SimulationIndexError
         A live run holds claims; or the new file cannot be written.
     """
     path = Path(path)
@@ -807,7 +810,7 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
             old_readable = False
         elif live:
             first = live[0]
-            raise IndexError_(
+            raise SimulationIndexError(
                 f"index {path}: {len(live)} simulation(s) are held by a live run (e.g. "
                 f"{first['sim_id']} by pid {first['pid']} on {first['host']}); stop that run "
                 "or let it finish, then rebuild")

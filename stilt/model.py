@@ -207,7 +207,7 @@ class Model:
 
         Raises
         ------
-        IndexError_
+        SimulationIndexError
             No index (:class:`~stilt.index.IndexMissing`), or a damaged one, with the remedy.
         """
         if self._index is None:

@@ -59,7 +59,7 @@ from stilt.states import State
 
 __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
            "write_status", "collect_records", "cleanup_temp",
-           "classify_failure", "SimulationTimeout"]
+           "classify_failure", "SimulationTimeout", "resolved_met"]
 
 class SimulationTimeout(Exception):
     """A simulation ran longer than ``execution.timeout``. Failure class ``TIMEOUT``."""
@@ -239,7 +239,7 @@ def _link(root: Path, kind: str, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
+def resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
     """The met source ``met`` with its relative paths (directory, roughness table) made
     relative to the project folder."""
     src = config.mets[met]
@@ -386,7 +386,7 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         from stilt import transport  # looked up at the call: tests substitute instruments
 
         run_trajectories = transport.run_trajectories
-        met_src = _resolved_met(config, met, project)
+        met_src = resolved_met(config, met, project)
         t = time.perf_counter()
         from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
 

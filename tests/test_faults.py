@@ -240,7 +240,7 @@ def test_a_healthy_index_that_cannot_be_written_is_never_renamed(done_project,
         return real_connect(database, *args, **kwargs)
 
     monkeypatch.setattr(index_module.sqlite3, "connect", read_only_connect)
-    with pytest.raises(index_module.IndexError_) as err:
+    with pytest.raises(index_module.SimulationIndexError) as err:
         index_module.open_index(index, rebuild_from=lambda: [])
     assert not err.value.damaged
     assert not list(index.parent.glob("*.corrupt-*"))

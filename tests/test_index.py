@@ -9,7 +9,7 @@ import time
 import pytest
 
 import stilt.index as index_module
-from stilt.index import IndexError_, SimulationIndex, open_index, pid_alive
+from stilt.index import SimulationIndexError, SimulationIndex, open_index, pid_alive
 
 
 def rows(n: int, prefix: str = "m_202307151200_") -> list[dict]:
@@ -147,7 +147,7 @@ def test_rebuild_and_repair_of_a_corrupt_file(tmp_path) -> None:
     for suffix in ("-wal", "-shm"):
         (tmp_path / f"index.sqlite{suffix}").unlink(missing_ok=True)
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(IndexError_, match="not a usable SQLite database"):
+    with pytest.raises(SimulationIndexError, match="not a usable SQLite database"):
         SimulationIndex(path)
     repaired = open_index(path, rebuild_from=lambda: recs)
     assert repaired.ids() == ["m_1", "m_2"] and repaired.get("m_1")["receptor"] == {"a": 1}
@@ -171,6 +171,6 @@ def test_network_file_system_index_is_single_host(tmp_path, monkeypatch) -> None
         assert (path.parent / "index.sqlite.host").read_text().strip() == "login1"
         SimulationIndex(path).close()  # the same host again: fine
         monkeypatch.setattr(index_module.socket, "gethostname", lambda: "node7")
-        with pytest.raises(IndexError_, match=f"on a {fs} file system.*in use from host "
+        with pytest.raises(SimulationIndexError, match=f"on a {fs} file system.*in use from host "
                                               "'login1'.*stilt index rebuild"):
             SimulationIndex(path)

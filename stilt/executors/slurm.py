@@ -38,14 +38,15 @@ from typing import Any, TextIO
 
 from stilt import claims
 from stilt._paths import inside
-from stilt.config import SlurmConfig, check_sbatch_value, save_config, write_text_atomic
+from stilt.config import (SBATCH_KEY, SlurmConfig, check_sbatch_value, save_config,
+                          write_text_atomic)
 from stilt.errors import ConfigError, StiltError
 from stilt.executors.base import RunReport
 from stilt.simulation import SimulationPaths, needed_work
 from stilt.states import State
 
-__all__ = ["SlurmError", "SlurmRun", "SlurmExecutor", "execute_slurm", "render_script", "parse_sacct",
-           "parse_squeue", "parse_scontrol", "job_states", "wait_for", "fold_runs",
+__all__ = ["SlurmError", "SlurmRun", "SlurmExecutor", "execute_slurm", "render_script",
+           "parse_sacct", "parse_squeue", "parse_scontrol", "job_states", "wait_for", "fold_runs",
            "live_runs", "TERMINAL_STATES", "FIRST_POLL"]
 
 #: Slurm job states after which a job never runs again
@@ -123,8 +124,6 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     command line. Nothing secret goes into it (the environment is inherited by sbatch).
     ``OMP_NUM_THREADS`` is set to ``threads``, the threads of one worker.
     """
-    from stilt.config import _SBATCH_KEY
-
     options: list[tuple[str, str]] = [("job-name", job_name)]
     spec = f"0-{n_tasks - 1}" + (f"%{slurm.max_parallel}" if slurm.max_parallel else "")
     options.append(("array", spec))
@@ -140,7 +139,7 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     lines = ["#!/bin/bash", "# written by stilt: one array task runs python -m "
              "stilt.executors.slurm_task on this run's folder"]
     for key, value in options:
-        if not _SBATCH_KEY.fullmatch(key):
+        if not SBATCH_KEY.fullmatch(key):
             raise SlurmError(f"sbatch option {key!r}: expected a name matching ^[a-z][a-z0-9-]*$")
         lines.append(f"#SBATCH --{key}={shlex.quote(check_sbatch_value(key, value))}")
     lines.append("set -eu")
