@@ -32,8 +32,9 @@ from collections.abc import Callable, Sequence
 
 from docopt import DocoptExit, docopt
 
+from stilt._paths import checked_if_inside, inside
 from stilt._version import get_version
-from stilt.errors import StiltError
+from stilt.errors import MissingDependencyError, StiltError
 
 
 def _cmd_met(argv: list[str]) -> int:
@@ -277,9 +278,6 @@ def _finish_slurm(report: object, project: str, waited: bool) -> int:
 
 def _where_outputs_are(model: object) -> str:
     """The closing lines of 'stilt run': output folders, and the maps (drawn if configured)."""
-    from stilt._paths import inside
-    from stilt.errors import MissingDependencyError
-
     out = model.output  # type: ignore[attr-defined]
     sims = out / "simulations"
     lines = [f"outputs:      {out}",
@@ -459,7 +457,6 @@ def _cmd_plot(argv: list[str]) -> int:
     Prints the path of the PNG written.
     """
     args = docopt(_cmd_plot.__doc__ or "", argv=argv)
-    from stilt._paths import checked_if_inside, inside
     from stilt.model import Model
 
     if args["--sim"] is not None and args["--summary"]:

@@ -18,22 +18,53 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from stilt._verify import OutputError, check_output, notice
+from stilt import plot
 from stilt.errors import ConfigError
-from stilt.simulation import SimulationPaths
+from stilt.ids import check_name, safe_path
+from stilt.receptors import parse_time
+from stilt.simulation import SimulationPaths, error_run
 from stilt.states import STATES, State
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-    from stilt.model import Model
+    from stilt.config import ModelConfig
+    from stilt.index import SimulationIndex
+    from stilt.receptors import Receptor
 
 __all__ = ["Simulation", "SimulationCollection", "TrajectoryCollection",
            "FootprintCollection", "FootprintCollections", "UnknownFootprintError"]
 
 _C = TypeVar("_C", bound="_Collection")
+
+
+class ModelView(Protocol):
+    """What the collections read of a model (:class:`stilt.Model` is one; described here, not
+    imported, so that the model's module depends on this one and not the reverse)."""
+
+    project: Path
+    output: Path
+    config: ModelConfig
+    simulations: SimulationCollection
+    trajectories: TrajectoryCollection
+    footprints: FootprintCollections
+
+    @property
+    def index(self) -> SimulationIndex:
+        """The output index."""
+        ...  # pragma: no cover - a protocol
+
+    @property
+    def receptors(self) -> list[Receptor]:
+        """The model's receptors."""
+        ...  # pragma: no cover - a protocol
+
+    def plan(self, receptors: Any = None) -> list[dict[str, Any]]:
+        """One entry per receptor x met."""
+        ...  # pragma: no cover - a protocol
 
 
 class Simulation:
@@ -47,7 +78,7 @@ class Simulation:
         The simulation id (registered in the index).
     """
 
-    def __init__(self, model: Model, sim_id: str) -> None:
+    def __init__(self, model: ModelView, sim_id: str) -> None:
         self._model = model
         self.id = sim_id
         self.paths = SimulationPaths.of(model.output, sim_id)
@@ -117,12 +148,10 @@ class _Query:
     locations: frozenset[str] | None = None
 
     @classmethod
-    def of(cls, model: Model, state: str | Iterable[str] | None = None,
+    def of(cls, model: ModelView, state: str | Iterable[str] | None = None,
            scene_id: str | None = None, mets: str | Iterable[str] | None = None,
            time_range: Any = None, location_ids: Any = None) -> _Query:
         """Check and normalise the filters (unknown states and met names are errors)."""
-        from stilt.receptors import parse_time
-
         states = None
         if state is not None:
             states = frozenset([state] if isinstance(state, str) else state)
@@ -167,7 +196,7 @@ class _Query:
 class _Collection:
     """Filters and the registered or planned simulations that pass them."""
 
-    def __init__(self, model: Model, queries: tuple[_Query, ...] = ()) -> None:
+    def __init__(self, model: ModelView, queries: tuple[_Query, ...] = ()) -> None:
         self._model = model
         self._queries = queries
 
@@ -377,7 +406,7 @@ class TrajectoryCollection(_OutputCollection):
 
     _kind = "trajectory"
 
-    def __init__(self, model: Model, queries: tuple[_Query, ...] = (),
+    def __init__(self, model: ModelView, queries: tuple[_Query, ...] = (),
                  error: bool = False) -> None:
         super().__init__(model, queries)
         self.error = error
@@ -392,8 +421,6 @@ class TrajectoryCollection(_OutputCollection):
         return paths.error_trajectory if self.error else paths.trajectory
 
     def _expected(self) -> bool:
-        from stilt.simulation import error_run
-
         config = self._model.config
         return config.trajectories != "drop" and (not self.error or error_run(config) > 0)
 
@@ -420,7 +447,7 @@ class FootprintCollection(_OutputCollection):
 
     _kind = "footprint"
 
-    def __init__(self, model: Model, name: str, queries: tuple[_Query, ...] = (),
+    def __init__(self, model: ModelView, name: str, queries: tuple[_Query, ...] = (),
                  configured: bool = True) -> None:
         super().__init__(model, queries)
         self.name = name
@@ -469,8 +496,7 @@ class FootprintCollection(_OutputCollection):
         ConfigError
             No complete simulation has this footprint (or none is configured).
         """
-        from stilt.footprint_dataset import open_footprints
-        from stilt.ids import check_name, safe_path
+        from stilt.footprint_dataset import open_footprints  # imports xarray: when used
 
         if not self.configured:
             raise ConfigError(f"footprint {self.name!r} is not configured (no footprints are "
@@ -509,8 +535,6 @@ class FootprintCollection(_OutputCollection):
         -------
         pathlib.Path or matplotlib.figure.Figure
         """
-        from stilt import plot
-
         if sim_id is None:
             return plot.plot_mean(self.mean(), terrain=self._summary_terrain(terrain),
                                   path=path)
@@ -530,15 +554,13 @@ class FootprintCollection(_OutputCollection):
     def _summary_terrain(self, terrain: Any) -> Any:
         """The background of the mean map: True takes the met of the first trajectory file
         whose met is still there."""
-        from stilt.plot import met_terrain
-
         if terrain is False or terrain is None:
             return None
         if terrain is not True:
             return terrain
         for traj in self._model.trajectories.paths():
             try:
-                return met_terrain(traj)
+                return plot.met_terrain(traj)
             except OSError:  # an unreadable trajectory file: try the next
                 continue
         return None
@@ -561,8 +583,6 @@ class FootprintCollection(_OutputCollection):
         ConfigError
             No complete simulation has this footprint, or they are not on one grid.
         """
-        from stilt.plot import mean_footprint
-
         project = self._model.project
         found = []
         for row in self._rows(state=State.COMPLETE):
@@ -575,8 +595,8 @@ class FootprintCollection(_OutputCollection):
         if not found:
             raise ConfigError(f"project {project}: no complete simulation has a footprint "
                               f"{self.name!r} (run 'stilt run {project}' first)")
-        return mean_footprint(found, self.name,
-                              what=f"footprints {self.name!r} of project {project}")
+        return plot.mean_footprint(found, self.name,
+                                   what=f"footprints {self.name!r} of project {project}")
 
 
 class FootprintCollections(Mapping[str, FootprintCollection]):
@@ -588,7 +608,7 @@ class FootprintCollections(Mapping[str, FootprintCollection]):
     ``KeyError``) listing the configured names.
     """
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: ModelView) -> None:
         self._model = model
 
     def __getitem__(self, name: str) -> FootprintCollection:

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import difflib
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from stilt._checks import finite_float
+from stilt._io import atomic_path
 from stilt.errors import ConfigError, not_utf8, short_repr
 
 __all__ = [
@@ -503,10 +505,6 @@ def write_receptors(receptors: Iterable[Receptor], path: str | Path) -> Path:
         A receptor that would read back as another one (a multi-point receptor of two points
         at one place reads as a column), naming it; nothing is written then.
     """
-    import io
-
-    from stilt._io import atomic_path
-
     path = Path(path)
     receptors = as_receptor_list(list(receptors))
     text = io.StringIO()

@@ -12,14 +12,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from stilt.states import STATES, State
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stilt.model import Model
+    from stilt.config import ModelConfig
+    from stilt.index import SimulationIndex
 
-__all__ = ["Executor", "RunReport"]
+__all__ = ["Executor", "RunReport", "ProjectModel"]
+
+
+class ProjectModel(Protocol):
+    """What an executor uses of a model (:class:`stilt.Model` is one): where the project and
+    its outputs are, its config, its index, and the registered work read from disk."""
+
+    project: Path
+    output: Path
+    config: ModelConfig
+
+    @property
+    def index(self) -> SimulationIndex:
+        """The output index."""
+        ...  # pragma: no cover - a protocol
+
+    def records_on_disk(self, problems: list[str] | None = None,
+                        fresh: bool = False) -> list[dict[str, Any]]:
+        """Every registered simulation as a status record, read without the index."""
+        ...  # pragma: no cover - a protocol
 
 
 @dataclass
@@ -118,7 +138,7 @@ class Executor(Protocol):
     #: the backend name of ``execution.backend``
     name: str
 
-    def execute(self, model: Model, sim_ids: Sequence[str] | None = None, *,
+    def execute(self, model: ProjectModel, sim_ids: Sequence[str] | None = None, *,
                 scene_id: str | None = None, n_workers: int = 1,
                 timeout: float | None = None, follow: bool = False, poll: float = 2.0,
                 progress: TextIO | None = None) -> RunReport:

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from stilt.executors._stop import StopSignals
-from stilt.executors.base import RunReport
+from stilt.executors.base import ProjectModel, RunReport
 from stilt.index import SimulationIndex
-from stilt.simulation import SimulationPaths, cleanup_temp, run_simulation
+from stilt.simulation import (SimulationPaths, cleanup_temp, read_status, run_simulation,
+                              write_status)
 from stilt.states import State
 
 __all__ = ["LocalExecutor", "execute_local"]
@@ -130,7 +131,7 @@ def _task(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- parent side ---------------------------------------------------------------------------
-def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
+def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
                   scene_id: str | None = None, n_workers: int = 1,
                   timeout: float | None = None, follow: bool = False, poll: float = 2.0,
                   progress: TextIO | None = None) -> RunReport:
@@ -230,7 +231,7 @@ class LocalExecutor:
 
     name = "local"
 
-    def execute(self, model: Any, sim_ids: Sequence[str] | None = None, *,
+    def execute(self, model: ProjectModel, sim_ids: Sequence[str] | None = None, *,
                 scene_id: str | None = None, n_workers: int = 1,
                 timeout: float | None = None, follow: bool = False, poll: float = 2.0,
                 progress: TextIO | None = None) -> RunReport:
@@ -305,7 +306,7 @@ def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]
               inflight: dict[str, dict[str, Any]], owner: str, n_workers: int,
               timeout: float | None, follow: bool, poll: float,
               others_running: Callable[[], bool], report: RunReport, max_attempts: int,
-              model: Any) -> None:
+              model: ProjectModel) -> None:
     from multiprocessing.connection import wait
 
     methods = multiprocessing.get_all_start_methods()
@@ -386,11 +387,9 @@ def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]
                 report.interrupted = True
 
 
-def _abandon(index: SimulationIndex, model: Any, sim_id: str, owner: str, reason: str,
-             message: str, max_attempts: int, report: RunReport) -> None:
+def _abandon(index: SimulationIndex, model: ProjectModel, sim_id: str, owner: str,
+             reason: str, message: str, max_attempts: int, report: RunReport) -> None:
     """Record a simulation whose worker is gone, and remove its temporary files."""
-    from stilt.simulation import read_status, write_status
-
     paths = SimulationPaths.of(model.output, sim_id)
     cleanup_temp(paths.folder)
     state = index.fail(sim_id, owner, reason, message, max_attempts)

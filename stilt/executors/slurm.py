@@ -41,7 +41,7 @@ from stilt._paths import inside
 from stilt.config import (SBATCH_KEY, SlurmConfig, check_sbatch_value, save_config,
                           write_text_atomic)
 from stilt.errors import ConfigError, StiltError
-from stilt.executors.base import RunReport
+from stilt.executors.base import ProjectModel, RunReport
 from stilt.simulation import SimulationPaths, needed_work
 from stilt.states import State
 
@@ -150,7 +150,7 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     return "\n".join(lines) + "\n"
 
 
-def _todo(model: Any, sim_ids: list[str]) -> list[dict[str, Any]]:
+def _todo(model: ProjectModel, sim_ids: list[str]) -> list[dict[str, Any]]:
     rows = {r["sim_id"]: r for r in model.index.rows()}
     busy = {s for run in live_runs(model.output) for s in run.sim_ids}
     out = []
@@ -165,7 +165,7 @@ def _todo(model: Any, sim_ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def submit(model: Any, sims: list[dict[str, Any]], slurm: SlurmConfig,
+def submit(model: ProjectModel, sims: list[dict[str, Any]], slurm: SlurmConfig,
            timeout: float | None = None) -> SlurmRun:
     """Write a run folder for ``sims`` and submit its array with one ``sbatch`` call."""
     if shutil.which("sbatch") is None:
@@ -369,7 +369,7 @@ def live_runs(output: Path) -> list[SlurmRun]:
 PULL_FOLDER = "pull"
 
 
-def fold_records(model: Any, folder: Path) -> dict[str, dict[str, Any]]:
+def fold_records(model: ProjectModel, folder: Path) -> dict[str, dict[str, Any]]:
     """Fold the published status records in ``folder`` into the index; returns them.
 
     A complete record counts only when the outputs on disk are complete for the current
@@ -396,7 +396,7 @@ def fold_records(model: Any, folder: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
+def fold_runs(model: ProjectModel, states: dict[str, dict[int, str]] | None = None,
               query: bool = True) -> dict[str, Any]:
     """Fold the records of every unfolded run into the index.
 
@@ -468,7 +468,7 @@ class SlurmExecutor:
     wait: bool = False
     name = "slurm"
 
-    def execute(self, model: Any, sim_ids: Sequence[str] | None = None, *,
+    def execute(self, model: ProjectModel, sim_ids: Sequence[str] | None = None, *,
                 scene_id: str | None = None, n_workers: int = 1,
                 timeout: float | None = None, follow: bool = False, poll: float = 2.0,
                 progress: TextIO | None = None) -> RunReport:
@@ -479,9 +479,10 @@ class SlurmExecutor:
                              slurm=self.slurm)
 
 
-def execute_slurm(model: Any, sim_ids: list[str] | None = None, scene_id: str | None = None,
-                  n_workers: int = 1, timeout: float | None = None, follow: bool = False,
-                  poll: float = 2.0, progress: TextIO | None = None, wait: bool = False,
+def execute_slurm(model: ProjectModel, sim_ids: list[str] | None = None,
+                  scene_id: str | None = None, n_workers: int = 1,
+                  timeout: float | None = None, follow: bool = False, poll: float = 2.0,
+                  progress: TextIO | None = None, wait: bool = False,
                   slurm: SlurmConfig | None = None) -> RunReport:
     """Submit the simulations still to do as one job array; return at once unless ``wait``.
 

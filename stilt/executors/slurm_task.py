@@ -35,7 +35,7 @@ from stilt import claims
 from stilt._paths import inside
 from stilt.config import ModelConfig, load_config
 from stilt.executors._stop import StopSignals
-from stilt.executors.base import RunReport
+from stilt.executors.base import ProjectModel, RunReport
 from stilt.executors.slurm import PULL_FOLDER
 from stilt.simulation import SimulationPaths, needed_work, run_simulation
 from stilt.states import State
@@ -212,7 +212,7 @@ def run_task(run_dir: str | Path) -> int:
     return worst
 
 
-def _registered(model: Any, scene_id: str | None) -> list[dict[str, Any]]:
+def _registered(model: ProjectModel, scene_id: str | None) -> list[dict[str, Any]]:
     """Registered simulations not yet complete, read without the index: the stored receptors
     x the config's mets, less those whose status record on disk is complete or failed."""
     out = []
@@ -226,8 +226,9 @@ def _registered(model: Any, scene_id: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_workers: int = 1,
-                    timeout: float | None = None, scene_id: str | None = None) -> RunReport:
+def pull_registered(model: ProjectModel, follow: bool = False, poll: float = 2.0,
+                    n_workers: int = 1, timeout: float | None = None,
+                    scene_id: str | None = None) -> RunReport:
     """A pull worker that needs no index: ``stilt pull``/``serve`` inside a Slurm job.
 
     It takes the registered simulations from the stored receptors and config, less those
