@@ -269,7 +269,7 @@ def _make_old(path: Path) -> None:
 
 def test_old_footprint_files_still_load_in_the_collections(tmp_path: Path) -> None:
     import stilt
-    from stilt.plot import _receptor_of
+    from stilt.plot import receptor_of
 
     transport, cfg = _small_project(numpar=10, seed=3)
     with pytest.MonkeyPatch.context() as mp:
@@ -287,7 +287,7 @@ def test_old_footprint_files_still_load_in_the_collections(tmp_path: Path) -> No
             model.close()
     assert "time_bnds" not in old and "crs" in old
     np.testing.assert_array_equal(old["foot"].values, new[sim_id]["foot"].values)
-    assert _receptor_of(old) == _receptor_of(new[sim_id]) == (-106.0, 38.0)
+    assert receptor_of(old) == receptor_of(new[sim_id]) == (-106.0, 38.0)
 
 
 # ---- PYSTILT's reader --------------------------------------------------------------------
