@@ -44,9 +44,9 @@ from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
 from stilt.states import STATES, State
 
-__all__ = ["SimulationIndex", "SimulationIndexError", "IndexMissing", "STATES", "RETRYABLE_REASONS",
-           "pid_alive", "open_index", "rebuild_index", "live_claims", "claim_is_live",
-           "pack_receptor", "unpack_receptor", "REGISTER_CHUNK"]
+__all__ = ["SimulationIndex", "SimulationIndexError", "IndexMissing", "STATES",
+           "RETRYABLE_REASONS", "pid_alive", "open_index", "rebuild_index", "live_claims",
+           "claim_is_live", "pack_receptor", "unpack_receptor", "REGISTER_CHUNK"]
 
 #: failure reasons that put a simulation back to pending while attempts remain
 RETRYABLE_REASONS = ("WORKER_DIED", "LEASE_EXPIRED", "INTERRUPTED")
