@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from stilt._verify import OutputError, check_output, notice
 from stilt import plot
 from stilt.errors import ConfigError
+from stilt.executors.base import ProjectModel
 from stilt.ids import check_name, safe_path
 from stilt.receptors import parse_time
 from stilt.simulation import SimulationPaths, error_run
@@ -31,8 +32,6 @@ from stilt.states import STATES, State
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-    from stilt.config import ModelConfig
-    from stilt.index import SimulationIndex
     from stilt.receptors import Receptor
 
 __all__ = ["Simulation", "SimulationCollection", "TrajectoryCollection",
@@ -41,21 +40,14 @@ __all__ = ["Simulation", "SimulationCollection", "TrajectoryCollection",
 _C = TypeVar("_C", bound="_Collection")
 
 
-class ModelView(Protocol):
+class ModelView(ProjectModel, Protocol):
     """What the collections read of a model (:class:`stilt.Model` is one; described here, not
-    imported, so that the model's module depends on this one and not the reverse)."""
+    imported, so that the model's module depends on this one and not the reverse): what an
+    executor uses, and the model's collections, receptors and plan."""
 
-    project: Path
-    output: Path
-    config: ModelConfig
     simulations: SimulationCollection
     trajectories: TrajectoryCollection
     footprints: FootprintCollections
-
-    @property
-    def index(self) -> SimulationIndex:
-        """The output index."""
-        ...  # pragma: no cover - a protocol
 
     @property
     def receptors(self) -> list[Receptor]:
