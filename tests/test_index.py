@@ -9,7 +9,8 @@ import time
 import pytest
 
 import stilt.index as index_module
-from stilt.index import SimulationIndexError, SimulationIndex, open_index, pid_alive
+from stilt.index import SimulationIndex, SimulationIndexError, open_index, pid_alive
+from stilt.states import STATES, State
 
 
 def rows(n: int, prefix: str = "m_202307151200_") -> list[dict]:
@@ -28,6 +29,21 @@ def test_register_keeps_existing_state(tmp_path) -> None:
         "x_traj.nc"]
     assert idx._con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert idx._con.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
+def test_states_are_the_strings_on_disk(tmp_path) -> None:
+    import json
+
+    assert [str(s) for s in STATES] == ["pending", "running", "complete", "failed"]
+    assert f"{State.FAILED}" == "failed" and State("complete") is State.COMPLETE
+    assert json.dumps({"state": State.FAILED}) == '{"state": "failed"}'
+    idx = SimulationIndex(tmp_path / "index.sqlite")
+    idx.register(rows(2))
+    idx.complete(idx.claim("A", 60)[0]["sim_id"], "A", [], 1.0)
+    stored = dict(idx._con.execute("SELECT state, count(*) FROM simulations GROUP BY state"))
+    assert stored == {"complete": 1, "pending": 1}  # plain text in the file, as before
+    assert idx.rows(State.COMPLETE) == idx.rows("complete")  # names and strings alike
+    assert {r["state"] for r in idx.rows()} == {State.COMPLETE, State.PENDING}
 
 
 def _claim_all(path: str, owner: str, out: multiprocessing.Queue) -> None:
