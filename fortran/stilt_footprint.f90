@@ -229,6 +229,8 @@ contains
         !! rows (numpy.interp arithmetic); NaN otherwise. Then foot is rescaled per window
         !! (|t| <= 10, 10 < |t| <= 20, 20 < |t| <= 100, on time2_rounded) so that each window
         !! keeps its original total (skipped when the new total is 0); factors returns them.
+        !! About 100 lines, a third of them declarations: the per-particle interpolation and the
+        !! per-window rescaling of the same new rows.
         integer(ip), intent(in) :: np, nt, nt2
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending time
         real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt), foot(np, nt)
@@ -436,6 +438,9 @@ contains
         !! (nx, ny), i.e. buffered cells bx+1..bx+nx, by+1..by+ny, is kept: kernel mass on the
         !! buffer ring or beyond is dropped. hit flags the layers that received a row.
         !! mass = (sum of foot > 0 over present rows, sum over the rows kept, number kept).
+        !! About 105 lines, a third of them declarations: the binning, the kernel stencil and
+        !! the layer choice of one row sit in one loop over rows, sharing its cell and weight
+        !! values.
         integer(ip), intent(in) :: np, nt, nm, ng, nxe, nye, bx, by, nx, ny, nl
         real(dp), intent(in) :: lon(np, nt), lat(np, nt), foot(np, nt), time(nt)
         integer(ip), intent(in) :: mgroup(np), gid(nm, nt)
