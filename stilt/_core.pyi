@@ -336,7 +336,7 @@ def met_layout() -> tuple[int, int]: ...
 
 # ---- stilt_transport ----
 def transport_layout() -> int: ...
-def transport_particle_status() -> npt.NDArray[np.int32]: ...  # ps_alive, left_grid, window, not_started
+def transport_particle_status() -> npt.NDArray[np.int32]: ...  # ps_alive .. ps_not_started
 
 # ---- stilt_layout ----
 def transport_unpack_options(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -247,6 +247,16 @@ class Run:
         return p["ziscale"][hour] if hour < len(p["ziscale"]) else 1.0
 
 
+class IntervalMet(NamedTuple):
+    """The met of one interval on its window, as the core takes it."""
+
+    window: Any          #: stilt.met.window.Window
+    m1: Any              #: RemappedMet of the interval's start time
+    m2: Any              #: RemappedMet of its end time
+    gdx: np.ndarray      #: grid spacing in x over the window, m (Fortran order)
+    gdy: np.ndarray
+
+
 @dataclass
 class _Frame:
     """The met window and what the loop keeps of the previous interval."""
@@ -299,16 +309,16 @@ def _run_interval(run: Run, parts: Particles, rows: Rows, frame: _Frame,
     saved, mark = parts.copy(), rows.mark()
     margin_factor = 1.0
     while True:
-        win, m1, m2, gdx, gdy = _met_for(run, frame, parts, times, margin_factor)
+        met = _met_for(run, frame, parts, times, margin_factor)
         if not started:
-            parts.column("s")[:], parts.z_release[:] = release_sigma(run, m1, m2, parts, win)
-        vcell = max(m1.vmax, m2.vmax) * 60.0 / run.dx_ref
+            parts.column("s")[:], parts.z_release[:] = release_sigma(run, met, parts)
+        vcell = max(met.m1.vmax, met.m2.vmax) * 60.0 / run.dx_ref
         dt = choose_dt(float(run.params["delt"]), vcell, float(run.params["tratio"])) * run.sign
         nsteps = int(math.ceil(abs(end_min - t_now) / abs(dt)))
         rows.rewind(mark)
-        if _advance(run, parts, rows, (m1, m2, win, gdx, gdy), times, t_now, dt, nsteps):
+        if _advance(run, parts, rows, met, times, t_now, dt, nsteps):
             break
-        if win.nx == run.source.nx and win.ny == run.source.ny:
+        if met.window.nx == run.source.nx and met.window.ny == run.source.ny:
             raise CoreError("particles reported at a window edge on the full grid")
         margin_factor *= 2.0
         parts = saved.copy()
@@ -320,8 +330,8 @@ def _run_interval(run: Run, parts: Particles, rows: Rows, frame: _Frame,
 
 
 def _met_for(run: Run, frame: _Frame, parts: Particles,
-             times: tuple[np.datetime64, np.datetime64], margin_factor: float) -> tuple[Any, ...]:
-    """The window of an interval and its met: window, met of both times, grid spacing.
+             times: tuple[np.datetime64, np.datetime64], margin_factor: float) -> IntervalMet:
+    """The window of an interval and its met.
 
     The margin is twice the largest particle displacement of the previous interval (scaled to
     this interval's length), or 30 m/s before the first, times ``margin_factor``. The window
@@ -359,16 +369,16 @@ def _met_for(run: Run, frame: _Frame, parts: Particles,
         gx, gy = run.grid.grid_spacing_m(gxx.ravel(), gyy.ravel())
         frame.spacing = (win, np.asfortranarray(np.asarray(gx, float).reshape(win.nx, win.ny)),
                          np.asfortranarray(np.asarray(gy, float).reshape(win.nx, win.ny)))
-    return win, m1, m2, frame.spacing[1], frame.spacing[2]
+    return IntervalMet(win, m1, m2, frame.spacing[1], frame.spacing[2])
 
 
-def _advance(run: Run, parts: Particles, rows: Rows, met: tuple[Any, ...],
+def _advance(run: Run, parts: Particles, rows: Rows, met: IntervalMet,
              times: tuple[np.datetime64, np.datetime64], t_now: int, dt: int,
              nsteps: int) -> bool:
     """Advance the particles ``nsteps`` steps of ``dt`` minutes in chunks that bound the core's
     output buffer, adding the rows; False (stopped early) when a particle reached the window
     edge."""
-    m1, m2, win, gdx, gdy = met
+    win, m1, m2, gdx, gdy = met
     ta, tb = times
     p, core = run.params, run.core
     aa, bb, cc = run.levels
@@ -415,10 +425,11 @@ def _plume_diluted(run: Run, parts: Particles, rows: Rows, out: np.ndarray, k: i
     return foot_hnf
 
 
-def release_sigma(run: Run, m1: Any, m2: Any, parts: Particles,
-                  win: Any) -> tuple[np.ndarray, np.ndarray]:
+def release_sigma(run: Run, met: IntervalMet,
+                  parts: Particles) -> tuple[np.ndarray, np.ndarray]:
     """The internal sigma and the height above ground of the release heights (AGL, or MSL
-    minus the ground), from the terrain at the release time between met times m1 and m2."""
+    minus the ground), from the terrain at the release time within the interval ``met``."""
+    win, m1, m2 = met.window, met.m1, met.m2
     a_min, b_min = run.minutes(m1.time), run.minutes(m2.time)
     x, y = parts.column("x") - win.i0, parts.column("y") - win.j0
     tf = (0.0 - a_min) / (b_min - a_min)

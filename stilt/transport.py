@@ -4,7 +4,8 @@ The Python side validates everything before any particle moves (receptor, met co
 parameters), then walks through the met intervals one at a time: read the two bracketing met
 times on a window around the particles (:mod:`stilt.met.window`), remap them onto the internal
 levels and advance every particle through the interval in the Fortran core
-(``stilt._core.transport_advance``). No Python code runs per model step.
+(``stilt._core.transport_advance``). No Python code runs per model step. The loop itself, with
+the particle state and the output rows it carries, is the private ``stilt._transport_loop``.
 """
 
 from __future__ import annotations
@@ -403,9 +404,10 @@ def _prepare_run(core: Any, p: dict[str, Any], release: Release, source: Any, me
     point, heights = release.particle_points(int(p["numpar"]))
     x, y = rx[point], ry[point]
     gx0, gy0 = grid.grid_spacing_m(np.array([x.mean()]), np.array([y.mean()]))
-    run = Run(core, source, grid, zsg, (aa, bb, cc), z_top, p, turb, release.time,
-              -1 if n_hours < 0 else 1, int(round(abs(n_hours) * 60)), name, release,
-              heights, float(min(np.min(gx0), np.min(gy0))))
+    run = Run(core=core, source=source, grid=grid, zsg=zsg, levels=(aa, bb, cc), z_top=z_top,
+              params=p, turb=turb, t0=release.time, sign=-1 if n_hours < 0 else 1,
+              total=int(round(abs(n_hours) * 60)), name=name, release=release,
+              heights=heights, dx_ref=float(min(np.min(gx0), np.min(gy0))))
     return run, x, y, span
 
 
@@ -482,8 +484,8 @@ def _trajectory_dataset(run: Run, parts: Particles, rows: Rows,
                      FOOT_HNF_ATTRS if rows.hnf and c == "foot" else COLUMN_ATTRS[c])
                  for c in rows.cols}
     data_vars["xhgt"] = (("indx",), parts.z_release, XHGT_ATTRS)
-    data_vars["status"] = (("indx",), np.where(left, ParticleStatus.LEFT_GRID,
-                                                 ParticleStatus.ALIVE).astype(np.int8), STATUS_ATTRS)
+    status = np.where(left, ParticleStatus.LEFT_GRID, ParticleStatus.ALIVE).astype(np.int8)
+    data_vars["status"] = (("indx",), status, STATUS_ATTRS)
     coords = {
         "time": ("time", np.asarray(rows.times, dtype=float),
                  {"long_name": "minutes since release (negative: backward)", "units": "min"}),
