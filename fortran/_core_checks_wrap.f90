@@ -290,14 +290,28 @@ subroutine met_layout(nprof_out, nsfc_out)
 end subroutine met_layout
 
 !! ---- stilt_transport ----------------------------------------------------------------------
-subroutine transport_layout(ndiag_out)
-    !! Number of diagnostic columns per output row.
+subroutine transport_diag_slots(ndiag_out, x, y, zagl, zsfc, temp, pres, dens, temz, wout, &
+        shtf, whtf, dswf, tcld, lcld, rain, crai, sphu, rhfr, solw, sigw, tlgr, mlht, samt, &
+        foot, dmas, icdx, zloc, zcfx)
+    !! The number of diagnostic columns per output row and the (1-based) column of each, named
+    !! as stilt/_transport_loop.py DC names them (the test reads them back by name).
     use, intrinsic :: iso_c_binding, only: c_int
-    use stilt_transport, only: ndiag
+    use stilt_transport, only: ndiag, dc_x, dc_y, dc_zagl, dc_zsfc, dc_temp, dc_pres, &
+            dc_dens, dc_temz, dc_wout, dc_shtf, dc_whtf, dc_dswf, dc_tcld, dc_lcld, dc_rain, &
+            dc_crai, dc_sphu, dc_rhfr, dc_solw, dc_sigw, dc_tlgr, dc_mlht, dc_samt, dc_foot, &
+            dc_dmas, dc_icdx, dc_zloc, dc_zcfx
     implicit none
-    integer(c_int), intent(out) :: ndiag_out
+    integer(c_int), intent(out) :: ndiag_out, x, y, zagl, zsfc, temp, pres, dens, temz, &
+            wout, shtf, whtf, dswf, tcld, lcld, rain, crai, sphu, rhfr, solw, sigw, tlgr, &
+            mlht, samt, foot, dmas, icdx, zloc, zcfx
     ndiag_out = ndiag
-end subroutine transport_layout
+    x = dc_x; y = dc_y; zagl = dc_zagl; zsfc = dc_zsfc; temp = dc_temp; pres = dc_pres
+    dens = dc_dens; temz = dc_temz; wout = dc_wout; shtf = dc_shtf; whtf = dc_whtf
+    dswf = dc_dswf; tcld = dc_tcld; lcld = dc_lcld; rain = dc_rain; crai = dc_crai
+    sphu = dc_sphu; rhfr = dc_rhfr; solw = dc_solw; sigw = dc_sigw; tlgr = dc_tlgr
+    mlht = dc_mlht; samt = dc_samt; foot = dc_foot; dmas = dc_dmas; icdx = dc_icdx
+    zloc = dc_zloc; zcfx = dc_zcfx
+end subroutine transport_diag_slots
 
 subroutine transport_particle_status(codes)
     !! The particle status codes of stilt_transport in the order: alive, left_grid, window,

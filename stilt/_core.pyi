@@ -335,7 +335,7 @@ def transport_error_series(
 def met_layout() -> tuple[int, int]: ...
 
 # ---- stilt_transport ----
-def transport_layout() -> int: ...
+def transport_diag_slots() -> tuple[int, ...]: ...  # ndiag, then the column of each dc_* by name
 def transport_particle_status() -> npt.NDArray[np.int32]: ...  # ps_alive .. ps_not_started
 
 # ---- stilt_layout ----

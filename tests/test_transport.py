@@ -317,33 +317,38 @@ def test_non_finite_met_file_is_refused_before_anything_moves(tmp_path) -> None:
     assert np.isfinite(ds.long.values).all()
 
 
+def _returned_names(fn: Callable) -> list[str]:
+    """Names of an f2py wrapper's outputs, from its signature line ``a,b,... = name(args)``."""
+    import re
+
+    head = re.search(r"^(.*?)\s*=\s*\w+\(", fn.__doc__, re.M).group(1)
+    return [n.strip() for n in head.split(",")]
+
+
 def test_core_layout_matches_python() -> None:
     from stilt import _core
-    from stilt._transport_loop import NDIAG
+    from stilt._transport_loop import DC, NDIAG
     from stilt.met import window
 
     assert tuple(_core.met_layout()) == (window.NPROF, window.NSFC)
-    assert _core.transport_layout() == NDIAG
+    slots = dict(zip(_returned_names(_core.transport_diag_slots), _core.transport_diag_slots(),
+                     strict=True))
+    assert slots.pop("ndiag_out") == NDIAG
+    assert slots == {name: k + 1 for name, k in DC.items()}  # dc_* by name, 1-based
 
 
 def test_packed_option_and_state_slots_agree_with_the_core() -> None:
     """Python packs a distinct value per slot name; the core's unpacking (the one
     transport_advance uses) returns each under the same name."""
-    import re
-
     from stilt import _core
     from stilt._transport_loop import (ERROR_SLOTS, STATE_SLOTS, STEP_SLOTS, TURB_SLOTS,
                                        ParticleStatus, pack)
-
-    def returned_names(fn) -> list[str]:  # f2py's signature line: "a,b,... = name(args)"
-        head = re.search(r"^(.*?)\s*=\s*\w+\(", fn.__doc__, re.M).group(1)
-        return [n.strip() for n in head.split(",")]
 
     slots = TURB_SLOTS + STEP_SLOTS + ERROR_SLOTS
     values = {name: float(k + 3) for k, name in enumerate(slots)}  # integers: int slots too
     out = _core.transport_unpack_options(*(pack(s, values) for s in (TURB_SLOTS, STEP_SLOTS,
                                                                       ERROR_SLOTS)))
-    got = dict(zip(returned_names(_core.transport_unpack_options), out, strict=True))
+    got = dict(zip(_returned_names(_core.transport_unpack_options), out, strict=True))
     assert got.pop("status") == 0
     assert got == values
     # a packed array of the wrong size is refused, never read past
@@ -352,7 +357,7 @@ def test_packed_option_and_state_slots_agree_with_the_core() -> None:
                                           pack(ERROR_SLOTS, values))[-1] == 1
     state = np.asfortranarray(np.arange(2 * len(STATE_SLOTS), dtype=float).reshape(2, -1))
     cols = _core.transport_unpack_state(state)
-    got = dict(zip(returned_names(_core.transport_unpack_state), cols, strict=True))
+    got = dict(zip(_returned_names(_core.transport_unpack_state), cols, strict=True))
     assert got.pop("status") == 0
     assert set(got) == set(STATE_SLOTS)
     for k, name in enumerate(STATE_SLOTS):
