@@ -326,31 +326,43 @@ end subroutine transport_particle_status
 !! ---- stilt_layout -------------------------------------------------------------------------
 !! The slots of the packed arrays, read back by name: Python packs a distinct value per name
 !! and checks each comes back under that name (the outputs are named as Python names slots).
-subroutine transport_unpack_options(ntopt, topt, ndopt, dopt, nerr, errpar, kbls, kmixd, &
-        kmix0, kzmix, tvmix, tkerd, tkern, ziscale1, ziscale2, ks, kdat, z0, tratio, nturb, &
-        tlfrac, veght, hscale, winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, &
-        sigzierr, tlzierr, horcorzierr, status)
-    !! topt, dopt and errpar unpacked as transport_advance unpacks them. status 1: wrong size.
+subroutine transport_unpack_options(nwpar, wpar, ntopt, topt, ndopt, dopt, nerr, errpar, i0, &
+        j0, nx_full, ny_full, wrap_x, z_top, t1, t2, aa, bb, cc, kbls, kmixd, kmix0, kzmix, &
+        tvmix, tkerd, tkern, ziscale1, ziscale2, ks, kdat, z0, tratio, nturb, tlfrac, veght, &
+        hscale, winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr, &
+        horcorzierr, status)
+    !! wpar, topt, dopt and errpar unpacked as transport_advance unpacks them. status 1: wrong
+    !! size.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
-    use stilt_transport, only: turb_options, disp_options, error_options
-    use stilt_layout, only: unpack_turb, unpack_step, unpack_errors, n_topt, n_dopt, n_errpar
+    use stilt_transport, only: turb_options, disp_options, error_options, met_window
+    use stilt_layout, only: unpack_window, unpack_turb, unpack_step, unpack_errors, n_wpar, &
+        n_topt, n_dopt, n_errpar
     implicit none
-    integer(c_int), intent(in) :: ntopt, ndopt, nerr
+    integer(c_int), intent(in) :: nwpar, ntopt, ndopt, nerr
+    !f2py intent(hide), depend(wpar) :: nwpar = len(wpar)
     !f2py intent(hide), depend(topt) :: ntopt = len(topt)
     !f2py intent(hide), depend(dopt) :: ndopt = len(dopt)
     !f2py intent(hide), depend(errpar) :: nerr = len(errpar)
-    real(c_double), intent(in) :: topt(ntopt), dopt(ndopt), errpar(nerr)
+    real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
+    integer(c_int), intent(out) :: i0, j0, nx_full, ny_full, wrap_x
+    real(c_double), intent(out) :: z_top, t1, t2, aa, bb, cc
     integer(c_int), intent(out) :: kbls, kmixd, kmix0, kzmix, ks, kdat, nturb, winderrtf, status
     real(c_double), intent(out) :: tvmix, tkerd, tkern, ziscale1, ziscale2, z0, tratio, tlfrac, &
         veght, hscale, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr, horcorzierr
+    type(met_window) :: w
     type(turb_options) :: t1o, t2o
     type(disp_options) :: dopts
     type(error_options) :: eopts
     status = 1
-    if (ntopt /= n_topt .or. ndopt /= n_dopt .or. nerr /= n_errpar) return
+    if (nwpar /= n_wpar .or. ntopt /= n_topt .or. ndopt /= n_dopt .or. nerr /= n_errpar) return
     status = 0
+    w = unpack_window(wpar, 2, 2, 3)
+    i0 = w%i0; j0 = w%j0; nx_full = w%nx_full; ny_full = w%ny_full
+    wrap_x = merge(1, 0, w%wrap_x); z_top = w%z_top; t1 = w%t1; t2 = w%t2
+    aa = w%aa; bb = w%bb; cc = w%cc
     call unpack_turb(topt, t1o, t2o, z0)
-    call unpack_step(dopt, 0.0_c_double, dopts, tratio, nturb)
+    call unpack_step(dopt, z_top, dopts, tratio, nturb)
+    if (dopts%ztop /= z_top) status = 1
     eopts = unpack_errors(errpar)
     kbls = t1o%kbls; kmixd = t1o%kmixd; kmix0 = t1o%kmix0; kzmix = t1o%kzmix
     tvmix = t1o%tvmix; tkerd = t1o%tkerd; tkern = t1o%tkern

@@ -243,34 +243,35 @@ subroutine transport_init_errors(nl, zsg, z_top, nerr, errpar, nrs, np, rng, eu,
     call init_errors(nl, zsg, z_top, unpack_errors(errpar), np, rng, eu, ev, eps)
 end subroutine transport_init_errors
 
-subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
-        aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, done2, ntopt, topt, &
-        ndopt, dopt, nerr, errpar, gdx, gdy, np, nst, state, pstat, nrs, rng, eu, ev, eps, &
-        t_start, dt, nsteps, out, status, tstatus)
+subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, sfc2, turb1, &
+        turb2, zi1, zi2, done1, done2, ntopt, topt, ndopt, dopt, nerr, errpar, gdx, gdy, np, &
+        nst, state, pstat, nrs, rng, eu, ev, eps, t_start, dt, nsteps, out, status, tstatus)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
-    !! topt, dopt, errpar: turbulence, step/dispersion and transport-error options, and
-    !! state(np, :) the real-valued particle state, in the slots of stilt_layout; pstat the
-    !! particle status (ps_*), rng the random streams, eu, ev, eps the transport-error state
-    !! from transport_init_errors. turb1/2, zi1/2 are filled lazily where done1/2 is 0.
+    !! wpar: the met window; topt, dopt, errpar: turbulence, step/dispersion and transport-error
+    !! options; state(np, :) the real-valued particle state; all in the slots of stilt_layout.
+    !! pstat: the particle status (ps_*), rng the random streams, eu, ev, eps the
+    !! transport-error state from transport_init_errors. turb1/2, zi1/2 are filled lazily where done1/2 is 0.
     !! status: dispersion status (1 also when an array has the wrong size), tstatus:
     !! turbulence evaluation status.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
     use stilt_kinds, only: status_bad_argument
     use stilt_transport, only: advance_interval, met_window, disp_options, turb_options
     use stilt_random, only: rng_state_size
-    use stilt_layout, only: unpack_turb, unpack_step, unpack_errors, n_topt, n_dopt, n_errpar, &
-        n_state, st_x, st_y, st_s, st_wnorm, st_up, st_vp, st_dmas, st_xc, st_yc
+    use stilt_layout, only: unpack_window, unpack_turb, unpack_step, unpack_errors, n_wpar, &
+        n_topt, n_dopt, n_errpar, n_state, st_x, st_y, st_s, st_wnorm, st_up, st_vp, st_dmas, &
+        st_xc, st_yc, wi_z_top
     implicit none
-    integer(c_int), intent(in) :: nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, np, nsteps
-    integer(c_int), intent(in) :: nrs, ntopt, ndopt, nerr, nst
+    integer(c_int), intent(in) :: nx, ny, nl, np, nsteps
+    integer(c_int), intent(in) :: nrs, nwpar, ntopt, ndopt, nerr, nst
     !f2py intent(hide), depend(prof1) :: nl = shape(prof1, 1), nx = shape(prof1, 2), ny = shape(prof1, 3)
     !f2py intent(hide), depend(state) :: np = shape(state, 0), nst = shape(state, 1)
     !f2py intent(hide), depend(rng) :: nrs = shape(rng, 0)
+    !f2py intent(hide), depend(wpar) :: nwpar = len(wpar)
     !f2py intent(hide), depend(topt) :: ntopt = len(topt)
     !f2py intent(hide), depend(dopt) :: ndopt = len(dopt)
     !f2py intent(hide), depend(errpar) :: nerr = len(errpar)
-    real(c_double), intent(in) :: z_top, t1, t2, zsg(nl), aa, bb, cc, t_start, dt
-    real(c_double), intent(in) :: topt(ntopt), dopt(ndopt), errpar(nerr)
+    real(c_double), intent(in) :: zsg(nl), t_start, dt
+    real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
     real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)
     real(c_double), intent(in), dimension(12, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
@@ -288,16 +289,15 @@ subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top
     real(c_double) :: z0, tratio
     integer(c_int) :: nturb
     tstatus = 0
-    if (nrs /= rng_state_size .or. ntopt /= n_topt .or. ndopt /= n_dopt .or. &
-            nerr /= n_errpar .or. nst /= n_state) then
+    if (nrs /= rng_state_size .or. nwpar /= n_wpar .or. ntopt /= n_topt .or. &
+            ndopt /= n_dopt .or. nerr /= n_errpar .or. nst /= n_state) then
         status = status_bad_argument
         out = 0.0_c_double
         return
     end if
+    w = unpack_window(wpar, nx, ny, nl)
     call unpack_turb(topt, t1o, t2o, z0)
-    call unpack_step(dopt, z_top, dopts, tratio, nturb)
-    w = met_window(nx=nx, ny=ny, nl=nl, i0=i0, j0=j0, nx_full=nx_full, ny_full=ny_full, &
-        wrap_x=wrap_x /= 0, z_top=z_top, t1=t1, t2=t2, aa=aa, bb=bb, cc=cc)
+    call unpack_step(dopt, wpar(wi_z_top), dopts, tratio, nturb)
     ! the state columns are contiguous and distinct: passed without copies or aliasing
     call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, &
         done2, t1o, t2o, z0, gdx, gdy, np, state(:, st_x), state(:, st_y), state(:, st_s), &

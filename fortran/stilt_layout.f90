@@ -1,17 +1,25 @@
 !! stilt_layout: the slots of the packed arrays that cross the f2py boundary into
-!! transport_advance and transport_init_errors (options and the real-valued particle state).
-!! Each slot is named here and nowhere else in Fortran; stilt/_transport_loop.py lists the same
-!! slots by name in the same order (TURB_SLOTS, STEP_SLOTS, ERROR_SLOTS, STATE_SLOTS), and
-!! tests/test_transport.py checks the two agree by unpacking here values Python packed by name.
+!! transport_advance and transport_init_errors (the met window, options and the real-valued
+!! particle state). Each slot is named here and nowhere else in Fortran; stilt/_transport_loop.py
+!! lists the same slots by name in the same order (WINDOW_SLOTS, TURB_SLOTS, STEP_SLOTS,
+!! ERROR_SLOTS, STATE_SLOTS), and tests/test_transport.py checks the two agree by unpacking
+!! here values Python packed by name.
 module stilt_layout
     use stilt_kinds, only: dp, ip
     use stilt_turbulence, only: turb_options
     use stilt_dispersion, only: disp_options
-    use stilt_transport, only: error_options
+    use stilt_transport, only: error_options, met_window
     implicit none
     private
 
-    public :: unpack_turb, unpack_step, unpack_errors
+    public :: unpack_window, unpack_turb, unpack_step, unpack_errors
+
+    !! wpar: the met window of one interval (full-grid offset i0, j0 of its node (1, 1) minus 1,
+    !! full grid size, 1 when a global grid wraps in x, model top (m), the two met times
+    !! (minutes since release), the internal level coefficients)
+    integer(ip), parameter, public :: wi_i0 = 1, wi_j0 = 2, wi_nx_full = 3, wi_ny_full = 4, &
+        wi_wrap_x = 5, wi_z_top = 6, wi_t1 = 7, wi_t2 = 8, wi_aa = 9, wi_bb = 10, wi_cc = 11
+    integer(ip), parameter, public :: n_wpar = 11
 
     !! topt: turbulence options of one met interval (SETUP.CFG names; ziscale of each met time,
     !! ks and kdat internal levels, z0 the roughness length where the met has none, m)
@@ -34,6 +42,17 @@ module stilt_layout
     integer(ip), parameter, public :: n_state = 9
 
 contains
+
+    pure function unpack_window(wpar, nx, ny, nl) result(w)
+        !! The met window of an interval: nx x ny nodes, nl internal levels.
+        real(dp), intent(in) :: wpar(n_wpar)
+        integer(ip), intent(in) :: nx, ny, nl
+        type(met_window) :: w
+        w = met_window(nx=nx, ny=ny, nl=nl, i0=nint(wpar(wi_i0)), j0=nint(wpar(wi_j0)), &
+            nx_full=nint(wpar(wi_nx_full)), ny_full=nint(wpar(wi_ny_full)), &
+            wrap_x=nint(wpar(wi_wrap_x)) /= 0, z_top=wpar(wi_z_top), t1=wpar(wi_t1), &
+            t2=wpar(wi_t2), aa=wpar(wi_aa), bb=wpar(wi_bb), cc=wpar(wi_cc))
+    end function unpack_window
 
     pure subroutine unpack_turb(topt, topts1, topts2, z0)
         !! Turbulence options of the two met times of an interval, and the default roughness.

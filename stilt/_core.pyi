@@ -50,13 +50,12 @@ def transport_init_rng(
     seed: int, nrs: int, indx: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status
 def transport_advance(
-    i0: int, j0: int, nx_full: int, ny_full: int, wrap_x: int, z_top: float, t1: float,
-    t2: float, zsg: npt.ArrayLike, aa: float, bb: float, cc: float, prof1: npt.ArrayLike,
-    prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
+    wpar: npt.ArrayLike,  # the met window in stilt_layout slots (_transport_loop WINDOW_SLOTS)
+    zsg: npt.ArrayLike, prof1: npt.ArrayLike, prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
     turb1: npt.NDArray[np.float64], turb2: npt.NDArray[np.float64],
     zi1: npt.NDArray[np.float64], zi2: npt.NDArray[np.float64], done1: npt.NDArray[np.int32],
     done2: npt.NDArray[np.int32],
-    topt: npt.ArrayLike,  # stilt_layout slots (stilt._transport_loop TURB_SLOTS)
+    topt: npt.ArrayLike,  # TURB_SLOTS
     dopt: npt.ArrayLike,  # STEP_SLOTS
     errpar: npt.ArrayLike,  # ERROR_SLOTS
     gdx: npt.ArrayLike, gdy: npt.ArrayLike,
@@ -340,7 +339,7 @@ def transport_particle_status() -> npt.NDArray[np.int32]: ...  # ps_alive .. ps_
 
 # ---- stilt_layout ----
 def transport_unpack_options(
-    topt: npt.ArrayLike, dopt: npt.ArrayLike, errpar: npt.ArrayLike
+    wpar: npt.ArrayLike, topt: npt.ArrayLike, dopt: npt.ArrayLike, errpar: npt.ArrayLike
 ) -> tuple[Any, ...]: ...  # one value per slot, by slot name (see the f2py docstring), status
 def transport_unpack_state(
     state: npt.NDArray[np.float64],

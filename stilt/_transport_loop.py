@@ -34,6 +34,9 @@ class ParticleStatus(IntEnum):
     NOT_STARTED = 3  #: not yet released
 
 
+#: slots of wpar: the met window of one interval (stilt_layout wi_*)
+WINDOW_SLOTS = ("i0", "j0", "nx_full", "ny_full", "wrap_x", "z_top", "t1", "t2", "aa", "bb",
+                "cc")
 #: slots of topt: the turbulence options of one met interval (stilt_layout to_*)
 TURB_SLOTS = ("kbls", "kmixd", "kmix0", "kzmix", "tvmix", "tkerd", "tkern", "ziscale1",
               "ziscale2", "ks", "kdat", "z0")
@@ -382,6 +385,10 @@ def _advance(run: Run, parts: Particles, rows: Rows, met: IntervalMet,
     ta, tb = times
     p, core = run.params, run.core
     aa, bb, cc = run.levels
+    wpar = pack(WINDOW_SLOTS, {"i0": win.i0, "j0": win.j0, "nx_full": run.source.nx,
+                               "ny_full": run.source.ny, "wrap_x": run.wrap_x,
+                               "z_top": run.z_top, "t1": run.minutes(ta),
+                               "t2": run.minutes(tb), "aa": aa, "bb": bb, "cc": cc})
     topt = pack(TURB_SLOTS, dict(run.turb, ziscale1=m1.ziscale, ziscale2=m2.ziscale))
     dopt = pack(STEP_SLOTS, p)
     errpar = run.errpar()
@@ -390,8 +397,7 @@ def _advance(run: Run, parts: Particles, rows: Rows, met: IntervalMet,
     while done_steps < nsteps:
         k = min(chunk, nsteps - done_steps)
         out, status, tstatus = core.transport_advance(
-            win.i0, win.j0, run.source.nx, run.source.ny, int(run.wrap_x), run.z_top,
-            run.minutes(ta), run.minutes(tb), run.zsg, aa, bb, cc,
+            wpar, run.zsg,
             m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb, m1.zi, m2.zi, m1.done, m2.done,
             topt, dopt, errpar, gdx, gdy,
             parts.state, parts.pstat, parts.rng, parts.eu, parts.ev, parts.eps,

@@ -342,19 +342,21 @@ def test_packed_option_and_state_slots_agree_with_the_core() -> None:
     transport_advance uses) returns each under the same name."""
     from stilt import _core
     from stilt._transport_loop import (ERROR_SLOTS, STATE_SLOTS, STEP_SLOTS, TURB_SLOTS,
-                                       ParticleStatus, pack)
+                                       WINDOW_SLOTS, ParticleStatus, pack)
 
-    slots = TURB_SLOTS + STEP_SLOTS + ERROR_SLOTS
-    values = {name: float(k + 3) for k, name in enumerate(slots)}  # integers: int slots too
-    out = _core.transport_unpack_options(*(pack(s, values) for s in (TURB_SLOTS, STEP_SLOTS,
-                                                                      ERROR_SLOTS)))
+    groups = (WINDOW_SLOTS, TURB_SLOTS, STEP_SLOTS, ERROR_SLOTS)
+    names = [name for group in groups for name in group]
+    values = {name: float(k + 3) for k, name in enumerate(names)}  # integers: int slots too
+    values["wrap_x"] = 1.0  # a flag
+    out = _core.transport_unpack_options(*(pack(group, values) for group in groups))
     got = dict(zip(_returned_names(_core.transport_unpack_options), out, strict=True))
     assert got.pop("status") == 0
     assert got == values
     # a packed array of the wrong size is refused, never read past
-    assert _core.transport_unpack_options(pack(TURB_SLOTS[:-1], values),
-                                          pack(STEP_SLOTS, values),
-                                          pack(ERROR_SLOTS, values))[-1] == 1
+    for short in range(len(groups)):
+        packed = [pack(group[:-1] if k == short else group, values)
+                  for k, group in enumerate(groups)]
+        assert _core.transport_unpack_options(*packed)[-1] == 1
     state = np.asfortranarray(np.arange(2 * len(STATE_SLOTS), dtype=float).reshape(2, -1))
     cols = _core.transport_unpack_state(state)
     got = dict(zip(_returned_names(_core.transport_unpack_state), cols, strict=True))
