@@ -438,9 +438,6 @@ contains
         !! (nx, ny), i.e. buffered cells bx+1..bx+nx, by+1..by+ny, is kept: kernel mass on the
         !! buffer ring or beyond is dropped. hit flags the layers that received a row.
         !! mass = (sum of foot > 0 over present rows, sum over the rows kept, number kept).
-        !! About 105 lines, a third of them declarations: the binning, the kernel stencil and
-        !! the layer choice of one row sit in one loop over rows, sharing its cell and weight
-        !! values.
         integer(ip), intent(in) :: np, nt, nm, ng, nxe, nye, bx, by, nx, ny, nl
         real(dp), intent(in) :: lon(np, nt), lat(np, nt), foot(np, nt), time(nt)
         integer(ip), intent(in) :: mgroup(np), gid(nm, nt)
