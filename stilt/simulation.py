@@ -352,7 +352,7 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
                               "transport_seconds": 0.0, "footprint_seconds": 0.0}
     try:
         with _Alarm(timeout):
-            _attempt(paths, Path(project), met, receptor, config, attempt, record, result)
+            _run_attempt(paths, Path(project), met, receptor, config, attempt, record, result)
     except (KeyboardInterrupt, SystemExit):
         cleanup_temp(paths.folder)
         _log(paths, "interrupted: temporary files removed")
@@ -393,7 +393,7 @@ def _start_record(paths: SimulationPaths, met: str, receptor: Receptor, attempt:
     }
 
 
-def _attempt(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
+def _run_attempt(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
              config: ModelConfig, attempt: int, record: dict[str, Any],
              result: dict[str, Any]) -> None:
     """The work of one attempt: what is still needed, or only a storage step a kill left."""
@@ -407,6 +407,35 @@ def _attempt(paths: SimulationPaths, project: Path, met: str, receptor: Receptor
          f"trajectories {'needed' if need_traj else 'kept'}, footprints "
          f"{', '.join(feet) or 'none'}")
     _run_work(paths, project, met, receptor, config, need_traj, feet, record, result)
+
+
+def _compute_trajectories(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
+                          config: ModelConfig, result: dict[str, Any]) -> tuple[Any, Any]:
+    """The particles, and those of the transport-error run when it is on (else None)."""
+    from stilt.met.cache import met_cache
+    from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
+
+    run_trajectories = _science("run_trajectories")
+    met_src = _resolved_met(config, met, project)
+    t = time.perf_counter()
+    seed = config.seed_for(paths.sim_id)
+    params = config.transport_params()
+    main = {k: v for k, v in params.items()
+            if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
+    # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
+    # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
+    threads = config.execution.threads_per_worker  # the same particles for any count
+    met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
+    particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
+                                 hnf_plume=True, threads=threads, **main)
+    errors = None
+    if error_run(config):  # R-STILT's second run, particle_error: the errors on, another seed
+        errors = run_trajectories(receptor.transport_input(), met_src,
+                                  seed=_error_seed(seed), hnf_plume=True,
+                                  threads=threads, **params)
+    result["transport_seconds"] = time.perf_counter() - t
+    result["ran_transport"] = True
+    return particles, errors
 
 
 def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
@@ -454,35 +483,6 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
     if config.trajectories != "keep":
         _store_trajectories(paths, config, record, {paths.trajectory: particles,
                                                     paths.error_trajectory: errors})
-
-
-def _compute_trajectories(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
-                          config: ModelConfig, result: dict[str, Any]) -> tuple[Any, Any]:
-    """The particles, and those of the transport-error run when it is on (else None)."""
-    from stilt.met.cache import met_cache
-    from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
-
-    run_trajectories = _science("run_trajectories")
-    met_src = _resolved_met(config, met, project)
-    t = time.perf_counter()
-    seed = config.seed_for(paths.sim_id)
-    params = config.transport_params()
-    main = {k: v for k, v in params.items()
-            if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
-    # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
-    # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
-    threads = config.execution.threads_per_worker  # the same particles for any count
-    met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
-    particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
-                                 hnf_plume=True, threads=threads, **main)
-    errors = None
-    if error_run(config):  # R-STILT's second run, particle_error: the errors on, another seed
-        errors = run_trajectories(receptor.transport_input(), met_src,
-                                  seed=_error_seed(seed), hnf_plume=True,
-                                  threads=threads, **params)
-    result["transport_seconds"] = time.perf_counter() - t
-    result["ran_transport"] = True
-    return particles, errors
 
 
 def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: ModelConfig,
