@@ -52,34 +52,19 @@ from typing import Any
 from stilt._io import atomic_path, is_temp_name, temp_path, write_atomic
 from stilt._verify import check_output, output_problem, writing
 from stilt.config import ModelConfig
-from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
+from stilt.errors import ConfigError, StiltError
 from stilt.ids import check_name, safe_path
 from stilt.receptors import Receptor, receptor_from_dict
+from stilt.states import State
 
 __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
            "write_status", "collect_records", "cleanup_temp",
-           "classify_failure", "SimulationTimeout"]
-
-#: the science functions a simulation calls, looked up on first use; tests may substitute
-#: instrumented versions here (names: run_trajectories, Grid, calc_footprint, write_footprint)
-SCIENCE: dict[str, Any] = {}
-
-
-def _science(name: str) -> Any:
-    fn = SCIENCE.get(name)
-    if fn is None:
-        if name == "run_trajectories":
-            from stilt.transport import run_trajectories as fn
-        else:
-            import stilt.footprint as fp_module
-
-            fn = getattr(fp_module, name)
-        SCIENCE[name] = fn
-    return fn
-
+           "classify_failure", "SimulationTimeout", "resolved_met"]
 
 class SimulationTimeout(Exception):
-    """A simulation ran longer than ``execution.timeout``."""
+    """A simulation ran longer than ``execution.timeout``. Failure class ``TIMEOUT``."""
+
+    failure = "TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -219,23 +204,11 @@ def damaged_outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
 
 
 def classify_failure(exc: BaseException) -> str:
-    """Reason class of a failure: CONFIG, MET_COVERAGE, MET_MISSING, MET, CORE, TIMEOUT,
-    OUT_OF_MEMORY, IO or ERROR."""
-    if isinstance(exc, SimulationTimeout):
-        return "TIMEOUT"
-    if isinstance(exc, ConfigError):
-        return "CONFIG"
-    if isinstance(exc, MetMissingError):  # the files the run needs are not there
-        return "MET_MISSING"
-    if isinstance(exc, MetError):
-        text = str(exc).lower()
-        if "no such file" in text:  # a file found earlier was removed before it was read
-            return "MET_MISSING"
-        if any(w in text for w in ("outside", "not within", "met covers", "gap")):
-            return "MET_COVERAGE"
-        return "MET"
-    if isinstance(exc, CoreError):
-        return "CORE"
+    """Reason class of a failure, from the exception type alone: the ``failure`` of a stilt
+    error (CONFIG, MET_MISSING, MET_COVERAGE, MET, CORE, IO, ERROR; see
+    :class:`stilt.errors.StiltError`), TIMEOUT, OUT_OF_MEMORY, IO (other OS errors) or ERROR."""
+    if isinstance(exc, (StiltError, SimulationTimeout)):
+        return exc.failure
     if isinstance(exc, MemoryError):
         return "OUT_OF_MEMORY"
     if isinstance(exc, OSError):
@@ -266,7 +239,7 @@ def _link(root: Path, kind: str, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
+def resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
     """The met source ``met`` with its relative paths (directory, roughness table) made
     relative to the project folder."""
     src = config.mets[met]
@@ -347,32 +320,12 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
     paths.folder.mkdir(parents=True, exist_ok=True)
     cleanup_temp(paths.folder)
     t0 = time.time()
-    status = read_status(paths) or {}
-    record: dict[str, Any] = {
-        "sim_id": sim_id, "met": met, "receptor": receptor.to_dict(),
-        "scene_id": scene_id if scene_id is not None else status.get("scene_id"),
-        "registered_at": status.get("registered_at"), "attempts": attempt,
-        "transport_hash": status.get("transport_hash"),
-        "trajectories": status.get("trajectories"),
-        "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
-        "pid": os.getpid(), "started_at": t0, "state": "running",
-        "stilt_version": _version(),
-    }
+    record = _start_record(paths, met, receptor, attempt, scene_id, t0)
     result: dict[str, Any] = {"sim_id": sim_id, "ran_transport": False, "footprints_run": [],
                               "transport_seconds": 0.0, "footprint_seconds": 0.0}
     try:
         with _Alarm(timeout):
-            need_traj, feet = needed_work(paths, config, met)
-            if not need_traj and not feet:
-                if _storage_owed(paths, config):  # killed between the footprints and this step
-                    _store_trajectories(paths, config, record, {})
-                _log(paths, "already complete with this configuration: nothing to do")
-            else:
-                _log(paths, f"start attempt {attempt} on {record['host']} pid {os.getpid()}: "
-                     f"trajectories {'needed' if need_traj else 'kept'}, footprints "
-                     f"{', '.join(feet) or 'none'}")
-                _run_work(paths, Path(project), met, receptor, config, need_traj, feet, record,
-                          result)
+            _run_attempt(paths, Path(project), met, receptor, config, attempt, record, result)
     except (KeyboardInterrupt, SystemExit):
         cleanup_temp(paths.folder)
         _log(paths, "interrupted: temporary files removed")
@@ -382,19 +335,82 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
         reason = classify_failure(exc)
         message = f"{type(exc).__name__}: {exc}"
         _log(paths, f"failed ({reason}): {message}\n{traceback.format_exc()}")
-        record.update(state="failed", reason=reason, message=message)
+        record.update(state=State.FAILED, reason=reason, message=message)
     else:
-        record.update(state="complete", reason=None, message=None)
+        record.update(state=State.COMPLETE, reason=None, message=None)
     record["finished_at"] = time.time()
     record["duration"] = record["finished_at"] - t0
     record["outputs"] = _outputs(paths, config)
     write_status(paths, record)
-    if record["state"] == "complete":
+    if record["state"] == State.COMPLETE:
         _log(paths, f"complete in {record['duration']:.2f} s")
     result.update(state=record["state"], reason=record.get("reason"),
                   message=record.get("message"), outputs=record["outputs"],
                   duration=record["duration"], transport_hash=record["transport_hash"])
     return result
+
+
+def _start_record(paths: SimulationPaths, met: str, receptor: Receptor, attempt: int,
+                  scene_id: str | None, t0: float) -> dict[str, Any]:
+    """The status record of a starting attempt, keeping what the last record knew."""
+    status = read_status(paths) or {}
+    return {
+        "sim_id": paths.sim_id, "met": met, "receptor": receptor.to_dict(),
+        "scene_id": scene_id if scene_id is not None else status.get("scene_id"),
+        "registered_at": status.get("registered_at"), "attempts": attempt,
+        "transport_hash": status.get("transport_hash"),
+        "trajectories": status.get("trajectories"),
+        "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
+        "pid": os.getpid(), "started_at": t0, "state": State.RUNNING,
+        "stilt_version": _version(),
+    }
+
+
+def _run_attempt(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
+             config: ModelConfig, attempt: int, record: dict[str, Any],
+             result: dict[str, Any]) -> None:
+    """The work of one attempt: what is still needed, or only a storage step a kill left."""
+    need_traj, feet = needed_work(paths, config, met)
+    if not need_traj and not feet:
+        if _storage_owed(paths, config):  # killed between the footprints and this step
+            _store_trajectories(paths, config, record, {})
+        _log(paths, "already complete with this configuration: nothing to do")
+        return
+    _log(paths, f"start attempt {attempt} on {record['host']} pid {os.getpid()}: "
+         f"trajectories {'needed' if need_traj else 'kept'}, footprints "
+         f"{', '.join(feet) or 'none'}")
+    _run_work(paths, project, met, receptor, config, need_traj, feet, record, result)
+
+
+def _compute_trajectories(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
+                          config: ModelConfig, result: dict[str, Any]) -> tuple[Any, Any]:
+    """The particles, and those of the transport-error run when it is on (else None)."""
+    from stilt.met.cache import met_cache
+    from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
+
+    from stilt import transport  # looked up at the call: tests substitute instruments
+
+    run_trajectories = transport.run_trajectories
+    met_src = resolved_met(config, met, project)
+    t = time.perf_counter()
+    seed = config.seed_for(paths.sim_id)
+    params = config.transport_params()
+    main = {k: v for k, v in params.items()
+            if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
+    # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
+    # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
+    threads = config.execution.threads_per_worker  # the same particles for any count
+    met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
+    particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
+                                 hnf_plume=True, threads=threads, **main)
+    errors = None
+    if error_run(config):  # R-STILT's second run, particle_error: the errors on, another seed
+        errors = run_trajectories(receptor.transport_input(), met_src,
+                                  seed=_error_seed(seed), hnf_plume=True,
+                                  threads=threads, **params)
+    result["transport_seconds"] = time.perf_counter() - t
+    result["ran_transport"] = True
+    return particles, errors
 
 
 def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
@@ -410,31 +426,9 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
     particles = errors = None
     th = config.transport_hash(met)
     if need_traj:
-        run_trajectories = _science("run_trajectories")
-        met_src = _resolved_met(config, met, project)
-        t = time.perf_counter()
-        from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
-
-        seed = config.seed_for(paths.sim_id)
-        params = config.transport_params()
         winderrtf = error_run(config)
-        main = {k: v for k, v in params.items()
-                if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
-        # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
-        # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
-        threads = config.execution.threads_per_worker  # the same particles for any count
-        from stilt.met.cache import met_cache
-
-        met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
-        particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
-                                     hnf_plume=True, threads=threads, **main)
-        errors = None
-        if winderrtf:  # R-STILT's second run, particle_error: the errors on, another seed
-            errors = run_trajectories(receptor.transport_input(), met_src,
-                                      seed=_error_seed(seed), hnf_plume=True,
-                                      threads=threads, **params)
-        result["transport_seconds"] = time.perf_counter() - t
-        result["ran_transport"] = True
+        particles, errors = _compute_trajectories(paths, project, met, receptor, config,
+                                                  result)
         particles = compact_trajectories(particles)  # the values the file holds
         errors = None if errors is None else compact_trajectories(errors)
         for ds, path in ((particles, paths.trajectory), (errors, paths.error_trajectory)):
@@ -472,15 +466,16 @@ def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: Mo
     """Compute and publish the footprints ``feet``; returns the particles used."""
     import xarray as xr
 
-    calc_footprint = _science("calc_footprint")
-    write_footprint = _science("write_footprint")
+    from stilt import footprint  # looked up at the call: tests substitute instruments
+
+    calc_footprint, write_footprint = footprint.calc_footprint, footprint.write_footprint
     if particles is None:  # trajectories kept from an earlier run: read them back
         with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
             particles = ds.load()
     for name in feet:
         fp = config.footprints[name]
         t = time.perf_counter()
-        foot = calc_footprint(particles, receptor, _science("Grid")(**fp.grid),
+        foot = calc_footprint(particles, receptor, footprint.Grid(**fp.grid),
                               smooth_factor=fp.smooth_factor, time_integrate=fp.time_integrate,
                               hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
         result["footprint_seconds"] += time.perf_counter() - t
@@ -615,18 +610,18 @@ def collect_records(root: str | Path,
         present = set(rec.get("outputs") or [])
         if rec.get("trajectories") != "dropped":
             present.add(paths.trajectory.name)
-        if rec.get("state") == "complete" and not all(
+        if rec.get("state") == State.COMPLETE and not all(
                 (paths.folder / name).is_file() for name in present):
-            rec["state"] = "pending"
-        if rec.get("state") == "complete":
+            rec["state"] = State.PENDING
+        if rec.get("state") == State.COMPLETE:
             bad = [f"{name} {problem}" for name in sorted(present)
                    if (problem := output_problem(paths.folder / name, "footprint" if
                                                  name.endswith("_foot.nc") else "trajectory"))]
             if bad:
-                rec.update(state="pending", message="; ".join(bad))
+                rec.update(state=State.PENDING, message="; ".join(bad))
                 if problems is not None:
                     problems.append(f"pending again {paths.sim_id}: {'; '.join(bad)}")
-        if rec.get("state") == "running":
-            rec["state"] = "pending"
+        if rec.get("state") == State.RUNNING:
+            rec["state"] = State.PENDING
         out.append(rec)
     return out
