@@ -72,13 +72,14 @@ class Window:
 
 
 def pressure_field(variables: Sequence[str], ksys: int) -> str | None:
-    """The upper variable whose values are the data levels' pressure (docs/physics.md §3.2).
+    """The upper variable whose values are the data levels' pressure (docs/physics.md §2.4).
 
-    On terrain-following height levels (KSYS 3) the reference binary reads HGTS into the
-    same level array as PRES, so the later of the two records in the file (``variables`` in
-    record order) is taken for the pressure: HGTS whenever it follows PRES or comes alone
-    (then the column's pressure is the height in metres and the mixed layer collapses to its
-    minimum, as the binary's does). Other systems use PRES.
+    On terrain-following height levels (KSYS 3), and on sigma levels (KSYS 1) that carry
+    PRES, the reference binary reads HGTS into the same level array as PRES, so the later of
+    the two records in the file (``variables`` in record order) is taken for the pressure:
+    HGTS whenever it follows PRES, or comes alone on height levels (then the column's
+    pressure is the height in metres and the mixed layer collapses, as the binary's does).
+    Sigma levels without PRES are hydrostatic; other systems use PRES.
 
     Parameters
     ----------
