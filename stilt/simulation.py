@@ -44,7 +44,8 @@ import signal
 import socket
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -437,11 +438,17 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         result["ran_transport"] = True
         particles = compact_trajectories(particles)  # the values the file holds
         errors = None if errors is None else compact_trajectories(errors)
-        for ds, path in ((particles, paths.trajectory), (errors, paths.error_trajectory)):
+        for ds in (particles, errors):
             if ds is not None:
                 ds.attrs.update(simulation_id=paths.sim_id, met_name=met,
                                 stilt_transport_hash=th)
-                _publish_trajectory(ds, path)
+        files = [(ds.copy(deep=False), path) for ds, path in ((particles, paths.trajectory),
+                                                               (errors, paths.error_trajectory))
+                 if ds is not None]  # the writer's own Dataset objects (sharing the values)
+        # the files are compressed in a thread while the footprints are computed
+        computed = _overlapped(lambda: [_publish_trajectory(ds, path) for ds, path in files],
+                               lambda: _compute_footprints(feet, particles, receptor, config,
+                                                           result))
         if errors is None:  # the files of an earlier error run go with its parameters
             paths.error_trajectory.unlink(missing_ok=True)
             (safe_path(paths.root, "simulations", "particles")
@@ -459,47 +466,75 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
              f"{particles.sizes.get('time', 0)} rows"
              + (f", and the transport-error run (winderrtf={winderrtf})" if errors else "")
              + f", {result['transport_seconds']:.2f} s")
-    if feet:
-        particles = _footprints(paths, met, receptor, config, feet, particles, record, result)
+    elif feet:  # trajectories kept from an earlier run: read them back
+        import xarray as xr
+
+        with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
+            particles = ds.load()
+        computed = _compute_footprints(feet, particles, receptor, config, result)
+    for name in feet:
+        _publish_footprint(paths, met, name, computed[name], config, record, result)
     if config.trajectories != "keep":
         _store_trajectories(paths, config, record, {paths.trajectory: particles,
                                                     paths.error_trajectory: errors})
 
 
-def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: ModelConfig,
-                feet: list[str], particles: Any, record: dict[str, Any],
-                result: dict[str, Any]) -> Any:
-    """Compute and publish the footprints ``feet``; returns the particles used."""
-    import xarray as xr
+def _overlapped(background: Callable[[], Any], foreground: Callable[[], Any]) -> Any:
+    """Run ``background`` in a thread while ``foreground`` runs here; returns what
+    ``foreground`` returns once both are done.
 
+    The netCDF library compresses with the GIL released, so writing a file in the background
+    takes little from the foreground's computing. The background must be the only caller of
+    the netCDF library meanwhile (it is not thread-safe). An error of the foreground wins; the
+    background is always finished before this returns or raises, so its temporary files are
+    closed before anyone cleans them up.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stilt-write") as pool:
+        job = pool.submit(background)
+        try:
+            out = foreground()
+        finally:
+            wait([job])
+        job.result()  # the background's error, once the foreground succeeded
+    return out
+
+
+def _compute_footprints(feet: list[str], particles: Any, receptor: Receptor,
+                        config: ModelConfig, result: dict[str, Any]) -> dict[str, Any]:
+    """The footprints ``feet`` of the particles, by name (computed, not written)."""
     calc_footprint = _science("calc_footprint")
-    write_footprint = _science("write_footprint")
-    if particles is None:  # trajectories kept from an earlier run: read them back
-        with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
-            particles = ds.load()
+    out = {}
     for name in feet:
         fp = config.footprints[name]
         t = time.perf_counter()
-        foot = calc_footprint(particles, receptor, _science("Grid")(**fp.grid),
-                              smooth_factor=fp.smooth_factor, time_integrate=fp.time_integrate,
-                              hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
+        out[name] = calc_footprint(particles, receptor, _science("Grid")(**fp.grid),
+                                   smooth_factor=fp.smooth_factor,
+                                   time_integrate=fp.time_integrate,
+                                   hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
         result["footprint_seconds"] += time.perf_counter() - t
-        foot.attrs.update(simulation_id=paths.sim_id, footprint_name=name,
-                          stilt_footprint_hash=config.footprint_hash(met, name))
-        final = paths.footprint(name)
-        with writing(final):  # atomic: temporary name in the same folder, then rename
-            write_footprint(foot, final)
-        try:
-            check_output(final, "footprint")
-        except OSError:
-            final.unlink(missing_ok=True)
-            raise
-        record["footprints"][name] = config.footprint_hash(met, name)
-        write_status(paths, record)
-        _link(paths.root, "footprints", final)
-        result["footprints_run"].append(name)
-        _log(paths, f"footprint {name}: written")
-    return particles
+    return out
+
+
+def _publish_footprint(paths: SimulationPaths, met: str, name: str, foot: Any,
+                       config: ModelConfig, record: dict[str, Any],
+                       result: dict[str, Any]) -> None:
+    """Write one computed footprint atomically and record it in the status."""
+    write_footprint = _science("write_footprint")
+    foot.attrs.update(simulation_id=paths.sim_id, footprint_name=name,
+                      stilt_footprint_hash=config.footprint_hash(met, name))
+    final = paths.footprint(name)
+    with writing(final):  # atomic: temporary name in the same folder, then rename
+        write_footprint(foot, final)
+    try:
+        check_output(final, "footprint")
+    except OSError:
+        final.unlink(missing_ok=True)
+        raise
+    record["footprints"][name] = config.footprint_hash(met, name)
+    write_status(paths, record)
+    _link(paths.root, "footprints", final)
+    result["footprints_run"].append(name)
+    _log(paths, f"footprint {name}: written")
 
 
 def _storage_owed(paths: SimulationPaths, config: ModelConfig) -> bool:
@@ -553,12 +588,11 @@ def _error_seed(seed: int) -> int:
 def _publish_trajectory(particles: Any, final: Path) -> None:
     """Write a compact trajectory file atomically, read back whole before it is renamed into
     place."""
-    from stilt.trajectory_file import trajectory_encoding
+    from stilt.trajectory_file import write_trajectory
 
     with atomic_path(final) as tmp:
         with writing(final):
-            particles.to_netcdf(tmp, engine="netcdf4",
-                                encoding=trajectory_encoding(particles))
+            write_trajectory(particles, tmp)
         check_output(tmp, "trajectory")  # reads back whole before it is published
 
 
