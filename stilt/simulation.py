@@ -445,10 +445,11 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         files = [(ds.copy(deep=False), path) for ds, path in ((particles, paths.trajectory),
                                                                (errors, paths.error_trajectory))
                  if ds is not None]  # the writer's own Dataset objects (sharing the values)
-        # the files are compressed in a thread while the footprints are computed
-        computed = _overlapped(lambda: [_publish_trajectory(ds, path) for ds, path in files],
-                               lambda: _compute_footprints(feet, particles, receptor, config,
-                                                           result))
+        # the files are compressed in a thread while the footprints are computed; a failed
+        # footprint is raised once the trajectories are recorded (a retry keeps them)
+        computed, failure = _overlapped(
+            lambda: [_publish_trajectory(ds, path) for ds, path in files],
+            lambda: _attempt(_compute_footprints, feet, particles, receptor, config, result))
         if errors is None:  # the files of an earlier error run go with its parameters
             paths.error_trajectory.unlink(missing_ok=True)
             (safe_path(paths.root, "simulations", "particles")
@@ -466,6 +467,8 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
              f"{particles.sizes.get('time', 0)} rows"
              + (f", and the transport-error run (winderrtf={winderrtf})" if errors else "")
              + f", {result['transport_seconds']:.2f} s")
+        if failure is not None:
+            raise failure
     elif feet:  # trajectories kept from an earlier run: read them back
         import xarray as xr
 
@@ -497,6 +500,14 @@ def _overlapped(background: Callable[[], Any], foreground: Callable[[], Any]) ->
             wait([job])
         job.result()  # the background's error, once the foreground succeeded
     return out
+
+
+def _attempt(fn: Callable[..., Any], *args: Any) -> tuple[Any, Exception | None]:
+    """``(fn(*args), None)``, or ``(None, the exception)`` when it raised one."""
+    try:
+        return fn(*args), None
+    except Exception as exc:
+        return None, exc
 
 
 def _compute_footprints(feet: list[str], particles: Any, receptor: Receptor,
