@@ -13,10 +13,10 @@ Options:
 1. Trajectories: one run on the ngm oct1618 met (``$STILT_SHARED/met``) at the default
    settings (outdt 0, the default columns), written as before (float64 positions and foot,
    uncompressed, through xarray) and as a project simulation writes it now (compact: packed
-   positions, rounded float32, zlib + shuffle, written with netCDF4 directly). Prints bytes
+   positions, rounded float32, zlib + shuffle). Prints bytes
    per particle-minute of each (goal: new <= 16), then the goal's comparison, best of three
    of each, CPU (process time, both threads) and wall, with the file's data on disk (fsync):
-   - the write alone (old: ``to_netcdf``; new: rounding + ``write_trajectory``);
+   - the write alone (``to_netcdf``; new: rounding included);
    - a project simulation after its transport, which is what the write costs it: old, the
      write then the footprint; new, the write in a thread while the footprint is computed
      (as ``stilt.simulation`` does). Goal: new wall <= old wall.
@@ -63,7 +63,7 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     import stilt
-    from stilt.trajectory_file import compact_trajectories, write_trajectory
+    from stilt.trajectory_file import compact_trajectories, trajectory_encoding
 
     met = stilt.MetConfig(SHARED / "met", "oct1618.BIN", "1 day")
     rec = {"time": "1995-10-17T18:00", "latitude": 40.0, "longitude": -90.0, "altitude": 10}
@@ -79,12 +79,14 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
         ds.to_netcdf(old_path, engine="netcdf4")
         _synced(old_path)
 
-    def new_write() -> object:
-        compact = compact_trajectories(ds)
+    def write(particles) -> None:
         new_path.unlink(missing_ok=True)
-        write_trajectory(compact, new_path)
+        particles.to_netcdf(new_path, engine="netcdf4",
+                            encoding=trajectory_encoding(particles))
         _synced(new_path)
-        return compact
+
+    def new_write() -> None:
+        write(compact_trajectories(ds))
 
     def footprint(particles) -> None:
         stilt.calc_footprint(particles, rec, grid)
@@ -96,8 +98,7 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
     def new_simulation() -> None:
         compact = compact_trajectories(ds)
         with ThreadPoolExecutor(1) as pool:
-            job = pool.submit(lambda: (new_path.unlink(missing_ok=True),
-                                       write_trajectory(compact, new_path), _synced(new_path)))
+            job = pool.submit(write, compact)
             footprint(compact)
             job.result()
 

@@ -599,11 +599,12 @@ def _error_seed(seed: int) -> int:
 def _publish_trajectory(particles: Any, final: Path) -> None:
     """Write a compact trajectory file atomically, read back whole before it is renamed into
     place."""
-    from stilt.trajectory_file import write_trajectory
+    from stilt.trajectory_file import trajectory_encoding
 
     with atomic_path(final) as tmp:
         with writing(final):
-            write_trajectory(particles, tmp)
+            particles.to_netcdf(tmp, engine="netcdf4",
+                                encoding=trajectory_encoding(particles))
         check_output(tmp, "trajectory")  # reads back whole before it is published
 
 

@@ -13,20 +13,20 @@ science needs (docs/outputs.md, "Trajectory storage"):
   about four significant digits: they are diagnostics a footprint of these files never reads).
 
 :func:`compact_trajectories` rounds a Dataset in memory exactly as the file will hold it, so a
-footprint computed from the particles just made equals one computed later from the file.
+footprint computed from the particles just made equals one computed later from the file;
+:func:`trajectory_encoding` is the encoding that writes it (``Dataset.to_netcdf``).
 Files written before this layout (float64, uncompressed) read as they are.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 __all__ = ["PACKED", "FOOT_BITS", "DIAGNOSTIC_BITS", "COMPRESSION", "compact_trajectories",
-           "trajectory_encoding", "write_trajectory", "round_mantissa", "thin_trajectories",
+           "trajectory_encoding", "round_mantissa", "thin_trajectories",
            "SUMMED_COLUMNS"]
 
 #: columns stored as packed int32: scale factor in the column's units
@@ -141,82 +141,6 @@ def trajectory_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
             enc.update(dtype="float32", _FillValue=np.float32(np.nan))
         out[str(name)] = enc
     return out
-
-
-def write_trajectory(ds: xr.Dataset, path: str | os.PathLike[str]) -> None:
-    """Write a compact trajectory file with the netCDF4 library directly.
-
-    The file is the one ``ds.to_netcdf(path, encoding=trajectory_encoding(ds))`` writes (the
-    same types, values, attributes, chunks and compression), without xarray's encoding pass:
-    each column is rounded and packed once in numpy and handed whole to the netCDF library,
-    which releases the GIL while it compresses (so another thread can compute meanwhile; the
-    netCDF library itself is not thread-safe: one thread at a time may call it).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Particles on ``(time, indx)``, rounded by :func:`compact_trajectories` or not (the
-        file is the same).
-    path : str or path-like
-        The file to create (replaced if it exists; see :func:`stilt._io.atomic_path`).
-    """
-    import netCDF4
-
-    encoding = trajectory_encoding(ds)
-    plain = {}
-    for name, var in ds.variables.items():
-        if name not in encoding:
-            plain[name] = var.copy(deep=False)
-            plain[name].encoding = {}  # what a file it was read from said does not apply
-    if any(v.dtype.kind not in "biuf" for v in plain.values()):  # not in stilt's files
-        ds.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)
-        return
-    plain, _ = xr.conventions.cf_encoder(plain, {})  # CF encoding: NaN fill of floats
-    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
-        for dim, size in ds.sizes.items():
-            nc.createDimension(str(dim), size)
-        for name, var in ds.variables.items():
-            if name in encoding:
-                _put_column(nc, str(name), var, encoding[str(name)])
-            else:
-                _put_plain(nc, str(name), plain[name])
-        _set_attrs(nc, ds.attrs)
-
-
-def _set_attrs(target: Any, attrs: dict[Any, Any]) -> None:
-    """Attributes as xarray writes them (a list of strings as a netCDF-4 string array)."""
-    for key, value in attrs.items():
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str)
-                                                              for v in value):
-            target.setncattr_string(str(key), value)
-        else:
-            target.setncattr(str(key), value)
-
-
-def _put_plain(nc: Any, name: str, var: xr.Variable) -> None:
-    """A coordinate or per-particle variable, contiguous and uncompressed."""
-    attrs = dict(var.attrs)
-    fill = attrs.pop("_FillValue", None)
-    out = nc.createVariable(name, var.dtype, var.dims, fill_value=fill)
-    out.set_auto_maskandscale(False)
-    _set_attrs(out, attrs)
-    out[...] = var.values
-
-
-def _put_column(nc: Any, name: str, var: xr.Variable, enc: dict[str, Any]) -> None:
-    """A table column: packed int32 or rounded float32, chunked and compressed."""
-    if name in PACKED:  # as xarray packs: round((x - add_offset) / scale_factor)
-        stored = np.round(np.asarray(var.values, dtype=np.float64) / PACKED[name])
-        stored = np.where(np.isnan(stored), _INT_FILL, stored).astype(np.int32)
-    else:
-        stored = _compact_values(name, var.values)
-    out = nc.createVariable(name, stored.dtype, var.dims, zlib=enc["zlib"],
-                            complevel=enc["complevel"], shuffle=enc["shuffle"],
-                            chunksizes=enc.get("chunksizes"), fill_value=enc["_FillValue"])
-    out.set_auto_maskandscale(False)
-    _set_attrs(out, {**var.attrs, **{k: enc[k] for k in ("add_offset", "scale_factor")
-                                     if k in enc}})
-    out[...] = stored
 
 
 def thin_trajectories(ds: xr.Dataset, minutes: int) -> xr.Dataset:

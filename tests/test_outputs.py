@@ -23,7 +23,7 @@ from stilt.footprint_dataset import cell_matrix, sum_by_hour_of_day, sum_footpri
 from stilt.receptors import PointReceptor
 from stilt.simulation import SimulationPaths, needed_work, read_status, write_status
 from stilt.trajectory_file import (compact_trajectories, thin_trajectories,
-                                   trajectory_encoding, write_trajectory)
+                                   trajectory_encoding)
 from stilt.transport import run_trajectories
 from test_transport import LATLON, make_met
 
@@ -44,8 +44,11 @@ def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_pat
     raw = tmp_path / "raw.nc"
     new = tmp_path / "new.nc"
     particles.to_netcdf(raw, engine="netcdf4")  # the layout before: float64, uncompressed
+    foot = particles.foot.values.copy()
     compact = compact_trajectories(particles)  # as a project run publishes them
-    write_trajectory(compact, new)
+    np.testing.assert_array_equal(particles.foot.values, foot)  # its input left as it was
+    assert particles.foot.dtype == np.float64 and compact.foot.dtype == np.float32
+    compact.to_netcdf(new, engine="netcdf4", encoding=trajectory_encoding(compact))
     with xr.open_dataset(new) as ds:
         back = ds.load()
     with xr.open_dataset(raw) as ds:
@@ -75,7 +78,7 @@ def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_pat
 
 def test_trajectory_files_carry_the_cf_trajectory_identity(particles, tmp_path) -> None:
     path = tmp_path / "t.nc"
-    write_trajectory(particles, path)
+    particles.to_netcdf(path, engine="netcdf4", encoding=trajectory_encoding(particles))
     with netCDF4.Dataset(path) as nc:
         assert nc.getncattr("Conventions") == "CF-1.8"
         assert nc.getncattr("featureType") == "trajectory"
@@ -87,49 +90,7 @@ def test_trajectory_files_carry_the_cf_trajectory_identity(particles, tmp_path) 
         assert set(np.unique(status[:])) <= {0, 1}
 
 
-def _attr_equal(a, b) -> bool:
-    if isinstance(a, str) or isinstance(b, str):
-        return type(a) is type(b) and a == b
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
-
-
-def test_write_trajectory_writes_the_file_of_xarrays_encoding_path(particles, tmp_path) -> None:
-    """The direct netCDF4 writer and ``to_netcdf(encoding=trajectory_encoding(...))`` make the
-    same file: types, stored values, attributes (with their types), chunks and filters; from
-    the rounded particles or from the raw ones."""
-    particles = particles.copy(deep=False)
-    particles.attrs["param_varsiwant"] = ["long", "lati"]  # a list of strings, as stilt's
-    compact = compact_trajectories(particles)
-    ref = tmp_path / "xarray.nc"
-    compact.to_netcdf(ref, engine="netcdf4", encoding=trajectory_encoding(compact))
-    for source in (compact, particles):
-        path = tmp_path / "direct.nc"
-        write_trajectory(source, path)
-        with netCDF4.Dataset(ref) as a, netCDF4.Dataset(path) as b:
-            assert a.data_model == b.data_model == "NETCDF4"
-            assert set(a.variables) == set(b.variables)
-            assert a.ncattrs() == b.ncattrs()
-            for key in a.ncattrs():
-                assert _attr_equal(a.getncattr(key), b.getncattr(key)), key
-            for name, va in a.variables.items():
-                vb = b[name]
-                assert (va.dtype, va.dimensions) == (vb.dtype, vb.dimensions), name
-                assert va.filters() == vb.filters() and va.chunking() == vb.chunking(), name
-                assert va.ncattrs() == vb.ncattrs(), name
-                for key in va.ncattrs():
-                    assert _attr_equal(va.getncattr(key), vb.getncattr(key)), (name, key)
-                va.set_auto_maskandscale(False)
-                vb.set_auto_maskandscale(False)
-                np.testing.assert_array_equal(va[...], vb[...], err_msg=name)
-        with xr.open_dataset(ref) as a, xr.open_dataset(path) as b:
-            xr.testing.assert_identical(a.load(), b.load())
-    with netCDF4.Dataset(path) as nc:
-        assert nc["zagl"].dtype == np.int32 and nc["foot"].filters()["zlib"]
-        assert np.isnan(particles.long.values).any() == (nc["long"][...].mask.any())
-
-
-def test_the_write_thread_finishes_before_an_error_is_raised(monkeypatch) -> None:
+def test_the_write_thread_finishes_before_an_error_is_raised() -> None:
     """The trajectory write overlapping the footprints: its error surfaces once the footprints
     are done; a footprint error wins, raised only after the write has finished (its temporary
     file is closed before anyone removes it)."""
