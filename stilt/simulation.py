@@ -450,44 +450,13 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
     from stilt.trajectory_file import compact_trajectories
 
     particles = errors = None
-    th = config.transport_hash(met)
     if need_traj:
-        winderrtf = error_run(config)
         particles, errors = _compute_trajectories(paths, project, met, receptor, config,
                                                   result)
         particles = compact_trajectories(particles)  # the values the file holds
         errors = None if errors is None else compact_trajectories(errors)
-        for ds in (particles, errors):
-            if ds is not None:
-                ds.attrs.update(simulation_id=paths.sim_id, met_name=met,
-                                stilt_transport_hash=th)
-        files = [(ds.copy(deep=False), path) for ds, path in ((particles, paths.trajectory),
-                                                               (errors, paths.error_trajectory))
-                 if ds is not None]  # the writer's own Dataset objects (sharing the values)
-        # the files are compressed in a thread while the footprints are computed; a failed
-        # footprint is raised once the trajectories are recorded (a retry keeps them)
-        computed, failure = _overlapped(
-            lambda: [_publish_trajectory(ds, path) for ds, path in files],
-            lambda: _attempt(_compute_footprints, feet, particles, receptor, config, result))
-        if errors is None:  # the files of an earlier error run go with its parameters
-            paths.error_trajectory.unlink(missing_ok=True)
-            (safe_path(paths.root, "simulations", "particles")
-             / paths.error_trajectory.name).unlink(missing_ok=True)
-        same = record["transport_hash"] == th  # the same particles: valid footprints stay
-        record["footprints"] = {n: h for n, h in record["footprints"].items()
-                                if same and n not in feet}
-        record["transport_hash"] = th
-        record["trajectories"] = "full"
-        write_status(paths, record)
-        _link(paths.root, "particles", paths.trajectory)
-        if errors is not None:
-            _link(paths.root, "particles", paths.error_trajectory)
-        _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
-             f"{particles.sizes.get('time', 0)} rows"
-             + (f", and the transport-error run (winderrtf={winderrtf})" if errors else "")
-             + f", {result['transport_seconds']:.2f} s")
-        if failure is not None:
-            raise failure
+        computed = _publish_trajectories(paths, met, receptor, config, particles, errors,
+                                         feet, record, result)
     elif feet:  # trajectories kept from an earlier run: read them back
         import xarray as xr
 
@@ -499,6 +468,43 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
     if config.trajectories != "keep":
         _store_trajectories(paths, config, record, {paths.trajectory: particles,
                                                     paths.error_trajectory: errors})
+
+
+def _publish_trajectories(paths: SimulationPaths, met: str, receptor: Receptor,
+                          config: ModelConfig, particles: Any, errors: Any, feet: list[str],
+                          record: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Publish and record the trajectory files while the footprints ``feet`` are computed;
+    returns the footprints by name (a footprint's error is raised once the trajectories are
+    recorded, so a retry keeps them)."""
+    th = config.transport_hash(met)
+    for ds in (particles, errors):
+        if ds is not None:
+            ds.attrs.update(simulation_id=paths.sim_id, met_name=met, stilt_transport_hash=th)
+    files = [(ds.copy(deep=False), path) for ds, path in ((particles, paths.trajectory),
+                                                           (errors, paths.error_trajectory))
+             if ds is not None]  # the writer's own Dataset objects (sharing the values)
+    # the files are compressed in a thread while the footprints are computed
+    computed, failure = _overlapped(
+        lambda: [_publish_trajectory(ds, path) for ds, path in files],
+        lambda: _attempt(_compute_footprints, feet, particles, receptor, config, result))
+    if errors is None:  # the files of an earlier error run go with its parameters
+        paths.error_trajectory.unlink(missing_ok=True)
+        (safe_path(paths.root, "simulations", "particles")
+         / paths.error_trajectory.name).unlink(missing_ok=True)
+    same = record["transport_hash"] == th  # the same particles: valid footprints stay
+    record["footprints"] = {n: h for n, h in record["footprints"].items()
+                            if same and n not in feet}
+    record.update(transport_hash=th, trajectories="full")
+    write_status(paths, record)
+    for _, path in files:
+        _link(paths.root, "particles", path)
+    _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
+         f"{particles.sizes.get('time', 0)} rows"
+         + (f", and the transport-error run (winderrtf={error_run(config)})" if errors
+            else "") + f", {result['transport_seconds']:.2f} s")
+    if failure is not None:
+        raise failure
+    return computed
 
 
 def _overlapped(background: Callable[[], Any], foreground: Callable[[], Any]) -> Any:
