@@ -19,6 +19,7 @@
 !!     position before the mean advection and sigma after the mean vertical displacement;
 !!  4. at an output time report foot, samt (then reset them to 0), sigw_used and tl_used.
 module stilt_dispersion
+    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
     use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_out_of_range, sec_per_min
     use stilt_random, only: rng_state_size, rng_normal, rng_uniform
     use stilt_footprint, only: veght_fraction_max
@@ -26,7 +27,11 @@ module stilt_dispersion
     private
 
     public :: disp_options, m_air_stilt, dispersion_step, horizontal_turbulence, &
-        column_mass_below, augment_levels, vertical_half_step
+        column_mass_below, augment_levels, vertical_half_step, levels_needed
+
+    !! dispersion_step was given fewer valid levels (nk) than the particle reached: nothing it
+    !! returned counts; the caller gives it more levels and calls it again from the same state
+    integer(ip), parameter, public :: status_need_levels = 101
 
     real(dp), parameter :: m_air_stilt = 0.02884_dp  !! molar mass of air inside the reference binary's foot (kg/mol)
     real(dp), parameter :: sigw_floor = 0.001_dp     !! sigma_w used where a profile value is 0
@@ -44,16 +49,20 @@ module stilt_dispersion
 contains
 
     pure subroutine augment_levels(nz, zsg, zi, depth, sigw, tl, dens, densd, ug, vg, dmv, &
-            na, asg, asigw, atl, adens, adensd, aug, avg, admv)
+            nk, na, nav, asg, asigw, atl, adens, adensd, aug, avg, admv)
         !! Insert the thin interface level just above the first internal level at or above zi
         !! (docs/physics.md sec. 6.2): sigma = sigma_K - 0.05 (sigma_K - sigma_K+1), with the values
-        !! of level K+1. Zero sigma_w / T_L are replaced by 0.001 m/s / 100 s.
+        !! of level K+1. Zero sigma_w / T_L are replaced by 0.001 m/s / 100 s. Only the
+        !! values of levels 1..nk are read (the levels above may be unset): the augmented
+        !! levels 1..nav carry values, asg all na.
         integer(ip), intent(in) :: nz                 !! number of internal levels
         real(dp), intent(in) :: zsg(nz)               !! sigma of the levels (1 at the ground)
         real(dp), intent(in) :: zi                    !! mixed-layer height (m above ground)
         real(dp), intent(in) :: depth                 !! Zt - Zg (m)
         real(dp), intent(in) :: sigw(nz), tl(nz), dens(nz), densd(nz), ug(nz), vg(nz), dmv(nz)
+        integer(ip), intent(in) :: nk                 !! levels whose values are set (<= nz)
         integer(ip), intent(out) :: na                !! number of levels after insertion
+        integer(ip), intent(out) :: nav               !! augmented levels with values (<= na)
         real(dp), intent(out) :: asg(nz + 1)          !! sigma of the augmented levels
         real(dp), intent(out) :: asigw(nz + 1), atl(nz + 1), adens(nz + 1), adensd(nz + 1)
         real(dp), intent(out) :: aug(nz + 1), avg(nz + 1), admv(nz + 1)
@@ -67,16 +76,19 @@ contains
         end do
         if (kzm == 0 .or. kzm >= nz) then
             na = nz
+            nav = nk
             asg(:nz) = zsg
-            asigw(:nz) = sigw
-            atl(:nz) = tl
-            adens(:nz) = dens
-            adensd(:nz) = densd
-            aug(:nz) = ug
-            avg(:nz) = vg
-            admv(:nz) = dmv
+            asigw(:nk) = sigw(:nk)
+            atl(:nk) = tl(:nk)
+            adens(:nk) = dens(:nk)
+            adensd(:nk) = densd(:nk)
+            aug(:nk) = ug(:nk)
+            avg(:nk) = vg(:nk)
+            admv(:nk) = dmv(:nk)
         else
             na = nz + 1
+            nav = nk
+            if (kzm < nk) nav = nk + 1
             asg(:kzm) = zsg(:kzm)
             asg(kzm + 1) = zsg(kzm) - 0.05_dp * (zsg(kzm) - zsg(kzm + 1))
             asg(kzm + 2:) = zsg(kzm + 1:)
@@ -89,17 +101,55 @@ contains
             call put(dmv, admv)
         end if
         asg(na + 1:) = 0.0_dp
-        where (asigw(:na) <= 0.0_dp) asigw(:na) = sigw_floor
-        where (atl(:na) <= 0.0_dp) atl(:na) = tl_default
+        where (asigw(:nav) <= 0.0_dp) asigw(:nav) = sigw_floor
+        where (atl(:nav) <= 0.0_dp) atl(:nav) = tl_default
+        if (nav < na) then
+            ! the first level without values reads as NaN (a reader that went past nav shows)
+            asigw(nav + 1) = ieee_value(1.0_dp, ieee_quiet_nan)
+            atl(nav + 1) = asigw(nav + 1); adens(nav + 1) = asigw(nav + 1)
+            adensd(nav + 1) = asigw(nav + 1); aug(nav + 1) = asigw(nav + 1)
+            avg(nav + 1) = asigw(nav + 1); admv(nav + 1) = asigw(nav + 1)
+        end if
     contains
         pure subroutine put(a, b)
             real(dp), intent(in) :: a(nz)
             real(dp), intent(out) :: b(nz + 1)
-            b(:kzm) = a(:kzm)
-            b(kzm + 1) = a(kzm + 1)
-            b(kzm + 2:) = a(kzm + 1:)
+            if (kzm >= nk) then
+                b(:nk) = a(:nk)
+            else
+                b(:kzm) = a(:kzm)
+                b(kzm + 1) = a(kzm + 1)
+                b(kzm + 2:nk + 1) = a(kzm + 1:nk)
+            end if
         end subroutine put
     end subroutine augment_levels
+
+    pure function levels_needed(nz, zsg, depth, zi, sigma, opts, margin) result(nk)
+        !! How many internal levels of the columns one dispersion_step of a particle at sigma
+        !! is expected to read: up to its own layer, the interface level above each zi and
+        !! the foot height, plus margin levels. More are given on demand (status_need_levels),
+        !! so this only sets how often that happens.
+        integer(ip), intent(in) :: nz                 !! number of internal levels
+        real(dp), intent(in) :: zsg(nz)               !! sigma of the levels (1 at the ground)
+        real(dp), intent(in) :: depth                 !! Zt - Zg (m)
+        real(dp), intent(in) :: zi(2)                 !! mixed-layer heights of the two halves (m)
+        real(dp), intent(in) :: sigma                 !! particle sigma
+        type(disp_options), intent(in) :: opts        !! options (veght, ztop)
+        integer(ip), intent(in) :: margin             !! levels added above
+        integer(ip) :: nk
+        real(dp) :: ztop_need
+        integer(ip) :: k
+        ztop_need = max((1.0_dp - sigma) * depth, maxval(zi))
+        if (opts%veght > veght_fraction_max) ztop_need = max(ztop_need, opts%veght)
+        nk = nz
+        do k = 1, nz
+            if ((1.0_dp - zsg(k)) * depth >= ztop_need) then
+                nk = k
+                exit
+            end if
+        end do
+        nk = min(nz, nk + 1 + margin)
+    end function levels_needed
 
     pure function column_mass_below(n, zl, densd, hv) result(d)
         !! Dry-air column mass below h_v on step-function layers (docs/physics.md sec. 7.2):
@@ -128,7 +178,7 @@ contains
         d = d + densd(kv) * (hv - zlow)
     end function column_mass_below
 
-    pure subroutine vertical_half_step(na, asg, asigw, atl, adens, aug, avg, admv, &
+    pure subroutine vertical_half_step(na, nav, asg, asigw, atl, adens, aug, avg, admv, &
             depth, dt_half, dir, tlfrac, hv, dmass, foot_scale, sigma, wnorm, x, y, dmas, &
             foot, samt, sigw_used, tl_used, rng, status)
         !! STILT vertical Langevin scheme over half a model step on augmented levels
@@ -136,8 +186,10 @@ contains
         !! ground) and uses the level-kb values; sub-steps of min(remaining, tlfrac T_L);
         !! crossing an internal interface is transmitted with probability
         !! (rho sigma_w)_new / (rho sigma_w)_old, else reflected; perfect reflection at the
-        !! ground and at the top level.
+        !! ground and at the top level. Only levels 1..nav carry values: a particle that would
+        !! read a level above returns status_need_levels at once.
         integer(ip), intent(in) :: na                  !! number of (augmented) levels
+        integer(ip), intent(in) :: nav                 !! levels with values (<= na)
         real(dp), intent(in) :: asg(na)                !! sigma of the levels
         real(dp), intent(in) :: asigw(na), atl(na)     !! sigma_w (m/s), T_L (s)
         real(dp), intent(in) :: adens(na)              !! air density (kg/m3)
@@ -174,14 +226,19 @@ contains
         z = max(0.0_dp, min(ztop, z))
         kb = 1
         do k = 2, na - 1
-            if (z >= zl(k)) kb = k
+            if (z < zl(k)) exit   ! zl increases with k
+            kb = k
         end do
+        if (kb + 1 > nav .and. nav < na) then
+            status = status_need_levels
+            return
+        end if
         wp = wnorm * asigw(kb)
         kbu = kb  ! the layer of the last sub-step (sigw_used, tl_used)
         call enter_layer(kb, dts_kb, k, dzl, daug, davg)
         ! dmas changes only where a mass-violation rate is given (otherwise it is multiplied
         ! by exactly 1)
-        mass_violation = any(admv /= 0.0_dp)
+        mass_violation = any(admv(:nav) /= 0.0_dp)
         rem = dt_half
         iter = 0
         do while (rem > 0.0_dp)
@@ -248,6 +305,10 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb + 1) / asigw(kb)
                             kb = kb + 1
+                            if (kb + 1 > nav .and. nav < na) then
+                                status = status_need_levels
+                                return
+                            end if
                             call enter_layer(kb, dts_kb, k, dzl, daug, davg)
                         else
                             wp = -wp
@@ -329,7 +390,7 @@ contains
 
     pure subroutine dispersion_step(nz, zsg, depth, dt, opts, zi, sigw, tl, sigu, sigv, dens, &
             densd, ug, vg, dmv, gdisx, gdisy, foot_scale, sigma, wnorm, up, vp, x, y, dmas, &
-            foot, samt, sigw_used, tl_used, rng, status)
+            foot, samt, sigw_used, tl_used, rng, status, nk)
         !! One model step of STILT turbulent dispersion for one particle (sec. 6, sec. 7). Call it
         !! after the mean advection of the step with x, y reset to their values before the
         !! mean horizontal advection (sec. 6.1: the sub-steps advect horizontally with the
@@ -367,12 +428,18 @@ contains
         real(dp), intent(out) :: sigw_used          !! sigma_w of the last sub-step (m/s)
         real(dp), intent(out) :: tl_used            !! T_L of the last sub-step (s)
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
-        integer(ip), intent(out) :: status          !! status_ok, bad_argument or out_of_range
+        integer(ip), intent(out) :: status          !! status_ok, bad_argument, out_of_range,
+                                                    !! or need_levels (then call it again from
+                                                    !! the state before, with more levels)
+        integer(ip), intent(in), optional :: nk     !! levels 1..nk of the profiles are set
+                                                    !! (default nz; see levels_needed)
         real(dp) :: asg(nz + 1), asigw(nz + 1), atl(nz + 1), adens(nz + 1), adensd(nz + 1), &
             aug(nz + 1), avg(nz + 1), admv(nz + 1), zl(nz + 1), hv, dmass, dir, zp
-        integer(ip) :: na, half, k, kb
+        integer(ip) :: na, nav, half, k, kb, nkv
 
         status = status_ok
+        nkv = nz
+        if (present(nk)) nkv = nk
         sigw_used = 0.0_dp
         tl_used = 0.0_dp
         if (nz < 3 .or. depth <= 0.0_dp .or. dt == 0.0_dp .or. opts%tlfrac <= 0.0_dp) then
@@ -385,8 +452,13 @@ contains
         zp = (1.0_dp - sigma) * depth
         kb = 1
         do k = 2, nz - 1
-            if (zp >= (1.0_dp - zsg(k)) * depth) kb = k
+            if (zp < (1.0_dp - zsg(k)) * depth) exit   ! the heights increase with k
+            kb = k
         end do
+        if (kb > nkv) then
+            status = status_need_levels
+            return
+        end if
         ! at release (all turbulent velocities exactly 0) the velocities start from their
         ! stationary distribution, as the binary's particle spreads show (docs/physics.md sec. 6.7)
         if (wnorm == 0.0_dp .and. up == 0.0_dp .and. vp == 0.0_dp) then
@@ -403,7 +475,7 @@ contains
         do half = 1, 2
             call augment_levels(nz, zsg, zi(half), depth, sigw(:, half), tl(:, half), &
                 dens(:, half), densd(:, half), ug(:, half), vg(:, half), dmv(:, half), &
-                na, asg, asigw, atl, adens, adensd, aug, avg, admv)
+                nkv, na, nav, asg, asigw, atl, adens, adensd, aug, avg, admv)
             if (opts%veght <= veght_fraction_max) then
                 hv = opts%veght * zi(half)
             else
@@ -411,8 +483,13 @@ contains
             end if
             hv = min(hv, 0.9_dp * opts%ztop)
             zl(:na) = (1.0_dp - asg(:na)) * depth
+            ! the column mass reads the levels up to the first whose upper neighbour reaches hv
+            if (nav < na .and. zl(max(nav, 1)) < hv) then
+                status = status_need_levels
+                return
+            end if
             dmass = column_mass_below(na, zl(:na), adensd(:na), hv)
-            call vertical_half_step(na, asg(:na), asigw(:na), atl(:na), adens(:na), &
+            call vertical_half_step(na, nav, asg(:na), asigw(:na), atl(:na), adens(:na), &
                 aug(:na), avg(:na), admv(:na), depth, 0.5_dp * abs(dt), dir, &
                 opts%tlfrac, hv, dmass, foot_scale, sigma, wnorm, x, y, dmas, foot, &
                 samt, sigw_used, tl_used, rng, status)
