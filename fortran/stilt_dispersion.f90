@@ -212,7 +212,8 @@ contains
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
         integer(ip), intent(out) :: status             !! status_ok or status_out_of_range
         real(dp) :: zl(na), z, rem, dts, r, rc, r_full, rc_full, wp, zn, zlo, zup, dist, tneed, &
-            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb, dzl, daug, davg
+            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb, dzl, daug, davg, csig_kb, foot_kb, &
+            xl, yl, footl, samtl, dmasl
         integer(ip) :: kb, k, kbu
         integer :: iter
         logical :: mass_violation
@@ -235,10 +236,12 @@ contains
         end if
         wp = wnorm * asigw(kb)
         kbu = kb  ! the layer of the last sub-step (sigw_used, tl_used)
-        call enter_layer(kb, dts_kb, k, dzl, daug, davg)
+        call enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
         ! dmas changes only where a mass-violation rate is given (otherwise it is multiplied
         ! by exactly 1)
         mass_violation = any(admv(:nav) /= 0.0_dp)
+        ! the particle's state in locals for the loop (written back at the end)
+        xl = x; yl = y; footl = foot; samtl = samt; dmasl = dmas
         rem = dt_half
         iter = 0
         do while (rem > 0.0_dp)
@@ -247,17 +250,16 @@ contains
                 status = status_out_of_range
                 exit
             end if
-            dts = dts_kb
-            if (rem > dts) then
-                r = r_full                  ! a full sub-step: R = exp(-tlfrac)
-                rc = rc_full
+            call rng_normal(rng, gn)
+            if (rem > dts_kb) then
+                dts = dts_kb                ! a full sub-step: R = exp(-tlfrac)
+                wp = r_full * wp + csig_kb * gn
             else
                 dts = rem
                 r = exp(-sec_per_min * dts / atl(kb))
                 rc = sqrt(1.0_dp - r * r)
+                wp = r * wp + rc * asigw(kb) * gn
             end if
-            call rng_normal(rng, gn)
-            wp = r * wp + rc * asigw(kb) * gn
             kbu = kb
             ! mean wind at the current height: no-slip below level 1, linear in sigma above
             if (z < zl(1)) then
@@ -273,13 +275,6 @@ contains
                 ugp = aug(k) + frac * daug
                 vgp = avg(k) + frac * davg
             end if
-            ! layer bounds
-            if (kb == 1) then
-                zlo = 0.0_dp
-            else
-                zlo = zl(kb)
-            end if
-            zup = zl(kb + 1)
             if (wp > 0.0_dp) then
                 dist = zup - z
             else
@@ -309,7 +304,7 @@ contains
                                 status = status_need_levels
                                 return
                             end if
-                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
+                            call enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
                         else
                             wp = -wp
                         end if
@@ -324,45 +319,56 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb - 1) / asigw(kb)
                             kb = kb - 1
-                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
+                            call enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
                         else
                             wp = -wp
                         end if
                     end if
                 end if
             end if
-            x = x + ugp * dir * used
-            y = y + vgp * dir * used
+            xl = xl + ugp * dir * used
+            yl = yl + vgp * dir * used
             if (mass_violation) then
                 if (z < zl(1)) then
-                    dmas = dmas * (1.0_dp + admv(1) * used)
+                    dmasl = dmasl * (1.0_dp + admv(1) * used)
                 else
-                    dmas = dmas * (1.0_dp + admv(min(kb + 1, na)) * used)
+                    dmasl = dmasl * (1.0_dp + admv(min(kb + 1, na)) * used)
                 end if
             end if
             z = max(0.0_dp, min(ztop, zn))
             if (z < hv) then
-                samt = samt + used
-                foot = foot + foot_scale * used * sec_per_min * m_air_stilt / dmass
+                samtl = samtl + used
+                if (used == dts_kb) then
+                    footl = footl + foot_kb             ! the same value for every full sub-step
+                else
+                    footl = footl + foot_scale * used * sec_per_min * m_air_stilt / dmass
+                end if
             end if
             rem = rem - used
         end do
+        x = xl; y = yl; foot = footl; samt = samtl; dmas = dmasl
         sigma = 1.0_dp - z / depth
         wnorm = wp / asigw(kb)
         sigw_used = asigw(kbu)
         tl_used = atl(kbu)
     contains
-        pure subroutine enter_layer(kb, dts, k, dzl, daug, davg)
-            !! What the sub-steps in layer kb use: the full sub-step dts (min) and the levels
-            !! k, k + 1 of the mean wind with their differences.
+        pure subroutine enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
+            !! What the sub-steps in layer kb use: the full sub-step dts_kb (min), the random
+            !! velocity factor and foot increment of a full sub-step, the layer bounds, and the
+            !! levels k, k + 1 of the mean wind with their differences.
             integer(ip), intent(in) :: kb
-            real(dp), intent(out) :: dts, dzl, daug, davg
+            real(dp), intent(out) :: dts_kb, csig_kb, foot_kb, dzl, daug, davg, zlo, zup
             integer(ip), intent(out) :: k
-            dts = tlfrac * atl(kb) / sec_per_min
+            dts_kb = tlfrac * atl(kb) / sec_per_min
+            csig_kb = rc_full * asigw(kb)
+            foot_kb = foot_scale * dts_kb * sec_per_min * m_air_stilt / dmass
             k = max(1_ip, min(kb, na - 1_ip))
             dzl = zl(k + 1) - zl(k)
             daug = aug(k + 1) - aug(k)
             davg = avg(k + 1) - avg(k)
+            zlo = 0.0_dp
+            if (kb > 1) zlo = zl(kb)
+            zup = zl(kb + 1)
         end subroutine enter_layer
     end subroutine vertical_half_step
 
