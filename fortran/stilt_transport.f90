@@ -430,7 +430,6 @@ contains
         tstatus = status_ok
         span = w%t2 - w%t1
         smin = zsg(w%nl)
-        out = nan
         dmv = 0.0_dp
         zlev = (1.0_dp - zsg) * w%z_top
         ! particles are independent (each has its own random stream): with OpenMP they are
@@ -443,6 +442,7 @@ contains
         !$omp up_sv, vp_sv, dm_sv, rng_sv) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
+            out(:, p, :) = nan     ! each thread fills its own particles' rows
             if (pstat(p) /= ps_alive) cycle
             tf_end = nan  ! no end-of-step columns yet
             ken = 0
