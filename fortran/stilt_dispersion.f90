@@ -188,6 +188,10 @@ contains
         !! (rho sigma_w)_new / (rho sigma_w)_old, else reflected; perfect reflection at the
         !! ground and at the top level. Only levels 1..nav carry values: a particle that would
         !! read a level above returns status_need_levels at once.
+        !! One procedure (~195 lines) on purpose: a single sub-step loop whose layer, velocity,
+        !! height, random draws and foot/samt sums carry from sub-step to sub-step in the
+        !! reference binary's order; transmission and reflection at the interfaces happen inside
+        !! it.
         integer(ip), intent(in) :: na                  !! number of (augmented) levels
         integer(ip), intent(in) :: nav                 !! levels with values (<= na)
         real(dp), intent(in) :: asg(na)                !! sigma of the levels
