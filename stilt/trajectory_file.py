@@ -26,8 +26,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["PACKED", "FOOT_BITS", "DIAGNOSTIC_BITS", "COMPRESSION", "compact_trajectories",
-           "trajectory_encoding", "round_mantissa", "thin_trajectories",
-           "SUMMED_COLUMNS"]
+           "trajectory_encoding", "round_mantissa", "thin_trajectories", "SUMMED_COLUMNS"]
 
 #: columns stored as packed int32: scale factor in the column's units
 PACKED: dict[str, float] = {"long": 1e-5, "lati": 1e-5, "zagl": 0.1}
