@@ -229,6 +229,8 @@ contains
         !! rows (numpy.interp arithmetic); NaN otherwise. Then foot is rescaled per window
         !! (|t| <= 10, 10 < |t| <= 20, 20 < |t| <= 100, on time2_rounded) so that each window
         !! keeps its original total (skipped when the new total is 0); factors returns them.
+        !! About 100 lines, a third of them declarations: the per-particle interpolation and the
+        !! per-window rescaling of the same new rows.
         integer(ip), intent(in) :: np, nt, nt2
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending time
         real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt), foot(np, nt)
