@@ -38,9 +38,9 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from _files import write_test_data  # noqa: E402
 from _hycs_run import run_hycs  # noqa: E402
 from column_met import (CASES, EDGE_NUMPAR, EDGE_WINDS, GLOBAL_LON0,  # noqa: E402
-                        GLOBAL_RECEPTOR, NOTURB_HOURS, SUBSIDENCE, TURB_HOURS, TURB_NUMPAR, TURB_ROWS,
-                        column_met, edge_met_as_read, global_met_as_read, receptor,
-                        subsidence_met_as_read)
+                        GLOBAL_RECEPTOR, NOTURB_HOURS, SUBSIDENCE, TURB_HOURS, TURB_NUMPAR,
+                        TURB_ROWS, column_met, edge_met_as_read, global_met_as_read,
+                        receptor, subsidence_met_as_read)
 
 NOTURB_TIMES = (-1, -60, -720, -1440)
 NOTURB_COLS = ("long", "lati", "zagl", "temp", "pres", "dens", "mlht", "zsfc")
