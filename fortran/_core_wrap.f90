@@ -29,12 +29,20 @@ subroutine grid_to_latlon(par, nx, ny, x, y, lat, lon, status, n)
     real(c_double), intent(out) :: lat(n), lon(n)
     integer(c_int), intent(out) :: status
     !f2py intent(hide), depend(x) :: n = len(x)
+    integer(c_int), parameter :: block = 4096  ! points per thread's share (OpenMP builds)
     type(grid_t) :: g
+    integer(c_int) :: i, last
     lat = 0.0_c_double
     lon = 0.0_c_double
     call grid_init(par, nx, ny, g, status)
     if (status /= 0) return
-    call grid_xy_to_ll(g, x, y, lat, lon)
+    ! each point on its own: blocks over the threads in force give the same values
+    !$omp parallel do default(shared) private(i, last) schedule(static) if (n > 4 * block)
+    do i = 1, n, block
+        last = min(i + block - 1, n)
+        call grid_xy_to_ll(g, x(i:last), y(i:last), lat(i:last), lon(i:last))
+    end do
+    !$omp end parallel do
 end subroutine grid_to_latlon
 
 subroutine grid_to_xy(par, nx, ny, lat, lon, x, y, status, n)
