@@ -122,11 +122,12 @@ class Rows:
     @classmethod
     def for_run(cls, cols: list[str], numpar: int, total: int, outdt: int, delt: float,
                 grid: Any, hnf: bool) -> Rows:
-        """Rows preallocated for the most a run can write (trimmed when read)."""
+        """Rows preallocated for the most a run can write (trimmed when read), left
+        unset: every row made writes every column (:meth:`_store`)."""
         min_step = int(delt) if delt > 0 else 1
         cap = 0 if outdt < 0 else total // max(min_step, outdt if outdt > 0 else 1) + 2
-        store = {c: np.full((cap, numpar), np.nan, dtype=np.float64 if c in DOUBLE
-                            else np.float32) for c in set(cols) | {"long", "lati"}}
+        store = {c: np.empty((cap, numpar), dtype=np.float64 if c in DOUBLE else np.float32)
+                 for c in set(cols) | {"long", "lati"}}
         acc = {c: np.zeros(numpar) for c in SUMMED + (("foot_no_hnf_dilution",) if hnf else ())}
         return cls(cols, store, total, outdt, grid, hnf, acc=acc, depth=np.zeros(numpar))
 
