@@ -272,11 +272,11 @@ def _hnf_fields(ds: xr.Dataset, parts: _Particles, rec: _Receptor) -> dict[str, 
             extra["z0"] = np.asarray(ds[name].values, dtype=np.float64)
             break
     else:
-        extra["z0"] = _release_heights(ds, parts.present, rec)
+        extra["z0"] = _release_heights(ds, parts, rec)
     return extra
 
 
-def _release_heights(ds: xr.Dataset, present: np.ndarray, rec: _Receptor) -> np.ndarray:
+def _release_heights(ds: xr.Dataset, parts: _Particles, rec: _Receptor) -> np.ndarray:
     """Release height above ground of each particle, for files without ``xhgt``.
 
     The transport's release (docs/physics.md §4.5): particles split over the release points in
@@ -295,7 +295,7 @@ def _release_heights(ds: xr.Dataset, present: np.ndarray, rec: _Receptor) -> np.
                 "(rerun the transport, add zsfc to varsiwant, or pass hnf_plume=False)"
             )
         zsfc = _field(ds, "zsfc")
-        first = np.argmax(present, axis=0)
+        first = np.argmax(parts.present, axis=0)
         ground = zsfc[first, np.arange(zsfc.shape[1])]
         z0 = np.where(np.isfinite(ground), np.maximum(z0 - ground, 0.0), z0)
     return z0

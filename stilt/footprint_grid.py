@@ -8,10 +8,10 @@ docs/physics.md §10.7), which is also what the cell budget counts.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from stilt._checks import finite_float
 from stilt.errors import ConfigError, MissingDependencyError
@@ -131,9 +131,9 @@ class Grid:
         else:
             transformer = _transformer(self.projection)
             cx, cy = transformer.transform([xmin, xmax], [ymin, ymax])
-            xmin, xmax = float(np.min(cx)), float(np.max(cx))
-            ymin, ymax = float(np.min(cy)), float(np.max(cy))
-            if not (np.isfinite([xmin, xmax, ymin, ymax]).all() and xmin < xmax
+            xmin, xmax = float(min(cx)), float(max(cx))
+            ymin, ymax = float(min(cy)), float(max(cy))
+            if not (all(map(math.isfinite, (xmin, xmax, ymin, ymax))) and xmin < xmax
                     and ymin < ymax):
                 raise ConfigError(f"Grid corners do not project to a box in {self.projection!r}")
         nx = _cell_count(xmin, xmax, self.xres)
@@ -210,7 +210,7 @@ def _cell_count(lo: float, hi: float, res: float) -> int:
     """Count the whole cells from lo to hi (PYSTILT's tolerance on the quotient, §10.7)."""
     quotient = (hi - lo) / res
     scale = max(abs(lo), abs(hi), abs(hi - lo))
-    return int(np.floor(quotient + 16 * np.finfo(float).eps * scale / res))
+    return math.floor(quotient + 16 * sys.float_info.epsilon * scale / res)
 
 
 def _transformer(projection: str) -> Any:

@@ -61,7 +61,7 @@ __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
            "classify_failure", "SimulationTimeout"]
 
 #: the science functions a simulation calls, looked up on first use; tests may substitute
-#: instrumented versions here (names: run_trajectories, Grid, calc_footprint, write_footprint)
+#: instrumented versions here (names: run_trajectories, calc_footprint, write_footprint)
 SCIENCE: dict[str, Any] = {}
 
 
@@ -480,7 +480,7 @@ def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: Mo
     for name in feet:
         fp = config.footprints[name]
         t = time.perf_counter()
-        foot = calc_footprint(particles, receptor, _science("Grid")(**fp.grid),
+        foot = calc_footprint(particles, receptor, fp.grid,
                               smooth_factor=fp.smooth_factor, time_integrate=fp.time_integrate,
                               hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
         result["footprint_seconds"] += time.perf_counter() - t

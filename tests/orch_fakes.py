@@ -66,7 +66,6 @@ def install(monkeypatch: Any, log: Path, sleep: float = 0.0, fail_lat: float | N
     monkeypatch.setitem(CALLS, "fail_lat", fail_lat)
     monkeypatch.setattr(sim, "SCIENCE", {"run_trajectories": fake_run_trajectories,
                                          "calc_footprint": fake_calc_footprint,
-                                         "Grid": dict,
                                          "write_footprint": fake_write_footprint})
 
 
@@ -87,7 +86,7 @@ def _main(argv: list[str]) -> int:
     CALLS["log"] = argv[0]
     CALLS["sleep"] = float(argv[1])
     CALLS["fail_lat"] = None if argv[2] == "-" else float(argv[2])
-    sim.SCIENCE.update(run_trajectories=fake_run_trajectories, Grid=dict,
+    sim.SCIENCE.update(run_trajectories=fake_run_trajectories,
                        calc_footprint=fake_calc_footprint, write_footprint=fake_write_footprint)
     if argv[3] == "--slurm-task":  # one Slurm array task (stilt.executors.slurm_task) on fakes
         from stilt.executors.slurm_task import main as task_main
