@@ -273,8 +273,8 @@ contains
         real(dp), intent(in) :: time2_rounded(nt2)    !! time2 rounded to 0.1 min
         real(dp), intent(out) :: lon2(np, nt2), lat2(np, nt2), foot2(np, nt2)
         real(dp), intent(out) :: factors(3)
-        real(dp) :: nan, s_old(3), s_new(3), tlo, thi, slope
-        integer(ip) :: i, k, j, jlo, jhi, w, kfirst, klast
+        real(dp) :: nan, tlo, thi, slope
+        integer(ip) :: i, k, j, jlo, jhi, kfirst, klast
         nan = ieee_value(0.0_dp, ieee_quiet_nan)
         lon2 = nan
         lat2 = nan
@@ -330,7 +330,20 @@ contains
                 end associate
             end do
         end do
-        ! window totals before and after
+        call rescale_windows(np, nt, time, foot, nt2, time2_rounded, foot2, factors)
+    end subroutine nearfield_densify
+
+    pure subroutine rescale_windows(np, nt, time, foot, nt2, time2_rounded, foot2, factors)
+        !! The foot rescaling of the near-field densification (docs/physics.md sec. 10.4): per
+        !! window (|t| <= 10, 10 < |t| <= 20, 20 < |t| <= 100 min) the densified foot2 is
+        !! multiplied by its original total over its new total (factor 1 when the new total
+        !! is 0), so that each window keeps its original total.
+        integer(ip), intent(in) :: np, nt, nt2
+        real(dp), intent(in) :: time(nt), foot(np, nt), time2_rounded(nt2)
+        real(dp), intent(inout) :: foot2(np, nt2)
+        real(dp), intent(out) :: factors(3)
+        real(dp) :: s_old(3), s_new(3)
+        integer(ip) :: i, k, w
         s_old = 0.0_dp
         do k = 1, nt
             w = window_of(abs(time(k)))
@@ -356,7 +369,7 @@ contains
             if (w == 0) cycle
             foot2(:, k) = foot2(:, k) * factors(w)
         end do
-    end subroutine nearfield_densify
+    end subroutine rescale_windows
 
     pure integer(ip) function window_of(at)
         !! Near-field window (1..3) of |time| at, 0 outside.
