@@ -290,11 +290,106 @@ subroutine met_layout(nprof_out, nsfc_out)
 end subroutine met_layout
 
 !! ---- stilt_transport ----------------------------------------------------------------------
-subroutine transport_layout(ndiag_out)
-    !! Number of diagnostic columns per output row.
+subroutine transport_diag_slots(ndiag_out, x, y, zagl, zsfc, temp, pres, dens, temz, wout, &
+        shtf, whtf, dswf, tcld, lcld, rain, crai, sphu, rhfr, solw, sigw, tlgr, mlht, samt, &
+        foot, dmas, icdx, zloc, zcfx)
+    !! The number of diagnostic columns per output row and the (1-based) column of each, named
+    !! as stilt/_transport_loop.py DC names them (the test reads them back by name).
     use, intrinsic :: iso_c_binding, only: c_int
-    use stilt_transport, only: ndiag
+    use stilt_transport, only: ndiag, dc_x, dc_y, dc_zagl, dc_zsfc, dc_temp, dc_pres, &
+            dc_dens, dc_temz, dc_wout, dc_shtf, dc_whtf, dc_dswf, dc_tcld, dc_lcld, dc_rain, &
+            dc_crai, dc_sphu, dc_rhfr, dc_solw, dc_sigw, dc_tlgr, dc_mlht, dc_samt, dc_foot, &
+            dc_dmas, dc_icdx, dc_zloc, dc_zcfx
     implicit none
-    integer(c_int), intent(out) :: ndiag_out
+    integer(c_int), intent(out) :: ndiag_out, x, y, zagl, zsfc, temp, pres, dens, temz, &
+            wout, shtf, whtf, dswf, tcld, lcld, rain, crai, sphu, rhfr, solw, sigw, tlgr, &
+            mlht, samt, foot, dmas, icdx, zloc, zcfx
     ndiag_out = ndiag
-end subroutine transport_layout
+    x = dc_x; y = dc_y; zagl = dc_zagl; zsfc = dc_zsfc; temp = dc_temp; pres = dc_pres
+    dens = dc_dens; temz = dc_temz; wout = dc_wout; shtf = dc_shtf; whtf = dc_whtf
+    dswf = dc_dswf; tcld = dc_tcld; lcld = dc_lcld; rain = dc_rain; crai = dc_crai
+    sphu = dc_sphu; rhfr = dc_rhfr; solw = dc_solw; sigw = dc_sigw; tlgr = dc_tlgr
+    mlht = dc_mlht; samt = dc_samt; foot = dc_foot; dmas = dc_dmas; icdx = dc_icdx
+    zloc = dc_zloc; zcfx = dc_zcfx
+end subroutine transport_diag_slots
+
+subroutine transport_particle_status(codes)
+    !! The particle status codes of stilt_transport in the order: alive, left_grid, window,
+    !! not_started (stilt/_transport_loop.py ParticleStatus mirrors them).
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_transport, only: ps_alive, ps_left_grid, ps_window, ps_not_started
+    implicit none
+    integer(c_int), intent(out) :: codes(4)
+    codes = [ps_alive, ps_left_grid, ps_window, ps_not_started]
+end subroutine transport_particle_status
+
+!! ---- stilt_layout -------------------------------------------------------------------------
+!! The slots of the packed arrays, read back by name: Python packs a distinct value per name
+!! and checks each comes back under that name (the outputs are named as Python names slots).
+subroutine transport_unpack_options(nwpar, wpar, ntopt, topt, ndopt, dopt, nerr, errpar, i0, &
+        j0, nx_full, ny_full, wrap_x, z_top, t1, t2, aa, bb, cc, kbls, kmixd, kmix0, kzmix, &
+        tvmix, tkerd, tkern, ziscale1, ziscale2, ks, kdat, z0, tratio, nturb, tlfrac, veght, &
+        hscale, winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr, &
+        horcorzierr, status)
+    !! wpar, topt, dopt and errpar unpacked as transport_advance unpacks them. status 1: wrong
+    !! size.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_transport, only: turb_options, disp_options, error_options, met_window
+    use stilt_layout, only: unpack_window, unpack_turb, unpack_step, unpack_errors, n_wpar, &
+        n_topt, n_dopt, n_errpar
+    implicit none
+    integer(c_int), intent(in) :: nwpar, ntopt, ndopt, nerr
+    !f2py intent(hide), depend(wpar) :: nwpar = len(wpar)
+    !f2py intent(hide), depend(topt) :: ntopt = len(topt)
+    !f2py intent(hide), depend(dopt) :: ndopt = len(dopt)
+    !f2py intent(hide), depend(errpar) :: nerr = len(errpar)
+    real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
+    integer(c_int), intent(out) :: i0, j0, nx_full, ny_full, wrap_x
+    real(c_double), intent(out) :: z_top, t1, t2, aa, bb, cc
+    integer(c_int), intent(out) :: kbls, kmixd, kmix0, kzmix, ks, kdat, nturb, winderrtf, status
+    real(c_double), intent(out) :: tvmix, tkerd, tkern, ziscale1, ziscale2, z0, tratio, tlfrac, &
+        veght, hscale, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr, horcorzierr
+    type(met_window) :: w
+    type(turb_options) :: t1o, t2o
+    type(disp_options) :: dopts
+    type(error_options) :: eopts
+    status = 1
+    if (nwpar /= n_wpar .or. ntopt /= n_topt .or. ndopt /= n_dopt .or. nerr /= n_errpar) return
+    status = 0
+    w = unpack_window(wpar, 2, 2, 3)
+    i0 = w%i0; j0 = w%j0; nx_full = w%nx_full; ny_full = w%ny_full
+    wrap_x = merge(1, 0, w%wrap_x); z_top = w%z_top; t1 = w%t1; t2 = w%t2
+    aa = w%aa; bb = w%bb; cc = w%cc
+    call unpack_turb(topt, t1o, t2o, z0)
+    call unpack_step(dopt, z_top, dopts, tratio, nturb)
+    if (dopts%ztop /= z_top) status = 1
+    eopts = unpack_errors(errpar)
+    kbls = t1o%kbls; kmixd = t1o%kmixd; kmix0 = t1o%kmix0; kzmix = t1o%kzmix
+    tvmix = t1o%tvmix; tkerd = t1o%tkerd; tkern = t1o%tkern
+    ziscale1 = t1o%ziscale; ziscale2 = t2o%ziscale; ks = t1o%ks; kdat = t1o%kdat
+    if (t2o%kbls /= kbls .or. t2o%kdat /= kdat .or. t2o%tkern /= tkern) status = 1
+    tlfrac = dopts%tlfrac; veght = dopts%veght; hscale = dopts%hscale
+    winderrtf = eopts%winderrtf; siguverr = eopts%sig_uv; tluverr = eopts%tl_uv
+    zcoruverr = eopts%zcor; horcoruverr = eopts%horcor; sigzierr = eopts%sig_zi
+    tlzierr = eopts%tl_zi; horcorzierr = eopts%horcor_zi
+end subroutine transport_unpack_options
+
+subroutine transport_unpack_state(np, nst, state, x, y, s, wnorm, up, vp, dmas, xc, yc, status)
+    !! The columns of the particle state array as transport_advance hands them on.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_layout, only: n_state, st_x, st_y, st_s, st_wnorm, st_up, st_vp, st_dmas, st_xc, &
+        st_yc
+    implicit none
+    integer(c_int), intent(in) :: np, nst
+    !f2py intent(hide), depend(state) :: np = shape(state, 0), nst = shape(state, 1)
+    real(c_double), intent(in) :: state(np, nst)
+    real(c_double), intent(out), dimension(np) :: x, y, s, wnorm, up, vp, dmas, xc, yc
+    integer(c_int), intent(out) :: status
+    x = 0.0_c_double; y = x; s = x; wnorm = x; up = x; vp = x; dmas = x; xc = x; yc = x
+    status = 1
+    if (nst /= n_state) return
+    status = 0
+    x = state(:, st_x); y = state(:, st_y); s = state(:, st_s); wnorm = state(:, st_wnorm)
+    up = state(:, st_up); vp = state(:, st_vp); dmas = state(:, st_dmas)
+    xc = state(:, st_xc); yc = state(:, st_yc)
+end subroutine transport_unpack_state

@@ -218,91 +218,92 @@ subroutine transport_threads(requested, used)
     !$ used = omp_get_max_threads()
 end subroutine transport_threads
 
-subroutine transport_init_errors(nl, zsg, z_top, errpar, nrs, np, rng, eu, ev, eps)
+subroutine transport_init_errors(nl, zsg, z_top, nerr, errpar, nrs, np, rng, eu, ev, eps, status)
     !! Initial transport errors at release (stilt_transport.init_errors); errpar as in
-    !! transport_advance. rng is advanced in place.
+    !! transport_advance. rng is advanced in place. status: 1 when errpar has the wrong size.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
-    use stilt_transport, only: init_errors, error_options
+    use stilt_kinds, only: status_ok, status_bad_argument
+    use stilt_transport, only: init_errors
+    use stilt_layout, only: unpack_errors, n_errpar
     implicit none
-    integer(c_int), intent(in) :: nl, nrs, np
+    integer(c_int), intent(in) :: nl, nerr, nrs, np
     !f2py intent(hide), depend(zsg) :: nl = len(zsg)
+    !f2py intent(hide), depend(errpar) :: nerr = len(errpar)
     !f2py intent(hide), depend(rng) :: nrs = shape(rng, 0), np = shape(rng, 1)
-    real(c_double), intent(in) :: zsg(nl), z_top, errpar(8)
+    real(c_double), intent(in) :: zsg(nl), z_top, errpar(nerr)
     integer(c_int), intent(inout) :: rng(nrs, np)
     real(c_double), intent(out) :: eu(nl, np), ev(nl, np), eps(np)
-    type(error_options) :: eopts
-    eopts = error_options(winderrtf=nint(errpar(1)), sig_uv=errpar(2), tl_uv=errpar(3), &
-        zcor=errpar(4), horcor=errpar(5), sig_zi=errpar(6), tl_zi=errpar(7), horcor_zi=errpar(8))
-    call init_errors(nl, zsg, z_top, eopts, np, rng, eu, ev, eps)
+    integer(c_int), intent(out) :: status
+    eu = 0.0_c_double
+    ev = 0.0_c_double
+    eps = 0.0_c_double
+    status = status_bad_argument
+    if (nerr /= n_errpar) return
+    status = status_ok
+    call init_errors(nl, zsg, z_top, unpack_errors(errpar), np, rng, eu, ev, eps)
 end subroutine transport_init_errors
 
-subroutine transport_advance(nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, z_top, t1, t2, zsg, &
-        aa, bb, cc, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, done2, topt, z0, &
-        gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, xc, yc, nrs, rng, t_start, dt, &
-        nsteps, tratio, nturb, tlfrac, veght, hscale, errpar, eu, ev, eps, out, status, tstatus)
+subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, sfc2, turb1, &
+        turb2, zi1, zi2, done1, done2, ntopt, topt, ndopt, dopt, nerr, errpar, gdx, gdy, np, &
+        nst, state, pstat, nrs, rng, eu, ev, eps, t_start, dt, nsteps, out, status, tstatus)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
-    !! errpar = (winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr,
-    !! horcorzierr); eu, ev, eps: transport-error state from transport_init_errors.
-    !! turb1/2, zi1/2 are filled lazily where done1/2 is 0; topt = (kbls, kmixd, kmix0, kzmix,
-    !! tvmix, tkerd, tkern, ziscale of time 1, ziscale of time 2, ks, kdat); z0 default
-    !! roughness (m). status: dispersion status, tstatus: turbulence evaluation status.
+    !! wpar: the met window; topt, dopt, errpar: turbulence, step/dispersion and transport-error
+    !! options; state(np, :) the real-valued particle state; all in the slots of stilt_layout.
+    !! pstat: the particle status (ps_*), rng the random streams, eu, ev, eps the
+    !! transport-error state from transport_init_errors. turb1/2, zi1/2 are filled lazily where done1/2 is 0.
+    !! status: dispersion status (1 also when an array has the wrong size), tstatus:
+    !! turbulence evaluation status.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
-    use stilt_transport, only: advance_interval, met_window, disp_options, error_options, &
-        turb_options
+    use stilt_kinds, only: status_bad_argument
+    use stilt_transport, only: advance_interval, met_window, disp_options, turb_options
     use stilt_random, only: rng_state_size
+    use stilt_layout, only: unpack_window, unpack_turb, unpack_step, unpack_errors, n_wpar, &
+        n_topt, n_dopt, n_errpar, n_state, st_x, st_y, st_s, st_wnorm, st_up, st_vp, st_dmas, &
+        st_xc, st_yc, wi_z_top
     implicit none
-    integer(c_int), intent(in) :: nx, ny, nl, i0, j0, nx_full, ny_full, wrap_x, np, nsteps, nturb
-    integer(c_int), intent(in) :: nrs
+    integer(c_int), intent(in) :: nx, ny, nl, np, nsteps
+    integer(c_int), intent(in) :: nrs, nwpar, ntopt, ndopt, nerr, nst
     !f2py intent(hide), depend(prof1) :: nl = shape(prof1, 1), nx = shape(prof1, 2), ny = shape(prof1, 3)
-    !f2py intent(hide), depend(x) :: np = len(x)
+    !f2py intent(hide), depend(state) :: np = shape(state, 0), nst = shape(state, 1)
     !f2py intent(hide), depend(rng) :: nrs = shape(rng, 0)
-    real(c_double), intent(in) :: z_top, t1, t2, zsg(nl), aa, bb, cc, t_start, dt, tratio
-    real(c_double), intent(in) :: tlfrac, veght, hscale, errpar(8)
+    !f2py intent(hide), depend(wpar) :: nwpar = len(wpar)
+    !f2py intent(hide), depend(topt) :: ntopt = len(topt)
+    !f2py intent(hide), depend(dopt) :: ndopt = len(dopt)
+    !f2py intent(hide), depend(errpar) :: nerr = len(errpar)
+    real(c_double), intent(in) :: zsg(nl), t_start, dt
+    real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
     real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)
     real(c_double), intent(in), dimension(12, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
     real(c_double), intent(inout), dimension(4, nl, nx, ny) :: turb1, turb2
     real(c_double), intent(inout), dimension(nx, ny) :: zi1, zi2
     integer(c_int), intent(inout), dimension(nx, ny) :: done1, done2
-    real(c_double), intent(in) :: topt(11), z0
     real(c_double), intent(in), dimension(nx, ny) :: gdx, gdy
-    real(c_double), intent(inout), dimension(np) :: x, y, s, wnorm, up, vp, dmas, xc, yc
+    real(c_double), intent(inout) :: state(np, nst)
     integer(c_int), intent(inout) :: pstat(np), rng(nrs, np)
     real(c_double), intent(out) :: out(28, np, nsteps)
     integer(c_int), intent(out) :: status, tstatus
     type(met_window) :: w
     type(disp_options) :: dopts
-    type(error_options) :: eopts
     type(turb_options) :: t1o, t2o
+    real(c_double) :: z0, tratio
+    integer(c_int) :: nturb
     tstatus = 0
-    if (nrs /= rng_state_size) then
-        status = 1
+    if (nrs /= rng_state_size .or. nwpar /= n_wpar .or. ntopt /= n_topt .or. &
+            ndopt /= n_dopt .or. nerr /= n_errpar .or. nst /= n_state) then
+        status = status_bad_argument
         out = 0.0_c_double
         return
     end if
-    t1o%kbls = nint(topt(1))
-    t1o%kmixd = nint(topt(2))
-    t1o%kmix0 = nint(topt(3))
-    t1o%kzmix = nint(topt(4))
-    t1o%tvmix = topt(5)
-    t1o%tkerd = topt(6)
-    t1o%tkern = topt(7)
-    t1o%ziscale = topt(8)
-    t1o%ks = nint(topt(10))
-    t1o%kdat = nint(topt(11))
-    t2o = t1o
-    t2o%ziscale = topt(9)
-    w = met_window(nx=nx, ny=ny, nl=nl, i0=i0, j0=j0, nx_full=nx_full, ny_full=ny_full, &
-        wrap_x=wrap_x /= 0, z_top=z_top, t1=t1, t2=t2, aa=aa, bb=bb, cc=cc)
-    dopts%tlfrac = tlfrac
-    dopts%veght = veght
-    dopts%hscale = hscale
-    dopts%ztop = z_top
-    eopts = error_options(winderrtf=nint(errpar(1)), sig_uv=errpar(2), tl_uv=errpar(3), &
-        zcor=errpar(4), horcor=errpar(5), sig_zi=errpar(6), tl_zi=errpar(7), horcor_zi=errpar(8))
+    w = unpack_window(wpar, nx, ny, nl)
+    call unpack_turb(topt, t1o, t2o, z0)
+    call unpack_step(dopt, wpar(wi_z_top), dopts, tratio, nturb)
+    ! the state columns are contiguous and distinct: passed without copies or aliasing
     call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, &
-        done2, t1o, t2o, z0, gdx, gdy, np, x, y, s, pstat, wnorm, up, vp, dmas, xc, yc, rng, &
-        t_start, dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, eps, out, status, tstatus)
+        done2, t1o, t2o, z0, gdx, gdy, np, state(:, st_x), state(:, st_y), state(:, st_s), &
+        pstat, state(:, st_wnorm), state(:, st_up), state(:, st_vp), state(:, st_dmas), &
+        state(:, st_xc), state(:, st_yc), rng, t_start, dt, nsteps, tratio, nturb, dopts, &
+        unpack_errors(errpar), eu, ev, eps, out, status, tstatus)
 end subroutine transport_advance
 
 !! ---- stilt_arl ----------------------------------------------------------------------------

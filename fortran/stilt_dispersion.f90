@@ -137,6 +137,10 @@ contains
         !! crossing an internal interface is transmitted with probability
         !! (rho sigma_w)_new / (rho sigma_w)_old, else reflected; perfect reflection at the
         !! ground and at the top level.
+        !! One procedure (~175 lines) on purpose: a single sub-step loop whose layer, velocity,
+        !! height, random draws and foot/samt sums carry from sub-step to sub-step in the
+        !! reference binary's order; transmission and reflection at the interfaces happen inside
+        !! it.
         integer(ip), intent(in) :: na                  !! number of (augmented) levels
         real(dp), intent(in) :: asg(na)                !! sigma of the levels
         real(dp), intent(in) :: asigw(na), atl(na)     !! sigma_w (m/s), T_L (s)

@@ -288,6 +288,9 @@ contains
         !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
         !! printed dens under a ground warmer than the first data level, docs/met.md).
         !! status: 0, or status_not_finite if a required input is NaN.
+        !! One procedure (~135 lines) on purpose: one pass per met column fills every profile
+        !! variable from the same column heights; the shared work is already in column_heights /
+        !! remap_column, what stays is each variable's ground value beside its remap.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
         integer(ip), intent(in) :: nx, ny, nd, nl, ksys, w_kind, humidity

@@ -169,6 +169,9 @@ contains
         !! 3 modified bulk Richardson number, >= 10 constant; then the ZICONTROL factor
         !! (ziscale < 0: use PBLH when present) and the KMIX0 floor (KMIX0 < 0: snap to the
         !! nearest level above level 1).
+        !! About 100 lines, a third of them declarations: one select case over the KMIXD
+        !! methods, each a few lines, with their fallbacks and the ZICONTROL factor, read best
+        !! side by side.
         integer(ip), intent(in) :: nz          !! number of internal levels (>= 3)
         real(dp), intent(in) :: z(nz)          !! level heights above ground (m)
         real(dp), intent(in) :: thv(nz)        !! virtual potential temperature (K)

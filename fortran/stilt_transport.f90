@@ -374,6 +374,10 @@ contains
         !! dispersion status (0 ok). turb1/2, zi1/2 are filled lazily, node by node, where
         !! done1/2 is 0 (topts1/2: turbulence options of each met time); tstatus: worst status
         !! of those evaluations.
+        !! One procedure (~200 lines) on purpose: it is the OpenMP particle loop, and the stages
+        !! of a step (mean advection, turbulence columns, dispersion, the output row) share some
+        !! 40 thread-private values (the omp private list); split, each stage would take most of
+        !! them as arguments.
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)

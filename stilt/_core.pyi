@@ -1,6 +1,8 @@
 # Type stub for the private f2py extension stilt._core (f2py does not generate stubs).
 # Each section mirrors one section of fortran/_core_wrap.f90 (what the package calls), then
 # of fortran/_core_checks_wrap.f90 (single kernels only the tests call).
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -48,23 +50,25 @@ def transport_init_rng(
     seed: int, nrs: int, indx: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status
 def transport_advance(
-    i0: int, j0: int, nx_full: int, ny_full: int, wrap_x: int, z_top: float, t1: float,
-    t2: float, zsg: npt.ArrayLike, aa: float, bb: float, cc: float, prof1: npt.ArrayLike,
-    prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
+    wpar: npt.ArrayLike,  # the met window in stilt_layout slots (_transport_loop WINDOW_SLOTS)
+    zsg: npt.ArrayLike, prof1: npt.ArrayLike, prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
     turb1: npt.NDArray[np.float64], turb2: npt.NDArray[np.float64],
     zi1: npt.NDArray[np.float64], zi2: npt.NDArray[np.float64], done1: npt.NDArray[np.int32],
-    done2: npt.NDArray[np.int32], topt: npt.ArrayLike, z0: float, gdx: npt.ArrayLike,
-    gdy: npt.ArrayLike, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
-    s: npt.NDArray[np.float64], pstat: npt.NDArray[np.int32], wnorm: npt.NDArray[np.float64],
-    up: npt.NDArray[np.float64], vp: npt.NDArray[np.float64], dmas: npt.NDArray[np.float64],
-    xc: npt.NDArray[np.float64], yc: npt.NDArray[np.float64],
-    rng: npt.NDArray[np.int32], t_start: float, dt: float, nsteps: int, tratio: float,
-    nturb: int, tlfrac: float, veght: float, hscale: float, errpar: npt.ArrayLike,
+    done2: npt.NDArray[np.int32],
+    topt: npt.ArrayLike,  # TURB_SLOTS
+    dopt: npt.ArrayLike,  # STEP_SLOTS
+    errpar: npt.ArrayLike,  # ERROR_SLOTS
+    gdx: npt.ArrayLike, gdy: npt.ArrayLike,
+    state: npt.NDArray[np.float64],  # (np, STATE_SLOTS) Fortran order, advanced in place
+    pstat: npt.NDArray[np.int32], rng: npt.NDArray[np.int32],
     eu: npt.NDArray[np.float64], ev: npt.NDArray[np.float64], eps: npt.NDArray[np.float64],
+    t_start: float, dt: float, nsteps: int,
 ) -> tuple[npt.NDArray[np.float64], int, int]: ...  # out (28, np, nsteps), status, tstatus
 def transport_init_errors(
     zsg: npt.ArrayLike, z_top: float, errpar: npt.ArrayLike, rng: npt.NDArray[np.int32]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int
+]: ...  # eu, ev, eps, status
 
 # ---- stilt_arl ----
 def arl_unpack_records(
@@ -335,4 +339,13 @@ def transport_error_series(
 def met_layout() -> tuple[int, int]: ...
 
 # ---- stilt_transport ----
-def transport_layout() -> int: ...
+def transport_diag_slots() -> tuple[int, ...]: ...  # ndiag, then the column of each dc_* by name
+def transport_particle_status() -> npt.NDArray[np.int32]: ...  # ps_alive .. ps_not_started
+
+# ---- stilt_layout ----
+def transport_unpack_options(
+    wpar: npt.ArrayLike, topt: npt.ArrayLike, dopt: npt.ArrayLike, errpar: npt.ArrayLike
+) -> tuple[Any, ...]: ...  # one value per slot, by slot name (see the f2py docstring), status
+def transport_unpack_state(
+    state: npt.NDArray[np.float64],
+) -> tuple[Any, ...]: ...  # x, y, s, wnorm, up, vp, dmas, xc, yc, status

@@ -347,32 +347,12 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
     paths.folder.mkdir(parents=True, exist_ok=True)
     cleanup_temp(paths.folder)
     t0 = time.time()
-    status = read_status(paths) or {}
-    record: dict[str, Any] = {
-        "sim_id": sim_id, "met": met, "receptor": receptor.to_dict(),
-        "scene_id": scene_id if scene_id is not None else status.get("scene_id"),
-        "registered_at": status.get("registered_at"), "attempts": attempt,
-        "transport_hash": status.get("transport_hash"),
-        "trajectories": status.get("trajectories"),
-        "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
-        "pid": os.getpid(), "started_at": t0, "state": "running",
-        "stilt_version": _version(),
-    }
+    record = _start_record(paths, met, receptor, attempt, scene_id, t0)
     result: dict[str, Any] = {"sim_id": sim_id, "ran_transport": False, "footprints_run": [],
                               "transport_seconds": 0.0, "footprint_seconds": 0.0}
     try:
         with _Alarm(timeout):
-            need_traj, feet = needed_work(paths, config, met)
-            if not need_traj and not feet:
-                if _storage_owed(paths, config):  # killed between the footprints and this step
-                    _store_trajectories(paths, config, record, {})
-                _log(paths, "already complete with this configuration: nothing to do")
-            else:
-                _log(paths, f"start attempt {attempt} on {record['host']} pid {os.getpid()}: "
-                     f"trajectories {'needed' if need_traj else 'kept'}, footprints "
-                     f"{', '.join(feet) or 'none'}")
-                _run_work(paths, Path(project), met, receptor, config, need_traj, feet, record,
-                          result)
+            _run_attempt(paths, Path(project), met, receptor, config, attempt, record, result)
     except (KeyboardInterrupt, SystemExit):
         cleanup_temp(paths.folder)
         _log(paths, "interrupted: temporary files removed")
@@ -397,6 +377,67 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
     return result
 
 
+def _start_record(paths: SimulationPaths, met: str, receptor: Receptor, attempt: int,
+                  scene_id: str | None, t0: float) -> dict[str, Any]:
+    """The status record of a starting attempt, keeping what the last record knew."""
+    status = read_status(paths) or {}
+    return {
+        "sim_id": paths.sim_id, "met": met, "receptor": receptor.to_dict(),
+        "scene_id": scene_id if scene_id is not None else status.get("scene_id"),
+        "registered_at": status.get("registered_at"), "attempts": attempt,
+        "transport_hash": status.get("transport_hash"),
+        "trajectories": status.get("trajectories"),
+        "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
+        "pid": os.getpid(), "started_at": t0, "state": "running",
+        "stilt_version": _version(),
+    }
+
+
+def _run_attempt(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
+             config: ModelConfig, attempt: int, record: dict[str, Any],
+             result: dict[str, Any]) -> None:
+    """The work of one attempt: what is still needed, or only a storage step a kill left."""
+    need_traj, feet = needed_work(paths, config, met)
+    if not need_traj and not feet:
+        if _storage_owed(paths, config):  # killed between the footprints and this step
+            _store_trajectories(paths, config, record, {})
+        _log(paths, "already complete with this configuration: nothing to do")
+        return
+    _log(paths, f"start attempt {attempt} on {record['host']} pid {os.getpid()}: "
+         f"trajectories {'needed' if need_traj else 'kept'}, footprints "
+         f"{', '.join(feet) or 'none'}")
+    _run_work(paths, project, met, receptor, config, need_traj, feet, record, result)
+
+
+def _compute_trajectories(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
+                          config: ModelConfig, result: dict[str, Any]) -> tuple[Any, Any]:
+    """The particles, and those of the transport-error run when it is on (else None)."""
+    from stilt.met.cache import met_cache
+    from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
+
+    run_trajectories = _science("run_trajectories")
+    met_src = _resolved_met(config, met, project)
+    t = time.perf_counter()
+    seed = config.seed_for(paths.sim_id)
+    params = config.transport_params()
+    main = {k: v for k, v in params.items()
+            if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
+    # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
+    # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
+    threads = config.execution.threads_per_worker  # the same particles for any count
+    met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
+    particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
+                                 hnf_plume=True, threads=threads, **main)
+    errors = None
+    if error_run(config):  # R-STILT's second run, particle_error: the errors on, another seed
+        errors = run_trajectories(receptor.transport_input(), met_src,
+                                  seed=_error_seed(seed), hnf_plume=True,
+                                  threads=threads, **params)
+    result["transport_seconds"] = time.perf_counter() - t
+    result["ran_transport"] = True
+    return particles, errors
+
+
 def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
     names = trajectory_files(paths, config) + [paths.footprint(n) for n in config.footprints]
     return [p.name for p in names if p.is_file()]
@@ -410,31 +451,9 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
     particles = errors = None
     th = config.transport_hash(met)
     if need_traj:
-        run_trajectories = _science("run_trajectories")
-        met_src = _resolved_met(config, met, project)
-        t = time.perf_counter()
-        from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
-
-        seed = config.seed_for(paths.sim_id)
-        params = config.transport_params()
         winderrtf = error_run(config)
-        main = {k: v for k, v in params.items()
-                if k not in ("winderrtf", *WIND_ERROR_PARAMS, *ZI_ERROR_PARAMS)}
-        # R-STILT's trajectory layout: foot plume-diluted on the model step, the raw foot
-        # as foot_no_hnf_dilution (the footprint picks one by hnf_plume)
-        threads = config.execution.threads_per_worker  # the same particles for any count
-        from stilt.met.cache import met_cache
-
-        met_cache(config.execution.met_cache_mb)  # met read once per worker (same results)
-        particles = run_trajectories(receptor.transport_input(), met_src, seed=seed,
-                                     hnf_plume=True, threads=threads, **main)
-        errors = None
-        if winderrtf:  # R-STILT's second run, particle_error: the errors on, another seed
-            errors = run_trajectories(receptor.transport_input(), met_src,
-                                      seed=_error_seed(seed), hnf_plume=True,
-                                      threads=threads, **params)
-        result["transport_seconds"] = time.perf_counter() - t
-        result["ran_transport"] = True
+        particles, errors = _compute_trajectories(paths, project, met, receptor, config,
+                                                  result)
         particles = compact_trajectories(particles)  # the values the file holds
         errors = None if errors is None else compact_trajectories(errors)
         for ds, path in ((particles, paths.trajectory), (errors, paths.error_trajectory)):

@@ -317,13 +317,56 @@ def test_non_finite_met_file_is_refused_before_anything_moves(tmp_path) -> None:
     assert np.isfinite(ds.long.values).all()
 
 
+def _returned_names(fn: Callable) -> list[str]:
+    """Names of an f2py wrapper's outputs, from its signature line ``a,b,... = name(args)``."""
+    import re
+
+    head = re.search(r"^(.*?)\s*=\s*\w+\(", fn.__doc__, re.M).group(1)
+    return [n.strip() for n in head.split(",")]
+
+
 def test_core_layout_matches_python() -> None:
     from stilt import _core
+    from stilt._transport_loop import DC, NDIAG
     from stilt.met import window
-    from stilt.transport import NDIAG
 
     assert tuple(_core.met_layout()) == (window.NPROF, window.NSFC)
-    assert _core.transport_layout() == NDIAG
+    slots = dict(zip(_returned_names(_core.transport_diag_slots), _core.transport_diag_slots(),
+                     strict=True))
+    assert slots.pop("ndiag_out") == NDIAG
+    assert slots == {name: k + 1 for name, k in DC.items()}  # dc_* by name, 1-based
+
+
+def test_packed_option_and_state_slots_agree_with_the_core() -> None:
+    """Python packs a distinct value per slot name; the core's unpacking (the one
+    transport_advance uses) returns each under the same name."""
+    from stilt import _core
+    from stilt._transport_loop import (ERROR_SLOTS, STATE_SLOTS, STEP_SLOTS, TURB_SLOTS,
+                                       WINDOW_SLOTS, ParticleStatus, pack)
+
+    groups = (WINDOW_SLOTS, TURB_SLOTS, STEP_SLOTS, ERROR_SLOTS)
+    names = [name for group in groups for name in group]
+    values = {name: float(k + 3) for k, name in enumerate(names)}  # integers: int slots too
+    values["wrap_x"] = 1.0  # a flag
+    out = _core.transport_unpack_options(*(pack(group, values) for group in groups))
+    got = dict(zip(_returned_names(_core.transport_unpack_options), out, strict=True))
+    assert got.pop("status") == 0
+    assert got == values
+    # a packed array of the wrong size is refused, never read past
+    for short in range(len(groups)):
+        packed = [pack(group[:-1] if k == short else group, values)
+                  for k, group in enumerate(groups)]
+        assert _core.transport_unpack_options(*packed)[-1] == 1
+    state = np.asfortranarray(np.arange(2 * len(STATE_SLOTS), dtype=float).reshape(2, -1))
+    cols = _core.transport_unpack_state(state)
+    got = dict(zip(_returned_names(_core.transport_unpack_state), cols, strict=True))
+    assert got.pop("status") == 0
+    assert set(got) == set(STATE_SLOTS)
+    for k, name in enumerate(STATE_SLOTS):
+        np.testing.assert_array_equal(got[name], state[:, k])
+    assert list(_core.transport_particle_status()) == [
+        ParticleStatus.ALIVE, ParticleStatus.LEFT_GRID, ParticleStatus.WINDOW,
+        ParticleStatus.NOT_STARTED]
 
 
 def test_internal_levels_as_hycs_std() -> None:
@@ -403,7 +446,7 @@ def test_global_grid_wraps_across_the_antimeridian() -> None:
 
 
 def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
-    import stilt.transport as tr
+    import stilt._transport_loop as loop
     from stilt import _core
 
     grid = ArlGrid.latlon(lat0=30.0, lon0=-115.0, dlat=0.1, dlon=0.1, nx=121, ny=101)
@@ -414,21 +457,21 @@ def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
     original = _core.transport_advance
 
     def counting(*args):  # noqa: ANN002, ANN202
-        calls.append(args[39])  # nsteps
+        calls.append(args[-1])  # nsteps
         return original(*args)
 
     monkeypatch.setattr(_core, "transport_advance", counting)
     whole = run_trajectories(rec, met, n_hours=-2, numpar=12, seed=2)
     assert len(calls) > 2 and max(calls) == 60  # one call per hour, plus the redo
     calls.clear()
-    monkeypatch.setattr(tr, "_OUT_BUDGET", tr.NDIAG * 12 * 7)  # 7 steps per core call
+    monkeypatch.setattr(loop, "OUT_BUDGET", loop.NDIAG * 12 * 7)  # 7 steps per core call
     chunked = run_trajectories(rec, met, n_hours=-2, numpar=12, seed=2)
     assert max(calls) == 7
     for name in whole.data_vars:
         np.testing.assert_array_equal(whole[name].values, chunked[name].values)
     # one step per call: every step interpolates its start-of-step columns afresh instead of
     # taking the previous step's end-of-step ones
-    monkeypatch.setattr(tr, "_OUT_BUDGET", tr.NDIAG * 12)
+    monkeypatch.setattr(loop, "OUT_BUDGET", loop.NDIAG * 12)
     single = run_trajectories(rec, met, n_hours=-2, numpar=12, seed=2)
     for name in whole.data_vars:
         np.testing.assert_array_equal(whole[name].values, single[name].values)
