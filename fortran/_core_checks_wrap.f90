@@ -245,6 +245,73 @@ subroutine dispersion_steady_run(nz, zsg, depth, dt, nsteps, m, tlfrac, veght, h
     end do
 end subroutine dispersion_steady_run
 
+subroutine dispersion_levels_on_demand(nz, zsg, depth, dt, nsteps, m, zi, sigw, tl, sigu, &
+        sigv, dens, ug, vg, seed, sigma0, nk, sigma, x, y, foot, samt, redone, status)
+    !! nsteps model steps of STILT dispersion (R-STILT options) for m particles in a steady
+    !! column, each step first given only levels 1..nk of the profiles (those above are NaN)
+    !! and, where it returns status_need_levels, done again from the same state with all
+    !! levels, as the transport loop does. redone: how many steps were done again.
+    use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double
+    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
+    use stilt_random, only: rng_state_size, rng_seed
+    use stilt_dispersion, only: disp_options, dispersion_step, status_need_levels
+    implicit none
+    integer(c_int), intent(in) :: nz, nsteps, m, nk
+    real(c_double), intent(in) :: zsg(nz), depth, dt, zi
+    real(c_double), intent(in) :: sigw(nz), tl(nz), sigu(nz), sigv(nz), dens(nz), ug(nz), vg(nz)
+    integer(c_int64_t), intent(in) :: seed
+    real(c_double), intent(in) :: sigma0(m)
+    real(c_double), intent(out) :: sigma(m), x(m), y(m), foot(m), samt(m)
+    integer(c_int), intent(out) :: redone, status
+    !f2py intent(hide), depend(zsg) :: nz = len(zsg)
+    !f2py intent(hide), depend(sigma0) :: m = len(sigma0)
+    type(disp_options) :: opts
+    real(c_double) :: zi2(2), full(nz, 2, 7), part(nz, 2, 7), dm(nz, 2), wnorm, up, vp, dmas, &
+        sw_used, tl_used, saved(9), nan
+    integer(c_int) :: state(rng_state_size), state0(rng_state_size), i, it, st, k
+    nan = ieee_value(1.0_c_double, ieee_quiet_nan)
+    zi2 = zi
+    do k = 1, 2
+        full(:, k, 1) = sigw; full(:, k, 2) = tl; full(:, k, 3) = sigu; full(:, k, 4) = sigv
+        full(:, k, 5) = dens; full(:, k, 6) = ug; full(:, k, 7) = vg
+    end do
+    part = full
+    part(nk + 1:, :, :) = nan
+    dm = 0.0_c_double
+    status = 0
+    redone = 0
+    do i = 1, m
+        call rng_seed(seed, int(i, c_int64_t), state)
+        sigma(i) = sigma0(i); x(i) = 0.0_c_double; y(i) = 0.0_c_double
+        foot(i) = 0.0_c_double; samt(i) = 0.0_c_double
+        wnorm = 0.0_c_double; up = 0.0_c_double; vp = 0.0_c_double; dmas = 1.0_c_double
+        do it = 1, nsteps
+            saved = [sigma(i), x(i), y(i), foot(i), samt(i), wnorm, up, vp, dmas]
+            state0 = state
+            call dispersion_step(nz, zsg, depth, dt, opts, zi2, part(:, :, 1), part(:, :, 2), &
+                part(:, :, 3), part(:, :, 4), part(:, :, 5), part(:, :, 5), part(:, :, 6), &
+                part(:, :, 7), dm, 3000.0_c_double, 3000.0_c_double, 1.0_c_double, sigma(i), &
+                wnorm, up, vp, x(i), y(i), dmas, foot(i), samt(i), sw_used, tl_used, state, &
+                st, nk)
+            if (st == status_need_levels) then
+                redone = redone + 1
+                sigma(i) = saved(1); x(i) = saved(2); y(i) = saved(3); foot(i) = saved(4)
+                samt(i) = saved(5); wnorm = saved(6); up = saved(7); vp = saved(8)
+                dmas = saved(9); state = state0
+                call dispersion_step(nz, zsg, depth, dt, opts, zi2, full(:, :, 1), &
+                    full(:, :, 2), full(:, :, 3), full(:, :, 4), full(:, :, 5), full(:, :, 5), &
+                    full(:, :, 6), full(:, :, 7), dm, 3000.0_c_double, 3000.0_c_double, &
+                    1.0_c_double, sigma(i), wnorm, up, vp, x(i), y(i), dmas, foot(i), samt(i), &
+                    sw_used, tl_used, state, st)
+            end if
+            if (st /= 0) then
+                status = max(status, st)
+                exit
+            end if
+        end do
+    end do
+end subroutine dispersion_levels_on_demand
+
 !! ---- stilt_transport_error ----------------------------------------------------------------
 subroutine transport_error_series(nz, z, nsteps, m, dt, sig_uv, tl_uv, zcor, horcor, dist, &
         sig_zi, tl_zi, horcor_zi, seed, eu, ev, eps)

@@ -19,6 +19,7 @@
 !!     position before the mean advection and sigma after the mean vertical displacement;
 !!  4. at an output time report foot, samt (then reset them to 0), sigw_used and tl_used.
 module stilt_dispersion
+    use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
     use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_out_of_range, sec_per_min
     use stilt_random, only: rng_state_size, rng_normal, rng_uniform
     use stilt_footprint, only: veght_fraction_max
@@ -26,7 +27,11 @@ module stilt_dispersion
     private
 
     public :: disp_options, m_air_stilt, dispersion_step, horizontal_turbulence, &
-        column_mass_below, augment_levels, vertical_half_step
+        column_mass_below, augment_levels, vertical_half_step, levels_needed
+
+    !! dispersion_step was given fewer valid levels (nk) than the particle reached: nothing it
+    !! returned counts; the caller gives it more levels and calls it again from the same state
+    integer(ip), parameter, public :: status_need_levels = 101
 
     real(dp), parameter :: m_air_stilt = 0.02884_dp  !! molar mass of air inside the reference binary's foot (kg/mol)
     real(dp), parameter :: sigw_floor = 0.001_dp     !! sigma_w used where a profile value is 0
@@ -44,16 +49,20 @@ module stilt_dispersion
 contains
 
     pure subroutine augment_levels(nz, zsg, zi, depth, sigw, tl, dens, densd, ug, vg, dmv, &
-            na, asg, asigw, atl, adens, adensd, aug, avg, admv)
+            nk, na, nav, asg, asigw, atl, adens, adensd, aug, avg, admv)
         !! Insert the thin interface level just above the first internal level at or above zi
         !! (docs/physics.md sec. 6.2): sigma = sigma_K - 0.05 (sigma_K - sigma_K+1), with the values
-        !! of level K+1. Zero sigma_w / T_L are replaced by 0.001 m/s / 100 s.
+        !! of level K+1. Zero sigma_w / T_L are replaced by 0.001 m/s / 100 s. Only the
+        !! values of levels 1..nk are read (the levels above may be unset): the augmented
+        !! levels 1..nav carry values, asg all na.
         integer(ip), intent(in) :: nz                 !! number of internal levels
         real(dp), intent(in) :: zsg(nz)               !! sigma of the levels (1 at the ground)
         real(dp), intent(in) :: zi                    !! mixed-layer height (m above ground)
         real(dp), intent(in) :: depth                 !! Zt - Zg (m)
         real(dp), intent(in) :: sigw(nz), tl(nz), dens(nz), densd(nz), ug(nz), vg(nz), dmv(nz)
+        integer(ip), intent(in) :: nk                 !! levels whose values are set (<= nz)
         integer(ip), intent(out) :: na                !! number of levels after insertion
+        integer(ip), intent(out) :: nav               !! augmented levels with values (<= na)
         real(dp), intent(out) :: asg(nz + 1)          !! sigma of the augmented levels
         real(dp), intent(out) :: asigw(nz + 1), atl(nz + 1), adens(nz + 1), adensd(nz + 1)
         real(dp), intent(out) :: aug(nz + 1), avg(nz + 1), admv(nz + 1)
@@ -67,16 +76,19 @@ contains
         end do
         if (kzm == 0 .or. kzm >= nz) then
             na = nz
+            nav = nk
             asg(:nz) = zsg
-            asigw(:nz) = sigw
-            atl(:nz) = tl
-            adens(:nz) = dens
-            adensd(:nz) = densd
-            aug(:nz) = ug
-            avg(:nz) = vg
-            admv(:nz) = dmv
+            asigw(:nk) = sigw(:nk)
+            atl(:nk) = tl(:nk)
+            adens(:nk) = dens(:nk)
+            adensd(:nk) = densd(:nk)
+            aug(:nk) = ug(:nk)
+            avg(:nk) = vg(:nk)
+            admv(:nk) = dmv(:nk)
         else
             na = nz + 1
+            nav = nk
+            if (kzm < nk) nav = nk + 1
             asg(:kzm) = zsg(:kzm)
             asg(kzm + 1) = zsg(kzm) - 0.05_dp * (zsg(kzm) - zsg(kzm + 1))
             asg(kzm + 2:) = zsg(kzm + 1:)
@@ -89,17 +101,55 @@ contains
             call put(dmv, admv)
         end if
         asg(na + 1:) = 0.0_dp
-        where (asigw(:na) <= 0.0_dp) asigw(:na) = sigw_floor
-        where (atl(:na) <= 0.0_dp) atl(:na) = tl_default
+        where (asigw(:nav) <= 0.0_dp) asigw(:nav) = sigw_floor
+        where (atl(:nav) <= 0.0_dp) atl(:nav) = tl_default
+        if (nav < na) then
+            ! the first level without values reads as NaN (a reader that went past nav shows)
+            asigw(nav + 1) = ieee_value(1.0_dp, ieee_quiet_nan)
+            atl(nav + 1) = asigw(nav + 1); adens(nav + 1) = asigw(nav + 1)
+            adensd(nav + 1) = asigw(nav + 1); aug(nav + 1) = asigw(nav + 1)
+            avg(nav + 1) = asigw(nav + 1); admv(nav + 1) = asigw(nav + 1)
+        end if
     contains
         pure subroutine put(a, b)
             real(dp), intent(in) :: a(nz)
             real(dp), intent(out) :: b(nz + 1)
-            b(:kzm) = a(:kzm)
-            b(kzm + 1) = a(kzm + 1)
-            b(kzm + 2:) = a(kzm + 1:)
+            if (kzm >= nk) then
+                b(:nk) = a(:nk)
+            else
+                b(:kzm) = a(:kzm)
+                b(kzm + 1) = a(kzm + 1)
+                b(kzm + 2:nk + 1) = a(kzm + 1:nk)
+            end if
         end subroutine put
     end subroutine augment_levels
+
+    pure function levels_needed(nz, zsg, depth, zi, sigma, opts, margin) result(nk)
+        !! How many internal levels of the columns one dispersion_step of a particle at sigma
+        !! is expected to read: up to its own layer, the interface level above each zi and
+        !! the foot height, plus margin levels. More are given on demand (status_need_levels),
+        !! so this only sets how often that happens.
+        integer(ip), intent(in) :: nz                 !! number of internal levels
+        real(dp), intent(in) :: zsg(nz)               !! sigma of the levels (1 at the ground)
+        real(dp), intent(in) :: depth                 !! Zt - Zg (m)
+        real(dp), intent(in) :: zi(2)                 !! mixed-layer heights of the two halves (m)
+        real(dp), intent(in) :: sigma                 !! particle sigma
+        type(disp_options), intent(in) :: opts        !! options (veght, ztop)
+        integer(ip), intent(in) :: margin             !! levels added above
+        integer(ip) :: nk
+        real(dp) :: ztop_need
+        integer(ip) :: k
+        ztop_need = max((1.0_dp - sigma) * depth, maxval(zi))
+        if (opts%veght > veght_fraction_max) ztop_need = max(ztop_need, opts%veght)
+        nk = nz
+        do k = 1, nz
+            if ((1.0_dp - zsg(k)) * depth >= ztop_need) then
+                nk = k
+                exit
+            end if
+        end do
+        nk = min(nz, nk + 1 + margin)
+    end function levels_needed
 
     pure function column_mass_below(n, zl, densd, hv) result(d)
         !! Dry-air column mass below h_v on step-function layers (docs/physics.md sec. 7.2):
@@ -128,7 +178,7 @@ contains
         d = d + densd(kv) * (hv - zlow)
     end function column_mass_below
 
-    pure subroutine vertical_half_step(na, asg, asigw, atl, adens, aug, avg, admv, &
+    pure subroutine vertical_half_step(na, nav, asg, asigw, atl, adens, aug, avg, admv, &
             depth, dt_half, dir, tlfrac, hv, dmass, foot_scale, sigma, wnorm, x, y, dmas, &
             foot, samt, sigw_used, tl_used, rng, status)
         !! STILT vertical Langevin scheme over half a model step on augmented levels
@@ -136,12 +186,14 @@ contains
         !! ground) and uses the level-kb values; sub-steps of min(remaining, tlfrac T_L);
         !! crossing an internal interface is transmitted with probability
         !! (rho sigma_w)_new / (rho sigma_w)_old, else reflected; perfect reflection at the
-        !! ground and at the top level.
-        !! One procedure (~175 lines) on purpose: a single sub-step loop whose layer, velocity,
+        !! ground and at the top level. Only levels 1..nav carry values: a particle that would
+        !! read a level above returns status_need_levels at once.
+        !! One procedure (~195 lines) on purpose: a single sub-step loop whose layer, velocity,
         !! height, random draws and foot/samt sums carry from sub-step to sub-step in the
         !! reference binary's order; transmission and reflection at the interfaces happen inside
         !! it.
         integer(ip), intent(in) :: na                  !! number of (augmented) levels
+        integer(ip), intent(in) :: nav                 !! levels with values (<= na)
         real(dp), intent(in) :: asg(na)                !! sigma of the levels
         real(dp), intent(in) :: asigw(na), atl(na)     !! sigma_w (m/s), T_L (s)
         real(dp), intent(in) :: adens(na)              !! air density (kg/m3)
@@ -164,7 +216,8 @@ contains
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
         integer(ip), intent(out) :: status             !! status_ok or status_out_of_range
         real(dp) :: zl(na), z, rem, dts, r, rc, r_full, rc_full, wp, zn, zlo, zup, dist, tneed, &
-            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb, dzl, daug, davg
+            used, gn, un, p, frac, ugp, vgp, ztop, dts_kb, dzl, daug, davg, csig_kb, foot_kb, &
+            xl, yl, footl, samtl, dmasl
         integer(ip) :: kb, k, kbu
         integer :: iter
         logical :: mass_violation
@@ -178,14 +231,21 @@ contains
         z = max(0.0_dp, min(ztop, z))
         kb = 1
         do k = 2, na - 1
-            if (z >= zl(k)) kb = k
+            if (z < zl(k)) exit   ! zl increases with k
+            kb = k
         end do
+        if (kb + 1 > nav .and. nav < na) then
+            status = status_need_levels
+            return
+        end if
         wp = wnorm * asigw(kb)
         kbu = kb  ! the layer of the last sub-step (sigw_used, tl_used)
-        call enter_layer(kb, dts_kb, k, dzl, daug, davg)
+        call enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
         ! dmas changes only where a mass-violation rate is given (otherwise it is multiplied
         ! by exactly 1)
-        mass_violation = any(admv /= 0.0_dp)
+        mass_violation = any(admv(:nav) /= 0.0_dp)
+        ! the particle's state in locals for the loop (written back at the end)
+        xl = x; yl = y; footl = foot; samtl = samt; dmasl = dmas
         rem = dt_half
         iter = 0
         do while (rem > 0.0_dp)
@@ -194,17 +254,16 @@ contains
                 status = status_out_of_range
                 exit
             end if
-            dts = dts_kb
-            if (rem > dts) then
-                r = r_full                  ! a full sub-step: R = exp(-tlfrac)
-                rc = rc_full
+            call rng_normal(rng, gn)
+            if (rem > dts_kb) then
+                dts = dts_kb                ! a full sub-step: R = exp(-tlfrac)
+                wp = r_full * wp + csig_kb * gn
             else
                 dts = rem
                 r = exp(-sec_per_min * dts / atl(kb))
                 rc = sqrt(1.0_dp - r * r)
+                wp = r * wp + rc * asigw(kb) * gn
             end if
-            call rng_normal(rng, gn)
-            wp = r * wp + rc * asigw(kb) * gn
             kbu = kb
             ! mean wind at the current height: no-slip below level 1, linear in sigma above
             if (z < zl(1)) then
@@ -220,13 +279,6 @@ contains
                 ugp = aug(k) + frac * daug
                 vgp = avg(k) + frac * davg
             end if
-            ! layer bounds
-            if (kb == 1) then
-                zlo = 0.0_dp
-            else
-                zlo = zl(kb)
-            end if
-            zup = zl(kb + 1)
             if (wp > 0.0_dp) then
                 dist = zup - z
             else
@@ -252,7 +304,11 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb + 1) / asigw(kb)
                             kb = kb + 1
-                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
+                            if (kb + 1 > nav .and. nav < na) then
+                                status = status_need_levels
+                                return
+                            end if
+                            call enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
                         else
                             wp = -wp
                         end if
@@ -267,45 +323,56 @@ contains
                         if (un <= p) then
                             wp = wp * asigw(kb - 1) / asigw(kb)
                             kb = kb - 1
-                            call enter_layer(kb, dts_kb, k, dzl, daug, davg)
+                            call enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
                         else
                             wp = -wp
                         end if
                     end if
                 end if
             end if
-            x = x + ugp * dir * used
-            y = y + vgp * dir * used
+            xl = xl + ugp * dir * used
+            yl = yl + vgp * dir * used
             if (mass_violation) then
                 if (z < zl(1)) then
-                    dmas = dmas * (1.0_dp + admv(1) * used)
+                    dmasl = dmasl * (1.0_dp + admv(1) * used)
                 else
-                    dmas = dmas * (1.0_dp + admv(min(kb + 1, na)) * used)
+                    dmasl = dmasl * (1.0_dp + admv(min(kb + 1, na)) * used)
                 end if
             end if
             z = max(0.0_dp, min(ztop, zn))
             if (z < hv) then
-                samt = samt + used
-                foot = foot + foot_scale * used * sec_per_min * m_air_stilt / dmass
+                samtl = samtl + used
+                if (used == dts_kb) then
+                    footl = footl + foot_kb             ! the same value for every full sub-step
+                else
+                    footl = footl + foot_scale * used * sec_per_min * m_air_stilt / dmass
+                end if
             end if
             rem = rem - used
         end do
+        x = xl; y = yl; foot = footl; samt = samtl; dmas = dmasl
         sigma = 1.0_dp - z / depth
         wnorm = wp / asigw(kb)
         sigw_used = asigw(kbu)
         tl_used = atl(kbu)
     contains
-        pure subroutine enter_layer(kb, dts, k, dzl, daug, davg)
-            !! What the sub-steps in layer kb use: the full sub-step dts (min) and the levels
-            !! k, k + 1 of the mean wind with their differences.
+        pure subroutine enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
+            !! What the sub-steps in layer kb use: the full sub-step dts_kb (min), the random
+            !! velocity factor and foot increment of a full sub-step, the layer bounds, and the
+            !! levels k, k + 1 of the mean wind with their differences.
             integer(ip), intent(in) :: kb
-            real(dp), intent(out) :: dts, dzl, daug, davg
+            real(dp), intent(out) :: dts_kb, csig_kb, foot_kb, dzl, daug, davg, zlo, zup
             integer(ip), intent(out) :: k
-            dts = tlfrac * atl(kb) / sec_per_min
+            dts_kb = tlfrac * atl(kb) / sec_per_min
+            csig_kb = rc_full * asigw(kb)
+            foot_kb = foot_scale * dts_kb * sec_per_min * m_air_stilt / dmass
             k = max(1_ip, min(kb, na - 1_ip))
             dzl = zl(k + 1) - zl(k)
             daug = aug(k + 1) - aug(k)
             davg = avg(k + 1) - avg(k)
+            zlo = 0.0_dp
+            if (kb > 1) zlo = zl(kb)
+            zup = zl(kb + 1)
         end subroutine enter_layer
     end subroutine vertical_half_step
 
@@ -333,7 +400,7 @@ contains
 
     pure subroutine dispersion_step(nz, zsg, depth, dt, opts, zi, sigw, tl, sigu, sigv, dens, &
             densd, ug, vg, dmv, gdisx, gdisy, foot_scale, sigma, wnorm, up, vp, x, y, dmas, &
-            foot, samt, sigw_used, tl_used, rng, status)
+            foot, samt, sigw_used, tl_used, rng, status, nk)
         !! One model step of STILT turbulent dispersion for one particle (sec. 6, sec. 7). Call it
         !! after the mean advection of the step with x, y reset to their values before the
         !! mean horizontal advection (sec. 6.1: the sub-steps advect horizontally with the
@@ -371,12 +438,18 @@ contains
         real(dp), intent(out) :: sigw_used          !! sigma_w of the last sub-step (m/s)
         real(dp), intent(out) :: tl_used            !! T_L of the last sub-step (s)
         integer(ip), intent(inout) :: rng(rng_state_size)  !! random stream of the particle
-        integer(ip), intent(out) :: status          !! status_ok, bad_argument or out_of_range
+        integer(ip), intent(out) :: status          !! status_ok, bad_argument, out_of_range,
+                                                    !! or need_levels (then call it again from
+                                                    !! the state before, with more levels)
+        integer(ip), intent(in), optional :: nk     !! levels 1..nk of the profiles are set
+                                                    !! (default nz; see levels_needed)
         real(dp) :: asg(nz + 1), asigw(nz + 1), atl(nz + 1), adens(nz + 1), adensd(nz + 1), &
             aug(nz + 1), avg(nz + 1), admv(nz + 1), zl(nz + 1), hv, dmass, dir, zp
-        integer(ip) :: na, half, k, kb
+        integer(ip) :: na, nav, half, k, kb, nkv
 
         status = status_ok
+        nkv = nz
+        if (present(nk)) nkv = nk
         sigw_used = 0.0_dp
         tl_used = 0.0_dp
         if (nz < 3 .or. depth <= 0.0_dp .or. dt == 0.0_dp .or. opts%tlfrac <= 0.0_dp) then
@@ -389,8 +462,13 @@ contains
         zp = (1.0_dp - sigma) * depth
         kb = 1
         do k = 2, nz - 1
-            if (zp >= (1.0_dp - zsg(k)) * depth) kb = k
+            if (zp < (1.0_dp - zsg(k)) * depth) exit   ! the heights increase with k
+            kb = k
         end do
+        if (kb > nkv) then
+            status = status_need_levels
+            return
+        end if
         ! at release (all turbulent velocities exactly 0) the velocities start from their
         ! stationary distribution, as the binary's particle spreads show (docs/physics.md sec. 6.7)
         if (wnorm == 0.0_dp .and. up == 0.0_dp .and. vp == 0.0_dp) then
@@ -407,7 +485,7 @@ contains
         do half = 1, 2
             call augment_levels(nz, zsg, zi(half), depth, sigw(:, half), tl(:, half), &
                 dens(:, half), densd(:, half), ug(:, half), vg(:, half), dmv(:, half), &
-                na, asg, asigw, atl, adens, adensd, aug, avg, admv)
+                nkv, na, nav, asg, asigw, atl, adens, adensd, aug, avg, admv)
             if (opts%veght <= veght_fraction_max) then
                 hv = opts%veght * zi(half)
             else
@@ -415,8 +493,13 @@ contains
             end if
             hv = min(hv, 0.9_dp * opts%ztop)
             zl(:na) = (1.0_dp - asg(:na)) * depth
+            ! the column mass reads the levels up to the first whose upper neighbour reaches hv
+            if (nav < na .and. zl(max(nav, 1)) < hv) then
+                status = status_need_levels
+                return
+            end if
             dmass = column_mass_below(na, zl(:na), adensd(:na), hv)
-            call vertical_half_step(na, asg(:na), asigw(:na), atl(:na), adens(:na), &
+            call vertical_half_step(na, nav, asg(:na), asigw(:na), atl(:na), adens(:na), &
                 aug(:na), avg(:na), admv(:na), depth, 0.5_dp * abs(dt), dir, &
                 opts%tlfrac, hv, dmass, foot_scale, sigma, wnorm, x, y, dmas, foot, &
                 samt, sigw_used, tl_used, rng, status)

@@ -23,7 +23,7 @@ module stilt_transport
     use stilt_random, only: rng_state_size
     use stilt_turbulence, only: time_levels, surface_met, turb_options, column_state, column_turbulence, &
         mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, heat_flux
-    use stilt_dispersion, only: disp_options, dispersion_step
+    use stilt_dispersion, only: disp_options, dispersion_step, levels_needed, status_need_levels
     use stilt_transport_error, only: wind_error_init, wind_error_step, zi_error_init, &
         zi_error_step, zi_error_factor
     implicit none
@@ -45,6 +45,9 @@ module stilt_transport
     !! highest sigma mean advection takes a particle to (a guard: the ground itself is reached
     !! only asymptotically, since w goes linearly to zero below level 1)
     real(dp), parameter :: s_ground = 1.0_dp - 1.0e-9_dp
+    !! levels of the turbulence columns taken above those a step is expected to need
+    !! (stilt_dispersion.levels_needed); a step that needs more gets them and is done again
+    integer(ip), parameter :: level_margin = 0
 
     !! particle status codes
     integer(ip), parameter, public :: ps_alive = 0      !! still moving
@@ -252,28 +255,42 @@ contains
         !$omp end critical (stilt_node_turbulence)
     end subroutine ensure_node
 
+    pure function column_zi(w, zi1, zi2, x, y, tf) result(zi)
+        !! Mixed-layer height particle_columns gives at window position (x, y), time fraction tf.
+        type(met_window), intent(in) :: w
+        real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), x, y, tf
+        real(dp) :: zi
+        integer(ip) :: ni, nj
+        ni = min(max(nint(x), 1), w%nx)
+        nj = min(max(nint(y), 1), w%ny)
+        zi = (1.0_dp - tf) * zi1(ni, nj) + tf * zi2(ni, nj)
+    end function column_zi
+
     pure subroutine particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
-            zlev, x, y, tf, sigw, tl, sigu, sigv, dens, densf, ug, vg, zi, gx, gy)
+            zlev, x, y, tf, klo, khi, sigw, tl, sigu, sigv, dens, densf, ug, vg, zi, gx, gy)
         !! Columns a particle at window position (x, y) needs from one moment (time fraction
         !! tf): turbulence profiles and zi of the nearest met node, between the two met times
         !! along height relative to the mixed layer (stilt_turbulence.interpolate_in_time, as
         !! the reference binary), mean wind (grid units per minute) and densities
         !! interpolated bilinearly; densf(:, h) the foot density of half step h (pv_rhof1/2).
+        !! Only levels klo..khi of the columns are set (each level's values do not depend on
+        !! which others are taken).
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zlev(w%nl)   !! nominal internal level heights (1 - zsg) z_top (m)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny), gdx(w%nx, w%ny), gdy(w%nx, w%ny)
         real(dp), intent(in) :: x, y, tf
-        real(dp), intent(out), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, ug, vg
-        real(dp), intent(out) :: densf(w%nl, 2)
+        integer(ip), intent(in) :: klo, khi
+        real(dp), intent(inout), dimension(w%nl) :: sigw, tl, sigu, sigv, dens, ug, vg
+        real(dp), intent(inout) :: densf(w%nl, 2)
         real(dp), intent(out) :: zi, gx, gy
         integer(ip) :: ii(4), jj(4), c, ni, nj, k, k1(w%nl), k2(w%nl)
         real(dp) :: ww(4), a1(4), a2(4), d, dd, df, u, v, tf1
         call corners(w, x, y, ii, jj, ww)
         ni = min(max(nint(x), 1), w%nx)
         nj = min(max(nint(y), 1), w%ny)
-        call time_levels(w%nl, zlev, tf, zi1(ni, nj), zi2(ni, nj), zi, k1, k2)
+        call time_levels(w%nl, zlev, tf, zi1(ni, nj), zi2(ni, nj), zi, k1, k2, khi)
         tf1 = 1.0_dp - tf
         gx = 0.0_dp; gy = 0.0_dp
         do c = 1, 4
@@ -284,7 +301,7 @@ contains
         end do
         ! level by level, so that each node's column is read once and in memory order; every
         ! sum is taken in the same order as term by term over the corners
-        do k = 1, w%nl
+        do k = klo, khi
             sigw(k) = tf1 * turb1(tv_sigw, k1(k), ni, nj) + tf * turb2(tv_sigw, k2(k), ni, nj)
             tl(k) = tf1 * turb1(tv_tl, k1(k), ni, nj) + tf * turb2(tv_tl, k2(k), ni, nj)
             sigu(k) = tf1 * turb1(tv_sigu, k1(k), ni, nj) + tf * turb2(tv_sigu, k2(k), ni, nj)
@@ -374,9 +391,9 @@ contains
         !! dispersion status (0 ok). turb1/2, zi1/2 are filled lazily, node by node, where
         !! done1/2 is 0 (topts1/2: turbulence options of each met time); tstatus: worst status
         !! of those evaluations.
-        !! One procedure (~200 lines) on purpose: it is the OpenMP particle loop, and the stages
+        !! One procedure (~250 lines) on purpose: it is the OpenMP particle loop, and the stages
         !! of a step (mean advection, turbulence columns, dispersion, the output row) share some
-        !! 40 thread-private values (the omp private list); split, each stage would take most of
+        !! 50 thread-private values (the omp private list); split, each stage would take most of
         !! them as arguments.
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl)
@@ -408,12 +425,15 @@ contains
         real(dp) :: densf(w%nl, 2), densf_end(w%nl)  !! foot densities (first half at the end)
         logical :: reuse
         real(dp) :: zlev(w%nl)
+        integer(ip) :: nk, kst, ken    !! levels the step needs, set in the start / end columns
+        real(dp) :: xo, yo             !! where the start-of-step columns are taken
+        real(dp) :: s_sv, wn_sv, up_sv, vp_sv, dm_sv  !! state before the dispersion step
+        integer(ip) :: rng_sv(rng_state_size)
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
         status = status_ok
         tstatus = status_ok
         span = w%t2 - w%t1
         smin = zsg(w%nl)
-        out = nan
         dmv = 0.0_dp
         zlev = (1.0_dp - zsg) * w%z_top
         ! particles are independent (each has its own random stream): with OpenMP they are
@@ -422,11 +442,14 @@ contains
         !$omp private(p, n, nsub, m, st, dst, ni, nj, c, ta, tb, tfa, tfb, v1, v2, xp, yp, sp, &
         !$omp h, x0, y0, zi, gx, gy, zg, zg2, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
         !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg, reuse, tf_end, &
-        !$omp gx_end, gy_end, ug_end, vg_end, densf, densf_end) &
+        !$omp gx_end, gy_end, ug_end, vg_end, densf, densf_end, nk, kst, ken, xo, yo, s_sv, wn_sv, &
+        !$omp up_sv, vp_sv, dm_sv, rng_sv) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
+            out(:, p, :) = nan     ! each thread fills its own particles' rows
             if (pstat(p) /= ps_alive) cycle
             tf_end = nan  ! no end-of-step columns yet
+            ken = 0
             do n = 1, nsteps
                 ! a particle that ended its last step outside the binary's run domain has had
                 ! its row printed there and stops now, as in the binary
@@ -487,25 +510,52 @@ contains
                     call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, &
                         turb2, zi2, done2, tstatus)
                 end do
-                if (reuse) then
-                    sigw(:, 1) = sigw(:, 2); tl(:, 1) = tl(:, 2); sigu(:, 1) = sigu(:, 2)
-                    sigv(:, 1) = sigv(:, 2); dens(:, 1) = dens(:, 2)
-                    densd(:, 1) = densf_end; ug(:, 1) = ug_end; vg(:, 1) = vg_end
-                    zia = zib; gx = gx_end; gy = gy_end
+                xo = xc(p); yo = yc(p)
+                if (nturb == 0) then
+                    call surface_at(w%nx, w%ny, sfc1, xa - w%i0, ya - w%j0, sv_zg, zg)
+                    call surface_at(w%nx, w%ny, sfc2, xa - w%i0, ya - w%j0, sv_zg, zg2)
+                    zg = (1.0_dp - tfb) * zg + tfb * zg2
+                end if
+                ! the levels of the columns this step needs (each level is computed on its own,
+                ! so how many are taken never changes the results)
+                if (nturb /= 0) then
+                    nk = 1                              ! only zi is used
+                else if (iand(eopts%winderrtf, 1) /= 0) then
+                    nk = w%nl                           ! wind errors: all levels
                 else
+                    if (reuse) then
+                        zia = zib
+                    else
+                        zia = column_zi(w, zi1, zi2, xo - w%i0, yo - w%j0, tfa)
+                    end if
+                    zi = [zia, column_zi(w, zi1, zi2, xa - w%i0, ya - w%j0, tfb)]
+                    nk = levels_needed(w%nl, zsg, w%z_top - zg, zi, s(p), dopts, level_margin)
+                end if
+                kst = 0
+                if (reuse) then
+                    sigw(:ken, 1) = sigw(:ken, 2); tl(:ken, 1) = tl(:ken, 2)
+                    sigu(:ken, 1) = sigu(:ken, 2); sigv(:ken, 1) = sigv(:ken, 2)
+                    dens(:ken, 1) = dens(:ken, 2); densd(:ken, 1) = densf_end(:ken)
+                    ug(:ken, 1) = ug_end(:ken); vg(:ken, 1) = vg_end(:ken)
+                    zia = zib; gx = gx_end; gy = gy_end
+                    kst = ken
+                end if
+                if (kst < nk) then
                     call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, &
-                        zlev, xc(p) - w%i0, yc(p) - w%j0, tfa, sigw(:, 1), tl(:, 1), &
+                        zlev, xo - w%i0, yo - w%j0, tfa, kst + 1, nk, sigw(:, 1), tl(:, 1), &
                         sigu(:, 1), sigv(:, 1), dens(:, 1), densf, ug(:, 1), vg(:, 1), &
                         zia, gx, gy)
-                    densd(:, 1) = densf(:, 1)
+                    densd(kst + 1:nk, 1) = densf(kst + 1:nk, 1)
+                    kst = nk
                 end if
                 call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, gdy, zlev, &
-                    xa - w%i0, ya - w%j0, tfb, sigw(:, 2), tl(:, 2), sigu(:, 2), sigv(:, 2), &
-                    dens(:, 2), densf, ug(:, 2), vg(:, 2), zib, g2x, g2y)
+                    xa - w%i0, ya - w%j0, tfb, 1, nk, sigw(:, 2), tl(:, 2), sigu(:, 2), &
+                    sigv(:, 2), dens(:, 2), densf, ug(:, 2), vg(:, 2), zib, g2x, g2y)
                 ! the first half step takes the first foot density, the second the second
-                densd(:, 2) = densf(:, 2); densf_end = densf(:, 1)
+                densd(:nk, 2) = densf(:nk, 2); densf_end(:nk) = densf(:nk, 1)
                 tf_end = tfb; gx_end = g2x; gy_end = g2y
-                ug_end = ug(:, 2); vg_end = vg(:, 2)
+                ug_end(:nk) = ug(:nk, 2); vg_end(:nk) = vg(:nk, 2)
+                ken = nk
                 zi = [zia, zib]
                 xc(p) = xa; yc(p) = ya
                 foot = 0.0_dp; samt = 0.0_dp; sigw_used = 0.0_dp; tl_used = 0.0_dp
@@ -530,15 +580,39 @@ contains
                     end if
                 end if
                 if (nturb == 0) then
-                    call surface_at(w%nx, w%ny, sfc1, x(p) - w%i0, y(p) - w%j0, sv_zg, zg)
-                    call surface_at(w%nx, w%ny, sfc2, x(p) - w%i0, y(p) - w%j0, sv_zg, zg2)
-                    zg = (1.0_dp - tfb) * zg + tfb * zg2
                     ! dispersion replaces the mean horizontal advection (docs/physics.md sec. 6.1)
                     x(p) = x0; y(p) = y0
+                    s_sv = s(p); wn_sv = wnorm(p); up_sv = up(p); vp_sv = vp(p); dm_sv = dmas(p)
+                    rng_sv = rng(:, p)
                     call dispersion_step(w%nl, zsg, w%z_top - zg, dt, dopts, zi, sigw, tl, sigu, &
                         sigv, dens, densd, ug, vg, dmv, gx, gy, fscale, s(p), wnorm(p), &
                         up(p), vp(p), x(p), y(p), dmas(p), foot, samt, sigw_used, tl_used, &
-                        rng(:, p), dst)
+                        rng(:, p), dst, nk)
+                    if (dst == status_need_levels) then
+                        ! the particle went above the levels taken: all levels, step again
+                        if (kst < w%nl) then
+                            call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, &
+                                gdx, gdy, zlev, xo - w%i0, yo - w%j0, tfa, kst + 1, w%nl, &
+                                sigw(:, 1), tl(:, 1), sigu(:, 1), sigv(:, 1), dens(:, 1), &
+                                densf, ug(:, 1), vg(:, 1), zia, gx, gy)
+                            densd(kst + 1:, 1) = densf(kst + 1:, 1)
+                        end if
+                        call particle_columns(w, prof1, prof2, turb1, turb2, zi1, zi2, gdx, &
+                            gdy, zlev, xa - w%i0, ya - w%j0, tfb, ken + 1, w%nl, sigw(:, 2), &
+                            tl(:, 2), sigu(:, 2), sigv(:, 2), dens(:, 2), densf, ug(:, 2), &
+                            vg(:, 2), zib, g2x, g2y)
+                        densd(ken + 1:, 2) = densf(ken + 1:, 2)
+                        densf_end(ken + 1:) = densf(ken + 1:, 1)
+                        ug_end(ken + 1:) = ug(ken + 1:, 2); vg_end(ken + 1:) = vg(ken + 1:, 2)
+                        kst = w%nl; ken = w%nl
+                        s(p) = s_sv; wnorm(p) = wn_sv; up(p) = up_sv; vp(p) = vp_sv
+                        dmas(p) = dm_sv; rng(:, p) = rng_sv; x(p) = x0; y(p) = y0
+                        foot = 0.0_dp; samt = 0.0_dp
+                        call dispersion_step(w%nl, zsg, w%z_top - zg, dt, dopts, zi, sigw, tl, &
+                            sigu, sigv, dens, densd, ug, vg, dmv, gx, gy, fscale, s(p), &
+                            wnorm(p), up(p), vp(p), x(p), y(p), dmas(p), foot, samt, &
+                            sigw_used, tl_used, rng(:, p), dst)
+                    end if
                     if (dst /= status_ok) status = max(status, dst)
                     call classify(w, x(p), y(p), st)
                     if (st /= ps_alive) then

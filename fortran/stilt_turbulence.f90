@@ -80,21 +80,25 @@ contains
         end do
     end subroutine interpolate_in_time
 
-    pure subroutine time_levels(nz, z, tf, zi1, zi2, zi, k1, k2)
+    pure subroutine time_levels(nz, z, tf, zi1, zi2, zi, k1, k2, ktop)
         !! The levels interpolate_in_time pairs: zi = (1 - tf) zi1 + tf zi2, and k_m(k) the
         !! level nearest to z_k zi_m / zi (the lower one on a tie; level k itself when zi <= 0).
+        !! With ktop only k1, k2 of levels 1..ktop are set.
         integer(ip), intent(in) :: nz            !! number of internal levels
         real(dp), intent(in) :: z(nz)            !! level heights above ground (m), increasing
         real(dp), intent(in) :: tf               !! time fraction: 0 at met time 1, 1 at time 2
         real(dp), intent(in) :: zi1, zi2         !! mixed-layer heights at the met times (m)
         real(dp), intent(out) :: zi              !! mixed-layer height at tf (m)
         integer(ip), intent(out) :: k1(nz), k2(nz)  !! levels taken from met times 1 and 2
-        integer(ip) :: k, m1, m2
+        integer(ip), intent(in), optional :: ktop   !! highest level wanted (default nz)
+        integer(ip) :: k, m1, m2, kt
         real(dp) :: r1, r2
+        kt = nz
+        if (present(ktop)) kt = ktop
         zi = (1.0_dp - tf) * zi1 + tf * zi2
         if (zi <= 0.0_dp) then
-            k1 = [(k, k = 1, nz)]
-            k2 = k1
+            k1(:kt) = [(k, k = 1, kt)]
+            k2(:kt) = k1(:kt)
             return
         end if
         r1 = zi1 / zi
@@ -102,7 +106,7 @@ contains
         ! the targets z_k zi_m / zi grow with k: the nearest levels only move up
         m1 = 1
         m2 = 1
-        do k = 1, nz
+        do k = 1, kt
             call nearest_from(z(k) * r1, m1)
             call nearest_from(z(k) * r2, m2)
             k1(k) = m1

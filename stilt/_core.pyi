@@ -314,6 +314,32 @@ def dispersion_steady_run(
     int,  # status
 ]: ...
 
+def dispersion_levels_on_demand(
+    zsg: npt.ArrayLike,
+    depth: float,
+    dt: float,
+    nsteps: int,
+    zi: float,
+    sigw: npt.ArrayLike,
+    tl: npt.ArrayLike,
+    sigu: npt.ArrayLike,
+    sigv: npt.ArrayLike,
+    dens: npt.ArrayLike,
+    ug: npt.ArrayLike,
+    vg: npt.ArrayLike,
+    seed: int,
+    sigma0: npt.ArrayLike,
+    nk: int,
+) -> tuple[
+    npt.NDArray[np.float64],  # sigma
+    npt.NDArray[np.float64],  # x (grid units)
+    npt.NDArray[np.float64],  # y (grid units)
+    npt.NDArray[np.float64],  # foot
+    npt.NDArray[np.float64],  # samt (min)
+    int,  # steps done again with all levels
+    int,  # status
+]: ...
+
 # ---- stilt_transport_error ----
 def transport_error_series(
     z: npt.ArrayLike,

@@ -26,7 +26,10 @@ _EXPECTED = {"trajectory": ("foot", ("time", "indx")), "footprint": ("foot", ("l
 
 
 class OutputError(StiltError, OSError):
-    """An output file cannot be read (truncated, damaged, or not what stilt writes)."""
+    """An output file cannot be read (truncated, damaged, or not what stilt writes). Failure
+    class ``IO``."""
+
+    failure = "IO"
 
 
 def notice(message: str) -> None:
@@ -88,6 +91,8 @@ def check_output(path: str | Path, kind: str) -> None:
 class WriteError(StiltError, OSError):
     """Writing an output failed for a reason of the file system (full, quota, permissions);
     the message names the path. Failure class ``IO``."""
+
+    failure = "IO"
 
 
 _WHY = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",

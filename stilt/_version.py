@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from importlib.metadata import PackageNotFoundError, version
 
 
 @functools.cache
@@ -17,6 +16,8 @@ def get_version() -> str:
         The version recorded by meson-python at build time, or ``"0+unknown"`` when stilt is
         imported from a source tree that was never installed.
     """
+    from importlib.metadata import PackageNotFoundError, version  # email, zipfile...: on use
+
     try:
         return version("stilt")
     except PackageNotFoundError:  # pragma: no cover - only for uninstalled source trees

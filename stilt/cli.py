@@ -29,11 +29,18 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from docopt import DocoptExit, docopt
 
+from stilt._paths import checked_if_inside, inside
 from stilt._version import get_version
-from stilt.errors import StiltError
+from stilt.errors import MissingDependencyError, StiltError
+from stilt.states import State
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stilt.executors.base import RunReport
+    from stilt.model import Model
 
 
 def _cmd_met(argv: list[str]) -> int:
@@ -187,14 +194,14 @@ def _model_overrides(args: dict) -> dict:
     return out
 
 
-def _finish(report: object, interrupted_code: int = 130) -> int:
-    print(report.summary())  # type: ignore[attr-defined]
-    if report.interrupted:  # type: ignore[attr-defined]
+def _finish(report: RunReport, interrupted_code: int = 130) -> int:
+    print(report.summary())
+    if report.interrupted:
         return interrupted_code
-    return 0 if report.ok else 1  # type: ignore[attr-defined]
+    return 0 if report.ok else 1
 
 
-def _progress_stream() -> object:
+def _progress_stream() -> TextIO | None:
     return sys.stderr if sys.stderr.isatty() else None
 
 
@@ -258,47 +265,42 @@ def _cmd_run(argv: list[str]) -> int:
     return code
 
 
-def _finish_slurm(report: object, project: str, waited: bool) -> int:
+def _finish_slurm(report: RunReport, project: str, waited: bool) -> int:
     """What 'stilt run --backend slurm' prints, and its exit code."""
-    job_id = getattr(report, "job_id", None)
+    job_id = report.job_id
     if not waited:
         if job_id is None:
-            print(report.summary())  # type: ignore[attr-defined]
+            print(report.summary())
             print("nothing to submit")
-            return 0 if not report.failed else 1  # type: ignore[attr-defined]
-        print(f"submitted job array {job_id} ({len(report.submitted)} simulation(s), "  # type: ignore
-              f"run folder {report.run_dir}); follow it with 'stilt status {project}'")  # type: ignore
+            return 0 if not report.failed else 1
+        print(f"submitted job array {job_id} ({len(report.submitted)} simulation(s), "
+              f"run folder {report.run_dir}); follow it with 'stilt status {project}'")
         return 0
     if job_id is not None:
         print(f"job array {job_id} ended: " + ", ".join(
-            f"task {t} {s}" for t, s in sorted(report.task_states.items())))  # type: ignore
+            f"task {t} {s}" for t, s in sorted(report.task_states.items())))
     return _finish(report)
 
 
-def _where_outputs_are(model: object) -> str:
+def _where_outputs_are(model: Model) -> str:
     """The closing lines of 'stilt run': output folders, and the maps (drawn if configured)."""
-    from stilt._paths import inside
-    from stilt.errors import MissingDependencyError
-
-    out = model.output  # type: ignore[attr-defined]
+    out = model.output
     sims = out / "simulations"
     lines = [f"outputs:      {out}",
              f"trajectories: {sims / 'particles'}",
              f"footprints:   {sims / 'footprints'}"]
-    names = list(model.config.footprints)  # type: ignore[attr-defined]
-    complete = model.simulations.ids("complete")  # type: ignore[attr-defined]
+    names = list(model.config.footprints)
+    complete = model.simulations.ids(State.COMPLETE)
     if not names or not complete:
         return "\n".join(lines)
-    if not model.config.plots:  # type: ignore[attr-defined]
+    if not model.config.plots:
         lines.append(f"pictures:     none drawn (set 'plots: true' in config.yaml, or run "
-                     f"'stilt plot {model.project}')")  # type: ignore[attr-defined]
+                     f"'stilt plot {model.project}')")
         return "\n".join(lines)
-    from stilt.plot import plot_summary
-
     for name in names:
         try:
-            path = plot_summary(model, name,  # type: ignore
-                                path=inside(out, "plots", f"summary_{name}.png", what="plot"))
+            path = model.footprints[name].plot(
+                path=inside(out, "plots", f"summary_{name}.png", what="plot"))
         except MissingDependencyError as exc:
             lines.append(f"pictures:     none drawn: {exc}")
             break
@@ -461,11 +463,7 @@ def _cmd_plot(argv: list[str]) -> int:
     Prints the path of the PNG written.
     """
     args = docopt(_cmd_plot.__doc__ or "", argv=argv)
-    from pathlib import Path
-
-    from stilt._paths import checked_if_inside, inside
     from stilt.model import Model
-    from stilt.plot import _footprint_name, plot_simulation, plot_summary
 
     if args["--sim"] is not None and args["--summary"]:
         raise DocoptExit("--sim and --summary exclude each other")
@@ -473,7 +471,7 @@ def _cmd_plot(argv: list[str]) -> int:
     try:
         model.open_index_readonly()  # plotting never creates, renames or repairs the index
         name = args["--footprint"]
-        name = _footprint_name(model, None if name == "the first configured" else name)
+        name = model.footprints.resolve(None if name == "the first configured" else name)
         out = args["--out"]
         if out is not None and out.startswith("<output>/"):
             out = None
@@ -482,11 +480,8 @@ def _cmd_plot(argv: list[str]) -> int:
         default = f"{sim_id}_{name}.png" if sim_id is not None else f"summary_{name}.png"
         out = (checked_if_inside(model.output, out, what="plot") if out
                else inside(model.output, "plots", default, what="plot"))
-        if sim_id is not None:
-            written = plot_simulation(model, sim_id, name, particles=not args["--no-particles"],
-                                      terrain=terrain, path=out)
-        else:
-            written = plot_summary(model, name, terrain=terrain, path=out)
+        written = model.footprints[name].plot(sim_id, particles=not args["--no-particles"],
+                                              terrain=terrain, path=out)
     finally:
         model.close()
     print(written)

@@ -18,21 +18,45 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from stilt._verify import OutputError, check_output, notice
+from stilt import plot
 from stilt.errors import ConfigError
-from stilt.simulation import SimulationPaths
+from stilt.executors.base import ProjectModel
+from stilt.ids import check_name, safe_path
+from stilt.receptors import parse_time
+from stilt.simulation import SimulationPaths, error_run
+from stilt.states import STATES, State
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-    from stilt.model import Model
+    from stilt.receptors import Receptor
 
 __all__ = ["Simulation", "SimulationCollection", "TrajectoryCollection",
            "FootprintCollection", "FootprintCollections", "UnknownFootprintError"]
 
-_STATES = ("pending", "running", "complete", "failed")
 _C = TypeVar("_C", bound="_Collection")
+
+
+class ModelView(ProjectModel, Protocol):
+    """What the collections read of a model (:class:`stilt.Model` is one; described here, not
+    imported, so that the model's module depends on this one and not the reverse): what an
+    executor uses, and the model's collections, receptors and plan."""
+
+    simulations: SimulationCollection
+    trajectories: TrajectoryCollection
+    footprints: FootprintCollections
+
+    @property
+    def receptors(self) -> list[Receptor]:
+        """The model's receptors."""
+        ...  # pragma: no cover - a protocol
+
+    def plan(self, receptors: Any = None) -> list[dict[str, Any]]:
+        """One entry per receptor x met."""
+        ...  # pragma: no cover - a protocol
 
 
 class Simulation:
@@ -46,7 +70,7 @@ class Simulation:
         The simulation id (registered in the index).
     """
 
-    def __init__(self, model: Model, sim_id: str) -> None:
+    def __init__(self, model: ModelView, sim_id: str) -> None:
         self._model = model
         self.id = sim_id
         self.paths = SimulationPaths.of(model.output, sim_id)
@@ -64,9 +88,7 @@ class Simulation:
 
     def footprint(self, name: str | None = None) -> xr.Dataset:
         """One footprint of this simulation (default: the first configured name)."""
-        from stilt.plot import _footprint_name
-
-        return self._model.footprints[_footprint_name(self._model, name)].load(self.id)
+        return self._model.footprints[self._model.footprints.resolve(name)].load(self.id)
 
     def plot(self, footprint: str | None = None, particles: bool = True,
              terrain: bool = True, path: str | Path | None = None) -> Any:
@@ -87,10 +109,9 @@ class Simulation:
         -------
         pathlib.Path or matplotlib.figure.Figure
         """
-        from stilt.plot import plot_simulation
-
-        return plot_simulation(self._model, self.id, footprint, particles=particles,
-                               terrain=terrain, path=path)
+        footprints = self._model.footprints
+        return footprints[footprints.resolve(footprint)].plot(
+            self.id, particles=particles, terrain=terrain, path=path)
 
 
 class UnknownFootprintError(ConfigError, KeyError):
@@ -119,19 +140,17 @@ class _Query:
     locations: frozenset[str] | None = None
 
     @classmethod
-    def of(cls, model: Model, state: str | Iterable[str] | None = None,
+    def of(cls, model: ModelView, state: str | Iterable[str] | None = None,
            scene_id: str | None = None, mets: str | Iterable[str] | None = None,
            time_range: Any = None, location_ids: Any = None) -> _Query:
         """Check and normalise the filters (unknown states and met names are errors)."""
-        from stilt.receptors import parse_time
-
         states = None
         if state is not None:
             states = frozenset([state] if isinstance(state, str) else state)
-            bad = sorted(states - set(_STATES))
+            bad = sorted(states - set(STATES))
             if bad:
                 raise ConfigError(f"state {', '.join(map(repr, bad))}: expected one of "
-                                  f"{', '.join(_STATES)}")
+                                  f"{', '.join(STATES)}")
         met_set = None
         if mets is not None:
             met_set = frozenset([mets] if isinstance(mets, str) else mets)
@@ -169,7 +188,7 @@ class _Query:
 class _Collection:
     """Filters and the registered or planned simulations that pass them."""
 
-    def __init__(self, model: Model, queries: tuple[_Query, ...] = ()) -> None:
+    def __init__(self, model: ModelView, queries: tuple[_Query, ...] = ()) -> None:
         self._model = model
         self._queries = queries
 
@@ -256,16 +275,16 @@ class SimulationCollection(_Collection):
 
     def incomplete(self, **filters: Any) -> list[str]:
         """Registered ids not complete (pending, running or failed)."""
-        return self.select(state=("pending", "running", "failed")).ids(**filters)
+        return self.select(state=(State.PENDING, State.RUNNING, State.FAILED)).ids(**filters)
 
     def failed(self, **filters: Any) -> list[str]:
         """Registered ids that failed."""
-        return self.select(state="failed").ids(**filters)
+        return self.select(state=State.FAILED).ids(**filters)
 
     def missing(self, **filters: Any) -> list[str]:
         """Ids still without their outputs: the model's receptors x mets not registered yet
         and the registered simulations not complete (filters as for :meth:`select`)."""
-        complete = {r["sim_id"] for r in self._model.index.rows("complete")}
+        complete = {r["sim_id"] for r in self._model.index.rows(State.COMPLETE)}
         return [sim_id for sim_id in self._planned(**filters) if sim_id not in complete]
 
     def status(self, sim_id: str) -> dict[str, Any]:
@@ -277,7 +296,7 @@ class SimulationCollection(_Collection):
 
     def counts(self, scene_id: str | None = None, **filters: Any) -> dict[str, int]:
         """Number of simulations in each state (every state, zero when none)."""
-        out = dict.fromkeys(_STATES, 0)
+        out = dict.fromkeys(STATES, 0)
         for row in self._rows(scene_id=scene_id, **filters):
             out[row["state"]] += 1
         return out
@@ -379,7 +398,7 @@ class TrajectoryCollection(_OutputCollection):
 
     _kind = "trajectory"
 
-    def __init__(self, model: Model, queries: tuple[_Query, ...] = (),
+    def __init__(self, model: ModelView, queries: tuple[_Query, ...] = (),
                  error: bool = False) -> None:
         super().__init__(model, queries)
         self.error = error
@@ -394,8 +413,6 @@ class TrajectoryCollection(_OutputCollection):
         return paths.error_trajectory if self.error else paths.trajectory
 
     def _expected(self) -> bool:
-        from stilt.simulation import error_run
-
         config = self._model.config
         return config.trajectories != "drop" and (not self.error or error_run(config) > 0)
 
@@ -422,7 +439,7 @@ class FootprintCollection(_OutputCollection):
 
     _kind = "footprint"
 
-    def __init__(self, model: Model, name: str, queries: tuple[_Query, ...] = (),
+    def __init__(self, model: ModelView, name: str, queries: tuple[_Query, ...] = (),
                  configured: bool = True) -> None:
         super().__init__(model, queries)
         self.name = name
@@ -471,14 +488,13 @@ class FootprintCollection(_OutputCollection):
         ConfigError
             No complete simulation has this footprint (or none is configured).
         """
-        from stilt.footprint_dataset import open_footprints
-        from stilt.ids import check_name, safe_path
+        from stilt.footprint_dataset import open_footprints  # imports xarray: when used
 
         if not self.configured:
             raise ConfigError(f"footprint {self.name!r} is not configured (no footprints are "
                               "configured)")
         suffix = f"_{check_name(self.name, 'footprint name')}_foot.nc"
-        rows = [r for r in self._rows(state="complete", **filters)
+        rows = [r for r in self._rows(state=State.COMPLETE, **filters)
                 if r["sim_id"] + suffix in r["outputs"]]
         if not rows:
             raise ConfigError(f"footprint {self.name!r}: no complete simulation has it yet"
@@ -511,12 +527,68 @@ class FootprintCollection(_OutputCollection):
         -------
         pathlib.Path or matplotlib.figure.Figure
         """
-        from stilt.plot import plot_simulation, plot_summary
-
         if sim_id is None:
-            return plot_summary(self._model, self.name, terrain=terrain, path=path)
-        return plot_simulation(self._model, sim_id, self.name, particles=particles,
-                               terrain=terrain, path=path)
+            return plot.plot_mean(self.mean(), terrain=self._summary_terrain(terrain),
+                                  path=path)
+        model = self._model
+        if sim_id not in model.simulations:
+            raise ConfigError(f"simulation {sim_id!r} is not registered in {model.project}")
+        traj = None
+        if SimulationPaths.of(model.output, sim_id).trajectory.is_file():
+            try:
+                traj = model.trajectories.load(sim_id)
+            except OutputError as exc:
+                notice(f"drawn without particles and terrain: {exc}")
+        background = plot.met_terrain(traj) if (terrain and traj is not None) else None
+        return plot.plot_footprint(self.load(sim_id), particles=traj if particles else None,
+                                   terrain=background, path=path)
+
+    def _summary_terrain(self, terrain: Any) -> Any:
+        """The background of the mean map: True takes the met of the first trajectory file
+        whose met is still there."""
+        if terrain is False or terrain is None:
+            return None
+        if terrain is not True:
+            return terrain
+        for traj in self._model.trajectories.paths():
+            try:
+                return plot.met_terrain(traj)
+            except OSError:  # an unreadable trajectory file: try the next
+                continue
+        return None
+
+    def mean(self) -> xr.Dataset:
+        """The mean footprint (summed over time) over the complete simulations.
+
+        Footprints that cannot be read are left out with a notice; complete simulations
+        without this footprint (e.g. added to the config later) are passed over.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``foot(lat, lon)`` mean, attrs ``n_simulations``, ``footprint_name`` and the
+            receptors as ``receptor_longitudes``/``receptor_latitudes`` lists
+            (:func:`stilt.plot.mean_footprint`).
+
+        Raises
+        ------
+        ConfigError
+            No complete simulation has this footprint, or they are not on one grid.
+        """
+        project = self._model.project
+        found = []
+        for row in self._rows(state=State.COMPLETE):
+            try:
+                found.append(self._load_one(row["sim_id"]))
+            except ConfigError:
+                continue  # complete without this footprint (e.g. added to config later)
+            except OutputError as exc:  # truncated or damaged: the map goes on without it
+                notice(f"left out of the mean footprint: {exc}")
+        if not found:
+            raise ConfigError(f"project {project}: no complete simulation has a footprint "
+                              f"{self.name!r} (run 'stilt run {project}' first)")
+        return plot.mean_footprint(found, self.name,
+                                   what=f"footprints {self.name!r} of project {project}")
 
 
 class FootprintCollections(Mapping[str, FootprintCollection]):
@@ -528,7 +600,7 @@ class FootprintCollections(Mapping[str, FootprintCollection]):
     ``KeyError``) listing the configured names.
     """
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: ModelView) -> None:
         self._model = model
 
     def __getitem__(self, name: str) -> FootprintCollection:
@@ -539,6 +611,26 @@ class FootprintCollections(Mapping[str, FootprintCollection]):
             return FootprintCollection(self._model, name, configured=False)
         raise UnknownFootprintError(f"footprint {name!r} is not configured (footprints: "
                                     f"{', '.join(names)})")
+
+    def resolve(self, name: str | None = None) -> str:
+        """A configured footprint name: ``name`` itself, or the first configured when None.
+
+        Raises
+        ------
+        ConfigError
+            No footprint is configured, or ``name`` is not one of them (naming the project and
+            the configured names).
+        """
+        names = list(self._model.config.footprints)
+        if name is None:
+            if not names:
+                raise ConfigError(f"project {self._model.project}: no footprint is configured")
+            return names[0]
+        try:
+            self[name]
+        except UnknownFootprintError as err:
+            raise ConfigError(f"project {self._model.project}: {err}") from None
+        return name
 
     def __contains__(self, name: object) -> bool:
         return name in self._model.config.footprints
@@ -559,8 +651,6 @@ def _load(path: Path, kind: str) -> Any:
         The file cannot be read (truncated or damaged), naming it.
     """
     import xarray as xr
-
-    from stilt._verify import OutputError, check_output
 
     try:
         with xr.open_dataset(path) as ds:

@@ -31,7 +31,7 @@ from stilt.footprint_grid import DEFAULT_CELL_BUDGET, GRID_KEYS, Grid
 from stilt.ids import check_name
 
 __all__ = ["ModelConfig", "FootprintConfig", "ExecutionConfig", "load_config", "save_config",
-           "TRAJECTORY_STORAGE",
+           "TRAJECTORY_STORAGE", "SBATCH_KEY", "check_sbatch_value",
            "config_differences", "DEFAULT_CELL_BUDGET"]
 
 _BACKENDS = ("local", "slurm")
@@ -125,7 +125,8 @@ class FootprintConfig:
                 "time_integrate": self.time_integrate}
 
 
-_SBATCH_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+#: what an ``#SBATCH`` long option name may be (config ``extra`` keys, the rendered script)
+SBATCH_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 #: sbatch options the backend sets itself (config cannot override them through ``extra``)
 _SBATCH_OWN = ("array", "output", "error", "signal", "cpus-per-task", "parsable", "wrap",
                "job-name", "account", "partition", "time", "mem", "chdir")
@@ -223,7 +224,7 @@ class SlurmConfig:
                               "sbatch option names to values")
         checked = {}
         for key, value in extra.items():
-            if not isinstance(key, str) or not _SBATCH_KEY.fullmatch(key):
+            if not isinstance(key, str) or not SBATCH_KEY.fullmatch(key):
                 raise ConfigError(f"execution slurm extra key {key!r}: expected an sbatch long "
                                   "option name matching ^[a-z][a-z0-9-]*$ (e.g. 'constraint')")
             if key in _SBATCH_OWN:

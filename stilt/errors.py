@@ -7,7 +7,7 @@ The Fortran core never stops the process: it returns integer status codes, and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 # Status codes of fortran/stilt_kinds.f90 (tests/test_packaging.py,
 # test_core_status_codes_match_python, checks they agree with the core).
@@ -67,21 +67,42 @@ def not_utf8(path: Any, where: str) -> ConfigError:
 
 
 class StiltError(Exception):
-    """Base class of every error stilt raises on purpose."""
+    """Base class of every error stilt raises on purpose.
+
+    ``failure`` is the reason class a simulation that fails with this error is recorded
+    under (the index's ``reason``, ``stilt status``): each subclass names its own, so the
+    class of a failure is decided by the exception type, never by its message.
+    """
+
+    failure: ClassVar[str] = "ERROR"
 
 
 class ConfigError(StiltError, ValueError):
     """A configuration value, parameter name or receptor is invalid."""
 
+    failure = "CONFIG"
+
 
 class MetError(StiltError):
     """Meteorology cannot be used: missing, truncated, corrupt or not covering what is needed."""
 
+    failure = "MET"
+
 
 class MetMissingError(MetError):
-    """The met files a run needs are not there: no file name matches, or the files found
-    leave part of the run uncovered (a file missing from the series). Failure class
-    ``MET_MISSING``."""
+    """The met files a run needs are not there: no file name matches, the files found
+    leave part of the run uncovered (a file missing from the series), or a file found was
+    removed before it was read. Failure class ``MET_MISSING``."""
+
+    failure = "MET_MISSING"
+
+
+class MetCoverageError(MetError):
+    """The met there does not cover the run: the receptor is outside the met grid (or in its
+    edge band), or outside the met times, or a read asks for records outside a file. Failure
+    class ``MET_COVERAGE``."""
+
+    failure = "MET_COVERAGE"
 
 
 class FootprintError(StiltError, ValueError):
@@ -94,6 +115,8 @@ class MissingDependencyError(StiltError, ImportError):
 
 class CoreError(StiltError, RuntimeError):
     """The Fortran core returned a non-zero status."""
+
+    failure = "CORE"
 
 
 def raise_for_status(status: int, context: str, exc: type[StiltError] = CoreError) -> None:

@@ -26,7 +26,8 @@ from stilt._checks import finite_float
 from stilt._io import atomic_path
 from stilt.errors import ConfigError, FootprintError, raise_for_status
 from stilt.footprint_grid import DEFAULT_CELL_BUDGET, Grid, GridExtent
-from stilt.transport import FOOT_UNITS, Release, receptor_attrs
+from stilt.receptors import release_points
+from stilt.transport import FOOT_UNITS, Release, receptor_attrs, release_of
 
 __all__ = ["Grid", "calc_footprint", "calc_footprints", "write_footprint", "HNF_VARIABLES",
            "GRID_MAPPING"]
@@ -72,66 +73,14 @@ class _Settings:
 
 def _receptor(receptor: Any) -> _Receptor:
     """Read the receptor: a mapping or object with time, latitude, longitude, altitude and
-    optional altitude_ref, a list of them (multi-point), or a stilt.receptors receptor."""
-    from stilt.transport import normalize_receptor
-
-    if hasattr(receptor, "transport_input"):  # stilt.receptors: point, column, multi-point
-        receptor = receptor.transport_input()
-    points = list(receptor) if isinstance(receptor, (list, tuple)) else [receptor]
-    if not points:
-        raise ConfigError("receptor list is empty")
-    first = _receptor_point(points[0])
-    if len(points) > 1:
-        for point in points[1:]:
-            _receptor_point(point)
-    return _Receptor(**{**asdict(first), "release": normalize_receptor(points)})
-
-
-def _receptor_point(receptor: Any) -> _Receptor:
-    """Read time, latitude, longitude, altitude and altitude_ref of one release point."""
-    fields = {}
-    for name in ("time", "latitude", "longitude", "altitude", "altitude_ref"):
-        if isinstance(receptor, Mapping):
-            present = name in receptor
-            value = receptor.get(name)
-        else:
-            present = hasattr(receptor, name)
-            value = getattr(receptor, name, None)
-        if name == "altitude_ref":
-            fields[name] = "agl" if value is None else str(value).lower()
-            continue
-        if not present:
-            raise ConfigError(
-                f"receptor {receptor!r} has no {name!r}: give a mapping or object with time, "
-                "latitude, longitude, altitude"
-            )
-        fields[name] = value
-    try:
-        time = np.datetime64(fields["time"], "ns")
-    except (TypeError, ValueError):
-        raise ConfigError(f"receptor time {fields['time']!r} is not a date-time") from None
-    if np.isnat(time):
-        raise ConfigError("receptor time is NaT")
-    values: dict[str, Any] = {}
-    top = None
-    alt = fields["altitude"]
-    if np.ndim(alt) == 1 and len(alt) == 2:  # column receptor (bottom, top)
-        fields["altitude"], top = alt
-    for name, value in (
-        ("latitude", fields["latitude"]),
-        ("longitude", fields["longitude"]),
-        ("altitude", fields["altitude"]),
-        ("altitude_top", top),
-    ):
-        if value is None:
-            continue
-        values[name] = finite_float(value, f"receptor {name}")
-    if top is not None and not values["altitude_top"] > values["altitude"]:
-        raise ConfigError(f"column receptor altitudes {alt!r} must be (bottom, top), bottom < top")
-    if fields["altitude_ref"] not in ("agl", "msl"):
-        raise ConfigError(f"receptor altitude_ref {fields['altitude_ref']!r} must be 'agl' or 'msl'")
-    return _Receptor(time=time, altitude_ref=fields["altitude_ref"], **values)
-
+    optional altitude_ref, a list of them (multi-point), or a stilt.receptors receptor; checked
+    by :func:`stilt.receptors.release_points`, as everywhere."""
+    points = release_points(receptor)
+    first = points[0]
+    return _Receptor(time=np.datetime64(first.time, "ns"), latitude=first.latitude,
+                     longitude=first.longitude, altitude=first.bottom,
+                     altitude_top=first.top if first.top != first.bottom else None,
+                     altitude_ref=first.altitude_ref, release=release_of(points))
 
 
 # ---- particles -----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from stilt._verify import OutputError, check_output
+from stilt.errors import ConfigError
 
 __all__ = ["open_footprints", "sum_footprints", "sum_by_hour_of_day", "cell_matrix",
            "footprint_lags"]
@@ -184,8 +185,6 @@ def open_footprints(paths: Sequence[str | Path], rows: Sequence[dict[str, Any]],
     OutputError
         The first file cannot be read (others: when their values are read).
     """
-    from stilt.errors import ConfigError
-
     paths = [Path(p) for p in paths]
     if len(paths) != len(rows):
         raise ConfigError(f"open_footprints: {len(paths)} files but {len(rows)} index rows")

@@ -42,12 +42,12 @@ from stilt._io import publish
 from stilt._paths import inside
 from stilt._verify import notice
 from stilt.errors import ConfigError, StiltError
+from stilt.states import STATES, State
 
-__all__ = ["SimulationIndex", "IndexError_", "IndexMissing", "STATES", "RETRYABLE_REASONS",
-           "pid_alive", "open_index", "rebuild_index", "live_claims", "claim_is_live",
-           "pack_receptor", "unpack_receptor", "REGISTER_CHUNK"]
+__all__ = ["SimulationIndex", "SimulationIndexError", "IndexMissing", "STATES",
+           "RETRYABLE_REASONS", "pid_alive", "open_index", "rebuild_index", "live_claims",
+           "claim_is_live", "pack_receptor", "unpack_receptor", "REGISTER_CHUNK"]
 
-STATES = ("pending", "running", "complete", "failed")
 #: failure reasons that put a simulation back to pending while attempts remain
 RETRYABLE_REASONS = ("WORKER_DIED", "LEASE_EXPIRED", "INTERRUPTED")
 _NETWORK_FS = ("nfs", "nfs4", "lustre", "gpfs", "cifs", "smbfs", "smb3", "fuse.sshfs",
@@ -91,7 +91,7 @@ _COLUMNS = ("sim_id", "met", "receptor", "scene_id", "config_hash", "state", "re
             "host", "pid", "owner", "lease_expires", "outputs")
 
 
-class IndexError_(StiltError):
+class SimulationIndexError(StiltError):
     """The index database cannot be used (corrupt, locked too long, on a network file system).
 
     ``damaged`` is True when the file itself is not a sound SQLite database (moving it aside
@@ -102,7 +102,7 @@ class IndexError_(StiltError):
     reason = ""
 
 
-class IndexMissing(IndexError_):
+class IndexMissing(SimulationIndexError):
     """There is no index (no file, or an empty one): ``stilt index rebuild`` makes one."""
 
 
@@ -119,16 +119,17 @@ def _check_integrity(con: sqlite3.Connection) -> None:
         raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
 
 
-def _classify(path: Path, exc: sqlite3.Error) -> IndexError_:
-    """The IndexError_ for an SQLite error: damaged file, or a permission/lock problem."""
+def _classify(path: Path, exc: sqlite3.Error) -> SimulationIndexError:
+    """The SimulationIndexError for an SQLite error: damaged file, or a permission/lock problem."""
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError):
         lowered = text.lower()
         if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
-            return IndexError_(f"index {path}: cannot be written (permission denied: {text}); "
-                               "commands that only look (status, plot) still work")
-        return IndexError_(f"index {path}: {text}")
-    err = IndexError_(f"index {path}: not a usable SQLite database ({text})")
+            return SimulationIndexError(f"index {path}: cannot be written (permission denied: "
+                                        f"{text}); commands that only look (status, plot) "
+                                        "still work")
+        return SimulationIndexError(f"index {path}: {text}")
+    err = SimulationIndexError(f"index {path}: not a usable SQLite database ({text})")
     err.damaged, err.reason = True, text
     return err
 
@@ -202,7 +203,7 @@ def _claim_single_host(path: Path, fs: str, host: str) -> None:
         except OSError:
             owner = ""
         if owner and owner != host:
-            raise IndexError_(
+            raise SimulationIndexError(
                 f"index {path}: the folder is on a {fs} file system, where SQLite locking "
                 f"does not work across hosts, and the index is in use from host {owner!r} "
                 f"(this is {host!r}). Run stilt commands on this project from {owner!r} (the "
@@ -227,7 +228,7 @@ class SimulationIndex:
 
     Raises
     ------
-    IndexError_
+    SimulationIndexError
         The file is not a usable SQLite database, or it sits on a network file system.
     """
 
@@ -304,13 +305,14 @@ class SimulationIndex:
         except sqlite3.Error as exc:
             err = _classify(self.path, exc)
             if err.damaged:
-                err = IndexError_(f"index {self.path} is damaged ({exc}); it was left as it "
-                                  f"is: {_rebuild_hint(self.path, project)}")
+                err = SimulationIndexError(f"index {self.path} is damaged ({exc}); it was left "
+                                           f"as it is: {_rebuild_hint(self.path, project)}")
                 err.damaged = True
             raise err from None
 
     def check_integrity(self) -> None:
-        """Raise :class:`IndexError_` (``damaged``) unless every page of the file reads back."""
+        """Raise :class:`SimulationIndexError` (``damaged``) unless every page of the file
+        reads back."""
         try:
             _check_integrity(self._con)
         except sqlite3.DatabaseError as exc:
@@ -542,8 +544,8 @@ class SimulationIndex:
                               (sim_id, *args)).fetchone()
             if row is None:
                 return None
-            state = ("pending" if reason in RETRYABLE_REASONS and row[0] < max_attempts
-                     else "failed")
+            state = (State.PENDING if reason in RETRYABLE_REASONS and row[0] < max_attempts
+                     else State.FAILED)
             con.execute(
                 "UPDATE simulations SET state = ?, reason = ?, message = ?, finished_at = ?, "
                 "duration = ?, owner = NULL, lease_expires = NULL WHERE sim_id = ?",
@@ -633,7 +635,7 @@ class SimulationIndex:
     def failures(self, scene_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Failed rows grouped by reason class."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for row in self.rows("failed", scene_id):
+        for row in self.rows(State.FAILED, scene_id):
             out.setdefault(row["reason"] or "UNKNOWN", []).append(row)
         return out
 
@@ -661,9 +663,9 @@ class SimulationIndex:
 
 def _rebuild_item(rec: Mapping[str, Any]) -> tuple[Any, ...]:
     """The row values of one status record (running stored as pending)."""
-    state = rec.get("state", "pending")
-    if state not in STATES or state == "running":
-        state = "pending"
+    state = rec.get("state", State.PENDING)
+    if state not in STATES or state == State.RUNNING:
+        state = State.PENDING
     outputs = rec.get("outputs")
     return (rec["sim_id"], rec["met"], pack_receptor(rec["receptor"]), rec.get("scene_id"),
             rec.get("transport_hash"), state, rec.get("reason"), rec.get("message"),
@@ -726,7 +728,7 @@ def open_index(path: str | Path, rebuild_from: Any = None,
     path : str or Path
     rebuild_from : callable returning an iterable of status records, optional
         Called when the file had to be replaced or created; without it, a damaged file is
-        raised as :class:`IndexError_`.
+        raised as :class:`SimulationIndexError`.
     notify : callable, optional
         Receives the one-line report of a repair.
     """
@@ -737,7 +739,7 @@ def open_index(path: str | Path, rebuild_from: Any = None,
     try:
         index = SimulationIndex(path)
         index.check_integrity()
-    except IndexError_ as exc:
+    except SimulationIndexError as exc:
         if index is not None:
             index.close()
         if not exc.damaged or rebuild_from is None:
@@ -748,7 +750,8 @@ def open_index(path: str | Path, rebuild_from: Any = None,
             return index
         records = list(rebuild_from())
         n = index.rebuild(records, replace=False)  # another process may be filling it too
-        if any(r.get("state", "pending") != "pending" for r in records):  # not a new project
+        if any(r.get("state", State.PENDING) != State.PENDING
+               for r in records):  # not a new project
             notify(f"no index at {path} (missing or empty): rebuilt it with {n} simulation(s) "
                    "from disk")
         return index
@@ -765,10 +768,10 @@ def live_claims(path: str | Path, now: float | None = None) -> list[dict[str, An
     a lease not yet expired on another host. None when the index cannot be read."""
     try:
         index = SimulationIndex(path, readonly=True)
-    except IndexError_:
+    except SimulationIndexError:
         return None
     try:
-        rows = index.rows("running")
+        rows = index.rows(State.RUNNING)
     except sqlite3.Error:
         return None
     finally:
@@ -793,7 +796,7 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
 
     Raises
     ------
-    IndexError_
+    SimulationIndexError
         A live run holds claims; or the new file cannot be written.
     """
     path = Path(path)
@@ -807,7 +810,7 @@ def rebuild_index(path: str | Path, records: Iterable[Mapping[str, Any]],
             old_readable = False
         elif live:
             first = live[0]
-            raise IndexError_(
+            raise SimulationIndexError(
                 f"index {path}: {len(live)} simulation(s) are held by a live run (e.g. "
                 f"{first['sim_id']} by pid {first['pid']} on {first['host']}); stop that run "
                 "or let it finish, then rebuild")

@@ -15,6 +15,8 @@ is created only when a config is given.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +27,19 @@ from stilt.collections import FootprintCollections, SimulationCollection, Trajec
 from stilt.config import ModelConfig, config_differences, load_config, save_config
 from stilt.errors import ConfigError
 from stilt.executors import get_executor
-from stilt.executors.local import RunReport
+from stilt.executors.base import RunReport
+from stilt.executors.slurm import fold_runs
+from stilt.executors.slurm_task import pull_registered
 from stilt.ids import check_name, safe_path, simulation_id
 from stilt.index import SimulationIndex, claim_is_live, open_index
+from stilt.index import rebuild_index as rebuild_index_file
 from stilt.params import check_kmsl
 from stilt.receptors import Receptor, as_receptor_list, read_receptors, write_receptors
-from stilt.simulation import SimulationPaths, collect_records, damaged_outputs, needed_work
+from stilt.registration import (REGISTRATION_META, add_to_scene, dumps_key, registered_records,
+                                registration_key, scene_tags)
+from stilt.simulation import (SimulationPaths, collect_records, damaged_outputs, needed_work,
+                              read_status, write_status)
+from stilt.states import State
 
 __all__ = ["Model", "ProjectStatus"]
 
@@ -147,8 +156,6 @@ class Model:
         list of receptors
             Those added.
         """
-        import json
-
         if receptors is None and self._receptor_file is not None:
             return []  # the model's receptors are the file's
         recs = self.receptors if receptors is None else as_receptor_list(receptors)
@@ -193,8 +200,6 @@ class Model:
     def _index_to_register(self) -> SimulationIndex:
         """The index for a registration: a missing one is rebuilt from the status records
         alone, since the registration adds the stored receptors' simulations anyway."""
-        from stilt.registration import registered_records, scene_tags
-
         if self._index is None:
             self._index = open_index(self.index_path, rebuild_from=lambda: registered_records(
                 [], collect_records(self.output), scene_tags(self.output)))
@@ -206,7 +211,7 @@ class Model:
 
         Raises
         ------
-        IndexError_
+        SimulationIndexError
             No index (:class:`~stilt.index.IndexMissing`), or a damaged one, with the remedy.
         """
         if self._index is None:
@@ -220,13 +225,11 @@ class Model:
         holds claims. Simulation folders left out (no or an unreadable status record) are
         described in ``problems`` when given.
         """
-        from stilt.index import rebuild_index
-
         if not self.output.is_dir():
             raise ConfigError(f"no output folder {self.output}: nothing to rebuild the index "
                               "from")
         self.close()
-        self._index, n = rebuild_index(self.index_path, self.records_on_disk(problems))
+        self._index, n = rebuild_index_file(self.index_path, self.records_on_disk(problems))
         return n
 
     def records_on_disk(self, problems: list[str] | None = None,
@@ -235,8 +238,6 @@ class Model:
         status records of those that ran, and pending ones for the stored receptors x the
         config's mets (:func:`stilt.registration.registered_records`). ``fresh`` reads
         receptors.csv again (a long-lived worker sees later registrations)."""
-        from stilt.registration import registered_records, scene_tags
-
         path = self.project / RECEPTORS_NAME
         if fresh and (self._receptor_file is not None or not self._receptors) and path.is_file():
             self._receptor_file, self._receptors = path, None
@@ -289,8 +290,6 @@ class Model:
         scene_id : str, optional
             Tag to select these simulations later (status, pull).
         """
-        from stilt.registration import REGISTRATION_META, add_to_scene, dumps_key
-
         if scene_id is not None:
             check_name(scene_id, "scene id")
         key = self._file_registration(receptors)
@@ -311,18 +310,12 @@ class Model:
 
     def _file_registration(self, receptors: Any) -> dict[str, Any] | None:
         """The registration key when the receptors registered are the project's file."""
-        from stilt.registration import registration_key
-
         if receptors is not None or self._receptor_file is None:
             return None
         return registration_key(self._receptor_file, self.config.mets)
 
     def _registered_before(self, key: dict[str, Any], scene_id: str | None) -> list[str] | None:
         """The ids of an earlier registration with this key (None: register again)."""
-        import json
-
-        from stilt.registration import REGISTRATION_META
-
         if self._index is None and not self.index_path.is_file():
             return None  # nothing registered (and nothing written before the receptors are read)
         text = self.index.meta(REGISTRATION_META)
@@ -355,22 +348,22 @@ class Model:
         done, failed = set(), set()
         to_complete, to_reset, to_retry = [], [], []
         for sim_id in sorted(s for s in folders | states.keys() if s in wanted):
-            state = states.get(sim_id, "pending")
-            if state == "running":
+            state = states.get(sim_id, State.PENDING)
+            if state == State.RUNNING:
                 continue
             if sim_id in folders and skip and self._done_on_disk(sim_id, state):
                 done.add(sim_id)
-                if state != "complete":
+                if state != State.COMPLETE:
                     to_complete.append(sim_id)
-            elif state == "failed" and not retry_failed:
+            elif state == State.FAILED and not retry_failed:
                 failed.add(sim_id)
-            elif state != "pending":
-                (to_retry if state == "failed" else to_reset).append(sim_id)
-            if not skip and state == "complete":
+            elif state != State.PENDING:
+                (to_retry if state == State.FAILED else to_reset).append(sim_id)
+            if not skip and state == State.COMPLETE:
                 to_reset.append(sim_id)
         self.index.mark_complete(to_complete)
-        self.index.reset(to_reset, ("pending", "complete"))
-        self.index.reset(to_retry, ("failed",), attempts=True)
+        self.index.reset(to_reset, (State.PENDING, State.COMPLETE))
+        self.index.reset(to_retry, (State.FAILED,), attempts=True)
         settled = done | failed
         return {"complete": [s for s in sim_ids if s in done] if done else [],
                 "todo": [s for s in sim_ids if s not in settled] if settled else list(sim_ids),
@@ -379,8 +372,6 @@ class Model:
     def simulation_folders(self) -> set[str]:
         """Names of the simulation folders on disk (one listing, not a look per simulation):
         a registered simulation has one once it has run."""
-        import os
-
         try:
             return set(os.listdir(self.output / "simulations" / "by-id"))
         except (FileNotFoundError, NotADirectoryError):
@@ -391,7 +382,7 @@ class Model:
         found damaged is said to be pending again)."""
         paths = SimulationPaths.of(self.output, sim_id)
         need_traj, feet = needed_work(paths, self.config, sim_id.split("_", 1)[0])
-        if state == "complete" and (need_traj or feet):
+        if state == State.COMPLETE and (need_traj or feet):
             damaged = damaged_outputs(paths, self.config)
             if damaged:  # complete no more: say so, it is run again
                 notice(f"{sim_id}: {'; '.join(damaged)}: pending again, to be recomputed")
@@ -495,12 +486,8 @@ class Model:
             (``SLURM_JOB_ID`` set), else False.
         """
         if files is None:
-            import os
-
             files = bool(os.environ.get("SLURM_JOB_ID"))
         if files:
-            from stilt.executors.slurm_task import pull_registered
-
             if n_workers is not None and n_workers > 1:
                 raise ConfigError(f"n_workers {n_workers}: a file-based pull worker (--files, "
                                   "or inside a Slurm job) is one process; start several "
@@ -526,33 +513,27 @@ class Model:
             ex = type(ex)(**{**ex.to_dict(), **changes})
         if force and sim_ids:
             self._clear_for_force(sim_ids)
-        execute = get_executor(ex.backend)
-        more: dict[str, Any] = {}
-        if ex.backend == "slurm":
-            more = {"wait": wait, "slurm": ex.slurm}
-        return execute(self, sim_ids=sim_ids, scene_id=scene_id, n_workers=ex.n_workers,
-                       timeout=ex.timeout, follow=follow, poll=poll, progress=progress, **more)
+        executor = get_executor(ex.backend, slurm=ex.slurm, wait=wait)
+        return executor.execute(self, sim_ids, scene_id=scene_id, n_workers=ex.n_workers,
+                                timeout=ex.timeout, follow=follow, poll=poll,
+                                progress=progress)
 
     def _fold_slurm(self) -> dict[str, Any]:
         """Fold the status records and terminal states of submitted Slurm arrays into the
         index (nothing to do for a project that never used the slurm backend)."""
         if not (self.output / "slurm").is_dir():
             return {"live": [], "folded": []}
-        from stilt.executors.slurm import fold_runs
-
         return fold_runs(self)
 
     def _clear_for_force(self, sim_ids: Sequence[str]) -> None:
         """``skip_existing: false``: forget the recorded hashes so everything is recomputed."""
-        from stilt.simulation import read_status, write_status
-
         folders = self.simulation_folders()
         for sim_id in sim_ids:
             if sim_id not in folders:  # never ran: nothing recorded to forget
                 continue
             paths = SimulationPaths.of(self.output, sim_id)
             status = read_status(paths)
-            if status is not None and self.index.get(sim_id)["state"] == "pending":
+            if status is not None and self.index.get(sim_id)["state"] == State.PENDING:
                 status.update(transport_hash=None, footprints={})
                 write_status(paths, status)
 
@@ -577,8 +558,6 @@ class Model:
         ProjectStatus
             A frozen record; ``print(model.status())`` shows it as ``stilt status`` does.
         """
-        import os
-
         notes: list[str] = []
         live: list[str] = []
         index = self.open_index_readonly() if readonly else self.index
@@ -591,9 +570,9 @@ class Model:
                 notes.append("read-only output folder: Slurm status records not folded in")
         failures = self.index.failures(scene_id)
         counts = self.index.counts(scene_id)
-        stale = tuple(r["sim_id"] for r in self.index.rows("running", scene_id)
+        stale = tuple(r["sim_id"] for r in self.index.rows(State.RUNNING, scene_id)
                       if not claim_is_live(r))  # its process is gone: not running
-        counts["running"] -= len(stale)
+        counts[State.RUNNING] -= len(stale)
         return ProjectStatus(
             counts=counts, stale=stale,
             failures={reason: tuple(r["sim_id"] for r in rows)
@@ -646,22 +625,22 @@ class ProjectStatus:
     @property
     def completed(self) -> int:
         """Number complete (PYSTILT's name)."""
-        return self.counts.get("complete", 0)
+        return self.counts.get(State.COMPLETE, 0)
 
     @property
     def pending(self) -> int:
         """Number pending."""
-        return self.counts.get("pending", 0)
+        return self.counts.get(State.PENDING, 0)
 
     @property
     def running(self) -> int:
         """Number running."""
-        return self.counts.get("running", 0)
+        return self.counts.get(State.RUNNING, 0)
 
     @property
     def failed(self) -> int:
         """Number failed."""
-        return self.counts.get("failed", 0)
+        return self.counts.get(State.FAILED, 0)
 
     def __str__(self) -> str:
         lines = [f"({note})" for note in self.notes]

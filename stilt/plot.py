@@ -1,5 +1,9 @@
 """Quick-look maps of footprints: one simulation, or the mean over a project.
 
+This module draws Datasets and files; it knows nothing of projects. A project's maps are drawn
+by its collections (:meth:`stilt.collections.FootprintCollection.plot`,
+:meth:`stilt.collections.Simulation.plot`), which load the files and call these functions.
+
 Needs the optional dependency matplotlib (``pip install 'stilt[plot]'``). Figures are drawn
 with the Agg renderer on :class:`matplotlib.figure.Figure` objects, never through pyplot, so
 importing or using this module changes no global matplotlib state. No map tiles or coastlines
@@ -10,21 +14,22 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stilt._verify import OutputError, notice
+from stilt._io import write_atomic
+from stilt._verify import writing
+from stilt._version import get_version
 from stilt.errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
     from matplotlib.figure import Figure
 
-    from stilt.model import Model
-
-__all__ = ["footprint_field", "mean_footprint", "plot_footprint", "plot_summary",
-           "plot_simulation", "met_terrain"]
+__all__ = ["footprint_field", "mean_footprint", "plot_footprint", "plot_mean",
+           "met_terrain", "receptor_of"]
 
 #: Largest number of particle paths drawn (a random-free, evenly spaced subset).
 MAX_PARTICLE_PATHS = 100
@@ -81,7 +86,19 @@ def footprint_field(ds: xr.Dataset) -> xr.DataArray:
     return foot.transpose("lat", "lon")
 
 
-def _receptor_of(ds: xr.Dataset) -> tuple[float, float] | None:
+def receptor_of(ds: xr.Dataset) -> tuple[float, float] | None:
+    """The (lon, lat) of the (first point of the) receptor a stilt output file records.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A footprint or trajectory Dataset (``receptor_long``/``receptor_lati`` attributes).
+
+    Returns
+    -------
+    (float, float) or None
+        None when the file records no receptor.
+    """
     from stilt.transport import receptor_from_attrs
 
     release = receptor_from_attrs(ds.attrs)  # receptor_long/_lati, or the earlier names
@@ -165,10 +182,6 @@ def _terrain_field(terrain: Any) -> xr.DataArray:
 def _output(fig: Figure, path: str | Path | None) -> Path | Figure:
     if path is None:
         return fig
-    from stilt._io import write_atomic
-    from stilt._verify import writing
-    from stilt._version import get_version
-
     path = Path(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight",
@@ -208,54 +221,47 @@ def plot_footprint(ds_or_path: Any, receptor: tuple[float, float] | None = None,
     ds = _open(ds_or_path, "footprint file")
     field = footprint_field(ds)
     if receptor is None:
-        receptor = _receptor_of(ds)
+        receptor = receptor_of(ds)
     receptors = [] if receptor is None else [(float(receptor[0]), float(receptor[1]))]
     title = (f"footprint {ds.attrs.get('footprint_name', '')} "
              f"{ds.attrs.get('simulation_id', '')}").strip()
     return _output(_draw(field, receptors, particles, terrain, title), path)
 
 
-def mean_footprint(model: Model, name: str | None = None) -> xr.Dataset:
-    """Mean footprint (summed over time) over every complete simulation of a project.
+def mean_footprint(datasets: Sequence[xr.Dataset], name: str = "",
+                   what: str = "footprints") -> xr.Dataset:
+    """Mean footprint (each summed over time) of footprints on one grid.
 
     Parameters
     ----------
-    model : stilt.Model
-        The project.
+    datasets : sequence of xarray.Dataset
+        Footprints as stilt writes them (at least one).
     name : str, optional
-        Footprint name; default the first configured.
+        The footprint name, recorded in the result.
+    what : str, optional
+        What the footprints are, for the error message (e.g. naming the project).
 
     Returns
     -------
     xarray.Dataset
         ``foot(lat, lon)`` mean, attrs ``n_simulations``, ``footprint_name`` and the
         receptors as ``receptor_longitudes``/``receptor_latitudes`` lists.
+
+    Raises
+    ------
+    ConfigError
+        No footprint given, or footprints on different grids.
     """
     import xarray as xr
 
-    name = _footprint_name(model, name)
-    collection = model.footprints[name]
-    fields, receptors = [], []
-    for sim_id in model.simulations.ids("complete"):
-        try:
-            ds = collection.load(sim_id)
-        except ConfigError:
-            continue  # complete without this footprint (e.g. added to config later)
-        except OutputError as exc:  # truncated or damaged: the map goes on without it
-            notice(f"left out of the mean footprint: {exc}")
-            continue
-        fields.append(footprint_field(ds))
-        rec = _receptor_of(ds)
-        if rec is not None:
-            receptors.append(rec)
-    if not fields:
-        raise ConfigError(f"project {model.project}: no complete simulation has a footprint "
-                          f"{name!r} (run 'stilt run {model.project}' first)")
+    if not datasets:
+        raise ConfigError(f"{what}: no footprint to average")
+    fields = [footprint_field(ds) for ds in datasets]
+    receptors = [r for r in map(receptor_of, datasets) if r is not None]
     try:
         stacked = xr.concat(fields, dim="simulation", join="exact")
     except ValueError as err:
-        raise ConfigError(f"footprints {name!r} of project {model.project} are not on one "
-                          f"grid: {err}") from None
+        raise ConfigError(f"{what} are not on one grid: {err}") from None
     mean = stacked.mean("simulation", keep_attrs=True)
     return xr.Dataset({"foot": mean}, attrs={
         "footprint_name": name, "n_simulations": len(fields),
@@ -293,23 +299,16 @@ def met_terrain(trajectory: Any) -> Path | None:
     return Path(files[0]) if "SHGT" in surface else None
 
 
-def plot_simulation(model: Model, sim_id: str, name: str | None = None,
-                    particles: bool = True, terrain: bool = True,
-                    path: str | Path | None = None) -> Path | Figure:
-    """Map one simulation's footprint, with its particle paths and the met terrain.
+def plot_mean(mean: xr.Dataset, terrain: Any = None,
+              path: str | Path | None = None) -> Path | Figure:
+    """Map of a mean footprint (:func:`mean_footprint`) with all its receptors.
 
     Parameters
     ----------
-    model : stilt.Model
-        The project.
-    sim_id : str
-        A registered simulation with this footprint.
-    name : str, optional
-        Footprint name; default the first configured.
-    particles : bool, optional
-        Draw (up to 100 of) the particle paths from the trajectory file (default True).
-    terrain : bool, optional
-        Draw the met terrain underneath when the met file is still there (default True).
+    mean : xarray.Dataset
+        What :func:`mean_footprint` returns.
+    terrain : xarray.Dataset, DataArray or ARL path, optional
+        Met whose ``SHGT`` is drawn in grey underneath (None: no background).
     path : path, optional
         Write a PNG there and return the path; otherwise return the Figure.
 
@@ -317,67 +316,6 @@ def plot_simulation(model: Model, sim_id: str, name: str | None = None,
     -------
     pathlib.Path or matplotlib.figure.Figure
     """
-    from stilt.simulation import SimulationPaths
-
-    name = _footprint_name(model, name)
-    if sim_id not in model.simulations:
-        raise ConfigError(f"simulation {sim_id!r} is not registered in {model.project}")
-    traj_path = SimulationPaths.of(model.output, sim_id).trajectory
-    traj = None
-    if traj_path.is_file():
-        try:
-            traj = model.trajectories.load(sim_id)
-        except OutputError as exc:
-            notice(f"drawn without particles and terrain: {exc}")
-    background = met_terrain(traj) if (terrain and traj is not None) else None
-    return plot_footprint(model.footprints[name].load(sim_id),
-                          particles=traj if particles else None, terrain=background, path=path)
-
-
-def _footprint_name(model: Model, name: str | None) -> str:
-    if name is None:
-        names = list(model.footprints)
-        if not names:
-            raise ConfigError(f"project {model.project}: no footprint is configured")
-        return names[0]
-    try:
-        model.footprints[name]
-    except KeyError as err:
-        raise ConfigError(f"project {model.project}: {err.args[0]}") from None
-    return name
-
-
-def plot_summary(model: Model, name: str | None = None, terrain: Any = True,
-                 path: str | Path | None = None) -> Path | Figure:
-    """Map of the mean footprint over every complete simulation, with all receptors.
-
-    Parameters
-    ----------
-    model : stilt.Model
-        The project.
-    name : str, optional
-        Footprint name; default the first configured.
-    terrain : True, False, xarray.Dataset, DataArray or ARL path, optional
-        Met whose ``SHGT`` is drawn in grey underneath; True (default) uses the met of the
-        first complete simulation when its file is still there, False draws none.
-    path : path, optional
-        Write a PNG there and return the path; otherwise return the Figure.
-
-    Returns
-    -------
-    pathlib.Path or matplotlib.figure.Figure
-    """
-    mean = mean_footprint(model, name)
-    if terrain is True:
-        terrain = None
-        for traj in model.trajectories.paths():
-            try:
-                terrain = met_terrain(traj)
-            except OSError:  # an unreadable trajectory file: try the next
-                continue
-            break
-    elif terrain is False:
-        terrain = None
     receptors = list(zip(mean.attrs["receptor_longitudes"], mean.attrs["receptor_latitudes"],
                          strict=True))
     title = (f"mean footprint {mean.attrs['footprint_name']} over "

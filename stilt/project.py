@@ -198,11 +198,11 @@ def check_project(directory: str | Path) -> ProjectCheck:
     if not model.receptors:
         out.problems.append("no receptors (add receptors.csv)")
     from stilt.met.roughness import roughness_source
-    from stilt.simulation import _resolved_met
+    from stilt.simulation import resolved_met
 
     for name in cfg.mets:
         try:
-            surface = roughness_source(getattr(_resolved_met(cfg, name, model.project),
+            surface = roughness_source(getattr(resolved_met(cfg, name, model.project),
                                                "roughness", None))
         except StiltError as exc:
             out.problems.append(f"met {name}: {exc}")
@@ -234,7 +234,7 @@ def _coverage_problems(model: Any, met: str, todo: list[dict[str, Any]]) -> list
     together, once per first met file)."""
     import numpy as np
 
-    from stilt.simulation import _resolved_met
+    from stilt.simulation import resolved_met
 
     cfg = model.config
     problems: dict[int, str] = {}
@@ -244,7 +244,7 @@ def _coverage_problems(model: Any, met: str, todo: list[dict[str, Any]]) -> list
         when = p["receptor"].time
         if when not in found:
             try:
-                src = _resolved_met(cfg, met, model.project)
+                src = resolved_met(cfg, met, model.project)
                 found[when] = (src.find_files(np.datetime64(when, "m"), cfg.n_hours)[0].path
                                if hasattr(src, "find_files") else None)
             except StiltError as exc:

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import difflib
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from stilt._checks import finite_float
+from stilt._io import atomic_path
 from stilt.errors import ConfigError, not_utf8, short_repr
 
 __all__ = [
@@ -36,6 +38,11 @@ __all__ = [
     "write_receptors",
     "receptor_from_dict",
     "parse_time",
+    "as_receptor",
+    "as_receptor_list",
+    "release_point",
+    "release_points",
+    "ReleasePoint",
 ]
 
 _ALIASES = {
@@ -503,10 +510,6 @@ def write_receptors(receptors: Iterable[Receptor], path: str | Path) -> Path:
         A receptor that would read back as another one (a multi-point receptor of two points
         at one place reads as a column), naming it; nothing is written then.
     """
-    import io
-
-    from stilt._io import atomic_path
-
     path = Path(path)
     receptors = as_receptor_list(list(receptors))
     text = io.StringIO()
@@ -617,10 +620,8 @@ def as_receptor_list(receptors: Any) -> list[Receptor]:
     if isinstance(receptors, Iterable):
         out = []
         for k, r in enumerate(receptors, start=1):
-            if isinstance(r, Mapping):
-                r = receptor_from_dict(r)
-            elif _is_point_tuple(r):
-                r = PointReceptor(*r)
+            if isinstance(r, Mapping) or _is_point_tuple(r):
+                r = as_receptor(r, f"receptor {k}")
             elif isinstance(r, (tuple, list)):
                 raise ConfigError(f"receptor {k} {short_repr(r)}: a tuple must be (time, "
                                   "longitude, latitude, altitude[, altitude_ref]), the order "
@@ -632,3 +633,157 @@ def as_receptor_list(receptors: Any) -> list[Receptor]:
             out.append(r)
         return out
     raise ConfigError(f"receptors {receptors!r}: expected receptors or a receptors.csv path")
+
+
+# -- the one receptor check: every receptor stilt takes goes through release_points ----------
+#: accepted names of each field of a release point (mappings or objects), first the canonical
+_POINT_FIELDS = {"time": ("time", "run_time"), "latitude": ("latitude", "lati", "lat"),
+                 "longitude": ("longitude", "long", "lon"),
+                 "altitude": ("altitude", "zagl", "height", "z")}
+
+
+@dataclass(frozen=True)
+class ReleasePoint:
+    """One checked release point: what every receptor is made of.
+
+    ``bottom == top`` for a point; a column releases particles linearly between them.
+    Longitudes follow the receptor rule (180..360 moved to -180..0).
+    """
+
+    time: dt.datetime
+    latitude: float
+    longitude: float
+    bottom: float
+    top: float
+    altitude_ref: str = "agl"
+
+
+def _field(item: Any, name: str) -> Any:
+    for key in _POINT_FIELDS.get(name, (name,)):
+        if isinstance(item, Mapping):
+            if key in item:
+                return item[key]
+        elif hasattr(item, key):
+            return getattr(item, key)
+    return None
+
+
+def release_point(item: Any, what: str = "receptor") -> ReleasePoint:
+    """Check one release point given as a mapping or an object.
+
+    Fields ``time``, ``latitude`` (``lati``, ``lat``), ``longitude`` (``long``, ``lon``),
+    ``altitude`` (``zagl``, ``height``, ``z``; two values ``[bottom, top]`` for a column) and
+    optional ``altitude_ref`` (``agl`` default, or ``msl``), checked by the rules of
+    :class:`PointReceptor` and :class:`ColumnReceptor`.
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``what``, the field, its value and what was expected.
+    """
+    values = {name: _field(item, name) for name in _POINT_FIELDS}
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        raise ConfigError(f"{what} {short_repr(item)}: no {', '.join(missing)} (expected a "
+                          "mapping or object with time, latitude, longitude and altitude)")
+    ref_value = _field(item, "altitude_ref")
+    ref = _check_ref("agl" if ref_value is None else ref_value, what)
+    lat, lon = _check_point(values["latitude"], values["longitude"], what)
+    when = _receptor_time(values["time"],
+                          f"{what} at longitude {lon:g}, latitude {lat:g}: time")
+    alt = values["altitude"]
+    if isinstance(alt, (str, bytes)) or not hasattr(alt, "__len__"):
+        z = _check_height(alt, ref, what)
+        return ReleasePoint(when, lat, lon, z, z, ref)
+    heights = list(alt)
+    if len(heights) == 1:
+        z = _check_height(heights[0], ref, what)
+        return ReleasePoint(when, lat, lon, z, z, ref)
+    if len(heights) != 2:
+        raise ConfigError(f"{what} altitude: {short_repr(alt)} must be one height or "
+                          "[bottom, top]")
+    bottom = _check_height(heights[0], ref, f"{what} bottom")
+    top = _check_height(heights[1], ref, f"{what} top")
+    if top <= bottom:
+        raise ConfigError(f"{what}: top {top} m must be above bottom {bottom} m")
+    return ReleasePoint(when, lat, lon, bottom, top, ref)
+
+
+def release_points(receptor: Any, what: str = "receptor") -> list[ReleasePoint]:
+    """The release points of any receptor stilt takes: the one receptor check.
+
+    Parameters
+    ----------
+    receptor : receptor, mapping, object or list
+        A :class:`PointReceptor`, :class:`ColumnReceptor` or :class:`MultiPointReceptor`; a
+        mapping or object with the fields of :func:`release_point`; or a list of those (the
+        points of a multi-point receptor: one time, one ``altitude_ref``).
+    what : str, optional
+        Names the receptor in error messages (e.g. a file and line).
+
+    Returns
+    -------
+    list of ReleasePoint
+
+    Raises
+    ------
+    ConfigError
+        One line naming the receptor, the field, the value and what was expected.
+    """
+    if isinstance(receptor, PointReceptor):  # checked when made: no second look
+        r = receptor
+        return [ReleasePoint(r.time, r.latitude, r.longitude, r.altitude, r.altitude,
+                             r.altitude_ref)]
+    if isinstance(receptor, ColumnReceptor):
+        r = receptor
+        return [ReleasePoint(r.time, r.latitude, r.longitude, r.bottom, r.top, r.altitude_ref)]
+    if isinstance(receptor, MultiPointReceptor):
+        r = receptor
+        return [ReleasePoint(r.time, lat, lon, z, z, r.altitude_ref)
+                for lon, lat, z in zip(r.longitudes, r.latitudes, r.altitudes)]
+    items = list(receptor) if isinstance(receptor, (list, tuple)) else [receptor]
+    if not items:
+        raise ConfigError(f"{what}: the list of points is empty (expected at least one)")
+    if len(items) == 1:
+        return [release_point(items[0], what)]
+    points = [release_point(item, f"{what} point {k}") for k, item in enumerate(items, 1)]
+    if len({p.time for p in points}) != 1:
+        raise ConfigError(f"multi-point {what}: times {sorted({str(p.time) for p in points})} "
+                          "differ (expected one time for all points)")
+    if len({p.altitude_ref for p in points}) != 1:
+        raise ConfigError(f"multi-point {what}: altitude_ref mixes 'agl' and 'msl' (expected "
+                          "one for all points)")
+    return points
+
+
+def as_receptor(receptor: Any, what: str = "receptor") -> Receptor:
+    """One receptor object from anything :func:`release_points` takes, or a point tuple
+    ``(time, longitude, latitude, altitude[, altitude_ref])``.
+
+    Raises
+    ------
+    ConfigError
+        Invalid fields (one line naming them), or several points of which one is a column
+        (only :func:`stilt.run_trajectories` takes such a release).
+    """
+    if isinstance(receptor, _KINDS):
+        return receptor
+    if isinstance(receptor, Mapping) and "kind" in receptor:
+        return receptor_from_dict(receptor)
+    if _is_point_tuple(receptor):
+        return PointReceptor(*receptor)
+    points = release_points(receptor, what)
+    p = points[0]
+    if len(points) == 1:
+        if p.bottom == p.top:
+            return _checked(PointReceptor, time=p.time, longitude=p.longitude,
+                            latitude=p.latitude, altitude=p.bottom, altitude_ref=p.altitude_ref)
+        return _checked(ColumnReceptor, time=p.time, longitude=p.longitude, latitude=p.latitude,
+                        bottom=p.bottom, top=p.top, altitude_ref=p.altitude_ref)
+    if any(q.bottom != q.top for q in points):
+        raise ConfigError(f"multi-point {what}: a point is a column [bottom, top] (expected one "
+                          "height per point)")
+    return _checked(MultiPointReceptor, time=p.time,
+                    longitudes=tuple(q.longitude for q in points),
+                    latitudes=tuple(q.latitude for q in points),
+                    altitudes=tuple(q.bottom for q in points), altitude_ref=p.altitude_ref)

@@ -26,6 +26,7 @@ from typing import Any
 
 from stilt._paths import inside
 from stilt.ids import check_name
+from stilt.states import State
 
 __all__ = ["registration_key", "scene_members", "add_to_scene", "scene_tags",
            "registered_records", "dumps_key", "REGISTRATION_META"]
@@ -106,7 +107,7 @@ def registered_records(plan: Iterable[Mapping[str, Any]], records: Iterable[Mapp
         if p["sim_id"] in known:
             continue
         receptor = p["receptor"]
-        out.append({"sim_id": p["sim_id"], "met": p["met"], "state": "pending",
+        out.append({"sim_id": p["sim_id"], "met": p["met"], "state": State.PENDING,
                     "receptor": receptor if isinstance(receptor, Mapping) else
                     receptor.to_dict(), "scene_id": scenes.get(p["sim_id"])})
     return out

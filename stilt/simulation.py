@@ -52,34 +52,19 @@ from typing import Any
 from stilt._io import atomic_path, is_temp_name, temp_path, write_atomic
 from stilt._verify import check_output, output_problem, writing
 from stilt.config import ModelConfig
-from stilt.errors import ConfigError, CoreError, MetError, MetMissingError
+from stilt.errors import ConfigError, StiltError
 from stilt.ids import check_name, safe_path
 from stilt.receptors import Receptor, receptor_from_dict
+from stilt.states import State
 
 __all__ = ["SimulationPaths", "run_simulation", "needed_work", "read_status",
            "write_status", "collect_records", "cleanup_temp",
-           "classify_failure", "SimulationTimeout"]
-
-#: the science functions a simulation calls, looked up on first use; tests may substitute
-#: instrumented versions here (names: run_trajectories, calc_footprint, write_footprint)
-SCIENCE: dict[str, Any] = {}
-
-
-def _science(name: str) -> Any:
-    fn = SCIENCE.get(name)
-    if fn is None:
-        if name == "run_trajectories":
-            from stilt.transport import run_trajectories as fn
-        else:
-            import stilt.footprint as fp_module
-
-            fn = getattr(fp_module, name)
-        SCIENCE[name] = fn
-    return fn
-
+           "classify_failure", "SimulationTimeout", "resolved_met"]
 
 class SimulationTimeout(Exception):
-    """A simulation ran longer than ``execution.timeout``."""
+    """A simulation ran longer than ``execution.timeout``. Failure class ``TIMEOUT``."""
+
+    failure = "TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -219,23 +204,11 @@ def damaged_outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
 
 
 def classify_failure(exc: BaseException) -> str:
-    """Reason class of a failure: CONFIG, MET_COVERAGE, MET_MISSING, MET, CORE, TIMEOUT,
-    OUT_OF_MEMORY, IO or ERROR."""
-    if isinstance(exc, SimulationTimeout):
-        return "TIMEOUT"
-    if isinstance(exc, ConfigError):
-        return "CONFIG"
-    if isinstance(exc, MetMissingError):  # the files the run needs are not there
-        return "MET_MISSING"
-    if isinstance(exc, MetError):
-        text = str(exc).lower()
-        if "no such file" in text:  # a file found earlier was removed before it was read
-            return "MET_MISSING"
-        if any(w in text for w in ("outside", "not within", "met covers", "gap")):
-            return "MET_COVERAGE"
-        return "MET"
-    if isinstance(exc, CoreError):
-        return "CORE"
+    """Reason class of a failure, from the exception type alone: the ``failure`` of a stilt
+    error (CONFIG, MET_MISSING, MET_COVERAGE, MET, CORE, IO, ERROR; see
+    :class:`stilt.errors.StiltError`), TIMEOUT, OUT_OF_MEMORY, IO (other OS errors) or ERROR."""
+    if isinstance(exc, (StiltError, SimulationTimeout)):
+        return exc.failure
     if isinstance(exc, MemoryError):
         return "OUT_OF_MEMORY"
     if isinstance(exc, OSError):
@@ -266,7 +239,7 @@ def _link(root: Path, kind: str, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
+def resolved_met(config: ModelConfig, met: str, project: Path) -> Any:
     """The met source ``met`` with its relative paths (directory, roughness table) made
     relative to the project folder."""
     src = config.mets[met]
@@ -362,14 +335,14 @@ def run_simulation(root: str | Path, project: str | Path, sim_id: str, met: str,
         reason = classify_failure(exc)
         message = f"{type(exc).__name__}: {exc}"
         _log(paths, f"failed ({reason}): {message}\n{traceback.format_exc()}")
-        record.update(state="failed", reason=reason, message=message)
+        record.update(state=State.FAILED, reason=reason, message=message)
     else:
-        record.update(state="complete", reason=None, message=None)
+        record.update(state=State.COMPLETE, reason=None, message=None)
     record["finished_at"] = time.time()
     record["duration"] = record["finished_at"] - t0
     record["outputs"] = _outputs(paths, config)
     write_status(paths, record)
-    if record["state"] == "complete":
+    if record["state"] == State.COMPLETE:
         _log(paths, f"complete in {record['duration']:.2f} s")
     result.update(state=record["state"], reason=record.get("reason"),
                   message=record.get("message"), outputs=record["outputs"],
@@ -388,7 +361,7 @@ def _start_record(paths: SimulationPaths, met: str, receptor: Receptor, attempt:
         "transport_hash": status.get("transport_hash"),
         "trajectories": status.get("trajectories"),
         "footprints": dict(status.get("footprints") or {}), "host": socket.gethostname(),
-        "pid": os.getpid(), "started_at": t0, "state": "running",
+        "pid": os.getpid(), "started_at": t0, "state": State.RUNNING,
         "stilt_version": _version(),
     }
 
@@ -415,8 +388,10 @@ def _compute_trajectories(paths: SimulationPaths, project: Path, met: str, recep
     from stilt.met.cache import met_cache
     from stilt.params import WIND_ERROR_PARAMS, ZI_ERROR_PARAMS
 
-    run_trajectories = _science("run_trajectories")
-    met_src = _resolved_met(config, met, project)
+    from stilt import transport  # looked up at the call: tests substitute instruments
+
+    run_trajectories = transport.run_trajectories
+    met_src = resolved_met(config, met, project)
     t = time.perf_counter()
     seed = config.seed_for(paths.sim_id)
     params = config.transport_params()
@@ -491,8 +466,9 @@ def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: Mo
     """Compute and publish the footprints ``feet``; returns the particles used."""
     import xarray as xr
 
-    calc_footprint = _science("calc_footprint")
-    write_footprint = _science("write_footprint")
+    from stilt import footprint  # looked up at the call: tests substitute instruments
+
+    calc_footprint, write_footprint = footprint.calc_footprint, footprint.write_footprint
     if particles is None:  # trajectories kept from an earlier run: read them back
         with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
             particles = ds.load()
@@ -634,18 +610,18 @@ def collect_records(root: str | Path,
         present = set(rec.get("outputs") or [])
         if rec.get("trajectories") != "dropped":
             present.add(paths.trajectory.name)
-        if rec.get("state") == "complete" and not all(
+        if rec.get("state") == State.COMPLETE and not all(
                 (paths.folder / name).is_file() for name in present):
-            rec["state"] = "pending"
-        if rec.get("state") == "complete":
+            rec["state"] = State.PENDING
+        if rec.get("state") == State.COMPLETE:
             bad = [f"{name} {problem}" for name in sorted(present)
                    if (problem := output_problem(paths.folder / name, "footprint" if
                                                  name.endswith("_foot.nc") else "trajectory"))]
             if bad:
-                rec.update(state="pending", message="; ".join(bad))
+                rec.update(state=State.PENDING, message="; ".join(bad))
                 if problems is not None:
                     problems.append(f"pending again {paths.sim_id}: {'; '.join(bad)}")
-        if rec.get("state") == "running":
-            rec["state"] = "pending"
+        if rec.get("state") == State.RUNNING:
+            rec["state"] = State.PENDING
         out.append(rec)
     return out

@@ -11,7 +11,7 @@ the particle state and the output rows it carries, is the private ``stilt._trans
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from stilt._checks import finite_float
 from stilt._transport_loop import TURB_SLOTS, ParticleStatus, Particles, Rows, Run, run_intervals
-from stilt.errors import ConfigError, CoreError, MetError
+from stilt.errors import ConfigError, CoreError, MetCoverageError, MetError
 from stilt.met.roughness import DEFAULT_Z0, roughness_source
 from stilt.params import check_kmsl, resolve_params
+from stilt.receptors import ReleasePoint, release_points
 
-__all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", "COLUMN_ATTRS",
-           "FOOT_UNITS", "receptor_attrs", "receptor_from_attrs"]
+__all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", "release_of",
+           "COLUMN_ATTRS", "FOOT_UNITS", "receptor_attrs", "receptor_from_attrs"]
 
 #: Units of ``foot`` in trajectory and footprint files: ppm per (umol m-2 s-1), spelled as
 #: R-STILT's write_footprint writes them
@@ -127,66 +127,27 @@ class Release:
         return point, heights
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, Mapping) and name in obj:
-            return obj[name]
-        if not isinstance(obj, Mapping) and hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
 def normalize_receptor(receptor: Any) -> Release:
     """Turn a receptor description into a :class:`Release`.
 
     Accepted: a mapping or object with ``time``, ``latitude``, ``longitude``, ``altitude``
     (scalar, or two values ``[bottom, top]`` for a column) and optional ``altitude_ref``
     (``"agl"`` default, or ``"msl"``); or a list of those (multi-point / slant receptor, one
-    time). Short names ``lat``/``lon``/``zagl`` are accepted too.
+    time). Short names ``lat``/``lon``/``zagl`` are accepted too. The fields are checked by
+    :func:`stilt.receptors.release_points`, the rules of every receptor stilt takes (latitude
+    in [-90, 90], longitude in [-180, 360] with 180..360 moved to -180..0, a time of
+    1940..2039, heights above ground not negative).
     """
-    items = list(receptor) if isinstance(receptor, (list, tuple)) else [receptor]
-    if not items:
-        raise ConfigError("receptor list is empty")
-    times, lats, lons, bots, tops, refs = [], [], [], [], [], []
-    for k, item in enumerate(items):
-        label = f"receptor {k + 1}" if len(items) > 1 else "receptor"
-        t = _get(item, "time", "run_time")
-        lat = _get(item, "latitude", "lati", "lat")
-        lon = _get(item, "longitude", "long", "lon")
-        alt = _get(item, "altitude", "zagl", "height", "z")
-        ref = str(_get(item, "altitude_ref", default="agl")).lower()
-        if t is None or lat is None or lon is None or alt is None:
-            raise ConfigError(f"{label} {item!r}: needs time, latitude, longitude and altitude")
-        try:
-            t64 = np.datetime64(t, "m") if not hasattr(t, "to_datetime64") else np.datetime64(
-                t.to_datetime64(), "m")
-        except (TypeError, ValueError):
-            raise ConfigError(f"{label}: time {t!r} is not a date-time") from None
-        alt_arr = np.atleast_1d(np.asarray(alt, dtype=float))
-        if alt_arr.size not in (1, 2):
-            raise ConfigError(f"{label}: altitude {alt!r} must be one height or [bottom, top]")
-        lat = finite_float(lat, f"{label}: latitude")
-        lon = finite_float(lon, f"{label}: longitude")
-        if not np.all(np.isfinite(alt_arr)):
-            raise ConfigError(f"{label}: altitude {alt!r} is not finite")
-        if not -90.0 <= float(lat) <= 90.0:
-            raise ConfigError(f"{label}: latitude {lat!r} outside [-90, 90]")
-        if ref not in ("agl", "msl"):
-            raise ConfigError(f"{label}: altitude_ref {ref!r} must be 'agl' or 'msl'")
-        if ref == "agl" and alt_arr.min() < 0:
-            raise ConfigError(f"{label}: altitude {alt!r} m above ground is negative")
-        times.append(t64)
-        lats.append(float(lat))
-        lons.append((float(lon) + 180.0) % 360.0 - 180.0)
-        bots.append(float(alt_arr.min()))
-        tops.append(float(alt_arr.max()))
-        refs.append(ref)
-    if len(set(times)) != 1:
-        raise ConfigError(f"multi-point receptor: all points need the same time, got {times}")
-    if len(set(refs)) != 1:
-        raise ConfigError("multi-point receptor: mix of 'agl' and 'msl' altitudes")
-    return Release(times[0], np.array(lats), np.array(lons), np.array(bots), np.array(tops),
-                   refs[0] == "msl")
+    return release_of(release_points(receptor))  # the one receptor check (stilt.receptors)
+
+
+def release_of(points: Sequence[ReleasePoint]) -> Release:
+    """The :class:`Release` of checked release points (:func:`stilt.receptors.release_points`)."""
+    return Release(np.datetime64(points[0].time, "m"),
+                   np.array([p.latitude for p in points]),
+                   np.array([p.longitude for p in points]),
+                   np.array([p.bottom for p in points]), np.array([p.top for p in points]),
+                   points[0].altitude_ref == "msl")
 
 
 #: Names of the receptor attributes before trajectory and footprint files shared R-STILT's
@@ -422,14 +383,15 @@ def _grid_position(grid: Any, source: Any, release: Release, name: str,
         x_max = source.nx + 1.0 - 1e-9
     if not (np.all(np.isfinite(rx)) and np.all((rx >= 1) & (rx <= x_max))
             and np.all((ry >= 1) & (ry <= source.ny))):
-        raise MetError(f"{name} is outside the met grid ({source.nx} x {source.ny}, "
-                       f"files {met_files or 'dataset'}): grid position x={rx}, y={ry}")
+        raise MetCoverageError(f"{name} is outside the met grid ({source.nx} x {source.ny}, "
+                               f"files {met_files or 'dataset'}): grid position x={rx}, y={ry}")
     if not grid.is_global and not (np.all((rx >= 2) & (rx <= source.nx - 2))
                                    and np.all((ry >= 2) & (ry <= source.ny - 2))):
-        raise MetError(f"{name} is in the edge band of the met grid where particles stop "
-                       f"({source.nx} x {source.ny}, files {met_files or 'dataset'}): grid "
-                       f"position x={rx}, y={ry}; the transport (as hycs_std) needs "
-                       f"2 <= x <= {source.nx - 2} and 2 <= y <= {source.ny - 2}")
+        raise MetCoverageError(
+            f"{name} is in the edge band of the met grid where particles stop "
+            f"({source.nx} x {source.ny}, files {met_files or 'dataset'}): grid "
+            f"position x={rx}, y={ry}; the transport (as hycs_std) needs "
+            f"2 <= x <= {source.nx - 2} and 2 <= y <= {source.ny - 2}")
     return rx, ry
 
 
@@ -442,8 +404,9 @@ def _met_span(source: Any, release: Release, n_hours: float, name: str, met_file
     lo, hi = min(t0, t_end), max(t0, t_end)
     times = source.times
     if times.size < 2 or times[0] > lo or times[-1] < hi:
-        raise MetError(f"{name}: met covers {times[0]} .. {times[-1]} "
-                       f"({', '.join(met_files) or 'dataset'}), the run needs {lo} .. {hi}")
+        raise MetCoverageError(f"{name}: met covers {times[0]} .. {times[-1]} "
+                               f"({', '.join(met_files) or 'dataset'}), the run needs "
+                               f"{lo} .. {hi}")
     inside = times[(times >= lo) & (times <= hi)]
     span = np.concatenate([times[times < lo][-1:], inside, times[times > hi][:1]])
     if span.size > 2 and in_memory:  # MetConfig.find_files checked files

@@ -6,6 +6,7 @@ all processes), so tests count how often transport ran and for which receptor.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from pathlib import Path
@@ -28,9 +29,9 @@ def fake_run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar:
     lat = float(receptor["latitude"] if isinstance(receptor, dict) else
                 (receptor[0]["latitude"] if isinstance(receptor, list) else receptor.latitude))
     if CALLS["fail_lat"] is not None and abs(lat - CALLS["fail_lat"]) < 1e-9:
-        from stilt.errors import MetError
+        from stilt.errors import MetCoverageError  # what run_trajectories raises there
 
-        raise MetError(f"receptor at latitude {lat} is outside the met grid")
+        raise MetCoverageError(f"receptor at latitude {lat} is outside the met grid")
     _note("transport", f"{lat:.4f}")
     if CALLS["sleep"]:
         time.sleep(CALLS["sleep"])
@@ -58,15 +59,20 @@ def fake_write_footprint(ds: xr.Dataset, path: str | Path) -> None:
 
 def install(monkeypatch: Any, log: Path, sleep: float = 0.0, fail_lat: float | None = None
             ) -> None:
-    """Substitute the fakes in stilt.simulation (inherited by forked pool workers)."""
-    import stilt.simulation as sim
-
+    """Substitute the fakes for the science functions a simulation calls (inherited by forked
+    pool workers)."""
     monkeypatch.setitem(CALLS, "log", str(log))
     monkeypatch.setitem(CALLS, "sleep", sleep)
     monkeypatch.setitem(CALLS, "fail_lat", fail_lat)
-    monkeypatch.setattr(sim, "SCIENCE", {"run_trajectories": fake_run_trajectories,
-                                         "calc_footprint": fake_calc_footprint,
-                                         "write_footprint": fake_write_footprint})
+    for name, fake in FAKES.items():
+        module, attr = name.rsplit(".", 1)
+        monkeypatch.setattr(importlib.import_module(module), attr, fake)
+
+
+#: what the fakes replace (stilt.simulation looks these up when it calls them)
+FAKES = {"stilt.transport.run_trajectories": fake_run_trajectories,
+         "stilt.footprint.calc_footprint": fake_calc_footprint,
+         "stilt.footprint.write_footprint": fake_write_footprint}
 
 
 def calls(log: Path, kind: str = "transport") -> list[str]:
@@ -80,14 +86,14 @@ def calls(log: Path, kind: str = "transport") -> list[str]:
 def _main(argv: list[str]) -> int:
     """``python orch_fakes.py LOG SLEEP FAIL_LAT stilt-args...``: the CLI on the fakes
     (``... --slurm-task RUN_DIR``: one Slurm array task on the fakes)."""
-    import stilt.simulation as sim
     from stilt.cli import main
 
     CALLS["log"] = argv[0]
     CALLS["sleep"] = float(argv[1])
     CALLS["fail_lat"] = None if argv[2] == "-" else float(argv[2])
-    sim.SCIENCE.update(run_trajectories=fake_run_trajectories,
-                       calc_footprint=fake_calc_footprint, write_footprint=fake_write_footprint)
+    for name, fake in FAKES.items():
+        module, attr = name.rsplit(".", 1)
+        setattr(importlib.import_module(module), attr, fake)
     if argv[3] == "--slurm-task":  # one Slurm array task (stilt.executors.slurm_task) on fakes
         from stilt.executors.slurm_task import main as task_main
 

@@ -161,7 +161,7 @@ def test_status_is_a_typed_record_that_prints_like_stilt_status(model, capsys) -
     text = str(status)
     assert text.splitlines()[0] == "4 pending, 0 running, 2 complete, 2 failed"
     assert "failed MET_COVERAGE: 2" in text
-    assert f"  {model.simulations.failed()[0]}: MetError: receptor at latitude 39.5" in text
+    assert f"  {model.simulations.failed()[0]}: MetCoverageError: receptor at latitude 39.5" in text
     assert model.status(scene_id="other").total == 0
     model.close()
     assert main(["status", str(model.project)]) == 0

@@ -78,7 +78,7 @@ def test_docs_build_without_warnings_and_every_page_is_in_the_site(built: Path) 
         assert (built / "_images" / name).is_file(), name
     assert "mathjax" in (built / "physics.html").read_text().lower()
     api = (built / "api.html").read_text()
-    for name in ("run_trajectories", "calc_footprint", "Model", "plot_summary", "Simulation"):
+    for name in ("run_trajectories", "calc_footprint", "Model", "plot_mean", "Simulation"):
         assert 'id="stilt.' in api and name in api, name
     assert "Map one simulation" in api  # a docstring sentence, rendered
 

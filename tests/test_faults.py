@@ -240,7 +240,7 @@ def test_a_healthy_index_that_cannot_be_written_is_never_renamed(done_project,
         return real_connect(database, *args, **kwargs)
 
     monkeypatch.setattr(index_module.sqlite3, "connect", read_only_connect)
-    with pytest.raises(index_module.IndexError_) as err:
+    with pytest.raises(index_module.SimulationIndexError) as err:
         index_module.open_index(index, rebuild_from=lambda: [])
     assert not err.value.damaged
     assert not list(index.parent.glob("*.corrupt-*"))
@@ -320,7 +320,7 @@ def test_index_rebuild_counts_a_truncated_output_pending(done_project, capsys) -
 
 
 def test_an_output_that_does_not_read_back_is_never_published(tmp_path, monkeypatch) -> None:
-    import stilt.simulation as sim
+    import stilt.footprint
 
     project = small_project(tmp_path / "p", n=1)
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
@@ -329,7 +329,7 @@ def test_an_output_that_does_not_read_back_is_never_published(tmp_path, monkeypa
         orch_fakes.fake_write_footprint(ds, path)
         truncate(Path(path))
 
-    monkeypatch.setitem(sim.SCIENCE, "write_footprint", short_write)
+    monkeypatch.setattr(stilt.footprint, "write_footprint", short_write)
     assert main(["run", str(project), "--n-workers", "1"]) == 1
     _, feet = outputs_of(project)
     assert feet == []
@@ -448,7 +448,7 @@ def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
         tmp_path, monkeypatch, capsys, raised: Exception, words: str) -> None:
     import os
 
-    import stilt.simulation as sim
+    import stilt.footprint
 
     project = small_project(tmp_path / "p", n=1)
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
@@ -456,7 +456,7 @@ def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
     def failing_write(ds, path) -> None:
         raise raised
 
-    monkeypatch.setitem(sim.SCIENCE, "write_footprint", failing_write)
+    monkeypatch.setattr(stilt.footprint, "write_footprint", failing_write)
     if isinstance(raised, RuntimeError):  # what netCDF says when the disk is full
         real = os.statvfs(tmp_path)
         full = type("Full", (), {"f_bavail": 0, "f_frsize": real.f_frsize,
@@ -473,7 +473,7 @@ def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
 
 def test_a_netcdf_error_with_space_left_is_not_called_a_full_disk(tmp_path,
                                                                    monkeypatch) -> None:
-    import stilt.simulation as sim
+    import stilt.footprint
 
     project = small_project(tmp_path / "p", n=1)
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
@@ -481,7 +481,7 @@ def test_a_netcdf_error_with_space_left_is_not_called_a_full_disk(tmp_path,
     def failing_write(ds, path) -> None:
         raise RuntimeError("NetCDF: HDF error")
 
-    monkeypatch.setitem(sim.SCIENCE, "write_footprint", failing_write)
+    monkeypatch.setattr(stilt.footprint, "write_footprint", failing_write)
     assert main(["run", str(project), "--n-workers", "1"]) == 1
     row = _failed_row(project)
     assert row["reason"] == "ERROR" and "no space" not in row["message"]

@@ -737,5 +737,5 @@ def test_bad_settings() -> None:
         calc_footprint(good, RECEPTOR, GRID, smooth_factor=-1, hnf_plume=False)
     with pytest.raises(ConfigError, match="veght"):
         calc_footprint(good, RECEPTOR, GRID, hnf_plume=False, veght=-1.0)
-    with pytest.raises(ConfigError, match="bottom < top"):
+    with pytest.raises(ConfigError, match="top 50.0 m must be above bottom 100.0 m"):
         calc_footprint(good, dict(RECEPTOR, altitude=(100, 50)), GRID, hnf_plume=False)

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import stilt.simulation as sim
+import stilt.transport
 from stilt.config import ModelConfig
 from stilt.footprint import Grid, calc_footprint, write_footprint
 from stilt.receptors import ColumnReceptor, PointReceptor
@@ -162,7 +162,7 @@ def project_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Mo
     rec = PointReceptor("2021-07-01 03:00", -106.0, 38.0, 10.0)
     sim_id = "synth_202107010300_-106_38_10"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sim, "SCIENCE", {"run_trajectories": transport})
+        mp.setattr(stilt.transport, "run_trajectories", transport)
         res = run_simulation(root / "out", root, sim_id, "synth", rec, cfg)
     assert res["state"] == "complete", res
     return root / "out", sim_id, cfg
@@ -269,11 +269,11 @@ def _make_old(path: Path) -> None:
 
 def test_old_footprint_files_still_load_in_the_collections(tmp_path: Path) -> None:
     import stilt
-    from stilt.plot import _receptor_of
+    from stilt.plot import receptor_of
 
     transport, cfg = _small_project(numpar=10, seed=3)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sim, "SCIENCE", {"run_trajectories": transport})
+        mp.setattr(stilt.transport, "run_trajectories", transport)
         model = stilt.Model(tmp_path / "p", [PointReceptor("2021-07-01 03:00", -106.0, 38.0,
                                                            10.0)], cfg)
         try:
@@ -287,7 +287,7 @@ def test_old_footprint_files_still_load_in_the_collections(tmp_path: Path) -> No
             model.close()
     assert "time_bnds" not in old and "crs" in old
     np.testing.assert_array_equal(old["foot"].values, new[sim_id]["foot"].values)
-    assert _receptor_of(old) == _receptor_of(new[sim_id]) == (-106.0, 38.0)
+    assert receptor_of(old) == receptor_of(new[sim_id]) == (-106.0, 38.0)
 
 
 # ---- PYSTILT's reader --------------------------------------------------------------------

@@ -9,7 +9,8 @@ import time
 import pytest
 
 import stilt.index as index_module
-from stilt.index import IndexError_, SimulationIndex, open_index, pid_alive
+from stilt.index import SimulationIndex, SimulationIndexError, open_index, pid_alive
+from stilt.states import STATES, State
 
 
 def rows(n: int, prefix: str = "m_202307151200_") -> list[dict]:
@@ -28,6 +29,21 @@ def test_register_keeps_existing_state(tmp_path) -> None:
         "x_traj.nc"]
     assert idx._con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert idx._con.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
+def test_states_are_the_strings_on_disk(tmp_path) -> None:
+    import json
+
+    assert [str(s) for s in STATES] == ["pending", "running", "complete", "failed"]
+    assert f"{State.FAILED}" == "failed" and State("complete") is State.COMPLETE
+    assert json.dumps({"state": State.FAILED}) == '{"state": "failed"}'
+    idx = SimulationIndex(tmp_path / "index.sqlite")
+    idx.register(rows(2))
+    idx.complete(idx.claim("A", 60)[0]["sim_id"], "A", [], 1.0)
+    stored = dict(idx._con.execute("SELECT state, count(*) FROM simulations GROUP BY state"))
+    assert stored == {"complete": 1, "pending": 1}  # plain text in the file, as before
+    assert idx.rows(State.COMPLETE) == idx.rows("complete")  # names and strings alike
+    assert {r["state"] for r in idx.rows()} == {State.COMPLETE, State.PENDING}
 
 
 def _claim_all(path: str, owner: str, out: multiprocessing.Queue) -> None:
@@ -147,7 +163,7 @@ def test_rebuild_and_repair_of_a_corrupt_file(tmp_path) -> None:
     for suffix in ("-wal", "-shm"):
         (tmp_path / f"index.sqlite{suffix}").unlink(missing_ok=True)
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(IndexError_, match="not a usable SQLite database"):
+    with pytest.raises(SimulationIndexError, match="not a usable SQLite database"):
         SimulationIndex(path)
     repaired = open_index(path, rebuild_from=lambda: recs)
     assert repaired.ids() == ["m_1", "m_2"] and repaired.get("m_1")["receptor"] == {"a": 1}
@@ -171,6 +187,6 @@ def test_network_file_system_index_is_single_host(tmp_path, monkeypatch) -> None
         assert (path.parent / "index.sqlite.host").read_text().strip() == "login1"
         SimulationIndex(path).close()  # the same host again: fine
         monkeypatch.setattr(index_module.socket, "gethostname", lambda: "node7")
-        with pytest.raises(IndexError_, match=f"on a {fs} file system.*in use from host "
+        with pytest.raises(SimulationIndexError, match=f"on a {fs} file system.*in use from host "
                                               "'login1'.*stilt index rebuild"):
             SimulationIndex(path)

@@ -17,6 +17,7 @@ import xarray as xr
 import orch_fakes
 import stilt
 import stilt.simulation as sim
+import stilt.transport
 from stilt.config import ModelConfig
 from stilt.errors import ConfigError
 from stilt.footprint_dataset import cell_matrix, sum_by_hour_of_day, sum_footprints
@@ -128,17 +129,15 @@ def _project(tmp_path: Path, n: int = 2, **config) -> tuple[stilt.Model, list]:
                       **config)
     recs = [PointReceptor(f"2021-07-01 0{1 + k}:00", -106.0, 38.0 + 0.2 * k, 10.0)
             for k in range(n)]
-    sim.SCIENCE.clear()
-    sim.SCIENCE["run_trajectories"] = transport
+    stilt.transport.run_trajectories = transport  # restored by the science fixture
     return stilt.Model(tmp_path / "p", recs, cfg), log
 
 
 @pytest.fixture
 def science():
-    saved = dict(sim.SCIENCE)
+    saved = stilt.transport.run_trajectories
     yield
-    sim.SCIENCE.clear()
-    sim.SCIENCE.update(saved)
+    stilt.transport.run_trajectories = saved
 
 
 def _runs(log: Path) -> int:

@@ -100,7 +100,7 @@ def test_particles_and_terrain(project: Path, tmp_path: Path) -> None:
 def test_summary_is_mean_of_complete_simulations(project: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     from stilt.model import Model
-    from stilt.plot import footprint_field, mean_footprint
+    from stilt.plot import footprint_field
 
     assert main(["plot", str(project), "--summary"]) == 0
     out = Path(capsys.readouterr().out.strip())
@@ -108,7 +108,7 @@ def test_summary_is_mean_of_complete_simulations(project: Path,
     _pixels(out)
     model = Model(project)
     try:
-        mean = mean_footprint(model)
+        mean = model.footprints["default"].mean()
         ids = model.simulations.ids("complete")
         fields = [footprint_field(model.footprints["default"].load(i)) for i in ids]
     finally:
@@ -131,13 +131,12 @@ def test_bad_footprint_name_and_sim(project: Path, capsys: pytest.CaptureFixture
 
 def test_empty_project_names_the_cause(tmp_path: Path) -> None:
     from stilt.model import Model
-    from stilt.plot import mean_footprint
 
     assert main(["init", str(tmp_path / "p"), "--example"]) == 0
     model = Model(tmp_path / "p")
     try:
         with pytest.raises(ConfigError, match="no complete simulation has a footprint"):
-            mean_footprint(model)
+            model.footprints["default"].mean()
     finally:
         model.close()
 

@@ -168,3 +168,36 @@ def test_a_year_outside_the_met_names_the_met_coverage(tmp_path) -> None:
     with pytest.raises(MetMissingError, match="no met file found for 2030-07-15T12:00 .. "
                                               "2030-07-15T14:00"):
         pattern.find_files(np.datetime64(receptor.time), -2)
+
+
+def test_one_receptor_check_everywhere() -> None:
+    """The receptor classes, the transport and the footprint take receptors through one
+    check (stilt.receptors.release_points): one longitude rule, one-line errors."""
+    from stilt.footprint import _receptor as footprint_receptor
+    from stilt.receptors import as_receptor, release_points
+    from stilt.transport import normalize_receptor
+
+    east = {"time": "2023-07-15 12:00", "lon": 248.15, "lat": 40.77, "zagl": 5.0}
+    assert normalize_receptor(east).longitude.tolist() == [pytest.approx(-111.85)]
+    assert footprint_receptor(east).release.longitude.tolist() == [pytest.approx(-111.85)]
+    assert as_receptor(east) == PointReceptor("2023-07-15 12:00", 248.15, 40.77, 5.0)
+    far = dict(east, lon=400.0)
+    for check in (normalize_receptor, footprint_receptor, as_receptor,
+                  lambda r: PointReceptor(r["time"], r["lon"], r["lat"], r["zagl"])):
+        with pytest.raises(ConfigError, match=r"^receptor longitude: 400.0 is outside "
+                                              r"\[-180, 360\]$"):
+            check(far)
+    with pytest.raises(ConfigError, match=r"^receptor file r.csv line 3 latitude: 91.0 is "
+                                          r"outside \[-90, 90\]$"):
+        release_points(dict(east, lat=91.0), "receptor file r.csv line 3")
+    column = as_receptor({"time": "2023-07-15 12:00", "longitude": -100.0, "latitude": 40.0,
+                          "altitude": [5.0, 500.0], "altitude_ref": "MSL"})
+    assert column == ColumnReceptor("2023-07-15 12:00", -100.0, 40.0, 5.0, 500.0, "msl")
+    points = [dict(east, lat=40.0 + k, zagl=10.0 * (k + 1)) for k in range(2)]
+    multi = as_receptor(points)
+    assert isinstance(multi, MultiPointReceptor) and multi.altitudes == (10.0, 20.0)
+    assert release_points(multi) == release_points(points)
+    with pytest.raises(ConfigError, match=r"^multi-point receptor: times .* differ"):
+        release_points([points[0], dict(points[1], time="2023-07-15 13:00")])
+    with pytest.raises(ConfigError, match="a point is a column"):
+        as_receptor([points[0], dict(points[1], zagl=[0.0, 100.0])])

@@ -19,7 +19,7 @@ from stilt.met.projection import ArlGrid
 from stilt.met.roughness import (DEFAULT_Z0, SHIPPED_NAME, read_roughness, roughness_source,
                                   shipped_roughness)
 from stilt.met.window import SURFACE_VARS, MetSource, Window
-from stilt.simulation import _resolved_met
+from stilt.simulation import resolved_met
 from test_transport import SIGMA, make_met
 
 LATLON = ArlGrid.latlon(lat0=35.0, lon0=-110.0, dlat=0.5, dlon=0.5, nx=20, ny=16)
@@ -108,11 +108,11 @@ def test_relative_table_path_is_relative_to_the_project(tmp_path: Path) -> None:
     write_table(tmp_path / "project" / "surface", np.full((2, 2), 10))
     cfg = stilt.ModelConfig(mets={"m": {"directory": "met", "file_format": "x.arl",
                                         "roughness": "surface/ASCDATA.CFG"}})
-    met = _resolved_met(cfg, "m", tmp_path / "project")
+    met = resolved_met(cfg, "m", tmp_path / "project")
     assert Path(met.roughness) == tmp_path / "project" / "surface" / "ASCDATA.CFG"
     assert read_roughness(met.roughness).z0.shape == (2, 2)
     const = dataclasses.replace(cfg.mets["m"], roughness="0.3")
-    assert _resolved_met(stilt.ModelConfig(mets={"m": const}), "m", tmp_path).roughness == "0.3"
+    assert resolved_met(stilt.ModelConfig(mets={"m": const}), "m", tmp_path).roughness == "0.3"
 
 
 def _level1_wind(met, z0: float | None) -> tuple[float, float, float]:

@@ -15,7 +15,9 @@ import pytest
 
 import orch_fakes
 from stilt.config import ModelConfig
-from stilt.errors import ConfigError, MetError, MetMissingError
+from stilt._verify import OutputError
+from stilt.errors import ConfigError, CoreError, MetCoverageError, MetError, MetMissingError
+from stilt.met.arl_index import open_arl
 from stilt.receptors import PointReceptor
 from stilt.simulation import (SimulationPaths, classify_failure, collect_records, needed_work,
                               run_simulation)
@@ -100,13 +102,13 @@ def test_failure_is_recorded_and_earlier_outputs_stay(tmp_path, monkeypatch) -> 
 
 def test_interrupt_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch) -> None:
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
-    import stilt.simulation as sim
+    import stilt.footprint
 
     def interrupted_write(ds, path) -> None:  # killed between temporary write and rename
         path.with_name(f".{path.name}.{os.getpid()}.tmp").write_bytes(b"half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(sim.SCIENCE, "write_footprint", interrupted_write)
+    monkeypatch.setattr(stilt.footprint, "write_footprint", interrupted_write)
     root = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run_simulation(root, tmp_path, SIM, "synth", REC, config())
@@ -128,9 +130,21 @@ def test_failure_classes_and_unsafe_ids(tmp_path) -> None:
     assert classify_failure(MetMissingError("no met file found for ...")) == "MET_MISSING"
     assert classify_failure(MetError("f.arl: variable UWND is missing (needed for transport)")
                             ) == "MET"
-    assert classify_failure(MetError("met covers 10 .. 12 only")) == "MET_COVERAGE"
+    assert classify_failure(MetCoverageError("met covers 10 .. 12 only")) == "MET_COVERAGE"
+    # the exception type decides, never the words of the message
+    assert classify_failure(MetError("met covers 10 .. 12, a gap, no such file")) == "MET"
     assert classify_failure(ConfigError("x")) == "CONFIG"
+    assert classify_failure(CoreError("x")) == "CORE"
+    assert classify_failure(OutputError("x")) == classify_failure(OSError("x")) == "IO"
+    assert classify_failure(MemoryError()) == "OUT_OF_MEMORY"
     assert classify_failure(ZeroDivisionError()) == "ERROR"
+    with pytest.raises(MetMissingError) as gone:  # a met file removed before it was read
+        open_arl(tmp_path / "gone.arl")
+    assert classify_failure(gone.value) == "MET_MISSING"
+    (tmp_path / "folder.arl").mkdir()
+    with pytest.raises(MetError) as unreadable:
+        open_arl(tmp_path / "folder.arl")
+    assert classify_failure(unreadable.value) == "MET"
     with pytest.raises(ConfigError, match="not allowed"):
         SimulationPaths.of(tmp_path, "../evil")
     with pytest.raises(ConfigError, match="not allowed"):
@@ -150,7 +164,7 @@ def test_records_for_rebuild_follow_the_files(tmp_path, monkeypatch) -> None:
 
 
 def test_threads_per_worker_reach_the_transport_and_not_the_hash(tmp_path, monkeypatch) -> None:
-    import stilt.simulation as sim
+    import stilt.transport
 
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
     seen: dict = {}
@@ -159,7 +173,7 @@ def test_threads_per_worker_reach_the_transport_and_not_the_hash(tmp_path, monke
         seen.update(kwargs)
         return orch_fakes.fake_run_trajectories(*args, **kwargs)
 
-    monkeypatch.setitem(sim.SCIENCE, "run_trajectories", spy)
+    monkeypatch.setattr(stilt.transport, "run_trajectories", spy)
     two = config(execution={"threads_per_worker": 2})
     assert run_simulation(tmp_path / "out", tmp_path, SIM, "synth", REC, two)["state"] == (
         "complete")

@@ -68,9 +68,8 @@ def slurm_project(path: Path, met: Path, n: int = 8, numpar: int = 50, per_task:
 
 
 def stilt(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "STILT_SLURM_TEST_POLL": "1"}
     return subprocess.run([sys.executable, "-m", "stilt", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+                          text=True, timeout=timeout)
 
 
 def run_dirs(project: Path) -> list[Path]:

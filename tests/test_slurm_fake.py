@@ -224,6 +224,28 @@ def test_controller_time_outs_are_tolerated_and_inputs_kept(tmp_path, fake_slurm
     assert len((fake_slurm / "sacct.calls").read_text().splitlines()) >= 4
 
 
+def test_every_backend_is_an_executor() -> None:
+    from stilt.executors import get_executor
+    from stilt.executors.base import Executor
+    from stilt.executors.local import LocalExecutor
+
+    local, slurm = get_executor("local"), get_executor("slurm", wait=True)
+    assert isinstance(local, Executor) and isinstance(slurm, Executor)
+    assert isinstance(local, LocalExecutor) and (slurm.name, slurm.wait) == ("slurm", True)
+    with pytest.raises(ConfigError, match=r"backend 'pbs' is not available \(available: "
+                                          r"local, slurm\)"):
+        get_executor("pbs")
+
+
+def test_wait_looks_soon_then_backs_off_to_poll_seconds(monkeypatch) -> None:
+    answers = iter([{0: "PENDING"}] * 7 + [{0: "COMPLETED"}])
+    slept: list[float] = []
+    monkeypatch.setattr(slurm_module, "job_states", lambda job, n: next(answers))
+    monkeypatch.setattr(slurm_module.time, "sleep", slept.append)
+    assert slurm_module.wait_for("500", 1, poll=30.0) == {0: "COMPLETED"}
+    assert slept == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # FIRST_POLL, doubled, capped
+
+
 # -- array tasks on the instrumented science functions ---------------------------------------
 def _task(log: Path, run_dir: Path, task: int, sleep: float, processes: int = 1
           ) -> subprocess.Popen:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import stilt.simulation as sim
+import stilt.transport
 from stilt.config import ModelConfig
 from stilt.receptors import PointReceptor
 from stilt.simulation import SimulationPaths, run_simulation
@@ -26,7 +26,7 @@ def test_project_trajectories_store_the_diluted_foot_the_raw_foot_and_xhgt(
         seen.update(kw)
         return run_trajectories(receptor, met, **kw)
 
-    monkeypatch.setattr(sim, "SCIENCE", {"run_trajectories": transport})
+    monkeypatch.setattr(stilt.transport, "run_trajectories", transport)
     cfg = ModelConfig(mets={"synth": {"directory": "met", "file_format": "x.arl"}},
                       n_hours=-1, numpar=20, seed=7, footprints={"default": {"grid": GRID}})
     rec = PointReceptor("2021-07-01 03:00", -106.0, 38.0, 10.0)

@@ -277,7 +277,7 @@ def test_errors_before_anything_moves() -> None:
         run_trajectories(RECEPTOR | {"latitude": float("nan")}, met, nturb=1)
     with pytest.raises(ConfigError, match="longitude: 'west' is not a number"):
         run_trajectories(RECEPTOR | {"longitude": "west"}, met, nturb=1)
-    with pytest.raises(ConfigError, match="needs time"):
+    with pytest.raises(ConfigError, match="no time, altitude"):
         run_trajectories({"latitude": 40.0, "longitude": -100.0}, met)
     with pytest.raises(ConfigError, match="did you mean 'numpar'"):
         run_trajectories(RECEPTOR, met, n_hours=-2, numparr=10)

@@ -426,6 +426,34 @@ def test_foot_and_samt_accumulate_below_the_threshold() -> None:
     assert out[3][0] == pytest.approx(4.0 * 60.0 * 0.02884 / mass) and out[3][1] == 0.0
 
 
+def test_dispersion_given_levels_on_demand_is_bit_identical() -> None:
+    """A step given only the lowest nk levels reads none above them (they are NaN here): where
+    the particle would, it says so (status_need_levels) and, done again from the same state
+    with all levels, ends exactly as a step given all levels from the start (what the time
+    loop relies on to interpolate only the levels a step needs)."""
+    z, t, p, dens, u, v = _column()
+    st, sigw, tl, sigu, sigv = _run_column(z, t, p, dens, u, v, shtf=150.0, ustr=0.35,
+                                           kmixd=1300, z0=0.2)
+    _, zsg = _levels()
+    rng = np.random.default_rng(8)
+    sigma0 = 1.0 - rng.uniform(0.0, 2500.0, 200) / ZTOP
+    ug = 0.01 * np.arange(z.size)
+
+    def run(nk: int) -> tuple:
+        return _core.dispersion_levels_on_demand(zsg, ZTOP, -1.0, 10, st["zi"], sigw, tl, sigu,
+                                                 sigv, dens, ug, -ug, 21, sigma0, nk)
+
+    full = run(z.size)
+    assert full[-1] == 0 and full[-2] == 0  # all levels given: nothing done again
+    assert np.all(np.isfinite(full[0])) and np.any(full[3] > 0.0)
+    for nk in (1, 3, 6, 9):
+        part = run(nk)
+        assert part[-1] == 0
+        assert part[-2] > 0, nk                    # some steps needed more levels
+        for a, b in zip(part[:5], full[:5]):
+            assert np.array_equal(a, b), nk
+
+
 def test_subgrid_mean_wind_uses_the_no_slip_profile_below_level_one() -> None:
     """Sub-step advection: wind linear to zero at the ground below level 1 (§6.5)."""
     z, _, _, dens, _, _ = _column()

@@ -28,76 +28,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from stilt.executors._stop import StopSignals
+from stilt.executors.base import ProjectModel, RunReport
 from stilt.index import SimulationIndex
-from stilt.simulation import SimulationPaths, cleanup_temp, run_simulation
+from stilt.simulation import (SimulationPaths, cleanup_temp, read_status, run_simulation,
+                              write_status)
+from stilt.states import State
 
-__all__ = ["RunReport", "execute_local"]
+__all__ = ["LocalExecutor", "execute_local"]
 
 _GRACE = 5.0  # seconds past the timeout before a worker is killed
-
-
-@dataclass
-class RunReport:
-    """What one executor run did.
-
-    Attributes
-    ----------
-    requested : list of str
-        Ids the run was asked to complete (empty for a pull worker draining any work).
-    completed, failed : list of str
-        Ids that ended complete / failed in this run (failed with their reasons in
-        ``reasons``).
-    transport_runs : int
-        Simulations whose trajectories were computed (0 for a rerun of a complete project).
-    footprint_runs : int
-        Footprints computed.
-    interrupted : bool
-        SIGINT/SIGTERM stopped the run.
-    counts : dict
-        Final index state counts of the requested ids (or all ids for a pull worker).
-    """
-
-    requested: list[str] = field(default_factory=list)
-    completed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    reasons: dict[str, str] = field(default_factory=dict)
-    transport_runs: int = 0
-    footprint_runs: int = 0
-    transport_seconds: float = 0.0
-    footprint_seconds: float = 0.0
-    interrupted: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """Everything asked for is complete and the run was not interrupted."""
-        done = self.counts.get("complete", 0)
-        total = sum(self.counts.values())
-        return not self.interrupted and done == total
-
-    def summary(self) -> str:
-        """Counts by state and failures by reason, one short paragraph."""
-        parts = [f"{self.counts.get(s, 0)} {s}" for s in ("complete", "failed", "pending",
-                                                          "running")]
-        text = (f"{', '.join(parts)}; this run: {len(self.completed)} completed, "
-                f"{len(self.failed)} failed, {self.transport_runs} transport runs, "
-                f"{self.footprint_runs} footprints, {self.elapsed:.1f} s")
-        if self.interrupted:
-            text += " (interrupted)"
-        for sim_id, reason in sorted(self.reasons.items()):
-            text += f"\n  failed {sim_id}: {reason}"
-        earlier = self.counts.get("failed", 0) - len(self.failed)
-        if earlier > 0:  # failures kept from earlier runs: say why nothing was retried
-            text += (f"\n  {earlier} simulation(s) failed in an earlier run and were not "
-                     "retried ('stilt status' shows why); rerun them with "
-                     "'stilt run --retry-failed'")
-        return text
 
 
 class _Progress:
@@ -181,14 +124,14 @@ def _task(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         return run_simulation(**args)
     except Exception as exc:  # run_simulation records its own failures; this is a last resort
-        return {"sim_id": payload["sim_id"], "state": "failed", "reason": "ERROR",
+        return {"sim_id": payload["sim_id"], "state": State.FAILED, "reason": "ERROR",
                 "message": f"{type(exc).__name__}: {exc}", "ran_transport": False,
                 "footprints_run": [], "outputs": [], "duration": None,
                 "transport_seconds": 0.0}
 
 
 # -- parent side ---------------------------------------------------------------------------
-def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
+def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
                   scene_id: str | None = None, n_workers: int = 1,
                   timeout: float | None = None, follow: bool = False, poll: float = 2.0,
                   progress: TextIO | None = None) -> RunReport:
@@ -240,7 +183,7 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
         report.footprint_runs += len(res.get("footprints_run") or [])
         report.transport_seconds += float(res.get("transport_seconds") or 0.0)
         report.footprint_seconds += float(res.get("footprint_seconds") or 0.0)
-        if res["state"] == "complete":
+        if res["state"] == State.COMPLETE:
             index.complete(sim_id, owner, res.get("outputs") or [], res.get("duration"),
                            res.get("transport_hash"))
             report.completed.append(sim_id)
@@ -248,7 +191,7 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
             state = index.fail(sim_id, owner, res.get("reason") or "ERROR",
                                res.get("message") or "", cfg.execution.max_attempts,
                                res.get("duration"))
-            if state == "failed":
+            if state == State.FAILED:
                 report.failed.append(sim_id)
                 report.reasons[sim_id] = f"{res.get('reason')}: {res.get('message')}"
         bar.update(len(report.completed), len(report.failed))
@@ -262,7 +205,7 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
     def others_running() -> bool:
         if wanted is None:
             return False
-        return any(s in wanted for s in index.ids("running", scene_id))
+        return any(s in wanted for s in index.ids(State.RUNNING, scene_id))
 
     try:
         if n_workers <= 1:
@@ -277,13 +220,24 @@ def execute_local(model: Any, sim_ids: Sequence[str] | None = None,
         bar.close()
     report.elapsed = time.time() - t0
     if wanted is not None:
-        states = index.states()
-        report.counts = {s: 0 for s in ("pending", "running", "complete", "failed")}
-        for sim_id in wanted:
-            report.counts[states.get(sim_id, "pending")] += 1
+        report.count_states(index.states(), list(wanted))
     else:
         report.counts = index.counts(scene_id)
     return report
+
+
+class LocalExecutor:
+    """The local backend (:class:`~stilt.executors.base.Executor`): :func:`execute_local`."""
+
+    name = "local"
+
+    def execute(self, model: ProjectModel, sim_ids: Sequence[str] | None = None, *,
+                scene_id: str | None = None, n_workers: int = 1,
+                timeout: float | None = None, follow: bool = False, poll: float = 2.0,
+                progress: TextIO | None = None) -> RunReport:
+        """Claim and run simulations here (see :func:`execute_local`)."""
+        return execute_local(model, sim_ids, scene_id=scene_id, n_workers=n_workers,
+                             timeout=timeout, follow=follow, poll=poll, progress=progress)
 
 
 def _run_inline(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]]],
@@ -352,7 +306,7 @@ def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]
               inflight: dict[str, dict[str, Any]], owner: str, n_workers: int,
               timeout: float | None, follow: bool, poll: float,
               others_running: Callable[[], bool], report: RunReport, max_attempts: int,
-              model: Any) -> None:
+              model: ProjectModel) -> None:
     from multiprocessing.connection import wait
 
     methods = multiprocessing.get_all_start_methods()
@@ -433,19 +387,17 @@ def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]
                 report.interrupted = True
 
 
-def _abandon(index: SimulationIndex, model: Any, sim_id: str, owner: str, reason: str,
-             message: str, max_attempts: int, report: RunReport) -> None:
+def _abandon(index: SimulationIndex, model: ProjectModel, sim_id: str, owner: str,
+             reason: str, message: str, max_attempts: int, report: RunReport) -> None:
     """Record a simulation whose worker is gone, and remove its temporary files."""
-    from stilt.simulation import read_status, write_status
-
     paths = SimulationPaths.of(model.output, sim_id)
     cleanup_temp(paths.folder)
     state = index.fail(sim_id, owner, reason, message, max_attempts)
     status = read_status(paths)
     if status is not None:
-        status.update(state=state or "failed", reason=reason, message=message,
+        status.update(state=state or State.FAILED, reason=reason, message=message,
                       finished_at=time.time())
         write_status(paths, status)
-    if state == "failed":
+    if state == State.FAILED:
         report.failed.append(sim_id)
         report.reasons[sim_id] = f"{reason}: {message}"

@@ -31,26 +31,32 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from stilt import claims
 from stilt._paths import inside
-from stilt.config import SlurmConfig, check_sbatch_value, save_config, write_text_atomic
+from stilt.config import (SBATCH_KEY, SlurmConfig, check_sbatch_value, save_config,
+                          write_text_atomic)
 from stilt.errors import ConfigError, StiltError
-from stilt.executors.local import RunReport
+from stilt.executors.base import ProjectModel, RunReport
 from stilt.simulation import SimulationPaths, needed_work
+from stilt.states import State
 
-__all__ = ["SlurmError", "SlurmRun", "execute_slurm", "render_script", "parse_sacct",
-           "parse_squeue", "parse_scontrol", "job_states", "wait_for", "fold_runs",
-           "live_runs", "TERMINAL_STATES"]
+__all__ = ["SlurmError", "SlurmRun", "SlurmExecutor", "execute_slurm", "render_script",
+           "parse_sacct", "parse_squeue", "parse_scontrol", "job_states", "wait_for", "fold_runs",
+           "live_runs", "TERMINAL_STATES", "FIRST_POLL"]
 
 #: Slurm job states after which a job never runs again
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
                              "PREEMPTED", "CANCELLED", "BOOT_FAIL", "DEADLINE", "REVOKED",
                              "SPECIAL_EXIT"})
 _CMD_TIMEOUT = 60.0  # seconds one scheduler command may take before it counts as a time-out
+#: seconds before the first look at a submitted array (:func:`wait_for` doubles it up to
+#: ``execution.slurm.poll_seconds``)
+FIRST_POLL = 1.0
 
 
 class SlurmError(StiltError):
@@ -118,8 +124,6 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     command line. Nothing secret goes into it (the environment is inherited by sbatch).
     ``OMP_NUM_THREADS`` is set to ``threads``, the threads of one worker.
     """
-    from stilt.config import _SBATCH_KEY
-
     options: list[tuple[str, str]] = [("job-name", job_name)]
     spec = f"0-{n_tasks - 1}" + (f"%{slurm.max_parallel}" if slurm.max_parallel else "")
     options.append(("array", spec))
@@ -135,7 +139,7 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     lines = ["#!/bin/bash", "# written by stilt: one array task runs python -m "
              "stilt.executors.slurm_task on this run's folder"]
     for key, value in options:
-        if not _SBATCH_KEY.fullmatch(key):
+        if not SBATCH_KEY.fullmatch(key):
             raise SlurmError(f"sbatch option {key!r}: expected a name matching ^[a-z][a-z0-9-]*$")
         lines.append(f"#SBATCH --{key}={shlex.quote(check_sbatch_value(key, value))}")
     lines.append("set -eu")
@@ -146,13 +150,13 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     return "\n".join(lines) + "\n"
 
 
-def _todo(model: Any, sim_ids: list[str]) -> list[dict[str, Any]]:
+def _todo(model: ProjectModel, sim_ids: list[str]) -> list[dict[str, Any]]:
     rows = {r["sim_id"]: r for r in model.index.rows()}
     busy = {s for run in live_runs(model.output) for s in run.sim_ids}
     out = []
     for sim_id in sim_ids:
         row = rows.get(sim_id)
-        if row is None or row["state"] == "complete" or row["state"] == "failed":
+        if row is None or row["state"] in (State.COMPLETE, State.FAILED):
             continue
         if sim_id in busy:  # still queued or running in an earlier, live array
             continue
@@ -161,7 +165,7 @@ def _todo(model: Any, sim_ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def submit(model: Any, sims: list[dict[str, Any]], slurm: SlurmConfig,
+def submit(model: ProjectModel, sims: list[dict[str, Any]], slurm: SlurmConfig,
            timeout: float | None = None) -> SlurmRun:
     """Write a run folder for ``sims`` and submit its array with one ``sbatch`` call."""
     if shutil.which("sbatch") is None:
@@ -300,11 +304,14 @@ def wait_for(job_id: str, n_tasks: int, poll: float, progress: TextIO | None = N
              max_unknown: int = 3) -> dict[int, str]:
     """Poll until every array task is in a terminal state; returns the states.
 
-    Controller time-outs and errors are tolerated (polling goes on). A task that no command
-    knows any more for ``max_unknown`` polls in a row (purged from a cluster without
-    accounting) is reported as ``UNKNOWN``.
+    The first look is after ``FIRST_POLL`` seconds, each later one twice as long after the
+    previous, up to ``poll`` (a short array is seen ending soon; a long one costs the
+    controller one query per ``poll`` seconds). Controller time-outs and errors are tolerated
+    (polling goes on). A task that no command knows any more for ``max_unknown`` polls in a
+    row (purged from a cluster without accounting) is reported as ``UNKNOWN``.
     """
     unknown = 0
+    delay = min(FIRST_POLL, poll)
     while True:
         states = job_states(job_id, n_tasks)
         if states is not None:
@@ -330,7 +337,8 @@ def wait_for(job_id: str, n_tasks: int, poll: float, progress: TextIO | None = N
         elif progress is not None:
             progress.write(f"job {job_id}: the controller did not answer; polling on\n")
             progress.flush()
-        time.sleep(poll)
+        time.sleep(delay)
+        delay = min(2.0 * delay, poll)
 
 
 # -- folding into the index ------------------------------------------------------------------
@@ -361,7 +369,7 @@ def live_runs(output: Path) -> list[SlurmRun]:
 PULL_FOLDER = "pull"
 
 
-def fold_records(model: Any, folder: Path) -> dict[str, dict[str, Any]]:
+def fold_records(model: ProjectModel, folder: Path) -> dict[str, dict[str, Any]]:
     """Fold the published status records in ``folder`` into the index; returns them.
 
     A complete record counts only when the outputs on disk are complete for the current
@@ -374,21 +382,21 @@ def fold_records(model: Any, folder: Path) -> dict[str, dict[str, Any]]:
     states = index.states()  # light: a million rows are not decoded at each fold
     for sim_id, rec in records.items():
         state = states.get(sim_id)
-        if state is None or state == "running":
+        if state is None or state == State.RUNNING:
             continue
-        if rec.get("state") == "complete" and state != "complete":
+        if rec.get("state") == State.COMPLETE and state != State.COMPLETE:
             paths = SimulationPaths.of(model.output, sim_id)
             if needed_work(paths, config, index.get(sim_id)["met"]) == (False, []):
                 index.complete(sim_id, None, rec.get("outputs") or [], rec.get("duration"),
                                rec.get("transport_hash"))
-        elif rec.get("state") == "failed" and state == "pending":
+        elif rec.get("state") == State.FAILED and state == State.PENDING:
             index.fail(sim_id, None, rec.get("reason") or "ERROR",
                        f"{rec.get('message') or ''} (job {rec.get('job_id')}_"
                        f"{rec.get('task_id')})", 0)
     return records
 
 
-def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
+def fold_runs(model: ProjectModel, states: dict[str, dict[int, str]] | None = None,
               query: bool = True) -> dict[str, Any]:
     """Fold the records of every unfolded run into the index.
 
@@ -420,7 +428,7 @@ def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
         bad = sorted({s for s in task_states.values() if s != "COMPLETED"})
         states = index.states()
         for sim_id in run.sim_ids:
-            if states.get(sim_id) != "pending" or sim_id in records:
+            if states.get(sim_id) != State.PENDING or sim_id in records:
                 continue
             paths = SimulationPaths.of(model.output, sim_id)
             if needed_work(paths, config, index.get(sim_id)["met"]) == (False, []):
@@ -444,9 +452,37 @@ def fold_runs(model: Any, states: dict[str, dict[int, str]] | None = None,
 
 
 # -- the executor ----------------------------------------------------------------------------
-def execute_slurm(model: Any, sim_ids: list[str] | None = None, scene_id: str | None = None,
-                  n_workers: int = 1, timeout: float | None = None, follow: bool = False,
-                  poll: float = 2.0, progress: TextIO | None = None, wait: bool = False,
+@dataclass(frozen=True)
+class SlurmExecutor:
+    """The slurm backend (:class:`~stilt.executors.base.Executor`): :func:`execute_slurm`.
+
+    Parameters
+    ----------
+    slurm : SlurmConfig, optional
+        Overrides ``config.execution.slurm`` (``--mem``/``--time`` of the CLI).
+    wait : bool
+        Wait for the array to end and fold its results before returning.
+    """
+
+    slurm: SlurmConfig | None = None
+    wait: bool = False
+    name = "slurm"
+
+    def execute(self, model: ProjectModel, sim_ids: Sequence[str] | None = None, *,
+                scene_id: str | None = None, n_workers: int = 1,
+                timeout: float | None = None, follow: bool = False, poll: float = 2.0,
+                progress: TextIO | None = None) -> RunReport:
+        """Submit the simulations still to do as one job array (see :func:`execute_slurm`)."""
+        return execute_slurm(model, None if sim_ids is None else list(sim_ids),
+                             scene_id=scene_id, n_workers=n_workers, timeout=timeout,
+                             follow=follow, poll=poll, progress=progress, wait=self.wait,
+                             slurm=self.slurm)
+
+
+def execute_slurm(model: ProjectModel, sim_ids: list[str] | None = None,
+                  scene_id: str | None = None, n_workers: int = 1,
+                  timeout: float | None = None, follow: bool = False, poll: float = 2.0,
+                  progress: TextIO | None = None, wait: bool = False,
                   slurm: SlurmConfig | None = None) -> RunReport:
     """Submit the simulations still to do as one job array; return at once unless ``wait``.
 
@@ -477,40 +513,28 @@ def execute_slurm(model: Any, sim_ids: list[str] | None = None, scene_id: str | 
     sims = _todo(model, list(sim_ids))
     if sims:
         run = submit(model, sims, slurm, timeout)
-        report.job_id = run.job_id  # type: ignore[attr-defined]
-        report.run_dir = run.folder  # type: ignore[attr-defined]
-        report.submitted = [s["sim_id"] for s in sims]  # type: ignore[attr-defined]
+        report.job_id, report.run_dir = run.job_id, run.folder
+        report.submitted = [s["sim_id"] for s in sims]
         if wait:
-            states = wait_for(run.job_id, run.n_tasks, _poll_seconds(slurm), progress)
+            states = wait_for(run.job_id, run.n_tasks, slurm.poll_seconds, progress)
             fold_runs(model, {run.job_id: states}, query=False)
-            report.task_states = states  # type: ignore[attr-defined]
+            report.task_states = states
             for rec in claims.read_records(run.folder / "records").values():
                 report.transport_runs += int(bool(rec.get("ran_transport")))
                 report.footprint_runs += len(rec.get("footprints_run") or [])
     elif wait:
         for run in live_runs(model.output):
             if set(run.sim_ids) & set(sim_ids):
-                states = wait_for(run.job_id, run.n_tasks, _poll_seconds(slurm), progress)
+                states = wait_for(run.job_id, run.n_tasks, slurm.poll_seconds, progress)
                 fold_runs(model, {run.job_id: states}, query=False)
     rows = {r["sim_id"]: r for r in model.index.rows()}
-    report.counts = dict.fromkeys(("pending", "running", "complete", "failed"), 0)
+    report.count_states({s: r["state"] for s, r in rows.items()}, sim_ids)
     for sim_id in sim_ids:
         row = rows.get(sim_id)
-        state = row["state"] if row else "pending"
-        report.counts[state] += 1
-        if state == "failed" and row is not None:
+        if row is not None and row["state"] == State.FAILED:
             report.failed.append(sim_id)
             report.reasons[sim_id] = f"{row['reason']}: {row['message']}"
-        elif state == "complete":
+        elif row is not None and row["state"] == State.COMPLETE:
             report.completed.append(sim_id)
     report.elapsed = time.time() - t0
     return report
-
-
-def _poll_seconds(slurm: SlurmConfig) -> float:
-    """``slurm.poll_seconds`` (>= 30); the test suite alone shortens it with
-    ``STILT_SLURM_TEST_POLL`` to keep its single-node cluster runs short."""
-    import os
-
-    test = os.environ.get("STILT_SLURM_TEST_POLL")
-    return float(test) if test else slurm.poll_seconds

@@ -33,9 +33,12 @@ from typing import Any
 
 from stilt import claims
 from stilt._paths import inside
-from stilt.executors._stop import StopSignals
 from stilt.config import ModelConfig, load_config
+from stilt.executors._stop import StopSignals
+from stilt.executors.base import ProjectModel, RunReport
+from stilt.executors.slurm import PULL_FOLDER
 from stilt.simulation import SimulationPaths, needed_work, run_simulation
+from stilt.states import State
 
 __all__ = ["run_task", "main"]
 
@@ -97,7 +100,7 @@ def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
                 if held == claims.EXHAUSTED:
                     last = claims.latest_claim(claim_dir, sim_id) or {}
                     claims.write_record(record_dir, sim_id, {
-                        **base, "state": "failed", "reason": "LEASE_EXPIRED",
+                        **base, "state": State.FAILED, "reason": "LEASE_EXPIRED",
                         "message": f"claimed {max_attempts} time(s); the last holder (job "
                                    f"{last.get('job_id')} task {last.get('task_id')}, host "
                                    f"{last.get('host')} pid {last.get('pid')}) stopped without "
@@ -111,7 +114,7 @@ def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
                         continue
                     if _done_on_disk(root, sim, config):
                         claims.write_record(record_dir, sim_id, {
-                            **base, "state": "complete", "ran": False,
+                            **base, "state": State.COMPLETE, "ran": False,
                             "finished_at": time.time()})
                         counts["skipped"] += 1
                         continue
@@ -135,10 +138,10 @@ def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
                         "ran_transport": bool(res.get("ran_transport")),
                         "footprints_run": list(res.get("footprints_run") or []),
                         "finished_at": time.time()})
-                    counts["ran" if res["state"] == "complete" else "failed"] += 1
+                    counts["ran" if res["state"] == State.COMPLETE else "failed"] += 1
                     _say(f"{sim_id}: {res['state']}"
                          + (f" ({res.get('reason')}: {res.get('message')})"
-                            if res["state"] != "complete" else ""))
+                            if res["state"] != State.COMPLETE else ""))
                 finally:
                     beat.held.pop(sim_id, None)
             if not others or stop.flag:
@@ -209,12 +212,12 @@ def run_task(run_dir: str | Path) -> int:
     return worst
 
 
-def _registered(model: Any, scene_id: str | None) -> list[dict[str, Any]]:
+def _registered(model: ProjectModel, scene_id: str | None) -> list[dict[str, Any]]:
     """Registered simulations not yet complete, read without the index: the stored receptors
     x the config's mets, less those whose status record on disk is complete or failed."""
     out = []
     for rec in model.records_on_disk(fresh=True):
-        if rec.get("state") in ("complete", "failed"):
+        if rec.get("state") in (State.COMPLETE, State.FAILED):
             continue
         if scene_id is not None and rec.get("scene_id") != scene_id:
             continue
@@ -223,8 +226,9 @@ def _registered(model: Any, scene_id: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_workers: int = 1,
-                    timeout: float | None = None, scene_id: str | None = None) -> Any:
+def pull_registered(model: ProjectModel, follow: bool = False, poll: float = 2.0,
+                    n_workers: int = 1, timeout: float | None = None,
+                    scene_id: str | None = None) -> RunReport:
     """A pull worker that needs no index: ``stilt pull``/``serve`` inside a Slurm job.
 
     It takes the registered simulations from the stored receptors and config, less those
@@ -239,9 +243,6 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
     -------
     RunReport
     """
-    from stilt.executors.local import RunReport
-    from stilt.executors.slurm import PULL_FOLDER
-
     run_dir = inside(model.output, "slurm", PULL_FOLDER, what="Slurm pull folder")
     ex = model.config.execution
     report = RunReport()
@@ -255,8 +256,8 @@ def pull_registered(model: Any, follow: bool = False, poll: float = 2.0, n_worke
                    "timeout": timeout}
             counts = drain(run_dir, run, model.config, 0, stop) if sims else {}
             report.transport_runs += counts.get("ran", 0)
-            report.counts["complete"] = report.counts.get("complete", 0) + counts.get("ran", 0)
-            report.counts["failed"] = report.counts.get("failed", 0) + counts.get("failed", 0)
+            for state, key in ((State.COMPLETE, "ran"), (State.FAILED, "failed")):
+                report.counts[state] = report.counts.get(state, 0) + counts.get(key, 0)
             if counts.get("failed"):
                 report.failed.append(f"{counts['failed']} simulation(s)")
             if not follow:

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from stilt.errors import MetError
+from stilt.errors import MetError, MetMissingError
 from stilt.met.cache import file_key
 from stilt.met.arl_format import (
     FIXED_HEADER_LEN,
@@ -37,12 +37,19 @@ from stilt.met.arl_format import (
 )
 
 
+def _open_error(path: Path, exc: OSError) -> MetError:
+    """The error for an ARL file that cannot be opened: MET_MISSING when it is not there (a
+    file found earlier and removed before it was read), MET otherwise."""
+    cls = MetMissingError if isinstance(exc, FileNotFoundError) else MetError
+    return cls(f"cannot open ARL file {path}: {exc.strerror or exc}")
+
+
 def open_arl(path: Path) -> BinaryIO:
     """Open an ARL file, plain or gzip-compressed (decompressed as it is read)."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except OSError as exc:
-        raise MetError(f"cannot open ARL file {path}: {exc.strerror or exc}") from None
+        raise _open_error(path, exc) from None
     magic = raw.read(2)
     raw.seek(0)
     if magic != b"\x1f\x8b":
@@ -360,7 +367,7 @@ def arl_inventory(path: PathLike) -> ArlInventory:
     try:
         stamp = file_key(p)[1:]  # inode, times, size: the met cache's identity of the file
     except OSError as exc:
-        raise MetError(f"cannot open ARL file {p}: {exc.strerror or exc}") from None
+        raise _open_error(p, exc) from None
     return cached_inventory(str(p), stamp)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from stilt.errors import MetError
+from stilt.errors import MetCoverageError, MetError
 from stilt.met.arl_format import (
     LABEL_LEN,
     VERTICAL_SYSTEMS,
@@ -56,8 +56,8 @@ def _index_range(sel: Any, n: int, name: str) -> tuple[int, int]:
             raise MetError(f"{name} window {sel!r}: expected None, an index, a (first, last) "
                            "pair of 1-based indices or a slice") from None
     if not 1 <= lo <= hi <= n:
-        raise MetError(f"{name} window {sel!r} gives {lo}..{hi}, outside the file's 1..{n} "
-                       "(1-based, inclusive)")
+        raise MetCoverageError(f"{name} window {sel!r} gives {lo}..{hi}, outside the file's "
+                               f"1..{n} (1-based, inclusive)")
     return lo, hi
 
 
