@@ -181,6 +181,10 @@ def print_tables(out: dict[str, list[dict[str, float]]]) -> None:
     for r in out["receptors"]:
         print(f"| {r['receptors']} | {r['cpu_s']:.2f} | {r['cpu_per_sim']:.3f} | "
               f"{100 * r['core_share']:.0f} % |")
+    last = out["receptors"][-1]
+    outside = 100 * (1 - last["core_share"])
+    print(f"\noutside the core loop at {last['receptors']} receptors: {outside:.0f} % of the CPU "
+          f"(goal <= 15 %: {'met' if outside <= 15 else 'NOT met'})")
     print("\n| threads | particles x hours | wall s | speed-up over 1 |")
     print("|---:|---:|---:|---:|")
     for r in out["threads"]:

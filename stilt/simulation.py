@@ -44,7 +44,8 @@ import signal
 import socket
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -424,77 +425,130 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
     from stilt.trajectory_file import compact_trajectories
 
     particles = errors = None
-    th = config.transport_hash(met)
     if need_traj:
-        winderrtf = error_run(config)
         particles, errors = _compute_trajectories(paths, project, met, receptor, config,
                                                   result)
         particles = compact_trajectories(particles)  # the values the file holds
         errors = None if errors is None else compact_trajectories(errors)
-        for ds, path in ((particles, paths.trajectory), (errors, paths.error_trajectory)):
-            if ds is not None:
-                ds.attrs.update(simulation_id=paths.sim_id, met_name=met,
-                                stilt_transport_hash=th)
-                _publish_trajectory(ds, path)
-        if errors is None:  # the files of an earlier error run go with its parameters
-            paths.error_trajectory.unlink(missing_ok=True)
-            (safe_path(paths.root, "simulations", "particles")
-             / paths.error_trajectory.name).unlink(missing_ok=True)
-        same = record["transport_hash"] == th  # the same particles: valid footprints stay
-        record["footprints"] = {n: h for n, h in record["footprints"].items()
-                                if same and n not in feet}
-        record["transport_hash"] = th
-        record["trajectories"] = "full"
-        write_status(paths, record)
-        _link(paths.root, "particles", paths.trajectory)
-        if errors is not None:
-            _link(paths.root, "particles", paths.error_trajectory)
-        _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
-             f"{particles.sizes.get('time', 0)} rows"
-             + (f", and the transport-error run (winderrtf={winderrtf})" if errors else "")
-             + f", {result['transport_seconds']:.2f} s")
-    if feet:
-        particles = _footprints(paths, met, receptor, config, feet, particles, record, result)
+        computed = _publish_trajectories(paths, met, receptor, config, particles, errors,
+                                         feet, record, result)
+    elif feet:  # trajectories kept from an earlier run: read them back
+        import xarray as xr
+
+        with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
+            particles = ds.load()
+        computed = _compute_footprints(feet, particles, receptor, config, result)
+    for name in feet:
+        _publish_footprint(paths, met, name, computed[name], config, record, result)
     if config.trajectories != "keep":
         _store_trajectories(paths, config, record, {paths.trajectory: particles,
                                                     paths.error_trajectory: errors})
 
 
-def _footprints(paths: SimulationPaths, met: str, receptor: Receptor, config: ModelConfig,
-                feet: list[str], particles: Any, record: dict[str, Any],
-                result: dict[str, Any]) -> Any:
-    """Compute and publish the footprints ``feet``; returns the particles used."""
-    import xarray as xr
+def _publish_trajectories(paths: SimulationPaths, met: str, receptor: Receptor,
+                          config: ModelConfig, particles: Any, errors: Any, feet: list[str],
+                          record: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Publish and record the trajectory files while the footprints ``feet`` are computed;
+    returns the footprints by name (a footprint's error is raised once the trajectories are
+    recorded, so a retry keeps them)."""
+    th = config.transport_hash(met)
+    for ds in (particles, errors):
+        if ds is not None:
+            ds.attrs.update(simulation_id=paths.sim_id, met_name=met, stilt_transport_hash=th)
+    files = [(ds.copy(deep=False), path) for ds, path in ((particles, paths.trajectory),
+                                                           (errors, paths.error_trajectory))
+             if ds is not None]  # the writer's own Dataset objects (sharing the values)
+    # the files are compressed in a thread while the footprints are computed
+    computed, failure = _overlapped(
+        lambda: [_publish_trajectory(ds, path) for ds, path in files],
+        lambda: _attempt(_compute_footprints, feet, particles, receptor, config, result))
+    if errors is None:  # the files of an earlier error run go with its parameters
+        paths.error_trajectory.unlink(missing_ok=True)
+        (safe_path(paths.root, "simulations", "particles")
+         / paths.error_trajectory.name).unlink(missing_ok=True)
+    same = record["transport_hash"] == th  # the same particles: valid footprints stay
+    record["footprints"] = {n: h for n, h in record["footprints"].items()
+                            if same and n not in feet}
+    record.update(transport_hash=th, trajectories="full")
+    write_status(paths, record)
+    for _, path in files:
+        _link(paths.root, "particles", path)
+    _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
+         f"{particles.sizes.get('time', 0)} rows"
+         + (f", and the transport-error run (winderrtf={error_run(config)})" if errors
+            else "") + f", {result['transport_seconds']:.2f} s")
+    if failure is not None:
+        raise failure
+    return computed
 
+
+def _overlapped(background: Callable[[], Any], foreground: Callable[[], Any]) -> Any:
+    """Run ``background`` in a thread while ``foreground`` runs here; returns what
+    ``foreground`` returns once both are done.
+
+    The netCDF library compresses with the GIL released, so writing a file in the background
+    takes little from the foreground's computing. The background must be the only caller of
+    the netCDF library meanwhile (it is not thread-safe). An error of the foreground wins; the
+    background is always finished before this returns or raises, so its temporary files are
+    closed before anyone cleans them up.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stilt-write") as pool:
+        job = pool.submit(background)
+        try:
+            out = foreground()
+        finally:
+            wait([job])
+        job.result()  # the background's error, once the foreground succeeded
+    return out
+
+
+def _attempt(fn: Callable[..., Any], *args: Any) -> tuple[Any, Exception | None]:
+    """``(fn(*args), None)``, or ``(None, the exception)`` when it raised one."""
+    try:
+        return fn(*args), None
+    except Exception as exc:
+        return None, exc
+
+
+def _compute_footprints(feet: list[str], particles: Any, receptor: Receptor,
+                        config: ModelConfig, result: dict[str, Any]) -> dict[str, Any]:
+    """The footprints ``feet`` of the particles, by name (computed, not written)."""
     from stilt import footprint  # looked up at the call: tests substitute instruments
 
-    calc_footprint, write_footprint = footprint.calc_footprint, footprint.write_footprint
-    if particles is None:  # trajectories kept from an earlier run: read them back
-        with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
-            particles = ds.load()
+    out = {}
     for name in feet:
         fp = config.footprints[name]
         t = time.perf_counter()
-        foot = calc_footprint(particles, receptor, fp.grid,
-                              smooth_factor=fp.smooth_factor, time_integrate=fp.time_integrate,
-                              hnf_plume=config.hnf_plume, max_cells=config.cell_budget)
+        out[name] = footprint.calc_footprint(particles, receptor, fp.grid,
+                                             smooth_factor=fp.smooth_factor,
+                                             time_integrate=fp.time_integrate,
+                                             hnf_plume=config.hnf_plume,
+                                             max_cells=config.cell_budget)
         result["footprint_seconds"] += time.perf_counter() - t
-        foot.attrs.update(simulation_id=paths.sim_id, footprint_name=name,
-                          stilt_footprint_hash=config.footprint_hash(met, name))
-        final = paths.footprint(name)
-        with writing(final):  # atomic: temporary name in the same folder, then rename
-            write_footprint(foot, final)
-        try:
-            check_output(final, "footprint")
-        except OSError:
-            final.unlink(missing_ok=True)
-            raise
-        record["footprints"][name] = config.footprint_hash(met, name)
-        write_status(paths, record)
-        _link(paths.root, "footprints", final)
-        result["footprints_run"].append(name)
-        _log(paths, f"footprint {name}: written")
-    return particles
+    return out
+
+
+def _publish_footprint(paths: SimulationPaths, met: str, name: str, foot: Any,
+                       config: ModelConfig, record: dict[str, Any],
+                       result: dict[str, Any]) -> None:
+    """Write one computed footprint atomically and record it in the status."""
+    from stilt import footprint  # looked up at the call: tests substitute instruments
+
+    foot.attrs.update(simulation_id=paths.sim_id, footprint_name=name,
+                      stilt_footprint_hash=config.footprint_hash(met, name))
+    final = paths.footprint(name)
+    with writing(final):  # atomic: temporary name in the same folder, then rename
+        footprint.write_footprint(foot, final)
+    try:
+        check_output(final, "footprint")
+    except OSError:
+        final.unlink(missing_ok=True)
+        raise
+    record["footprints"][name] = config.footprint_hash(met, name)
+    write_status(paths, record)
+    _link(paths.root, "footprints", final)
+    result["footprints_run"].append(name)
+    _log(paths, f"footprint {name}: written")
 
 
 def _storage_owed(paths: SimulationPaths, config: ModelConfig) -> bool:

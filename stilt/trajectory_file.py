@@ -13,7 +13,8 @@ science needs (docs/outputs.md, "Trajectory storage"):
   about four significant digits: they are diagnostics a footprint of these files never reads).
 
 :func:`compact_trajectories` rounds a Dataset in memory exactly as the file will hold it, so a
-footprint computed from the particles just made equals one computed later from the file.
+footprint computed from the particles just made equals one computed later from the file;
+:func:`trajectory_encoding` is the encoding that writes it (``Dataset.to_netcdf``).
 Files written before this layout (float64, uncompressed) read as they are.
 """
 
@@ -74,6 +75,15 @@ def _is_table(var: xr.DataArray) -> bool:
     return var.dims == ("time", "indx") and var.dtype.kind == "f"
 
 
+def _compact_values(name: str, values: Any) -> np.ndarray:
+    """One column rounded as the file holds it (float64 multiples of the scale factor for the
+    packed columns, rounded float32 for the others)."""
+    if name in PACKED:
+        scale = PACKED[name]
+        return np.round(np.asarray(values, dtype=np.float64) / scale) * scale
+    return round_mantissa(values, FOOT_BITS if name in _FOOT_COLUMNS else DIAGNOSTIC_BITS)
+
+
 def compact_trajectories(ds: xr.Dataset) -> xr.Dataset:
     """The particle table rounded exactly as a trajectory file stores it.
 
@@ -89,19 +99,12 @@ def compact_trajectories(ds: xr.Dataset) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        A new Dataset; attributes kept.
+        A new Dataset (``ds`` is not changed); attributes kept.
     """
-    out = ds.copy()
-    for name, var in ds.data_vars.items():
-        if not _is_table(var):
-            continue
-        if name in PACKED:
-            scale = PACKED[name]
-            values = np.round(np.asarray(var.values, dtype=np.float64) / scale) * scale
-        else:
-            values = round_mantissa(var.values, FOOT_BITS if name in _FOOT_COLUMNS
-                                    else DIAGNOSTIC_BITS)
-        out[name] = var.copy(data=values)
+    out = ds.copy(deep=False)  # new Variable objects sharing the data: replaced one by one
+    for name, var in out.variables.items():
+        if name in ds.data_vars and _is_table(ds[name]):
+            var.data = _compact_values(str(name), var.values)
     return out
 
 

@@ -45,7 +45,10 @@ def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_pat
     raw = tmp_path / "raw.nc"
     new = tmp_path / "new.nc"
     particles.to_netcdf(raw, engine="netcdf4")  # the layout before: float64, uncompressed
+    foot = particles.foot.values.copy()
     compact = compact_trajectories(particles)  # as a project run publishes them
+    np.testing.assert_array_equal(particles.foot.values, foot)  # its input left as it was
+    assert particles.foot.dtype == np.float64 and compact.foot.dtype == np.float32
     compact.to_netcdf(new, engine="netcdf4", encoding=trajectory_encoding(compact))
     with xr.open_dataset(new) as ds:
         back = ds.load()
@@ -86,6 +89,32 @@ def test_trajectory_files_carry_the_cf_trajectory_identity(particles, tmp_path) 
         assert list(status.getncattr("flag_values")) == [0, 1]
         assert status.getncattr("flag_meanings") == "ran_to_end left_met_grid"
         assert set(np.unique(status[:])) <= {0, 1}
+
+
+def test_the_write_thread_finishes_before_an_error_is_raised() -> None:
+    """The trajectory write overlapping the footprints: its error surfaces once the footprints
+    are done; a footprint error wins, raised only after the write has finished (its temporary
+    file is closed before anyone removes it)."""
+    done = []
+
+    def slow_write() -> None:
+        time.sleep(0.2)
+        done.append("write")
+
+    def failing_write() -> None:
+        raise OSError("disk full")
+
+    def failing_footprint() -> None:
+        raise ValueError("bad grid")
+
+    assert sim._overlapped(slow_write, lambda: "foot") == "foot" and done == ["write"]
+    with pytest.raises(OSError, match="disk full"):
+        sim._overlapped(failing_write, lambda: done.append("foot"))
+    assert done[-1] == "foot"
+    done.clear()
+    with pytest.raises(ValueError, match="bad grid"):
+        sim._overlapped(slow_write, failing_footprint)
+    assert done == ["write"]
 
 
 def test_particles_leaving_the_grid_are_flagged() -> None:

@@ -14,13 +14,14 @@ import threading
 import pytest
 
 import orch_fakes
+import stilt.footprint
 from stilt.config import ModelConfig
 from stilt._verify import OutputError
 from stilt.errors import ConfigError, CoreError, MetCoverageError, MetError, MetMissingError
 from stilt.met.arl_index import open_arl
 from stilt.receptors import PointReceptor
 from stilt.simulation import (SimulationPaths, classify_failure, collect_records, needed_work,
-                              run_simulation)
+                              read_status, run_simulation)
 
 GRID = {"xmin": -104.0, "xmax": -99.0, "ymin": 38.0, "ymax": 42.0, "xres": 0.5, "yres": 0.5}
 REC = PointReceptor("2023-07-15 18:00", -102.5, 39.6, 5.0)
@@ -80,6 +81,27 @@ def test_footprint_only_change_keeps_trajectories(tmp_path, monkeypatch) -> None
     assert traj.stat().st_mtime_ns == mtime
     assert needed_work(SimulationPaths.of(root, SIM), config(numpar=20), "synth") == (
         True, ["default", "coarse"])
+
+
+def test_a_failed_footprint_keeps_the_trajectories_written_beside_it(tmp_path,
+                                                                     monkeypatch) -> None:
+    """The trajectory file is written in a thread while the footprint is computed: when the
+    footprint fails, the file is still published and recorded, so the retry only computes
+    the footprint."""
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    monkeypatch.setattr(stilt.footprint, "calc_footprint", lambda *a, **k: 1 / 0)
+    root = tmp_path / "out"
+    res = run_simulation(root, tmp_path, SIM, "synth", REC, config())
+    assert res["state"] == "failed" and "ZeroDivisionError" in res["message"]
+    paths = SimulationPaths.of(root, SIM)
+    assert paths.trajectory.is_file() and not paths.footprint("default").exists()
+    assert read_status(paths)["trajectories"] == "full"
+    assert needed_work(paths, config(), "synth") == (False, list(config().footprints))
+    orch_fakes.install(monkeypatch, log)
+    res = run_simulation(root, tmp_path, SIM, "synth", REC, config(), attempt=2)
+    assert res["state"] == "complete" and not res["ran_transport"]
+    assert len(orch_fakes.calls(log)) == 1
 
 
 def test_failure_is_recorded_and_earlier_outputs_stay(tmp_path, monkeypatch) -> None:
