@@ -422,7 +422,7 @@ def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
 def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
               config: ModelConfig, need_traj: bool, feet: list[str],
               record: dict[str, Any], result: dict[str, Any]) -> None:
-    from stilt.trajectory_file import compact_trajectories
+    from stilt.trajectory_file import compact_trajectories, read_trajectories
 
     particles = errors = None
     if need_traj:
@@ -432,11 +432,8 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
         errors = None if errors is None else compact_trajectories(errors)
         computed = _publish_trajectories(paths, met, receptor, config, particles, errors,
                                          feet, record, result)
-    elif feet:  # trajectories kept from an earlier run: read them back
-        import xarray as xr
-
-        with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
-            particles = ds.load()
+    elif feet:  # trajectories kept from an earlier run: read them back (either layout)
+        particles = read_trajectories(paths.trajectory)
         computed = _compute_footprints(feet, particles, receptor, config, result)
     for name in feet:
         _publish_footprint(paths, met, name, computed[name], config, record, result)
@@ -566,9 +563,7 @@ def _store_trajectories(paths: SimulationPaths, config: ModelConfig, record: dic
     Dropping records ``dropped`` before the files go, so a kill in between leaves full files
     that are still valid; a thinned file says so in its own attributes.
     """
-    import xarray as xr
-
-    from stilt.trajectory_file import thin_trajectories
+    from stilt.trajectory_file import read_trajectories, thin_trajectories
 
     files = [p for p in trajectory_files(paths, config) if p.is_file()]
     if config.trajectories == "drop":
@@ -583,8 +578,7 @@ def _store_trajectories(paths: SimulationPaths, config: ModelConfig, record: dic
     for path in files:
         ds = loaded.get(path)
         if ds is None:
-            with xr.open_dataset(path, engine="netcdf4") as opened:
-                ds = opened.load()
+            ds = read_trajectories(path)
         if "thinned_minutes" not in ds.attrs:
             _publish_trajectory(thin_trajectories(ds, config.thin_minutes), path)
     record["trajectories"] = "thinned"
@@ -600,10 +594,11 @@ def _error_seed(seed: int) -> int:
 
 
 def _publish_trajectory(particles: Any, final: Path) -> None:
-    """Write a compact trajectory file atomically, read back whole before it is renamed into
-    place."""
-    from stilt.trajectory_file import trajectory_encoding
+    """Write a compact trajectory file atomically, table on ``(indx, time)``, read back whole
+    before it is renamed into place."""
+    from stilt.trajectory_file import file_layout, trajectory_encoding
 
+    particles = file_layout(particles)
     with atomic_path(final) as tmp:
         with writing(final):
             particles.to_netcdf(tmp, engine="netcdf4",

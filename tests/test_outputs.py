@@ -23,8 +23,8 @@ from stilt.errors import ConfigError
 from stilt.footprint_dataset import cell_matrix, sum_by_hour_of_day, sum_footprints
 from stilt.receptors import PointReceptor
 from stilt.simulation import SimulationPaths, needed_work, read_status, write_status
-from stilt.trajectory_file import (compact_trajectories, thin_trajectories,
-                                   trajectory_encoding)
+from stilt.trajectory_file import (compact_trajectories, file_layout, memory_layout,
+                                   read_trajectories, thin_trajectories, trajectory_encoding)
 from stilt.transport import run_trajectories
 from test_transport import LATLON, make_met
 
@@ -49,9 +49,9 @@ def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_pat
     compact = compact_trajectories(particles)  # as a project run publishes them
     np.testing.assert_array_equal(particles.foot.values, foot)  # its input left as it was
     assert particles.foot.dtype == np.float64 and compact.foot.dtype == np.float32
-    compact.to_netcdf(new, engine="netcdf4", encoding=trajectory_encoding(compact))
-    with xr.open_dataset(new) as ds:
-        back = ds.load()
+    sim._publish_trajectory(compact, new)  # as a project run writes it: on (indx, time)
+    back = read_trajectories(new)
+    assert back.foot.dims == back.long.dims == ("time", "indx")  # as in memory
     with xr.open_dataset(raw) as ds:
         old = ds.load()
     # positions better than 1 m
@@ -79,8 +79,15 @@ def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_pat
 
 def test_trajectory_files_carry_the_cf_trajectory_identity(particles, tmp_path) -> None:
     path = tmp_path / "t.nc"
-    particles.to_netcdf(path, engine="netcdf4", encoding=trajectory_encoding(particles))
+    sim._publish_trajectory(compact_trajectories(particles), path)
+    table = [n for n, v in particles.data_vars.items() if v.dims == ("time", "indx")]
+    assert {"long", "lati", "zagl", "foot", "foot_no_hnf_dilution", "samt"} <= set(table)
     with netCDF4.Dataset(path) as nc:
+        # every table variable on CF's (trajectory, obs) order, chunked in whole particles
+        for name in table:
+            assert nc[name].dimensions == ("indx", "time"), name
+            assert nc[name].chunking() == [100, particles.sizes["time"]], name
+        assert nc["indx"].dimensions == ("indx",) and nc["time"].dimensions == ("time",)
         assert nc.getncattr("Conventions") == "CF-1.8"
         assert nc.getncattr("featureType") == "trajectory"
         assert nc["indx"].getncattr("cf_role") == "trajectory_id"
@@ -133,6 +140,8 @@ def test_thinning_is_a_run_with_that_output_interval(particles) -> None:
                                outdt=10)
     thin = thin_trajectories(particles, 10)
     assert thin.attrs["thinned_minutes"] == 10
+    # a file's (indx, time) table thins to the same (time, indx) result
+    xr.testing.assert_identical(thin_trajectories(file_layout(particles), 10), thin)
     np.testing.assert_array_equal(thin.time.values, every10.time.values)
     np.testing.assert_array_equal(thin.long.values, every10.long.values)
     for name in ("foot", "foot_no_hnf_dilution", "samt"):  # samt: float32 in the run itself
@@ -280,23 +289,54 @@ def test_a_rerun_finishes_the_thinning_or_dropping_a_kill_left_owed(
         model.close()
 
 
-def test_old_uncompressed_trajectories_still_serve_a_new_footprint(tmp_path, science) -> None:
-    model, log = _project(tmp_path, n=1)
+@pytest.mark.parametrize("layout", ["float64", "compact"])
+def test_old_time_indx_trajectories_give_the_same_footprints(tmp_path, science,
+                                                             layout: str) -> None:
+    """Files written before the (indx, time) layout, on (time, indx): float64 uncompressed
+    (before compact files) or compact. A footprint added later reads them to the same
+    footprint, to the bit, as from the file written now, and users see the same Dataset."""
+    model, log = _project(tmp_path, n=1, footprints={
+        "default": {"grid": GRID}, "b": {"grid": GRID, "smooth_factor": 2.0}})
     try:
         assert model.run(n_workers=1).ok and _runs(log) == 1
         (sim_id,) = model.simulations.ids()
         paths = SimulationPaths.of(model.output, sim_id)
-        with xr.open_dataset(paths.trajectory) as ds:
-            old = ds.load()
-        old = old.drop_vars("status")  # as written before: float64, uncompressed, no flags
-        for name in ("long", "lati", "foot", "foot_no_hnf_dilution"):
-            old[name] = old[name].astype(np.float64)
-        old.to_netcdf(paths.trajectory, engine="netcdf4")
-        model.config = model.config.with_overrides(footprints={
-            "default": {"grid": GRID}, "b": {"grid": GRID, "smooth_factor": 2.0}})
+        new = model.trajectories.load(sim_id)
+        assert new.foot.dims == ("time", "indx")
+        paths.footprint("b").unlink()  # computed again from the new file
         assert model.run(n_workers=1).ok and _runs(log) == 1  # read back, not recomputed
-        assert model.footprints["b"].load(sim_id).foot.sum() > 0
-        assert model.trajectories.load(sim_id).foot.dtype == np.float64
+        from_new = model.footprints["b"].load(sim_id)
+        with xr.open_dataset(paths.trajectory) as ds:
+            assert ds.foot.dims == ("indx", "time")
+            old = memory_layout(ds.load())  # written the old way, on (time, indx)
+        if layout == "float64":  # before compact files: float64, uncompressed, no flags
+            old = old.drop_vars("status")
+            for name in ("long", "lati", "foot", "foot_no_hnf_dilution"):
+                old[name] = old[name].astype(np.float64)
+            old.to_netcdf(paths.trajectory, engine="netcdf4")
+        else:
+            old.to_netcdf(paths.trajectory, engine="netcdf4",
+                          encoding=trajectory_encoding(old))
+        with netCDF4.Dataset(paths.trajectory) as nc:
+            assert nc["foot"].dimensions == ("time", "indx")
+            assert (nc["long"].dtype == np.float64) == (layout == "float64")
+        paths.footprint("b").unlink()
+        assert model.run(n_workers=1).ok and _runs(log) == 1  # read back, not recomputed
+        from_old = model.footprints["b"].load(sim_id)
+        np.testing.assert_array_equal(from_old.foot.values, from_new.foot.values)
+        assert from_old.foot.sum() > 0
+        back = model.trajectories.load(sim_id)
+        assert back.foot.dims == ("time", "indx")
+        assert (back.long.dtype == np.float64) and (back.foot.dtype == (
+            np.float64 if layout == "float64" else np.float32))
+        for name in ("long", "lati", "zagl", "foot", "foot_no_hnf_dilution"):
+            np.testing.assert_array_equal(back[name].values, new[name].values, err_msg=name)
+        # thinning an old file gives the same file as thinning a new one
+        thin = model.config.with_overrides(trajectories="thin")
+        sim._store_trajectories(paths, thin, read_status(paths), {})
+        thinned = read_trajectories(paths.trajectory)
+        np.testing.assert_array_equal(thinned.long.values,
+                                      thin_trajectories(new, thin.thin_minutes).long.values)
     finally:
         model.close()
 
