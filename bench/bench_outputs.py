@@ -17,7 +17,8 @@ Options:
    now (the same compact columns on ``(indx, time)``). Prints bytes per particle-minute of
    each (goal: new <= 16), then the goal's comparison, best of three of each, CPU (process
    time, both threads) and wall, with the file's data on disk (fsync):
-   - the write alone (``to_netcdf``; compact: rounding and transposing included);
+   - the write alone (``to_netcdf``; compact: rounding and transposing included), and with
+     ``trajectories: thin`` (thinning to 10 min included: the file a project then writes);
    - a project simulation after its transport, which is what the write costs it: old, the
      write then the footprint; new, the write in a thread while the footprint is computed
      (as ``stilt.simulation`` does). Goal: new wall <= old wall.
@@ -64,7 +65,8 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     import stilt
-    from stilt.trajectory_file import compact_trajectories, file_layout, trajectory_encoding
+    from stilt.trajectory_file import (compact_trajectories, file_layout, thin_trajectories,
+                                       trajectory_encoding)
 
     met = stilt.MetConfig(SHARED / "met", "oct1618.BIN", "1 day")
     rec = {"time": "1995-10-17T18:00", "latitude": 40.0, "longitude": -90.0, "altitude": 10}
@@ -90,6 +92,9 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
     def new_write() -> None:
         write(compact_trajectories(ds))
 
+    def thin_write() -> None:  # trajectories: thin, written thinned at once
+        write(thin_trajectories(compact_trajectories(ds), 10))
+
     def rows_write() -> None:  # the first compact layout: the table on (time, indx)
         write(compact_trajectories(ds), layout=lambda particles: particles)
 
@@ -110,6 +115,7 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
     pm = ds.sizes["time"] * ds.sizes["indx"]
     old, rows = _best(old_write), _best(rows_write)
     size_old, size_rows = old_path.stat().st_size / pm, new_path.stat().st_size / pm
+    thin = _best(thin_write)
     new = _best(new_write)
     size_new = new_path.stat().st_size / pm
     foot = _best(lambda: footprint(ds))
@@ -124,6 +130,9 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
           f"compact on (time, indx) CPU {rows[0]:.3f} s wall {rows[1]:.3f} s;  "
           f"new CPU {new[0]:.3f} s wall {new[1]:.3f} s  (new/old CPU {new[0] / old[0]:.1f}x, "
           f"wall {new[1] / old[1]:.2f}x; new/(time, indx) CPU {new[0] / rows[0]:.2f}x)")
+    print(f"  trajectories: thin (10 min), thinning + write + fsync: CPU {thin[0]:.3f} s wall "
+          f"{thin[1]:.3f} s (CPU {thin[0] / old[0]:.2f}x the old full write); "
+          f"trajectories: drop writes nothing")
     print(f"  the footprint alone (0.1-degree grid, hourly): CPU {foot[0]:.3f} s "
           f"wall {foot[1]:.3f} s")
     print(f"  after the transport (write + footprint): old CPU {sim_old[0]:.3f} s wall "

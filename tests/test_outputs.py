@@ -341,6 +341,100 @@ def test_old_time_indx_trajectories_give_the_same_footprints(tmp_path, science,
         model.close()
 
 
+@pytest.mark.parametrize("setting", ["drop", "thin"])
+def test_drop_writes_no_trajectory_file_and_thin_writes_it_thinned_at_once(
+        tmp_path, science, monkeypatch, setting: str) -> None:
+    """New particles with ``trajectories: drop`` are never written (the footprints come from
+    memory); with ``thin`` the one file written is the thinned one, the same as thinning the
+    full file afterwards, and the footprints are those of the full particles."""
+    written = []
+    publish = sim._publish_trajectory
+    monkeypatch.setattr(sim, "_publish_trajectory",
+                        lambda ds, path: (written.append(dict(ds.sizes)), publish(ds, path)))
+    keep, _ = _project(tmp_path / "keep", n=1)
+    assert keep.run(n_workers=1).ok and len(written) == 1
+    written.clear()
+    model, log = _project(tmp_path / "set", n=1, trajectories=setting, thin_minutes=10)
+    try:
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        assert [w["time"] for w in written] == ([6] if setting == "thin" else [])
+        full = keep.trajectories.load(sim_id)
+        np.testing.assert_array_equal(model.footprints["default"].load(sim_id).foot.values,
+                                      keep.footprints["default"].load(sim_id).foot.values)
+        assert read_status(paths)["trajectories"] == {"drop": "dropped",
+                                                      "thin": "thinned"}[setting]
+        if setting == "drop":
+            assert not paths.trajectory.exists()
+        else:
+            xr.testing.assert_identical(
+                model.trajectories.load(sim_id).drop_attrs(),
+                thin_trajectories(full, 10).drop_attrs())
+        assert needed_work(paths, model.config, "synth") == (False, [])
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+    finally:
+        model.close()
+        keep.close()
+
+
+def test_the_crash_windows_of_dropping_new_particles(tmp_path, science, monkeypatch) -> None:
+    """Switching to drop with changed transport settings: the earlier (kept) file goes before
+    the status records the new transport as dropped; a kill on either side of that record
+    never lets the earlier file stand for the new particles."""
+    model, log = _project(tmp_path, n=1)
+    try:
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        (plan,) = model.plan()
+        old_hash = read_status(paths)["transport_hash"]
+        drop = model.config.with_overrides(trajectories="drop", seed=8)
+        # killed after the earlier file went, before the status record (SystemExit: no
+        # status is written on the way out, as after kill -9)
+        monkeypatch.setattr(sim, "write_status", _fail_once(sim.write_status, 1))
+        with pytest.raises(SystemExit):
+            sim.run_simulation(model.output, model.project, sim_id, "synth", plan["receptor"],
+                               drop)
+        assert not paths.trajectory.exists() and _runs(log) == 2
+        assert read_status(paths)["transport_hash"] == old_hash
+        assert needed_work(paths, drop, "synth") == (True, ["default"])
+        # killed after the record, before the footprint was published
+        monkeypatch.undo()
+        monkeypatch.setattr(sim, "_publish_footprint", _raise)
+        with pytest.raises(SystemExit):
+            sim.run_simulation(model.output, model.project, sim_id, "synth", plan["receptor"],
+                               drop)
+        status = read_status(paths)
+        assert status["trajectories"] == "dropped" and status["footprints"] == {}
+        assert status["transport_hash"] == drop.transport_hash("synth") != old_hash
+        assert needed_work(paths, drop, "synth") == (True, ["default"])
+        monkeypatch.undo()
+        out = sim.run_simulation(model.output, model.project, sim_id, "synth",
+                                 plan["receptor"], drop)
+        assert out["state"] == "complete" and _runs(log) == 4
+        assert needed_work(paths, drop, "synth") == (False, [])
+        assert not paths.trajectory.exists()
+    finally:
+        model.close()
+
+
+def _fail_once(fn, call: int):
+    """``fn`` whose ``call``-th call is killed instead (later calls go through)."""
+    count = [0]
+
+    def wrapped(*args, **kw):
+        count[0] += 1
+        if count[0] == call:
+            raise SystemExit("killed")
+        return fn(*args, **kw)
+    return wrapped
+
+
+def _raise(*args, **kw):
+    raise SystemExit("killed")
+
+
 def test_drop_without_footprints_is_refused() -> None:
     with pytest.raises(ConfigError, match="trajectories: drop needs footprints"):
         ModelConfig(mets=MET, trajectories="drop")
