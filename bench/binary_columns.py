@@ -19,7 +19,8 @@ Writes ``<case>.nc`` (about 160 kB each). The cases ``global_0`` and ``global_-1
 particles without turbulence on global 2-degree grids starting at 0 and 180W, across the
 antimeridian (hourly positions). ``subsidence``: one particle brought down from 2000 m to the
 ground by uniform upward omega, every 10 minutes. ``edges``: the last row of a particle
-driven to each side of the grid. Test input only (tests/test_met_families.py).
+driven to each side of the grid, and with turbulence the last minute and place of each of
+``EDGE_NUMPAR`` particles. Test input only (tests/test_met_families.py).
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "tests"))
 from _files import write_test_data  # noqa: E402
 from _hycs_run import run_hycs  # noqa: E402
-from column_met import (CASES, EDGE_WINDS, GLOBAL_LON0, GLOBAL_RECEPTOR,  # noqa: E402
-                        NOTURB_HOURS, SUBSIDENCE, TURB_HOURS, TURB_NUMPAR, TURB_ROWS,
-                        column_met, edge_met_as_read, global_met_as_read, receptor,
-                        subsidence_met_as_read)
+from column_met import (CASES, EDGE_NUMPAR, EDGE_WINDS, GLOBAL_LON0,  # noqa: E402
+                        GLOBAL_RECEPTOR, NOTURB_HOURS, SUBSIDENCE, TURB_HOURS, TURB_NUMPAR,
+                        TURB_ROWS, column_met, edge_met_as_read, global_met_as_read,
+                        receptor, subsidence_met_as_read)
 
 NOTURB_TIMES = (-1, -60, -720, -1440)
 NOTURB_COLS = ("long", "lati", "zagl", "temp", "pres", "dens", "mlht", "zsfc")
@@ -111,27 +112,41 @@ def reduce_subsidence() -> xr.Dataset:
                                        "bench/binary_columns.py", **SUBSIDENCE})
 
 
+def _last_rows(rows: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Minute, longitude and latitude of each particle's last row, on ``(3, n)``."""
+    last = np.full((3, n), np.nan)
+    for i in range(n):
+        mine = np.flatnonzero(rows["indx"] == i + 1)
+        k = mine[np.argmin(rows["time"][mine])]
+        last[:, i] = rows["time"][k], rows["long"][k], rows["lati"][k]
+    return last
+
+
 def reduce_edges() -> xr.Dataset:
-    """Last row (minute, longitude, latitude) of a particle driven to each edge of the grid."""
+    """Last row (minute, longitude, latitude) of a particle driven to each edge of the grid
+    without turbulence, and of each of ``EDGE_NUMPAR`` particles with turbulence (seed 1)."""
     import tempfile
 
     rec = receptor("nam_land")
-    last = {"minute": [], "long": [], "lati": []}
+    cols = ("time", "indx", "long", "lati")
+    single, ensemble = [], []
     for u10, v10 in EDGE_WINDS:
         with tempfile.TemporaryDirectory() as tmp:
             met = edge_met_as_read(u10, v10, Path(tmp))
-            rows = run_hycs(met, rec["time"], rec["latitude"], rec["longitude"], rec["altitude"],
-                            NOTURB_HOURS, 2, columns=("time", "indx", "long", "lati"), NTURB=1)
-        first = rows["indx"] == 1
-        k = np.flatnonzero(first)[np.argmin(rows["time"][first])]
-        last["minute"].append(rows["time"][k])
-        last["long"].append(rows["long"][k])
-        last["lati"].append(rows["lati"][k])
-    return xr.Dataset({k: ("wind", np.array(v)) for k, v in last.items()},
-                      coords={"u10": ("wind", [w[0] for w in EDGE_WINDS]),
-                              "v10": ("wind", [w[1] for w in EDGE_WINDS])},
+            args = (met, rec["time"], rec["latitude"], rec["longitude"], rec["altitude"],
+                    NOTURB_HOURS)
+            single.append(_last_rows(run_hycs(*args, 2, columns=cols, NTURB=1), 1)[:, 0])
+            ensemble.append(_last_rows(run_hycs(*args, EDGE_NUMPAR, seed=1, columns=cols),
+                                       EDGE_NUMPAR))
+    single_a, ens = np.array(single), np.array(ensemble, dtype=np.float32)
+    data = {k: ("wind", single_a[:, i]) for i, k in enumerate(("minute", "long", "lati"))}
+    data |= {f"turb_{k}": (("wind", "particle"), ens[:, i])
+             for i, k in enumerate(("minute", "long", "lati"))}
+    return xr.Dataset(data, coords={"u10": ("wind", [w[0] for w in EDGE_WINDS]),
+                                    "v10": ("wind", [w[1] for w in EDGE_WINDS])},
                       attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
-                                       "bench/binary_columns.py"})
+                                       "bench/binary_columns.py",
+                             "turb": f"{EDGE_NUMPAR} particles with turbulence, SEED = -2"})
 
 
 def main() -> None:

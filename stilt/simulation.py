@@ -564,7 +564,7 @@ def _compute_footprints(feet: list[str], particles: Any, receptor: Receptor,
     for name in feet:
         fp = config.footprints[name]
         t = time.perf_counter()
-        out[name] = footprint.calc_footprint(particles, receptor, footprint.Grid(**fp.grid),
+        out[name] = footprint.calc_footprint(particles, receptor, fp.grid,
                                              smooth_factor=fp.smooth_factor,
                                              time_integrate=fp.time_integrate,
                                              hnf_plume=config.hnf_plume,

@@ -218,6 +218,8 @@ def subsidence_met_as_read(folder: Path) -> xr.Dataset:
 #: the edge case: nam_land with a 15 m/s 10-m wind (30 m/s aloft) towards each side in turn,
 #: so that the no-turbulence particle reaches the edge of the 21 x 21 grid within a day
 EDGE_WINDS = ((-15.0, 0.0), (15.0, 0.0), (0.0, -15.0), (0.0, 15.0))
+#: particles of the binary's runs with turbulence towards each edge
+EDGE_NUMPAR = 1000
 
 
 def edge_met_as_read(u10: float, v10: float, folder: Path) -> xr.Dataset:

@@ -38,3 +38,15 @@ def idealised_met(case: str) -> xr.Dataset:
         ds["U10M"].values[:] = 1.5
         ds["V10M"].values[:] = 0.7
     return ds
+
+
+#: the horizontal-spread case: a uniform 6 m/s westerly over the make_met column (u* 0.3 m/s,
+#: 50 W/m2), 10 m release; rows kept at these minutes (bench/binary_idealised.py)
+SPREAD_TIMES = (-1, -2, -5)
+SPREAD_RECEPTOR = {"time": "2021-07-01T06:00", "latitude": 40.0, "longitude": -105.0,
+                   "altitude": 10.0}
+
+
+def spread_met() -> xr.Dataset:
+    """The met Dataset of the horizontal-spread case (read_arl layout, 00-06 UTC hourly)."""
+    return make_met(LATLON, 6, 6.0, 0.0)
