@@ -63,6 +63,8 @@ module stilt_met
     real(dp), parameter :: kappa_v5 = 0.286_dp          !! R/cp of the reference binary's potential temperature
     real(dp), parameter :: p_ref = 1000.0_dp            !! potential-temperature reference pressure, hPa
     real(dp), parameter :: t_ice = 273.15_dp            !! below it the foot's vapour pressure is over ice, K
+    !! fewest window nodes remap_met shares among threads (below, starting them costs more)
+    integer(ip), parameter :: min_parallel_nodes = 64
     !! humidity codes of remap_met
     integer(ip), parameter, public :: humidity_none = 0, humidity_sphu = 1, humidity_relh = 2
 
@@ -276,7 +278,7 @@ contains
         fx = x - i; fy = y - j
     end subroutine bilinear_weights
 
-    pure subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
+    subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
             uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, humidity, prof, status)
         !! Remap one met time of a window from the data levels to the internal levels.
         !! Ground values: winds = U10M/V10M where present; else the neutral log law at internal
@@ -297,6 +299,8 @@ contains
         !! height levels (KSYS 3) the pressure is linear in p below the data top, elsewhere
         !! linear in ln p.
         !! status: 0, or status_not_finite if a required input is NaN.
+        !! The columns are independent: OpenMP threads share them (the same values for any
+        !! thread count); not pure for the directive's sake.
         !! One procedure (~135 lines) on purpose: one pass per met column fills every profile
         !! variable from the same column heights; the shared work is already in column_heights /
         !! remap_column, what stays is each variable's ground value beside its remap.
@@ -313,6 +317,9 @@ contains
         real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rho, zg, prss, t0, u0, v0, e, &
             zw, qk, z0n, fw, rhk
         status = status_ok
+        !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rho, zg, prss, t0, u0, v0, e, zw, qk, z0n, &
+        !$omp fw, rhk) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
@@ -423,6 +430,7 @@ contains
                 end do
             end do
         end do
+        !$omp end parallel do
     end subroutine remap_met
 
     elemental function foot_density(dens, theta, rh) result(d)
