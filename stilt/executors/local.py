@@ -28,8 +28,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from stilt.executors._stop import StopSignals
 from stilt.executors.base import ProjectModel, RunReport
@@ -37,6 +38,9 @@ from stilt.index import SimulationIndex
 from stilt.simulation import (SimulationPaths, cleanup_temp, read_status, run_simulation,
                               write_status)
 from stilt.states import State
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stilt.config import ModelConfig
 
 __all__ = ["LocalExecutor", "execute_local"]
 
@@ -131,6 +135,81 @@ def _task(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- parent side ---------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """What one :func:`execute_local` call shares with its inline or pool loop: who claims,
+    which simulations, the report being filled and the claims in flight."""
+
+    model: ProjectModel
+    index: SimulationIndex
+    config: ModelConfig
+    owner: str
+    wanted: frozenset[str] | None
+    scene_id: str | None
+    timeout: float | None
+    report: RunReport
+    bar: _Progress
+    inflight: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def payload(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of :func:`run_simulation` for ``row``, plus its owner."""
+        return {"root": self.model.output, "project": self.model.project,
+                "sim_id": row["sim_id"], "met": row["met"], "receptor": row["receptor"],
+                "config": self.config, "attempt": row["attempts"],
+                "scene_id": row["scene_id"], "timeout": self.timeout, "owner": self.owner}
+
+    def record(self, row: dict[str, Any], res: dict[str, Any]) -> None:
+        """Write a simulation's result to the index and the report."""
+        sim_id = row["sim_id"]
+        report = self.report
+        report.transport_runs += int(bool(res.get("ran_transport")))
+        report.footprint_runs += len(res.get("footprints_run") or [])
+        report.transport_seconds += float(res.get("transport_seconds") or 0.0)
+        report.footprint_seconds += float(res.get("footprint_seconds") or 0.0)
+        if res["state"] == State.COMPLETE:
+            self.index.complete(sim_id, self.owner, res.get("outputs") or [],
+                                res.get("duration"), res.get("transport_hash"))
+            report.completed.append(sim_id)
+        else:
+            state = self.index.fail(sim_id, self.owner, res.get("reason") or "ERROR",
+                                    res.get("message") or "",
+                                    self.config.execution.max_attempts, res.get("duration"))
+            if state == State.FAILED:
+                report.failed.append(sim_id)
+                report.reasons[sim_id] = f"{res.get('reason')}: {res.get('message')}"
+        self.bar.update(len(report.completed), len(report.failed))
+
+    def claim(self, n: int) -> list[dict[str, Any]]:
+        """Claim up to ``n`` runnable simulations in the index."""
+        if n <= 0:
+            return []
+        execution = self.config.execution
+        return self.index.claim(self.owner, execution.lease_seconds, limit=n,
+                                sim_ids=self.wanted, scene_id=self.scene_id,
+                                max_attempts=execution.max_attempts)
+
+    def others_running(self) -> bool:
+        """Whether another process is running one of the wanted simulations."""
+        if self.wanted is None:
+            return False
+        return any(s in self.wanted for s in self.index.ids(State.RUNNING, self.scene_id))
+
+    def abandon(self, sim_id: str, reason: str, message: str) -> None:
+        """Record a simulation whose worker is gone, and remove its temporary files."""
+        paths = SimulationPaths.of(self.model.output, sim_id)
+        cleanup_temp(paths.folder)
+        state = self.index.fail(sim_id, self.owner, reason, message,
+                                self.config.execution.max_attempts)
+        status = read_status(paths)
+        if status is not None:
+            status.update(state=state or State.FAILED, reason=reason, message=message,
+                          finished_at=time.time())
+            write_status(paths, status)
+        if state == State.FAILED:
+            self.report.failed.append(sim_id)
+            self.report.reasons[sim_id] = f"{reason}: {message}"
+
+
 def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
                   scene_id: str | None = None, n_workers: int = 1,
                   timeout: float | None = None, follow: bool = False, poll: float = 2.0,
@@ -165,59 +244,20 @@ def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
     report = RunReport(requested=list(sim_ids or []))
     wanted = None if sim_ids is None else frozenset(sim_ids)  # one set for every claim
     total = len(report.requested) if wanted is not None else 0
-    bar = _Progress(total, progress)
+    run = _Run(model, index, cfg, owner, wanted, scene_id, timeout, report,
+               _Progress(total, progress))
     t0 = time.time()
-    inflight: dict[str, dict[str, Any]] = {}
-    beat = _Heartbeat(index.path, owner, cfg.execution.lease_seconds, lambda: list(inflight))
+    beat = _Heartbeat(index.path, owner, cfg.execution.lease_seconds, lambda: list(run.inflight))
     beat.start()
-
-    def payload(row: dict[str, Any]) -> dict[str, Any]:
-        return {"root": model.output, "project": model.project, "sim_id": row["sim_id"],
-                "met": row["met"], "receptor": row["receptor"], "config": cfg,
-                "attempt": row["attempts"], "scene_id": row["scene_id"], "timeout": timeout,
-                "owner": owner}
-
-    def record(row: dict[str, Any], res: dict[str, Any]) -> None:
-        sim_id = row["sim_id"]
-        report.transport_runs += int(bool(res.get("ran_transport")))
-        report.footprint_runs += len(res.get("footprints_run") or [])
-        report.transport_seconds += float(res.get("transport_seconds") or 0.0)
-        report.footprint_seconds += float(res.get("footprint_seconds") or 0.0)
-        if res["state"] == State.COMPLETE:
-            index.complete(sim_id, owner, res.get("outputs") or [], res.get("duration"),
-                           res.get("transport_hash"))
-            report.completed.append(sim_id)
-        else:
-            state = index.fail(sim_id, owner, res.get("reason") or "ERROR",
-                               res.get("message") or "", cfg.execution.max_attempts,
-                               res.get("duration"))
-            if state == State.FAILED:
-                report.failed.append(sim_id)
-                report.reasons[sim_id] = f"{res.get('reason')}: {res.get('message')}"
-        bar.update(len(report.completed), len(report.failed))
-
-    def claim(n: int) -> list[dict[str, Any]]:
-        if n <= 0:
-            return []
-        return index.claim(owner, cfg.execution.lease_seconds, limit=n, sim_ids=wanted,
-                           scene_id=scene_id, max_attempts=cfg.execution.max_attempts)
-
-    def others_running() -> bool:
-        if wanted is None:
-            return False
-        return any(s in wanted for s in index.ids(State.RUNNING, scene_id))
-
     try:
         if n_workers <= 1:
-            _run_inline(index, claim, payload, record, inflight, owner, follow, poll,
-                        others_running, report)
+            _run_inline(run, follow, poll)
         else:
-            _run_pool(index, claim, payload, record, inflight, owner, n_workers, timeout,
-                      follow, poll, others_running, report, cfg.execution.max_attempts, model)
+            _run_pool(run, n_workers, follow, poll)
     finally:
         beat.done.set()
-        bar.update(len(report.completed), len(report.failed), force=True)
-        bar.close()
+        run.bar.update(len(report.completed), len(report.failed), force=True)
+        run.bar.close()
     report.elapsed = time.time() - t0
     if wanted is not None:
         report.count_states(index.states(), list(wanted))
@@ -240,34 +280,32 @@ class LocalExecutor:
                              timeout=timeout, follow=follow, poll=poll, progress=progress)
 
 
-def _run_inline(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]]],
-                payload: Callable[..., dict[str, Any]], record: Callable[..., None],
-                inflight: dict[str, dict[str, Any]], owner: str, follow: bool, poll: float,
-                others_running: Callable[[], bool], report: RunReport) -> None:
+def _run_inline(run: _Run, follow: bool, poll: float) -> None:
+    inflight = run.inflight
     with StopSignals(raise_in_main=True) as stop:
         try:
             while not stop.flag:
-                rows = claim(1)
+                rows = run.claim(1)
                 if not rows:
-                    if follow or others_running():
+                    if follow or run.others_running():
                         with stop.interrupting():
                             time.sleep(poll)
                         continue
                     break
                 row = rows[0]
                 inflight[row["sim_id"]] = {"row": row}
-                args = {k: v for k, v in payload(row).items() if k != "owner"}
+                args = {k: v for k, v in run.payload(row).items() if k != "owner"}
                 with stop.interrupting():
                     res = run_simulation(**args)
                 inflight.pop(row["sim_id"], None)
-                record(row, res)
+                run.record(row, res)
         except KeyboardInterrupt:
-            report.interrupted = True
+            run.report.interrupted = True
             for sim_id in list(inflight):
-                index.release(sim_id, owner)
+                run.index.release(sim_id, run.owner)
                 inflight.pop(sim_id, None)
         if stop.flag:
-            report.interrupted = True
+            run.report.interrupted = True
 
 
 class _Worker:
@@ -301,34 +339,18 @@ def _worker_main(conn: Any, index_path: str) -> None:
         conn.send(_task(payload))
 
 
-def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]]],
-              payload: Callable[..., dict[str, Any]], record: Callable[..., None],
-              inflight: dict[str, dict[str, Any]], owner: str, n_workers: int,
-              timeout: float | None, follow: bool, poll: float,
-              others_running: Callable[[], bool], report: RunReport, max_attempts: int,
-              model: ProjectModel) -> None:
+def _run_pool(run: _Run, n_workers: int, follow: bool, poll: float) -> None:
     from multiprocessing.connection import wait
 
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    workers = [_Worker(ctx, str(index.path)) for _ in range(n_workers)]
-
-    def replace(w: _Worker) -> None:
-        w.kill()
-        workers[workers.index(w)] = _Worker(ctx, str(index.path))
-
+    pool = _Pool(n_workers, str(run.index.path))
     with StopSignals(raise_in_main=False) as stop:
         try:
             while True:
-                idle = [w for w in workers if w.job is None]
-                if not stop.flag and idle:
-                    for w, row in zip(idle, claim(len(idle))):
-                        w.job, w.start = row, time.time()
-                        inflight[row["sim_id"]] = {"row": row}
-                        w.conn.send(payload(row))
-                busy = [w for w in workers if w.job is not None]
+                if not stop.flag:
+                    pool.dispatch(run)
+                busy = [w for w in pool.workers if w.job is not None]
                 if not busy:
-                    if not stop.flag and (follow or others_running()):
+                    if not stop.flag and (follow or run.others_running()):
                         time.sleep(poll)
                         continue
                     break
@@ -336,68 +358,86 @@ def _run_pool(index: SimulationIndex, claim: Callable[[int], list[dict[str, Any]
                     break
                 wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=0.2)
                 for w in busy:
-                    row = w.job
-                    assert row is not None
-                    sim_id = row["sim_id"]
-                    res = None
-                    try:
-                        if w.conn.poll():
-                            res = w.conn.recv()
-                    except (EOFError, OSError):
-                        res = None
-                    if res is not None:
-                        w.job = None
-                        inflight.pop(sim_id, None)
-                        record(row, res)
-                    elif not w.proc.is_alive():
-                        w.job = None
-                        inflight.pop(sim_id, None)
-                        _abandon(index, model, sim_id, owner, "WORKER_DIED",
-                                 f"worker process {w.proc.pid} died while running it "
-                                 f"(exit code {w.proc.exitcode})", max_attempts, report)
-                        replace(w)
-                    elif timeout and time.time() - w.start > timeout + _GRACE:
-                        w.job = None
-                        inflight.pop(sim_id, None)
-                        pid = w.proc.pid
-                        w.kill()
-                        _abandon(index, model, sim_id, owner, "TIMEOUT",
-                                 f"exceeded the timeout of {timeout:g} s; worker {pid} killed",
-                                 max_attempts, report)
-                        replace(w)
+                    pool.check(run, w)
         finally:
-            for w in workers:
-                if w.job is not None:
-                    sim_id = w.job["sim_id"]
-                    w.kill()
-                    cleanup_temp(SimulationPaths.of(model.output, sim_id).folder)
-                    index.release(sim_id, owner)
-                    inflight.pop(sim_id, None)
-                    report.interrupted = True
-                else:
-                    try:
-                        w.conn.send(None)
-                    except OSError:
-                        pass
-            for w in workers:
-                w.proc.join(5)
-                if w.proc.is_alive():
-                    w.kill()
+            pool.shutdown(run)
             if stop.flag:
-                report.interrupted = True
+                run.report.interrupted = True
 
 
-def _abandon(index: SimulationIndex, model: ProjectModel, sim_id: str, owner: str,
-             reason: str, message: str, max_attempts: int, report: RunReport) -> None:
-    """Record a simulation whose worker is gone, and remove its temporary files."""
-    paths = SimulationPaths.of(model.output, sim_id)
-    cleanup_temp(paths.folder)
-    state = index.fail(sim_id, owner, reason, message, max_attempts)
-    status = read_status(paths)
-    if status is not None:
-        status.update(state=state or State.FAILED, reason=reason, message=message,
-                      finished_at=time.time())
-        write_status(paths, status)
-    if state == State.FAILED:
-        report.failed.append(sim_id)
-        report.reasons[sim_id] = f"{reason}: {message}"
+class _Pool:
+    """The worker processes of one :func:`_run_pool` and what it does to them."""
+
+    def __init__(self, n_workers: int, index_path: str) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        self.ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        self.index_path = index_path
+        self.workers = [_Worker(self.ctx, index_path) for _ in range(n_workers)]
+
+    def replace(self, w: _Worker) -> None:
+        """Kill ``w`` and start a fresh worker in its place."""
+        w.kill()
+        self.workers[self.workers.index(w)] = _Worker(self.ctx, self.index_path)
+
+    def dispatch(self, run: _Run) -> None:
+        """Claim one simulation for every idle worker and send it."""
+        idle = [w for w in self.workers if w.job is None]
+        if not idle:
+            return
+        for w, row in zip(idle, run.claim(len(idle))):
+            w.job, w.start = row, time.time()
+            run.inflight[row["sim_id"]] = {"row": row}
+            w.conn.send(run.payload(row))
+
+    def check(self, run: _Run, w: _Worker) -> None:
+        """Record the result of busy worker ``w`` if there is one, or replace ``w`` if it died
+        or ran past its timeout."""
+        row = w.job
+        assert row is not None
+        sim_id = row["sim_id"]
+        res = None
+        try:
+            if w.conn.poll():
+                res = w.conn.recv()
+        except (EOFError, OSError):
+            res = None
+        if res is not None:
+            w.job = None
+            run.inflight.pop(sim_id, None)
+            run.record(row, res)
+        elif not w.proc.is_alive():
+            w.job = None
+            run.inflight.pop(sim_id, None)
+            run.abandon(sim_id, "WORKER_DIED",
+                        f"worker process {w.proc.pid} died while running it "
+                        f"(exit code {w.proc.exitcode})")
+            self.replace(w)
+        elif run.timeout and time.time() - w.start > run.timeout + _GRACE:
+            w.job = None
+            run.inflight.pop(sim_id, None)
+            pid = w.proc.pid
+            w.kill()
+            run.abandon(sim_id, "TIMEOUT",
+                        f"exceeded the timeout of {run.timeout:g} s; worker {pid} killed")
+            self.replace(w)
+
+    def shutdown(self, run: _Run) -> None:
+        """Stop every worker: release the claims still in flight, remove their temporary
+        files, and mark the run interrupted if there were any."""
+        for w in self.workers:
+            if w.job is not None:
+                sim_id = w.job["sim_id"]
+                w.kill()
+                cleanup_temp(SimulationPaths.of(run.model.output, sim_id).folder)
+                run.index.release(sim_id, run.owner)
+                run.inflight.pop(sim_id, None)
+                run.report.interrupted = True
+            else:
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        for w in self.workers:
+            w.proc.join(5)
+            if w.proc.is_alive():
+                w.kill()
