@@ -28,6 +28,8 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,114 @@ def _done_on_disk(root: Path, sim: dict[str, Any], config: ModelConfig) -> bool:
     return not need_traj and not feet
 
 
+class _Visit(Enum):
+    """What looking at one simulation in :func:`drain` came to."""
+
+    NEXT = "next"  # done, skipped or failed here: go on to the next one
+    HELD_ELSEWHERE = "held elsewhere"  # another worker holds a live claim on it
+    INTERRUPTED = "interrupted"  # stopped while running it: the pass ends
+
+
+@dataclass
+class _Worker:
+    """One worker of :func:`drain`: where the run's files are and what it has done so far."""
+
+    root: Path
+    project: Path
+    config: ModelConfig
+    claim_dir: Path
+    record_dir: Path
+    lease: float
+    max_attempts: int
+    timeout: float | None
+    base: dict[str, Any]
+    stop: StopSignals
+    beat: claims.Heartbeat
+    counts: dict[str, int] = field(default_factory=lambda: {
+        "ran": 0, "skipped": 0, "failed": 0, "interrupted": 0})
+
+    def visit(self, sim: dict[str, Any]) -> _Visit:
+        """Skip ``sim`` if it is done, else claim it and run it (steps 1-3 of the module
+        docstring)."""
+        sim_id = sim["sim_id"]
+        if claims.read_record(self.record_dir, sim_id) is not None:
+            return _Visit.NEXT
+        if _done_on_disk(self.root, sim, self.config):  # done (its worker may be publishing
+            self.counts["skipped"] += 1                  # the record now): leave it alone
+            return _Visit.NEXT
+        held = claims.claim(self.claim_dir, sim_id, self.lease, self.max_attempts, self.base)
+        if held is None:
+            return _Visit.HELD_ELSEWHERE
+        if held == claims.EXHAUSTED:
+            self.give_up(sim_id)
+            return _Visit.NEXT
+        assert isinstance(held, claims.Claim)
+        self.beat.held[sim_id] = held
+        try:
+            return self.run_held(sim, held)
+        finally:
+            self.beat.held.pop(sim_id, None)
+
+    def give_up(self, sim_id: str) -> None:
+        """Publish ``sim_id`` as failed: claimed ``max_attempts`` times, never reported."""
+        last = claims.latest_claim(self.claim_dir, sim_id) or {}
+        claims.write_record(self.record_dir, sim_id, {
+            **self.base, "state": State.FAILED, "reason": "LEASE_EXPIRED",
+            "message": f"claimed {self.max_attempts} time(s); the last holder (job "
+                       f"{last.get('job_id')} task {last.get('task_id')}, host "
+                       f"{last.get('host')} pid {last.get('pid')}) stopped without "
+                       "reporting", "finished_at": time.time()})
+        self.counts["failed"] += 1
+
+    def run_held(self, sim: dict[str, Any], held: claims.Claim) -> _Visit:
+        """With the claim ``held``: check the outputs again, run ``sim``, publish its record."""
+        sim_id = sim["sim_id"]
+        if claims.read_record(self.record_dir, sim_id) is not None:
+            return _Visit.NEXT
+        if _done_on_disk(self.root, sim, self.config):
+            claims.write_record(self.record_dir, sim_id, {
+                **self.base, "state": State.COMPLETE, "ran": False,
+                "finished_at": time.time()})
+            self.counts["skipped"] += 1
+            return _Visit.NEXT
+        _say(f"claim {held.number} of {sim_id}: running")
+        try:
+            with self.stop.interrupting():
+                res = run_simulation(self.root, self.project, sim_id, sim["met"],
+                                     sim["receptor"], self.config, attempt=held.number,
+                                     scene_id=sim.get("scene_id"), timeout=self.timeout)
+        except KeyboardInterrupt:
+            claims.release(held)
+            self.counts["interrupted"] += 1
+            _say(f"{sim_id}: interrupted, claim given back, nothing published")
+            return _Visit.INTERRUPTED
+        self.publish(sim_id, held, res)
+        return _Visit.NEXT
+
+    def publish(self, sim_id: str, held: claims.Claim, res: dict[str, Any]) -> None:
+        """Write the status record of a simulation this worker ran, count it and say so."""
+        claims.write_record(self.record_dir, sim_id, {
+            **self.base, "state": res["state"], "reason": res.get("reason"),
+            "message": res.get("message"), "attempt": held.number, "ran": True,
+            "outputs": res.get("outputs") or [], "duration": res.get("duration"),
+            "transport_hash": res.get("transport_hash"),
+            "ran_transport": bool(res.get("ran_transport")),
+            "footprints_run": list(res.get("footprints_run") or []),
+            "finished_at": time.time()})
+        self.counts["ran" if res["state"] == State.COMPLETE else "failed"] += 1
+        _say(f"{sim_id}: {res['state']}"
+             + (f" ({res.get('reason')}: {res.get('message')})"
+                if res["state"] != State.COMPLETE else ""))
+
+
+def _worker_order(run: dict[str, Any], worker: int, task: int) -> list[dict[str, Any]]:
+    """The run's simulations starting at this worker's own offset (so workers rarely collide)."""
+    sims = run["simulations"]
+    slots = max(int(run["n_tasks"]) * int(run["processes"]), 1)
+    start = ((task * int(run["processes"]) + worker) * len(sims)) // slots
+    return sims[start:] + sims[:start]
+
+
 def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
           stop: StopSignals) -> dict[str, int]:
     """One worker's loop over the run's simulations (see the module docstring).
@@ -68,88 +178,29 @@ def drain(run_dir: Path, run: dict[str, Any], config: ModelConfig, worker: int,
     dict
         Counts: ``ran``, ``skipped``, ``failed``, ``interrupted``.
     """
-    root, project = Path(run["output"]), Path(run["project"])
-    sims = run["simulations"]
-    claim_dir, record_dir = run_dir / "claims", run_dir / "records"
-    lease, max_attempts = float(run["lease_seconds"]), int(run["max_attempts"])
+    lease = float(run["lease_seconds"])
     ids = _ids()
-    task = int(ids["task_id"] or 0)
-    slots = max(int(run["n_tasks"]) * int(run["processes"]), 1)
-    start = ((task * int(run["processes"]) + worker) * len(sims)) // slots
-    order = sims[start:] + sims[:start]
-    counts = {"ran": 0, "skipped": 0, "failed": 0, "interrupted": 0}
-    beat = claims.Heartbeat(lease / 3)
-    beat.start()
-    base = {**ids, "worker": worker}
+    order = _worker_order(run, worker, int(ids["task_id"] or 0))
+    me = _Worker(Path(run["output"]), Path(run["project"]), config, run_dir / "claims",
+                 run_dir / "records", lease, int(run["max_attempts"]), run.get("timeout"),
+                 {**ids, "worker": worker}, stop, claims.Heartbeat(lease / 3))
+    me.beat.start()
     try:
         while not stop.flag:
             others = False
             for sim in order:
                 if stop.flag:
                     break
-                sim_id = sim["sim_id"]
-                if claims.read_record(record_dir, sim_id) is not None:
-                    continue
-                if _done_on_disk(root, sim, config):  # done (its worker may be publishing
-                    counts["skipped"] += 1             # the record now): leave it alone
-                    continue
-                held = claims.claim(claim_dir, sim_id, lease, max_attempts, base)
-                if held is None:
-                    others = True
-                    continue
-                if held == claims.EXHAUSTED:
-                    last = claims.latest_claim(claim_dir, sim_id) or {}
-                    claims.write_record(record_dir, sim_id, {
-                        **base, "state": State.FAILED, "reason": "LEASE_EXPIRED",
-                        "message": f"claimed {max_attempts} time(s); the last holder (job "
-                                   f"{last.get('job_id')} task {last.get('task_id')}, host "
-                                   f"{last.get('host')} pid {last.get('pid')}) stopped without "
-                                   "reporting", "finished_at": time.time()})
-                    counts["failed"] += 1
-                    continue
-                assert isinstance(held, claims.Claim)
-                beat.held[sim_id] = held
-                try:
-                    if claims.read_record(record_dir, sim_id) is not None:
-                        continue
-                    if _done_on_disk(root, sim, config):
-                        claims.write_record(record_dir, sim_id, {
-                            **base, "state": State.COMPLETE, "ran": False,
-                            "finished_at": time.time()})
-                        counts["skipped"] += 1
-                        continue
-                    _say(f"claim {held.number} of {sim_id}: running")
-                    try:
-                        with stop.interrupting():
-                            res = run_simulation(root, project, sim_id, sim["met"],
-                                                 sim["receptor"], config, attempt=held.number,
-                                                 scene_id=sim.get("scene_id"),
-                                                 timeout=run.get("timeout"))
-                    except KeyboardInterrupt:
-                        claims.release(held)
-                        counts["interrupted"] += 1
-                        _say(f"{sim_id}: interrupted, claim given back, nothing published")
-                        break
-                    claims.write_record(record_dir, sim_id, {
-                        **base, "state": res["state"], "reason": res.get("reason"),
-                        "message": res.get("message"), "attempt": held.number, "ran": True,
-                        "outputs": res.get("outputs") or [], "duration": res.get("duration"),
-                        "transport_hash": res.get("transport_hash"),
-                        "ran_transport": bool(res.get("ran_transport")),
-                        "footprints_run": list(res.get("footprints_run") or []),
-                        "finished_at": time.time()})
-                    counts["ran" if res["state"] == State.COMPLETE else "failed"] += 1
-                    _say(f"{sim_id}: {res['state']}"
-                         + (f" ({res.get('reason')}: {res.get('message')})"
-                            if res["state"] != State.COMPLETE else ""))
-                finally:
-                    beat.held.pop(sim_id, None)
+                visit = me.visit(sim)
+                if visit == _Visit.INTERRUPTED:
+                    break
+                others = others or visit == _Visit.HELD_ELSEWHERE
             if not others or stop.flag:
                 break
             time.sleep(min(max(lease / 4, 0.2), 5.0))  # live claims of others: look again
     finally:
-        beat.stop()
-    return counts
+        me.beat.stop()
+    return me.counts
 
 
 def _worker_main(run_dir: Path, run: dict[str, Any], worker: int) -> int:
