@@ -369,8 +369,27 @@ class MetSource:
 
         ds = self.read(time, window)
         name = f"met at {np.datetime64(time, 'm')} ({', '.join(map(str, self.paths)) or 'dataset'})"
-        shape2 = (window.nx, window.ny)
-        sfc = np.full((NSFC,) + shape2, np.nan, order="F")
+        sfc = self._surface(ds, window, k10m, name)
+        for needed in ("UWND", "VWND", "TEMP"):
+            if needed not in self.variables:
+                raise MetError(f"{name}: variable {needed} is missing (needed for transport)")
+        w_kind, fields, flags = self._upper(ds, window, name)
+        prof, status = _core.met_remap(
+            self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
+            w_kind, sfc, *fields, *flags)
+        if status != 0:
+            raise MetError(f"{name}: surface or temperature fields are not finite on the window "
+                           f"x={window.i0 + 1}..{window.i0 + window.nx}, "
+                           f"y={window.j0 + 1}..{window.j0 + window.ny}")
+        u, v = fields[1], fields[2]
+        speed = (np.nanmax(np.hypot(u, v), axis=2) if u.shape[2] else
+                 np.zeros((window.nx, window.ny)))
+        return prof, sfc, speed
+
+    def _surface(self, ds: xr.Dataset, window: Window, k10m: int, name: str) -> np.ndarray:
+        """The surface fields of one window in :data:`SURFACE_VARS` order, in the units and
+        signs the core expects, with the defaults for absent terrain, pressure and roughness."""
+        sfc = np.full((NSFC, window.nx, window.ny), np.nan, order="F")
         for k, (slot, names) in enumerate(SURFACE_VARS):
             if slot in ("u10m", "v10m") and not k10m:
                 continue
@@ -398,15 +417,18 @@ class MetSource:
                                    f"vertical system {self.ksys}")
                 else:
                     sfc[k] = 1013.25
-        for needed in ("UWND", "VWND", "TEMP"):
-            if needed not in self.variables:
-                raise MetError(f"{name}: variable {needed} is missing (needed for transport)")
+        return sfc
+
+    def _upper(self, ds: xr.Dataset, window: Window,
+               name: str) -> tuple[int, tuple[np.ndarray, ...], tuple[int, int, int]]:
+        """The upper-air arguments of ``_core.met_remap`` on one window: the vertical-motion
+        kind; temperature, winds, vertical motion, specific and relative humidity, pressure
+        and heights as (x, y, level) arrays; the have-pressure, have-heights and moisture
+        flags."""
+        shape = (window.nx, window.ny, self.level_values.size)
 
         def upper(names: Sequence[str], fill: float = np.nan) -> np.ndarray:
-            var = _slot_variable(ds, names, self.variables)
-            if var is None:
-                return np.full(shape2 + (self.level_values.size,), fill, order="F")
-            return np.asfortranarray(np.asarray(ds[var].values, dtype=float).transpose(2, 1, 0))
+            return _upper_field(ds, names, self.variables, shape, fill)
 
         temp, u, v = upper(["TEMP"]), upper(["UWND"]), upper(["VWND"])
         for arr, nm in ((temp, "TEMP"), (u, "UWND"), (v, "VWND")):
@@ -436,17 +458,18 @@ class MetSource:
         pres = (upper([self.pressure_field], 0.0) if have_pres
                 else np.zeros_like(temp, order="F"))
         hgts = upper(["HGTS"], 0.0) if have_hgts else np.zeros_like(temp, order="F")
-        prof, status = _core.met_remap(
-            self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
-            w_kind, sfc, temp, u, v, w, q, rh, pres, hgts, int(have_pres), int(have_hgts),
-            2 if have_rh else int(have_sphu))
-        if status != 0:
-            raise MetError(f"{name}: surface or temperature fields are not finite on the window "
-                           f"x={window.i0 + 1}..{window.i0 + window.nx}, "
-                           f"y={window.j0 + 1}..{window.j0 + window.ny}")
-        speed = (np.nanmax(np.hypot(u, v), axis=2) if u.shape[2] else
-                 np.zeros(shape2))
-        return prof, sfc, speed
+        return (w_kind, (temp, u, v, w, q, rh, pres, hgts),
+                (int(have_pres), int(have_hgts), 2 if have_rh else int(have_sphu)))
+
+
+def _upper_field(ds: xr.Dataset, names: Sequence[str], available: set[str],
+                 shape: tuple[int, int, int], fill: float) -> np.ndarray:
+    """The upper-air variable of ``ds`` filling the slot ``names`` as a Fortran-ordered
+    (x, y, level) array; ``fill`` everywhere when the file has none."""
+    var = _slot_variable(ds, names, available)
+    if var is None:
+        return np.full(shape, fill, order="F")
+    return np.asfortranarray(np.asarray(ds[var].values, dtype=float).transpose(2, 1, 0))
 
 
 def _assemble(window: Window, tiles: Mapping[tuple[int, int], MetTile],
