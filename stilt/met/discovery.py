@@ -324,6 +324,15 @@ class MetConfig:
         t0 = np.datetime64(t_receptor, "m")
         t1 = t0 + np.timedelta64(int(round(n_hours * 60)), "m")
         lo, hi = min(t0, t1), max(t0, t1)
+        found, looked = self._gather(lo, hi)
+        return self._select(lo, hi, found, looked)
+
+    def _gather(self, lo: np.datetime64,
+                hi: np.datetime64) -> tuple[dict[str, MetFile], list[str]]:
+        """The files whose names match at the steps of ``[lo, hi]``, reaching further out
+        until they hold a time at or before ``lo`` and at or after ``hi`` (see
+        :meth:`find_files`), each real file once with its times; and the names looked for
+        at the run's own steps that matched no file."""
         lister = self.time_lister or _default_lister
         listing = self._listing()
         found: dict[str, MetFile] = {}
@@ -361,6 +370,12 @@ class MetConfig:
                     break
                 last = _shift(last, tres, 1)
                 take(last, record=False)
+        return found, looked
+
+    def _select(self, lo: np.datetime64, hi: np.datetime64, found: dict[str, MetFile],
+                looked: list[str]) -> list[MetFile]:
+        """The files of ``found`` holding the times that bracket ``[lo, hi]``, in time order,
+        checked for reach, ``n_min`` and gaps (the errors of :meth:`find_files`)."""
         what = (f"under {self.directory} with file_format {str(self.file_format)!r}"
                 + (f", file_tres {self.file_tres!r}" if self.is_pattern else ""))
         names = ", ".join(looked[:6]) + (" ..." if len(looked) > 6 else "")
