@@ -330,6 +330,7 @@ def test_error_parameters_write_rstilt_s_second_error_trajectory(tmp_path, synth
     import xarray as xr
 
     import stilt
+    from stilt.trajectory_file import read_trajectories
 
     plain = real_project(tmp_path / "plain", synth_met, n=1)
     errs = real_project(tmp_path / "errs", synth_met, n=1)
@@ -348,9 +349,9 @@ def test_error_parameters_write_rstilt_s_second_error_trajectory(tmp_path, synth
     main = model.trajectories.load(sim_id)
     error = model.trajectories.load(sim_id, error=True)
     assert int(main.attrs["param_winderrtf"]) == 0 and int(error.attrs["param_winderrtf"]) == 1
-    with xr.open_dataset(next((plain / "out").rglob("*_traj.nc"))) as ref:
-        assert np.array_equal(ref["lati"].values, main["lati"].values, equal_nan=True)
-        assert not np.array_equal(main["lati"].values, error["lati"].values, equal_nan=True)
+    ref = read_trajectories(next((plain / "out").rglob("*_traj.nc")))  # table on (time, indx)
+    assert np.array_equal(ref["lati"].values, main["lati"].values, equal_nan=True)
+    assert not np.array_equal(main["lati"].values, error["lati"].values, equal_nan=True)
     with xr.open_dataset(next((plain / "out").rglob("*_default_foot.nc"))) as ref:
         assert np.array_equal(ref["foot"].values,
                               model.footprints["default"].load(sim_id)["foot"].values)
