@@ -11,6 +11,8 @@ the particle state and the output rows it carries, is the private ``stilt._trans
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,12 @@ from stilt.receptors import ReleasePoint, release_points
 
 __all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", "release_of",
            "COLUMN_ATTRS", "FOOT_UNITS", "receptor_attrs", "receptor_from_attrs"]
+
+#: the process that last set the core to several threads. GNU OpenMP is not fork-safe: a
+#: process forked after its parent ran a parallel region of 2+ threads hangs in its own first
+#: parallel region of 2+ threads (measured: workers of a multiprocessing "fork" pool never
+#: return), so such a child runs the core on one thread.
+_MULTITHREADED_PID: list[int] = []
 
 #: Units of ``foot`` in trajectory and footprint files: ppm per (umol m-2 s-1), spelled as
 #: R-STILT's write_footprint writes them
@@ -266,7 +274,24 @@ def core_threads(threads: int = 0) -> int:
 
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
         raise ConfigError(f"threads must be a whole number >= 1, got {threads!r}")
+    if threads > 1:
+        threads = _fork_safe_threads(int(threads))
     return int(_core.transport_threads(int(threads)))
+
+
+def _fork_safe_threads(threads: int) -> int:
+    """``threads``, or 1 in a process forked from one that ran the core on several threads
+    (see ``_MULTITHREADED_PID``), with a warning saying why."""
+    pid = os.getpid()
+    if _MULTITHREADED_PID and _MULTITHREADED_PID[0] != pid:
+        warnings.warn(f"stilt: this process was forked from one that ran the core on several "
+                      f"threads; GNU OpenMP would hang here, so the core runs on 1 thread "
+                      f"instead of {threads} (start worker processes before running "
+                      "multi-threaded, or with the 'forkserver' or 'spawn' method)",
+                      RuntimeWarning, stacklevel=3)
+        return 1
+    _MULTITHREADED_PID[:] = [pid]
+    return threads
 
 
 def run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar: int = 1000,

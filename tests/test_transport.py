@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -649,3 +650,42 @@ def test_threads_give_bit_identical_remap_and_positions() -> None:
     assert np.isfinite(got[0][0]).all() and got[0][0].shape == (12, 20, 35, 30)
     for a, b in zip(got[0], got[1], strict=True):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+FORK_AFTER_THREADS = """
+import multiprocessing, sys, warnings
+import numpy as np
+from stilt import run_trajectories
+from stilt.met.synthetic import synthetic_met
+
+met = synthetic_met("2023-07-15T12:00", hours=3, nx=30, ny=30)
+rec = {"time": "2023-07-15T14:00", "latitude": 40.0, "longitude": -101.5, "altitude": 10.0}
+
+def child(_):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ds = run_trajectories(rec, met, n_hours=-2, numpar=50, seed=7, threads=2)
+    return ds.lati.values, [str(w.message) for w in seen]
+
+if __name__ == "__main__":
+    parent = run_trajectories(rec, met, n_hours=-2, numpar=50, seed=7, threads=2)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        lati, seen = pool.apply_async(child, (0,)).get(timeout=120)
+    assert np.array_equal(lati, parent.lati.values, equal_nan=True)
+    assert any("forked from one that ran the core on several threads" in m for m in seen), seen
+    print("ok")
+"""
+
+
+def test_a_process_forked_after_a_multithreaded_run_does_not_hang(tmp_path: Path) -> None:
+    """GNU OpenMP is not fork-safe: a child forked after its parent ran the core on 2 threads
+    hung in its first 2-thread region (a notebook's run_trajectories(threads=2), then a fork
+    pool). Such a child now runs on 1 thread, says so, and gives the same particles."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork_after_threads.py"
+    script.write_text(FORK_AFTER_THREADS)
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr
