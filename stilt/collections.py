@@ -652,13 +652,13 @@ def _load(path: Path, kind: str) -> Any:
     """
     import xarray as xr
 
-    from stilt.trajectory_file import memory_layout
+    from stilt.trajectory_file import read_trajectories
 
     try:
+        if kind == "trajectory":  # on (time, indx), whichever layout the file has
+            return read_trajectories(path)
         with xr.open_dataset(path) as ds:
-            ds = ds.load()
-        # trajectories as stilt makes them, on (time, indx), whichever layout the file has
-        return memory_layout(ds) if kind == "trajectory" else ds
+            return ds.load()
     except (OSError, RuntimeError, ValueError) as exc:
         check_output(path, kind)  # names what is wrong with it
         raise OutputError(f"{kind} file {path} cannot be read ({exc})") from None
