@@ -415,7 +415,7 @@ def _grid_position(grid: Any, source: Any, release: Release, name: str,
         raise MetCoverageError(
             f"{name} is in the edge band of the met grid where particles stop "
             f"({source.nx} x {source.ny}, files {met_files or 'dataset'}): grid "
-            f"position x={rx}, y={ry}; the transport (as hycs_std) needs "
+            f"position x={rx}, y={ry}; the transport needs "
             f"2 <= x <= {source.nx - 2} and 2 <= y <= {source.ny - 2}")
     return rx, ry
 

@@ -496,7 +496,7 @@ def _slot_variable(ds: xr.Dataset, names: Sequence[str], available: set[str]) ->
     A variable matches a 4-character name exactly, or a shorter name as a prefix (HYSPLIT's
     reader accepts e.g. any ``SHT*`` for the heat flux). When a file holds several matches,
     the one whose record comes last wins, as in the reference binary: GDAS files carry T02M
-    and, later, TMPS, and hycs_std takes TMPS as the ground temperature (and T02M when the
+    and, later, TMPS, and the binary takes TMPS as the ground temperature (and T02M when the
     two records are swapped; docs/met.md, "Surface fields").
     """
     exact = {n for n in names if len(n) == 4}
