@@ -17,6 +17,10 @@ its output written: the binary writes PARTICLE_STILT.DAT; stilt writes the parti
 netCDF. The reference comes from PyPI ``pystilt`` (which bundles hycs_std) in a separate venv
 made by ``bench/_reference.py``; it is never a dependency of stilt.
 Prints CPU seconds of each, their ratio (target >= 20, issue 16) and peak resident memory.
+stilt's CPU is the whole process: interpreter start, the one-time imports (numpy, xarray,
+pandas, netCDF4 and stilt's modules), the run and the write. The ratio is printed with all of it
+(the headline) and without the interpreter start and imports, which a worker pays once for all
+its simulations; both labelled.
 """
 
 from __future__ import annotations
@@ -43,8 +47,13 @@ CASES = {
 
 OURS = r"""
 import json, os, resource, sys, time
-t0 = time.process_time()
+t0 = time.process_time()  # the interpreter's start, before any import
 import stilt
+# the modules the run imports on first use, imported here so that "import" holds every
+# one-time cost of a fresh process and "run" the simulation alone
+import cftime, netCDF4, pandas, xarray
+import stilt.met.arl, stilt.met.projection, stilt.met.roughness, stilt.met.window
+import stilt._core, stilt.transport, stilt._transport_loop
 args = json.loads(sys.argv[1])
 met = stilt.MetConfig(args["directory"], args["file_format"], args["file_tres"])
 rec = {"time": args["time"], "latitude": args["lat"], "longitude": args["lon"], "altitude": 10.0}
@@ -56,7 +65,7 @@ tmp = args["out"] + ".tmp"
 ds.to_netcdf(tmp)
 os.replace(tmp, args["out"])
 t3 = time.process_time()
-print(json.dumps({"cpu_total": t3 - t0, "cpu_import": t1 - t0, "cpu_run": t2 - t1,
+print(json.dumps({"cpu_total": t3, "cpu_start": t0, "cpu_import": t1 - t0, "cpu_run": t2 - t1,
                   "cpu_write": t3 - t2,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                   "rows": int(ds.lati.notnull().sum())}))
@@ -172,9 +181,10 @@ def main() -> None:
         ours = run_ours(a.case, work, a.numpar, a.hours, met_dir, fmt, tres)
         print(f"case {a.case}: {a.numpar} particles x {a.hours} h, 1-min output "
               f"({pmin} particle-minutes)")
-        print(f"  stilt      CPU {ours['cpu_total']:7.2f} s (import {ours['cpu_import']:.2f}, "
-              f"run {ours['cpu_run']:.2f}, write {ours['cpu_write']:.2f}) = "
-              f"{ours['cpu_run'] / pmin * 1e6:.2f} us/particle-minute in the loop; "
+        print(f"  stilt      CPU {ours['cpu_total']:7.2f} s (interpreter start "
+              f"{ours['cpu_start']:.2f}, imports {ours['cpu_import']:.2f}, run "
+              f"{ours['cpu_run']:.2f}, write {ours['cpu_write']:.2f}) = "
+              f"{ours['cpu_run'] / pmin * 1e6:.2f} us/particle-minute in the run; "
               f"peak RSS {ours['peak_rss_mb']:.0f} MB; rows {ours['rows']}")
         if a.no_reference:
             return
@@ -182,9 +192,11 @@ def main() -> None:
         print(f"  hycs_std   CPU {ref['cpu_total']:7.2f} s = "
               f"{ref['cpu_total'] / pmin * 1e6:.2f} us/particle-minute; "
               f"peak RSS {ref['peak_rss_mb']:.0f} MB; rows {ref['rows']}")
+        once = ours["cpu_start"] + ours["cpu_import"]
         print(f"  speed-up (reference CPU / stilt CPU, both with output written): "
-              f"{ref['cpu_total'] / ours['cpu_total']:.1f}x (target >= 20x)")
-
+              f"{ref['cpu_total'] / ours['cpu_total']:.1f}x with stilt's interpreter start and "
+              f"imports (target >= 20x); {ref['cpu_total'] / (ours['cpu_total'] - once):.1f}x "
+              f"without them ({once:.2f} s once per process, shared by a worker's runs)")
 
 if __name__ == "__main__":
     main()

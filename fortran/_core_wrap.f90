@@ -29,12 +29,20 @@ subroutine grid_to_latlon(par, nx, ny, x, y, lat, lon, status, n)
     real(c_double), intent(out) :: lat(n), lon(n)
     integer(c_int), intent(out) :: status
     !f2py intent(hide), depend(x) :: n = len(x)
+    integer(c_int), parameter :: block = 4096  ! points per thread's share (OpenMP builds)
     type(grid_t) :: g
+    integer(c_int) :: i, last
     lat = 0.0_c_double
     lon = 0.0_c_double
     call grid_init(par, nx, ny, g, status)
     if (status /= 0) return
-    call grid_xy_to_ll(g, x, y, lat, lon)
+    ! each point on its own: blocks over the threads in force give the same values
+    !$omp parallel do default(shared) private(i, last) schedule(static) if (n > 4 * block)
+    do i = 1, n, block
+        last = min(i + block - 1, n)
+        call grid_xy_to_ll(g, x(i:last), y(i:last), lat(i:last), lon(i:last))
+    end do
+    !$omp end parallel do
 end subroutine grid_to_latlon
 
 subroutine grid_to_xy(par, nx, ny, lat, lon, x, y, status, n)
@@ -425,6 +433,21 @@ subroutine footprint_hnf_sp(np, nt, order, abs_time_min, foot, samt, sigw, tlgr,
         z0, veght, depth, foot_out)
 end subroutine footprint_hnf_sp
 
+subroutine footprint_scan(np, nt, time, lon, lat, foot, rows, first_abs, status)
+    !! Check the particle rows (complete or absent, finite, |lat| <= 90) and count them: rows
+    !! per time, each particle's smallest |time| (inf without rows).
+    use, intrinsic :: iso_c_binding, only: c_int, c_double
+    use stilt_footprint, only: particle_scan
+    implicit none
+    integer(c_int), intent(in) :: np, nt
+    real(c_double), intent(in) :: time(nt), lon(np, nt), lat(np, nt), foot(np, nt)
+    integer(c_int), intent(out) :: rows(nt), status
+    real(c_double), intent(out) :: first_abs(np)
+    !f2py intent(hide), depend(lon) :: np = shape(lon, 0)
+    !f2py intent(hide), depend(lon) :: nt = shape(lon, 1)
+    call particle_scan(np, nt, time, lon, lat, foot, rows, first_abs, status)
+end subroutine footprint_scan
+
 subroutine footprint_step_medians(np, nt, order, time, lon, lat, medians)
     !! Median over particles of each particle's median |step| in lon and lat over its rows
     !! with |time| < 100 min (the near-field densification test, docs/physics.md sec. 10.4).
@@ -500,7 +523,8 @@ subroutine footprint_accumulate_grid(np, nt, lon, lat, foot, time, mgroup, nm, g
         xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, time_integrate, layer0, &
         nl, grid, hit, mass, status)
     !! Binning, kernel application and accumulation onto grid(nx, ny, nl) (docs/physics.md sec. 10.7),
-    !! not yet divided by the particle count. mass = (foot > 0 total, kept total, rows kept).
+    !! not yet divided by the particle count. mass = (foot > 0 total, kept total, rows kept,
+    !! rows with foot > 0).
     use, intrinsic :: iso_c_binding, only: c_int, c_double
     use stilt_footprint, only: footprint_accumulate
     implicit none
@@ -509,7 +533,7 @@ subroutine footprint_accumulate_grid(np, nt, lon, lat, foot, time, mgroup, nm, g
     integer(c_int), intent(in) :: mgroup(np), gid(nm, nt)
     real(c_double), intent(in) :: sigma(ng), xres, yres, bounds(4), xedges(nxe), yedges(nye)
     integer(c_int), intent(in) :: time_integrate, layer0
-    real(c_double), intent(out) :: grid(nx, ny, nl), mass(3)
+    real(c_double), intent(out) :: grid(nx, ny, nl), mass(4)
     integer(c_int), intent(out) :: hit(nl), status
     !f2py intent(hide), depend(lon) :: np = shape(lon, 0)
     !f2py intent(hide), depend(lon) :: nt = shape(lon, 1)

@@ -7,11 +7,11 @@
 module stilt_footprint
     use stilt_kinds, only: dp, sp, ip, status_ok, status_bad_argument, sec_per_min, min_per_hour
     use, intrinsic :: ieee_arithmetic, only: ieee_is_nan, ieee_is_finite, ieee_value, &
-        ieee_quiet_nan
+        ieee_quiet_nan, ieee_positive_inf
     implicit none
     private
 
-    public :: hnf_plume_dilution, hnf_plume_dilution_sp, nearfield_step_medians, &
+    public :: hnf_plume_dilution, hnf_plume_dilution_sp, particle_scan, nearfield_step_medians, &
         nearfield_densify, kernel_bandwidths, kernel_half_width, footprint_accumulate, median_of
 
     !! Molar mass of dry air used by R-STILT's calc_plume_dilution (kg/mol), docs/physics.md sec. 10.2
@@ -111,6 +111,41 @@ contains
         if (veght <= veght_fraction_max) limit = veght * mlht
         if (plume < limit) foot_out = hnf_molar_mass / (plume * dens) * samt * sec_per_min
     end subroutine hnf_row
+
+    pure subroutine particle_scan(np, nt, time, lon, lat, foot, rows, first_abs, status)
+        !! One pass over the particle rows (docs/physics.md sec. 10.1): checks that lat and foot
+        !! are NaN exactly where lon is (a row is complete or absent), that nothing is
+        !! infinite and that every latitude is in [-90, 90] (status_bad_argument otherwise:
+        !! the caller then finds and names the first bad row); counts the rows of each time
+        !! (rows) and finds each particle's smallest |time| over its rows (first_abs, +inf
+        !! when it has none).
+        integer(ip), intent(in) :: np, nt
+        real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt), foot(np, nt)
+        integer(ip), intent(out) :: rows(nt), status
+        real(dp), intent(out) :: first_abs(np)
+        integer(ip) :: i, it, n
+        real(dp) :: at
+        logical :: ok
+        status = status_ok
+        first_abs = ieee_value(0.0_dp, ieee_positive_inf)
+        ok = .true.
+        do it = 1, nt
+            at = abs(time(it))
+            n = 0
+            do i = 1, np
+                if (ieee_is_nan(lon(i, it))) then
+                    ok = ok .and. ieee_is_nan(lat(i, it)) .and. ieee_is_nan(foot(i, it))
+                    cycle
+                end if
+                ok = ok .and. abs(lon(i, it)) <= huge(1.0_dp) .and. abs(lat(i, it)) <= 90.0_dp &
+                    .and. abs(foot(i, it)) <= huge(1.0_dp)
+                n = n + 1
+                first_abs(i) = min(first_abs(i), at)
+            end do
+            rows(it) = n
+        end do
+        if (.not. ok) status = status_bad_argument
+    end subroutine particle_scan
 
     pure function median_of(n, values) result(med)
         !! Median of n values (mean of the two middle ones when n is even); NaN when n = 0.
@@ -229,8 +264,6 @@ contains
         !! rows (numpy.interp arithmetic); NaN otherwise. Then foot is rescaled per window
         !! (|t| <= 10, 10 < |t| <= 20, 20 < |t| <= 100, on time2_rounded) so that each window
         !! keeps its original total (skipped when the new total is 0); factors returns them.
-        !! About 100 lines, a third of them declarations: the per-particle interpolation and the
-        !! per-window rescaling of the same new rows.
         integer(ip), intent(in) :: np, nt, nt2
         integer(ip), intent(in) :: order(nt)          !! time indices by ascending time
         real(dp), intent(in) :: time(nt), lon(np, nt), lat(np, nt), foot(np, nt)
@@ -240,8 +273,8 @@ contains
         real(dp), intent(in) :: time2_rounded(nt2)    !! time2 rounded to 0.1 min
         real(dp), intent(out) :: lon2(np, nt2), lat2(np, nt2), foot2(np, nt2)
         real(dp), intent(out) :: factors(3)
-        real(dp) :: nan, s_old(3), s_new(3), tlo, thi, slope
-        integer(ip) :: i, k, j, jlo, jhi, w, kfirst, klast
+        real(dp) :: nan, tlo, thi, slope
+        integer(ip) :: i, k, j, jlo, jhi, kfirst, klast
         nan = ieee_value(0.0_dp, ieee_quiet_nan)
         lon2 = nan
         lat2 = nan
@@ -297,7 +330,20 @@ contains
                 end associate
             end do
         end do
-        ! window totals before and after
+        call rescale_windows(np, nt, time, foot, nt2, time2_rounded, foot2, factors)
+    end subroutine nearfield_densify
+
+    pure subroutine rescale_windows(np, nt, time, foot, nt2, time2_rounded, foot2, factors)
+        !! The foot rescaling of the near-field densification (docs/physics.md sec. 10.4): per
+        !! window (|t| <= 10, 10 < |t| <= 20, 20 < |t| <= 100 min) the densified foot2 is
+        !! multiplied by its original total over its new total (factor 1 when the new total
+        !! is 0), so that each window keeps its original total.
+        integer(ip), intent(in) :: np, nt, nt2
+        real(dp), intent(in) :: time(nt), foot(np, nt), time2_rounded(nt2)
+        real(dp), intent(inout) :: foot2(np, nt2)
+        real(dp), intent(out) :: factors(3)
+        real(dp) :: s_old(3), s_new(3)
+        integer(ip) :: i, k, w
         s_old = 0.0_dp
         do k = 1, nt
             w = window_of(abs(time(k)))
@@ -323,7 +369,7 @@ contains
             if (w == 0) cycle
             foot2(:, k) = foot2(:, k) * factors(w)
         end do
-    end subroutine nearfield_densify
+    end subroutine rescale_windows
 
     pure integer(ip) function window_of(at)
         !! Near-field window (1..3) of |time| at, 0 outside.
@@ -355,23 +401,56 @@ contains
         integer(ip), intent(in) :: longlat            !! 1 for lon/lat grids
         real(dp), intent(out) :: w(ng)
         integer(ip), intent(out) :: counts(ng)
-        real(dp) :: sx(ng), sy(ng), vx(ng), vy(ng), dx, dy, g
+        real(dp) :: mx(ng), my(ng), vx(ng), vy(ng), g
+        integer(ip) :: k, columns(ng)
+        columns = 0
+        if (nm == 1) then
+            do k = 1, nt
+                columns(gid(1, k)) = columns(gid(1, k)) + 1
+            end do
+        end if
+        if (nm == 1 .and. all(columns <= 1)) then   ! one start time: a group is one column
+            call column_moments(np, nt, lon, lat, gid(1, :), ng, counts, mx, my, vx, vy)
+        else
+            call group_moments(np, nt, lon, lat, mgroup, nm, gid, ng, counts, mx, my, vx, vy)
+        end if
+        do k = 1, ng
+            if (counts(k) < 2) then
+                w(k) = ieee_value(0.0_dp, ieee_quiet_nan)
+                cycle
+            end if
+            g = 1.0_dp
+            if (longlat == 1) g = cos(my(k) * 3.141592653589793_dp / 180.0_dp)
+            w(k) = smooth_factor * 0.06_dp * (vx(k) / (counts(k) - 1) + vy(k) / (counts(k) - 1)) &
+                **0.25_dp * (abs(rtime(k)) / 1440.0_dp)**0.5_dp / g
+        end do
+    end subroutine kernel_bandwidths
+
+    pure subroutine group_moments(np, nt, lon, lat, mgroup, nm, gid, ng, counts, mx, my, vx, vy)
+        !! Row count, mean and summed squared deviation of lon and lat per rtime group (row
+        !! (i, it) in group gid(mgroup(i), it)): two passes over the rows in storage order.
+        integer(ip), intent(in) :: np, nt, nm, ng
+        real(dp), intent(in) :: lon(np, nt), lat(np, nt)
+        integer(ip), intent(in) :: mgroup(np), gid(nm, nt)
+        integer(ip), intent(out) :: counts(ng)
+        real(dp), intent(out) :: mx(ng), my(ng), vx(ng), vy(ng)
+        real(dp) :: dx, dy
         integer(ip) :: i, it, k
         counts = 0
-        sx = 0.0_dp
-        sy = 0.0_dp
+        mx = 0.0_dp
+        my = 0.0_dp
         do it = 1, nt
             do i = 1, np
                 if (ieee_is_nan(lon(i, it))) cycle
                 k = gid(mgroup(i), it)
                 counts(k) = counts(k) + 1
-                sx(k) = sx(k) + lon(i, it)
-                sy(k) = sy(k) + lat(i, it)
+                mx(k) = mx(k) + lon(i, it)
+                my(k) = my(k) + lat(i, it)
             end do
         end do
         where (counts > 0)
-            sx = sx / counts
-            sy = sy / counts
+            mx = mx / counts
+            my = my / counts
         end where
         vx = 0.0_dp
         vy = 0.0_dp
@@ -379,23 +458,58 @@ contains
             do i = 1, np
                 if (ieee_is_nan(lon(i, it))) cycle
                 k = gid(mgroup(i), it)
-                dx = lon(i, it) - sx(k)
-                dy = lat(i, it) - sy(k)
+                dx = lon(i, it) - mx(k)
+                dy = lat(i, it) - my(k)
                 vx(k) = vx(k) + dx * dx
                 vy(k) = vy(k) + dy * dy
             end do
         end do
-        do k = 1, ng
-            if (counts(k) < 2) then
-                w(k) = ieee_value(0.0_dp, ieee_quiet_nan)
-                cycle
-            end if
-            g = 1.0_dp
-            if (longlat == 1) g = cos(sy(k) * 3.141592653589793_dp / 180.0_dp)
-            w(k) = smooth_factor * 0.06_dp * (vx(k) / (counts(k) - 1) + vy(k) / (counts(k) - 1)) &
-                **0.25_dp * (abs(rtime(k)) / 1440.0_dp)**0.5_dp / g
+    end subroutine group_moments
+
+    pure subroutine column_moments(np, nt, lon, lat, gcol, ng, counts, mx, my, vx, vy)
+        !! group_moments when every group is one time column (gcol(it) its group, no group
+        !! shared by two columns): both passes over a column while it is in cache. The sums
+        !! add the same values in the same order, so the results are the same.
+        integer(ip), intent(in) :: np, nt, ng
+        real(dp), intent(in) :: lon(np, nt), lat(np, nt)
+        integer(ip), intent(in) :: gcol(nt)
+        integer(ip), intent(out) :: counts(ng)
+        real(dp), intent(out) :: mx(ng), my(ng), vx(ng), vy(ng)
+        real(dp) :: sx, sy, dx, dy
+        integer(ip) :: i, it, k, n
+        counts = 0
+        mx = 0.0_dp
+        my = 0.0_dp
+        vx = 0.0_dp
+        vy = 0.0_dp
+        do it = 1, nt
+            k = gcol(it)
+            n = 0
+            sx = 0.0_dp
+            sy = 0.0_dp
+            do i = 1, np
+                if (ieee_is_nan(lon(i, it))) cycle
+                n = n + 1
+                sx = sx + lon(i, it)
+                sy = sy + lat(i, it)
+            end do
+            counts(k) = n
+            if (n == 0) cycle
+            sx = sx / n
+            sy = sy / n
+            mx(k) = sx
+            my(k) = sy
+            dx = 0.0_dp
+            dy = 0.0_dp
+            do i = 1, np
+                if (ieee_is_nan(lon(i, it))) cycle
+                dx = dx + (lon(i, it) - sx)**2
+                dy = dy + (lat(i, it) - sy)**2
+            end do
+            vx(k) = dx
+            vy(k) = dy
         end do
-    end subroutine kernel_bandwidths
+    end subroutine column_moments
 
     pure integer(ip) function kernel_half_width(sigma, res)
         !! Half width (nodes each side) of the kernel of bandwidth sigma on spacing res:
@@ -408,13 +522,14 @@ contains
         end if
     end function kernel_half_width
 
-    pure integer(ip) function edge_index(n, edges, res, x)
+    pure integer(ip) function edge_index(n, edges, per_res, x)
         !! 0-based index of the last edge <= x (numpy searchsorted(edges, x, 'right') - 1):
-        !! a guess from the spacing, corrected against the edges themselves.
+        !! a guess from the spacing (per_res = 1 / spacing), corrected against the edges
+        !! themselves.
         integer(ip), intent(in) :: n
-        real(dp), intent(in) :: edges(n), res, x
+        real(dp), intent(in) :: edges(n), per_res, x
         integer(ip) :: i
-        i = int(floor((x - edges(1)) / res), ip) + 1         ! 1-based guess
+        i = int(floor((x - edges(1)) * per_res), ip) + 1     ! 1-based guess
         i = max(0, min(n, i))
         do while (i < n)
             if (edges(i + 1) > x) exit
@@ -427,6 +542,45 @@ contains
         edge_index = i - 1
     end function edge_index
 
+    pure subroutine kernel_tables(ng, sigma, xres, yres, hxm, hym, hx, hy, kx, ky, norm, status)
+        !! The separable Gaussian kernel of each rtime group (docs/physics.md sec. 10.7):
+        !! K(di, dj) = kx(di) ky(dj) / norm with kx(di) = exp(-(di xres)^2 / (2 sigma^2)) for
+        !! |di| <= hx (kernel_half_width), likewise ky along y, and norm the sum of K's
+        !! numerators. A group with hx = hy = 0 has the one-node kernel 1. The tables are
+        !! symmetric (kx(-di) = kx(di)) so that a row of the kernel is one contiguous slice.
+        integer(ip), intent(in) :: ng, hxm, hym
+        real(dp), intent(in) :: sigma(ng), xres, yres
+        integer(ip), intent(in) :: hx(ng), hy(ng)
+        real(dp), intent(out) :: kx(-hxm:hxm, ng), ky(-hym:hym, ng), norm(ng)
+        integer(ip), intent(out) :: status
+        real(dp) :: s
+        integer(ip) :: k, d
+        status = status_ok
+        kx = 0.0_dp
+        ky = 0.0_dp
+        do k = 1, ng
+            kx(0, k) = 1.0_dp
+            ky(0, k) = 1.0_dp
+            norm(k) = 1.0_dp
+            if (hx(k) == 0 .and. hy(k) == 0) cycle
+            s = 2.0_dp * sigma(k)**2
+            do d = 1, hx(k)
+                kx(d, k) = exp(-(d * xres)**2 / s)
+            end do
+            do d = 1, hy(k)
+                ky(d, k) = exp(-(d * yres)**2 / s)
+            end do
+            kx(-hx(k):-1, k) = kx(hx(k):1:-1, k)
+            ky(-hy(k):-1, k) = ky(hy(k):1:-1, k)
+            norm(k) = (kx(0, k) + 2.0_dp * sum(kx(1:hx(k), k))) * &
+                (ky(0, k) + 2.0_dp * sum(ky(1:hy(k), k)))
+            if (.not. ieee_is_finite(norm(k)) .or. norm(k) <= 0.0_dp) then
+                status = status_bad_argument
+                return
+            end if
+        end do
+    end subroutine kernel_tables
+
     pure subroutine footprint_accumulate(np, nt, lon, lat, foot, time, mgroup, nm, gid, ng, &
             sigma, xres, yres, bounds, nxe, xedges, nye, yedges, bx, by, nx, ny, &
             time_integrate, layer0, nl, grid, hit, mass, status)
@@ -437,7 +591,8 @@ contains
         !! floor(time/60) - layer0 + 1 (or 1 when time_integrate = 1). Only the unbuffered grid
         !! (nx, ny), i.e. buffered cells bx+1..bx+nx, by+1..by+ny, is kept: kernel mass on the
         !! buffer ring or beyond is dropped. hit flags the layers that received a row.
-        !! mass = (sum of foot > 0 over present rows, sum over the rows kept, number kept).
+        !! mass = (sum of foot > 0 over present rows, sum over the rows kept, number kept,
+        !! number of present rows with foot > 0).
         integer(ip), intent(in) :: np, nt, nm, ng, nxe, nye, bx, by, nx, ny, nl
         real(dp), intent(in) :: lon(np, nt), lat(np, nt), foot(np, nt), time(nt)
         integer(ip), intent(in) :: mgroup(np), gid(nm, nt)
@@ -447,12 +602,11 @@ contains
         integer(ip), intent(in) :: time_integrate, layer0
         real(dp), intent(out) :: grid(nx, ny, nl)
         integer(ip), intent(out) :: hit(nl)
-        real(dp), intent(out) :: mass(3)
+        real(dp), intent(out) :: mass(4)
         integer(ip), intent(out) :: status
-        integer(ip) :: hx(ng), hy(ng), hxm, hym, k, i, it, l, loi, lai, di, dj, ix, jy
-        integer(ip) :: x0, x1
-        real(dp), allocatable :: ex(:, :), ey(:, :)
-        real(dp) :: f, s, fy, norm(ng)
+        integer(ip) :: hx(ng), hy(ng), hxm, hym, k, i, it, l, loi, lai, jy, x0, x1, y0, y1
+        real(dp), allocatable :: kx(:, :), ky(:, :)
+        real(dp) :: f, fy, norm(ng), per_xres, per_yres
         grid = 0.0_dp
         hit = 0
         mass = 0.0_dp
@@ -461,7 +615,6 @@ contains
             status = status_bad_argument
             return
         end if
-        ! separable kernel factors per group: K(di, dj) = ex(|di|) ey(|dj|) / norm
         do k = 1, ng
             hx(k) = kernel_half_width(sigma(k), xres)
             hy(k) = kernel_half_width(sigma(k), yres)
@@ -472,28 +625,11 @@ contains
             hxm = maxval(hx)
             hym = maxval(hy)
         end if
-        allocate (ex(0:hxm, ng), ey(0:hym, ng))
-        ex = 0.0_dp
-        ey = 0.0_dp
-        do k = 1, ng
-            ex(0, k) = 1.0_dp
-            ey(0, k) = 1.0_dp
-            norm(k) = 1.0_dp
-            if (hx(k) == 0 .and. hy(k) == 0) cycle
-            s = 2.0_dp * sigma(k)**2
-            do di = 1, hx(k)
-                ex(di, k) = exp(-(di * xres)**2 / s)
-            end do
-            do dj = 1, hy(k)
-                ey(dj, k) = exp(-(dj * yres)**2 / s)
-            end do
-            norm(k) = (ex(0, k) + 2.0_dp * sum(ex(1:hx(k), k))) * &
-                (ey(0, k) + 2.0_dp * sum(ey(1:hy(k), k)))
-            if (.not. ieee_is_finite(norm(k)) .or. norm(k) <= 0.0_dp) then
-                status = status_bad_argument
-                return
-            end if
-        end do
+        allocate (kx(-hxm:hxm, ng), ky(-hym:hym, ng))
+        call kernel_tables(ng, sigma, xres, yres, hxm, hym, hx, hy, kx, ky, norm, status)
+        if (status /= status_ok) return
+        per_xres = 1.0_dp / xres
+        per_yres = 1.0_dp / yres
         do it = 1, nt
             if (time_integrate == 1) then
                 l = 1
@@ -505,6 +641,7 @@ contains
                 if (ieee_is_nan(lon(i, it))) cycle
                 if (.not. f > 0.0_dp) cycle
                 mass(1) = mass(1) + f
+                mass(4) = mass(4) + 1.0_dp
                 if (lon(i, it) < bounds(1) .or. .not. lon(i, it) < bounds(2)) cycle
                 if (lat(i, it) < bounds(3) .or. .not. lat(i, it) < bounds(4)) cycle
                 if (l < 1 .or. l > nl) then
@@ -515,24 +652,21 @@ contains
                 mass(3) = mass(3) + 1.0_dp
                 hit(l) = 1
                 k = gid(mgroup(i), it)
-                ! cell in the unbuffered grid, 1-based
-                loi = edge_index(nxe, xedges, xres, lon(i, it)) - bx + 1
-                lai = edge_index(nye, yedges, yres, lat(i, it)) - by + 1
+                ! cell in the unbuffered grid, 1-based, and the kernel's nodes inside it
+                loi = edge_index(nxe, xedges, per_xres, lon(i, it)) - bx + 1
+                lai = edge_index(nye, yedges, per_yres, lat(i, it)) - by + 1
                 x0 = max(1, loi - hx(k))
                 x1 = min(nx, loi + hx(k))
-                if (x0 > x1) cycle
+                y0 = max(1, lai - hy(k))
+                y1 = min(ny, lai + hy(k))
                 f = f / norm(k)
-                do dj = -hy(k), hy(k)
-                    jy = lai + dj
-                    if (jy < 1 .or. jy > ny) cycle
-                    fy = f * ey(abs(dj), k)
-                    do ix = x0, x1
-                        di = ix - loi
-                        grid(ix, jy, l) = grid(ix, jy, l) + fy * ex(abs(di), k)
-                    end do
+                do jy = y0, y1
+                    fy = f * ky(jy - lai, k)
+                    grid(x0:x1, jy, l) = grid(x0:x1, jy, l) + fy * kx(x0 - loi:x1 - loi, k)
                 end do
             end do
         end do
     end subroutine footprint_accumulate
 
 end module stilt_footprint
+

@@ -63,6 +63,8 @@ module stilt_met
     real(dp), parameter :: kappa_v5 = 0.286_dp          !! R/cp of the reference binary's potential temperature
     real(dp), parameter :: p_ref = 1000.0_dp            !! potential-temperature reference pressure, hPa
     real(dp), parameter :: t_ice = 273.15_dp            !! below it the foot's vapour pressure is over ice, K
+    !! fewest window nodes remap_met shares among threads (below, starting them costs more)
+    integer(ip), parameter :: min_parallel_nodes = 64
     !! humidity codes of remap_met
     integer(ip), parameter, public :: humidity_none = 0, humidity_sphu = 1, humidity_relh = 2
 
@@ -189,18 +191,25 @@ contains
 
     pure subroutine remap_lnp_column(nd, zd, pd, p0, nl, zi, po)
         !! Pressure on the internal levels: linear in ln p against height, hydrostatic
-        !! extrapolation above the data top with the scale height of the top layer.
+        !! extrapolation above the data top with the scale height of the top layer. The data
+        !! top is the highest data level: heights that fall again above it (a pressure field
+        !! that grows upward, docs/physics.md sec. 2.4) are skipped, as the binary does.
         integer(ip), intent(in) :: nd, nl
         real(dp), intent(in) :: zd(nd), pd(nd), p0, zi(nl)
         real(dp), intent(out) :: po(nl)
-        real(dp) :: lnp(nd), lno(nl), hs
-        integer(ip) :: k
+        real(dp) :: lnp(nd), lno(nl), hs, zlo, plo
+        integer(ip) :: k, kt
         lnp = log(max(pd, 1.0e-6_dp))
         call remap_column(nd, zd, lnp, log(p0), nl, zi, lno)
         if (nd >= 2) then
-            hs = (zd(nd) - zd(nd - 1)) / max(lnp(nd - 1) - lnp(nd), 1.0e-9_dp)
+            kt = maxloc(zd, 1)
+            zlo = 0.0_dp; plo = log(p0)
+            if (kt >= 2) then
+                zlo = zd(kt - 1); plo = lnp(kt - 1)
+            end if
+            hs = (zd(kt) - zlo) / max(plo - lnp(kt), 1.0e-9_dp)
             do k = 1, nl
-                if (zi(k) > zd(nd)) lno(k) = lnp(nd) - (zi(k) - zd(nd)) / hs
+                if (zi(k) > zd(kt)) lno(k) = lnp(kt) - (zi(k) - zd(kt)) / hs
             end do
         end if
         po = exp(lno)
@@ -269,7 +278,7 @@ contains
         fx = x - i; fy = y - j
     end subroutine bilinear_weights
 
-    pure subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
+    subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
             uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, humidity, prof, status)
         !! Remap one met time of a window from the data levels to the internal levels.
         !! Ground values: winds = U10M/V10M where present; else the neutral log law at internal
@@ -286,8 +295,12 @@ contains
         !! binary), and so is the density that converts WWND to m/s. With RELH
         !! (humidity_relh) the relative humidity is what is interpolated to the internal
         !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
-        !! printed dens under a ground warmer than the first data level, docs/met.md).
+        !! printed dens under a ground warmer than the first data level, docs/met.md). On
+        !! height levels (KSYS 3) the pressure is linear in p below the data top, elsewhere
+        !! linear in ln p.
         !! status: 0, or status_not_finite if a required input is NaN.
+        !! The columns are independent: OpenMP threads share them (the same values for any
+        !! thread count); not pure for the directive's sake.
         !! One procedure (~135 lines) on purpose: one pass per met column fills every profile
         !! variable from the same column heights; the shared work is already in column_heights /
         !! remap_column, what stays is each variable's ground value beside its remap.
@@ -304,6 +317,9 @@ contains
         real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rho, zg, prss, t0, u0, v0, e, &
             zw, qk, z0n, fw, rhk
         status = status_ok
+        !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rho, zg, prss, t0, u0, v0, e, zw, qk, z0n, &
+        !$omp fw, rhk) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
@@ -364,6 +380,12 @@ contains
                 call remap_column(nd, zd, vwnd(i, j, :), v0, nl, zi, prof(pv_v, :, i, j), zw)
                 call remap_column(nd, zd, temp(i, j, :), t0, nl, zi, prof(pv_t, :, i, j))
                 call remap_lnp_column(nd, zd, pd, prss, nl, zi, prof(pv_p, :, i, j))
+                if (ksys == ksys_terrain) then
+                    ! height levels: pressure linear in p below the data top, as the
+                    ! binary's mlht requires (docs/physics.md sec. 3.2)
+                    call remap_column(nd, zd, pd, prss, nl, zi, f)
+                    where (zi <= zd(nd)) prof(pv_p, :, i, j) = f
+                end if
                 call remap_column(nd, zd, qz, qz(1), nl, zi, prof(pv_q, :, i, j))
                 call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, prof(pv_rh, :, i, j))
                 if (humidity == humidity_relh) then
@@ -408,6 +430,7 @@ contains
                 end do
             end do
         end do
+        !$omp end parallel do
     end subroutine remap_met
 
     elemental function foot_density(dens, theta, rh) result(d)

@@ -126,6 +126,11 @@ def footprint_hnf_sp(
     z0: npt.ArrayLike,
     veght: float,
 ) -> npt.NDArray[np.float64]: ...  # foot (np, nt), from the release
+def footprint_scan(
+    time: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike, foot: npt.ArrayLike
+) -> tuple[
+    npt.NDArray[np.int32], npt.NDArray[np.float64], int
+]: ...  # rows per time, smallest |time| per particle (inf: none), status
 def footprint_step_medians(
     order: npt.ArrayLike, time: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike
 ) -> npt.NDArray[np.float64]: ...  # (dx median, dy median) over |time| < 100 min
@@ -179,7 +184,7 @@ def footprint_accumulate_grid(
     nl: int,
 ) -> tuple[
     npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64], int
-]: ...  # grid (nx, ny, nl), hit (nl,), mass (3,), status
+]: ...  # grid (nx, ny, nl), hit (nl,), mass (4,), status
 
 # ==== test-only wrappers: fortran/_core_checks_wrap.f90 ====
 

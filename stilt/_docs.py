@@ -161,11 +161,12 @@ def config_reference_markdown() -> str:
         and the transport parameters (used, and accepted for compatibility only).
     """
     from stilt import config, params
+    from stilt.footprint_grid import GRID_KEYS
     from stilt.met import discovery
 
     backends = ", ".join(f"`{b}`" for b in getattr(config, "_BACKENDS", ())) or "see below"
     head = ("key", "type", "default", "meaning")
-    grid_keys = ", ".join(f"`{k}`" for k in getattr(config, "_GRID_KEYS", ()))
+    grid_keys = ", ".join(f"`{k}`" for k in GRID_KEYS)
     parts = [
         "## Top-level keys\n",
         "Keys of `config.yaml` itself (the arguments of `stilt.ModelConfig`). Transport "
@@ -177,7 +178,8 @@ def config_reference_markdown() -> str:
         _table(_dataclass_rows(config.ExecutionConfig), head),
         "\n## `footprints.<name>`\n",
         f"One entry per named footprint (`stilt.FootprintConfig`). `grid` holds {grid_keys} "
-        "(`projection` defaults to `+proj=longlat`; resolutions in the grid's units).\n",
+        "(`projection` defaults to `+proj=longlat`; resolutions in the grid's units): a "
+        "`stilt.Grid`, the type `calc_footprint` takes, checked and counted the same way.\n",
         _table(_dataclass_rows(config.FootprintConfig), head),
         "\n## `mets.<name>`\n",
         "One entry per named met source (`stilt.MetConfig`); names may not contain `_`. "

@@ -122,11 +122,12 @@ class Rows:
     @classmethod
     def for_run(cls, cols: list[str], numpar: int, total: int, outdt: int, delt: float,
                 grid: Any, hnf: bool) -> Rows:
-        """Rows preallocated for the most a run can write (trimmed when read)."""
+        """Rows preallocated for the most a run can write (trimmed when read), left
+        unset: every row made writes every column (:meth:`_store`)."""
         min_step = int(delt) if delt > 0 else 1
         cap = 0 if outdt < 0 else total // max(min_step, outdt if outdt > 0 else 1) + 2
-        store = {c: np.full((cap, numpar), np.nan, dtype=np.float64 if c in DOUBLE
-                            else np.float32) for c in set(cols) | {"long", "lati"}}
+        store = {c: np.empty((cap, numpar), dtype=np.float64 if c in DOUBLE else np.float32)
+                 for c in set(cols) | {"long", "lati"}}
         acc = {c: np.zeros(numpar) for c in SUMMED + (("foot_no_hnf_dilution",) if hnf else ())}
         return cls(cols, store, total, outdt, grid, hnf, acc=acc, depth=np.zeros(numpar))
 
@@ -153,8 +154,9 @@ class Rows:
 
         OUTDT sampling, foot and samt summed over the output interval. With ``foot_hnf``
         (particles x steps, the plume-diluted foot) ``foot`` sums it and
-        ``foot_no_hnf_dilution`` the raw foot. The rows of all the steps are made at once; the
-        sums add the steps one by one, in order, as a running sum.
+        ``foot_no_hnf_dilution`` the raw foot. The rows of all the steps are written at once,
+        straight from ``out`` into the preallocated store; the sums add the steps one by one,
+        in order, as a running sum.
         """
         rows: list[int] = []  # the steps that make a row
         for n in range(nsteps):
@@ -163,49 +165,75 @@ class Rows:
                                     or abs(t_start + (n + 1) * dt) >= self.total):
                 rows.append(n)
                 self.since = 0
-        names = list(self.acc)
-        values = np.nan_to_num(np.stack(
-            [foot_hnf[:, :nsteps] if c == "foot" and foot_hnf is not None
-             else out[DC["foot" if c == "foot_no_hnf_dilution" else c], :, :nsteps]
-             for c in names]))  # (summed columns, particles, steps)
-        running = np.stack([self.acc[c] for c in names])
-        sums = np.empty(values.shape[:2] + (len(rows),))
-        k = 0
-        for n in range(nsteps):
-            running = running + values[:, :, n]
-            if k < len(rows) and rows[k] == n:
-                sums[:, :, k] = running
-                running = np.zeros_like(running)
-                k += 1
-        for j, c in enumerate(names):
-            self.acc[c][:] = running[j]
+        sums = {c: self._sums(c, foot_hnf[:, :nsteps] if c == "foot" and foot_hnf is not None
+                              else out[DC["foot" if c == "foot_no_hnf_dilution" else c], :,
+                                       :nsteps], rows)
+                for c in list(self.acc)}
         if rows:
-            self._store(out[:, :, rows], [t_start + (n + 1) * dt for n in rows],
-                        dict(zip(names, sums, strict=True)))
+            self._store(out, rows, [t_start + (n + 1) * dt for n in rows], sums)
 
-    def _store(self, sel: np.ndarray, times: list[int], sums: dict[str, np.ndarray]) -> None:
-        """Write output rows: ``sel`` the core's diagnostics (columns x particles x rows),
-        ``sums`` the summed columns at those rows (particles x rows)."""
+    def _sums(self, name: str, values: np.ndarray, rows: list[int]) -> np.ndarray:
+        """The running sums of one summed column (values: particles x steps, NaN as 0) at
+        the steps ``rows`` (particles x rows); the sum since the last row stays in ``acc``.
+
+        Each sum adds its steps in order to the previous total (0 after a row), as a
+        sequential accumulate does: the same floating-point sums as a step-by-step loop.
+        """
+        clean = np.nan_to_num(values)
+        out = np.empty((clean.shape[0], len(rows)))
+        first, start, k = self.acc[name], 0, 0
+        while k < len(rows):
+            if k and rows[k] == start:  # a run of one-step rows: each is 0 + its step
+                m = k
+                while m < len(rows) and rows[m] == start + m - k:
+                    m += 1
+                out[:, k:m] = clean[:, start:start + m - k] + 0.0
+                start, k = start + m - k, m
+                continue
+            out[:, k] = np.add.accumulate(np.column_stack([first, clean[:, start:rows[k] + 1]]),
+                                          axis=1)[:, -1]
+            first, start, k = np.zeros(clean.shape[0]), rows[k] + 1, k + 1
+        # the steps after the last row: carried to the next call
+        self.acc[name][:] = np.add.accumulate(np.column_stack([first, clean[:, start:]]),
+                                              axis=1)[:, -1]
+        return out
+
+    def _store(self, out: np.ndarray, rows: list[int], times: list[int],
+               sums: dict[str, np.ndarray]) -> None:
+        """Write output rows: ``out`` the core's diagnostics (columns x particles x steps),
+        ``rows`` the steps that make a row, ``sums`` the summed columns at those rows
+        (particles x rows). Only the columns asked for are read, through a view when the
+        rows are consecutive steps."""
         k0 = len(self.times)
-        rows = slice(k0, k0 + len(times))
+        dst = slice(k0, k0 + len(times))
         self.times.extend(times)
+        steps: slice | list[int] = (slice(rows[0], rows[-1] + 1)
+                                    if rows[-1] - rows[0] == len(rows) - 1 else rows)
+
+        def diag(c: str) -> np.ndarray:
+            return out[DC[c]][:, steps].T  # (rows, particles)
+
         store = self.store
-        live = ~np.isnan(sel[DC["x"]].T)  # (rows, particles)
-        for c in ("lati", "long"):
-            store[c][rows] = np.nan
-        if live.any():
-            la, lo = self.grid.to_latlon(sel[DC["x"]].T[live], sel[DC["y"]].T[live])
-            store["lati"][rows][live] = la
-            store["long"][rows][live] = lo
+        x, y = diag("x"), diag("y")
+        live = ~np.isnan(x)  # (rows, particles)
+        if live.all():
+            store["lati"][dst], store["long"][dst] = self.grid.to_latlon(x, y)
+        else:
+            for c in ("lati", "long"):
+                store[c][dst] = np.nan
+            if live.any():
+                la, lo = self.grid.to_latlon(x[live], y[live])
+                store["lati"][dst][live] = la
+                store["long"][dst][live] = lo
         for c in self.cols:
             if c in ("long", "lati"):
                 continue
             if c in sums:
-                store[c][rows] = np.where(live, sums[c].T, np.nan)
+                store[c][dst] = np.where(live, sums[c].T, np.nan)
             elif c == "wout":
-                store[c][rows] = -sel[DC[c]].T  # the reference binary prints w positive down
+                store[c][dst] = -diag(c)  # the reference binary prints w positive down
             else:
-                store[c][rows] = sel[DC[c]].T
+                store[c][dst] = diag(c)
 
 
 @dataclass

@@ -22,7 +22,10 @@ from stilt.errors import StiltError
 __all__ = ["output_problem", "OutputError", "check_output", "notice", "writing", "WriteError"]
 
 #: the variable each output must hold, and the dimensions it ends with
-_EXPECTED = {"trajectory": ("foot", ("time", "indx")), "footprint": ("foot", ("lat", "lon"))}
+# the variable each kind must have and the trailing dims it may have (trajectory files: the
+# (indx, time) layout, or (time, indx) as written before it)
+_EXPECTED = {"trajectory": ("foot", (("indx", "time"), ("time", "indx"))),
+             "footprint": ("foot", (("lat", "lon"),))}
 
 
 class OutputError(StiltError, OSError):
@@ -55,15 +58,15 @@ def output_problem(path: str | Path, kind: str,
     """
     import netCDF4
 
-    name, dims = _EXPECTED[kind]
+    name, layouts = _EXPECTED[kind]
     try:
         with netCDF4.Dataset(path) as ds:
             var = ds.variables.get(name)
             if var is None:
                 return f"has no variable {name!r}"
-            if tuple(var.dimensions[-len(dims):]) != dims:
-                return f"variable {name!r} has dimensions {var.dimensions}, expected (..., " \
-                       f"{', '.join(dims)})"
+            if not any(tuple(var.dimensions[-len(d):]) == d for d in layouts):
+                return f"variable {name!r} has dimensions {var.dimensions}, expected " + \
+                       " or ".join(f"(..., {', '.join(d)})" for d in layouts)
             sizes = {d: len(ds.dimensions[d]) for d in var.dimensions}
             for other in ds.variables.values():  # every variable on these dims agrees
                 for d, n in zip(other.dimensions, other.shape):

@@ -652,9 +652,13 @@ def _load(path: Path, kind: str) -> Any:
     """
     import xarray as xr
 
+    from stilt.trajectory_file import memory_layout
+
     try:
         with xr.open_dataset(path) as ds:
-            return ds.load()
+            ds = ds.load()
+        # trajectories as stilt makes them, on (time, indx), whichever layout the file has
+        return memory_layout(ds) if kind == "trajectory" else ds
     except (OSError, RuntimeError, ValueError) as exc:
         check_output(path, kind)  # names what is wrong with it
         raise OutputError(f"{kind} file {path} cannot be read ({exc})") from None

@@ -25,19 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stilt._checks import finite_float
 from stilt._io import write_atomic
-from stilt.errors import ConfigError, short_repr
+from stilt.errors import ConfigError, MissingDependencyError, short_repr
+from stilt.footprint_grid import DEFAULT_CELL_BUDGET, GRID_KEYS, Grid
 from stilt.ids import check_name
 
 __all__ = ["ModelConfig", "FootprintConfig", "ExecutionConfig", "load_config", "save_config",
            "TRAJECTORY_STORAGE", "SBATCH_KEY", "check_sbatch_value",
            "config_differences", "DEFAULT_CELL_BUDGET"]
 
-#: largest footprint (cells x hourly layers) accepted without raising the budget
-DEFAULT_CELL_BUDGET = 50_000_000
-
-_GRID_KEYS = ("xmin", "xmax", "ymin", "ymax", "xres", "yres", "projection")
 _BACKENDS = ("local", "slurm")
 
 
@@ -91,36 +87,21 @@ class FootprintConfig:
     ----------
     grid : stilt.Grid or mapping
         ``xmin, xmax, ymin, ymax, xres, yres`` and optional ``projection``
-        (default ``"+proj=longlat"``).
+        (default ``"+proj=longlat"``); kept as a :class:`stilt.Grid`.
     smooth_factor : float, optional
         Kernel bandwidth multiplier (default 1).
     time_integrate : bool, optional
         One time-integrated layer instead of hourly layers.
     """
 
-    grid: Any
+    grid: Grid
     smooth_factor: float = 1.0
     time_integrate: bool = False
 
     def __post_init__(self) -> None:
-        grid = self.grid
-        if not isinstance(grid, Mapping):
-            grid = {k: getattr(grid, k) for k in _GRID_KEYS if hasattr(grid, k)}
-        _check_keys(grid, _GRID_KEYS, "footprint grid")
-        out: dict[str, Any] = {}
-        for key in _GRID_KEYS[:6]:
-            if key not in grid:
-                raise ConfigError(f"footprint grid: missing {key!r} (needs xmin, xmax, ymin, "
-                                  "ymax, xres, yres)")
-            out[key] = finite_float(grid[key], f"footprint grid {key}")
-        out["projection"] = str(grid.get("projection", "+proj=longlat"))
-        if out["xmin"] >= out["xmax"] or out["ymin"] >= out["ymax"]:
-            raise ConfigError(f"footprint grid: needs xmin < xmax and ymin < ymax, got x "
-                              f"{out['xmin']}..{out['xmax']}, y {out['ymin']}..{out['ymax']}")
-        if out["xres"] <= 0 or out["yres"] <= 0:
-            raise ConfigError(f"footprint grid: resolutions must be > 0, got xres "
-                              f"{out['xres']}, yres {out['yres']}")
-        object.__setattr__(self, "grid", out)
+        if isinstance(self.grid, Mapping):
+            _check_keys(self.grid, GRID_KEYS, "footprint grid")
+        object.__setattr__(self, "grid", Grid.from_any(self.grid, "footprint grid"))
         try:
             sf = float(self.smooth_factor)
         except (TypeError, ValueError):
@@ -135,21 +116,12 @@ class FootprintConfig:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(ny, nx) cells of the grid."""
-        g = self.grid
-        nx = int(math.ceil((g["xmax"] - g["xmin"]) / g["xres"] - 1e-9))
-        ny = int(math.ceil((g["ymax"] - g["ymin"]) / g["yres"] - 1e-9))
-        return ny, nx
-
-    def make_grid(self) -> Any:
-        """The :class:`stilt.Grid` of this footprint."""
-        from stilt.footprint import Grid
-
-        return Grid(**self.grid)
+        """(ny, nx) cells of the footprints (:attr:`stilt.Grid.shape`)."""
+        return self.grid.shape
 
     def to_dict(self) -> dict[str, Any]:
         """YAML-ready description."""
-        return {"grid": dict(self.grid), "smooth_factor": self.smooth_factor,
+        return {"grid": dataclasses.asdict(self.grid), "smooth_factor": self.smooth_factor,
                 "time_integrate": self.time_integrate}
 
 
@@ -563,14 +535,13 @@ class ModelConfig:
                               "trajectories are a project's only output)")
         layers_per_run = abs(self.n_hours) + 1
         for name, fp in self.footprints.items():
-            ny, nx = fp.shape
             layers = 1 if fp.time_integrate else layers_per_run
-            cells = nx * ny * layers
-            if cells > self.cell_budget:
-                raise ConfigError(
-                    f"footprints.{name}: grid of {nx} x {ny} cells x {layers} layers = "
-                    f"{cells:,} cells exceeds the budget of {self.cell_budget:,} (check that "
-                    "xres/yres are in the grid's units, e.g. degrees, or raise cell_budget)")
+            try:
+                fp.grid.check_budget(layers, self.cell_budget, "cell_budget")
+            except MissingDependencyError:  # a projected grid without pyproj: counted when
+                continue  # its footprints are computed, which names the missing package
+            except ConfigError as exc:
+                raise ConfigError(f"footprints.{name}: {exc}") from None
 
     # -- derived ------------------------------------------------------------------------------
     def transport_params(self) -> dict[str, Any]:

@@ -24,74 +24,16 @@ import xarray as xr
 
 from stilt._checks import finite_float
 from stilt._io import atomic_path
-from stilt.errors import ConfigError, FootprintError, MissingDependencyError, raise_for_status
+from stilt.errors import ConfigError, FootprintError, raise_for_status
+from stilt.footprint_grid import DEFAULT_CELL_BUDGET, Grid, GridExtent
 from stilt.receptors import release_points
 from stilt.transport import FOOT_UNITS, Release, receptor_attrs, release_of
 
-#: Default limit on the number of output cells (lon x lat x layers) one footprint may have.
-DEFAULT_MAX_CELLS = 50_000_000
+__all__ = ["Grid", "calc_footprint", "calc_footprints", "write_footprint", "HNF_VARIABLES",
+           "GRID_MAPPING"]
+
 #: Variables the hyper-near-field correction reads (besides long, lati, foot).
 HNF_VARIABLES = ("samt", "sigw", "tlgr", "dens", "mlht")
-_LONGLAT_ALIASES = {"EPSG:4326", "WGS84", "OGC:CRS84"}
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A footprint grid: bounds, resolution and projection.
-
-    Parameters
-    ----------
-    xmin, xmax, ymin, ymax : float
-        Bounds in longitude/latitude degrees, also for projected grids (their corners are
-        projected, as R-STILT does). Longitudes may be in -180..180 or 0..360; the output
-        axis keeps the convention of ``xmin``. A grid crossing the antimeridian is written
-        with ``xmax > 180`` (170 to 190), ``xmin < -180`` (-190 to -170) or, on lon/lat
-        grids, ``xmin >= 0 > xmax`` (170 to -170); its longitude axis is contiguous from
-        ``xmin``.
-    xres, yres : float
-        Cell size in projection units (degrees for lon/lat grids, usually metres otherwise).
-    projection : str, optional
-        PROJ string or ``EPSG:`` code; anything but lon/lat needs the optional ``pyproj``.
-
-    Raises
-    ------
-    ConfigError
-        When a value is not finite, a resolution is not positive, or a minimum is not below
-        its maximum.
-    """
-
-    xmin: float
-    xmax: float
-    ymin: float
-    ymax: float
-    xres: float
-    yres: float
-    projection: str = "+proj=longlat"
-
-    def __post_init__(self) -> None:
-        """Check and normalise the fields (floats, finite, ordered bounds)."""
-        for field in ("xmin", "xmax", "ymin", "ymax", "xres", "yres"):
-            value = finite_float(getattr(self, field), f"Grid {field}")
-            object.__setattr__(self, field, value)
-        for field in ("xres", "yres"):
-            if getattr(self, field) <= 0:
-                raise ConfigError(f"Grid {field} = {getattr(self, field)} must be > 0")
-        if not isinstance(self.projection, str) or not self.projection.strip():
-            raise ConfigError(f"Grid projection {self.projection!r} is not a PROJ string or code")
-        across = self.is_longlat and self.xmax < 0.0 <= self.xmin  # e.g. 170 to -170
-        if not (self.xmin < self.xmax or across):
-            raise ConfigError(
-                f"Grid xmin = {self.xmin} must be < xmax = {self.xmax} (write a grid that "
-                "crosses the antimeridian as 170..190, -190..-170 or 170..-170)"
-            )
-        if not self.ymin < self.ymax:
-            raise ConfigError(f"Grid ymin = {self.ymin} must be < ymax = {self.ymax}")
-
-    @property
-    def is_longlat(self) -> bool:
-        """Whether the grid is in longitude/latitude degrees (``+proj=longlat`` or EPSG:4326)."""
-        proj = self.projection.strip()
-        return "+proj=longlat" in proj or proj.upper() in _LONGLAT_ALIASES
 
 
 @dataclass(frozen=True)
@@ -153,19 +95,28 @@ class _Particles:
     lon: np.ndarray
     lat: np.ndarray
     foot: np.ndarray
-    present: np.ndarray  # (nt, np) bool
+    rows: np.ndarray  # (nt,) number of particles with a row at each time
+    first_abs: np.ndarray  # (np,) smallest |time| of each particle's rows, inf without rows
     hnf: str  # who applied the plume dilution to foot: "transport", "footprint" (to do), "none"
+
+    @property
+    def present(self) -> np.ndarray:
+        """(nt, np) True where a particle has a row (made on demand: few paths need it)."""
+        return ~np.isnan(self.lon)
 
 
 def _field(ds: xr.Dataset, name: str, single: bool = False) -> np.ndarray:
-    """A (time, indx) variable as a C-ordered float64 array (float32 kept when ``single``)."""
-    var = ds[name]
-    if set(var.dims) != {"time", "indx"}:
-        raise FootprintError(
-            f"particle variable {name!r} has dims {var.dims}, expected ('time', 'indx')"
-        )
+    """A (time, indx) variable as a C-ordered float64 array (float32 kept when ``single``);
+    no copy when it is stored so."""
+    var = ds.variables[name]
+    if var.dims != ("time", "indx"):
+        if set(var.dims) != {"time", "indx"}:
+            raise FootprintError(
+                f"particle variable {name!r} has dims {var.dims}, expected ('time', 'indx')"
+            )
+        var = var.transpose("time", "indx")
     dtype = np.float32 if single and var.dtype == np.float32 else np.float64
-    return np.ascontiguousarray(var.transpose("time", "indx").values, dtype=dtype)
+    return np.ascontiguousarray(var.values, dtype=dtype)
 
 
 def _first_bad(mask: np.ndarray, ds: xr.Dataset) -> str:
@@ -173,19 +124,13 @@ def _first_bad(mask: np.ndarray, ds: xr.Dataset) -> str:
     return f"indx={ds['indx'].values[ip]}, time={ds['time'].values[it]}"
 
 
-def _check_rows(ds: xr.Dataset, lon: np.ndarray, lat: np.ndarray,
-                foot: np.ndarray) -> np.ndarray:
-    """Where the particles have rows (long not NaN), after checking that lati and foot are NaN
-    exactly there, nothing is infinite and every latitude is in [-90, 90]."""
+def _raise_bad_rows(ds: xr.Dataset, lon: np.ndarray, lat: np.ndarray,
+                    foot: np.ndarray) -> None:
+    """Name the first problem of rows that failed :func:`_scan`: every long NaN, lati or foot
+    NaN where long is not (or the reverse), an infinite value, a latitude beyond ±90."""
     present = ~np.isnan(lon)
     if not present.any():
         raise FootprintError("the particle set is empty: every long value is NaN")
-    # the usual case in few passes: NaN where long is NaN, finite elsewhere, |lat| <= 90
-    if not (np.isnan(lat) == present).any() and not (np.isnan(foot) == present).any():
-        lo = [np.fmin.reduce(a, axis=None) for a in (lon, lat, foot)]
-        hi = [np.fmax.reduce(a, axis=None) for a in (lon, lat, foot)]
-        if np.all(np.isfinite(lo + hi)) and -90 <= lo[1] and hi[1] <= 90:
-            return present
     for name, arr in (("lati", lat), ("foot", foot)):
         bad = np.isnan(arr) != ~present
         if bad.any():
@@ -198,16 +143,23 @@ def _check_rows(ds: xr.Dataset, lon: np.ndarray, lat: np.ndarray,
         if bad.any():
             raise FootprintError(f"particle row {_first_bad(bad, ds)}: {name} is infinite")
     bad = present & (np.abs(lat) > 90)
-    if bad.any():
-        raise FootprintError(
-            f"particle row {_first_bad(bad, ds)}: lati = {lat[bad][0]} outside [-90, 90]"
-        )
-    return present
+    raise FootprintError(
+        f"particle row {_first_bad(bad, ds)}: lati = {lat[bad][0]} outside [-90, 90]"
+    )
 
 
-def _particles(
-    ds: xr.Dataset, hnf_plume: bool, rec: _Receptor
-) -> tuple[_Particles, dict[str, np.ndarray]]:
+def _scan(time: np.ndarray, lon: np.ndarray, lat: np.ndarray, foot: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Rows per time, each particle's smallest |time| (inf without rows), and whether every
+    row is complete or absent, finite and at |lat| <= 90 (one pass in the core)."""
+    from stilt import _core
+
+    rows, first_abs, status = _core.footprint_scan(time, lon.T, lat.T, foot.T)
+    return rows, first_abs, status == 0 and bool(rows.any())
+
+
+def _check_dataset(ds: Any) -> None:
+    """Refuse what is not a (time, indx) particle Dataset with long, lati, foot."""
     if not isinstance(ds, xr.Dataset):
         raise FootprintError(
             f"particles must be an xarray.Dataset with dims (time, indx), got {type(ds).__name__}"
@@ -220,42 +172,60 @@ def _particles(
         )
     if ds.sizes["time"] == 0 or ds.sizes["indx"] == 0:
         raise FootprintError("the particle set is empty (no time or no particle)")
+
+
+def _minutes(ds: xr.Dataset) -> np.ndarray:
+    """The time coordinate in minutes since release (float64)."""
     time = ds["time"].values
     if np.issubdtype(time.dtype, np.timedelta64):
         time = time / np.timedelta64(1, "m")
     time = np.asarray(time, dtype=np.float64)
     if not np.all(np.isfinite(time)):
         raise FootprintError("particle time coordinate holds NaN or infinite values")
-    # R-STILT's trajectory layout: foot after the plume dilution, the raw value beside it
-    corrected = "foot_no_hnf_dilution" in ds or bool(ds.attrs.get("hnf_plume_applied", 0))
-    if corrected:
-        hnf = "transport" if hnf_plume else "none"
-        raw_name = "foot" if hnf_plume or "foot_no_hnf_dilution" not in ds else "foot_no_hnf_dilution"
-    else:
-        hnf = "footprint" if hnf_plume else "none"
-        raw_name = "foot"
+    return time
+
+
+def _foot_source(ds: xr.Dataset, hnf_plume: bool) -> tuple[str, str]:
+    """Who dilutes foot ("transport": done, "footprint": to do here, "none") and the
+    variable to read. R-STILT's trajectory layout keeps foot after the plume dilution and the
+    raw value beside it (foot_no_hnf_dilution)."""
+    if "foot_no_hnf_dilution" in ds or bool(ds.attrs.get("hnf_plume_applied", 0)):
+        raw = "foot" if hnf_plume or "foot_no_hnf_dilution" not in ds else "foot_no_hnf_dilution"
+        return ("transport" if hnf_plume else "none"), raw
+    return ("footprint" if hnf_plume else "none"), "foot"
+
+
+def _particles(ds: xr.Dataset, hnf_plume: bool) -> _Particles:
+    """Read and check the particle rows."""
+    _check_dataset(ds)
+    time = _minutes(ds)
+    hnf, raw_name = _foot_source(ds, hnf_plume)
     lon, lat, foot = (_field(ds, v) for v in ("long", "lati", raw_name))
-    present = _check_rows(ds, lon, lat, foot)
-    extra: dict[str, np.ndarray] = {}
-    if hnf == "footprint":
-        missing = [v for v in HNF_VARIABLES if v not in ds]
-        if missing:
-            raise FootprintError(
-                f"hnf_plume=True needs the particle variables {', '.join(HNF_VARIABLES)}; "
-                f"missing {', '.join(missing)} (or pass hnf_plume=False)"
-            )
-        extra = {v: _field(ds, v, single=True) for v in HNF_VARIABLES}
-        for name in ("xhgt", "release_height"):
-            if name in ds and ds[name].dims == ("indx",):
-                extra["z0"] = np.asarray(ds[name].values, dtype=np.float64)
-                break
-        else:
-            extra["z0"] = _release_heights(ds, present, rec)
-    parts = _Particles(time, ds["indx"].values, lon, lat, foot, present, hnf)
-    return parts, extra
+    rows, first_abs, ok = _scan(time, lon, lat, foot)
+    if not ok:
+        _raise_bad_rows(ds, lon, lat, foot)
+    return _Particles(time, ds["indx"].values, lon, lat, foot, rows, first_abs, hnf)
 
 
-def _release_heights(ds: xr.Dataset, present: np.ndarray, rec: _Receptor) -> np.ndarray:
+def _hnf_fields(ds: xr.Dataset, parts: _Particles, rec: _Receptor) -> dict[str, np.ndarray]:
+    """The fields the plume dilution reads (float32 kept) and the release heights z0."""
+    missing = [v for v in HNF_VARIABLES if v not in ds]
+    if missing:
+        raise FootprintError(
+            f"hnf_plume=True needs the particle variables {', '.join(HNF_VARIABLES)}; "
+            f"missing {', '.join(missing)} (or pass hnf_plume=False)"
+        )
+    extra = {v: _field(ds, v, single=True) for v in HNF_VARIABLES}
+    for name in ("xhgt", "release_height"):
+        if name in ds and ds[name].dims == ("indx",):
+            extra["z0"] = np.asarray(ds[name].values, dtype=np.float64)
+            break
+    else:
+        extra["z0"] = _release_heights(ds, parts, rec)
+    return extra
+
+
+def _release_heights(ds: xr.Dataset, parts: _Particles, rec: _Receptor) -> np.ndarray:
     """Release height above ground of each particle, for files without ``xhgt``.
 
     The transport's release (docs/physics.md §4.5): particles split over the release points in
@@ -274,13 +244,14 @@ def _release_heights(ds: xr.Dataset, present: np.ndarray, rec: _Receptor) -> np.
                 "(rerun the transport, add zsfc to varsiwant, or pass hnf_plume=False)"
             )
         zsfc = _field(ds, "zsfc")
-        first = np.argmax(present, axis=0)
+        first = np.argmax(parts.present, axis=0)
         ground = zsfc[first, np.arange(zsfc.shape[1])]
         z0 = np.where(np.isfinite(ground), np.maximum(z0 - ground, 0.0), z0)
     return z0
 
 
 def _apply_hnf(parts: _Particles, extra: Mapping[str, np.ndarray], veght: float) -> np.ndarray:
+    """foot after the hyper-near-field plume dilution (docs/physics.md §10.2)."""
     from stilt import _core
 
     abs_t = np.abs(parts.time)
@@ -289,33 +260,16 @@ def _apply_hnf(parts: _Particles, extra: Mapping[str, np.ndarray], veght: float)
     if all(f.dtype == np.float32 for f in fields):  # as files store them: no widened copies
         return _core.footprint_hnf_sp(order, abs_t, parts.foot.T, *(f.T for f in fields),
                                       extra["z0"], float(veght)).T
-    out, _ = _core.footprint_hnf(
-        order,
-        abs_t,
-        parts.foot.T,
-        *(np.asarray(f, dtype=np.float64).T for f in fields),
-        extra["z0"],
-        float(veght),
-        np.zeros(parts.foot.shape[1]),
-    )
+    out, _ = _core.footprint_hnf(order, abs_t, parts.foot.T,
+                                 *(np.asarray(f, dtype=np.float64).T for f in fields),
+                                 extra["z0"], float(veght), np.zeros(parts.foot.shape[1]))
     return out.T
 
 
-def _first_abs_time(time: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Smallest |time| of each particle's rows (inf for a particle without rows)."""
-    abs_t = np.abs(time)
-    order = np.argsort(abs_t, kind="stable")
-    rows = present[order]
-    first = rows.argmax(axis=0)
-    has = rows[first, np.arange(rows.shape[1])]
-    return np.where(has, abs_t[order][first], np.inf)
-
-
-def _time_sign(time: np.ndarray, present: np.ndarray) -> int:
-    """sign(median(time)) over all present rows, without materialising them."""
-    counts = present.sum(axis=1)
+def _time_sign(time: np.ndarray, rows: np.ndarray) -> int:
+    """sign(median(time)) over all rows, from the number of rows at each time."""
     order = np.argsort(time, kind="stable")
-    cum = np.cumsum(counts[order])
+    cum = np.cumsum(rows[order])
     n = int(cum[-1])
     lo = time[order][np.searchsorted(cum, (n - 1) // 2, side="right")]
     hi = time[order][np.searchsorted(cum, n // 2, side="right")]
@@ -339,6 +293,8 @@ def _interpolation_times(sign: int) -> np.ndarray:
 def _densify(
     time: np.ndarray, lon: np.ndarray, lat: np.ndarray, foot: np.ndarray, sign: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows on the near-field time axis (docs/physics.md §10.4): time (rounded to 0.1
+    min), lon, lat, foot."""
     from stilt import _core
 
     targets = _interpolation_times(sign)
@@ -352,81 +308,6 @@ def _densify(
         (order0 + 1).astype(np.int32), time, lon.T, lat.T, foot.T, time2, src, target, rounded
     )
     return rounded, lon2.T, lat2.T, foot2.T
-
-
-# ---- grid geometry -------------------------------------------------------------------------
-
-
-def _cell_count(lo: float, hi: float, res: float) -> int:
-    """Count the whole cells from lo to hi (PYSTILT's tolerance on the quotient, §10.7)."""
-    quotient = (hi - lo) / res
-    scale = max(abs(lo), abs(hi), abs(hi - lo))
-    return int(np.floor(quotient + 16 * np.finfo(float).eps * scale / res))
-
-
-def _transformer(projection: str) -> Any:
-    try:
-        from pyproj import Transformer
-    except ImportError:
-        raise MissingDependencyError(
-            f"the footprint grid projection {projection!r} is not lon/lat: projected grids "
-            "need the optional dependency pyproj (pip install 'stilt[proj]')"
-        ) from None
-    try:
-        return Transformer.from_crs("EPSG:4326", projection, always_xy=True)
-    except Exception as err:  # pyproj.exceptions.CRSError and friends
-        raise ConfigError(
-            f"Grid projection {projection!r} is not understood by PROJ: {err}"
-        ) from None
-
-
-@dataclass
-class _Geometry:
-    xmin: float
-    xmax: float
-    ymin: float
-    ymax: float
-    nx: int
-    ny: int
-    wrapped: bool
-    transformer: Any
-
-
-def _geometry(grid: Grid, max_cells: int) -> _Geometry:
-    xmin, xmax, ymin, ymax = grid.xmin, grid.xmax, grid.ymin, grid.ymax
-    wrapped = False
-    transformer = None
-    if grid.is_longlat:
-        xdist = ((180 - xmin) - (-180 - xmax)) % 360
-        if xdist == 0:
-            xmin, xmax = -180.0, 180.0
-        elif xmax < xmin or xmax > 180 or xmin < -180:
-            xmin = ((xmin % 360) + 360) % 360
-            xmax = ((xmax % 360) + 360) % 360
-            wrapped = True
-            if not xmin < xmax:
-                raise ConfigError(
-                    f"Grid longitudes {grid.xmin}..{grid.xmax} span 360 degrees or more"
-                )
-    else:
-        transformer = _transformer(grid.projection)
-        cx, cy = transformer.transform([xmin, xmax], [ymin, ymax])
-        xmin, xmax = float(np.min(cx)), float(np.max(cx))
-        ymin, ymax = float(np.min(cy)), float(np.max(cy))
-        if not (np.isfinite([xmin, xmax, ymin, ymax]).all() and xmin < xmax and ymin < ymax):
-            raise ConfigError(f"Grid corners do not project to a box in {grid.projection!r}")
-    nx = _cell_count(xmin, xmax, grid.xres)
-    ny = _cell_count(ymin, ymax, grid.yres)
-    if nx < 1 or ny < 1:
-        raise ConfigError(
-            f"Grid {grid} holds no whole cell ({nx} x {ny}): resolution larger than the extent"
-        )
-    if nx * ny > max_cells:
-        raise ConfigError(
-            f"Grid {grid} has {nx} x {ny} = {nx * ny} cells, more than the cell budget "
-            f"max_cells = {max_cells}; coarsen the resolution or raise max_cells"
-        )
-    return _Geometry(xmin, xmax, ymin, ymax, nx, ny, wrapped, transformer)
 
 
 # ---- the footprint -------------------------------------------------------------------------
@@ -473,179 +354,219 @@ def _nearest_kernel(rt: np.ndarray, krt: np.ndarray) -> np.ndarray:
     return np.where(np.abs(krt[lo] - rt) <= np.abs(krt[hi] - rt), lo, hi)
 
 
-def _footprint(
-    parts: _Particles,
-    foot: np.ndarray,
-    rec: _Receptor,
-    grid: Grid,
-    name: str,
-    cfg: _Settings,
-) -> xr.Dataset:
+
+@dataclass
+class _Rows:
+    """The particle rows one footprint bins: longitudes on the grid's convention (0..360
+    on a wrapped grid), densified near the release when the test asks for it, projected on a
+    projected grid (after the bandwidths, which are taken in degrees)."""
+
+    time: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    foot: np.ndarray
+    rows: np.ndarray
+    first_abs: np.ndarray
+    densified: bool
+
+
+def _footprint_rows(parts: _Particles, foot: np.ndarray, grid: Grid,
+                    extent: GridExtent) -> _Rows:
+    """The rows on the grid's longitudes, densified in time near the release when the
+    median step exceeds a cell (docs/physics.md §10.4, decided in degrees on any grid)."""
     from stilt import _core
 
-    smooth_factor, time_integrate, max_cells = cfg.smooth_factor, cfg.time_integrate, cfg.max_cells
-
-    geo = _geometry(grid, max_cells)
     time, lon, lat = parts.time, parts.lon, parts.lat
-    present = parts.present
-    sign = _time_sign(time, present)
-    if geo.wrapped:
+    if extent.wrapped:
         lon = ((lon % 360) + 360) % 360
-
-    # near-field densification (§10.4): decided on degrees even for projected grids
     order = (np.argsort(time, kind="stable") + 1).astype(np.int32)
     dx_med, dy_med = _core.footprint_step_medians(order, time, lon.T, lat.T)
-    densified = bool(dx_med > grid.xres or dy_med > grid.yres)
-    if densified:
-        time, lon, lat, foot = _densify(time, lon, lat, foot, sign)
-        present = ~np.isnan(lon)
+    if not (dx_med > grid.xres or dy_med > grid.yres):
+        return _Rows(time, lon, lat, foot, parts.rows, parts.first_abs, False)
+    time, lon, lat, foot = _densify(time, lon, lat, foot, _time_sign(time, parts.rows))
+    rows, first_abs, _ = _scan(time, lon, lat, foot)
+    return _Rows(time, lon, lat, foot, rows, first_abs, True)
 
-    # relative time (§10.5) as groups: particles share a start class, rtime = time - sign * start
-    absmin = _first_abs_time(time, present)
-    alive = np.isfinite(absmin)
-    n_particles = int(alive.sum())
-    starts, mgroup = np.unique(absmin[alive], return_inverse=True)
-    mclass = np.ones(absmin.size, dtype=np.int32)
+
+@dataclass
+class _Groups:
+    """Relative-time groups (docs/physics.md §10.5): particles share a start class (mclass,
+    1-based; 1 for particles without rows), rtime = time - sign start; gid(class, time) is
+    the group of a row, rtimes the groups' rtime ascending."""
+
+    mclass: np.ndarray
+    gid: np.ndarray
+    rtimes: np.ndarray
+    n_particles: int
+
+
+def _rtime_groups(rows: _Rows, sign: int) -> _Groups:
+    """The rtime groups of the rows."""
+    alive = np.isfinite(rows.first_abs)
+    starts, mgroup = np.unique(rows.first_abs[alive], return_inverse=True)
+    mclass = np.ones(rows.first_abs.size, dtype=np.int32)
     mclass[alive] = mgroup + 1
-    rt_table = time[None, :] - sign * starts[:, None]
+    rt_table = rows.time[None, :] - sign * starts[:, None]
     rtimes, inverse = np.unique(rt_table, return_inverse=True)
     gid = np.asfortranarray(inverse.reshape(rt_table.shape) + 1, dtype=np.int32)
+    return _Groups(mclass, gid, rtimes, int(alive.sum()))
 
-    # kernel bandwidths (§10.6), in degrees from the lon/lat positions
-    if geo.transformer is None:
-        w, counts = _core.footprint_bandwidths(
-            lon.T, lat.T, mclass, gid, rtimes, float(smooth_factor), 1
-        )
-    else:  # degrees of latitude (no cos), then map units (below)
-        lon_deg = lon
+
+def _bandwidths(rows: _Rows, groups: _Groups, extent: GridExtent,
+                smooth_factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel bandwidth of each rtime group (docs/physics.md §10.6) and its row count.
+
+    On lon/lat grids with the cos(latitude) factor; on projected grids in degrees of latitude
+    (no cos), from longitudes on 0..360 for a cloud across the antimeridian; the caller
+    converts those to map units.
+    """
+    from stilt import _core
+
+    lon, longlat = rows.lon, 1
+    if extent.transformer is not None:
+        longlat = 0
         if np.nanmax(lon) - np.nanmin(lon) > 180.0:  # a cloud across the antimeridian
-            lon_deg = lon % 360.0
-        w, counts = _core.footprint_bandwidths(
-            lon_deg.T, lat.T, mclass, gid, rtimes, float(smooth_factor), 0
-        )
+            lon = lon % 360.0
+    return _core.footprint_bandwidths(lon.T, rows.lat.T, groups.mclass, groups.gid,
+                                      groups.rtimes, float(smooth_factor), longlat)
 
-    if geo.transformer is not None:  # projection (§10.5)
-        px, py = geo.transformer.transform(lon[present], lat[present])
-        lon = np.full_like(lon, np.nan)
-        lat = np.full_like(lat, np.nan)
-        lon[present], lat[present] = px, py
-        w = w * _map_units_per_degree(geo.transformer, lon, lat, present, mclass, gid, w.size)
+
+def _project(rows: _Rows, groups: _Groups, extent: GridExtent, w: np.ndarray) -> np.ndarray:
+    """Move the rows onto the projected grid (docs/physics.md §10.5) and return the
+    bandwidths w in map units."""
+    present = ~np.isnan(rows.lon)
+    px, py = extent.transformer.transform(rows.lon[present], rows.lat[present])
+    rows.lon = np.full_like(rows.lon, np.nan)
+    rows.lat = np.full_like(rows.lat, np.nan)
+    rows.lon[present], rows.lat[present] = px, py
+    return w * _map_units_per_degree(extent.transformer, rows.lon, rows.lat, present,
+                                     groups.mclass, groups.gid, w.size)
+
+
+def _kernel_sigma(w: np.ndarray, counts: np.ndarray, rtimes: np.ndarray
+                  ) -> tuple[np.ndarray, float]:
+    """The bandwidth each group uses (that of the nearest rtime with one, §10.7) and the
+    widest; zeros (1 x 1 kernels) when no group has a spread (a single particle)."""
     table = (counts >= 2) & np.isfinite(w)
-    if table.any():
-        sigma = w[table][_nearest_kernel(rtimes, rtimes[table])]
-        wmax = float(np.max(w[table]))
-    else:  # single particle: no spread, 1x1 kernels
-        sigma = np.zeros(rtimes.size)
-        wmax = 0.0
+    if not table.any():
+        return np.zeros(rtimes.size), 0.0
+    return w[table][_nearest_kernel(rtimes, rtimes[table])], float(np.max(w[table]))
 
-    # buffer and binning edges (§10.7), with R/PYSTILT's exact arithmetic
+
+def _layer_range(time: np.ndarray, rows: np.ndarray, time_integrate: bool) -> tuple[int, int]:
+    """First hour layer (floor(time / 60) of the earliest row) and the number of layers."""
+    if time_integrate:
+        return 0, 1
+    tp = time[rows > 0]
+    layer0 = int(np.floor(tp.min() / 60))
+    return layer0, int(np.floor(tp.max() / 60)) - layer0 + 1
+
+
+def _accumulate(rows: _Rows, groups: _Groups, sigma: np.ndarray, wmax: float, grid: Grid,
+                extent: GridExtent, time_integrate: bool, layers: tuple[int, int]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin and smooth the rows onto (nx, ny, layers) cells (docs/physics.md §10.7): the grid
+    buffered by the widest kernel, R/PYSTILT's edge arithmetic. Returns the grid (not yet
+    divided by the particle count), the layers hit, and the mass bookkeeping (foot > 0 total,
+    kept total, rows kept, rows with foot > 0)."""
+    from stilt import _core
+
     bx = 1 + 2 * int(_core.footprint_kernel_half_width(np.array([wmax]), grid.xres)[0])
     by = 1 + 2 * int(_core.footprint_kernel_half_width(np.array([wmax]), grid.yres)[0])
     bxh, byh = (bx - 1) // 2, (by - 1) // 2
-    xedges = geo.xmin - bx * grid.xres + np.arange(geo.nx + 2 * bx) * grid.xres
-    yedges = geo.ymin - by * grid.yres + np.arange(geo.ny + 2 * by) * grid.yres
-    bounds = np.array(
-        [
-            geo.xmin - bxh * grid.xres,
-            geo.xmax + bxh * grid.xres,
-            geo.ymin - byh * grid.yres,
-            geo.ymax + byh * grid.yres,
-        ]
-    )
-
-    if time_integrate:
-        layer0, nl = 0, 1
-    else:
-        tp = time[present.any(axis=1)]
-        layer0 = int(np.floor(tp.min() / 60))
-        nl = int(np.floor(tp.max() / 60)) - layer0 + 1
-    if geo.nx * geo.ny * nl > max_cells:
-        raise ConfigError(
-            f"footprint of {nl} hourly layers on {geo.nx} x {geo.ny} cells exceeds the cell "
-            f"budget max_cells = {max_cells}; use time_integrate=True or raise max_cells"
-        )
+    xedges = extent.xmin - bx * grid.xres + np.arange(extent.nx + 2 * bx) * grid.xres
+    yedges = extent.ymin - by * grid.yres + np.arange(extent.ny + 2 * by) * grid.yres
+    bounds = np.array([extent.xmin - bxh * grid.xres, extent.xmax + bxh * grid.xres,
+                       extent.ymin - byh * grid.yres, extent.ymax + byh * grid.yres])
     arr, hit, mass, status = _core.footprint_accumulate_grid(
-        lon.T,
-        lat.T,
-        foot.T,
-        time,
-        mclass,
-        gid,
-        sigma,
-        grid.xres,
-        grid.yres,
-        bounds,
-        xedges,
-        yedges,
-        bx,
-        by,
-        geo.nx,
-        geo.ny,
-        int(time_integrate),
-        layer0,
-        nl,
-    )
+        rows.lon.T, rows.lat.T, rows.foot.T, rows.time, groups.mclass, groups.gid, sigma,
+        grid.xres, grid.yres, bounds, xedges, yedges, bx, by, extent.nx, extent.ny,
+        int(time_integrate), layers[0], layers[1])
     raise_for_status(status, f"footprint accumulation on {grid}")
+    return arr, hit, mass
 
-    values = arr.T  # (layer, y, x)
-    layers = np.arange(layer0, layer0 + nl)
+
+def _kept_layers(arr: np.ndarray, hit: np.ndarray, layer0: int, n_particles: int,
+                 mass: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """The (layer, y, x) values of the layers that received a row, divided by the particle
+    count, their hour indices, and the reason when there is none (one zero layer then)."""
     keep = hit == 1
-    empty_reason = ""
     if not keep.any():
-        empty_reason = (
-            "no particle row has foot > 0: no particle was ever in the surface layer"
-            if mass[0] == 0
-            else "no particle row with foot > 0 lies inside the grid (buffered by the kernel)"
-        )
-        values = np.zeros((1, geo.ny, geo.nx))
-        layers = np.zeros(1, dtype=int)
-    else:
-        values = values[keep] / n_particles
-        layers = layers[keep]
+        reason = ("no particle row has foot > 0: no particle was ever in the surface layer"
+                  if mass[0] == 0
+                  else "no particle row with foot > 0 lies inside the grid (buffered by the "
+                  "kernel)")
+        ny, nx = arr.shape[1], arr.shape[0]
+        return np.zeros((1, ny, nx)), np.zeros(1, dtype=int), reason
+    values = arr.T  # (layer, y, x), C-ordered: no copy
+    layers = np.arange(layer0, layer0 + hit.size)
+    if keep.all():
+        values /= n_particles  # in place: the same quotients as values / n
+        return values, layers, ""
+    return values[keep] / n_particles, layers[keep], ""
 
-    xc = np.round(geo.xmin + np.arange(geo.nx) * grid.xres + grid.xres / 2, 10)
-    yc = np.round(geo.ymin + np.arange(geo.ny) * grid.yres + grid.yres / 2, 10)
-    if geo.wrapped:  # computed on 0..360: back to the grid's own convention, contiguous
-        xc = np.round(xc + (grid.xmin - geo.xmin), 10)
-    elif grid.is_longlat and geo.xmin != grid.xmin:  # a global grid asked from xmin != -180
+
+def _cell_centres(grid: Grid, extent: GridExtent, values: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell-centre coordinates in the grid's own longitude convention (the values reordered
+    along x for a global grid asked from xmin != -180)."""
+    xc = np.round(extent.xmin + np.arange(extent.nx) * grid.xres + grid.xres / 2, 10)
+    yc = np.round(extent.ymin + np.arange(extent.ny) * grid.yres + grid.yres / 2, 10)
+    if extent.wrapped:  # computed on 0..360: back to the grid's own convention, contiguous
+        xc = np.round(xc + (grid.xmin - extent.xmin), 10)
+    elif grid.is_longlat and extent.xmin != grid.xmin:  # a global grid asked from xmin != -180
         mapped = (xc - grid.xmin) % 360.0 + grid.xmin
         xorder = np.argsort(mapped, kind="stable")
         xc = np.round(mapped[xorder], 10)
         values = values[:, :, xorder]
+    return xc, yc, values
 
+
+def _layer_times(rec: _Receptor, parts: _Particles, layers: np.ndarray,
+                 one_layer: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Time stamps of the layers and the hours each sums (``time_bnds``): hour layers start
+    at receptor time + k h; one layer (time-integrated or empty) is stamped with the receptor
+    time and spans the hours of every particle row (before densification)."""
     hour = np.timedelta64(3600, "s").astype("timedelta64[ns]")
-    if time_integrate or empty_reason:  # one layer: the hours of every particle row
-        times = np.array([rec.time])
-        tp = parts.time[parts.present.any(axis=1)]  # the rows before densification
+    if one_layer:
+        tp = parts.time[parts.rows > 0]
         first, last = int(np.floor(tp.min() / 60)), int(np.floor(tp.max() / 60)) + 1
-        bounds_t = rec.time + np.array([[first, last]]) * hour
-    else:  # layer k: the rows of [k h, (k + 1) h) after the receptor time
-        times = rec.time + layers * hour
-        bounds_t = np.stack([times, times + hour], axis=1)
-    foot_total = float(mass[0]) / n_particles
+        return np.array([rec.time]), rec.time + np.array([[first, last]]) * hour
+    times = rec.time + layers * hour
+    return times, np.stack([times, times + hour], axis=1)
+
+
+def _footprint(parts: _Particles, foot: np.ndarray, rec: _Receptor, grid: Grid, name: str,
+               cfg: _Settings) -> xr.Dataset:
+    """One footprint of the (plume-diluted) particle rows on ``grid`` (docs/physics.md §10)."""
+    extent = grid.extent()
+    grid.check_budget(1, cfg.max_cells, "max_cells", extent)
+    rows = _footprint_rows(parts, foot, grid, extent)
+    groups = _rtime_groups(rows, _time_sign(parts.time, parts.rows))
+    w, counts = _bandwidths(rows, groups, extent, cfg.smooth_factor)
+    if extent.transformer is not None:
+        w = _project(rows, groups, extent, w)
+    sigma, wmax = _kernel_sigma(w, counts, groups.rtimes)
+    layers = _layer_range(rows.time, rows.rows, cfg.time_integrate)
+    grid.check_budget(layers[1], cfg.max_cells, "max_cells", extent)
+    arr, hit, mass = _accumulate(rows, groups, sigma, wmax, grid, extent, cfg.time_integrate,
+                                 layers)
+    values, hours, empty_reason = _kept_layers(arr, hit, layers[0], groups.n_particles, mass)
+    xc, yc, values = _cell_centres(grid, extent, values)
+    times, bounds = _layer_times(rec, parts, hours, cfg.time_integrate or bool(empty_reason))
+    foot_total = float(mass[0]) / groups.n_particles
     foot_in_grid = float(values.sum())
     info = {
-        "n_particles": n_particles,
+        "n_particles": groups.n_particles,
         "hnf_plume_applied": parts.hnf,
-        "nearfield_densified": int(densified),
+        "nearfield_densified": int(rows.densified),
         "foot_total": foot_total,
         "foot_in_grid": foot_in_grid,
         "foot_outside_grid": foot_total - foot_in_grid,
-        "rows_outside_domain": int(np.count_nonzero((foot > 0) & present)) - int(mass[2]),
+        "rows_outside_domain": int(mass[3]) - int(mass[2]),
     }
-    return _dataset(
-        values,
-        times,
-        bounds_t,
-        xc,
-        yc,
-        rec,
-        grid,
-        name,
-        cfg,
-        info,
-        empty_reason,
-    )
+    return _dataset(_Layers(values, times, bounds, xc, yc), rec, grid, name, cfg, info,
+                    empty_reason)
 
 
 #: Name of the grid-mapping variable (R-STILT's ``write_footprint`` calls it ``projection``)
@@ -722,69 +643,37 @@ def _pystilt_attrs(release: Release, grid: Grid, name: str) -> dict[str, Any]:
     return attrs
 
 
-def _dataset(
-    values: np.ndarray,
-    times: np.ndarray,
-    time_bounds: np.ndarray,
-    xc: np.ndarray,
-    yc: np.ndarray,
-    rec: _Receptor,
-    grid: Grid,
-    name: str,
-    cfg: _Settings,
-    info: Mapping[str, Any],
-    empty_reason: str,
-) -> xr.Dataset:
+@dataclass
+class _Layers:
+    """A footprint's values (layer, y, x) and coordinates: layer times and hours summed
+    (time_bnds), cell centres."""
+
+    values: np.ndarray
+    times: np.ndarray
+    time_bounds: np.ndarray
+    xc: np.ndarray
+    yc: np.ndarray
+
+
+def _axes(grid: Grid) -> tuple[tuple[str, dict[str, str]], tuple[str, dict[str, str]]]:
+    """The (name, attributes) of the y and x axes: lat/lon, or y/x on projected grids."""
+    if grid.is_longlat:
+        return (("lat", {"units": "degrees_north", "standard_name": "latitude",
+                         "long_name": "latitude at cell centre", "axis": "Y"}),
+                ("lon", {"units": "degrees_east", "standard_name": "longitude",
+                         "long_name": "longitude at cell centre", "axis": "X"}))
+    return (("y", {"units": "m", "standard_name": "projection_y_coordinate",
+                   "long_name": "y coordinate of projection at cell centre", "axis": "Y"}),
+            ("x", {"units": "m", "standard_name": "projection_x_coordinate",
+                   "long_name": "x coordinate of projection at cell centre", "axis": "X"}))
+
+
+def _global_attrs(rec: _Receptor, grid: Grid, name: str, cfg: _Settings,
+                  info: Mapping[str, Any], empty_reason: str) -> dict[str, Any]:
+    """The footprint's global attributes: conventions, provenance, receptor, grid, settings,
+    mass bookkeeping."""
     from stilt._version import get_version
 
-    if grid.is_longlat:
-        ydim, xdim = "lat", "lon"
-        xattrs = {
-            "units": "degrees_east",
-            "standard_name": "longitude",
-            "long_name": "longitude at cell centre",
-            "axis": "X",
-        }
-        yattrs = {
-            "units": "degrees_north",
-            "standard_name": "latitude",
-            "long_name": "latitude at cell centre",
-            "axis": "Y",
-        }
-    else:
-        ydim, xdim = "y", "x"
-        xattrs = {
-            "units": "m",
-            "standard_name": "projection_x_coordinate",
-            "long_name": "x coordinate of projection at cell centre",
-            "axis": "X",
-        }
-        yattrs = {
-            "units": "m",
-            "standard_name": "projection_y_coordinate",
-            "long_name": "y coordinate of projection at cell centre",
-            "axis": "Y",
-        }
-    tattrs = {
-        "standard_name": "time",
-        "axis": "T",
-        "long_name": (
-            "receptor time (time-integrated footprint; time_bnds gives the hours summed)"
-            if cfg.time_integrate
-            else "start of the hour (UTC) whose particle rows form the layer"
-        ),
-        "bounds": "time_bnds",
-    }
-    foot = xr.Variable(
-        ("time", ydim, xdim),
-        values,
-        {
-            "units": FOOT_UNITS,
-            "long_name": "STILT surface influence footprint",
-            "cell_methods": "time: sum",
-            "grid_mapping": GRID_MAPPING,
-        },
-    )
     attrs: dict[str, Any] = {
         "Conventions": "CF-1.8",
         "title": "STILT Footprint",
@@ -805,17 +694,34 @@ def _dataset(
     }
     if empty_reason:
         attrs["empty_reason"] = empty_reason
-    bounds = xr.Variable(("time", "nv"), time_bounds,
+    return attrs
+
+
+def _dataset(layers: _Layers, rec: _Receptor, grid: Grid, name: str, cfg: _Settings,
+             info: Mapping[str, Any], empty_reason: str) -> xr.Dataset:
+    """The footprint as a CF-1.8 Dataset (docs/footprints.md, "Output")."""
+    (ydim, yattrs), (xdim, xattrs) = _axes(grid)
+    tattrs = {
+        "standard_name": "time",
+        "axis": "T",
+        "long_name": (
+            "receptor time (time-integrated footprint; time_bnds gives the hours summed)"
+            if cfg.time_integrate
+            else "start of the hour (UTC) whose particle rows form the layer"
+        ),
+        "bounds": "time_bnds",
+    }
+    foot = xr.Variable(("time", ydim, xdim), layers.values,
+                       {"units": FOOT_UNITS, "long_name": "STILT surface influence footprint",
+                        "cell_methods": "time: sum", "grid_mapping": GRID_MAPPING})
+    bounds = xr.Variable(("time", "nv"), layers.time_bounds,
                          {"long_name": "start and end of the hours summed in the layer"})
     return xr.Dataset(
         {"foot": foot, "time_bnds": bounds,
          GRID_MAPPING: xr.Variable((), np.int32(0), _crs_attrs(grid))},
-        coords={
-            "time": ("time", times, tattrs),
-            ydim: (ydim, yc, yattrs),
-            xdim: (xdim, xc, xattrs),
-        },
-        attrs=attrs,
+        coords={"time": ("time", layers.times, tattrs), ydim: (ydim, layers.yc, yattrs),
+                xdim: (xdim, layers.xc, xattrs)},
+        attrs=_global_attrs(rec, grid, name, cfg, info, empty_reason),
     )
 
 
@@ -828,7 +734,7 @@ def calc_footprints(
     time_integrate: bool = False,
     hnf_plume: bool = True,
     veght: float | None = None,
-    max_cells: int = DEFAULT_MAX_CELLS,
+    max_cells: int = DEFAULT_CELL_BUDGET,
 ) -> dict[str, xr.Dataset]:
     """Several named footprints of one trajectory, each on its own grid.
 
@@ -845,12 +751,12 @@ def calc_footprints(
     cfg = _Settings(
         float(smooth_factor), bool(time_integrate), bool(hnf_plume), float(veght), int(max_cells)
     )
-    grids = {name: g if isinstance(g, Grid) else Grid(**g) for name, g in grids.items()}
+    grids = {name: Grid.from_any(g, f"grid {name!r}") for name, g in grids.items()}
     rec = _receptor(receptor)
-    parts, extra = _particles(particles, cfg.hnf_plume, rec)
+    parts = _particles(particles, cfg.hnf_plume)
     foot = parts.foot
     if parts.hnf == "footprint":
-        foot = _apply_hnf(parts, extra, cfg.veght)
+        foot = _apply_hnf(parts, _hnf_fields(particles, parts, rec), cfg.veght)
     feet = {name: _footprint(parts, foot, rec, grid, name, cfg) for name, grid in grids.items()}
     # where the particles came from (stilt.run_trajectories and project runs record it)
     given = getattr(particles, "attrs", {})
@@ -870,7 +776,7 @@ def calc_footprint(
     hnf_plume: bool = True,
     *,
     veght: float | None = None,
-    max_cells: int = DEFAULT_MAX_CELLS,
+    max_cells: int = DEFAULT_CELL_BUDGET,
     name: str = "foot",
 ) -> xr.Dataset:
     """Kernel-smoothed footprint of a particle ensemble (R-STILT ``calc_footprint``).
@@ -936,7 +842,7 @@ def calc_footprint(
     MissingDependencyError
         A projected grid without ``pyproj`` installed.
     """
-    grid = grid if isinstance(grid, Grid) else Grid(**grid)
+    grid = Grid.from_any(grid)
     return calc_footprints(
         particles,
         receptor,

@@ -190,31 +190,17 @@ def open_footprints(paths: Sequence[str | Path], rows: Sequence[dict[str, Any]],
         raise ConfigError(f"open_footprints: {len(paths)} files but {len(rows)} index rows")
     if not paths:
         raise ConfigError("open_footprints: no footprint files to open")
-    try:
-        with xr.open_dataset(paths[0], engine="netcdf4") as first:
-            template = first.isel(time=0, drop=True) if "time" in first.foot.dims else first
-            grid = {k: template[k].load() for k in template.foot.dims}
-            attrs = {k: v for k, v in first.attrs.items() if not k.startswith("receptor_")
-                     and k not in _PER_SIMULATION}
-            var_attrs = dict(first.foot.attrs)
-            integrated = (bool(int(first.attrs.get("time_integrate", 0)))
-                          or "time" not in first.foot.dims)
-            file_hours = first.attrs.get("n_hours")
-            dtype = first.foot.dtype
-            dims = tuple(str(d) for d in template.foot.dims)
-            extra = {k: first[k].load() for k in ("projection", "crs") if k in first.variables}
-    except (OSError, RuntimeError, ValueError, KeyError):
-        check_output(paths[0], "footprint")
-        raise
+    first = _first_file(paths[0])
+    grid, dims, var_attrs = first["grid"], first["dims"], first["var_attrs"]
     coords = _coords(rows)
     lags = None
-    if not integrated:
-        hours = n_hours if n_hours is not None else file_hours
+    if not first["integrated"]:
+        hours = n_hours if n_hours is not None else first["n_hours"]
         if hours is None:
             raise ConfigError(f"open_footprints: {paths[0]} records no n_hours; give n_hours")
         lags = footprint_lags(int(hours))
     stack = _FootprintStack(paths, coords["receptor_time"][1], lags,
-                            tuple(grid[d].size for d in dims), dtype)
+                            tuple(grid[d].size for d in dims), first["dtype"])
     data = indexing.LazilyIndexedArray(stack)
     var_attrs.pop("_FillValue", None)
     if lags is None:
@@ -229,7 +215,33 @@ def open_footprints(paths: Sequence[str | Path], rows: Sequence[dict[str, Any]],
                                                      "units": "h"}),
                           time=(("simulation", "lag"), layer,
                                 {"long_name": "start of the hour summed"}))
-    return xr.Dataset({"foot": foot, **extra}, coords={**coords_all, **grid}, attrs=attrs)
+    return xr.Dataset({"foot": foot, **first["extra"]}, coords={**coords_all, **grid},
+                      attrs=first["attrs"])
+
+
+def _first_file(path: Path) -> dict[str, Any]:
+    """What :func:`open_footprints` takes from the first file: the grid coordinates and
+    dims, the collection's attributes, foot's attributes and dtype, whether it is
+    time-integrated, its n_hours, and the grid-mapping variables."""
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as first:
+            template = first.isel(time=0, drop=True) if "time" in first.foot.dims else first
+            return {
+                "grid": {k: template[k].load() for k in template.foot.dims},
+                "dims": tuple(str(d) for d in template.foot.dims),
+                "attrs": {k: v for k, v in first.attrs.items()
+                          if not k.startswith("receptor_") and k not in _PER_SIMULATION},
+                "var_attrs": dict(first.foot.attrs),
+                "integrated": (bool(int(first.attrs.get("time_integrate", 0)))
+                               or "time" not in first.foot.dims),
+                "n_hours": first.attrs.get("n_hours"),
+                "dtype": first.foot.dtype,
+                "extra": {k: first[k].load() for k in ("projection", "crs")
+                          if k in first.variables},
+            }
+    except (OSError, RuntimeError, ValueError, KeyError):
+        check_output(path, "footprint")
+        raise
 
 
 def _blocks(foot: xr.DataArray, block: int | None) -> Any:

@@ -139,7 +139,9 @@ def _draw(field: xr.DataArray, receptors: list[tuple[float, float]], particles: 
         ax.text(0.5, 0.5, "footprint is zero everywhere", transform=ax.transAxes,
                 ha="center", va="center")
     if particles is not None:
-        traj = _open(particles, "trajectory file")
+        from stilt.trajectory_file import memory_layout
+
+        traj = memory_layout(_open(particles, "trajectory file"))  # (time, indx)
         plon = np.asarray(traj["long"], dtype=float)
         plat = np.asarray(traj["lati"], dtype=float)
         step = max(1, plon.shape[1] // MAX_PARTICLE_PATHS)

@@ -186,10 +186,14 @@ def check_project(directory: str | Path) -> ProjectCheck:
     cfg = model.config
     out = ProjectCheck(n_receptors=len(model.receptors), mets=list(cfg.mets))
     for name, fp in cfg.footprints.items():
-        ny, nx = fp.shape
         g = fp.grid
-        out.footprints[name] = (f"{nx} x {ny} cells, x {g['xmin']}..{g['xmax']} by {g['xres']}, "
-                                f"y {g['ymin']}..{g['ymax']} by {g['yres']}, "
+        try:
+            ny, nx = g.shape
+        except StiltError as exc:  # e.g. a projected grid without pyproj
+            out.problems.append(f"footprint {name}: {exc}")
+            continue
+        out.footprints[name] = (f"{nx} x {ny} cells, x {g.xmin}..{g.xmax} by {g.xres}, "
+                                f"y {g.ymin}..{g.ymax} by {g.yres}, "
                                 f"{'time-integrated' if fp.time_integrate else 'hourly'}")
     if not model.receptors:
         out.problems.append("no receptors (add receptors.csv)")

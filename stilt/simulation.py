@@ -27,9 +27,11 @@ each footprint file on disk, so a rerun knows exactly what is still valid: nothi
 settings changed), only the trajectories (footprint settings changed) or everything.
 
 Trajectory files are written compact (:mod:`stilt.trajectory_file`), and the footprints are
-made from the particles rounded as the file holds them. Once every footprint is written, the
-``trajectories`` setting keeps the files, thins them or drops them; ``status.json`` records
-``trajectories: full | thinned | dropped`` (a thinned file also says so itself, in its
+made from the particles rounded as the file holds them. The ``trajectories`` setting keeps
+the files, thins them or drops them: new particles are written thinned at once, or not at all
+(the footprints come from memory); files kept from earlier runs are thinned or dropped once
+every footprint is written (docs/outputs.md gives the order of the steps). ``status.json``
+records ``trajectories: full | thinned | dropped`` (a thinned file also says so itself, in its
 ``thinned_minutes`` attribute). A simulation with thinned or dropped trajectories is complete;
 a footprint it does not have yet needs the full particles, so its transport runs again (same
 seed, same particles) and only the missing footprints are computed.
@@ -422,7 +424,7 @@ def _outputs(paths: SimulationPaths, config: ModelConfig) -> list[str]:
 def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Receptor,
               config: ModelConfig, need_traj: bool, feet: list[str],
               record: dict[str, Any], result: dict[str, Any]) -> None:
-    from stilt.trajectory_file import compact_trajectories
+    from stilt.trajectory_file import compact_trajectories, read_trajectories
 
     particles = errors = None
     if need_traj:
@@ -430,17 +432,15 @@ def _run_work(paths: SimulationPaths, project: Path, met: str, receptor: Recepto
                                                   result)
         particles = compact_trajectories(particles)  # the values the file holds
         errors = None if errors is None else compact_trajectories(errors)
-        computed = _publish_trajectories(paths, met, receptor, config, particles, errors,
-                                         feet, record, result)
-    elif feet:  # trajectories kept from an earlier run: read them back
-        import xarray as xr
-
-        with xr.open_dataset(paths.trajectory, engine="netcdf4") as ds:
-            particles = ds.load()
+        publish = _publish_dropped if config.trajectories == "drop" else _publish_trajectories
+        computed = publish(paths, met, receptor, config, particles, errors, feet, record,
+                           result)
+    elif feet:  # trajectories kept from an earlier run: read them back (either layout)
+        particles = read_trajectories(paths.trajectory)
         computed = _compute_footprints(feet, particles, receptor, config, result)
     for name in feet:
         _publish_footprint(paths, met, name, computed[name], config, record, result)
-    if config.trajectories != "keep":
+    if config.trajectories != "keep" and not need_traj:  # new particles: stored as set
         _store_trajectories(paths, config, record, {paths.trajectory: particles,
                                                     paths.error_trajectory: errors})
 
@@ -450,13 +450,15 @@ def _publish_trajectories(paths: SimulationPaths, met: str, receptor: Receptor,
                           record: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """Publish and record the trajectory files while the footprints ``feet`` are computed;
     returns the footprints by name (a footprint's error is raised once the trajectories are
-    recorded, so a retry keeps them)."""
-    th = config.transport_hash(met)
-    for ds in (particles, errors):
-        if ds is not None:
-            ds.attrs.update(simulation_id=paths.sim_id, met_name=met, stilt_transport_hash=th)
-    files = [(ds.copy(deep=False), path) for ds, path in ((particles, paths.trajectory),
-                                                           (errors, paths.error_trajectory))
+    recorded, so a retry keeps them). With ``trajectories: thin`` the files are written
+    thinned at once (the footprints use the full particles in memory)."""
+    from stilt.trajectory_file import thin_trajectories
+
+    th = _stamp_transport(paths, met, config, particles, errors)
+    thin = config.trajectories == "thin"
+    files = [(thin_trajectories(ds, config.thin_minutes) if thin else ds.copy(deep=False),
+              path) for ds, path in ((particles, paths.trajectory),
+                                     (errors, paths.error_trajectory))
              if ds is not None]  # the writer's own Dataset objects (sharing the values)
     # the files are compressed in a thread while the footprints are computed
     computed, failure = _overlapped(
@@ -469,16 +471,59 @@ def _publish_trajectories(paths: SimulationPaths, met: str, receptor: Receptor,
     same = record["transport_hash"] == th  # the same particles: valid footprints stay
     record["footprints"] = {n: h for n, h in record["footprints"].items()
                             if same and n not in feet}
-    record.update(transport_hash=th, trajectories="full")
+    record.update(transport_hash=th, trajectories="thinned" if thin else "full")
     write_status(paths, record)
     for _, path in files:
         _link(paths.root, "particles", path)
     _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
          f"{particles.sizes.get('time', 0)} rows"
          + (f", and the transport-error run (winderrtf={error_run(config)})" if errors
-            else "") + f", {result['transport_seconds']:.2f} s")
+            else "") + f", {result['transport_seconds']:.2f} s"
+         + (f"; written thinned to one row every {config.thin_minutes} min (trajectories: "
+            "thin)" if thin else ""))
     if failure is not None:
         raise failure
+    return computed
+
+
+def _stamp_transport(paths: SimulationPaths, met: str, config: ModelConfig, particles: Any,
+                     errors: Any) -> str:
+    """Record where the particles came from in their attributes; returns the transport hash."""
+    th = config.transport_hash(met)
+    for ds in (particles, errors):
+        if ds is not None:
+            ds.attrs.update(simulation_id=paths.sim_id, met_name=met, stilt_transport_hash=th)
+    return th
+
+
+def _publish_dropped(paths: SimulationPaths, met: str, receptor: Receptor,
+                     config: ModelConfig, particles: Any, errors: Any, feet: list[str],
+                     record: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """``trajectories: drop`` with new particles: no trajectory file is written at all.
+
+    The footprints ``feet`` are computed from the particles in memory (returned by name, for
+    the caller to publish). Then any trajectory file left from an earlier run goes, and only
+    after that the status records the new transport as ``dropped``: a kill before the record
+    leaves the earlier transport hash (everything runs again), a kill after it leaves no
+    trajectory file and ``dropped`` (the missing footprints run again, with the transport),
+    never an earlier file taken for these particles.
+    """
+    th = _stamp_transport(paths, met, config, particles, errors)
+    computed = _compute_footprints(feet, particles, receptor, config, result)
+    gone = [p for p in (paths.trajectory, paths.error_trajectory) if p.is_file()]
+    for path in (paths.trajectory, paths.error_trajectory):
+        path.unlink(missing_ok=True)
+        (safe_path(paths.root, "simulations", "particles") / path.name).unlink(
+            missing_ok=True)
+    same = record["transport_hash"] == th  # the same particles: valid footprints stay
+    record["footprints"] = {n: h for n, h in record["footprints"].items()
+                            if same and n not in feet}
+    record.update(transport_hash=th, trajectories="dropped")
+    write_status(paths, record)
+    _log(paths, f"trajectories: {particles.sizes.get('indx', 0)} particles, "
+         f"{particles.sizes.get('time', 0)} rows, {result['transport_seconds']:.2f} s; not "
+         f"written (trajectories: drop: the footprints are made from memory)"
+         + (f", {len(gone)} earlier file(s) removed" if gone else ""))
     return computed
 
 
@@ -519,7 +564,7 @@ def _compute_footprints(feet: list[str], particles: Any, receptor: Receptor,
     for name in feet:
         fp = config.footprints[name]
         t = time.perf_counter()
-        out[name] = footprint.calc_footprint(particles, receptor, footprint.Grid(**fp.grid),
+        out[name] = footprint.calc_footprint(particles, receptor, fp.grid,
                                              smooth_factor=fp.smooth_factor,
                                              time_integrate=fp.time_integrate,
                                              hnf_plume=config.hnf_plume,
@@ -566,9 +611,7 @@ def _store_trajectories(paths: SimulationPaths, config: ModelConfig, record: dic
     Dropping records ``dropped`` before the files go, so a kill in between leaves full files
     that are still valid; a thinned file says so in its own attributes.
     """
-    import xarray as xr
-
-    from stilt.trajectory_file import thin_trajectories
+    from stilt.trajectory_file import read_trajectories, thin_trajectories
 
     files = [p for p in trajectory_files(paths, config) if p.is_file()]
     if config.trajectories == "drop":
@@ -583,8 +626,7 @@ def _store_trajectories(paths: SimulationPaths, config: ModelConfig, record: dic
     for path in files:
         ds = loaded.get(path)
         if ds is None:
-            with xr.open_dataset(path, engine="netcdf4") as opened:
-                ds = opened.load()
+            ds = read_trajectories(path)
         if "thinned_minutes" not in ds.attrs:
             _publish_trajectory(thin_trajectories(ds, config.thin_minutes), path)
     record["trajectories"] = "thinned"
@@ -600,10 +642,11 @@ def _error_seed(seed: int) -> int:
 
 
 def _publish_trajectory(particles: Any, final: Path) -> None:
-    """Write a compact trajectory file atomically, read back whole before it is renamed into
-    place."""
-    from stilt.trajectory_file import trajectory_encoding
+    """Write a compact trajectory file atomically, table on ``(indx, time)``, read back whole
+    before it is renamed into place."""
+    from stilt.trajectory_file import file_layout, trajectory_encoding
 
+    particles = file_layout(particles)
     with atomic_path(final) as tmp:
         with writing(final):
             particles.to_netcdf(tmp, engine="netcdf4",

@@ -1,8 +1,10 @@
 """Trajectory files on disk: compact storage, the values they hold, and thinning.
 
-A trajectory file is the particle table of :func:`stilt.run_trajectories` as netCDF-4, chunked
-and compressed (zlib level 1 after the byte shuffle), each column stored with the precision the
-science needs (docs/outputs.md, "Trajectory storage"):
+A trajectory file is the particle table of :func:`stilt.run_trajectories` as netCDF-4, stored
+particle by particle on ``(indx, time)`` (CF's ``(trajectory, obs)`` order: each particle's
+series is smooth in time, so it compresses far better than the rows of one minute), chunked
+in whole particles and compressed (zlib level 1 after the byte shuffle), each column stored
+with the precision the science needs (docs/outputs.md, "Trajectory storage"):
 
 - ``long``, ``lati``: int32 packed with ``scale_factor`` 1e-5 degrees (a position error of at
   most 0.56 m in latitude, less in longitude);
@@ -15,18 +17,24 @@ science needs (docs/outputs.md, "Trajectory storage"):
 :func:`compact_trajectories` rounds a Dataset in memory exactly as the file will hold it, so a
 footprint computed from the particles just made equals one computed later from the file;
 :func:`trajectory_encoding` is the encoding that writes it (``Dataset.to_netcdf``).
-Files written before this layout (float64, uncompressed) read as they are.
+In memory the table is on ``(time, indx)``, as :func:`stilt.run_trajectories` returns it:
+:func:`file_layout` turns it to the file's order before writing, :func:`memory_layout` back
+after reading (a transposed view, no copy), and :func:`read_trajectories` reads a file of
+either order, so every reader in stilt sees ``(time, indx)``. Files written before this
+layout (``(time, indx)``, float64, uncompressed) read as they are.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 __all__ = ["PACKED", "FOOT_BITS", "DIAGNOSTIC_BITS", "COMPRESSION", "compact_trajectories",
-           "trajectory_encoding", "round_mantissa", "thin_trajectories", "SUMMED_COLUMNS"]
+           "trajectory_encoding", "round_mantissa", "thin_trajectories", "SUMMED_COLUMNS",
+           "TABLE_DIMS", "FILE_DIMS", "file_layout", "memory_layout", "read_trajectories"]
 
 #: columns stored as packed int32: scale factor in the column's units
 PACKED: dict[str, float] = {"long": 1e-5, "lati": 1e-5, "zagl": 0.1}
@@ -37,10 +45,14 @@ DIAGNOSTIC_BITS = 12
 _FOOT_COLUMNS = ("foot", "foot_no_hnf_dilution")
 #: columns summed over an output interval (the rest are values at its end)
 SUMMED_COLUMNS = ("foot", "foot_no_hnf_dilution", "samt")
-#: zlib settings of every variable on (time, indx)
+#: dims of the particle table in memory (:func:`stilt.run_trajectories`, every reader)
+TABLE_DIMS = ("time", "indx")
+#: dims of the particle table in a file written now (CF's (trajectory, obs) order)
+FILE_DIMS = ("indx", "time")
+#: zlib settings of every table variable
 COMPRESSION = {"zlib": True, "complevel": 1, "shuffle": True}
 _INT_FILL = np.int32(-(2**31))
-_ROWS_PER_CHUNK = 1_000_000  # values per chunk: about 4 MB of float32
+_VALUES_PER_CHUNK = 1_000_000  # at most, per chunk: about 4 MB of float32
 
 
 def round_mantissa(values: Any, bits: int) -> np.ndarray:
@@ -72,7 +84,57 @@ def round_mantissa(values: Any, bits: int) -> np.ndarray:
 
 
 def _is_table(var: xr.DataArray) -> bool:
-    return var.dims == ("time", "indx") and var.dtype.kind == "f"
+    return var.ndim == 2 and set(var.dims) == set(TABLE_DIMS) and var.dtype.kind == "f"
+
+
+def file_layout(ds: xr.Dataset) -> xr.Dataset:
+    """The Dataset with every particle-table variable on :data:`FILE_DIMS` (a view).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Particles on ``(time, indx)`` or already on ``(indx, time)``.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    return ds.transpose(*FILE_DIMS, ..., missing_dims="ignore")
+
+
+def memory_layout(ds: xr.Dataset) -> xr.Dataset:
+    """The Dataset with every particle-table variable on :data:`TABLE_DIMS` (a view), the
+    order of :func:`stilt.run_trajectories` and of files written before the ``(indx, time)``
+    layout.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Particles in either order.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    return ds.transpose(*TABLE_DIMS, ..., missing_dims="ignore")
+
+
+def read_trajectories(path: str | Path) -> xr.Dataset:
+    """A trajectory file loaded into memory (file closed), table on ``(time, indx)``.
+
+    Reads files of either layout: ``(indx, time)`` compact files and the ``(time, indx)``
+    files written before them (compact or float64 uncompressed).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        return memory_layout(ds.load())
 
 
 def _compact_values(name: str, values: Any) -> np.ndarray:
@@ -111,13 +173,15 @@ def compact_trajectories(ds: xr.Dataset) -> xr.Dataset:
 def trajectory_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     """The netCDF encoding of every variable of a trajectory file.
 
-    Table columns are chunked as whole particle rows (at most about a million values per
-    chunk) and compressed (:data:`COMPRESSION`); packed columns get their int32 type, scale
-    factor and fill value.
+    Table columns are chunked in whole particles (at most about a million values per chunk,
+    the chunks of one column as equal as whole particles allow) and compressed
+    (:data:`COMPRESSION`); packed columns get their int32 type, scale factor and fill value.
+    Chunk shapes follow each variable's own dims order.
 
     Parameters
     ----------
     ds : xarray.Dataset
+        Particles, normally in :func:`file_layout` order.
 
     Returns
     -------
@@ -125,14 +189,15 @@ def trajectory_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
         For ``Dataset.to_netcdf(encoding=...)``.
     """
     nt, npart = ds.sizes.get("time", 0), ds.sizes.get("indx", 0)
-    rows = max(1, min(nt, _ROWS_PER_CHUNK // max(npart, 1)))
+    n_chunks = -(-nt * npart // _VALUES_PER_CHUNK)
+    chunk = {"time": nt, "indx": -(-npart // max(n_chunks, 1))}
     out: dict[str, dict[str, Any]] = {}
     for name, var in ds.data_vars.items():
         if not _is_table(var):
             continue
         enc: dict[str, Any] = dict(COMPRESSION)
         if nt and npart:
-            enc["chunksizes"] = (rows, npart)
+            enc["chunksizes"] = tuple(chunk[str(d)] for d in var.dims)
         if name in PACKED:
             enc.update(dtype="int32", scale_factor=PACKED[name], add_offset=0.0,
                        _FillValue=_INT_FILL)
@@ -153,16 +218,19 @@ def thin_trajectories(ds: xr.Dataset, minutes: int) -> xr.Dataset:
     Parameters
     ----------
     ds : xarray.Dataset
-        Particles on ``(time, indx)``, ``time`` in minutes since release.
+        Particles on ``(time, indx)`` (or a file's ``(indx, time)``), ``time`` in minutes
+        since release.
     minutes : int
         Interval, >= 1.
 
     Returns
     -------
     xarray.Dataset
+        On ``(time, indx)``.
     """
     if minutes < 1:
         raise ValueError(f"thinning interval {minutes!r} must be at least 1 minute")
+    ds = memory_layout(ds)
     t = np.asarray(ds["time"].values, dtype=np.float64)
     group = np.ceil(np.abs(t) / minutes)
     order = np.argsort(np.abs(t), kind="stable")
@@ -170,7 +238,7 @@ def thin_trajectories(ds: xr.Dataset, minutes: int) -> xr.Dataset:
     out = ds.isel(time=keep)
     bins = np.searchsorted(np.unique(group), group)
     for name in SUMMED_COLUMNS:
-        if name not in ds or ds[name].dims != ("time", "indx"):
+        if name not in ds or ds[name].dims != TABLE_DIMS:
             continue
         values = np.nan_to_num(np.asarray(ds[name].values, dtype=np.float64))
         sums = np.zeros((len(keep), values.shape[1]))

@@ -91,12 +91,23 @@ CASES: dict[str, Case] = {
     "sigma_ngm": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
                       ("UWND", "VWND", "WWND", "TEMP", "SPHU"), 40.0, -90.0, ps=990.0, zg=200.0,
                       extra={"EXCO": 0.02, "HFLX": 120.0}),
+    # the same with PRES and then HGTS records: the binary reads HGTS into the level pressure
+    # (docs/physics.md §2.4)
+    "sigma_hgts": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
+                       ("PRES", "UWND", "VWND", "WWND", "TEMP", "SPHU", "HGTS"), 40.0, -90.0,
+                       ps=990.0, zg=200.0, extra={"EXCO": 0.02, "HFLX": 120.0}),
     # GFS 0.25 degree on hybrid sigma-pressure levels
     "hybrid_gfs": Case(4, GDAS_SFC, ("TEMP", "UWND", "VWND", "WWND", "RELH"), 35.0, -100.0,
                        time="2023-07-15T21:00", ps=930.0, zg=700.0, rh=40.0),
     # terrain-following heights with PRES (KSYS 3)
     "height_pres": Case(3, ("PRSS", "SHGT", "T02M", "U10M", "V10M", "USTR", "SHTF", "PBLH"),
                         ("PRES", "TEMP", "UWND", "VWND", "DZDT", "SPHU"), 45.0, 10.0,
+                        time="2023-07-15T14:00", ps=950.0, zg=500.0,
+                        extra={"USTR": 0.3, "SHTF": 150.0}),
+    # the same with an HGTS record after PRES: the binary reads it into the level pressure
+    # (docs/physics.md §2.4), so its mixed layer collapses to KMIX0
+    "height_hgts": Case(3, ("PRSS", "SHGT", "T02M", "U10M", "V10M", "USTR", "SHTF", "PBLH"),
+                        ("PRES", "TEMP", "UWND", "VWND", "DZDT", "SPHU", "HGTS"), 45.0, 10.0,
                         time="2023-07-15T14:00", ps=950.0, zg=500.0,
                         extra={"USTR": 0.3, "SHTF": 150.0}),
     # WRF through arw2arl: WRF-hybrid levels with PRES, USTR/TSTR, DZDT

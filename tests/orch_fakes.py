@@ -72,7 +72,6 @@ def install(monkeypatch: Any, log: Path, sleep: float = 0.0, fail_lat: float | N
 #: what the fakes replace (stilt.simulation looks these up when it calls them)
 FAKES = {"stilt.transport.run_trajectories": fake_run_trajectories,
          "stilt.footprint.calc_footprint": fake_calc_footprint,
-         "stilt.footprint.Grid": dict,
          "stilt.footprint.write_footprint": fake_write_footprint}
 
 

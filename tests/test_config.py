@@ -74,6 +74,24 @@ def test_grid_budget_counts_hourly_layers() -> None:
         make(footprints={"f": {"grid": grid}}, n_hours=-300)
 
 
+def test_config_and_footprints_share_one_grid_type() -> None:
+    from stilt.footprint import Grid
+
+    fp = make().footprints["default"]
+    assert isinstance(fp.grid, Grid) and fp.grid == Grid(**GRID)
+    assert fp.shape == Grid(**GRID).shape == (40, 50)
+    # a grid across the antimeridian, as calc_footprint takes it: 20 x 10 whole cells
+    across = {**GRID, "xmin": 170.0, "xmax": -170.0, "ymin": 30.0, "ymax": 40.0, "xres": 1.0,
+              "yres": 1.0}
+    assert make(footprints={"a": {"grid": across}}).footprints["a"].shape == (10, 20)
+    # the budget counts the cells the footprint has: 0.1 x 0.3 degrees over 1 x 1 degree
+    # is 10 x 3 whole cells (the old count rounded 3.33 up to 4)
+    odd = {**GRID, "xmin": 0.0, "xmax": 1.0, "ymin": 0.0, "ymax": 1.0, "yres": 0.3}
+    make(footprints={"o": {"grid": odd}}, cell_budget=30 * 25, n_hours=-24)
+    with pytest.raises(ConfigError, match="footprints.o: grid of 10 x 3 cells x 25 layers"):
+        make(footprints={"o": {"grid": odd}}, cell_budget=30 * 25 - 1, n_hours=-24)
+
+
 def test_hashes_separate_transport_from_footprint_settings() -> None:
     base = make()
     more_particles = make(numpar=500)

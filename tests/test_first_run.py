@@ -62,7 +62,7 @@ def test_example_runs_in_under_a_minute_and_says_where_its_outputs_are(tmp_path:
     wide = Grid(xmin=-121.0, xmax=-86.0, ymin=30.0, ymax=48.0, xres=0.1, yres=0.1)
     with xr.open_dataset(traj) as particles:
         total = float(calc_footprint(particles, receptor, wide, time_integrate=True)["foot"].sum())
-        kept = float(calc_footprint(particles, receptor, Grid(**grid),
+        kept = float(calc_footprint(particles, receptor, grid,
                                     time_integrate=True)["foot"].sum())
     model.close()
     assert total > 0 and kept / total > 0.99, (kept, total)

@@ -250,15 +250,56 @@ def test_step_medians_are_numpy_medians() -> None:
     assert steps == {0, 1} and len(per) == n - 2  # odd and even step counts were met
 
 
-def test_first_abs_time_is_the_smallest_present_abs_time() -> None:
-    from stilt.footprint import _first_abs_time
+def test_bandwidths_of_one_start_time_by_column_equal_the_general_pass() -> None:
+    # one start class: each rtime group is one time column, summed column by column; a second
+    # (unused) class takes the general two-pass path over all rows: the same bits
+    rng = np.random.default_rng(5)
+    nt, n = 90, 33
+    lon = rng.normal(-90, 0.3, (nt, n)).cumsum(axis=0)
+    lat = rng.normal(40, 0.2, (nt, n)).cumsum(axis=0)
+    lon[rng.random((nt, n)) < 0.2] = np.nan
+    lon[:, 2] = np.nan
+    lat[np.isnan(lon)] = np.nan
+    rtime = -np.arange(1.0, nt + 1)
+    gid = np.arange(1, nt + 1, dtype=np.int32)[None, :]
+    mclass = np.ones(n, dtype=np.int32)
+    by_column = _core.footprint_bandwidths(lon.T, lat.T, mclass, np.asfortranarray(gid),
+                                           rtime, 1.0, 1)
+    general = _core.footprint_bandwidths(lon.T, lat.T, mclass, np.asfortranarray(
+        np.vstack([gid, gid])), rtime, 1.0, 1)
+    assert np.array_equal(by_column[0], general[0], equal_nan=True)
+    assert np.array_equal(by_column[1], general[1])
+    present = ~np.isnan(lon)
+    k = 7
+    x, y = lon[k, present[k]], lat[k, present[k]]
+    expect = 0.06 * (x.var(ddof=1) + y.var(ddof=1)) ** 0.25 * (abs(rtime[k]) / 1440) ** 0.5
+    assert by_column[0][k] == pytest.approx(expect / np.cos(np.radians(y.mean())), rel=1e-12)
 
+
+def test_scan_counts_rows_and_finds_each_particles_smallest_abs_time() -> None:
     rng = np.random.default_rng(2)
     time = rng.permutation(np.concatenate([-np.arange(1.0, 60.0), np.arange(0.0, 40.0)]))
     present = rng.random((time.size, 30)) < 0.3
     present[:, 4] = False  # a particle without rows: inf
+    lon = np.where(present, rng.uniform(-100, -80, present.shape), np.nan)
+    lat = np.where(present, rng.uniform(30, 45, present.shape), np.nan)
+    foot = np.where(present, rng.uniform(0, 1, present.shape), np.nan)
+    rows, first_abs, status = _core.footprint_scan(time, lon.T, lat.T, foot.T)
     expect = np.where(present, np.abs(time)[:, None], np.inf).min(axis=0)
-    assert np.array_equal(_first_abs_time(time, present), expect) and np.isinf(expect[4])
+    assert status == 0 and np.isinf(expect[4])
+    assert np.array_equal(first_abs, expect) and np.array_equal(rows, present.sum(axis=1))
+    for bad in ("lat_nan", "foot_present", "lon_inf", "lat_range"):
+        la, fo, lo = lat.copy(), foot.copy(), lon.copy()
+        it, ip = np.argwhere(present)[7]
+        if bad == "lat_nan":
+            la[it, ip] = np.nan
+        elif bad == "foot_present":
+            fo[np.argwhere(~present)[3][0], np.argwhere(~present)[3][1]] = 0.0
+        elif bad == "lon_inf":
+            lo[it, ip] = np.inf
+        else:
+            la[it, ip] = 90.5
+        assert _core.footprint_scan(time, lo.T, la.T, fo.T)[2] != 0, bad
 
 
 def test_hnf_threshold_from_veght_attribute_and_metres() -> None:

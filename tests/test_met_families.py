@@ -42,12 +42,15 @@ TURB_HALF_UNIT = {"sigw": 5e-4}
 FOOT_TOL = 0.0005
 #: findings still open (measured bounds, docs/validation.md "Met families"; keys ``turb_*``
 #: are the turbulence-run columns): on SPHU files the binary's printed dens is 0.1 % below
-#: ours; terrain-following heights: mlht 0.2 % low at any terrain height (growing with the
-#: mixed-layer depth), which raises the foot below h_v = 0.5 mlht by as much (0.19 %)
-OPEN = {
+#: ours; sigma levels with HGTS read as the level pressure: mlht 0.43 % low (177.11 m
+#: against 177.87; 841 m before HGTS was read so), sigw and T_L 0.11 % and the foot below
+#: 8 m 0.45 % high with it
+OPEN: dict[str, dict[str, float]] = {
     "sigma_ngm": {"dens": 0.0015, "turb_dens": 0.0015},
-    "height_pres": {"mlht": 0.0025, "dens": 0.0015, "turb_dens": 0.0015, "turb_pres": 0.0003,
-                    "foot": 0.0025},
+    "height_pres": {"dens": 0.0015, "turb_dens": 0.0015},
+    "height_hgts": {"dens": 0.0015, "turb_dens": 0.0015},
+    "sigma_hgts": {"mlht": 0.005, "turb_sigw": 0.0015, "turb_tlgr": 0.0015, "foot": 0.006,
+                   "dens": 0.0015, "turb_dens": 0.0015},
 }
 
 
@@ -157,6 +160,22 @@ def test_particles_stop_where_the_binary_stops_them(wind: int, tmp_path: Path) -
     assert one["time"].values[alive].min() == float(ref["minute"])
     assert float(one["long"].values[alive][-1]) == pytest.approx(float(ref["long"]), abs=0.002)
     assert float(one["lati"].values[alive][-1]) == pytest.approx(float(ref["lati"]), abs=0.002)
+
+
+def test_hgts_is_the_level_pressure_where_the_binary_reads_it_so() -> None:
+    """The binary reads HGTS into the level pressure on terrain-following height levels and,
+    when PRES is present, on sigma levels (the later of PRES and HGTS wins; the height_hgts
+    and sigma_hgts cases above check the collapsed mixed layer against it); on other
+    systems HGTS is never a pressure."""
+    from stilt.met.window import pressure_field
+
+    assert pressure_field(("TEMP", "PRES", "HGTS"), 3) == "HGTS"
+    assert pressure_field(("HGTS", "PRES", "TEMP"), 3) == "PRES"
+    assert pressure_field(("HGTS", "TEMP"), 3) == "HGTS"
+    assert pressure_field(("PRES", "HGTS"), 1) == "HGTS"
+    assert pressure_field(("HGTS", "PRES"), 1) == "PRES"
+    assert pressure_field(("TEMP", "HGTS"), 1) is None
+    assert pressure_field(("HGTS", "TEMP"), 2) is None
 
 
 #: our particles per edge run with turbulence (the binary's: column_met.EDGE_NUMPAR)

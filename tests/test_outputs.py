@@ -23,8 +23,8 @@ from stilt.errors import ConfigError
 from stilt.footprint_dataset import cell_matrix, sum_by_hour_of_day, sum_footprints
 from stilt.receptors import PointReceptor
 from stilt.simulation import SimulationPaths, needed_work, read_status, write_status
-from stilt.trajectory_file import (compact_trajectories, thin_trajectories,
-                                   trajectory_encoding)
+from stilt.trajectory_file import (compact_trajectories, file_layout, memory_layout,
+                                   read_trajectories, thin_trajectories, trajectory_encoding)
 from stilt.transport import run_trajectories
 from test_transport import LATLON, make_met
 
@@ -49,9 +49,9 @@ def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_pat
     compact = compact_trajectories(particles)  # as a project run publishes them
     np.testing.assert_array_equal(particles.foot.values, foot)  # its input left as it was
     assert particles.foot.dtype == np.float64 and compact.foot.dtype == np.float32
-    compact.to_netcdf(new, engine="netcdf4", encoding=trajectory_encoding(compact))
-    with xr.open_dataset(new) as ds:
-        back = ds.load()
+    sim._publish_trajectory(compact, new)  # as a project run writes it: on (indx, time)
+    back = read_trajectories(new)
+    assert back.foot.dims == back.long.dims == ("time", "indx")  # as in memory
     with xr.open_dataset(raw) as ds:
         old = ds.load()
     # positions better than 1 m
@@ -79,8 +79,15 @@ def test_compact_file_keeps_positions_to_1_m_and_foot_to_1e_6(particles, tmp_pat
 
 def test_trajectory_files_carry_the_cf_trajectory_identity(particles, tmp_path) -> None:
     path = tmp_path / "t.nc"
-    particles.to_netcdf(path, engine="netcdf4", encoding=trajectory_encoding(particles))
+    sim._publish_trajectory(compact_trajectories(particles), path)
+    table = [n for n, v in particles.data_vars.items() if v.dims == ("time", "indx")]
+    assert {"long", "lati", "zagl", "foot", "foot_no_hnf_dilution", "samt"} <= set(table)
     with netCDF4.Dataset(path) as nc:
+        # every table variable on CF's (trajectory, obs) order, chunked in whole particles
+        for name in table:
+            assert nc[name].dimensions == ("indx", "time"), name
+            assert nc[name].chunking() == [100, particles.sizes["time"]], name
+        assert nc["indx"].dimensions == ("indx",) and nc["time"].dimensions == ("time",)
         assert nc.getncattr("Conventions") == "CF-1.8"
         assert nc.getncattr("featureType") == "trajectory"
         assert nc["indx"].getncattr("cf_role") == "trajectory_id"
@@ -133,6 +140,8 @@ def test_thinning_is_a_run_with_that_output_interval(particles) -> None:
                                outdt=10)
     thin = thin_trajectories(particles, 10)
     assert thin.attrs["thinned_minutes"] == 10
+    # a file's (indx, time) table thins to the same (time, indx) result
+    xr.testing.assert_identical(thin_trajectories(file_layout(particles), 10), thin)
     np.testing.assert_array_equal(thin.time.values, every10.time.values)
     np.testing.assert_array_equal(thin.long.values, every10.long.values)
     for name in ("foot", "foot_no_hnf_dilution", "samt"):  # samt: float32 in the run itself
@@ -280,25 +289,150 @@ def test_a_rerun_finishes_the_thinning_or_dropping_a_kill_left_owed(
         model.close()
 
 
-def test_old_uncompressed_trajectories_still_serve_a_new_footprint(tmp_path, science) -> None:
+@pytest.mark.parametrize("layout", ["float64", "compact"])
+def test_old_time_indx_trajectories_give_the_same_footprints(tmp_path, science,
+                                                             layout: str) -> None:
+    """Files written before the (indx, time) layout, on (time, indx): float64 uncompressed
+    (before compact files) or compact. A footprint added later reads them to the same
+    footprint, to the bit, as from the file written now, and users see the same Dataset."""
+    model, log = _project(tmp_path, n=1, footprints={
+        "default": {"grid": GRID}, "b": {"grid": GRID, "smooth_factor": 2.0}})
+    try:
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        new = model.trajectories.load(sim_id)
+        assert new.foot.dims == ("time", "indx")
+        paths.footprint("b").unlink()  # computed again from the new file
+        assert model.run(n_workers=1).ok and _runs(log) == 1  # read back, not recomputed
+        from_new = model.footprints["b"].load(sim_id)
+        with xr.open_dataset(paths.trajectory) as ds:
+            assert ds.foot.dims == ("indx", "time")
+            old = memory_layout(ds.load())  # written the old way, on (time, indx)
+        if layout == "float64":  # before compact files: float64, uncompressed, no flags
+            old = old.drop_vars("status")
+            for name in ("long", "lati", "foot", "foot_no_hnf_dilution"):
+                old[name] = old[name].astype(np.float64)
+            old.to_netcdf(paths.trajectory, engine="netcdf4")
+        else:
+            old.to_netcdf(paths.trajectory, engine="netcdf4",
+                          encoding=trajectory_encoding(old))
+        with netCDF4.Dataset(paths.trajectory) as nc:
+            assert nc["foot"].dimensions == ("time", "indx")
+            assert (nc["long"].dtype == np.float64) == (layout == "float64")
+        paths.footprint("b").unlink()
+        assert model.run(n_workers=1).ok and _runs(log) == 1  # read back, not recomputed
+        from_old = model.footprints["b"].load(sim_id)
+        np.testing.assert_array_equal(from_old.foot.values, from_new.foot.values)
+        assert from_old.foot.sum() > 0
+        back = model.trajectories.load(sim_id)
+        assert back.foot.dims == ("time", "indx")
+        assert (back.long.dtype == np.float64) and (back.foot.dtype == (
+            np.float64 if layout == "float64" else np.float32))
+        for name in ("long", "lati", "zagl", "foot", "foot_no_hnf_dilution"):
+            np.testing.assert_array_equal(back[name].values, new[name].values, err_msg=name)
+        # thinning an old file gives the same file as thinning a new one
+        thin = model.config.with_overrides(trajectories="thin")
+        sim._store_trajectories(paths, thin, read_status(paths), {})
+        thinned = read_trajectories(paths.trajectory)
+        np.testing.assert_array_equal(thinned.long.values,
+                                      thin_trajectories(new, thin.thin_minutes).long.values)
+    finally:
+        model.close()
+
+
+@pytest.mark.parametrize("setting", ["drop", "thin"])
+def test_drop_writes_no_trajectory_file_and_thin_writes_it_thinned_at_once(
+        tmp_path, science, monkeypatch, setting: str) -> None:
+    """New particles with ``trajectories: drop`` are never written (the footprints come from
+    memory); with ``thin`` the one file written is the thinned one, the same as thinning the
+    full file afterwards, and the footprints are those of the full particles."""
+    written = []
+    publish = sim._publish_trajectory
+    monkeypatch.setattr(sim, "_publish_trajectory",
+                        lambda ds, path: (written.append(dict(ds.sizes)), publish(ds, path)))
+    keep, _ = _project(tmp_path / "keep", n=1)
+    assert keep.run(n_workers=1).ok and len(written) == 1
+    written.clear()
+    model, log = _project(tmp_path / "set", n=1, trajectories=setting, thin_minutes=10)
+    try:
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+        (sim_id,) = model.simulations.ids()
+        paths = SimulationPaths.of(model.output, sim_id)
+        assert [w["time"] for w in written] == ([6] if setting == "thin" else [])
+        full = keep.trajectories.load(sim_id)
+        np.testing.assert_array_equal(model.footprints["default"].load(sim_id).foot.values,
+                                      keep.footprints["default"].load(sim_id).foot.values)
+        assert read_status(paths)["trajectories"] == {"drop": "dropped",
+                                                      "thin": "thinned"}[setting]
+        if setting == "drop":
+            assert not paths.trajectory.exists()
+        else:
+            xr.testing.assert_identical(
+                model.trajectories.load(sim_id).drop_attrs(),
+                thin_trajectories(full, 10).drop_attrs())
+        assert needed_work(paths, model.config, "synth") == (False, [])
+        assert model.run(n_workers=1).ok and _runs(log) == 1
+    finally:
+        model.close()
+        keep.close()
+
+
+def test_the_crash_windows_of_dropping_new_particles(tmp_path, science, monkeypatch) -> None:
+    """Switching to drop with changed transport settings: the earlier (kept) file goes before
+    the status records the new transport as dropped; a kill on either side of that record
+    never lets the earlier file stand for the new particles."""
     model, log = _project(tmp_path, n=1)
     try:
         assert model.run(n_workers=1).ok and _runs(log) == 1
         (sim_id,) = model.simulations.ids()
         paths = SimulationPaths.of(model.output, sim_id)
-        with xr.open_dataset(paths.trajectory) as ds:
-            old = ds.load()
-        old = old.drop_vars("status")  # as written before: float64, uncompressed, no flags
-        for name in ("long", "lati", "foot", "foot_no_hnf_dilution"):
-            old[name] = old[name].astype(np.float64)
-        old.to_netcdf(paths.trajectory, engine="netcdf4")
-        model.config = model.config.with_overrides(footprints={
-            "default": {"grid": GRID}, "b": {"grid": GRID, "smooth_factor": 2.0}})
-        assert model.run(n_workers=1).ok and _runs(log) == 1  # read back, not recomputed
-        assert model.footprints["b"].load(sim_id).foot.sum() > 0
-        assert model.trajectories.load(sim_id).foot.dtype == np.float64
+        (plan,) = model.plan()
+        old_hash = read_status(paths)["transport_hash"]
+        drop = model.config.with_overrides(trajectories="drop", seed=8)
+        # killed after the earlier file went, before the status record (SystemExit: no
+        # status is written on the way out, as after kill -9)
+        monkeypatch.setattr(sim, "write_status", _fail_once(sim.write_status, 1))
+        with pytest.raises(SystemExit):
+            sim.run_simulation(model.output, model.project, sim_id, "synth", plan["receptor"],
+                               drop)
+        assert not paths.trajectory.exists() and _runs(log) == 2
+        assert read_status(paths)["transport_hash"] == old_hash
+        assert needed_work(paths, drop, "synth") == (True, ["default"])
+        # killed after the record, before the footprint was published
+        monkeypatch.undo()
+        monkeypatch.setattr(sim, "_publish_footprint", _raise)
+        with pytest.raises(SystemExit):
+            sim.run_simulation(model.output, model.project, sim_id, "synth", plan["receptor"],
+                               drop)
+        status = read_status(paths)
+        assert status["trajectories"] == "dropped" and status["footprints"] == {}
+        assert status["transport_hash"] == drop.transport_hash("synth") != old_hash
+        assert needed_work(paths, drop, "synth") == (True, ["default"])
+        monkeypatch.undo()
+        out = sim.run_simulation(model.output, model.project, sim_id, "synth",
+                                 plan["receptor"], drop)
+        assert out["state"] == "complete" and _runs(log) == 4
+        assert needed_work(paths, drop, "synth") == (False, [])
+        assert not paths.trajectory.exists()
     finally:
         model.close()
+
+
+def _fail_once(fn, call: int):
+    """``fn`` whose ``call``-th call is killed instead (later calls go through)."""
+    count = [0]
+
+    def wrapped(*args, **kw):
+        count[0] += 1
+        if count[0] == call:
+            raise SystemExit("killed")
+        return fn(*args, **kw)
+    return wrapped
+
+
+def _raise(*args, **kw):
+    raise SystemExit("killed")
 
 
 def test_drop_without_footprints_is_refused() -> None:

@@ -624,3 +624,28 @@ def test_threads_give_bit_identical_particles() -> None:
             np.testing.assert_array_equal(runs[0][name].values, run[name].values, err_msg=name)
     with pytest.raises(ConfigError, match="threads"):
         run_trajectories(rec, met, n_hours=-1, numpar=10, seed=7, threads=0)
+
+
+def test_threads_give_bit_identical_remap_and_positions() -> None:
+    """The met remap and the grid-to-latitude/longitude conversion, shared among 2 threads
+    (OpenMP builds), give exactly the values of one thread."""
+    from stilt import _core
+    from stilt.met.projection import ArlGrid
+    from stilt.met.synthetic import synthetic_met
+    from stilt.met.window import MetSource, Window
+    from stilt.transport import core_threads
+
+    met = synthetic_met("2023-07-15T12:00", hours=2, nx=40, ny=40)
+    src, grid = MetSource(met), ArlGrid.from_attrs(met.attrs)
+    zsg = _core.met_internal_sigma(20, 30.0, -25.0, 5.0, 20000.0)
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(1, 40, 50_000), rng.uniform(1, 40, 50_000)
+    got = []
+    for n in (1, 2):
+        core_threads(n)
+        m = src.remap(src.times[1], Window(2, 3, 35, 30), zsg, 20000.0, {"ziscale": 1.0})
+        got.append((m.prof, m.sfc, m.vmax, *grid.to_latlon(x, y)))
+    core_threads(1)
+    assert np.isfinite(got[0][0]).all() and got[0][0].shape == (12, 20, 35, 30)
+    for a, b in zip(got[0], got[1], strict=True):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()

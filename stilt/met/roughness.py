@@ -141,22 +141,31 @@ def _parse_ascdata(text: str, where: str) -> tuple[tuple[float, float, float, fl
 def _parse_rouglen(text: str, nlat: int, nlon: int, where: str) -> np.ndarray:
     """z0 (m), row 0 the southernmost, of a ROUGLEN.ASC's text (``where`` names it)."""
     rows = [ln.rstrip("\r\n") for ln in text.splitlines()]
-    rows = [r for r in rows if r.strip()]
+    rows = [r for r in rows if r.strip()][:nlat]
     if len(rows) < nlat:
         raise ConfigError(f"{where}: {len(rows)} rows, expected {nlat} (one per latitude "
                           "row, northernmost first)")
-    z0 = np.empty((nlat, nlon))
-    for n, row in enumerate(rows[:nlat]):
+    for n, row in enumerate(rows):
         if len(row) < 4 * nlon:
             raise ConfigError(f"{where}, line {n + 1}: {len(row)} characters, expected "
                               f"{nlon} fields of 4 characters (roughness in cm)")
-        try:
-            values = [float(row[4 * i:4 * i + 4]) for i in range(nlon)]
-        except ValueError:
-            raise ConfigError(f"{where}, line {n + 1}: a field is not a number (expected "
-                              f"{nlon} roughness values in cm, 4 characters each)") from None
-        z0[nlat - 1 - n] = np.asarray(values) / 100.0
-    return z0
+    try:  # every field at once; the first row that does not parse is named below
+        fields = "".join(r[:4 * nlon] for r in rows).encode("ascii")
+        cm = np.frombuffer(fields, dtype="S4").astype(float).reshape(nlat, nlon)
+    except (ValueError, UnicodeEncodeError):
+        bad = next(n for n, row in enumerate(rows) if not _numeric_fields(row, nlon))
+        raise ConfigError(f"{where}, line {bad + 1}: a field is not a number (expected "
+                          f"{nlon} roughness values in cm, 4 characters each)") from None
+    return cm[::-1] / 100.0
+
+
+def _numeric_fields(row: str, nlon: int) -> bool:
+    """Whether the first ``nlon`` 4-character fields of a row are ASCII numbers."""
+    try:
+        np.frombuffer(row[:4 * nlon].encode("ascii"), dtype="S4").astype(float)
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return True
 
 
 def read_roughness(path: str | Path) -> RoughnessTable:

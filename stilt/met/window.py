@@ -71,6 +71,34 @@ class Window:
                 and other.j0 + other.ny <= self.j0 + self.ny)
 
 
+def pressure_field(variables: Sequence[str], ksys: int) -> str | None:
+    """The upper variable whose values are the data levels' pressure (docs/physics.md §2.4).
+
+    On terrain-following height levels (KSYS 3), and on sigma levels (KSYS 1) that carry
+    PRES, the reference binary reads HGTS into the same level array as PRES, so the later of
+    the two records in the file (``variables`` in record order) is taken for the pressure:
+    HGTS whenever it follows PRES, or comes alone on height levels (then the column's
+    pressure is the height in metres and the mixed layer collapses, as the binary's does).
+    Sigma levels without PRES are hydrostatic; other systems use PRES.
+
+    Parameters
+    ----------
+    variables : sequence of str
+        The file's variable names in record order.
+    ksys : int
+        The ARL vertical system.
+
+    Returns
+    -------
+    str or None
+        ``"PRES"``, ``"HGTS"`` or None (no pressure data: hydrostatic from the levels).
+    """
+    names = [v for v in variables if v in ("PRES", "HGTS")]
+    if ksys == 3 or (ksys == 1 and "PRES" in names):
+        return names[-1] if names else None
+    return "PRES" if "PRES" in names else None
+
+
 def window_around(x: np.ndarray, y: np.ndarray, margin: float, nx_full: int, ny_full: int,
                   min_cells: int = 10, wrap_x: bool = False) -> Window:
     """Window holding full-grid positions (x, y) plus ``margin`` cells, clipped to the grid.
@@ -132,6 +160,7 @@ class MetSource:
             self.attrs = dict(met.attrs)
             self.level_values = np.asarray(met["level_value"].values, dtype=float)
             self.variables = set(map(str, met.data_vars))
+            order = tuple(map(str, met.data_vars))
         else:
             from stilt.met import arl
 
@@ -141,15 +170,17 @@ class MetSource:
                 file_times = [arl.arl_times(p) for p in self.paths]
             self.file_times = [np.asarray(t, dtype="datetime64[m]") for t in file_times]
             self.times = np.unique(np.concatenate(self.file_times))
-            self.attrs, self.level_values, self.variables = self._header()
+            self.attrs, self.level_values, order = self._header()
+            self.variables = set(order)
         self.nx = int(self.attrs["nx"])
         self.ny = int(self.attrs["ny"])
         self.ksys = int(self.attrs.get("vertical_system", 1))
+        self.pressure_field = pressure_field(order, self.ksys)
         self.roughness = None
 
-    def _header(self) -> tuple[dict[str, Any], np.ndarray, set[str]]:
-        """Attributes, level values and variable names of the first met time's file (read
-        once per process and file)."""
+    def _header(self) -> tuple[dict[str, Any], np.ndarray, tuple[str, ...]]:
+        """Attributes, level values and variable names (in record order) of the first met
+        time's file (read once per process and file)."""
         cache = met_cache()
         key = (("header", file_key(self._file_of(self.times[0])), self.times[0])
                if cache.enabled else None)
@@ -157,10 +188,10 @@ class MetSource:
         if kept is None:
             head = self._read(self.times[:1], None, variables=None, header_only=True)
             kept = (dict(head.attrs), np.asarray(head["level_value"].values, dtype=float),
-                    set(map(str, head.data_vars)))
+                    tuple(map(str, head.data_vars)))
             if key:
                 cache.keep_header(key, kept)
-        return dict(kept[0]), kept[1].copy(), set(kept[2])
+        return dict(kept[0]), kept[1].copy(), tuple(kept[2])
 
     @property
     def roughness(self) -> float | np.ndarray | None:
@@ -400,9 +431,10 @@ class MetSource:
         q = np.zeros_like(temp, order="F")
         if have_sphu:
             q = np.asfortranarray(np.nan_to_num(upper(["SPHU"], 0.0)))
-        have_pres = "PRES" in self.variables
+        have_pres = self.pressure_field is not None
         have_hgts = "HGTS" in self.variables
-        pres = upper(["PRES"], 0.0) if have_pres else np.zeros_like(temp, order="F")
+        pres = (upper([self.pressure_field], 0.0) if have_pres
+                else np.zeros_like(temp, order="F"))
         hgts = upper(["HGTS"], 0.0) if have_hgts else np.zeros_like(temp, order="F")
         prof, status = _core.met_remap(
             self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
