@@ -20,7 +20,8 @@
 !!  4. at an output time report foot, samt (then reset them to 0), sigw_used and tl_used.
 module stilt_dispersion
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
-    use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_out_of_range, sec_per_min
+    use stilt_kinds, only: dp, ip, sgl => sp, status_ok, status_bad_argument, status_out_of_range, &
+        sec_per_min
     use stilt_random, only: rng_state_size, rng_normal, rng_uniform
     use stilt_footprint, only: veght_fraction_max
     implicit none
@@ -330,8 +331,10 @@ contains
                     end if
                 end if
             end if
-            xl = xl + ugp * dir * used
-            yl = yl + vgp * dir * used
+            ! the binary adds each sub-step to a single-precision grid position: a move under
+            ! half a float32 step of the position is lost (docs/physics.md sec. 6.5)
+            xl = real(xl + ugp * dir * used, sgl)
+            yl = real(yl + vgp * dir * used, sgl)
             if (mass_violation) then
                 if (z < zl(1)) then
                     dmasl = dmasl * (1.0_dp + admv(1) * used)
