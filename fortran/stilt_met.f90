@@ -319,8 +319,8 @@ contains
             u0, v0, e, zw, qk, z0n, fw, rhk
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
-        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rho, zg, prss, t0, u0, v0, e, zw, qk, z0n, &
-        !$omp fw, rhk) reduction(max: status)
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, rho, zg, prss, t0, u0, v0, e, zw, qk, &
+        !$omp z0n, fw, rhk) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
