@@ -278,11 +278,11 @@ def _write_variable(nc: Any, name: str, var: xr.Variable, chunk: dict[str, int] 
     for dim in FILE_DIMS if table else var.dims:
         if dim not in nc.dimensions:
             nc.createDimension(dim, var.sizes[dim])
-    if chunk is not None and table:
+    if table and chunk is not None:
         enc = _storage(name)
         values = _stored_values(name, var.transpose(*FILE_DIMS).values)
         sizes = (chunk["indx"], chunk["time"]) if chunk["time"] and chunk["indx"] else None
-        out = nc.createVariable(name, enc["dtype"], FILE_DIMS, zlib=True,
+        out = nc.createVariable(name, enc["dtype"], FILE_DIMS, zlib=enc["zlib"],
                                 complevel=enc["complevel"], shuffle=enc["shuffle"],
                                 chunksizes=sizes, fill_value=enc["_FillValue"])
         attrs = dict(var.attrs)
