@@ -57,16 +57,47 @@ def fake_write_footprint(ds: xr.Dataset, path: str | Path) -> None:
     ds.to_netcdf(path, engine="netcdf4")
 
 
+def setup(log: str, sleep: float = 0.0, fail_lat: float | None = None) -> None:
+    """Substitute the fakes for the science functions a simulation calls, in this process.
+
+    The initializer of :func:`executor`'s worker processes (they start from a forkserver, so
+    nothing patched in the test process reaches them)."""
+    CALLS.update(log=str(log), sleep=sleep, fail_lat=fail_lat)
+    for name, fake in FAKES.items():
+        module, attr = name.rsplit(".", 1)
+        setattr(importlib.import_module(module), attr, fake)
+
+
+def executor(log: Path | str, sleep: float = 0.0, fail_lat: float | None = None) -> Any:
+    """A local executor whose worker processes run on the fakes."""
+    from stilt.executors.local import LocalExecutor
+
+    return LocalExecutor(initializer=setup, initargs=(str(log), sleep, fail_lat))
+
+
+def use_in_workers(patch: Any, local: Any) -> None:
+    """Make every run of this process (the Python API and the CLI) whose backend is local use
+    ``local`` (:func:`executor`): ``patch(stilt.model, "get_executor", ...)``."""
+    import stilt.model
+    from stilt.executors import get_executor
+
+    def chosen(backend: str, **kw: Any) -> Any:
+        return local if backend == "local" else get_executor(backend, **kw)
+
+    patch(stilt.model, "get_executor", chosen)
+
+
 def install(monkeypatch: Any, log: Path, sleep: float = 0.0, fail_lat: float | None = None
             ) -> None:
-    """Substitute the fakes for the science functions a simulation calls (inherited by forked
-    pool workers)."""
+    """Substitute the fakes for the science functions a simulation calls: in this process
+    (inline runs) and, through :func:`executor`, in the worker processes of local pools."""
     monkeypatch.setitem(CALLS, "log", str(log))
     monkeypatch.setitem(CALLS, "sleep", sleep)
     monkeypatch.setitem(CALLS, "fail_lat", fail_lat)
     for name, fake in FAKES.items():
         module, attr = name.rsplit(".", 1)
         monkeypatch.setattr(importlib.import_module(module), attr, fake)
+    use_in_workers(monkeypatch.setattr, executor(log, sleep, fail_lat))
 
 
 #: what the fakes replace (stilt.simulation looks these up when it calls them)
@@ -88,12 +119,9 @@ def _main(argv: list[str]) -> int:
     (``... --slurm-task RUN_DIR``: one Slurm array task on the fakes)."""
     from stilt.cli import main
 
-    CALLS["log"] = argv[0]
-    CALLS["sleep"] = float(argv[1])
-    CALLS["fail_lat"] = None if argv[2] == "-" else float(argv[2])
-    for name, fake in FAKES.items():
-        module, attr = name.rsplit(".", 1)
-        setattr(importlib.import_module(module), attr, fake)
+    fail_lat = None if argv[2] == "-" else float(argv[2])
+    setup(argv[0], float(argv[1]), fail_lat)
+    use_in_workers(setattr, executor(argv[0], float(argv[1]), fail_lat))
     if argv[3] == "--slurm-task":  # one Slurm array task (stilt.executors.slurm_task) on fakes
         from stilt.executors.slurm_task import main as task_main
 

@@ -156,6 +156,33 @@ def test_pool_timeout(tmp_path, monkeypatch) -> None:
     assert report.elapsed < 3.0 and leftovers(tmp_path) == []
 
 
+UNGUARDED = """
+import sys
+
+import stilt
+
+stilt.Model(sys.argv[1]).run(n_workers=2)  # no 'if __name__ == "__main__":'
+"""
+
+
+def test_a_script_without_a_main_guard_is_told_and_loses_nothing(tmp_path) -> None:
+    """Pool workers start from a forkserver and import the script again: a script that runs
+    a pool at import time would start one in every worker. The run stops with one error
+    saying what to do, and the simulations stay pending (no attempt counted)."""
+    project = tmp_path / "p"
+    write_project(project, n=2)
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED)
+    res = subprocess.run([sys.executable, str(script), str(project)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 1
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("stilt.errors.WorkerStartError: a worker process ended before it "
+                           "was ready") and 'if __name__ == "__main__":' in last, res.stderr
+    rows = stilt.Model(project).index.rows()
+    assert [(r["state"], r["attempts"]) for r in rows] == [("pending", 0)] * 2
+
+
 def _cli(log: Path, sleep: float, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, FAKES, str(log), str(sleep), "-", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
