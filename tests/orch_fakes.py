@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import numpy as np
 import xarray as xr
 
 CALLS: dict[str, Any] = {"log": None, "sleep": 0.0, "fail_lat": None}
+#: taken by the fake transport, as a library's lock (SQLite, HDF5, OpenMP) is by the real one
+LOCK = threading.Lock()
 
 
 def _note(kind: str, what: str) -> None:
@@ -32,7 +35,8 @@ def fake_run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar:
         from stilt.errors import MetCoverageError  # what run_trajectories raises there
 
         raise MetCoverageError(f"receptor at latitude {lat} is outside the met grid")
-    _note("transport", f"{lat:.4f}")
+    with LOCK:
+        _note("transport", f"{lat:.4f}")
     if CALLS["sleep"]:
         time.sleep(CALLS["sleep"])
     rng = np.random.default_rng(seed)

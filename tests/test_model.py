@@ -183,6 +183,19 @@ def test_a_script_without_a_main_guard_is_told_and_loses_nothing(tmp_path) -> No
     assert [(r["state"], r["attempts"]) for r in rows] == [("pending", 0)] * 2
 
 
+def test_workers_inherit_no_lock_the_caller_holds(tmp_path, monkeypatch) -> None:
+    """A forked worker inherits every lock held in the parent at that moment, held for ever:
+    a SQLite, HDF5 or OpenMP mutex held by another thread of the caller (a test's watcher
+    thread querying the index, a notebook's background work) hangs the worker at its first
+    use. Pool workers start from a forkserver, so a lock the caller holds does not reach
+    them (with fork this run times out)."""
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+    model = stilt.Model(tmp_path / "p", receptors=receptors(2), config=config())
+    with orch_fakes.LOCK:  # the fake transport takes it
+        report = model.run(n_workers=2, timeout=20)
+    assert report.ok and report.transport_runs == 2, report.summary()
+
+
 def _cli(log: Path, sleep: float, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, FAKES, str(log), str(sleep), "-", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
