@@ -14,10 +14,11 @@ Options:
    settings (outdt 0, the default columns), written as before (float64 positions and foot,
    uncompressed, through xarray), compact on ``(time, indx)`` (packed positions, rounded
    float32, zlib + shuffle: the first compact layout) and as a project simulation writes it
-   now (the same compact columns on ``(indx, time)``). Prints bytes per particle-minute of
-   each (goal: new <= 16), then the goal's comparison, best of three of each, CPU (process
-   time, both threads) and wall, with the file's data on disk (fsync):
-   - the write alone (``to_netcdf``; compact: rounding and transposing included), and with
+   now (the same compact columns on ``(indx, time)``, written with netCDF4 directly:
+   ``write_trajectories``; also through xarray's ``to_netcdf``, the same file). Prints bytes
+   per particle-minute of each (goal: new <= 16), then the goal's comparison, best of three
+   of each, CPU (process time, both threads) and wall, with the file's data on disk (fsync):
+   - the write alone (compact: rounding and converting included), and with
      ``trajectories: thin`` (thinning to 10 min included: the file a project then writes);
    - a project simulation after its transport, which is what the write costs it: old, the
      write then the footprint; new, the write in a thread while the footprint is computed
@@ -66,7 +67,7 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
 
     import stilt
     from stilt.trajectory_file import (compact_trajectories, file_layout, thin_trajectories,
-                                       trajectory_encoding)
+                                       trajectory_encoding, write_trajectories)
 
     met = stilt.MetConfig(SHARED / "met", "oct1618.BIN", "1 day")
     rec = {"time": "1995-10-17T18:00", "latitude": 40.0, "longitude": -90.0, "altitude": 10}
@@ -82,21 +83,29 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
         ds.to_netcdf(old_path, engine="netcdf4")
         _synced(old_path)
 
-    def write(particles, layout=file_layout) -> None:
+    def xarray_write(particles, layout=file_layout) -> None:
         new_path.unlink(missing_ok=True)
         particles = layout(particles)
         particles.to_netcdf(new_path, engine="netcdf4",
                             encoding=trajectory_encoding(particles))
         _synced(new_path)
 
+    def write(particles) -> None:  # as a project simulation writes it
+        new_path.unlink(missing_ok=True)
+        write_trajectories(particles, new_path)
+        _synced(new_path)
+
     def new_write() -> None:
         write(compact_trajectories(ds))
+
+    def new_xarray_write() -> None:  # the same file through xarray's to_netcdf
+        xarray_write(compact_trajectories(ds))
 
     def thin_write() -> None:  # trajectories: thin, written thinned at once
         write(thin_trajectories(compact_trajectories(ds), 10))
 
     def rows_write() -> None:  # the first compact layout: the table on (time, indx)
-        write(compact_trajectories(ds), layout=lambda particles: particles)
+        xarray_write(compact_trajectories(ds), layout=lambda particles: particles)
 
     def footprint(particles) -> None:
         stilt.calc_footprint(particles, rec, grid)
@@ -116,6 +125,7 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
     old, rows = _best(old_write), _best(rows_write)
     size_old, size_rows = old_path.stat().st_size / pm, new_path.stat().st_size / pm
     thin = _best(thin_write)
+    via_xarray = _best(new_xarray_write)
     new = _best(new_write)
     size_new = new_path.stat().st_size / pm
     foot = _best(lambda: footprint(ds))
@@ -128,8 +138,10 @@ def trajectories(numpar: int, hours: int, folder: Path) -> None:
           f"{'met' if size_new <= 16 else 'NOT met'})")
     print(f"  write + fsync, best of 3:  old CPU {old[0]:.3f} s wall {old[1]:.3f} s;  "
           f"compact on (time, indx) CPU {rows[0]:.3f} s wall {rows[1]:.3f} s;  "
+          f"new through xarray CPU {via_xarray[0]:.3f} s wall {via_xarray[1]:.3f} s;  "
           f"new CPU {new[0]:.3f} s wall {new[1]:.3f} s  (new/old CPU {new[0] / old[0]:.1f}x, "
-          f"wall {new[1] / old[1]:.2f}x; new/(time, indx) CPU {new[0] / rows[0]:.2f}x)")
+          f"wall {new[1] / old[1]:.2f}x; new/(time, indx) CPU {new[0] / rows[0]:.2f}x; "
+          f"new/through xarray CPU {new[0] / via_xarray[0]:.2f}x)")
     print(f"  trajectories: thin (10 min), thinning + write + fsync: CPU {thin[0]:.3f} s wall "
           f"{thin[1]:.3f} s (CPU {thin[0] / old[0]:.2f}x the old full write); "
           f"trajectories: drop writes nothing")

@@ -15,7 +15,9 @@ Everything runs on the example project's met (``stilt init --example``: syntheti
   leave it after 6 h), and the share of it spent in the core's particle loop;
 * receptors: CPU seconds per simulation of a project of N receptors run by one worker
   (200 particles x 6 h each, footprints and writing included), and the share in the core's
-  particle loop (the rest: met, footprints, writing, bookkeeping);
+  particle loop (the rest: met, footprints, writing, bookkeeping); for the largest project,
+  where that rest goes (thread CPU time of each part, timed around its calls: the
+  trajectory file is written in its own thread);
 * threads: wall time of one 2000-particle simulation with 1 and 2 threads, and the ratio;
 * workers: wall time of a 16-receptor project with 1 and 2 worker processes, and the ratio.
 
@@ -26,6 +28,7 @@ workers) need idle cores and say so when the load average is high.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import shutil
 import tempfile
@@ -60,6 +63,50 @@ class CoreClock:
 
     def close(self) -> None:
         self._core.transport_advance = self._advance
+
+
+#: parts of a project simulation outside the core loop, timed in the largest project:
+#: (module, function or Class.method, label)
+OUTSIDE = (
+    ("stilt.simulation", "_publish_trajectory", "writing the trajectory file"),
+    ("stilt.met.window", "MetSource.remap", "met windows (remap)"),
+    ("stilt._transport_loop", "Rows.add", "output rows (Rows.add)"),
+    ("stilt.simulation", "_compute_trajectories", "transport (run_trajectories)"),
+    ("stilt.footprint", "write_footprint", "writing the footprint file"),
+    ("stilt.simulation", "_compute_footprints", "computing the footprint"),
+    ("stilt.trajectory_file", "compact_trajectories", "rounding the particles"),
+)
+
+
+class FunctionClocks:
+    """Thread CPU time spent in the functions of :data:`OUTSIDE` (each timed around its calls,
+    in whichever thread calls it)."""
+
+    def __init__(self) -> None:
+        self.seconds = {label: 0.0 for *_, label in OUTSIDE}
+        self._saved: list[tuple[Any, str, Any]] = []
+        for module, attr, label in OUTSIDE:
+            owner: Any = importlib.import_module(module)
+            *path, name = attr.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            fn = getattr(owner, name)
+            setattr(owner, name, self._timed(fn, label))
+            self._saved.append((owner, name, fn))
+
+    def _timed(self, fn: Any, label: str) -> Any:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.thread_time() - t
+        return timed
+
+    def close(self) -> None:
+        for owner, name, fn in reversed(self._saved):
+            setattr(owner, name, fn)
 
 
 def one_simulation(met: Any, numpar: int, hours: float,
@@ -117,7 +164,7 @@ def project_run(root: Path, n_workers: int) -> tuple[float, float, float, int]:
     return cpu, wall, clock.seconds, report.transport_runs
 
 
-def measure(quick: bool) -> dict[str, list[dict[str, float]]]:
+def measure(quick: bool) -> dict[str, list[dict[str, Any]]]:
     """Run every series; returns the rows of each table."""
     from stilt.met.cache import met_cache
     from stilt.met.discovery import MetConfig
@@ -125,7 +172,7 @@ def measure(quick: bool) -> dict[str, list[dict[str, float]]]:
     from stilt.project import EXAMPLE_MET
 
     tmp = Path(tempfile.mkdtemp(prefix="stilt-scaling-"))
-    out: dict[str, list[dict[str, float]]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     try:
         met_dir = tmp / "met"
         generate_synthetic_met(met_dir, **EXAMPLE_MET)
@@ -144,11 +191,19 @@ def measure(quick: bool) -> dict[str, list[dict[str, float]]]:
                                  "live": pmin / (200 * hours * 60),
                                  "us_per_pmin": 1e6 * cpu / pmin, "core_share": core / cpu})
         out["receptors"] = []
-        for n in ((1, 4) if quick else (1, 4, 16, 64)):
+        sizes = (1, 4) if quick else (1, 4, 16, 64)
+        for n in sizes:
             met_cache().clear()  # each project starts with a cold worker
-            cpu, _, core, runs = project_run(make_project(tmp / f"r{n}", met_dir, n), 1)
+            parts = FunctionClocks() if n == sizes[-1] else None
+            try:
+                cpu, _, core, runs = project_run(make_project(tmp / f"r{n}", met_dir, n), 1)
+            finally:
+                if parts is not None:
+                    parts.close()
             out["receptors"].append({"receptors": n, "cpu_s": cpu, "cpu_per_sim": cpu / runs,
                                      "core_share": core / cpu})
+            if parts is not None:
+                out["outside"] = _outside_rows(parts.seconds, cpu, core, runs)
         out["threads"] = []
         numpar = 400 if quick else 2000
         walls = {k: min(one_simulation(met, numpar, 3, k)[1] for _ in range(3)) for k in (1, 2)}
@@ -167,7 +222,20 @@ def measure(quick: bool) -> dict[str, list[dict[str, float]]]:
     return out
 
 
-def print_tables(out: dict[str, list[dict[str, float]]]) -> None:
+def _outside_rows(seconds: dict[str, float], cpu: float, core: float,
+                  runs: int) -> list[dict[str, Any]]:
+    """The parts outside the core loop, each with its CPU per simulation and share of ``cpu``:
+    the transport's own part is what remains of run_trajectories after the core, the met
+    windows and the output rows; "the rest" what no part accounts for."""
+    s = dict(seconds)
+    transport = s.pop("transport (run_trajectories)")
+    s["transport: release, plume dilution, Dataset"] = (
+        transport - core - s["met windows (remap)"] - s["output rows (Rows.add)"])
+    s["the rest: status records, logs, links, planning"] = cpu - core - sum(s.values())
+    return [{"part": k, "ms_per_sim": 1e3 * v / runs, "share": v / cpu} for k, v in s.items()]
+
+
+def print_tables(out: dict[str, list[dict[str, Any]]]) -> None:
     """The tables of docs/performance.md, in Markdown."""
     print("| particles | hours | CPU s | on the grid | us per particle-minute | "
           "in the core loop |")
@@ -185,6 +253,10 @@ def print_tables(out: dict[str, list[dict[str, float]]]) -> None:
     outside = 100 * (1 - last["core_share"])
     print(f"\noutside the core loop at {last['receptors']} receptors: {outside:.0f} % of the CPU "
           f"(goal <= 15 %: {'met' if outside <= 15 else 'NOT met'})")
+    print("\n| outside the core loop | CPU ms per simulation | share of all |")
+    print("|---|---:|---:|")
+    for r in out.get("outside", []):
+        print(f"| {r['part']} | {r['ms_per_sim']:.1f} | {100 * r['share']:.1f} % |")
     print("\n| threads | particles x hours | wall s | speed-up over 1 |")
     print("|---:|---:|---:|---:|")
     for r in out["threads"]:
@@ -196,7 +268,7 @@ def print_tables(out: dict[str, list[dict[str, float]]]) -> None:
         print(f"| {r['workers']} | {r['receptors']} | {r['wall_s']:.2f} | {r['speedup']:.2f}x |")
 
 
-def plot(out: dict[str, list[dict[str, float]]], path: str) -> None:
+def plot(out: dict[str, list[dict[str, Any]]], path: str) -> None:
     """Four panels: cost per particle-minute against particles and hours, CPU per simulation
     against receptors, speed-up against threads and workers."""
     import matplotlib

@@ -295,9 +295,10 @@ contains
         !! binary), and so is the density that converts WWND to m/s. With RELH
         !! (humidity_relh) the relative humidity is what is interpolated to the internal
         !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
-        !! printed dens under a ground warmer than the first data level, docs/met.md). On
-        !! height levels (KSYS 3) the pressure is linear in p below the data top, elsewhere
-        !! linear in ln p.
+        !! printed dens under a ground warmer than the first data level, docs/met.md); SPHU
+        !! becomes that relative humidity first, q p / (0.622 es(T)) per data level
+        !! (docs/physics.md sec. 2.6). On height levels (KSYS 3) the pressure is linear in p
+        !! below the data top, elsewhere linear in ln p.
         !! status: 0, or status_not_finite if a required input is NaN.
         !! The columns are independent: OpenMP threads share them (the same values for any
         !! thread count); not pure for the directive's sake.
@@ -314,12 +315,12 @@ contains
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
-        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rho, zg, prss, t0, u0, v0, e, &
-            zw, qk, z0n, fw, rhk
+        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), rho, zg, prss, t0, &
+            u0, v0, e, zw, qk, z0n, fw, rhk
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
-        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rho, zg, prss, t0, u0, v0, e, zw, qk, z0n, &
-        !$omp fw, rhk) reduction(max: status)
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, rho, zg, prss, t0, u0, v0, e, zw, qk, &
+        !$omp z0n, fw, rhk) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
@@ -387,8 +388,21 @@ contains
                     where (zi <= zd(nd)) prof(pv_p, :, i, j) = f
                 end if
                 call remap_column(nd, zd, qz, qz(1), nl, zi, prof(pv_q, :, i, j))
-                call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, prof(pv_rh, :, i, j))
-                if (humidity == humidity_relh) then
+                if (humidity == humidity_sphu) then
+                    ! SPHU as a relative humidity, q p / (0.622 es(T)) at each data level and
+                    ! with the surface pressure and first-level temperature at the ground,
+                    ! then handled as RELH (docs/physics.md sec. 2.6)
+                    do k = 1, nd
+                        rhd(k) = qz(k) * pd(k) / (0.622_dp * exp(es_a - es_b / temp(i, j, k)))
+                    end do
+                    call remap_column(nd, zd, rhd, qz(1) * prss &
+                        / (0.622_dp * exp(es_a - es_b / temp(i, j, 1))), nl, zi, &
+                        prof(pv_rh, :, i, j))
+                else
+                    call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, &
+                        prof(pv_rh, :, i, j))
+                end if
+                if (humidity /= humidity_none) then
                     do k = 1, nl
                         e = prof(pv_rh, k, i, j) * exp(es_a - es_b / prof(pv_t, k, i, j))
                         prof(pv_q, k, i, j) = 0.622_dp * e &
@@ -419,8 +433,6 @@ contains
                     prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j) * (1.0_dp + 0.61_dp * qk))
                     rhk = prof(pv_rh, k, i, j)
-                    if (humidity == humidity_sphu) rhk = qk * prof(pv_p, k, i, j) &
-                        / (0.622_dp * exp(es_a - es_b / prof(pv_t, k, i, j)))
                     ! the binary's two half steps (docs/validation.md, Met families): moist
                     ! density with theta, then the dry density with T taken for theta
                     prof(pv_rhof1, k, i, j) = foot_density(prof(pv_rhom, k, i, j), &

@@ -13,7 +13,8 @@ module stilt_random
     implicit none
     private
 
-    public :: rng_state_size, rng_seed, rng_next, rng_uniform, rng_normal
+    public :: rng_state_size, rng_seed, rng_next, rng_uniform, rng_normal, rng_normal_pair, &
+        rng_take_spare, rng_put_spare
 
     !! 32-bit words of state per particle: 4 generator words, a flag and a cached deviate
     integer, parameter :: rng_state_size = 7
@@ -150,13 +151,26 @@ contains
         !! deviates per accepted pair; the second is kept in the state for the next call.
         integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
         real(dp), intent(out) :: z                            !! deviate
-        integer(i8) :: s0, s1, s2, s3, a, b
-        real(dp) :: v1, v2, w, f
+        real(dp) :: z2
         if (state(5) /= 0) then
             z = transfer(state(6:7), z)
             state(5) = 0
             return
         end if
+        call rng_normal_pair(state, z, z2)
+        state(6:7) = transfer(z2, state(6:7))
+        state(5) = 1
+    end subroutine rng_normal
+
+    pure subroutine rng_normal_pair(state, z1, z2)
+        !! A new pair of independent N(0, 1) deviates by Marsaglia's polar method, ignoring and
+        !! leaving alone the deviate kept in the state: rng_normal returns z1 and keeps z2.
+        !! A loop that draws many deviates keeps the spare itself (rng_take_spare, then
+        !! rng_normal_pair when it has none, then rng_put_spare) and gets rng_normal's sequence.
+        integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
+        real(dp), intent(out) :: z1, z2                       !! deviates
+        integer(i8) :: s0, s1, s2, s3, a, b
+        real(dp) :: v1, v2, w, f
         s0 = to_u32(state(1))
         s1 = to_u32(state(2))
         s2 = to_u32(state(3))
@@ -174,9 +188,28 @@ contains
         state(3) = from_u32(s2)
         state(4) = from_u32(s3)
         f = sqrt(-2.0_dp * log(w) / w)
-        z = v1 * f
-        state(6:7) = transfer(v2 * f, state(6:7))
-        state(5) = 1
-    end subroutine rng_normal
+        z1 = v1 * f
+        z2 = v2 * f
+    end subroutine rng_normal_pair
+
+    pure subroutine rng_take_spare(state, have, spare)
+        !! The deviate rng_normal keeps in the state: whether it has one, and its value (the
+        !! last spare drawn, used or not). The state keeps it until rng_put_spare.
+        integer(ip), intent(in) :: state(rng_state_size)  !! generator state
+        logical, intent(out) :: have                       !! a spare deviate is kept
+        real(dp), intent(out) :: spare                     !! its value
+        have = state(5) /= 0
+        spare = transfer(state(6:7), spare)
+    end subroutine rng_take_spare
+
+    pure subroutine rng_put_spare(state, have, spare)
+        !! Store the spare deviate of a loop back in the state (rng_take_spare's inverse), so
+        !! that the next rng_normal returns it if have is true.
+        integer(ip), intent(inout) :: state(rng_state_size)  !! generator state
+        logical, intent(in) :: have                           !! the spare is still unused
+        real(dp), intent(in) :: spare                         !! the last spare drawn
+        state(6:7) = transfer(spare, state(6:7))
+        state(5) = merge(1_ip, 0_ip, have)
+    end subroutine rng_put_spare
 
 end module stilt_random

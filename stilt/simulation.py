@@ -644,13 +644,11 @@ def _error_seed(seed: int) -> int:
 def _publish_trajectory(particles: Any, final: Path) -> None:
     """Write a compact trajectory file atomically, table on ``(indx, time)``, read back whole
     before it is renamed into place."""
-    from stilt.trajectory_file import file_layout, trajectory_encoding
+    from stilt.trajectory_file import write_trajectories
 
-    particles = file_layout(particles)
     with atomic_path(final) as tmp:
         with writing(final):
-            particles.to_netcdf(tmp, engine="netcdf4",
-                                encoding=trajectory_encoding(particles))
+            write_trajectories(particles, tmp)
         check_output(tmp, "trajectory")  # reads back whole before it is published
 
 

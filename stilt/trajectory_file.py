@@ -3,8 +3,9 @@
 A trajectory file is the particle table of :func:`stilt.run_trajectories` as netCDF-4, stored
 particle by particle on ``(indx, time)`` (CF's ``(trajectory, obs)`` order: each particle's
 series is smooth in time, so it compresses far better than the rows of one minute), chunked
-in whole particles and compressed (zlib level 1 after the byte shuffle), each column stored
-with the precision the science needs (docs/outputs.md, "Trajectory storage"):
+in whole particles and compressed (zlib level 1, after the byte shuffle but for the columns of
+:data:`NO_SHUFFLE`), each column stored with the precision the science needs (docs/outputs.md,
+"Trajectory storage"):
 
 - ``long``, ``lati``: int32 packed with ``scale_factor`` 1e-5 degrees (a position error of at
   most 0.56 m in latitude, less in longitude);
@@ -16,7 +17,8 @@ with the precision the science needs (docs/outputs.md, "Trajectory storage"):
 
 :func:`compact_trajectories` rounds a Dataset in memory exactly as the file will hold it, so a
 footprint computed from the particles just made equals one computed later from the file;
-:func:`trajectory_encoding` is the encoding that writes it (``Dataset.to_netcdf``).
+:func:`write_trajectories` writes it (with netCDF4 directly: the same file as
+``Dataset.to_netcdf`` with :func:`trajectory_encoding`, for less CPU).
 In memory the table is on ``(time, indx)``, as :func:`stilt.run_trajectories` returns it:
 :func:`file_layout` turns it to the file's order before writing, :func:`memory_layout` back
 after reading (a transposed view, no copy), and :func:`read_trajectories` reads a file of
@@ -34,7 +36,8 @@ import xarray as xr
 
 __all__ = ["PACKED", "FOOT_BITS", "DIAGNOSTIC_BITS", "COMPRESSION", "compact_trajectories",
            "trajectory_encoding", "round_mantissa", "thin_trajectories", "SUMMED_COLUMNS",
-           "TABLE_DIMS", "FILE_DIMS", "file_layout", "memory_layout", "read_trajectories"]
+           "TABLE_DIMS", "FILE_DIMS", "file_layout", "memory_layout", "read_trajectories",
+           "NO_SHUFFLE", "write_trajectories"]
 
 #: columns stored as packed int32: scale factor in the column's units
 PACKED: dict[str, float] = {"long": 1e-5, "lati": 1e-5, "zagl": 0.1}
@@ -49,8 +52,11 @@ SUMMED_COLUMNS = ("foot", "foot_no_hnf_dilution", "samt")
 TABLE_DIMS = ("time", "indx")
 #: dims of the particle table in a file written now (CF's (trajectory, obs) order)
 FILE_DIMS = ("indx", "time")
-#: zlib settings of every table variable
+#: zlib settings of every table variable (the shuffle left out for :data:`NO_SHUFFLE`)
 COMPRESSION = {"zlib": True, "complevel": 1, "shuffle": True}
+#: table columns compressed without the byte shuffle: mostly zeros and whole minutes, they
+#: come out smaller and cheaper without it (measured, docs/outputs.md)
+NO_SHUFFLE = ("samt",)
 _INT_FILL = np.int32(-(2**31))
 _VALUES_PER_CHUNK = 1_000_000  # at most, per chunk: about 4 MB of float32
 
@@ -170,13 +176,34 @@ def compact_trajectories(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
+def _chunk_shape(ds: xr.Dataset) -> dict[str, int]:
+    """Chunk length along each table dim: whole particles, at most about a million values per
+    chunk, the chunks as equal as whole particles allow."""
+    nt, npart = ds.sizes.get("time", 0), ds.sizes.get("indx", 0)
+    n_chunks = -(-nt * npart // _VALUES_PER_CHUNK)
+    return {"time": nt, "indx": -(-npart // max(n_chunks, 1))}
+
+
+def _storage(name: str) -> dict[str, Any]:
+    """How one table column is stored: type, fill value, filters (and the scale factor of a
+    packed column), as netCDF encoding keys."""
+    enc: dict[str, Any] = dict(COMPRESSION, shuffle=name not in NO_SHUFFLE)
+    if name in PACKED:
+        enc.update(dtype="int32", scale_factor=PACKED[name], add_offset=0.0,
+                   _FillValue=_INT_FILL)
+    else:
+        enc.update(dtype="float32", _FillValue=np.float32(np.nan))
+    return enc
+
+
 def trajectory_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     """The netCDF encoding of every variable of a trajectory file.
 
     Table columns are chunked in whole particles (at most about a million values per chunk,
     the chunks of one column as equal as whole particles allow) and compressed
-    (:data:`COMPRESSION`); packed columns get their int32 type, scale factor and fill value.
-    Chunk shapes follow each variable's own dims order.
+    (:data:`COMPRESSION`, :data:`NO_SHUFFLE`); packed columns get their int32 type, scale
+    factor and fill value. Chunk shapes follow each variable's own dims order.
+    :func:`write_trajectories` writes the same file for less CPU.
 
     Parameters
     ----------
@@ -188,23 +215,90 @@ def trajectory_encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     dict
         For ``Dataset.to_netcdf(encoding=...)``.
     """
-    nt, npart = ds.sizes.get("time", 0), ds.sizes.get("indx", 0)
-    n_chunks = -(-nt * npart // _VALUES_PER_CHUNK)
-    chunk = {"time": nt, "indx": -(-npart // max(n_chunks, 1))}
+    chunk = _chunk_shape(ds)
     out: dict[str, dict[str, Any]] = {}
     for name, var in ds.data_vars.items():
         if not _is_table(var):
             continue
-        enc: dict[str, Any] = dict(COMPRESSION)
-        if nt and npart:
+        enc = _storage(str(name))
+        if chunk["time"] and chunk["indx"]:
             enc["chunksizes"] = tuple(chunk[str(d)] for d in var.dims)
-        if name in PACKED:
-            enc.update(dtype="int32", scale_factor=PACKED[name], add_offset=0.0,
-                       _FillValue=_INT_FILL)
-        else:
-            enc.update(dtype="float32", _FillValue=np.float32(np.nan))
         out[str(name)] = enc
     return out
+
+
+def _stored_values(name: str, values: np.ndarray) -> np.ndarray:
+    """A table column as the file stores it: the packed integers (fill value for NaN), or
+    float32 (the values as given: :func:`compact_trajectories` rounds them)."""
+    if name not in PACKED:
+        return np.ascontiguousarray(values, dtype=np.float32)
+    scaled = np.divide(values, PACKED[name], dtype=np.float64)  # a new array, as xarray
+    missing = np.isnan(scaled)
+    np.rint(scaled, out=scaled)
+    scaled[missing] = _INT_FILL
+    return scaled.astype(np.int32)
+
+
+def write_trajectories(ds: xr.Dataset, path: str | Path) -> None:
+    """Write a trajectory file with netCDF4 directly: table on :data:`FILE_DIMS`, stored as
+    :func:`trajectory_encoding` says.
+
+    The file is the one ``file_layout(ds).to_netcdf(path, encoding=trajectory_encoding(...))``
+    writes (the same types, values, attributes, chunks and filters; tested), without
+    xarray's encoding pass: each column is converted once, straight to its stored type in the
+    file's order. Float variables outside the table get a NaN fill value, as xarray gives
+    them. The caller makes the write atomic (``stilt._io.atomic_path``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Particles on ``(time, indx)`` or ``(indx, time)``, normally rounded by
+        :func:`compact_trajectories`; index coordinates only.
+    path : str or Path
+    """
+    import netCDF4
+
+    extra = set(ds.coords) - set(ds.dims)
+    if extra:
+        raise ValueError(f"trajectory file {path}: coordinates {sorted(extra)} are not on a "
+                         "dimension of their own; expected the index coordinates only")
+    chunk = _chunk_shape(ds)
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        for name in [*ds.data_vars, *ds.coords]:
+            _write_variable(nc, str(name), ds[name].variable,
+                            chunk if name in ds.data_vars else None)
+        nc.setncatts(dict(ds.attrs))
+
+
+def _write_variable(nc: Any, name: str, var: xr.Variable, chunk: dict[str, int] | None) -> None:
+    """One variable into an open netCDF4 Dataset (its dims made when first used, as xarray
+    does); table columns (``chunk`` given) stored as :func:`_storage` says, the others as they
+    are."""
+    table = chunk is not None and _is_table(var)
+    for dim in FILE_DIMS if table else var.dims:
+        if dim not in nc.dimensions:
+            nc.createDimension(dim, var.sizes[dim])
+    if table and chunk is not None:
+        enc = _storage(name)
+        values = _stored_values(name, var.transpose(*FILE_DIMS).values)
+        sizes = (chunk["indx"], chunk["time"]) if chunk["time"] and chunk["indx"] else None
+        out = nc.createVariable(name, enc["dtype"], FILE_DIMS, zlib=enc["zlib"],
+                                complevel=enc["complevel"], shuffle=enc["shuffle"],
+                                chunksizes=sizes, fill_value=enc["_FillValue"])
+        attrs = dict(var.attrs)
+        if name in PACKED:
+            attrs.update(add_offset=enc["add_offset"], scale_factor=enc["scale_factor"])
+    else:
+        values = np.asarray(var.values)
+        if values.dtype.kind not in "iuf":
+            raise TypeError(f"trajectory variable {name!r} has type {values.dtype}, expected "
+                            "numbers")
+        out = nc.createVariable(name, values.dtype, var.dims,
+                                fill_value=np.nan if values.dtype.kind == "f" else None)
+        attrs = dict(var.attrs)
+    out.set_auto_maskandscale(False)  # the values are already as stored
+    out.setncatts(attrs)
+    out[...] = values
 
 
 def thin_trajectories(ds: xr.Dataset, minutes: int) -> xr.Dataset:

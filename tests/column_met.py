@@ -166,8 +166,9 @@ def _level_pressures(c: Case) -> tuple[np.ndarray, np.ndarray]:
     return lev, np.exp(np.interp(lev + c.zg, z, np.log(p)))
 
 
-def column_met(name: str, hours: int = 30) -> xr.Dataset:
-    """The met Dataset of one case: 3-hourly, 21 x 21 one-degree grid around the receptor."""
+def column_met(name: str, hours: int = 30, half_width: int = 10) -> xr.Dataset:
+    """The met Dataset of one case: 3-hourly, one-degree grid of (2 half_width + 1) nodes a
+    side around the receptor (21 x 21 by default)."""
     c = CASES[name]
     z, p, t = _fine_column(c)
     lev, plev = _level_pressures(c)
@@ -184,8 +185,8 @@ def column_met(name: str, hours: int = 30) -> xr.Dataset:
                "UMOF": -0.06, "VMOF": -0.02, "SHTF": 10.0, "HFLX": 10.0, "LHTF": 120.0,
                "DSWF": 300.0, "RH2M": c.rh, "U10M": c.u10, "V10M": c.v10, "T02M": c.t2,
                "TCLD": 20.0, "SHGT": c.zg, "PBLH": 555.0, "TMPS": c.tmps, **c.extra}
-    grid = ArlGrid.latlon(lat0=c.lat - 10.0, lon0=c.lon - 10.0, dlat=1.0, dlon=1.0,
-                          nx=21, ny=21)
+    grid = ArlGrid.latlon(lat0=c.lat - half_width, lon0=c.lon - half_width, dlat=1.0,
+                          dlon=1.0, nx=2 * half_width + 1, ny=2 * half_width + 1)
     if c.ksys in (1, 5):
         grid = dataclasses.replace(grid, reserved=PTOP)
     t0 = np.datetime64(c.time, "h") - np.timedelta64(27, "h")
@@ -196,7 +197,7 @@ def column_met(name: str, hours: int = 30) -> xr.Dataset:
                        source="GDAS" if name.startswith("gdas") else "TEST")
 
 
-def column_met_as_read(name: str, folder: Path) -> xr.Dataset:
+def column_met_as_read(name: str, folder: Path, half_width: int = 10) -> xr.Dataset:
     """The case's met as the binary sees it: written to ``folder`` as ARL and read back.
 
     ARL packing is lossy in ways that matter on uniform columns: a constant field has a
@@ -206,7 +207,7 @@ def column_met_as_read(name: str, folder: Path) -> xr.Dataset:
     from stilt.met import read_arl, write_arl
 
     path = Path(folder) / f"{name}.arl"
-    write_arl(column_met(name), path)
+    write_arl(column_met(name, half_width=half_width), path)
     return read_arl(path)
 
 
@@ -290,3 +291,20 @@ def global_met_as_read(lon0: float, folder: Path) -> xr.Dataset:
     path = Path(folder) / f"global_{int(lon0)}.arl"
     write_arl(global_met(lon0), path)
     return read_arl(path)
+
+
+#: the weak-wind case of the sub-step advection (bench/binary_substeps.py): the sigma_ngm
+#: column with a 0.3 m/s x-wind and a 3 m/s y-wind at 10 m on an 81 x 81 grid, so that the
+#: receptor node is x = y = 41, where a float32 grid position moves in steps of 3.8e-6 grid
+#: units (0.3-0.4 m)
+WEAK_U = {"case": "sigma_ngm", "u10": 0.3, "v10": 3.0, "half_width": 40}
+
+
+def weak_u_met_as_read(folder: Path) -> xr.Dataset:
+    """The weak-wind case's met (WEAK_U), written to ``folder`` and read back."""
+    CASES["_weak_u"] = dataclasses.replace(CASES[WEAK_U["case"]], u10=WEAK_U["u10"],
+                                           v10=WEAK_U["v10"])
+    try:
+        return column_met_as_read("_weak_u", folder, WEAK_U["half_width"])
+    finally:
+        del CASES["_weak_u"]

@@ -25,8 +25,8 @@ import numpy as np
 import xarray as xr
 
 import stilt
-from oracle_ensembles import (Summary, footprint_agreement, hourly_statistics, pool,
-                              summarize_ensemble)
+from oracle_ensembles import (Summary, footprint_agreement, hourly_scores, hourly_statistics,
+                              pool, summarize_ensemble)
 from stilt.footprint import Grid
 from stilt.met.roughness import SHIPPED_NAME
 from stilt.met.synthetic_fields import SURFACE_SETS
@@ -164,7 +164,9 @@ def binary_noise(runs: dict[int, Summary], lat: float) -> dict[str, float]:
 def compare(name: str, ours: Summary, runs: dict[int, Summary]) -> dict[str, Any]:
     """Our pooled ensemble against the binary's pooled seeds.
 
-    Returns the hourly statistics (arrays over the 24 hours, ``hourly``), the foot per hour
+    Returns the hourly statistics (arrays over the 24 hours, ``hourly``) and their
+    differences in standard errors (``scores``, :func:`oracle_ensembles.hourly_scores`),
+    the largest score between two of the binary's seeds (``seed_scores``), the foot per hour
     as our per-particle mean over the binary's with the standard error of that ratio from both
     ensembles' particle-to-particle spread (``foot_hourly``, ``foot_hourly_se``), the total
     foot ratio (``foot_total``), the footprints' Pearson r and centroid distance (km), and the
@@ -175,7 +177,12 @@ def compare(name: str, ours: Summary, runs: dict[int, Summary]) -> dict[str, Any
     np.testing.assert_allclose(ours.footprint.lon, ref.footprint.lon)
     (mo, so), (mb, sb) = ours.foot_mean_and_error(), ref.foot_mean_and_error()
     r, shift = footprint_agreement(ours.footprint / ours.n, ref.footprint / ref.n)
+    seed_scores = {k: 0.0 for k in HOURLY_KEYS}
+    for a, b in itertools.combinations(sorted(runs), 2):
+        for k, v in hourly_scores(runs[a], runs[b]).items():
+            seed_scores[k] = max(seed_scores[k], float(v.max()))
     return {"hourly": hourly_statistics(ours, ref, FAMILIES[name].lat),
+            "scores": hourly_scores(ours, ref), "seed_scores": seed_scores,
             "foot_hourly": mo / mb, "foot_hourly_se": mo / mb * np.hypot(so / mo, sb / mb),
             "foot_total": mo.sum() / mb.sum(), "pearson": r, "shift_km": shift,
             "noise": binary_noise(runs, FAMILIES[name].lat),

@@ -11,6 +11,7 @@ import functools
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -49,8 +50,9 @@ def centroid(foot: xr.DataArray) -> tuple[float, float]:
 class Summary:
     """What the comparisons need from an ensemble, as sums over its particles, so that
     ensembles of several seeds add up without holding their particle tables: per hour
-    (rows at -60 h) the sums of latitude, longitude, height and the counts alive, below
-    mlht and below 0.5 mlht; the foot summed over the minutes of each hour, and the sum of
+    (rows at -60 h) the sums of latitude, longitude, height, of their squares and of
+    latitude times longitude (for the sampling error of the means), and the counts alive, below mlht and below 0.5 mlht; the
+    foot summed over the minutes of each hour, and the sum of
     the squares of each particle's hourly foot (for its sampling error); the
     time-integrated footprint times the number of particles."""
 
@@ -110,7 +112,7 @@ def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
     Summary
         Its footprint is the ensemble's times the number of particles, so summaries add.
     """
-    keys = ("lat", "lon", "z", "alive", "below", "below_half")
+    keys = ("lat", "lon", "z", "lat2", "lon2", "latlon", "z2", "alive", "below", "below_half")
     hours = int(round(-float(ds.time.min()) / 60.0))
     hourly = {k: np.zeros(hours) for k in keys}
     for h in range(1, hours + 1):
@@ -119,6 +121,11 @@ def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
         hourly["lat"][h - 1] = float(p.lati.where(alive).sum())
         hourly["lon"][h - 1] = float(p.long.where(alive).sum())
         hourly["z"][h - 1] = float(p.zagl.where(alive).sum())
+        hourly["lat2"][h - 1] = float((p.lati.where(alive).astype(float) ** 2).sum())
+        hourly["lon2"][h - 1] = float((p.long.where(alive).astype(float) ** 2).sum())
+        hourly["latlon"][h - 1] = float((p.lati.where(alive).astype(float)
+                                         * p.long.where(alive).astype(float)).sum())
+        hourly["z2"][h - 1] = float((p.zagl.where(alive).astype(float) ** 2).sum())
         hourly["alive"][h - 1] = float(alive.sum())
         hourly["below"][h - 1] = float((p.zagl < p.mlht).sum())
         hourly["below_half"][h - 1] = float((p.zagl < 0.5 * p.mlht).sum())
@@ -153,6 +160,79 @@ def hourly_statistics(a: Summary, b: Summary, lat: float) -> dict[str, np.ndarra
             "height_m": np.abs(ha["z"] / ha["alive"] - hb["z"] / hb["alive"]),
             "below_half": np.abs(ha["below_half"] / ha["alive"] - hb["below_half"] / hb["alive"]),
             "below": np.abs(ha["below"] / ha["alive"] - hb["below"] / hb["alive"])}
+
+
+#: Bounds on the largest hourly standard score over a 24-hour run (:func:`hourly_scores`):
+#: for independent Gaussian hours, one statistic exceeds its bound by chance with
+#: probability 2.5e-4 (per hour 1.04e-5: two-sided for the 1-D scores; the position's score
+#: is the length of a 2-D standard vector, P(> k) = exp(-k**2 / 2)). The hours of one run are
+#: correlated (the same particles), which lowers that probability further; tests/
+#: test_family_ensembles.py checks it on the binary's own particles.
+SCORE_HOURS = 24
+FALSE_FAIL = 2.5e-4
+_PER_HOUR = FALSE_FAIL / SCORE_HOURS
+_ONE_D = NormalDist().inv_cdf(1.0 - _PER_HOUR / 2.0)  # 4.41
+SCORE_BOUND = {"pos_km": float(np.sqrt(-2.0 * np.log(_PER_HOUR))),  # 4.79
+               "height_m": _ONE_D, "below": _ONE_D, "below_half": _ONE_D}
+
+
+def _moments(h: dict[str, np.ndarray], x: str, y: str) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """Means of ``x`` and ``y`` over the alive particles by hour and their sample
+    covariance (n - 1); ``x == y`` gives the variance."""
+    n = h["alive"]
+    mx, my = h[x] / n, h[y] / n
+    cross = h[f"{x}2"] if x == y else h[f"{x}{y}"]
+    cov = (cross - n * mx * my) / np.maximum(n - 1.0, 1.0)
+    return mx, my, np.maximum(cov, 0.0) if x == y else cov
+
+
+def _score(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """|diff| / se, 0 where both are 0 and inf where only the error is."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, np.abs(diff) / np.where(se > 0, se, 1.0),
+                        np.where(diff == 0, 0.0, np.inf))
+
+
+def _position_score(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> np.ndarray:
+    """Mahalanobis length of the difference of the mean (lat, lon), with the covariance of
+    that difference ``C_a / n_a + C_b / n_b`` (a plume drawn out along the wind has strongly
+    correlated latitudes and longitudes: scoring them as independent would fatten the tail)."""
+    cov = {}
+    for x, y in (("lat", "lat"), ("lon", "lon"), ("lat", "lon")):
+        cov[x + y] = sum(_moments(h, x, y)[2] / h["alive"] for h in (a, b))
+    dlat = a["lat"] / a["alive"] - b["lat"] / b["alive"]
+    dlon = a["lon"] / a["alive"] - b["lon"] / b["alive"]
+    det = cov["latlat"] * cov["lonlon"] - cov["latlon"] ** 2
+    quad = cov["lonlon"] * dlat**2 - 2.0 * cov["latlon"] * dlat * dlon + cov["latlat"] * dlon**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d2 = np.where(det > 0, quad / np.where(det > 0, det, 1.0),
+                      np.where((dlat == 0) & (dlon == 0), 0.0, np.inf))
+    return np.sqrt(d2)
+
+
+def hourly_scores(a: Summary, b: Summary) -> dict[str, np.ndarray]:
+    """Hour-by-hour differences between two ensembles in standard errors of that difference,
+    from the particles' own spread (each particle an independent draw):
+
+    - ``pos_km``: the mean position (Mahalanobis length of the latitude-longitude difference,
+      a 2-D standard score);
+    - ``height_m``: the mean height, se ``sqrt(var_a / n_a + var_b / n_b)``;
+    - ``below``, ``below_half``: the fractions below mlht and 0.5 mlht, with the binomial
+      error of the two ensembles' pooled fraction (counted as (k + 1) / (n + 2), so that a
+      fraction of 0 or 1 on both sides still has an error).
+    """
+    ha, hb = a.hourly, b.hourly
+    na, nb = ha["alive"], hb["alive"]
+    za, _, va = _moments(ha, "z", "z")
+    zb, _, vb = _moments(hb, "z", "z")
+    out = {"pos_km": _position_score(ha, hb),
+           "height_m": _score(za - zb, np.sqrt(va / na + vb / nb))}
+    for key in ("below", "below_half"):
+        p = (ha[key] + hb[key] + 1.0) / (na + nb + 2.0)
+        se = np.sqrt(p * (1.0 - p) * (1.0 / na + 1.0 / nb))
+        out[key] = _score(ha[key] / na - hb[key] / nb, se)
+    return out
 
 
 def footprint_agreement(a: xr.DataArray, b: xr.DataArray) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from stilt.met.arl import (
     describe_arl,
     met_dataset,
     read_arl,
+    read_arl_arrays,
     write_arl,
 )
 from stilt.met.projection import ArlGrid
@@ -196,6 +197,21 @@ def test_windowed_reads_equal_full_read_bit_for_bit(oct_path: Path, oct_ds) -> N
                                   oct_ds.SPHU.values[:, 9, 0, 32])
     sfc = read_arl(oct_path, levels=[], variables=["PRSS", "TEMP"])
     assert sfc.sizes["level"] == 0 and sfc.TEMP.shape == (36, 0, 28, 33)
+
+
+def test_arrays_reader_returns_the_dataset_values(oct_path: Path, oct_ds) -> None:
+    arrays = read_arl_arrays(oct_path, x=(5, 17), y=(9, 28), time="1995-10-17T06:00")
+    # every variable of the Dataset, in its (record) order, the same bytes
+    assert list(arrays.data) == list(map(str, oct_ds.data_vars))
+    ref = oct_ds.sel(x=slice(5, 17), y=slice(9, 28), time=["1995-10-17T06:00"])
+    for v, values in arrays.data.items():
+        assert values.dtype == np.float32 and values.shape == ref[v].shape
+        assert values.tobytes() == ref[v].values.tobytes()
+    assert arrays.times.tolist() == [np.datetime64("1995-10-17T06:00", "m")]
+    assert arrays.levels == list(range(1, 11)) and arrays.window == (5, 17, 9, 28)
+    assert arrays.arl_names["TEMP"] == "TEMP"
+    with pytest.raises(MetError, match=r"x window .*1\.\.33"):
+        read_arl_arrays(oct_path, x=(30, 40))
 
 
 def test_window_errors_name_the_problem(oct_path: Path) -> None:

@@ -24,7 +24,8 @@ from stilt.footprint_dataset import cell_matrix, sum_by_hour_of_day, sum_footpri
 from stilt.receptors import PointReceptor
 from stilt.simulation import SimulationPaths, needed_work, read_status, write_status
 from stilt.trajectory_file import (compact_trajectories, file_layout, memory_layout,
-                                   read_trajectories, thin_trajectories, trajectory_encoding)
+                                   read_trajectories, thin_trajectories, trajectory_encoding,
+                                   write_trajectories)
 from stilt.transport import run_trajectories
 from test_transport import LATLON, make_met
 
@@ -96,6 +97,60 @@ def test_trajectory_files_carry_the_cf_trajectory_identity(particles, tmp_path) 
         assert list(status.getncattr("flag_values")) == [0, 1]
         assert status.getncattr("flag_meanings") == "ran_to_end left_met_grid"
         assert set(np.unique(status[:])) <= {0, 1}
+
+
+def _same_attr(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.asarray(a).dtype == np.asarray(b).dtype and np.array_equal(a, b)
+    return type(a) is type(b) and (a == b or (a != a and b != b))  # NaN fill values
+
+
+@pytest.mark.parametrize("thinned", [False, True])
+def test_the_direct_writer_writes_the_file_xarray_writes(particles, tmp_path,
+                                                         thinned) -> None:
+    """write_trajectories (netCDF4 directly, what a project uses) and to_netcdf with
+    trajectory_encoding give the same file: types, values, attributes, chunks, filters."""
+    ds = compact_trajectories(particles)
+    for name, var in ds.data_vars.items():  # particle 2 left the grid 10 rows before the end
+        if var.dims == ("time", "indx"):
+            ds[name] = var.copy(data=var.values.copy())
+            ds[name].values[-10:, 1] = np.nan
+    if thinned:
+        ds = thin_trajectories(ds, 7)
+    via_xarray, direct = tmp_path / "x.nc", tmp_path / "d.nc"
+    table = file_layout(ds)
+    table.to_netcdf(via_xarray, engine="netcdf4", encoding=trajectory_encoding(table))
+    write_trajectories(ds, direct)
+    with xr.open_dataset(via_xarray) as a, xr.open_dataset(direct) as b:
+        assert a.load().identical(b.load())
+    with netCDF4.Dataset(via_xarray) as a, netCDF4.Dataset(direct) as b:
+        assert list(a.dimensions) == list(b.dimensions) == ["indx", "time"]
+        assert a.ncattrs() == b.ncattrs()
+        assert all(_same_attr(a.getncattr(k), b.getncattr(k)) for k in a.ncattrs())
+        assert sorted(a.variables) == sorted(b.variables)
+        for name, va in a.variables.items():
+            vb = b[name]
+            assert (va.dtype, va.dimensions, va.chunking(), va.filters()) == \
+                   (vb.dtype, vb.dimensions, vb.chunking(), vb.filters()), name
+            assert sorted(va.ncattrs()) == sorted(vb.ncattrs()), name
+            assert all(_same_attr(va.getncattr(k), vb.getncattr(k)) for k in va.ncattrs())
+            va.set_auto_maskandscale(False)
+            vb.set_auto_maskandscale(False)
+            np.testing.assert_array_equal(va[:], vb[:], err_msg=name)  # the stored values
+        # samt (mostly zeros and whole minutes) without the shuffle, the rest with it
+        assert not b["samt"].filters()["shuffle"] and b["foot"].filters()["shuffle"]
+        missing = np.isnan(file_layout(ds).long.values)  # stored as the fill value
+        assert missing.any() and np.array_equal(b["long"][:] == -(2**31), missing)
+
+
+def test_the_direct_writer_refuses_what_it_cannot_store(particles, tmp_path) -> None:
+    ds = compact_trajectories(particles)
+    with pytest.raises(ValueError, match="coordinates \\['site'\\]"):
+        write_trajectories(ds.assign_coords(site=("indx", np.zeros(ds.sizes["indx"]))),
+                           tmp_path / "a.nc")
+    with pytest.raises(TypeError, match="'name' has type"):
+        write_trajectories(ds.assign(name=("indx", np.array(["a"] * ds.sizes["indx"]))),
+                           tmp_path / "b.nc")
 
 
 def test_the_write_thread_finishes_before_an_error_is_raised() -> None:

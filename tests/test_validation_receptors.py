@@ -121,12 +121,11 @@ def test_multiday_within_binary_noise_but_its_mean_position(shared_dir: Path) ->
     0.16-0.4 times as much as independent particles' would from hour 24 on, docs/validation.md):
     the pairs' median (35 km) is held below its current 40 km. The mean position is checked
     instead against that sampling error: pooled (2000 against 2000) our mean latitude and
-    longitude are within three standard errors of the binary's at every hour from hour 2
-    (the largest is 0.9 with seeds 142-145; 32 of our seeds, 16000 particles, come within
-    6 km of the binary's mean at every hour). Hour 1 is left out: there our particles sit
-    0.0028 degree (240 m) west of the binary's, 4.2 standard errors with 16000 particles
-    (2.5 here), an offset that stays near 0.003 degree and drowns in the spread by hour 3
-    (docs/validation.md)."""
+    longitude are within three standard errors of the binary's at every hour (the largest is
+    1.2 with seeds 142-145; 32 of our seeds, 16000 particles, come within 6 km of the
+    binary's mean at every hour). Hour 1 was 2.5 standard errors west (0.0028 degree) while
+    the turbulent sub-steps moved double-precision positions; with float32 positions, as the
+    binary's, 0.6 (docs/validation.md)."""
     ours = _our_runs("ngm_multiday", shared_dir)
     mine, theirs = _comparison("ngm_multiday", shared_dir, ours)
     _check(mine, theirs, skip=("pos_km",))
@@ -134,4 +133,4 @@ def test_multiday_within_binary_noise_but_its_mean_position(shared_dir: Path) ->
     assert float(np.median([s["pos_km"] for s in mine])) < 40.0
     z = _pooled_offset_in_standard_errors("ngm_multiday", ours)
     print("pooled offset in standard errors, lat / lon by hour:", np.round(z, 1))
-    assert np.all(np.abs(z[:, 1:]) < 3.0), np.round(z, 1)
+    assert np.all(np.abs(z) < 3.0), np.round(z, 1)

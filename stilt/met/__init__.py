@@ -7,6 +7,7 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "read_arl": "stilt.met.arl",
+    "read_arl_arrays": "stilt.met.arl",
     "write_arl": "stilt.met.arl",
     "arl_times": "stilt.met.arl",
     "arl_inventory": "stilt.met.arl",

@@ -308,6 +308,63 @@ def read_arl(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
         Unreadable, truncated or corrupt files (bad label, checksum mismatch), windows outside
         the grid, unknown variables, or files that do not share one grid.
     """
+    arrays = read_arl_arrays(path, x, y, levels, time, variables,
+                             check_checksums=check_checksums)
+    return _window_dataset(arrays)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArlArrays:
+    """A decoded window of ARL records as plain arrays (:func:`read_arl_arrays`).
+
+    Attributes
+    ----------
+    data : dict of str to numpy.ndarray
+        float32 fields named as in :func:`read_arl`'s Dataset, surface ones first, each in
+        record order: surface ``(time, y, x)``, upper ``(time, level, y, x)``; NaN for
+        missing records and for levels that do not carry a variable.
+    times : numpy.ndarray
+        Valid times of the ``time`` axis (datetime64[m]).
+    levels : list of int
+        ARL level numbers (1 = lowest upper level) of the ``level`` axis.
+    window : tuple of int
+        First and last 1-based x and y indices read: ``(i0, i1, j0, j1)``.
+    inventories : tuple of ArlInventory
+        The scanned files; ``chosen`` says which file and period each time came from.
+    chosen : tuple of (numpy.datetime64, int, int)
+        (time, file index, period index) of each time.
+    arl_names : dict of str to str
+        The ARL record name of each field of ``data``.
+    """
+
+    data: dict[str, np.ndarray]
+    times: np.ndarray
+    levels: list[int]
+    window: tuple[int, int, int, int]
+    inventories: tuple[ArlInventory, ...]
+    chosen: tuple[tuple[np.datetime64, int, int], ...]
+    arl_names: dict[str, str]
+
+
+def read_arl_arrays(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
+                    levels: Any = None, time: Any = None, variables: Sequence[str] | None = None,
+                    *, check_checksums: bool = True) -> ArlArrays:
+    """Read (a window of) ARL files into plain arrays: :func:`read_arl` without the Dataset.
+
+    For callers that only need the decoded fields (the transport reads one window per met
+    time this way): no coordinates, latitudes or CF attributes are built. The arguments, the
+    checks and the decoded values are those of :func:`read_arl`.
+
+    Returns
+    -------
+    ArlArrays
+        The decoded fields, their times, levels and window.
+
+    Raises
+    ------
+    MetError
+        As :func:`read_arl`.
+    """
     paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
     if not paths:
         raise MetError("read_arl needs at least one file")
@@ -340,8 +397,10 @@ def read_arl(path: PathLike | Sequence[PathLike], x: Any = None, y: Any = None,
     finally:
         for f in handles:
             f.close()
-    data_vars = _data_variables(inv0, out_vars, out, surface, upper)
-    return _window_dataset(invs, paths, chosen, (i0, i1, j0, j1), lev_sel, data_vars)
+    arl_of = {v: k for k, v in surface.items()} | {v: k for k, v in upper.items()}
+    return ArlArrays(out, np.array([c[0] for c in chosen], dtype="datetime64[m]"), lev_sel,
+                     (i0, i1, j0, j1), tuple(invs), tuple(chosen),
+                     {v: arl_of.get(v, v) for v in out})
 
 
 def _wanted_variables(inv0: ArlInventory, variables: Sequence[str] | None,
@@ -396,42 +455,28 @@ def _decode_chosen(invs: Sequence[ArlInventory], handles: Sequence[BinaryIO],
         slot = end
 
 
-def _data_variables(inv0: ArlInventory, out_vars: list[tuple[str, int]],
-                    out: dict[str, np.ndarray], surface: dict[str, str],
-                    upper: dict[str, str]) -> dict[str, Any]:
-    """The decoded arrays as xarray Variables with their CF attributes."""
+def _window_dataset(arrays: ArlArrays) -> xr.Dataset:
+    """The met Dataset of a decoded window: coordinates, CF and grid attributes around the
+    data."""
     import xarray as xr
 
     from stilt.met.projection import ArlGrid
 
-    latlon_grid = ArlGrid.from_attrs(inv0.grid_attrs).kind == "latlon"
-    arl_of = {v: k for k, v in surface.items()} | {v: k for k, v in upper.items()}
-    data_vars = {}
-    for v, kind in out_vars:
-        dims = ("time", "y", "x") if kind < 0 else ("time", "level", "y", "x")
-        data_vars[v] = xr.Variable(dims, out[v],
-                                   attrs=variable_attrs(arl_of.get(v, v), latlon_grid))
-    return data_vars
-
-
-def _window_dataset(invs: Sequence[ArlInventory], paths: Sequence[Path],
-                    chosen: list[tuple[np.datetime64, int, int]],
-                    window: tuple[int, int, int, int], lev_sel: list[int],
-                    data_vars: dict[str, Any]) -> xr.Dataset:
-    """The met Dataset of a decoded window: coordinates and grid attributes around the data."""
-    import xarray as xr
-
-    from stilt.met.projection import ArlGrid
-
+    invs, chosen, lev_sel = arrays.inventories, arrays.chosen, arrays.levels
     inv0 = invs[0]
-    i0, i1, j0, j1 = window
+    grid = ArlGrid.from_attrs(inv0.grid_attrs)
+    data_vars = {
+        v: xr.Variable(("time", "y", "x") if a.ndim == 3 else ("time", "level", "y", "x"), a,
+                       attrs=variable_attrs(arrays.arl_names[v], grid.kind == "latlon"))
+        for v, a in arrays.data.items()}
+    i0, i1, j0, j1 = arrays.window
     xs = np.arange(i0, i1 + 1, dtype=np.int32)
     ys = np.arange(j0, j1 + 1, dtype=np.int32)
-    lat, lon = ArlGrid.from_attrs(inv0.grid_attrs).latlon_mesh(xs, ys)
+    lat, lon = grid.latlon_mesh(xs, ys)
     ksys = inv0.vertical_system
     level_units = {1: "1", 2: "hPa", 3: "m", 4: "1", 5: "1"}[ksys]
     coords = {
-        "time": ("time", np.array([c[0] for c in chosen], dtype="datetime64[ns]"),
+        "time": ("time", arrays.times.astype("datetime64[ns]"),
                  {"long_name": "valid time", "standard_name": "time"}),
         "level": ("level", np.array(lev_sel, dtype=np.int32),
                   {"long_name": "ARL level number (1 = lowest upper level)"}),
@@ -453,7 +498,6 @@ def _window_dataset(invs: Sequence[ArlInventory], paths: Sequence[Path],
         "vertical_system_name": VERTICAL_SYSTEMS[ksys],
         "surface_level_value": float(inv0.level_values[0]),
         **inv0.grid_attrs,
-        "arl_files": [str(p) for p in paths],
+        "arl_files": [str(inv.path) for inv in invs],
     }
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
-

@@ -306,6 +306,23 @@ class MetSource:
         ds = self._read(np.array([time], dtype="datetime64[m]"), window, variables=None)
         return ds.sel(time=np.datetime64(time, "ns"))
 
+    def fields(self, time: np.datetime64, window: Window) -> dict[str, np.ndarray]:
+        """All variables at one met time on one window as arrays, in record order.
+
+        The values of :meth:`read` without its Dataset: surface fields ``(y, x)``, upper ones
+        ``(level, y, x)``. Files are decoded by :func:`stilt.met.arl.read_arl_arrays` (no
+        coordinates or attributes are built for a window the core only reads).
+        """
+        if self.dataset is not None:
+            ds = self.read(time, window)
+            return {str(v): ds[v].values for v in ds.data_vars}
+        from stilt.met import arl
+
+        t = np.datetime64(time, "m")
+        arrays = arl.read_arl_arrays(self._file_of(t), x=(window.i0 + 1, window.i0 + window.nx),
+                                     y=(window.j0 + 1, window.j0 + window.ny), time=(t, t))
+        return {name: values[0] for name, values in arrays.data.items()}
+
     def remap(self, time: np.datetime64, window: Window, zsg: np.ndarray, z_top: float,
               turb: Mapping[str, Any], k10m: int = 1) -> RemappedMet:
         """Read one met time on a window and remap it onto the internal levels.
@@ -367,13 +384,14 @@ class MetSource:
         """Profiles, surface fields and fastest wind of each node on one window."""
         from stilt import _core
 
-        ds = self.read(time, window)
-        name = f"met at {np.datetime64(time, 'm')} ({', '.join(map(str, self.paths)) or 'dataset'})"
-        sfc = self._surface(ds, window, k10m, name)
+        met = self.fields(time, window)
+        name = (f"met at {np.datetime64(time, 'm')} "
+                f"({', '.join(map(str, self.paths)) or 'dataset'})")
+        sfc = self._surface(met, window, k10m, name)
         for needed in ("UWND", "VWND", "TEMP"):
             if needed not in self.variables:
                 raise MetError(f"{name}: variable {needed} is missing (needed for transport)")
-        w_kind, fields, flags = self._upper(ds, window, name)
+        w_kind, fields, flags = self._upper(met, window, name)
         prof, status = _core.met_remap(
             self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
             w_kind, sfc, *fields, *flags)
@@ -386,16 +404,17 @@ class MetSource:
                  np.zeros((window.nx, window.ny)))
         return prof, sfc, speed
 
-    def _surface(self, ds: xr.Dataset, window: Window, k10m: int, name: str) -> np.ndarray:
+    def _surface(self, met: Mapping[str, np.ndarray], window: Window, k10m: int,
+                 name: str) -> np.ndarray:
         """The surface fields of one window in :data:`SURFACE_VARS` order, in the units and
         signs the core expects, with the defaults for absent terrain, pressure and roughness."""
         sfc = np.full((NSFC, window.nx, window.ny), np.nan, order="F")
         for k, (slot, names) in enumerate(SURFACE_VARS):
             if slot in ("u10m", "v10m") and not k10m:
                 continue
-            var = _slot_variable(ds, names, self.variables)
+            var = _slot_variable(met, names, self.variables)
             if var is not None:
-                values = np.asarray(ds[var].values, dtype=float).T
+                values = np.asarray(met[var], dtype=float).T
                 if slot in ("rain", "crai"):
                     values = values / (60.0 * _ACCUM_HOURS.get(var, 1))
                 sfc[k] = values
@@ -419,7 +438,7 @@ class MetSource:
                     sfc[k] = 1013.25
         return sfc
 
-    def _upper(self, ds: xr.Dataset, window: Window,
+    def _upper(self, met: Mapping[str, np.ndarray], window: Window,
                name: str) -> tuple[int, tuple[np.ndarray, ...], tuple[int, int, int]]:
         """The upper-air arguments of ``_core.met_remap`` on one window: the vertical-motion
         kind; temperature, winds, vertical motion, specific and relative humidity, pressure
@@ -428,7 +447,7 @@ class MetSource:
         shape = (window.nx, window.ny, self.level_values.size)
 
         def upper(names: Sequence[str], fill: float = np.nan) -> np.ndarray:
-            return _upper_field(ds, names, self.variables, shape, fill)
+            return _upper_field(met, names, self.variables, shape, fill)
 
         temp, u, v = upper(["TEMP"]), upper(["UWND"]), upper(["VWND"])
         for arr, nm in ((temp, "TEMP"), (u, "UWND"), (v, "VWND")):
@@ -462,14 +481,14 @@ class MetSource:
                 (int(have_pres), int(have_hgts), 2 if have_rh else int(have_sphu)))
 
 
-def _upper_field(ds: xr.Dataset, names: Sequence[str], available: set[str],
+def _upper_field(met: Mapping[str, np.ndarray], names: Sequence[str], available: set[str],
                  shape: tuple[int, int, int], fill: float) -> np.ndarray:
-    """The upper-air variable of ``ds`` filling the slot ``names`` as a Fortran-ordered
-    (x, y, level) array; ``fill`` everywhere when the file has none."""
-    var = _slot_variable(ds, names, available)
+    """The upper-air variable of ``met`` (:meth:`MetSource.fields`) filling the slot ``names``
+    as a Fortran-ordered (x, y, level) array; ``fill`` everywhere when the file has none."""
+    var = _slot_variable(met, names, available)
     if var is None:
         return np.full(shape, fill, order="F")
-    return np.asfortranarray(np.asarray(ds[var].values, dtype=float).transpose(2, 1, 0))
+    return np.asfortranarray(np.asarray(met[var], dtype=float).transpose(2, 1, 0))
 
 
 def _assemble(window: Window, tiles: Mapping[tuple[int, int], MetTile],
@@ -490,8 +509,10 @@ def _assemble(window: Window, tiles: Mapping[tuple[int, int], MetTile],
     return prof, sfc, speed
 
 
-def _slot_variable(ds: xr.Dataset, names: Sequence[str], available: set[str]) -> str | None:
-    """The variable of ``ds`` that fills a slot named by ``names``: the last in record order.
+def _slot_variable(met: Mapping[str, np.ndarray], names: Sequence[str],
+                   available: set[str]) -> str | None:
+    """The variable of ``met`` (fields in record order) that fills a slot named by ``names``:
+    the last in record order.
 
     A variable matches a 4-character name exactly, or a shorter name as a prefix (HYSPLIT's
     reader accepts e.g. any ``SHT*`` for the heat flux). When a file holds several matches,
@@ -502,7 +523,7 @@ def _slot_variable(ds: xr.Dataset, names: Sequence[str], available: set[str]) ->
     exact = {n for n in names if len(n) == 4}
     prefixes = tuple(n for n in names if len(n) < 4)
     hit = None
-    for var in map(str, ds.data_vars):
+    for var in met:
         if var in available and (var in exact or (prefixes and var.startswith(prefixes))):
             hit = var
     return hit
