@@ -21,21 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MET_FILE = "20230715_12-19_synt.arl"
-
-
-def project(root: Path, met: Path, numpar: int) -> Path:
-    root.mkdir(parents=True)
-    (root / "config.yaml").write_text(
-        f"n_hours: -2\nnumpar: {numpar}\nseed: 1\n"
-        f"mets:\n  synth: {{directory: {met}, file_format: {MET_FILE}}}\n"
-        "footprints:\n  default:\n    grid: {xmin: -106, xmax: -97, ymin: 36, ymax: 44, "
-        "xres: 0.1, yres: 0.1}\n")
-    rows = ["time,longitude,latitude,altitude"]
-    rows += [f"2023-07-15 19:00,{-102.2 + 0.2 * k:.2f},{39.6 + 0.1 * k:.2f},10"
-             for k in range(4)]
-    (root / "receptors.csv").write_text("\n".join(rows) + "\n")
-    return root
+from bench_executor import project  # the same project and met as bench_executor, 4 receptors
 
 
 def first_start(root: Path, workers: int) -> tuple[float, float, list[float]]:
@@ -69,7 +55,8 @@ def main() -> None:
         generate_synthetic_met(met, start="2023-07-15T12:00", hours=8, file_hours=8,
                                nx=60, ny=50)
         for label in ("cold", "warm"):
-            first, wall, took = first_start(project(tmp / label, met, numpar), workers)
+            first, wall, took = first_start(project(tmp / label, met, numpar, n=4, n_hours=-2),
+                                           workers)
             print(f"{label}: first simulation started after {first:.3f} s, run {wall:.2f} s, "
                   f"simulations {' '.join(f'{t:.2f}' for t in took)} s "
                   f"({workers} workers, 4 receptors, {numpar} particles)")
