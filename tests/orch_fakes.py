@@ -72,6 +72,12 @@ def setup(log: str, sleep: float = 0.0, fail_lat: float | None = None) -> None:
         setattr(importlib.import_module(module), attr, fake)
 
 
+def setup_and_note_env(log: str, name: str) -> None:
+    """Worker initializer: :func:`setup`, then append ``env NAME=value PID`` to ``log``."""
+    setup(log)
+    _note("env", f"{name}={os.environ.get(name, '')}")
+
+
 def executor(log: Path | str, sleep: float = 0.0, fail_lat: float | None = None) -> Any:
     """A local executor whose worker processes run on the fakes."""
     from stilt.executors.local import LocalExecutor

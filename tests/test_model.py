@@ -196,6 +196,23 @@ def test_workers_inherit_no_lock_the_caller_holds(tmp_path, monkeypatch) -> None
     assert report.ok and report.transport_runs == 2, report.summary()
 
 
+def test_workers_see_the_callers_environment_of_the_run(tmp_path, monkeypatch) -> None:
+    """The forkserver keeps the environment it started with; each worker takes the caller's
+    environment at the run instead (as a forked worker had it)."""
+    from stilt.executors.local import LocalExecutor
+
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(1), config=config())
+    assert model.run(n_workers=2).ok  # the forkserver runs from here on
+    ids = stilt.Model(tmp_path / "q", receptors=receptors(1), config=config()).register_pending()
+    monkeypatch.setenv("STILT_PROBE", "set-after-the-server-started")
+    pool = LocalExecutor(initializer=orch_fakes.setup_and_note_env,
+                         initargs=(str(log), "STILT_PROBE"))
+    assert pool.execute(stilt.Model(tmp_path / "q"), ids, n_workers=2).ok
+    assert orch_fakes.calls(log, "env") == ["STILT_PROBE=set-after-the-server-started"] * 2
+
+
 def _cli(log: Path, sleep: float, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, FAKES, str(log), str(sleep), "-", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -356,7 +356,8 @@ class _Worker:
 
     def __init__(self, ctx: Any, args: tuple[Any, ...]) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, *args), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, *args, dict(os.environ)),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.job: dict[str, Any] | None = None
@@ -383,7 +384,9 @@ class _Worker:
 
 
 def _worker_main(conn: Any, index_path: str, initializer: Callable[..., object] | None,
-                 initargs: tuple[Any, ...]) -> None:
+                 initargs: tuple[Any, ...], environ: dict[str, str]) -> None:
+    os.environ.clear()  # the caller's environment now, not the forkserver's at its start
+    os.environ.update(environ)
     _init_worker(index_path)
     if initializer is not None:
         initializer(*initargs)
