@@ -119,6 +119,11 @@ class CoreError(StiltError, RuntimeError):
     failure = "CORE"
 
 
+class WorkerStartError(StiltError, RuntimeError):
+    """A worker process of the local pool ended before it was ready for work (its main
+    module or its initializer failed): no simulation is recorded against it."""
+
+
 def raise_for_status(status: int, context: str, exc: type[StiltError] = CoreError) -> None:
     """Raise ``exc`` when a core status code is not zero.
 

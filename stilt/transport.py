@@ -33,7 +33,8 @@ __all__ = ["run_trajectories", "core_threads", "Release", "normalize_receptor", 
 #: the process that last set the core to several threads. GNU OpenMP is not fork-safe: a
 #: process forked after its parent ran a parallel region of 2+ threads hangs in its own first
 #: parallel region of 2+ threads (measured: workers of a multiprocessing "fork" pool never
-#: return), so such a child runs the core on one thread.
+#: return), so such a child runs the core on one thread. stilt's own pool does not fork (its
+#: workers start from a forkserver); this guards pools that user code forks.
 _MULTITHREADED_PID: list[int] = []
 
 #: Units of ``foot`` in trajectory and footprint files: ppm per (umol m-2 s-1), spelled as

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import numpy as np
 import xarray as xr
 
 CALLS: dict[str, Any] = {"log": None, "sleep": 0.0, "fail_lat": None}
+#: taken by the fake transport, as a library's lock (SQLite, HDF5, OpenMP) is by the real one
+LOCK = threading.Lock()
 
 
 def _note(kind: str, what: str) -> None:
@@ -32,7 +35,8 @@ def fake_run_trajectories(receptor: Any, met: Any, n_hours: float = -24, numpar:
         from stilt.errors import MetCoverageError  # what run_trajectories raises there
 
         raise MetCoverageError(f"receptor at latitude {lat} is outside the met grid")
-    _note("transport", f"{lat:.4f}")
+    with LOCK:
+        _note("transport", f"{lat:.4f}")
     if CALLS["sleep"]:
         time.sleep(CALLS["sleep"])
     rng = np.random.default_rng(seed)
@@ -57,16 +61,53 @@ def fake_write_footprint(ds: xr.Dataset, path: str | Path) -> None:
     ds.to_netcdf(path, engine="netcdf4")
 
 
+def setup(log: str, sleep: float = 0.0, fail_lat: float | None = None) -> None:
+    """Substitute the fakes for the science functions a simulation calls, in this process.
+
+    The initializer of :func:`executor`'s worker processes (they start from a forkserver, so
+    nothing patched in the test process reaches them)."""
+    CALLS.update(log=str(log), sleep=sleep, fail_lat=fail_lat)
+    for name, fake in FAKES.items():
+        module, attr = name.rsplit(".", 1)
+        setattr(importlib.import_module(module), attr, fake)
+
+
+def setup_and_note_env(log: str, name: str) -> None:
+    """Worker initializer: :func:`setup`, then append ``env NAME=value PID`` to ``log``."""
+    setup(log)
+    _note("env", f"{name}={os.environ.get(name, '')}")
+
+
+def executor(log: Path | str, sleep: float = 0.0, fail_lat: float | None = None) -> Any:
+    """A local executor whose worker processes run on the fakes."""
+    from stilt.executors.local import LocalExecutor
+
+    return LocalExecutor(initializer=setup, initargs=(str(log), sleep, fail_lat))
+
+
+def use_in_workers(patch: Any, local: Any) -> None:
+    """Make every run of this process (the Python API and the CLI) whose backend is local use
+    ``local`` (:func:`executor`): ``patch(stilt.model, "get_executor", ...)``."""
+    import stilt.model
+    from stilt.executors import get_executor
+
+    def chosen(backend: str, **kw: Any) -> Any:
+        return local if backend == "local" else get_executor(backend, **kw)
+
+    patch(stilt.model, "get_executor", chosen)
+
+
 def install(monkeypatch: Any, log: Path, sleep: float = 0.0, fail_lat: float | None = None
             ) -> None:
-    """Substitute the fakes for the science functions a simulation calls (inherited by forked
-    pool workers)."""
+    """Substitute the fakes for the science functions a simulation calls: in this process
+    (inline runs) and, through :func:`executor`, in the worker processes of local pools."""
     monkeypatch.setitem(CALLS, "log", str(log))
     monkeypatch.setitem(CALLS, "sleep", sleep)
     monkeypatch.setitem(CALLS, "fail_lat", fail_lat)
     for name, fake in FAKES.items():
         module, attr = name.rsplit(".", 1)
         monkeypatch.setattr(importlib.import_module(module), attr, fake)
+    use_in_workers(monkeypatch.setattr, executor(log, sleep, fail_lat))
 
 
 #: what the fakes replace (stilt.simulation looks these up when it calls them)
@@ -88,12 +129,9 @@ def _main(argv: list[str]) -> int:
     (``... --slurm-task RUN_DIR``: one Slurm array task on the fakes)."""
     from stilt.cli import main
 
-    CALLS["log"] = argv[0]
-    CALLS["sleep"] = float(argv[1])
-    CALLS["fail_lat"] = None if argv[2] == "-" else float(argv[2])
-    for name, fake in FAKES.items():
-        module, attr = name.rsplit(".", 1)
-        setattr(importlib.import_module(module), attr, fake)
+    fail_lat = None if argv[2] == "-" else float(argv[2])
+    setup(argv[0], float(argv[1]), fail_lat)
+    use_in_workers(setattr, executor(argv[0], float(argv[1]), fail_lat))
     if argv[3] == "--slurm-task":  # one Slurm array task (stilt.executors.slurm_task) on fakes
         from stilt.executors.slurm_task import main as task_main
 

@@ -156,6 +156,63 @@ def test_pool_timeout(tmp_path, monkeypatch) -> None:
     assert report.elapsed < 3.0 and leftovers(tmp_path) == []
 
 
+UNGUARDED = """
+import sys
+
+import stilt
+
+stilt.Model(sys.argv[1]).run(n_workers=2)  # no 'if __name__ == "__main__":'
+"""
+
+
+def test_a_script_without_a_main_guard_is_told_and_loses_nothing(tmp_path) -> None:
+    """Pool workers start from a forkserver and import the script again: a script that runs
+    a pool at import time would start one in every worker. The run stops with one error
+    saying what to do, and the simulations stay pending (no attempt counted)."""
+    project = tmp_path / "p"
+    write_project(project, n=2)
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED)
+    res = subprocess.run([sys.executable, str(script), str(project)], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 1
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("stilt.errors.WorkerStartError: a worker process ended before it "
+                           "was ready") and 'if __name__ == "__main__":' in last, res.stderr
+    rows = stilt.Model(project).index.rows()
+    assert [(r["state"], r["attempts"]) for r in rows] == [("pending", 0)] * 2
+
+
+def test_workers_inherit_no_lock_the_caller_holds(tmp_path, monkeypatch) -> None:
+    """A forked worker inherits every lock held in the parent at that moment, held for ever:
+    a SQLite, HDF5 or OpenMP mutex held by another thread of the caller (a test's watcher
+    thread querying the index, a notebook's background work) hangs the worker at its first
+    use. Pool workers start from a forkserver, so a lock the caller holds does not reach
+    them (with fork this run times out)."""
+    orch_fakes.install(monkeypatch, tmp_path / "calls.log")
+    model = stilt.Model(tmp_path / "p", receptors=receptors(2), config=config())
+    with orch_fakes.LOCK:  # the fake transport takes it
+        report = model.run(n_workers=2, timeout=20)
+    assert report.ok and report.transport_runs == 2, report.summary()
+
+
+def test_workers_see_the_callers_environment_of_the_run(tmp_path, monkeypatch) -> None:
+    """The forkserver keeps the environment it started with; each worker takes the caller's
+    environment at the run instead (as a forked worker had it)."""
+    from stilt.executors.local import LocalExecutor
+
+    log = tmp_path / "calls.log"
+    orch_fakes.install(monkeypatch, log)
+    model = stilt.Model(tmp_path / "p", receptors=receptors(1), config=config())
+    assert model.run(n_workers=2).ok  # the forkserver runs from here on
+    ids = stilt.Model(tmp_path / "q", receptors=receptors(1), config=config()).register_pending()
+    monkeypatch.setenv("STILT_PROBE", "set-after-the-server-started")
+    pool = LocalExecutor(initializer=orch_fakes.setup_and_note_env,
+                         initargs=(str(log), "STILT_PROBE"))
+    assert pool.execute(stilt.Model(tmp_path / "q"), ids, n_workers=2).ok
+    assert orch_fakes.calls(log, "env") == ["STILT_PROBE=set-after-the-server-started"] * 2
+
+
 def _cli(log: Path, sleep: float, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, FAKES, str(log), str(sleep), "-", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -693,3 +693,62 @@ def test_a_process_forked_after_a_multithreaded_run_does_not_hang(tmp_path: Path
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr
+
+
+POOL_AFTER_THREADS = """
+import sys
+from pathlib import Path
+
+import stilt
+from stilt import transport
+from stilt.executors.local import LocalExecutor
+from stilt.met.synthetic import generate_synthetic_met, synthetic_met
+
+
+def record_threads(log):
+    \"\"\"Worker initializer: log the core's thread count after each transport run.\"\"\"
+    real = transport.run_trajectories
+
+    def counted(*args, **kw):
+        ds = real(*args, **kw)
+        with open(log, "a") as handle:
+            handle.write(f"{transport.core_threads()}\\n")
+        return ds
+
+    transport.run_trajectories = counted
+
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1])
+    rec = {"time": "2023-07-15T14:00", "latitude": 40.0, "longitude": -101.5, "altitude": 10.0}
+    met = synthetic_met("2023-07-15T12:00", hours=3, nx=30, ny=30)
+    transport.run_trajectories(rec, met, n_hours=-2, numpar=50, seed=7, threads=2)
+    (path,) = generate_synthetic_met(root / "met", start="2023-07-15T12:00", hours=3,
+                                     file_hours=3, nx=30, ny=30)
+    config = stilt.ModelConfig(mets={"synth": {"directory": str(root / "met"),
+                                               "file_format": path.name}},
+                               n_hours=-2, numpar=50, execution={"threads_per_worker": 2})
+    receptors = [stilt.PointReceptor("2023-07-15 14:00", -101.5, 40.0 + 0.1 * k, 10.0)
+                 for k in range(2)]
+    model = stilt.Model(root / "p", receptors=receptors, config=config)
+    ids = model.register_pending()
+    pool = LocalExecutor(initializer=record_threads, initargs=(str(root / "threads.log"),))
+    report = pool.execute(model, ids, n_workers=2, timeout=120)
+    assert report.ok, report.summary()
+    print((root / "threads.log").read_text().split())
+"""
+
+
+def test_pool_workers_keep_their_threads_after_a_multithreaded_parent(tmp_path: Path) -> None:
+    """The local pool's workers start from a forkserver, not by forking the parent: after the
+    parent ran the core on 2 threads, each worker still runs it on threads_per_worker = 2 (a
+    forked worker fell back to 1 thread with a warning)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pool_after_threads.py"
+    script.write_text(POOL_AFTER_THREADS)
+    res = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip() == "['2', '2']" and "forked from" not in res.stderr, res.stderr

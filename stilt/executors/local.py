@@ -4,9 +4,15 @@
 pool of N worker processes (:mod:`multiprocessing`, one pipe each rather than
 :class:`multiprocessing.Pool`, whose shared task queue deadlocks when a worker is killed while
 holding its lock); each simulation is one task, its result comes back to this (parent)
-process, which alone updates the index. Every simulation is claimed in the index
-before it runs (so two runs on one project never run it twice) and its lease is renewed while
-it runs.
+process, which alone updates the index. Workers are started by the ``forkserver`` method
+(``spawn`` where there is none): a worker never inherits the parent's threads, locks or OpenMP
+runtime (GNU OpenMP is not fork-safe), so it can run the core on several threads whatever the
+parent did before. The server starts with the first pool of a process and imports stilt once
+(``set_forkserver_preload``); each worker it forks then has stilt loaded and imports only the
+program's main module (so a script must start a pool under ``if __name__ == "__main__":``;
+a worker that ends before it is ready raises :class:`~stilt.errors.WorkerStartError`). Every
+simulation is claimed in the index before it runs (so two runs on one project never run it
+twice) and its lease is renewed while it runs.
 
 - A per-simulation ``timeout`` raises inside the simulation; a worker that does not stop within
   a grace period is killed, and the simulation is recorded as failed (TIMEOUT).
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from stilt.errors import WorkerStartError
 from stilt.executors._stop import StopSignals
 from stilt.executors.base import ProjectModel, RunReport
 from stilt.index import SimulationIndex
@@ -45,6 +52,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LocalExecutor", "execute_local"]
 
 _GRACE = 5.0  # seconds past the timeout before a worker is killed
+#: what the forkserver imports once, so that a worker it forks has what a simulation imports
+#: loaded already (not ``__main__``: each worker imports the program's main module itself)
+_PRELOAD = ["stilt.executors.local", "stilt.transport", "stilt.footprint", "stilt.met.window",
+            "stilt.trajectory_file", "netCDF4"]
+#: a worker's first message: started, initializer run, waiting for work
+_READY = "ready"
 
 
 class _Progress:
@@ -107,7 +120,7 @@ def _init_worker(index_path: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _WORKER["index_path"] = index_path
-    if sys.platform.startswith("linux"):  # die with the parent (no orphaned workers)
+    if sys.platform.startswith("linux"):  # die with the forkserver, which dies with the parent
         try:
             import ctypes
 
@@ -213,7 +226,9 @@ class _Run:
 def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
                   scene_id: str | None = None, n_workers: int = 1,
                   timeout: float | None = None, follow: bool = False, poll: float = 2.0,
-                  progress: TextIO | None = None) -> RunReport:
+                  progress: TextIO | None = None,
+                  initializer: Callable[..., object] | None = None,
+                  initargs: tuple[Any, ...] = ()) -> RunReport:
     """Claim and run simulations of ``model`` until none is left (or until stopped).
 
     Parameters
@@ -233,10 +248,17 @@ def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
         Seconds between looks at the index while waiting.
     progress : text stream, optional
         Where to draw the progress line (None: quiet).
+    initializer, initargs : optional
+        Run once in each worker process (see :class:`LocalExecutor`).
 
     Returns
     -------
     RunReport
+
+    Raises
+    ------
+    WorkerStartError
+        A worker process ended before it was ready (its simulation goes back to pending).
     """
     index: SimulationIndex = model.index
     cfg = model.config
@@ -253,7 +275,8 @@ def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
         if n_workers <= 1:
             _run_inline(run, follow, poll)
         else:
-            _run_pool(run, n_workers, follow, poll)
+            _run_pool(run, _Pool(n_workers, str(index.path), initializer, initargs),
+                      follow, poll)
     finally:
         beat.done.set()
         run.bar.update(len(report.completed), len(report.failed), force=True)
@@ -267,9 +290,27 @@ def execute_local(model: ProjectModel, sim_ids: Sequence[str] | None = None,
 
 
 class LocalExecutor:
-    """The local backend (:class:`~stilt.executors.base.Executor`): :func:`execute_local`."""
+    """The local backend (:class:`~stilt.executors.base.Executor`): :func:`execute_local`.
+
+    Parameters
+    ----------
+    initializer : callable, optional
+        Called as ``initializer(*initargs)`` once in each worker process of a pool
+        (``n_workers > 1``) before its first simulation, as :class:`multiprocessing.Pool`'s
+        (e.g. to set up logging). It and ``initargs`` are pickled, so it must be a function
+        importable by name (defined in a module, not in a notebook cell or a ``lambda``).
+        Not called for ``n_workers == 1`` (no worker process). The test suite uses it to put
+        instrumented science functions into the workers (``tests/orch_fakes.py``).
+    initargs : tuple
+        Its arguments.
+    """
 
     name = "local"
+
+    def __init__(self, initializer: Callable[..., object] | None = None,
+                 initargs: tuple[Any, ...] = ()) -> None:
+        self.initializer = initializer
+        self.initargs = tuple(initargs)
 
     def execute(self, model: ProjectModel, sim_ids: Sequence[str] | None = None, *,
                 scene_id: str | None = None, n_workers: int = 1,
@@ -277,7 +318,8 @@ class LocalExecutor:
                 progress: TextIO | None = None) -> RunReport:
         """Claim and run simulations here (see :func:`execute_local`)."""
         return execute_local(model, sim_ids, scene_id=scene_id, n_workers=n_workers,
-                             timeout=timeout, follow=follow, poll=poll, progress=progress)
+                             timeout=timeout, follow=follow, poll=poll, progress=progress,
+                             initializer=self.initializer, initargs=self.initargs)
 
 
 def _run_inline(run: _Run, follow: bool, poll: float) -> None:
@@ -312,13 +354,27 @@ class _Worker:
     """One worker process with its own pipe (no lock shared with other workers, so a worker
     killed at any moment cannot block the rest, unlike multiprocessing.Pool's task queue)."""
 
-    def __init__(self, ctx: Any, index_path: str) -> None:
+    def __init__(self, ctx: Any, args: tuple[Any, ...]) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, index_path), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, *args, dict(os.environ)),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.job: dict[str, Any] | None = None
         self.start = 0.0
+        self.ready = False
+
+    def receive(self) -> dict[str, Any] | None:
+        """The result the worker has sent, if any (noting its ready message on the way)."""
+        try:
+            while self.conn.poll():
+                message = self.conn.recv()
+                if message != _READY:
+                    return message
+                self.ready = True
+        except (EOFError, OSError):
+            pass
+        return None
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -327,8 +383,14 @@ class _Worker:
         self.conn.close()
 
 
-def _worker_main(conn: Any, index_path: str) -> None:
+def _worker_main(conn: Any, index_path: str, initializer: Callable[..., object] | None,
+                 initargs: tuple[Any, ...], environ: dict[str, str]) -> None:
+    os.environ.clear()  # the caller's environment now, not the forkserver's at its start
+    os.environ.update(environ)
     _init_worker(index_path)
+    if initializer is not None:
+        initializer(*initargs)
+    conn.send(_READY)
     while True:
         try:
             payload = conn.recv()
@@ -339,10 +401,9 @@ def _worker_main(conn: Any, index_path: str) -> None:
         conn.send(_task(payload))
 
 
-def _run_pool(run: _Run, n_workers: int, follow: bool, poll: float) -> None:
+def _run_pool(run: _Run, pool: _Pool, follow: bool, poll: float) -> None:
     from multiprocessing.connection import wait
 
-    pool = _Pool(n_workers, str(run.index.path))
     with StopSignals(raise_in_main=False) as stop:
         try:
             while True:
@@ -365,19 +426,32 @@ def _run_pool(run: _Run, n_workers: int, follow: bool, poll: float) -> None:
                 run.report.interrupted = True
 
 
+def _context() -> Any:
+    """The ``forkserver`` start method (``spawn`` where there is none), the server preloaded
+    with stilt. Never ``fork``: a forked worker inherits the parent's threads, locks and
+    OpenMP runtime (a parent that ran the core on several threads leaves GNU OpenMP unusable
+    in its forked children)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)  # no effect once this process's server runs
+    return ctx
+
+
 class _Pool:
     """The worker processes of one :func:`_run_pool` and what it does to them."""
 
-    def __init__(self, n_workers: int, index_path: str) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        self.ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-        self.index_path = index_path
-        self.workers = [_Worker(self.ctx, index_path) for _ in range(n_workers)]
+    def __init__(self, n_workers: int, index_path: str,
+                 initializer: Callable[..., object] | None = None,
+                 initargs: tuple[Any, ...] = ()) -> None:
+        self.ctx = _context()
+        self.args = (index_path, initializer, tuple(initargs))
+        self.workers = [_Worker(self.ctx, self.args) for _ in range(n_workers)]
 
     def replace(self, w: _Worker) -> None:
         """Kill ``w`` and start a fresh worker in its place."""
         w.kill()
-        self.workers[self.workers.index(w)] = _Worker(self.ctx, self.index_path)
+        self.workers[self.workers.index(w)] = _Worker(self.ctx, self.args)
 
     def dispatch(self, run: _Run) -> None:
         """Claim one simulation for every idle worker and send it."""
@@ -387,20 +461,24 @@ class _Pool:
         for w, row in zip(idle, run.claim(len(idle))):
             w.job, w.start = row, time.time()
             run.inflight[row["sim_id"]] = {"row": row}
-            w.conn.send(run.payload(row))
+            try:
+                w.conn.send(run.payload(row))
+            except OSError:  # the worker is gone: check() finds out and says why
+                pass
 
     def check(self, run: _Run, w: _Worker) -> None:
         """Record the result of busy worker ``w`` if there is one, or replace ``w`` if it died
-        or ran past its timeout."""
+        or ran past its timeout.
+
+        Raises
+        ------
+        WorkerStartError
+            ``w`` ended before it was ready for work; its simulation is released (pending).
+        """
         row = w.job
         assert row is not None
         sim_id = row["sim_id"]
-        res = None
-        try:
-            if w.conn.poll():
-                res = w.conn.recv()
-        except (EOFError, OSError):
-            res = None
+        res = w.receive()
         if res is not None:
             w.job = None
             run.inflight.pop(sim_id, None)
@@ -408,6 +486,9 @@ class _Pool:
         elif not w.proc.is_alive():
             w.job = None
             run.inflight.pop(sim_id, None)
+            if not w.ready:
+                run.index.release(sim_id, run.owner)
+                raise WorkerStartError(_start_failure(w.proc.exitcode))
             run.abandon(sim_id, "WORKER_DIED",
                         f"worker process {w.proc.pid} died while running it "
                         f"(exit code {w.proc.exitcode})")
@@ -441,3 +522,12 @@ class _Pool:
             w.proc.join(5)
             if w.proc.is_alive():
                 w.kill()
+
+
+def _start_failure(exitcode: int | None) -> str:
+    """Why a worker that ended before it was ready did so, and what usually fixes it."""
+    return (f"a worker process ended before it was ready for work (exit code {exitcode}; its "
+            "error is printed above). Worker processes import the main module of the program "
+            "again: a script must start a run with several workers under "
+            "'if __name__ == \"__main__\":', and a LocalExecutor initializer must be a "
+            "function importable by name")
