@@ -154,7 +154,9 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
         (re)compute. ``(False, [])`` means complete.
     """
     status = read_status(paths) or {}
-    if status.get("transport_hash") != config.transport_hash(met):
+    transport = config.transport_hash(met)
+    if status.get("transport_hash") != transport and not files_from_transport(paths, config,
+                                                                               transport):
         return True, list(config.footprints)
     have = stored_trajectories(paths, config)
     if have == "none" and status.get("trajectories") != "dropped":  # lost or damaged
@@ -168,6 +170,18 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
                  or (config.trajectories == "keep" and have != "full")
                  or (config.trajectories == "thin" and have == "none"))
     return need_traj, feet
+
+
+def files_from_transport(paths: SimulationPaths, config: ModelConfig, transport: str) -> bool:
+    """Whether every trajectory file of the simulation is whole and made by the transport
+    ``transport`` (its ``stilt_transport_hash``): a run killed after publishing its
+    trajectories and before recording them in status.json keeps them."""
+    for path in trajectory_files(paths, config):
+        attrs: dict[str, Any] = {}
+        if (not path.is_file() or output_problem(path, "trajectory", attrs) is not None
+                or attrs.get("stilt_transport_hash") != transport):
+            return False
+    return True
 
 
 def stored_trajectories(paths: SimulationPaths, config: ModelConfig) -> str:
