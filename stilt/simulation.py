@@ -388,6 +388,10 @@ def _run_attempt(paths: SimulationPaths, project: Path, met: str, receptor: Rece
              result: dict[str, Any]) -> None:
     """The work of one attempt: what is still needed, or only a storage step a kill left."""
     need_traj, feet = needed_work(paths, config, met)
+    transport = config.transport_hash(met)
+    if not need_traj and record["transport_hash"] != transport:  # kept from a killed run
+        record.update(transport_hash=transport,
+                      trajectories=stored_trajectories(paths, config))
     if not need_traj and not feet:
         if _storage_owed(paths, config):  # killed between the footprints and this step
             _store_trajectories(paths, config, record, {})
