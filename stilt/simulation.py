@@ -154,7 +154,9 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
         (re)compute. ``(False, [])`` means complete.
     """
     status = read_status(paths) or {}
-    if status.get("transport_hash") != config.transport_hash(met):
+    transport = config.transport_hash(met)
+    if status.get("transport_hash") != transport and not files_from_transport(paths, config,
+                                                                               transport):
         return True, list(config.footprints)
     have = stored_trajectories(paths, config)
     if have == "none" and status.get("trajectories") != "dropped":  # lost or damaged
@@ -168,6 +170,18 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
                  or (config.trajectories == "keep" and have != "full")
                  or (config.trajectories == "thin" and have == "none"))
     return need_traj, feet
+
+
+def files_from_transport(paths: SimulationPaths, config: ModelConfig, transport: str) -> bool:
+    """Whether every trajectory file of the simulation is whole and made by the transport
+    ``transport`` (its ``stilt_transport_hash``): a run killed after publishing its
+    trajectories and before recording them in status.json keeps them."""
+    for path in trajectory_files(paths, config):
+        attrs: dict[str, Any] = {}
+        if (not path.is_file() or output_problem(path, "trajectory", attrs) is not None
+                or attrs.get("stilt_transport_hash") != transport):
+            return False
+    return True
 
 
 def stored_trajectories(paths: SimulationPaths, config: ModelConfig) -> str:
@@ -374,6 +388,10 @@ def _run_attempt(paths: SimulationPaths, project: Path, met: str, receptor: Rece
              result: dict[str, Any]) -> None:
     """The work of one attempt: what is still needed, or only a storage step a kill left."""
     need_traj, feet = needed_work(paths, config, met)
+    transport = config.transport_hash(met)
+    if not need_traj and record["transport_hash"] != transport:  # kept from a killed run
+        record.update(transport_hash=transport,
+                      trajectories=stored_trajectories(paths, config))
     if not need_traj and not feet:
         if _storage_owed(paths, config):  # killed between the footprints and this step
             _store_trajectories(paths, config, record, {})

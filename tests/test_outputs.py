@@ -295,6 +295,21 @@ def test_the_crash_windows_of_thinning_and_dropping(tmp_path, science) -> None:
         status = read_status(paths)
         drop = model.config.with_overrides(trajectories="drop")
         thin = model.config.with_overrides(trajectories="thin")
+        # killed after the trajectories were published, before status.json recorded them:
+        # the file's own transport hash keeps them, the footprints are computed again
+        write_status(paths, {k: v for k, v in status.items()
+                             if k not in ("transport_hash", "footprints")})
+        assert needed_work(paths, model.config, "synth") == (False, ["default"])
+        # ... but not a file of another transport
+        assert needed_work(paths, model.config.with_overrides(numpar=7), "synth") == (
+            True, ["default"])
+        (plan,) = model.plan()
+        out = sim.run_simulation(model.output, model.project, sim_id, "synth", plan["receptor"],
+                                 model.config)
+        assert out["state"] == "complete" and _runs(log) == 1  # the footprint only
+        assert read_status(paths)["transport_hash"] == status["transport_hash"]
+        assert read_status(paths)["trajectories"] == "full"
+        assert needed_work(paths, model.config, "synth") == (False, [])
         # status says dropped, the file was not removed yet: complete, the file still valid
         write_status(paths, dict(status, trajectories="dropped"))
         assert needed_work(paths, drop, "synth") == (False, [])
