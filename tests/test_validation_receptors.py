@@ -85,22 +85,42 @@ def test_binary_receptor_files_are_the_cases() -> None:
             assert np.all(np.abs(np.median(first, axis=1) - 300.0) < 10.0)
 
 
+#: our seeds for the column's first-minute deciles, and the bound on their difference from
+#: the binary's in standard errors: the two-sided t quantile (15 degrees of freedom) of 1e-4,
+#: so that one of the 9 deciles fails by chance with probability about 1e-3
+COLUMN_SEEDS = tuple(range(142, 158))
+COLUMN_T_BOUND = 5.24
+
+
 def test_column_release_heights_match_binary(shared_dir: Path) -> None:
     """Our column releases particle i at (i - 0.5) 2000 / 500 m, as R-STILT; after the first
-    minute of turbulence their heights are the binary's, deciles within 25 m (the binary's
-    seeds differ among themselves by up to the printed number)."""
+    minute of turbulence the deciles of their heights are the binary's: the mean over 16 of
+    our seeds against the mean over the binary's 4, within ``COLUMN_T_BOUND`` standard errors
+    of the difference, with each decile's seed-to-seed spread measured on our 16 seeds (the
+    binary's 4 spread as much: their variance over ours, summed over the deciles, within the
+    1 %-99 % range of an F(27, 135) draw, 0.45-1.9). One of our seeds against a fixed 25 m,
+    as before, fails by chance for a few seeds in a hundred: the lower deciles move 8-9 m
+    from seed to seed."""
     met = stilt.MetConfig(shared_dir / "met", "oct1618.BIN")
     case = CASES["ngm_column"]
-    ours = stilt.run_trajectories(case.receptor(), met, n_hours=-1, numpar=NUMPAR,
-                                  seed=OUR_SEEDS[0], varsiwant=["time", "indx", "zagl"])
-    np.testing.assert_allclose(ours.xhgt.values, (np.arange(1, NUMPAR + 1) - 0.5) * 4.0)
     q = np.linspace(0.1, 0.9, 9)
-    mine = np.quantile(ours.zagl.sel(time=-1.0).values, q)
+    mine = []
+    for seed in COLUMN_SEEDS:
+        ours = stilt.run_trajectories(case.receptor(), met, n_hours=-1, numpar=NUMPAR,
+                                      seed=seed, varsiwant=["time", "indx", "zagl"])
+        np.testing.assert_allclose(ours.xhgt.values, (np.arange(1, NUMPAR + 1) - 0.5) * 4.0)
+        mine.append(np.quantile(ours.zagl.sel(time=-1.0).values, q))
     with xr.open_dataset(BINARY_DATA / "ngm_column.nc") as ds:
-        runs = [np.quantile(z, q) for z in ds.zagl_first.values]
-    spread = max(np.max(np.abs(a - b)) for a in runs for b in runs)
-    print("deciles ours - binary seed 42:", np.round(mine - runs[0], 1), "spread", spread)
-    assert np.max(np.abs(mine - np.mean(runs, axis=0))) <= 25.0
+        runs = np.array([np.quantile(z, q) for z in ds.zagl_first.values])
+    mine_arr = np.array(mine)
+    spread = mine_arr.std(axis=0, ddof=1)
+    se = spread * np.sqrt(1.0 / len(mine) + 1.0 / len(runs))
+    t = (mine_arr.mean(axis=0) - runs.mean(axis=0)) / se
+    ratio = float(runs.var(axis=0, ddof=1).sum() / (spread**2).sum())
+    print("deciles ours - binary (m):", np.round(mine_arr.mean(axis=0) - runs.mean(axis=0), 1),
+          "in standard errors:", np.round(t, 2), "variance ratio", round(ratio, 2))
+    assert np.all(np.abs(t) <= COLUMN_T_BOUND), t
+    assert 0.45 <= ratio <= 1.9, ratio
 
 
 @pytest.mark.slow
