@@ -38,6 +38,16 @@ subroutine random_normals(seed, n, streams, m, values)
     end do
 end subroutine random_normals
 
+subroutine random_ziggurat_edges(r, x)
+    !! The Gaussian ziggurat's tail start r and its 129 layer edges x_0..x_128.
+    use, intrinsic :: iso_c_binding, only: c_double
+    use stilt_random, only: rng_ziggurat_edges
+    implicit none
+    real(c_double), intent(out) :: r         !! tail start
+    real(c_double), intent(out) :: x(129)    !! edges
+    call rng_ziggurat_edges(r, x)
+end subroutine random_ziggurat_edges
+
 subroutine random_uniforms(seed, n, streams, m, values)
     !! m uniform (0, 1) deviates from each of n particle streams (stream numbers given).
     use, intrinsic :: iso_c_binding, only: c_int, c_int64_t, c_double

@@ -22,8 +22,7 @@ module stilt_dispersion
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan
     use stilt_kinds, only: dp, ip, sgl => sp, status_ok, status_bad_argument, status_out_of_range, &
         sec_per_min
-    use stilt_random, only: rng_state_size, rng_normal, rng_uniform, rng_normal_pair, &
-        rng_take_spare, rng_put_spare
+    use stilt_random, only: rng_state_size, rng_normal, rng_uniform
     use stilt_footprint, only: veght_fraction_max
     implicit none
     private
@@ -219,10 +218,10 @@ contains
         integer(ip), intent(out) :: status             !! status_ok or status_out_of_range
         real(dp) :: zl(na), z, rem, dts, r, rc, r_full, rc_full, wp, zn, zlo, zup, dist, tneed, &
             used, gn, un, p, frac, ugp, vgp, ztop, dts_kb, dzl, daug, davg, csig_kb, foot_kb, &
-            xl, yl, footl, samtl, dmasl, spare
+            xl, yl, footl, samtl, dmasl
         integer(ip) :: kb, k, kbu
         integer :: iter
-        logical :: mass_violation, have_spare
+        logical :: mass_violation
 
         status = status_ok
         r_full = exp(-tlfrac)
@@ -248,8 +247,6 @@ contains
         mass_violation = any(admv(:nav) /= 0.0_dp)
         ! the particle's state in locals for the loop (written back at the end)
         xl = x; yl = y; footl = foot; samtl = samt; dmasl = dmas
-        ! the Gaussian deviates come in pairs: the spare one is kept here, not in rng
-        call rng_take_spare(rng, have_spare, spare)
         rem = dt_half
         iter = 0
         do while (rem > 0.0_dp)
@@ -258,13 +255,7 @@ contains
                 status = status_out_of_range
                 exit
             end if
-            if (have_spare) then
-                gn = spare
-                have_spare = .false.
-            else
-                call rng_normal_pair(rng, gn, spare)
-                have_spare = .true.
-            end if
+            call rng_normal(rng, gn)
             if (rem > dts_kb) then
                 dts = dts_kb                ! a full sub-step: R = exp(-tlfrac)
                 wp = r_full * wp + csig_kb * gn
@@ -316,7 +307,6 @@ contains
                             kb = kb + 1
                             if (kb + 1 > nav .and. nav < na) then
                                 status = status_need_levels
-                                call rng_put_spare(rng, have_spare, spare)
                                 return
                             end if
                             call enter_layer(kb, dts_kb, csig_kb, foot_kb, k, dzl, daug, davg, zlo, zup)
@@ -364,7 +354,6 @@ contains
             rem = rem - used
         end do
         x = xl; y = yl; foot = footl; samt = samtl; dmas = dmasl
-        call rng_put_spare(rng, have_spare, spare)
         sigma = 1.0_dp - z / depth
         wnorm = wp / asigw(kb)
         sigw_used = asigw(kbu)

@@ -195,6 +195,7 @@ def core_status_codes() -> npt.NDArray[np.int32]: ...
 def random_normals(
     seed: int, streams: npt.ArrayLike, m: int
 ) -> npt.NDArray[np.float64]: ...  # (m, n): m N(0,1) deviates of each stream
+def random_ziggurat_edges() -> tuple[float, npt.NDArray[np.float64]]: ...  # r, x_0..x_128
 def random_uniforms(
     seed: int, streams: npt.ArrayLike, m: int
 ) -> npt.NDArray[np.float64]: ...  # (m, n): m U(0,1) deviates of each stream

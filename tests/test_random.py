@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from stilt import _core
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _normals(seed: int, streams: list[int] | np.ndarray, m: int) -> np.ndarray:
@@ -79,5 +85,58 @@ def test_streams_never_repeat_across_particles(seed: int) -> None:
 
 
 def test_state_size_is_exposed() -> None:
-    # generator words, spare flag and a cached double: 7 int32 words per particle
-    assert _core.random_state_size() == 7
+    # the four xoshiro128** words per particle
+    assert _core.random_state_size() == 4
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * np.vectorize(math.erfc)(-np.asarray(x, dtype=float) / math.sqrt(2.0))
+
+
+def test_ziggurat_table_follows_its_construction() -> None:
+    spec = importlib.util.spec_from_file_location("ziggurat_table",
+                                                  REPO / "scripts" / "ziggurat_table.py")
+    zt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zt)
+    r, x = _core.random_ziggurat_edges()
+    assert x.shape == (129,) and x[1] == r and x[128] == 0.0
+    v = zt.layer_area(r)
+    f = np.exp(-0.5 * x * x)
+    # the base strip: width v / f(r); every other layer has area v; the top ends at f = 1
+    assert x[0] == pytest.approx(v / f[1], rel=1e-14)
+    np.testing.assert_allclose(x[1:128] * (f[2:] - f[1:128]), v, rtol=1e-11)
+    np.testing.assert_allclose(x, zt.edges(zt.solve_r())[0] + [0.0], rtol=1e-15, atol=0)
+
+
+def test_gaussian_distribution_ks_and_layers() -> None:
+    x = _normals(31, range(1, 101), 4000).ravel()   # 400 000 deviates
+    n = x.size
+    # Kolmogorov-Smirnov against N(0,1): D below the 0.1 % critical value 1.95 / sqrt(n)
+    sample = np.sort(x[:100_000])
+    cdf = _normal_cdf(sample)
+    k = np.arange(1, sample.size + 1)
+    d = max(np.max(k / sample.size - cdf), np.max(cdf - (k - 1) / sample.size))
+    assert d < 1.95 / np.sqrt(sample.size)
+    # chi-square over bins cut at the ziggurat's own layer edges (both signs, tail apart):
+    # each layer, wedge and the tail carry their exact probability
+    r, edges = _core.random_ziggurat_edges()
+    cuts = np.unique(np.concatenate([-edges[1:], edges[1:], [-np.inf, np.inf]]))
+    counts, _ = np.histogram(x, bins=cuts)
+    expected = n * np.diff(_normal_cdf(cuts))
+    chi2 = np.sum((counts - expected) ** 2 / expected)
+    dof = counts.size - 1                            # 255
+    assert chi2 < dof + 5 * math.sqrt(2 * dof)
+
+
+def test_gaussian_tail_beyond_the_base_strip() -> None:
+    x = np.abs(_normals(77, range(1, 201), 10_000).ravel())   # 2 000 000 deviates
+    n = x.size
+    r, _ = _core.random_ziggurat_edges()
+    for cut in (r, 4.0, 4.5):
+        p = math.erfc(cut / math.sqrt(2.0))
+        assert abs(np.mean(x > cut) - p) < 5 * math.sqrt(p * (1 - p) / n), cut
+    # the excess over r of the tail deviates has the tail's mean phi(r) / Q(r) - r
+    tail = x[x > r] - r
+    phi, q = math.exp(-0.5 * r * r) / math.sqrt(2 * math.pi), 0.5 * math.erfc(r / math.sqrt(2))
+    mean = phi / q - r
+    assert abs(tail.mean() - mean) < 5 * tail.std() / math.sqrt(tail.size)
