@@ -154,11 +154,15 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
         (re)compute. ``(False, [])`` means complete.
     """
     status = read_status(paths) or {}
+    files = trajectory_attrs(paths, config)
     transport = config.transport_hash(met)
-    if status.get("transport_hash") != transport and not files_from_transport(paths, config,
-                                                                               transport):
+    # a run killed after publishing its trajectories, before status.json recorded them,
+    # leaves files that carry this transport's hash: they are kept
+    made_here = files is not None and all(a.get("stilt_transport_hash") == transport
+                                          for a in files)
+    if status.get("transport_hash") != transport and not made_here:
         return True, list(config.footprints)
-    have = stored_trajectories(paths, config)
+    have = _holding(files)
     if have == "none" and status.get("trajectories") != "dropped":  # lost or damaged
         return True, list(config.footprints)
     done = status.get("footprints") or {}
@@ -172,28 +176,30 @@ def needed_work(paths: SimulationPaths, config: ModelConfig,
     return need_traj, feet
 
 
-def files_from_transport(paths: SimulationPaths, config: ModelConfig, transport: str) -> bool:
-    """Whether every trajectory file of the simulation is whole and made by the transport
-    ``transport`` (its ``stilt_transport_hash``): a run killed after publishing its
-    trajectories and before recording them in status.json keeps them."""
+def trajectory_attrs(paths: SimulationPaths,
+                     config: ModelConfig) -> list[dict[str, Any]] | None:
+    """The global attributes of each trajectory file of a simulation
+    (:func:`trajectory_files`), or None when one is missing or damaged."""
+    out = []
     for path in trajectory_files(paths, config):
         attrs: dict[str, Any] = {}
-        if (not path.is_file() or output_problem(path, "trajectory", attrs) is not None
-                or attrs.get("stilt_transport_hash") != transport):
-            return False
-    return True
+        if not path.is_file() or output_problem(path, "trajectory", attrs) is not None:
+            return None
+        out.append(attrs)
+    return out
+
+
+def _holding(files: list[dict[str, Any]] | None) -> str:
+    """``full``, ``thinned`` or ``none`` for the attributes of :func:`trajectory_attrs`."""
+    if files is None:
+        return "none"
+    return "thinned" if any("thinned_minutes" in attrs for attrs in files) else "full"
 
 
 def stored_trajectories(paths: SimulationPaths, config: ModelConfig) -> str:
     """What the trajectory files of a simulation hold: ``full``, ``thinned`` or ``none``
     (missing or damaged), read from the files themselves."""
-    thinned = False
-    for path in trajectory_files(paths, config):
-        attrs: dict[str, Any] = {}
-        if not path.is_file() or output_problem(path, "trajectory", attrs) is not None:
-            return "none"
-        thinned = thinned or "thinned_minutes" in attrs
-    return "thinned" if thinned else "full"
+    return _holding(trajectory_attrs(paths, config))
 
 
 def error_run(config: ModelConfig) -> int:
