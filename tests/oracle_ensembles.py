@@ -112,23 +112,10 @@ def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
     Summary
         Its footprint is the ensemble's times the number of particles, so summaries add.
     """
-    keys = ("lat", "lon", "z", "lat2", "lon2", "latlon", "z2", "alive", "below", "below_half")
     hours = int(round(-float(ds.time.min()) / 60.0))
-    hourly = {k: np.zeros(hours) for k in keys}
-    for h in range(1, hours + 1):
-        p = ds.sel(time=-60.0 * h)
-        alive = p.zagl.notnull()
-        hourly["lat"][h - 1] = float(p.lati.where(alive).sum())
-        hourly["lon"][h - 1] = float(p.long.where(alive).sum())
-        hourly["z"][h - 1] = float(p.zagl.where(alive).sum())
-        hourly["lat2"][h - 1] = float((p.lati.where(alive).astype(float) ** 2).sum())
-        hourly["lon2"][h - 1] = float((p.long.where(alive).astype(float) ** 2).sum())
-        hourly["latlon"][h - 1] = float((p.lati.where(alive).astype(float)
-                                         * p.long.where(alive).astype(float)).sum())
-        hourly["z2"][h - 1] = float((p.zagl.where(alive).astype(float) ** 2).sum())
-        hourly["alive"][h - 1] = float(alive.sum())
-        hourly["below"][h - 1] = float((p.zagl < p.mlht).sum())
-        hourly["below_half"][h - 1] = float((p.zagl < 0.5 * p.mlht).sum())
+    rows = ds.sel(time=-60.0 * np.arange(1, hours + 1))
+    hourly = hourly_sums(*(rows[v].transpose("time", "indx").values
+                           for v in ("lati", "long", "zagl", "mlht")))
     foot = ds.foot.fillna(0.0)
     per_particle = [foot.sel(time=(foot.time <= -60.0 * h + 59) & (foot.time >= -60.0 * h))
                     .sum("time").values for h in range(1, hours + 1)]
@@ -141,6 +128,20 @@ def summarize_ensemble(ds: xr.Dataset, rec: Mapping[str, Any] | None = None,
         fp = stilt.calc_footprint(ds, rec, grid, time_integrate=True).foot.squeeze()
         fp = fp.fillna(0.0) * ds.sizes["indx"]
     return Summary(ds.sizes["indx"], hourly, foot_hour, foot_hour_sq, fp)
+
+
+def hourly_sums(lat: np.ndarray, lon: np.ndarray, z: np.ndarray,
+                mlht: np.ndarray) -> dict[str, np.ndarray]:
+    """The hourly sums of a :class:`Summary` from particle arrays on ``(hour, particle)``
+    (latitude, longitude, height above ground, mlht; a NaN height: not alive), in float64."""
+    alive = ~np.isnan(z)
+    la, lo, zz = (np.where(alive, np.asarray(v, dtype=float), 0.0) for v in (lat, lon, z))
+    with np.errstate(invalid="ignore"):
+        below, below_half = (z < mlht).sum(1), (z < 0.5 * mlht).sum(1)
+    return {"lat": la.sum(1), "lon": lo.sum(1), "z": zz.sum(1), "lat2": (la**2).sum(1),
+            "lon2": (lo**2).sum(1), "latlon": (la * lo).sum(1), "z2": (zz**2).sum(1),
+            "alive": alive.sum(1).astype(float), "below": below.astype(float),
+            "below_half": below_half.astype(float)}
 
 
 def pool(runs: Iterable[Summary]) -> Summary:

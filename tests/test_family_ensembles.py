@@ -36,7 +36,7 @@ import xarray as xr
 
 from family_cases import (BINARY_SEEDS, DATA, FAMILIES, HOURLY_KEYS, NUMPAR, binary_summaries,
                           compare, run_ours)
-from oracle_ensembles import SCORE_BOUND, Summary, hourly_scores
+from oracle_ensembles import SCORE_BOUND, Summary, hourly_scores, hourly_sums
 
 #: findings still open (measured bounds, docs/validation.md "Met families: ensembles")
 OPEN: dict[str, dict[str, float]] = {}
@@ -122,12 +122,8 @@ def _binary_particles(name: str) -> dict[str, np.ndarray]:
 
 def _summary_of(p: dict[str, np.ndarray], idx: np.ndarray) -> Summary:
     """The hourly sums of :class:`Summary` for the particles ``idx`` (no foot)."""
-    lat, lon, z, ml = (p[v][:, idx] for v in ("lati", "long", "zagl", "mlht"))
-    hours = lat.shape[0]
-    h = {"lat": lat.sum(1), "lon": lon.sum(1), "z": z.sum(1), "lat2": (lat**2).sum(1),
-         "lon2": (lon**2).sum(1), "latlon": (lat * lon).sum(1), "z2": (z**2).sum(1),
-         "alive": np.full(hours, float(idx.size)), "below": (z < ml).sum(1).astype(float),
-         "below_half": (z < 0.5 * ml).sum(1).astype(float)}
+    hours = p["lati"].shape[0]
+    h = hourly_sums(*(p[v][:, idx] for v in ("lati", "long", "zagl", "mlht")))
     return Summary(idx.size, h, np.zeros(hours), np.zeros(hours))
 
 
