@@ -192,19 +192,15 @@ def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[st
         m["foot_hourly_mean"] = mo / mb
         m["foot_hourly_se"] = mo / mb * np.hypot(so / mo, sb / mb)
         m["foot_total_mean"] = mo.sum() / mb.sum()
-        spread = {k: max(float(hourly_statistics(binary[s], binary[42],
-                                                 CASES[case]["lat"])[k].max())
-                         for s in binary if s != 42) for k in hourly_mean}
         print(case, {k: (np.round(v, 3) if isinstance(v, (float, np.ndarray)) else v)
                      for k, v in m.items()})
         print(case, "against the binary's mean:", {k: round(float(v.max()), 3)
-                                                   for k, v in hourly_mean.items()},
-              "spread of its seeds around 42:", {k: round(v, 3) for k, v in spread.items()})
+                                                   for k, v in hourly_mean.items()})
         for ref, sc in scores.items():
             print(case, f"scores against {ref}:", {k: round(float(v.max()), 2)
                                                    for k, v in sc.items()})
         runs[case] = {"metrics": m, "noise": binary_noise(shared_dir, case),
-                      "hourly_mean": hourly_mean, "spread": spread, "scores": scores}
+                      "hourly_mean": hourly_mean, "scores": scores}
     return runs
 
 
