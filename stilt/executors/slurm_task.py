@@ -140,7 +140,7 @@ class _Worker:
         except KeyboardInterrupt:
             claims.release(held)
             self.counts["interrupted"] += 1
-            _say(f"{sim_id}: interrupted, claim given back, nothing published")
+            _say(f"{sim_id}: interrupted, claim given back, no record published")
             return _Visit.INTERRUPTED
         self.publish(sim_id, held, res)
         return _Visit.NEXT
