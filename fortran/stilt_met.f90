@@ -292,7 +292,8 @@ contains
         !! e = rh es(T), at each level's own pressure). The specific humidity reduces the dry-air
         !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
         !! virtual when the file has humidity (humidity /= humidity_none, as the reference
-        !! binary), and so is the density that converts WWND to m/s. With RELH
+        !! binary), and so is the density that converts WWND to m/s: that of each internal
+        !! level, after WWND is interpolated to it (zero at the ground). With RELH
         !! (humidity_relh) the relative humidity is what is interpolated to the internal
         !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
         !! printed dens under a ground warmer than the first data level, docs/met.md); SPHU
@@ -315,11 +316,11 @@ contains
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
-        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), rho, zg, prss, t0, &
+        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), zg, prss, t0, &
             u0, v0, e, zw, qk, z0n, fw, rhk
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
-        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, rho, zg, prss, t0, u0, v0, e, zw, qk, &
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, zg, prss, t0, u0, v0, e, zw, qk, &
         !$omp z0n, fw, rhk) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
@@ -409,22 +410,16 @@ contains
                             / max(prof(pv_p, k, i, j) - 0.378_dp * e, 1.0e-6_dp)
                     end do
                 end if
+                ! WWND (hPa/s) is interpolated as it is and converted to m/s on the internal
+                ! levels, with their own moist density, as the binary (docs/physics.md sec. 4.3)
                 select case (w_kind)
-                case (1)
-                    do k = 1, nd
-                        rho = pd(k) * 100.0_dp &
-                            / (rd_v5 * temp(i, j, k) * (1.0_dp + 0.61_dp * qz(k)))
-                        wd(k) = -wwnd(i, j, k) * 100.0_dp / (rho * g_v5)
-                    end do
-                case (2)
+                case (1, 2)
                     wd = wwnd(i, j, :)
                 case default
                     wd = 0.0_dp
                 end select
                 where (.not. ieee_is_finite(wd)) wd = 0.0_dp
                 call remap_column(nd, zd, wd, 0.0_dp, nl, zi, f)
-                prof(pv_wms, :, i, j) = f
-                prof(pv_w, :, i, j) = -f * sec_per_min / (z_top - zg)
                 do k = 1, nl
                     qk = max(prof(pv_q, k, i, j), 0.0_dp)
                     e = qk * prof(pv_p, k, i, j) / (0.622_dp + 0.378_dp * qk)
@@ -440,6 +435,13 @@ contains
                     prof(pv_rhof2, k, i, j) = foot_density(prof(pv_rho, k, i, j), &
                         prof(pv_t, k, i, j), rhk)
                 end do
+                if (w_kind == 1) then   ! w = -100 omega / (rho g), omega in hPa/s
+                    do k = 1, nl
+                        f(k) = -f(k) * 100.0_dp / (prof(pv_rhom, k, i, j) * g_v5)
+                    end do
+                end if
+                prof(pv_wms, :, i, j) = f
+                prof(pv_w, :, i, j) = -f * sec_per_min / (z_top - zg)
             end do
         end do
         !$omp end parallel do
