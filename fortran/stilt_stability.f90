@@ -95,8 +95,14 @@ contains
                 vy = max(0.01_dp, sqrt(abs(sfc%vmof) / dens(ks)))
                 ustar = sqrt(ux * ux + vy * vy)
             case default
-                ux = max(0.01_dp, sqrt(abs(sfc%exco) * abs(u(kd)) / dens(kd)))
-                vy = max(0.01_dp, sqrt(abs(sfc%exco) * abs(v(kd)) / dens(kd)))
+                ! a non-positive density at kd (pressure extrapolated below zero above the
+                ! data top, docs/physics.md sec. 2.4) leaves each component at its floor, as
+                ! the binary's u* does (independent of EXCO there)
+                ux = 0.01_dp; vy = 0.01_dp
+                if (dens(kd) > 0.0_dp) then
+                    ux = max(ux, sqrt(abs(sfc%exco) * abs(u(kd)) / dens(kd)))
+                    vy = max(vy, sqrt(abs(sfc%exco) * abs(v(kd)) / dens(kd)))
+                end if
                 ustar = sqrt(ux * ux + vy * vy)
             end select
             if (sfc%heat == heat_tstar) then
@@ -222,7 +228,7 @@ contains
         case (3)
             found = .false.
             ri = 0.0_dp
-            do k = 2, nz
+            do k = 2, nz - 1
                 if (ri >= 0.25_dp) then
                     found = .true.
                     exit
