@@ -34,7 +34,7 @@ module stilt_turbulence
         real(dp) :: tkern = 0.18_dp    !! TKERN (night): stable sigma_w^2 x 1.4 if > TKERD
         real(dp) :: ziscale = 1.0_dp   !! ZICONTROL factor of this met time (< 0: use PBLH)
         integer(ip) :: ks = 2          !! internal level at the surface-layer top
-        integer(ip) :: kdat = 1        !! first internal level at/above the lowest data level
+        integer(ip) :: kdat = 1        !! first level at/above the first data level (node: pv_dat)
     end type turb_options
 
     type :: column_state
