@@ -301,8 +301,10 @@ contains
         !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
         !! printed dens under a ground warmer than the first data level, docs/met.md); SPHU
         !! becomes that relative humidity first, q p / (0.622 es(T)) per data level
-        !! (docs/physics.md sec. 2.6). On height levels (KSYS 3) the pressure is linear in p
-        !! below the data top, elsewhere linear in ln p.
+        !! (docs/physics.md sec. 2.6); the moist density takes SPHU as interpolated. On height
+        !! levels (KSYS 3) the pressure is linear in p below the data top, elsewhere linear in
+        !! ln p; above the data top see extrapolate_top. pv_dat marks the levels at or above
+        !! the first data level above ground.
         !! status: 0, or status_not_finite if a required input is NaN.
         !! The columns are independent: OpenMP threads share them (the same values for any
         !! thread count); not pure for the directive's sake.
@@ -320,11 +322,11 @@ contains
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
         real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), rho, zg, &
-            prss, t0, u0, v0, e, zw, qk, z0n, fw, rhk
+            prss, t0, u0, v0, e, zw, qk, z0n, fw, rhk, zd1
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
         !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, rho, zg, prss, t0, u0, v0, e, zw, &
-        !$omp qk, z0n, fw, rhk) reduction(max: status)
+        !$omp qk, z0n, fw, rhk, zd1) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
@@ -417,7 +419,11 @@ contains
                     end do
                 end if
                 if (humidity /= humidity_sphu) qm = prof(pv_q, :, i, j)
-                call extrapolate_top(nd, zd, nl, zi, prof(:, :, i, j), qm)
+                ! the surface layer's reference level: at or above the first data level above
+                ! ground (docs/physics.md sec. 5.1); then the levels above the data top
+                zd1 = first_above_ground(nd, zd)
+                prof(pv_dat, :, i, j) = merge(1.0_dp, 0.0_dp, zi >= zd1)
+                call extrapolate_top(nd, zd, zd1, nl, zi, prof(:, :, i, j), qm)
                 select case (w_kind)
                 case (1)
                     do k = 1, nd
@@ -440,7 +446,8 @@ contains
                     prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j))
                     prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
-                        / (rd_v5 * prof(pv_t, k, i, j) * (1.0_dp + 0.61_dp * max(qm(k), 0.0_dp)))
+                        / (rd_v5 * prof(pv_t, k, i, j) &
+                        * (1.0_dp + 0.61_dp * max(qm(k), 0.0_dp)))
                     rhk = prof(pv_rh, k, i, j)
                     if (prof(pv_p, k, i, j) <= 0.0_dp) then
                         ! no potential temperature: the pressure extrapolated above the data
@@ -460,28 +467,35 @@ contains
         !$omp end parallel do
     end subroutine remap_met
 
-    pure subroutine extrapolate_top(nd, zd, nl, zi, prof, qm)
+    pure function first_above_ground(nd, zd) result(zd1)
+        !! Height of the first data level above the ground (huge when there is none).
+        integer(ip), intent(in) :: nd
+        real(dp), intent(in) :: zd(nd)   !! data-level heights above ground, m
+        real(dp) :: zd1
+        integer(ip) :: k
+        zd1 = huge(1.0_dp)
+        do k = 1, nd
+            if (zd(k) > 0.0_dp) then
+                zd1 = zd(k)
+                return
+            end if
+        end do
+    end function first_above_ground
+
+    pure subroutine extrapolate_top(nd, zd, zd1, nl, zi, prof, qm)
         !! The internal levels above the highest data level, as the reference binary fills them
         !! (docs/physics.md sec. 3.2): wind and temperature of the last level below it, no
         !! vapour, and the pressure stepped down hydrostatically with the moist density of the
         !! level below, p_k = p_k-1 - rho_k-1 g dz / 100. The first step, when the level below
         !! lies under the first data level (interpolated from the ground), spans
         !! z_k + z_k-1 instead of z_k - z_k-1 (measured; its pressure may fall below zero).
-        !! Also marks the levels at or above the first data level above ground (pv_dat).
         integer(ip), intent(in) :: nd, nl
         real(dp), intent(in) :: zd(nd), zi(nl)
+        real(dp), intent(in) :: zd1                !! first data level above ground, m
         real(dp), intent(inout) :: prof(nprof, nl)
-        real(dp), intent(inout) :: qm(nl)   !! specific humidity of the moist density
+        real(dp), intent(inout) :: qm(nl)          !! specific humidity of the moist density
         integer(ip) :: k, kx
-        real(dp) :: zd1, rhom, dz
-        zd1 = huge(1.0_dp)
-        do k = 1, nd
-            if (zd(k) > 0.0_dp) then
-                zd1 = zd(k)
-                exit
-            end if
-        end do
-        prof(pv_dat, :) = merge(1.0_dp, 0.0_dp, zi >= zd1)
+        real(dp) :: rhom, dz
         kx = nl + 1
         do k = 1, nl
             if (zi(k) > maxval(zd)) then
