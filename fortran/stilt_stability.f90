@@ -172,7 +172,8 @@ contains
             pblh, ustar, tstar, zeta, zi, status)
         !! Mixed-layer height (sec. 5.2): KMIXD = 0 met PBLH (falls back to 1 when absent),
         !! 1 temperature profile, 2 TKE profile (falls back to 1 when tke is all negative),
-        !! 3 modified bulk Richardson number, >= 10 constant; then the ZICONTROL factor
+        !! 3 modified bulk Richardson number (levels 2 .. nz - 1, as the binary scans: the
+        !! height_hgts column, docs/physics.md sec. 5.2), >= 10 constant; then the ZICONTROL factor
         !! (ziscale < 0: use PBLH when present) and the KMIX0 floor (KMIX0 < 0: snap to the
         !! nearest level above level 1).
         !! About 100 lines, a third of them declarations: one select case over the KMIXD
