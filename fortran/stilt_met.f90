@@ -23,7 +23,7 @@ module stilt_met
     integer(ip), parameter, public :: pv_q = 7      !! specific humidity, kg/kg (0 when the file has none)
     integer(ip), parameter, public :: pv_rh = 8     !! relative humidity fraction (0 when absent)
     integer(ip), parameter, public :: pv_wms = 9    !! vertical velocity, m/s (positive upward)
-    integer(ip), parameter, public :: pv_rhom = 10  !! moist-air density p / (Rd Tv), kg/m3
+    integer(ip), parameter, public :: pv_rhom = 10  !! moist-air density p / (Rd Tv), kg/m3 (moist_humidity)
     integer(ip), parameter, public :: pv_rhof1 = 11 !! foot density of the first half step, kg/m3
     integer(ip), parameter, public :: pv_rhof2 = 12 !! foot density of the second half step, kg/m3
     integer(ip), parameter, public :: nprof = 12
@@ -297,7 +297,9 @@ contains
         !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
         !! printed dens under a ground warmer than the first data level, docs/met.md); SPHU
         !! becomes that relative humidity first, q p / (0.622 es(T)) per data level
-        !! (docs/physics.md sec. 2.6). On height levels (KSYS 3) the pressure is linear in p
+        !! (docs/physics.md sec. 2.6). The moist density (stability, interface rule, first foot
+        !! half step) takes its own specific humidity, interpolated as such (moist_humidity).
+        !! On height levels (KSYS 3) the pressure is linear in p
         !! below the data top, elsewhere linear in ln p.
         !! status: 0, or status_not_finite if a required input is NaN.
         !! The columns are independent: OpenMP threads share them (the same values for any
@@ -315,12 +317,12 @@ contains
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
-        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), rho, zg, prss, t0, &
-            u0, v0, e, zw, qk, z0n, fw, rhk
+        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), rho, zg, &
+            prss, t0, u0, v0, e, zw, qk, z0n, fw, rhk
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
-        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, rho, zg, prss, t0, u0, v0, e, zw, qk, &
-        !$omp z0n, fw, rhk) reduction(max: status)
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, rho, zg, prss, t0, u0, v0, e, zw, &
+        !$omp qk, z0n, fw, rhk) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
@@ -388,6 +390,8 @@ contains
                     where (zi <= zd(nd)) prof(pv_p, :, i, j) = f
                 end if
                 call remap_column(nd, zd, qz, qz(1), nl, zi, prof(pv_q, :, i, j))
+                call moist_humidity(nd, humidity, q(i, j, :), rh(i, j, :), temp(i, j, :), pd, &
+                    prss, t0, zd, nl, zi, qm)
                 if (humidity == humidity_sphu) then
                     ! SPHU as a relative humidity, q p / (0.622 es(T)) at each data level and
                     ! with the surface pressure and first-level temperature at the ground,
@@ -431,7 +435,7 @@ contains
                     prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j))
                     prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
-                        / (rd_v5 * prof(pv_t, k, i, j) * (1.0_dp + 0.61_dp * qk))
+                        / (rd_v5 * prof(pv_t, k, i, j) * (1.0_dp + 0.61_dp * max(qm(k), 0.0_dp)))
                     rhk = prof(pv_rh, k, i, j)
                     ! the binary's two half steps (docs/validation.md, Met families): moist
                     ! density with theta, then the dry density with T taken for theta
@@ -444,6 +448,35 @@ contains
         end do
         !$omp end parallel do
     end subroutine remap_met
+
+    pure subroutine moist_humidity(nd, humidity, q, rh, temp, pd, prss, t0, zd, nl, zi, qm)
+        !! Specific humidity of the moist density on the internal levels (docs/physics.md
+        !! sec. 2.6), as the reference binary's stability, interface rule and first foot half
+        !! step take it: linear in height between the data levels' specific humidity and a
+        !! ground value. SPHU: the file's values, the first level's at the ground; RELH:
+        !! 0.622 rh es(T) / p at each data level, and at the ground with the first level's rh,
+        !! the ground temperature t0 and the surface pressure. 0 without humidity.
+        integer(ip), intent(in) :: nd, humidity, nl
+        real(dp), intent(in) :: q(nd)       !! SPHU, kg/kg (read with humidity_sphu)
+        real(dp), intent(in) :: rh(nd)      !! RELH as a fraction (read with humidity_relh)
+        real(dp), intent(in) :: temp(nd)    !! data-level temperature, K
+        real(dp), intent(in) :: pd(nd)      !! data-level pressure, hPa
+        real(dp), intent(in) :: prss, t0    !! surface pressure (hPa) and ground temperature (K)
+        real(dp), intent(in) :: zd(nd)      !! data-level heights above ground, m
+        real(dp), intent(in) :: zi(nl)      !! internal-level heights above ground, m
+        real(dp), intent(out) :: qm(nl)     !! specific humidity, kg/kg
+        real(dp) :: qd(nd)
+        select case (humidity)
+        case (humidity_sphu)
+            call remap_column(nd, zd, q, q(1), nl, zi, qm)
+        case (humidity_relh)
+            qd = 0.622_dp * rh * exp(es_a - es_b / temp) / pd
+            call remap_column(nd, zd, qd, 0.622_dp * rh(1) * exp(es_a - es_b / t0) / prss, nl, &
+                zi, qm)
+        case default
+            qm = 0.0_dp
+        end select
+    end subroutine moist_humidity
 
     elemental function foot_density(dens, theta, rh) result(d)
         !! Dry-air density of the reference binary's foot column mass (docs/validation.md, Met
