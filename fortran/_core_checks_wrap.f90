@@ -405,7 +405,7 @@ end subroutine transport_particle_status
 !! and checks each comes back under that name (the outputs are named as Python names slots).
 subroutine transport_unpack_options(nwpar, wpar, ntopt, topt, ndopt, dopt, nerr, errpar, i0, &
         j0, nx_full, ny_full, wrap_x, z_top, t1, t2, aa, bb, cc, kbls, kmixd, kmix0, kzmix, &
-        tvmix, tkerd, tkern, ziscale1, ziscale2, ks, kdat, z0, tratio, nturb, tlfrac, veght, &
+        tvmix, tkerd, tkern, ziscale1, ziscale2, ks, z0, tratio, nturb, tlfrac, veght, &
         hscale, winderrtf, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr, &
         horcorzierr, status)
     !! wpar, topt, dopt and errpar unpacked as transport_advance unpacks them. status 1: wrong
@@ -423,7 +423,7 @@ subroutine transport_unpack_options(nwpar, wpar, ntopt, topt, ndopt, dopt, nerr,
     real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
     integer(c_int), intent(out) :: i0, j0, nx_full, ny_full, wrap_x
     real(c_double), intent(out) :: z_top, t1, t2, aa, bb, cc
-    integer(c_int), intent(out) :: kbls, kmixd, kmix0, kzmix, ks, kdat, nturb, winderrtf, status
+    integer(c_int), intent(out) :: kbls, kmixd, kmix0, kzmix, ks, nturb, winderrtf, status
     real(c_double), intent(out) :: tvmix, tkerd, tkern, ziscale1, ziscale2, z0, tratio, tlfrac, &
         veght, hscale, siguverr, tluverr, zcoruverr, horcoruverr, sigzierr, tlzierr, horcorzierr
     type(met_window) :: w
@@ -443,8 +443,8 @@ subroutine transport_unpack_options(nwpar, wpar, ntopt, topt, ndopt, dopt, nerr,
     eopts = unpack_errors(errpar)
     kbls = t1o%kbls; kmixd = t1o%kmixd; kmix0 = t1o%kmix0; kzmix = t1o%kzmix
     tvmix = t1o%tvmix; tkerd = t1o%tkerd; tkern = t1o%tkern
-    ziscale1 = t1o%ziscale; ziscale2 = t2o%ziscale; ks = t1o%ks; kdat = t1o%kdat
-    if (t2o%kbls /= kbls .or. t2o%kdat /= kdat .or. t2o%tkern /= tkern) status = 1
+    ziscale1 = t1o%ziscale; ziscale2 = t2o%ziscale; ks = t1o%ks
+    if (t2o%kbls /= kbls .or. t2o%ks /= ks .or. t2o%tkern /= tkern) status = 1
     tlfrac = dopts%tlfrac; veght = dopts%veght; hscale = dopts%hscale
     winderrtf = eopts%winderrtf; siguverr = eopts%sig_uv; tluverr = eopts%tl_uv
     zcoruverr = eopts%zcor; horcoruverr = eopts%horcor; sigzierr = eopts%sig_zi

@@ -163,9 +163,9 @@ subroutine met_remap(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, t
     !f2py intent(hide), depend(zsg) :: nl = shape(zsg, 0)
     real(c_double), intent(in) :: lev(nd), ptop, z_top, zsg(nl), sfc(20, nx, ny)
     real(c_double), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
-    real(c_double), intent(out) :: prof(12, nl, nx, ny)
+    real(c_double), intent(out) :: prof(13, nl, nx, ny)
     integer(c_int), intent(out) :: status
-    if (nprof /= 12 .or. nsfc /= 20) then
+    if (nprof /= 13 .or. nsfc /= 20) then
         status = 1
         return
     end if
@@ -281,7 +281,7 @@ subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, s
     real(c_double), intent(in) :: zsg(nl), t_start, dt
     real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
     real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)
-    real(c_double), intent(in), dimension(12, nl, nx, ny) :: prof1, prof2
+    real(c_double), intent(in), dimension(13, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
     real(c_double), intent(inout), dimension(4, nl, nx, ny) :: turb1, turb2
     real(c_double), intent(inout), dimension(nx, ny) :: zi1, zi2

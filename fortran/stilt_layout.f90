@@ -22,11 +22,12 @@ module stilt_layout
     integer(ip), parameter, public :: n_wpar = 11
 
     !! topt: turbulence options of one met interval (SETUP.CFG names; ziscale of each met time,
-    !! ks and kdat internal levels, z0 the roughness length where the met has none, m)
+    !! ks the surface-layer top level, z0 the roughness length where the met has none, m; the
+    !! first data level, kdat, is each met column's own: stilt_met.pv_dat)
     integer(ip), parameter, public :: to_kbls = 1, to_kmixd = 2, to_kmix0 = 3, to_kzmix = 4, &
         to_tvmix = 5, to_tkerd = 6, to_tkern = 7, to_ziscale1 = 8, to_ziscale2 = 9, &
-        to_ks = 10, to_kdat = 11, to_z0 = 12
-    integer(ip), parameter, public :: n_topt = 12
+        to_ks = 10, to_z0 = 11
+    integer(ip), parameter, public :: n_topt = 11
     !! dopt: time step and dispersion options (SETUP.CFG names)
     integer(ip), parameter, public :: do_tratio = 1, do_nturb = 2, do_tlfrac = 3, do_veght = 4, &
         do_hscale = 5
@@ -68,7 +69,6 @@ contains
         topts1%tkern = topt(to_tkern)
         topts1%ziscale = topt(to_ziscale1)
         topts1%ks = nint(topt(to_ks))
-        topts1%kdat = nint(topt(to_kdat))
         topts2 = topts1
         topts2%ziscale = topt(to_ziscale2)
         z0 = topt(to_z0)

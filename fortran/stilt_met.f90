@@ -11,7 +11,8 @@ module stilt_met
     private
 
     public :: internal_grid, internal_sigma, column_heights, remap_column, remap_lnp_column
-    public :: vertical_weights, index_weights, bilinear_weights, remap_met, foot_density
+    public :: vertical_weights, index_weights, bilinear_weights, remap_met, foot_density, &
+        extrapolate_top
 
     !! profile variables on internal levels
     integer(ip), parameter, public :: pv_u = 1      !! x (grid-relative) wind, m/s
@@ -26,7 +27,10 @@ module stilt_met
     integer(ip), parameter, public :: pv_rhom = 10  !! moist-air density p / (Rd Tv), kg/m3 (q of sec. 2.6)
     integer(ip), parameter, public :: pv_rhof1 = 11 !! foot density of the first half step, kg/m3
     integer(ip), parameter, public :: pv_rhof2 = 12 !! foot density of the second half step, kg/m3
-    integer(ip), parameter, public :: nprof = 12
+    !! 1 on the levels at or above the first data level above ground, 0 below (the surface
+    !! layer's reference level kdat is the first level marked, docs/physics.md sec. 5.1)
+    integer(ip), parameter, public :: pv_dat = 13
+    integer(ip), parameter, public :: nprof = 13
 
     !! surface variables (NaN where the file does not carry them)
     integer(ip), parameter, public :: sv_zg = 1     !! terrain height, m
@@ -301,7 +305,8 @@ contains
         !! first data level, docs/met.md); SPHU becomes that relative humidity first,
         !! q p / (0.622 es(T)) per data level (q1 PRSS / (0.622 es(T1)) at the ground).
         !! On height levels (KSYS 3) the pressure is linear in p below the data top, elsewhere
-        !! linear in ln p.
+        !! linear in ln p; above the data top see extrapolate_top. pv_dat marks the levels at
+        !! or above the first data level above ground.
         !! status: 0, or status_not_finite if a required input is NaN.
         !! The columns are independent: OpenMP threads share them (the same values for any
         !! thread count); not pure for the directive's sake.
@@ -319,11 +324,11 @@ contains
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
         real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), rho, zg, &
-            prss, t0, q0, u0, v0, e, zw, qk, z0n, fw, rhk
+            prss, t0, q0, u0, v0, e, zw, qk, z0n, fw, rhk, zd1
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
         !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, rho, zg, prss, t0, q0, u0, v0, e, &
-        !$omp zw, qk, z0n, fw, rhk) reduction(max: status)
+        !$omp zw, qk, z0n, fw, rhk, zd1) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
@@ -419,6 +424,11 @@ contains
                             / max(prof(pv_p, k, i, j) - 0.378_dp * e, 1.0e-6_dp)
                     end do
                 end if
+                ! the surface layer's reference level: at or above the first data level above
+                ! ground (docs/physics.md sec. 5.1); then the levels above the data top
+                zd1 = first_above_ground(nd, zd)
+                prof(pv_dat, :, i, j) = merge(1.0_dp, 0.0_dp, zi >= zd1)
+                call extrapolate_top(nd, zd, zd1, nl, zi, prof(:, :, i, j), qm)
                 select case (w_kind)
                 case (1)
                     do k = 1, nd
@@ -441,8 +451,15 @@ contains
                     prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j))
                     prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
-                        / (rd_v5 * prof(pv_t, k, i, j) * (1.0_dp + 0.61_dp * max(qm(k), 0.0_dp)))
+                        / (rd_v5 * prof(pv_t, k, i, j) &
+                        * (1.0_dp + 0.61_dp * max(qm(k), 0.0_dp)))
                     rhk = prof(pv_rh, k, i, j)
+                    if (prof(pv_p, k, i, j) <= 0.0_dp) then
+                        ! no potential temperature: the pressure extrapolated above the data
+                        ! top of a column whose pressure is its height fell below zero
+                        prof(pv_rhof1:pv_rhof2, k, i, j) = prof(pv_rho, k, i, j)
+                        cycle
+                    end if
                     ! the binary's two half steps (docs/validation.md, Met families): moist
                     ! density with theta, then the dry density with T taken for theta
                     prof(pv_rhof1, k, i, j) = foot_density(prof(pv_rhom, k, i, j), &
@@ -454,6 +471,55 @@ contains
         end do
         !$omp end parallel do
     end subroutine remap_met
+
+    pure function first_above_ground(nd, zd) result(zd1)
+        !! Height of the first data level above the ground (huge when there is none).
+        integer(ip), intent(in) :: nd
+        real(dp), intent(in) :: zd(nd)   !! data-level heights above ground, m
+        real(dp) :: zd1
+        integer(ip) :: k
+        zd1 = huge(1.0_dp)
+        do k = 1, nd
+            if (zd(k) > 0.0_dp) then
+                zd1 = zd(k)
+                return
+            end if
+        end do
+    end function first_above_ground
+
+    pure subroutine extrapolate_top(nd, zd, zd1, nl, zi, prof, qm)
+        !! The internal levels above the highest data level, as the reference binary fills them
+        !! (docs/physics.md sec. 3.2): wind and temperature of the last level below it, no
+        !! vapour, and the pressure stepped down hydrostatically with the moist density of the
+        !! level below, p_k = p_k-1 - rho_k-1 g dz / 100. The first step, when the level below
+        !! lies under the first data level (interpolated from the ground), spans
+        !! z_k + z_k-1 instead of z_k - z_k-1 (measured; its pressure may fall below zero).
+        integer(ip), intent(in) :: nd, nl
+        real(dp), intent(in) :: zd(nd), zi(nl)
+        real(dp), intent(in) :: zd1                !! first data level above ground, m
+        real(dp), intent(inout) :: prof(nprof, nl)
+        real(dp), intent(inout) :: qm(nl)          !! specific humidity of the moist density
+        integer(ip) :: k, kx
+        real(dp) :: rhom, dz
+        kx = nl + 1
+        do k = 1, nl
+            if (zi(k) > maxval(zd)) then
+                kx = k
+                exit
+            end if
+        end do
+        if (kx < 2) return
+        do k = kx, nl
+            rhom = prof(pv_p, k - 1) * 100.0_dp &
+                / (rd_v5 * prof(pv_t, k - 1) * (1.0_dp + 0.61_dp * max(qm(k - 1), 0.0_dp)))
+            dz = zi(k) - zi(k - 1)
+            if (k == kx .and. zi(k - 1) < zd1) dz = zi(k) + zi(k - 1)
+            prof(pv_p, k) = prof(pv_p, k - 1) - rhom * g_v5 * dz / 100.0_dp
+            prof([pv_u, pv_v, pv_t], k) = prof([pv_u, pv_v, pv_t], kx - 1)
+            prof([pv_q, pv_rh], k) = 0.0_dp
+            qm(k) = 0.0_dp
+        end do
+    end subroutine extrapolate_top
 
     elemental function foot_density(dens, theta, rh) result(d)
         !! Dry-air density of the reference binary's foot column mass (docs/validation.md, Met

@@ -95,8 +95,14 @@ contains
                 vy = max(0.01_dp, sqrt(abs(sfc%vmof) / dens(ks)))
                 ustar = sqrt(ux * ux + vy * vy)
             case default
-                ux = max(0.01_dp, sqrt(abs(sfc%exco) * abs(u(kd)) / dens(kd)))
-                vy = max(0.01_dp, sqrt(abs(sfc%exco) * abs(v(kd)) / dens(kd)))
+                ! a non-positive density at kd (pressure extrapolated below zero above the
+                ! data top, docs/physics.md sec. 2.4) leaves each component at its floor, as
+                ! the binary's u* does (independent of EXCO there)
+                ux = 0.01_dp; vy = 0.01_dp
+                if (dens(kd) > 0.0_dp) then
+                    ux = max(ux, sqrt(abs(sfc%exco) * abs(u(kd)) / dens(kd)))
+                    vy = max(vy, sqrt(abs(sfc%exco) * abs(v(kd)) / dens(kd)))
+                end if
                 ustar = sqrt(ux * ux + vy * vy)
             end select
             if (sfc%heat == heat_tstar) then
@@ -166,7 +172,8 @@ contains
             pblh, ustar, tstar, zeta, zi, status)
         !! Mixed-layer height (sec. 5.2): KMIXD = 0 met PBLH (falls back to 1 when absent),
         !! 1 temperature profile, 2 TKE profile (falls back to 1 when tke is all negative),
-        !! 3 modified bulk Richardson number, >= 10 constant; then the ZICONTROL factor
+        !! 3 modified bulk Richardson number (levels 2 .. nz - 1, as the binary scans: the
+        !! height_hgts column, docs/physics.md sec. 5.2), >= 10 constant; then the ZICONTROL factor
         !! (ziscale < 0: use PBLH when present) and the KMIX0 floor (KMIX0 < 0: snap to the
         !! nearest level above level 1).
         !! About 100 lines, a third of them declarations: one select case over the KMIXD
@@ -222,7 +229,7 @@ contains
         case (3)
             found = .false.
             ri = 0.0_dp
-            do k = 2, nz
+            do k = 2, nz - 1
                 if (ri >= 0.25_dp) then
                     found = .true.
                     exit

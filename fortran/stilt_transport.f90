@@ -16,7 +16,7 @@ module stilt_transport
     use, intrinsic :: ieee_arithmetic, only: ieee_value, ieee_quiet_nan, ieee_is_finite
     use stilt_kinds, only: dp, ip, status_ok, sgl => sp, sec_per_min, min_per_hour
     use stilt_met, only: nprof, nsfc, pv_u, pv_v, pv_w, pv_t, pv_p, pv_rho, pv_q, pv_rh, pv_wms, &
-        pv_rhom, pv_rhof1, pv_rhof2, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, &
+        pv_rhom, pv_rhof1, pv_rhof2, pv_dat, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, &
         sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
         vertical_weights, index_weights, bilinear_weights
@@ -198,8 +198,13 @@ contains
         integer(ip), intent(out) :: status
         type(surface_met) :: sm
         type(column_state) :: st
+        type(turb_options) :: o
         real(dp) :: z(nl), tke(nl)
         tke = -1.0_dp
+        ! the surface layer's reference level: the first at or above this column's first data
+        ! level above ground (the binary's, measured on sigma columns, docs/physics.md sec. 5.1)
+        o = opts
+        o%kdat = nl - count(prof(pv_dat, :) > 0.5_dp) + 1
         z = (1.0_dp - zsg) * (z_top - sfc(sv_zg))
         sm = surface_met()
         sm%momentum = mom_none
@@ -223,7 +228,7 @@ contains
             if (sfc(sv_rghs) > 0.0_dp) sm%z0 = sfc(sv_rghs)
         end if
         call column_turbulence(nl, z, prof(pv_t, :), prof(pv_p, :), 0.0_dp * z, &
-            prof(pv_rhom, :), prof(pv_u, :), prof(pv_v, :), tke, sm, opts, st, &
+            prof(pv_rhom, :), prof(pv_u, :), prof(pv_v, :), tke, sm, o, st, &
             turb(tv_sigw, :), turb(tv_tl, :), turb(tv_sigu, :), turb(tv_sigv, :), status)
         zi = st%zi
     end subroutine node_turbulence

@@ -34,7 +34,7 @@ module stilt_turbulence
         real(dp) :: tkern = 0.18_dp    !! TKERN (night): stable sigma_w^2 x 1.4 if > TKERD
         real(dp) :: ziscale = 1.0_dp   !! ZICONTROL factor of this met time (< 0: use PBLH)
         integer(ip) :: ks = 2          !! internal level at the surface-layer top
-        integer(ip) :: kdat = 1        !! first internal level at/above the lowest data level
+        integer(ip) :: kdat = 1        !! first level at/above the first data level (node: pv_dat)
     end type turb_options
 
     type :: column_state
@@ -289,7 +289,7 @@ contains
         real(dp), intent(out) :: sigv(nz)        !! sigma_v (m/s)
         integer(ip), intent(out) :: status       !! status_ok, bad_argument or not_finite
         real(dp) :: thv(nz)
-        integer(ip) :: ks
+        integer(ip) :: ks, k
 
         sigw = 0.0_dp
         tl = tl_free
@@ -307,13 +307,18 @@ contains
             status = status_not_finite
             return
         end if
-        if (any(pres <= 0.0_dp) .or. any(dens <= 0.0_dp) .or. any(temp <= 0.0_dp) .or. &
+        if (pres(1) <= 0.0_dp .or. dens(1) <= 0.0_dp .or. any(temp <= 0.0_dp) .or. &
                 z(1) <= 0.0_dp .or. any(z(2:) <= z(:nz - 1)) .or. sfc%z0 <= 0.0_dp) then
             status = status_bad_argument
             return
         end if
         ks = opts%ks
-        thv = virtual_potential_temperature(temp, pres, q)
+        thv = virtual_potential_temperature(temp, max(pres, tiny(1.0_dp)), q)
+        ! no potential temperature where the pressure extrapolated above the data top fell
+        ! to or below zero (docs/physics.md sec. 3.2): that of the level below
+        do k = 2, nz
+            if (pres(k) <= 0.0_dp) thv(k) = thv(k - 1)
+        end do
         call surface_layer(nz, z, thv, dens, u, v, ks, opts%kdat, opts%kbls, sfc, &
             st%ustar, st%tstar, st%zeta)
         st%obukhov = z(ks) / st%zeta

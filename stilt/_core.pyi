@@ -39,7 +39,7 @@ def met_remap(
     sfc: npt.ArrayLike, temp: npt.ArrayLike, uwnd: npt.ArrayLike, vwnd: npt.ArrayLike,
     wwnd: npt.ArrayLike, q: npt.ArrayLike, rh: npt.ArrayLike, pres: npt.ArrayLike,
     hgts: npt.ArrayLike, have_pres: int, have_hgts: int, humidity: int,
-) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (10, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
+) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (13, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
 
 # ---- stilt_transport ----
 def transport_threads(requested: int) -> int: ...  # threads in force (1 without OpenMP)

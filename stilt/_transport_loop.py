@@ -39,7 +39,7 @@ WINDOW_SLOTS = ("i0", "j0", "nx_full", "ny_full", "wrap_x", "z_top", "t1", "t2",
                 "cc")
 #: slots of topt: the turbulence options of one met interval (stilt_layout to_*)
 TURB_SLOTS = ("kbls", "kmixd", "kmix0", "kzmix", "tvmix", "tkerd", "tkern", "ziscale1",
-              "ziscale2", "ks", "kdat", "z0")
+              "ziscale2", "ks", "z0")
 #: slots of dopt: time step and dispersion options (stilt_layout do_*)
 STEP_SLOTS = ("tratio", "nturb", "tlfrac", "veght", "hscale")
 #: slots of errpar: transport-error options (stilt_layout eo_*)

@@ -386,8 +386,7 @@ def _prepare_run(core: Any, p: dict[str, Any], release: Release, source: Any, me
     nlvl, aa, bb, cc = core.met_internal_grid(z_top, z_data_top, lev.size)
     zsg = core.met_internal_sigma(int(nlvl), aa, bb, cc, z_top)
     turb = {key: p[key] for key in TURB_SLOTS[:TURB_SLOTS.index("ziscale1")]}  # namelist
-    turb.update(ks=2, kdat=_first_level_above(lev, source.ksys, source.attrs, aa, bb, cc),
-                z0=DEFAULT_Z0)
+    turb.update(ks=2, z0=DEFAULT_Z0)
     point, heights = release.particle_points(int(p["numpar"]))
     x, y = rx[point], ry[point]
     gx0, gy0 = grid.grid_spacing_m(np.array([x.mean()]), np.array([y.mean()]))
@@ -508,16 +507,6 @@ def _attr_value(value: Any) -> Any:
         return [str(v) for v in value] if value and isinstance(value[0], str) else list(value) \
             if value else ""
     return value
-
-
-def _first_level_above(lev: np.ndarray, ksys: int, attrs: Mapping[str, Any], aa: float,
-                       bb: float, cc: float) -> int:
-    """First internal level at or above the lowest data level (rough standard atmosphere)."""
-    z1 = _approx_top_height(ksys, lev[:1], attrs)
-    k = 1
-    while aa * k * k + bb * k + cc < z1 and k < 1000:
-        k += 1
-    return k
 
 
 def _approx_top_height(ksys: int, lev: np.ndarray, attrs: Mapping[str, Any]) -> float:

@@ -65,7 +65,7 @@ class Case:
     v10: float = -2.0
     inversion: float = 0.0   #: K of warming through the lowest zml (night); 0: mixed layer
     extra: dict[str, float] = field(default_factory=dict)
-    sigma: tuple[float, ...] = SIGMA   #: sigma levels (KSYS 1 and 5)
+    levels: tuple[float, ...] | None = None   #: level values instead of the system's default
     rh_lapse: float = 0.0    #: decrease of the mixed layer's relative humidity, % per metre
 
 
@@ -104,6 +104,14 @@ CASES: dict[str, Case] = {
     "sigma_hgts": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
                        ("PRES", "UWND", "VWND", "WWND", "TEMP", "SPHU", "HGTS"), 40.0, -90.0,
                        ps=990.0, zg=200.0, extra={"EXCO": 0.02, "HFLX": 120.0}),
+    # the NGM-like column with its first sigma level at 0.991, 75.4 m above the ground, just
+    # above internal level 2 (74.4 m): the surface layer's reference level for the EXCO u* is
+    # level 3, as the binary takes it from the column's own first data level (a standard
+    # atmosphere puts that level at 68.6 m, below level 2; docs/physics.md sec. 5.1)
+    "sigma_first_75m": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
+                            ("UWND", "VWND", "WWND", "TEMP", "SPHU"), 40.0, -90.0, ps=990.0,
+                            zg=200.0, extra={"EXCO": 0.05, "HFLX": 120.0},
+                            levels=(0.991,) + SIGMA[1:]),
     # GFS 0.25 degree on hybrid sigma-pressure levels
     "hybrid_gfs": Case(4, GDAS_SFC, ("TEMP", "UWND", "VWND", "WWND", "RELH"), 35.0, -100.0,
                        time="2023-07-15T21:00", ps=930.0, zg=700.0, rh=40.0),
@@ -129,16 +137,16 @@ CASES: dict[str, Case] = {
     # and at night (HFLX < 0, the exchange coefficient's density)
     "sigma_ngm_humid": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
                             ("UWND", "VWND", "WWND", "TEMP", "SPHU"), 40.0, -90.0, ps=990.0,
-                            zg=200.0, t2=305.0, rh=95.0, rh_lapse=0.1, sigma=SIGMA_HIGH,
+                            zg=200.0, t2=305.0, rh=95.0, rh_lapse=0.1, levels=SIGMA_HIGH,
                             extra={"EXCO": 0.02, "HFLX": 120.0}),
     "sigma_ngm_humid_night": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
                                   ("UWND", "VWND", "WWND", "TEMP", "SPHU"), 40.0, -90.0,
                                   ps=990.0, zg=200.0, t2=305.0, rh=95.0, rh_lapse=0.1,
-                                  sigma=SIGMA_HIGH, extra={"EXCO": 0.02, "HFLX": -20.0}),
+                                  levels=SIGMA_HIGH, extra={"EXCO": 0.02, "HFLX": -20.0}),
     # the same column with RELH: hypsometric heights from RELH's specific humidity
     "sigma_relh_humid": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
                              ("UWND", "VWND", "WWND", "TEMP", "RELH"), 40.0, -90.0, ps=990.0,
-                             zg=200.0, t2=305.0, rh=90.0, sigma=SIGMA_HIGH,
+                             zg=200.0, t2=305.0, rh=90.0, levels=SIGMA_HIGH,
                              extra={"EXCO": 0.02, "HFLX": 120.0}),
     # hot and humid GDAS night (UMOF / VMOF, RELH, ground below the first level above it)
     # and NAM afternoon (USTR, SHTF)
@@ -188,7 +196,7 @@ def _fine_column(c: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _level_pressures(c: Case) -> tuple[np.ndarray, np.ndarray]:
     """Stored level values and the pressure of each level (hPa)."""
     if c.ksys == 1:
-        lev = np.array(c.sigma)
+        lev = np.array(c.levels or SIGMA)
         return lev, PTOP + (c.ps - PTOP) * lev
     if c.ksys == 2:
         lev = np.array(PLEV, float)
@@ -197,7 +205,7 @@ def _level_pressures(c: Case) -> tuple[np.ndarray, np.ndarray]:
         lev = np.array(HYBRID)
         return lev, c.ps * (lev - np.floor(lev)) + np.floor(lev)
     if c.ksys == 5:
-        lev = np.array(c.sigma)
+        lev = np.array(SIGMA)
         return lev, PTOP + (c.ps - PTOP) * lev
     z, p, _ = _fine_column(c)
     lev = np.array(HEIGHTS, float)

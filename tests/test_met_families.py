@@ -41,12 +41,8 @@ TURB_HALF_UNIT = {"sigw": 5e-4}
 #: to 1e-4 since the foot uses the binary's two half-step densities, stilt_met.foot_density)
 FOOT_TOL = 0.0005
 #: findings still open (measured bounds, docs/validation.md "Met families"; keys ``turb_*``
-#: are the turbulence-run columns): sigma levels with HGTS read as the level pressure,
-#: mlht 0.44 % low (177.09 m against 177.87; 841 m before HGTS was read so), sigw 0.13 %
-#: beyond half its print unit, T_L 0.10 % and the foot below 8 m 0.44 % high with it
-OPEN: dict[str, dict[str, float]] = {
-    "sigma_hgts": {"mlht": 0.005, "turb_sigw": 0.0015, "turb_tlgr": 0.0015, "foot": 0.006},
-}
+#: are the turbulence-run columns): none
+OPEN: dict[str, dict[str, float]] = {}
 
 
 def _binary(name: str) -> xr.Dataset:

@@ -51,7 +51,7 @@ SURFACE_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rghs", ("RGHS",)),
 )
 NSFC = len(SURFACE_VARS)
-NPROF = 12
+NPROF = 13
 _ACCUM_HOURS = {"TPP1": 1, "TPP3": 3, "TPP6": 6, "CPP1": 1, "CPP3": 3, "CPP6": 6}
 
 
