@@ -18,7 +18,7 @@ R-STILT defaults and its global roughness table (bench/_hycs_run.py) twice:
 Writes ``<case>.nc`` (about 160 kB each). The cases ``global_0`` and ``global_-180``: 5
 particles without turbulence on global 2-degree grids starting at 0 and 180W, across the
 antimeridian (hourly positions). ``subsidence``: one particle brought down from 2000 m to the
-ground by uniform upward omega, every 10 minutes. ``edges``: the last row of a particle
+ground by uniform vertical motion, every minute, on each case of ``SUBSIDENCE``. ``edges``: the last row of a particle
 driven to each side of the grid, and with turbulence the last minute and place of each of
 ``EDGE_NUMPAR`` particles. Test input only (tests/test_met_families.py).
 """
@@ -38,9 +38,10 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from _files import write_test_data  # noqa: E402
 from _hycs_run import run_hycs  # noqa: E402
 from column_met import (CASES, EDGE_NUMPAR, EDGE_WINDS, GLOBAL_LON0,  # noqa: E402
-                        GLOBAL_RECEPTOR, NOTURB_HOURS, SUBSIDENCE, TURB_HOURS, TURB_NUMPAR,
-                        TURB_ROWS, column_met, edge_met_as_read, global_met_as_read,
-                        receptor, subsidence_met_as_read)
+                        GLOBAL_RECEPTOR, NOTURB_HOURS, SUBSIDENCE, SUBSIDENCE_ALTITUDE,
+                        SUBSIDENCE_HOURS, TURB_HOURS, TURB_NUMPAR, TURB_ROWS, column_met,
+                        edge_met_as_read, global_met_as_read, receptor,
+                        subsidence_met_as_read)
 
 NOTURB_TIMES = (-1, -60, -720, -1440)
 NOTURB_COLS = ("long", "lati", "zagl", "temp", "pres", "dens", "mlht", "zsfc")
@@ -93,23 +94,26 @@ def reduce_global(lon0: float) -> xr.Dataset:
 
 
 def reduce_subsidence() -> xr.Dataset:
-    """Height every 10 minutes of a particle that subsidence brings down to the ground."""
+    """Height every minute of a particle that vertical motion brings down to the ground, on
+    each subsidence case."""
     import tempfile
 
-    rec = receptor(SUBSIDENCE["case"])
-    with tempfile.TemporaryDirectory() as tmp:
-        met = subsidence_met_as_read(Path(tmp))
-        rows = run_hycs(met, rec["time"], rec["latitude"], rec["longitude"],
-                        SUBSIDENCE["altitude"], SUBSIDENCE["hours"], 2,
-                        columns=("time", "indx", "zagl", "wout"), NTURB=1)
-    first = rows["indx"] == 1
-    minutes = np.arange(-10, 60 * SUBSIDENCE["hours"] - 1, -10)
-    pick = [np.flatnonzero(first & (rows["time"] == m))[0] for m in minutes]
-    return xr.Dataset({"zagl": ("minute", rows["zagl"][pick]),
-                       "wout": ("minute", rows["wout"][pick])},
-                      coords={"minute": minutes},
+    minutes = np.arange(-1, 60 * SUBSIDENCE_HOURS - 1, -1)
+    zagl = np.full((len(SUBSIDENCE), minutes.size), np.nan)
+    for i, name in enumerate(SUBSIDENCE):
+        rec = receptor(str(SUBSIDENCE[name]["case"]))
+        with tempfile.TemporaryDirectory() as tmp:
+            met = subsidence_met_as_read(name, Path(tmp))
+            rows = run_hycs(met, rec["time"], rec["latitude"], rec["longitude"],
+                            SUBSIDENCE_ALTITUDE, SUBSIDENCE_HOURS, 2,
+                            columns=("time", "indx", "zagl"), NTURB=1)
+        first = rows["indx"] == 1
+        zagl[i] = [rows["zagl"][first & (rows["time"] == m)][0] for m in minutes]
+    return xr.Dataset({"zagl": (("case", "minute"), zagl, {"units": "m"})},
+                      coords={"case": list(SUBSIDENCE), "minute": minutes},
                       attrs={"source": "hycs_std (PyPI pystilt 0.1.0a25), "
-                                       "bench/binary_columns.py", **SUBSIDENCE})
+                                       "bench/binary_columns.py",
+                             "altitude": SUBSIDENCE_ALTITUDE, "hours": SUBSIDENCE_HOURS})
 
 
 def _last_rows(rows: dict[str, np.ndarray], n: int) -> np.ndarray:

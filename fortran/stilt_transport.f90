@@ -42,8 +42,8 @@ module stilt_transport
     !! turbulence profile variables per met node (ensure_node)
     integer(ip), parameter, public :: tv_sigw = 1, tv_tl = 2, tv_sigu = 3, tv_sigv = 4
     integer(ip), parameter, public :: nturbv = 4
-    !! highest sigma mean advection takes a particle to (a guard: the ground itself is reached
-    !! only asymptotically, since w goes linearly to zero below level 1)
+    !! highest sigma mean advection takes a particle to: just above the ground (2.5e-5 m under
+    !! a 25 km top; the binary's particle may rest at 0 m, which prints the same)
     real(dp), parameter :: s_ground = 1.0_dp - 1.0e-9_dp
     !! levels of the turbulence columns taken above those a step is expected to need
     !! (stilt_dispersion.levels_needed); a step that needs more gets them and is done again
@@ -112,12 +112,26 @@ contains
         ww = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]
     end subroutine corners
 
+    elemental function sigma_corrector(s, sp, w2, h) result(s_new)
+        !! Corrector of the Petterssen step for sigma in single precision, in the binary's
+        !! order of operations: the mean of the predictor sp and of s + w2 h, formed as
+        !! (sp + s + w2 h) / 2. Near the ground sp + s lies in [1, 2), where a float32 step is
+        !! twice sigma's (2^-23 against 2^-24), so the move is rounded coarser than sigma
+        !! itself and a sinking particle stops where it rounds to nothing (docs/physics.md sec. 4.3).
+        real(sgl), intent(in) :: s, sp, w2, h
+        real(sgl) :: s_new
+        real(sgl) :: pair
+        pair = sp + s
+        s_new = 0.5_sgl * (pair + w2 * h)
+    end function sigma_corrector
+
     pure subroutine mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x, y, s, tf, vel)
         !! Mean velocity at window position (x, y), sigma s and time fraction tf: grid units
         !! per minute in x and y, sigma per minute. Winds and w are linear in the internal
         !! level index between internal levels (as the reference binary: with w linear in
         !! height the HRRR-like no-turbulence particle drifts 5x further) and go linearly to
-        !! zero below level 1.
+        !! zero below level 1, extrapolated below the ground (s > 1), where a predictor step
+        !! may land: w then points up, as in the binary (docs/physics.md sec. 4.3).
         type(met_window), intent(in) :: w
         real(dp), intent(in) :: zsg(w%nl)
         real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
@@ -140,7 +154,7 @@ contains
             a = a + ww(c) * node
         end do
         if (below) then
-            fac = max(1.0_dp - s, 0.0_dp) / (1.0_dp - zsg(1))
+            fac = (1.0_dp - s) / (1.0_dp - zsg(1))
             a = a * fac
         end if
         vel = a
@@ -424,7 +438,9 @@ contains
         real(dp) :: ta, tb, tfa, tfb, v1(3), v2(3), xp, yp, sp, h, span, smin, x0, y0
         real(dp) :: nan, zi(2), gx, gy, zg, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y
         real(dp) :: zg2  !! terrain height of the second met time
-        real(dp) :: dist, fscale, xa, ya, ds, tf_end, gx_end, gy_end
+        real(dp) :: dist, fscale, xa, ya, tf_end, gx_end, gy_end
+        real(sgl) :: s32, sp32   !! sigma and its predictor in single precision
+        real(dp) :: wbar         !! mean vertical velocity of the last sub-step, sigma/min
         real(dp), dimension(w%nl, 2) :: sigw, tl, sigu, sigv, dens, densd, ug, vg, dmv
         real(dp), dimension(w%nl) :: ug_end, vg_end  !! end-of-step winds before the errors
         real(dp) :: densf(w%nl, 2), densf_end(w%nl)  !! foot densities (first half at the end)
@@ -446,8 +462,8 @@ contains
         !$omp parallel do default(shared) schedule(dynamic, 8) &
         !$omp private(p, n, nsub, m, st, dst, ni, nj, c, ta, tb, tfa, tfb, v1, v2, xp, yp, sp, &
         !$omp h, x0, y0, zi, gx, gy, zg, zg2, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
-        !$omp dist, fscale, xa, ya, ds, sigw, tl, sigu, sigv, dens, densd, ug, vg, reuse, tf_end, &
-        !$omp gx_end, gy_end, ug_end, vg_end, densf, densf_end, nk, kst, ken, xo, yo, s_sv, wn_sv, &
+        !$omp dist, fscale, xa, ya, s32, sp32, wbar, sigw, tl, sigu, sigv, dens, densd, ug, vg, reuse, &
+        !$omp tf_end, gx_end, gy_end, ug_end, vg_end, densf, densf_end, nk, kst, ken, xo, yo, s_sv, wn_sv, &
         !$omp up_sv, vp_sv, dm_sv, rng_sv) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
@@ -479,18 +495,18 @@ contains
                         y(p) - w%j0, s(p), tfa, v1)
                     xp = x(p) + v1(1) * h
                     yp = y(p) + v1(2) * h
-                    sp = min(max(s(p) + v1(3) * h, smin), 1.0_dp)
+                    ! sigma in single precision, as the binary keeps it, and the predictor
+                    ! not held at the ground (docs/physics.md sec. 4.3)
+                    s32 = real(s(p), sgl)
+                    sp32 = max(s32 + real(v1(3), sgl) * real(h, sgl), real(smin, sgl))
+                    sp = real(sp32, dp)
                     call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, xp - w%i0, yp - w%j0, sp, tfb, &
                         v2)
                     x(p) = x(p) + 0.5_dp * (v1(1) + v2(1)) * h
                     y(p) = y(p) + 0.5_dp * (v1(2) + v2(2)) * h
-                    ! the binary keeps sigma in single precision: a vertical move smaller than
-                    ! one float32 step of sigma is lost, so a particle that subsidence pushes
-                    ! to the ground stops where |w| dt / (Zt - Zg) falls below it (0.76 m on
-                    ! the NGM no-turbulence oracle, 0.01 m on pressure-level columns)
-                    ds = 0.5_dp * (v1(3) + v2(3)) * h
-                    if (abs(ds) < spacing(real(s(p), sgl))) ds = 0.0_dp
-                    s(p) = min(max(s(p) + ds, smin), s_ground)
+                    s(p) = min(max(real(sigma_corrector(s32, sp32, real(v2(3), sgl), &
+                        real(h, sgl)), dp), smin), s_ground)
+                    wbar = 0.5_dp * (v1(3) + v2(3))   ! the binary prints this as wout
                     call classify(w, x(p), y(p), st)
                     if (st /= ps_alive) exit
                 end do
@@ -627,6 +643,9 @@ contains
                 end if
                 call diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x(p) - w%i0, y(p) - w%j0, &
                     s(p), tfb, out(:, p, n))
+                ! wout: the mean vertical velocity of the (last sub-)step's two passes, m/s
+                ! positive up, as the binary prints it (not w at the new position)
+                out(dc_wout, p, n) = -wbar * (w%z_top - out(dc_zsfc, p, n)) / sec_per_min
                 out(dc_x, p, n) = x(p)
                 out(dc_y, p, n) = y(p)
                 out(dc_sigw, p, n) = sigw_used; out(dc_tlgr, p, n) = tl_used

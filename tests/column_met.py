@@ -257,18 +257,36 @@ def column_met_as_read(name: str, folder: Path, half_width: int = 10) -> xr.Data
     return read_arl(path)
 
 
-#: the subsidence case: gdas_ocean with a uniform upward omega (backward in time the particle
-#: sinks) from a release at 2000 m, 6 h without turbulence
-SUBSIDENCE = {"case": "gdas_ocean", "omega": -0.02, "altitude": 2000.0, "hours": -6}
+#: the subsidence cases: one particle released at 2000 m and followed 6 h backward without
+#: turbulence under a uniform vertical motion that brings it to the ground (backward in time,
+#: upward omega sinks it). ``ocean``: WWND on pressure levels whose first level is above the
+#: ground; ``terrain``: over 1500 m terrain with 850 hPa under the ground, so that the first
+#: level above it (800 hPa) is 440 m up; ``overshoot``: a subsidence strong enough for the
+#: predictor step to go below the ground; ``height_dzdt``: DZDT on terrain-following height
+#: levels, which the binary converts as hPa/s (docs/physics.md sec. 4.3)
+SUBSIDENCE: dict[str, dict[str, object]] = {
+    "ocean": {"case": "gdas_ocean", "omega": -0.02},
+    "terrain": {"case": "gdas_terrain", "omega": -0.02, "ps": 845.0},
+    "overshoot": {"case": "gdas_ocean", "omega": -0.5},
+    "height_dzdt": {"case": "height_pres", "dzdt": -0.02},
+}
+SUBSIDENCE_ALTITUDE, SUBSIDENCE_HOURS = 2000.0, -6
 
 
-def subsidence_met_as_read(folder: Path) -> xr.Dataset:
-    """The subsidence case's met (WWND = SUBSIDENCE["omega"] hPa/s), written and read back."""
+def subsidence_met_as_read(name: str, folder: Path) -> xr.Dataset:
+    """The met of one subsidence case (:data:`SUBSIDENCE`), written and read back."""
     from stilt.met import read_arl, write_arl
 
-    ds = column_met(SUBSIDENCE["case"])
-    ds["WWND"].values[:] = SUBSIDENCE["omega"]
-    path = Path(folder) / "subsidence.arl"
+    spec = dict(SUBSIDENCE[name])
+    case = CASES[str(spec.pop("case"))]
+    field, value = next((k, spec.pop(k)) for k in ("omega", "dzdt") if k in spec)
+    CASES["_subsidence"] = dataclasses.replace(case, **spec)
+    try:
+        ds = column_met("_subsidence")
+    finally:
+        del CASES["_subsidence"]
+    ds[{"omega": "WWND", "dzdt": "DZDT"}[field]].values[:] = value
+    path = Path(folder) / f"subsidence_{name}.arl"
     write_arl(ds, path)
     return read_arl(path)
 

@@ -92,6 +92,8 @@ GRIDS = {
     "mercator": ArlGrid.mercator(true_lat=20.0, ref_lon=-100.0, grid_size_km=25.0, nx=45,
                                  ny=45, center_lat=20.0, center_lon=-100.0),
 }
+#: the height of a particle released at 500 m under the default 25 km top, its sigma in float32
+SIGMA32_500M = (1.0 - float(np.float32(1.0 - 500.0 / 25000.0))) * 25000.0
 RECEPTOR = {"time": "2021-07-01T06:00", "latitude": 40.0, "longitude": -104.0,
             "altitude": 500.0}
 
@@ -114,7 +116,9 @@ def test_uniform_wind_travels_great_circle_distance(name: str) -> None:
         # northward wind run backward: the particle goes south, 10 m/s along the meridian
         assert float(end.lati) < lat0[0]
         assert d == pytest.approx(10.0 * abs(t) * 60.0, rel=2e-4)
-        assert float(end.zagl) == pytest.approx(500.0, abs=1e-6)
+        # sigma is single precision, as in the binary (its particle released at 2000 m prints
+        # 1999.9996): 500 m is 499.99952 m; the output table is float32 (3e-5 m here)
+        assert float(end.zagl) == pytest.approx(SIGMA32_500M, abs=3e-5)
 
 
 def test_uniform_eastward_wind_on_latlon_grid_is_exact() -> None:
@@ -214,9 +218,12 @@ def test_column_receptor_spreads_heights_linearly() -> None:
     rec = RECEPTOR | {"latitude": 38.0, "longitude": -106.0, "altitude": [100.0, 500.0],
                       "time": "2021-07-01T02:00"}
     ds = run_trajectories(rec, met, n_hours=-1, numpar=4, seed=1, nturb=1)
-    # R-STILT: (indx - 0.5) * (top - bottom) / numpar + bottom; no wind, no w -> stays
-    np.testing.assert_allclose(ds.zagl.isel(time=0).values, [150.0, 250.0, 350.0, 450.0],
-                               atol=1e-4)
+    # R-STILT: (indx - 0.5) * (top - bottom) / numpar + bottom; no wind, no w -> stays,
+    # at the height of its single-precision sigma (as in the binary, docs/physics.md §4.3)
+    heights = np.array([150.0, 250.0, 350.0, 450.0])
+    sigma32 = (1.0 - heights / 25000.0).astype(np.float32).astype(float)
+    np.testing.assert_allclose(ds.zagl.isel(time=0).values, (1.0 - sigma32) * 25000.0,
+                               atol=3e-5)
 
 
 def test_multipoint_msl_receptor() -> None:

@@ -457,7 +457,9 @@ class MetSource:
                 raise MetError(f"{name}: {nm} is missing or not finite at x={window.i0 + i + 1}, "
                                f"y={window.j0 + j + 1}, level {k + 1}")
         if "DZDT" in self.variables:
-            w, w_kind = upper(["DZDT"], 0.0), 2
+            # on terrain-following height levels the binary converts DZDT as it converts
+            # WWND, as hPa/s (docs/physics.md sec. 4.3): the same path to the print unit
+            w, w_kind = upper(["DZDT"], 0.0), 1 if self.ksys == 3 else 2
         elif "WWND" in self.variables:
             w, w_kind = upper(["WWND"], 0.0), 1
         else:
