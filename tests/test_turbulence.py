@@ -690,7 +690,8 @@ def test_real_met_receptor_column_matches_the_binary(shared_dir) -> None:
     stability from the exchange coefficient at the first data level, the Hanna profile, the
     time interpolation between met times, the log-law wind below the first data level with
     the node's z0 and virtual data-level heights; with dry heights mlht was 0.6 % low,
-    docs/transport.md)."""
+    docs/transport.md; the moist density of the stability from SPHU interpolated as a
+    specific humidity, docs/physics.md §2.6)."""
     import xarray as xr
 
     import stilt
