@@ -432,8 +432,7 @@ contains
                 select case (w_kind)
                 case (1)
                     do k = 1, nd
-                        rho = pd(k) * 100.0_dp &
-                            / (rd_v5 * temp(i, j, k) * (1.0_dp + 0.61_dp * qz(k)))
+                        rho = moist_density(pd(k), temp(i, j, k), qz(k))
                         wd(k) = -wwnd(i, j, k) * 100.0_dp / (rho * g_v5)
                     end do
                 case (2)
@@ -450,9 +449,8 @@ contains
                     e = qk * prof(pv_p, k, i, j) / (0.622_dp + 0.378_dp * qk)
                     prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j))
-                    prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
-                        / (rd_v5 * prof(pv_t, k, i, j) &
-                        * (1.0_dp + 0.61_dp * max(qm(k), 0.0_dp)))
+                    prof(pv_rhom, k, i, j) = moist_density(prof(pv_p, k, i, j), &
+                        prof(pv_t, k, i, j), max(qm(k), 0.0_dp))
                     rhk = prof(pv_rh, k, i, j)
                     if (prof(pv_p, k, i, j) <= 0.0_dp) then
                         ! no potential temperature: the pressure extrapolated above the data
@@ -500,18 +498,18 @@ contains
         real(dp), intent(inout) :: prof(nprof, nl)
         real(dp), intent(inout) :: qm(nl)          !! specific humidity of the moist density
         integer(ip) :: k, kx
-        real(dp) :: rhom, dz
+        real(dp) :: rhom, dz, ztop
+        ztop = maxval(zd)
         kx = nl + 1
         do k = 1, nl
-            if (zi(k) > maxval(zd)) then
+            if (zi(k) > ztop) then
                 kx = k
                 exit
             end if
         end do
         if (kx < 2) return
         do k = kx, nl
-            rhom = prof(pv_p, k - 1) * 100.0_dp &
-                / (rd_v5 * prof(pv_t, k - 1) * (1.0_dp + 0.61_dp * max(qm(k - 1), 0.0_dp)))
+            rhom = moist_density(prof(pv_p, k - 1), prof(pv_t, k - 1), max(qm(k - 1), 0.0_dp))
             dz = zi(k) - zi(k - 1)
             if (k == kx .and. zi(k - 1) < zd1) dz = zi(k) + zi(k - 1)
             prof(pv_p, k) = prof(pv_p, k - 1) - rhom * g_v5 * dz / 100.0_dp
@@ -520,6 +518,16 @@ contains
             qm(k) = 0.0_dp
         end do
     end subroutine extrapolate_top
+
+    elemental function moist_density(p, t, q) result(rho)
+        !! Moist-air density p / (Rd T (1 + 0.61 q)), kg/m3, with the reference binary's Rd
+        !! (docs/physics.md sec. 2.6).
+        real(dp), intent(in) :: p   !! pressure, hPa
+        real(dp), intent(in) :: t   !! temperature, K
+        real(dp), intent(in) :: q   !! specific humidity, kg/kg
+        real(dp) :: rho
+        rho = p * 100.0_dp / (rd_v5 * t * (1.0_dp + 0.61_dp * q))
+    end function moist_density
 
     elemental function foot_density(dens, theta, rh) result(d)
         !! Dry-air density of the reference binary's foot column mass (docs/validation.md, Met
