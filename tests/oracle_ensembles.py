@@ -186,6 +186,14 @@ FOOT_FLOOR = 0.05
 FOOT_SCORE_BOUND = _ONE_D
 
 
+def foot_ratio(mean_a: np.ndarray, se_a: np.ndarray, mean_b: np.ndarray,
+               se_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ratio of two ensembles' mean foot per hour and its standard error, from each
+    mean's own error (first order)."""
+    ratio = mean_a / mean_b
+    return ratio, ratio * np.hypot(se_a / mean_a, se_b / mean_b)
+
+
 def foot_hour_bound(se: np.ndarray) -> np.ndarray:
     """How far from 1 a ratio of hourly foot may be, by hour, given its standard error."""
     return np.maximum(FOOT_FLOOR, FOOT_SCORE_BOUND * np.asarray(se))

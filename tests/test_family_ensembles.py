@@ -38,7 +38,7 @@ import xarray as xr
 from family_cases import (BINARY_SEEDS, DATA, FAMILIES, HOURLY_KEYS, NUMPAR, binary_summaries,
                           compare, run_ours)
 from oracle_ensembles import (FOOT_SCORE_BOUND, SCORE_BOUND, Summary, foot_hour_bound,
-                              hourly_scores, hourly_sums)
+                              foot_ratio, hourly_scores, hourly_sums)
 
 #: findings still open (measured bounds, docs/validation.md "Met families: ensembles")
 OPEN: dict[str, dict[str, float]] = {}
@@ -171,10 +171,8 @@ def test_foot_bound_describes_the_binarys_own_noise() -> None:
         for _ in range(400):
             perm = rng.permutation(n)
             a, b = foot[:, perm[: n // 2]], foot[:, perm[n // 2:]]
-            ma, mb = a.mean(axis=1), b.mean(axis=1)
-            ratio = ma / mb
-            se = ratio * np.hypot(a.std(axis=1) / np.sqrt(a.shape[1]) / ma,
-                                  b.std(axis=1) / np.sqrt(b.shape[1]) / mb)
+            ratio, se = foot_ratio(a.mean(axis=1), a.std(axis=1) / np.sqrt(a.shape[1]),
+                                   b.mean(axis=1), b.std(axis=1) / np.sqrt(b.shape[1]))
             worst.append(float((np.abs(ratio - 1.0) / se).max()))
             over += bool(np.any(np.abs(ratio - 1.0) > foot_hour_bound(se)))
         assert 1.7 <= float(np.median(worst)) <= 2.5, (name, np.median(worst))

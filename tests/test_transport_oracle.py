@@ -19,8 +19,8 @@ import xarray as xr
 
 import stilt
 from oracle_ensembles import (CASES, OUR_SEEDS, SCORE_BOUND, Summary, foot_hour_bound,
-                              footprint_agreement, hourly_scores, hourly_statistics, pool,
-                              receptor, summarize, summary_run)
+                              foot_ratio, footprint_agreement, hourly_scores,
+                              hourly_statistics, pool, receptor, summarize, summary_run)
 from stilt.met.projection import ArlGrid
 
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
@@ -189,8 +189,7 @@ def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[st
         # the standard error of the ratio from both ensembles' particle-to-particle spread
         ref_foot = pool([r for s, r in binary.items() if s != 43])
         (mo, so), (mb, sb) = ours.foot_mean_and_error(), ref_foot.foot_mean_and_error()
-        m["foot_hourly_mean"] = mo / mb
-        m["foot_hourly_se"] = mo / mb * np.hypot(so / mo, sb / mb)
+        m["foot_hourly_mean"], m["foot_hourly_se"] = foot_ratio(mo, so, mb, sb)
         m["foot_total_mean"] = mo.sum() / mb.sum()
         print(case, {k: (np.round(v, 3) if isinstance(v, (float, np.ndarray)) else v)
                      for k, v in m.items()})
