@@ -24,7 +24,7 @@ module stilt_met
     integer(ip), parameter, public :: pv_q = 7      !! specific humidity, kg/kg (0 when the file has none)
     integer(ip), parameter, public :: pv_rh = 8     !! relative humidity fraction (0 when absent)
     integer(ip), parameter, public :: pv_wms = 9    !! vertical velocity, m/s (positive upward)
-    integer(ip), parameter, public :: pv_rhom = 10  !! moist-air density p / (Rd Tv), kg/m3
+    integer(ip), parameter, public :: pv_rhom = 10  !! moist-air density p / (Rd Tv), kg/m3 (q of sec. 2.6)
     integer(ip), parameter, public :: pv_rhof1 = 11 !! foot density of the first half step, kg/m3
     integer(ip), parameter, public :: pv_rhof2 = 12 !! foot density of the second half step, kg/m3
     !! 1 on the levels at or above the first data level above ground, 0 below (the surface
@@ -115,14 +115,15 @@ contains
         end do
     end subroutine internal_sigma
 
-    pure subroutine column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp, q, pres, hgts, &
+    pure subroutine column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp, q, q0, pres, hgts, &
             have_pres, have_hgts, p, z)
         !! Pressure (hPa) and height above ground (m) of the data levels of one column.
-        !! Heights are hypsometric (virtual temperature from q) except for pressure data with
-        !! geopotential heights (HGTS - SHGT) and terrain-following data (stored heights).
+        !! Heights are hypsometric (virtual temperature from q, and at the ground from t0 and
+        !! q0) except for pressure data with geopotential heights (HGTS - SHGT) and
+        !! terrain-following data (stored heights).
         integer(ip), intent(in) :: nd, ksys
         real(dp), intent(in) :: lev(nd), ptop, prss, zg, t0
-        real(dp), intent(in) :: temp(nd), q(nd), pres(nd), hgts(nd)
+        real(dp), intent(in) :: temp(nd), q(nd), q0, pres(nd), hgts(nd)
         logical, intent(in) :: have_pres, have_hgts
         real(dp), intent(out) :: p(nd), z(nd)
         integer(ip) :: k
@@ -152,7 +153,7 @@ contains
             return
         end if
         pprev = prss
-        tprev = t0 * (1.0_dp + 0.61_dp * q(1))
+        tprev = t0 * (1.0_dp + 0.61_dp * q0)
         zprev = 0.0_dp
         do k = 1, nd
             tv = temp(k) * (1.0_dp + 0.61_dp * q(k))
@@ -292,20 +293,20 @@ contains
         !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
         !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
         !! 2 DZDT (m/s). q: SPHU (kg/kg; read only when humidity = humidity_sphu); rh: RELH as
-        !! a fraction (humidity_relh: the data levels' humidity is 0.622 e / (p - e) with
-        !! e = rh es(T), at each level's own pressure). The specific humidity reduces the dry-air
-        !! density, (p - e)/(Rd T) with e = q p / (0.622 + 0.378 q); the data-level heights are
-        !! virtual when the file has humidity (humidity /= humidity_none, as the reference
-        !! binary), and so is the density that converts WWND to m/s: that of each internal
-        !! level, after WWND is interpolated to it (zero at the ground). With RELH
-        !! (humidity_relh) the relative humidity is what is interpolated to the internal
-        !! levels, and the vapour there is rh es(T) at the level's own temperature (the binary's
-        !! printed dens under a ground warmer than the first data level, docs/met.md); SPHU
-        !! becomes that relative humidity first, q p / (0.622 es(T)) per data level
-        !! (docs/physics.md sec. 2.6); the moist density takes SPHU as interpolated. On height
-        !! levels (KSYS 3) the pressure is linear in p below the data top, elsewhere linear in
-        !! ln p; above the data top see extrapolate_top. pv_dat marks the levels at or above
-        !! the first data level above ground.
+        !! a fraction (read only when humidity = humidity_relh). The binary's specific humidity
+        !! (docs/physics.md sec. 2.6): SPHU as given, RELH 0.622 rh es(T) / p at each data
+        !! level; at the ground SPHU's first level, RELH's first level at the ground
+        !! temperature and surface pressure; linear in height between. It makes the data-level
+        !! heights virtual, and the moist density p / (Rd T (1 + 0.61 q)) that converts WWND to
+        !! m/s, enters the stability and the interface rule and starts the first foot half
+        !! step. The dry-air density (p - e)/(Rd T), the printed dens, takes its vapour from
+        !! the relative humidity interpolated to the internal levels, e = rh es(T) at the
+        !! level's own temperature (the binary's printed dens under a ground warmer than the
+        !! first data level, docs/met.md); SPHU becomes that relative humidity first,
+        !! q p / (0.622 es(T)) per data level (q1 PRSS / (0.622 es(T1)) at the ground).
+        !! On height levels (KSYS 3) the pressure is linear in p below the data top, elsewhere
+        !! linear in ln p; above the data top see extrapolate_top. pv_dat marks the levels at
+        !! or above the first data level above ground.
         !! status: 0, or status_not_finite if a required input is NaN.
         !! The columns are independent: OpenMP threads share them (the same values for any
         !! thread count); not pure for the directive's sake.
@@ -322,12 +323,12 @@ contains
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
-        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), zg, prss, &
-            t0, u0, v0, e, zw, qk, z0n, fw, rhk, zd1
+        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), zg, &
+            prss, t0, q0, u0, v0, e, zw, qk, z0n, fw, rhk, zd1
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
-        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, zg, prss, t0, u0, v0, e, zw, &
-        !$omp qk, z0n, fw, rhk, zd1) reduction(max: status)
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, zg, prss, t0, q0, u0, v0, e, &
+        !$omp zw, qk, z0n, fw, rhk, zd1) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
                 zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
@@ -338,19 +339,19 @@ contains
                     status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
                 end if
                 ! the level pressures (they do not depend on humidity), then the specific
-                ! humidity of the data levels: SPHU as given, or from RELH at the level's
-                ! pressure and temperature
+                ! humidity of the data levels: SPHU as given, or from RELH 0.622 e / p at the
+                ! level's pressure and temperature (docs/physics.md sec. 2.6)
                 qz = 0.0_dp
                 call column_heights(nd, ksys, lev, ptop, prss, zg, sfc(sv_t02m, i, j), &
-                    temp(i, j, :), qz, pres(i, j, :), hgts(i, j, :), have_pres, &
+                    temp(i, j, :), qz, 0.0_dp, pres(i, j, :), hgts(i, j, :), have_pres, &
                     have_hgts, pd, zd)
                 select case (humidity)
                 case (humidity_sphu)
                     qz = q(i, j, :)
                 case (humidity_relh)
                     do k = 1, nd
-                        e = rh(i, j, k) * exp(es_a - es_b / temp(i, j, k))
-                        qz(k) = 0.622_dp * e / max(pd(k) - e, 1.0e-6_dp)
+                        qz(k) = 0.622_dp * rh(i, j, k) * exp(es_a - es_b / temp(i, j, k)) &
+                            / max(pd(k), 1.0e-6_dp)
                     end do
                 end select
                 t0 = sfc(sv_t02m, i, j)
@@ -364,9 +365,14 @@ contains
                         t0 = temp(i, j, 1) * (prss / pd(1))**0.286_dp
                     end if
                 end if
-                ! heights again, with the ground temperature now known
+                ! the ground's humidity: SPHU the first level's, RELH the first level's at the
+                ! ground temperature and surface pressure; then the heights again, with the
+                ! ground temperature now known
+                q0 = qz(1)
+                if (humidity == humidity_relh) &
+                    q0 = 0.622_dp * rh(i, j, 1) * exp(es_a - es_b / t0) / prss
                 call column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp(i, j, :), &
-                    qz, pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
+                    qz, q0, pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
                 ! terrain-following heights are compressed over terrain with a 20 km top:
                 ! z = z* (20000 - zg) / 20000 (fitted on the binary's mlht and 10-m pres over
                 ! 500 m and 1500 m terrain, which give 19.8 and 19.7 km; 25 km or the top data
@@ -394,10 +400,9 @@ contains
                     call remap_column(nd, zd, pd, prss, nl, zi, f)
                     where (zi <= zd(nd)) prof(pv_p, :, i, j) = f
                 end if
-                call remap_column(nd, zd, qz, qz(1), nl, zi, prof(pv_q, :, i, j))
-                ! the moist density takes SPHU as interpolated; the vapour pressure of the
-                ! dry density is rh es(T) below (docs/physics.md sec. 2.6)
-                qm = prof(pv_q, :, i, j)
+                ! the specific humidity of the moist density, linear in height (sec. 2.6)
+                call remap_column(nd, zd, qz, q0, nl, zi, qm)
+                prof(pv_q, :, i, j) = qm
                 if (humidity == humidity_sphu) then
                     ! SPHU as a relative humidity, q p / (0.622 es(T)) at each data level and
                     ! with the surface pressure and first-level temperature at the ground,
@@ -419,7 +424,6 @@ contains
                             / max(prof(pv_p, k, i, j) - 0.378_dp * e, 1.0e-6_dp)
                     end do
                 end if
-                if (humidity /= humidity_sphu) qm = prof(pv_q, :, i, j)
                 ! the surface layer's reference level: at or above the first data level above
                 ! ground (docs/physics.md sec. 5.1); then the levels above the data top
                 zd1 = first_above_ground(nd, zd)
@@ -440,9 +444,8 @@ contains
                     e = qk * prof(pv_p, k, i, j) / (0.622_dp + 0.378_dp * qk)
                     prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
                         / (rd_v5 * prof(pv_t, k, i, j))
-                    prof(pv_rhom, k, i, j) = prof(pv_p, k, i, j) * 100.0_dp &
-                        / (rd_v5 * prof(pv_t, k, i, j) &
-                        * (1.0_dp + 0.61_dp * max(qm(k), 0.0_dp)))
+                    prof(pv_rhom, k, i, j) = moist_density(prof(pv_p, k, i, j), &
+                        prof(pv_t, k, i, j), max(qm(k), 0.0_dp))
                     rhk = prof(pv_rh, k, i, j)
                     if (prof(pv_p, k, i, j) <= 0.0_dp) then
                         ! no potential temperature: the pressure extrapolated above the data
@@ -497,18 +500,18 @@ contains
         real(dp), intent(inout) :: prof(nprof, nl)
         real(dp), intent(inout) :: qm(nl)          !! specific humidity of the moist density
         integer(ip) :: k, kx
-        real(dp) :: rhom, dz
+        real(dp) :: rhom, dz, ztop
+        ztop = maxval(zd)
         kx = nl + 1
         do k = 1, nl
-            if (zi(k) > maxval(zd)) then
+            if (zi(k) > ztop) then
                 kx = k
                 exit
             end if
         end do
         if (kx < 2) return
         do k = kx, nl
-            rhom = prof(pv_p, k - 1) * 100.0_dp &
-                / (rd_v5 * prof(pv_t, k - 1) * (1.0_dp + 0.61_dp * max(qm(k - 1), 0.0_dp)))
+            rhom = moist_density(prof(pv_p, k - 1), prof(pv_t, k - 1), max(qm(k - 1), 0.0_dp))
             dz = zi(k) - zi(k - 1)
             if (k == kx .and. zi(k - 1) < zd1) dz = zi(k) + zi(k - 1)
             prof(pv_p, k) = prof(pv_p, k - 1) - rhom * g_v5 * dz / 100.0_dp
@@ -517,6 +520,16 @@ contains
             qm(k) = 0.0_dp
         end do
     end subroutine extrapolate_top
+
+    elemental function moist_density(p, t, q) result(rho)
+        !! Moist-air density p / (Rd T (1 + 0.61 q)), kg/m3, with the reference binary's Rd
+        !! (docs/physics.md sec. 2.6).
+        real(dp), intent(in) :: p   !! pressure, hPa
+        real(dp), intent(in) :: t   !! temperature, K
+        real(dp), intent(in) :: q   !! specific humidity, kg/kg
+        real(dp) :: rho
+        rho = p * 100.0_dp / (rd_v5 * t * (1.0_dp + 0.61_dp * q))
+    end function moist_density
 
     elemental function foot_density(dens, theta, rh) result(d)
         !! Dry-air density of the reference binary's foot column mass (docs/validation.md, Met

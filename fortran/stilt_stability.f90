@@ -11,7 +11,7 @@ module stilt_stability
 
     public :: surface_met, mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, &
         heat_flux
-    public :: vonk, grav_stilt, cp_air, rdry_stilt, kappa_exner
+    public :: vonk, grav_stilt, cp_air, rdry_stilt, kappa_exner, third
     public :: potential_temperature, surface_layer, mixed_layer_height, convective_velocity
 
     ! which momentum field the met file carries (HYSPLIT STBANL order of preference)
@@ -29,7 +29,9 @@ module stilt_stability
     real(dp), parameter :: cp_air = 1005.0_dp       !! specific heat of air (J kg-1 K-1)
     real(dp), parameter :: rdry_stilt = 287.04_dp   !! dry-air gas constant of the reference binary
     real(dp), parameter :: kappa_exner = 0.286_dp   !! exponent of theta = T (1000/p)^kappa
-    real(dp), parameter :: third = 0.3333_dp        !! the reference binary's cube-root exponent
+    !! the reference binary's cube-root exponent (w*, the excess temperature, the unstable
+    !! sigma_w of docs/physics.md sec. 5.3)
+    real(dp), parameter :: third = 0.3333_dp
 
     ! Beljaars-Holtslag / Betchov-Yaglom constants and Hess Ri -> z/L coefficients (sec. 5.1)
     real(dp), parameter :: bh_a = 1.0_dp, bh_b = 2.0_dp / 3.0_dp, bh_c = 5.0_dp, bh_d = 0.35_dp

@@ -8,7 +8,7 @@ module stilt_turbulence
     use stilt_kinds, only: dp, ip, status_ok, status_bad_argument, status_not_finite, min_per_hour
     use stilt_stability, only: surface_met, mom_none, mom_ustar, mom_flux, mom_exco, heat_none, &
         heat_tstar, heat_flux, vonk, grav_stilt, potential_temperature, surface_layer, &
-        mixed_layer_height, convective_velocity
+        mixed_layer_height, convective_velocity, third
     use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
     implicit none
     private
@@ -219,10 +219,11 @@ contains
                         tl(k) = 0.1_dp * (zi / sigw(k)) * h**0.8_dp
                     end if
                 else
+                    ! the binary's cube root is the power 0.3333 (T_L of level 1, sec. 5.3)
                     if (h < 0.03_dp) then
-                        sigw(k) = ws * 0.96_dp * (3.0_dp * h - el / zi)**(1.0_dp / 3.0_dp)
+                        sigw(k) = ws * 0.96_dp * (3.0_dp * h - el / zi)**third
                     else if (h < 0.4_dp) then
-                        sigw(k) = ws * min(0.96_dp * (3.0_dp * h - el / zi)**(1.0_dp / 3.0_dp), &
+                        sigw(k) = ws * min(0.96_dp * (3.0_dp * h - el / zi)**third, &
                             0.763_dp * h**0.175_dp)
                     else if (h < 0.96_dp) then
                         sigw(k) = ws * 0.722_dp * (1.0_dp - h)**0.207_dp

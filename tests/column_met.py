@@ -10,8 +10,11 @@ The column: surface pressure ``ps`` at terrain ``zg``, a dry-adiabatic mixed lay
 ``zml`` above the ground (temperature from ``t2``), 5 K/km above it (at least 200 K), 6.5 K/km
 extrapolated below the ground (pressure levels under the terrain, as GDAS writes them); at
 night (``inversion`` > 0) the lowest ``zml`` warms linearly by ``inversion`` K instead,
-hydrostatic pressure; relative humidity ``rh`` in the mixed layer and 40 % above; winds
-growing from the 10-m wind to twice it at 300 m.
+hydrostatic pressure; relative humidity ``rh`` in the mixed layer (less ``rh_lapse`` % per
+metre above the ground) and 40 % above; winds growing from the 10-m wind to twice it at 300 m.
+The ``*_humid`` cases are hot (303-305 K) and humid (20-25 g/kg near the ground): there the
+humidity the binary's stability and heights take is seen at its print precision
+(docs/physics.md §2.6).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ PLEV = (1000, 975, 950, 925, 900, 850, 800, 750, 700, 650, 600, 550, 500, 450, 4
         250, 200, 150, 100, 50, 20)
 SIGMA = (0.995, 0.985, 0.97, 0.95, 0.925, 0.895, 0.86, 0.82, 0.78, 0.735, 0.69, 0.64, 0.59,
          0.54, 0.49, 0.44, 0.39, 0.34, 0.29, 0.24, 0.195, 0.15, 0.11, 0.075, 0.05)
+#: the same without the lowest level: the first data level (about 120 m) lies above internal
+#: level 2 (75 m), where the heat flux is turned into theta* (docs/physics.md §5.1)
+SIGMA_HIGH = SIGMA[1:]
 HEIGHTS = (10, 50, 100, 200, 350, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 7000, 9000,
            12000, 15000)
 #: GFS-like hybrid levels: offset (hPa) + sigma, as ARL stores them in one number
@@ -60,6 +66,7 @@ class Case:
     inversion: float = 0.0   #: K of warming through the lowest zml (night); 0: mixed layer
     extra: dict[str, float] = field(default_factory=dict)
     levels: tuple[float, ...] | None = None   #: level values instead of the system's default
+    rh_lapse: float = 0.0    #: decrease of the mixed layer's relative humidity, % per metre
 
 
 GDAS_SFC = ("PRSS", "MSLP", "TPP6", "UMOF", "VMOF", "SHTF", "LHTF", "DSWF", "RH2M", "U10M",
@@ -125,7 +132,37 @@ CASES: dict[str, Case] = {
                        ("PRES", "TEMP", "UWND", "VWND", "DZDT", "SPHU"), 40.0, -105.0,
                        time="2023-07-15T20:00", ps=840.0, zg=1600.0, rh=30.0,
                        extra={"USTR": 0.4, "TSTR": -0.5, "SHTF": 250.0}),
+    # hot and humid NGM-like sigma columns (SPHU 25 g/kg at the ground, drying upward), the
+    # first data level above internal level 2: by day (HFLX > 0, the heat flux's density)
+    # and at night (HFLX < 0, the exchange coefficient's density)
+    "sigma_ngm_humid": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
+                            ("UWND", "VWND", "WWND", "TEMP", "SPHU"), 40.0, -90.0, ps=990.0,
+                            zg=200.0, t2=305.0, rh=95.0, rh_lapse=0.1, levels=SIGMA_HIGH,
+                            extra={"EXCO": 0.02, "HFLX": 120.0}),
+    "sigma_ngm_humid_night": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
+                                  ("UWND", "VWND", "WWND", "TEMP", "SPHU"), 40.0, -90.0,
+                                  ps=990.0, zg=200.0, t2=305.0, rh=95.0, rh_lapse=0.1,
+                                  levels=SIGMA_HIGH, extra={"EXCO": 0.02, "HFLX": -20.0}),
+    # the same column with RELH: hypsometric heights from RELH's specific humidity
+    "sigma_relh_humid": Case(1, ("PRSS", "MSLP", "SHGT", "TPPT", "EXCO", "HFLX"),
+                             ("UWND", "VWND", "WWND", "TEMP", "RELH"), 40.0, -90.0, ps=990.0,
+                             zg=200.0, t2=305.0, rh=90.0, levels=SIGMA_HIGH,
+                             extra={"EXCO": 0.02, "HFLX": 120.0}),
+    # hot and humid GDAS night (UMOF / VMOF, RELH, ground below the first level above it)
+    # and NAM afternoon (USTR, SHTF)
+    "gdas_night_humid": Case(2, GDAS_SFC, ("HGTS", "TEMP", "UWND", "VWND", "WWND", "RELH"),
+                             38.0, -97.0, time="2023-07-16T09:00", ps=965.0, zg=400.0,
+                             t2=303.0, tmps=301.5, zml=200.0, rh=90.0, u10=2.0, v10=1.0,
+                             inversion=4.0,
+                             extra={"SHTF": -25.0, "UMOF": 0.01, "VMOF": 0.005, "PBLH": 120.0}),
+    "nam_land_humid": Case(2, ("SHGT", "MSLP", "TPP3", "T02M", "RH2M", "U10M", "V10M", "PRSS",
+                               "LHTF", "SHTF", "USTR", "RGHS", "DSWF"),
+                           ("UWND", "VWND", "HGTS", "TEMP", "WWND", "RELH"), 40.0, -98.0,
+                           time="2023-07-15T21:00", ps=960.0, zg=450.0, t2=305.0, rh=80.0,
+                           extra={"RGHS": 0.05, "USTR": 0.35, "SHTF": 180.0}),
 }
+#: the hot humid cases (docs/physics.md §2.6)
+HUMID = tuple(name for name in CASES if name.endswith("_humid") or name.endswith("_humid_night"))
 #: stilt run settings of each comparison (the binary's: R-STILT defaults, bench/_hycs_run.py)
 NOTURB_HOURS = -24
 TURB_NUMPAR, TURB_HOURS, TURB_ROWS = 200, -1, 30
@@ -185,7 +222,7 @@ def column_met(name: str, hours: int = 30, half_width: int = 10) -> xr.Dataset:
     zl = np.interp(np.log(plev), lnp, z[::-1])
     tl = np.interp(np.log(plev), lnp, t[::-1])
     agl = zl - c.zg
-    rh = np.where(agl < c.zml, c.rh, 40.0)
+    rh = np.where(agl < c.zml, np.maximum(c.rh - c.rh_lapse * np.maximum(agl, 0.0), 5.0), 40.0)
     q = 0.622 * rh / 100.0 * np.exp(21.4 - 5351.0 / tl) / plev
     grow = np.minimum(1.0 + np.maximum(agl, 0.0) / 300.0, 2.0)
     upper_all = {"HGTS": zl, "TEMP": tl, "UWND": c.u10 * grow, "VWND": c.v10 * grow,

@@ -25,8 +25,8 @@ import numpy as np
 import xarray as xr
 
 import stilt
-from oracle_ensembles import (Summary, footprint_agreement, hourly_scores, hourly_statistics,
-                              pool, summarize_ensemble)
+from oracle_ensembles import (Summary, foot_ratio, footprint_agreement, hourly_scores,
+                              hourly_statistics, pool, summarize_ensemble)
 from stilt.footprint import Grid
 from stilt.met.roughness import SHIPPED_NAME
 from stilt.met.synthetic_fields import SURFACE_SETS
@@ -176,6 +176,7 @@ def compare(name: str, ours: Summary, runs: dict[int, Summary]) -> dict[str, Any
     np.testing.assert_allclose(ours.footprint.lat, ref.footprint.lat)
     np.testing.assert_allclose(ours.footprint.lon, ref.footprint.lon)
     (mo, so), (mb, sb) = ours.foot_mean_and_error(), ref.foot_mean_and_error()
+    ratio, ratio_se = foot_ratio(mo, so, mb, sb)
     r, shift = footprint_agreement(ours.footprint / ours.n, ref.footprint / ref.n)
     seed_scores = {k: 0.0 for k in HOURLY_KEYS}
     for a, b in itertools.combinations(sorted(runs), 2):
@@ -183,7 +184,7 @@ def compare(name: str, ours: Summary, runs: dict[int, Summary]) -> dict[str, Any
             seed_scores[k] = max(seed_scores[k], float(v.max()))
     return {"hourly": hourly_statistics(ours, ref, FAMILIES[name].lat),
             "scores": hourly_scores(ours, ref), "seed_scores": seed_scores,
-            "foot_hourly": mo / mb, "foot_hourly_se": mo / mb * np.hypot(so / mo, sb / mb),
+            "foot_hourly": ratio, "foot_hourly_se": ratio_se,
             "foot_total": mo.sum() / mb.sum(), "pearson": r, "shift_km": shift,
             "noise": binary_noise(runs, FAMILIES[name].lat),
             "alive": (float(ours.hourly["alive"].min()) / ours.n,

@@ -175,6 +175,28 @@ _PER_HOUR = FALSE_FAIL / SCORE_HOURS
 _ONE_D = NormalDist().inv_cdf(1.0 - _PER_HOUR / 2.0)  # 4.41
 SCORE_BOUND = {"pos_km": float(np.sqrt(-2.0 * np.log(_PER_HOUR))),  # 4.79
                "height_m": _ONE_D, "below": _ONE_D, "below_half": _ONE_D}
+#: The foot per hour: within this fraction of the other ensemble's, or within
+#: :data:`FOOT_SCORE_BOUND` standard errors of the ratio (:func:`foot_hour_bound`). The
+#: per-particle foot is skewed (a few particles near the ground carry much of an hour), so the
+#: ratio's tail is heavier than a Gaussian's: on random halves of the binary's own particles
+#: the bound is passed but by 0.05-0.35 % per 24-hour family (tests/test_family_ensembles.py
+#: checks it); the earlier 3 standard errors failed the binary against itself in 5-8 % of
+#: halves per family.
+FOOT_FLOOR = 0.05
+FOOT_SCORE_BOUND = _ONE_D
+
+
+def foot_ratio(mean_a: np.ndarray, se_a: np.ndarray, mean_b: np.ndarray,
+               se_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ratio of two ensembles' mean foot per hour and its standard error, from each
+    mean's own error (first order)."""
+    ratio = mean_a / mean_b
+    return ratio, ratio * np.hypot(se_a / mean_a, se_b / mean_b)
+
+
+def foot_hour_bound(se: np.ndarray) -> np.ndarray:
+    """How far from 1 a ratio of hourly foot may be, by hour, given its standard error."""
+    return np.maximum(FOOT_FLOOR, FOOT_SCORE_BOUND * np.asarray(se))
 
 
 def _moments(h: dict[str, np.ndarray], x: str, y: str) -> tuple[np.ndarray, np.ndarray,

@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 import stilt
-from column_met import (CASES, EDGE_WINDS, GLOBAL_LON0, GLOBAL_RECEPTOR, NOTURB_HOURS,
+from column_met import (CASES, EDGE_WINDS, GLOBAL_LON0, GLOBAL_RECEPTOR, HUMID, NOTURB_HOURS,
                         SUBSIDENCE, SUBSIDENCE_ALTITUDE, SUBSIDENCE_HOURS, TURB_HOURS,
                         TURB_NUMPAR, TURB_ROWS, column_met_as_read,
                         edge_met_as_read, global_met_as_read, receptor,
@@ -96,6 +96,63 @@ def test_turbulence_columns_by_height(name: str, tmp_path: Path) -> None:
     low_b = ref["foot"].values[bz < 8.0].mean()
     low_o = np.nanmean(ours["foot"].values.ravel()[z < 8.0])
     assert low_o / low_b == pytest.approx(1.0, abs=_tol(name, "foot", FOOT_TOL)), name
+
+
+#: nominal heights of the internal levels 1-5 (docs/physics.md §3.1), compressed over terrain
+NOMINAL_LEVELS = np.array([10.0, 75.0, 200.0, 385.0, 630.0])
+#: T_L of the layers below zi (relative, beyond half the print unit): measured within 1.4e-5
+TL_HUMID = 2e-5
+
+
+def _layer_values(ds: xr.Dataset | dict, z: np.ndarray, zi: float) -> list[tuple]:
+    """(sigw, tlgr) of each step-function layer whose level is below zi (docs/physics.md §6.2):
+    the median of the rows more than 0.5 m inside it, None where fewer than 3 rows are."""
+    zp, sw, tl = (np.asarray(ds[c]).ravel() for c in ("zagl", "sigw", "tlgr"))
+    out = []
+    for k in range(z.size - 1):
+        lo = z[k] + 0.5 if k else 0.0
+        sel = np.isfinite(zp) & (zp > lo) & (zp < z[k + 1] - 0.5)
+        if z[k] >= zi or sel.sum() < 3:
+            out.append(None)
+            continue
+        out.append((float(np.median(sw[sel])), float(np.median(tl[sel]))))
+    return out
+
+
+@pytest.mark.parametrize("name", HUMID)
+def test_humid_columns_take_the_binarys_specific_humidity(name: str, tmp_path: Path) -> None:
+    """Hot humid columns (20-25 g/kg): the stability's moist density and the data-level heights
+    take the binary's specific humidity (SPHU interpolated in height; RELH as 0.622 rh es(T)/p,
+    with its ground value at the ground's temperature and pressure), seen where print precision
+    resolves it: T_L of layers 1-4 within 2e-5 relative (the density from the interpolated
+    relative humidity left them 0.5e-4 to 5e-4 off; layer 1 in unstable air also needs the
+    binary's cube root, the power 0.3333, §5.3), the per-minute foot of particles below
+    the foot height all minute within 2e-5 (4.6e-5 to 9.5e-5 off), mlht within 0.02 m (sigma
+    RELH heights from 0.622 e / (p - e): 0.13-0.29 m high); sigw to half its print unit."""
+    ref = _binary(name)
+    ours = stilt.run_trajectories(receptor(name), column_met_as_read(name, tmp_path),
+                                  n_hours=TURB_HOURS, numpar=TURB_NUMPAR, seed=42,
+                                  varsiwant=["time", "indx", "zagl", "sigw", "tlgr", "mlht",
+                                             "foot", "samt"])
+    ours = ours.isel(time=slice(0, TURB_ROWS))
+    zi = float(ref["mlht"].median())
+    assert float(ours["mlht"].median()) == pytest.approx(zi, abs=0.02)
+    z = NOMINAL_LEVELS * (25000.0 - CASES[name].zg) / 25000.0
+    compared = 0
+    for k, (a, b) in enumerate(zip(_layer_values(ours, z, zi), _layer_values(ref, z, zi))):
+        if a is None or b is None:
+            continue
+        compared += 1
+        assert abs(a[0] - b[0]) <= 5e-4 + 1e-6, (name, k + 1, "sigw", a[0], b[0])
+        assert abs(a[1] - b[1]) <= 0.5e-4 + TL_HUMID * b[1], (name, k + 1, "tlgr", a[1], b[1])
+    # every layer below a day's zi; at night (zi 150 m) few of ours reach layer 2
+    assert compared >= (4 if zi > 600.0 else 1)
+    # foot of a whole minute below the foot height: one value (the binary prints 7 decimals)
+    values, counts = np.unique(ref["foot"].values[ref["foot"].values > 0], return_counts=True)
+    foot_b = values[np.argmax(counts)]
+    full = ours["samt"].values >= 1.0 - 1e-6
+    foot_o = float(np.median(ours["foot"].values[full]))
+    assert abs(foot_o - foot_b) <= 0.5e-7 + 2e-5 * foot_b, (name, foot_o, foot_b)
 
 
 def test_the_cases_cover_every_vertical_system_and_archive_field_set() -> None:
