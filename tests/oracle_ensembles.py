@@ -163,18 +163,26 @@ def hourly_statistics(a: Summary, b: Summary, lat: float) -> dict[str, np.ndarra
             "below": np.abs(ha["below"] / ha["alive"] - hb["below"] / hb["alive"])}
 
 
-#: Bounds on the largest hourly standard score over a 24-hour run (:func:`hourly_scores`):
+#: Bounds on the largest hourly standard score over a run of ``hours`` (:func:`hourly_scores`):
 #: for independent Gaussian hours, one statistic exceeds its bound by chance with
-#: probability 2.5e-4 (per hour 1.04e-5: two-sided for the 1-D scores; the position's score
-#: is the length of a 2-D standard vector, P(> k) = exp(-k**2 / 2)). The hours of one run are
-#: correlated (the same particles), which lowers that probability further; tests/
+#: probability 2.5e-4 (per hour 2.5e-4 / hours: two-sided for the 1-D scores; the position's
+#: score is the length of a 2-D standard vector, P(> k) = exp(-k**2 / 2)). The hours of one run
+#: are correlated (the same particles), which lowers that probability further; tests/
 #: test_family_ensembles.py checks it on the binary's own particles.
 SCORE_HOURS = 24
 FALSE_FAIL = 2.5e-4
-_PER_HOUR = FALSE_FAIL / SCORE_HOURS
-_ONE_D = NormalDist().inv_cdf(1.0 - _PER_HOUR / 2.0)  # 4.41
-SCORE_BOUND = {"pos_km": float(np.sqrt(-2.0 * np.log(_PER_HOUR))),  # 4.79
-               "height_m": _ONE_D, "below": _ONE_D, "below_half": _ONE_D}
+
+
+def score_bounds(hours: int = SCORE_HOURS) -> dict[str, float]:
+    """The bound of each hourly statistic of :func:`hourly_scores` over ``hours`` hours."""
+    per_hour = FALSE_FAIL / hours
+    one_d = NormalDist().inv_cdf(1.0 - per_hour / 2.0)
+    return {"pos_km": float(np.sqrt(-2.0 * np.log(per_hour))), "height_m": one_d,
+            "below": one_d, "below_half": one_d}
+
+
+#: the bounds of a 24-hour run: 4.79 for the position, 4.41 for the others
+SCORE_BOUND = score_bounds()
 #: The foot per hour: within this fraction of the other ensemble's, or within
 #: :data:`FOOT_SCORE_BOUND` standard errors of the ratio (:func:`foot_hour_bound`). The
 #: per-particle foot is skewed (a few particles near the ground carry much of an hour), so the
@@ -183,7 +191,7 @@ SCORE_BOUND = {"pos_km": float(np.sqrt(-2.0 * np.log(_PER_HOUR))),  # 4.79
 #: checks it); the earlier 3 standard errors failed the binary against itself in 5-8 % of
 #: halves per family.
 FOOT_FLOOR = 0.05
-FOOT_SCORE_BOUND = _ONE_D
+FOOT_SCORE_BOUND = SCORE_BOUND["height_m"]
 
 
 def foot_ratio(mean_a: np.ndarray, se_a: np.ndarray, mean_b: np.ndarray,
