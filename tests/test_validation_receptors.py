@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from oracle_ensembles import Summary, hourly_scores, pool, score_bounds
+from oracle_ensembles import (Summary, foot_hour_bound, foot_ratio, hourly_scores, pool,
+                              score_bounds)
 from validation_cases import (BINARY_DATA, BINARY_SEEDS, CASES, NOISE_FACTOR, NUMPAR,
                               OUR_SEEDS, binary_runs, compare_case, our_run, within)
 import stilt
@@ -154,23 +155,33 @@ def test_binary_multiday_pool_holds_the_stored_seeds() -> None:
 
 @pytest.mark.slow
 def test_multiday_within_binary_noise(shared_dir: Path) -> None:
-    """The 60-hour run. Pairs of our seeds against pairs of the binary's, within its split
-    range, for the footprint, the total foot and the fraction below mlht; the ensemble means'
-    position and height against the binary's pool of 20 seeds (10000 particles,
-    bench/binary_multiday_pool.py), hour by hour within the oracle tests' bounds for 60 hours
-    (tests/oracle_ensembles.py ``score_bounds``: 4.98 standard errors for the position, 4.60
-    for the mean height and the fractions below mlht and 0.5 mlht), since the binary's four
-    stored seeds agree by chance far better than independent particles do from hour 24 on
-    (docs/validation.md), so that their splits understate the noise of the means. Measured
-    with 16000 of ours (32 seeds) against the pool: at most 2.2 standard errors in position,
-    2.6 in mean height, 3.1 below mlht, 2.6 below 0.5 mlht; the binary's 2000 stored
-    particles against its 8000 others: 2.2, 2.5, 3.0 and 2.5."""
+    """The 60-hour run. The footprint (r with and without the first hour, centroid) in pairs of
+    our seeds against pairs of the binary's, within its split range; everything hourly against
+    the binary's pool of 20 seeds (10000 particles, bench/binary_multiday_pool.py), with the
+    criteria of the oracle tests: the mean position, mean height and fractions below mlht and
+    0.5 mlht hour by hour within ``score_bounds`` for 60 hours (4.98 standard errors for the
+    position, 4.60 for the others), the total foot within 5 % and the foot per hour within
+    ``foot_hour_bound``. The binary's four stored seeds agree by chance far better than
+    independent particles do from hour 24 on (docs/validation.md): their splits understate the
+    noise of every mean (the pairs' total foot moved from 0.99 to 1.03 with the 1-4 %
+    change of w near the ground of docs/physics.md §4.3, the pool's 16000 of ours from 0.998
+    to 0.989, 1.2 of its standard errors). Measured with 16000 of ours (32 seeds) against the
+    pool: at most 2.2 standard errors in position, 2.6 in mean height, 3.1 below mlht, 2.6
+    below 0.5 mlht; the binary's 2000 stored particles against its 8000 others: 2.2, 2.5, 3.0
+    and 2.5."""
     ours = _our_runs("ngm_multiday", shared_dir)
     mine, theirs = _comparison("ngm_multiday", shared_dir, ours)
-    _check(mine, theirs, skip=("pos_km", "height_m"))
-    scores = hourly_scores(pool(r["summary"] for r in ours), binary_pool("ngm_multiday"))
+    _check(mine, theirs, skip=("pos_km", "height_m", "below", "total"))
+    ensemble, binary = pool(r["summary"] for r in ours), binary_pool("ngm_multiday")
+    scores = hourly_scores(ensemble, binary)
     bounds = score_bounds(CASES["ngm_multiday"].hours)
+    ratio, se = foot_ratio(*ensemble.foot_mean_and_error(), *binary.foot_mean_and_error())
+    total = float(ensemble.foot_hour.sum() / ensemble.n / (binary.foot_hour.sum() / binary.n))
     print("largest hourly scores against the pool:",
-          {k: round(float(v.max()), 2) for k, v in scores.items()})
+          {k: round(float(v.max()), 2) for k, v in scores.items()},
+          "total foot", round(total, 3), "hourly", round(float(ratio.min()), 3),
+          round(float(ratio.max()), 3))
     for key, value in scores.items():
         assert float(value.max()) <= bounds[key], (key, float(value.max()), bounds[key])
+    assert abs(total - 1.0) <= 0.05
+    assert np.all(np.abs(ratio - 1.0) <= foot_hour_bound(se)), ratio
