@@ -323,11 +323,11 @@ contains
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, k
-        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), rho, zg, &
+        real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), zg, &
             prss, t0, q0, u0, v0, e, zw, qk, z0n, fw, rhk, zd1
         status = status_ok
         !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
-        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, rho, zg, prss, t0, q0, u0, v0, e, &
+        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, zg, prss, t0, q0, u0, v0, e, &
         !$omp zw, qk, z0n, fw, rhk, zd1) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
@@ -429,21 +429,16 @@ contains
                 zd1 = first_above_ground(nd, zd)
                 prof(pv_dat, :, i, j) = merge(1.0_dp, 0.0_dp, zi >= zd1)
                 call extrapolate_top(nd, zd, zd1, nl, zi, prof(:, :, i, j), qm)
+                ! WWND (hPa/s) is interpolated as it is and converted to m/s on the internal
+                ! levels, with their own moist density, as the binary (docs/physics.md sec. 4.3)
                 select case (w_kind)
-                case (1)
-                    do k = 1, nd
-                        rho = moist_density(pd(k), temp(i, j, k), qz(k))
-                        wd(k) = -wwnd(i, j, k) * 100.0_dp / (rho * g_v5)
-                    end do
-                case (2)
+                case (1, 2)
                     wd = wwnd(i, j, :)
                 case default
                     wd = 0.0_dp
                 end select
                 where (.not. ieee_is_finite(wd)) wd = 0.0_dp
                 call remap_column(nd, zd, wd, 0.0_dp, nl, zi, f)
-                prof(pv_wms, :, i, j) = f
-                prof(pv_w, :, i, j) = -f * sec_per_min / (z_top - zg)
                 do k = 1, nl
                     qk = max(prof(pv_q, k, i, j), 0.0_dp)
                     e = qk * prof(pv_p, k, i, j) / (0.622_dp + 0.378_dp * qk)
@@ -465,6 +460,13 @@ contains
                     prof(pv_rhof2, k, i, j) = foot_density(prof(pv_rho, k, i, j), &
                         prof(pv_t, k, i, j), rhk)
                 end do
+                if (w_kind == 1) then   ! w = -100 omega / (rho g), omega in hPa/s
+                    do k = 1, nl
+                        f(k) = -f(k) * 100.0_dp / (prof(pv_rhom, k, i, j) * g_v5)
+                    end do
+                end if
+                prof(pv_wms, :, i, j) = f
+                prof(pv_w, :, i, j) = -f * sec_per_min / (z_top - zg)
             end do
         end do
         !$omp end parallel do
