@@ -16,10 +16,8 @@ four seeds of ``BINARY_SEEDS``, whose seed means happened to agree far better th
 particles' would (docs/validation.md), so their splits understate the noise of the mean
 position and height. This script runs hycs_std (bench/binary_receptors.py ``run_seed``: the
 oracle's CONTROL and SETUP.CFG, SEED = -(seed + 1)) with more seeds and keeps, per seed and
-hourly row, the sums an ensemble summary holds (tests/oracle_ensembles.py ``Summary``: the
-particles alive, sums and squares of latitude, longitude and height, the particles below mlht
-and below 0.5 mlht, the foot summed over the hour and its sum of squares), so that the
-tests pool seeds as they pool ours. ``BINARY_SEEDS`` are included, so that the file holds every
+hourly row, the sums an ensemble summary holds (bench/binary_pool.py), so that the tests pool
+seeds as they pool ours. ``BINARY_SEEDS`` are included, so that the file holds every
 seed (20 seeds, 113 kB; each 60-hour run took 100-170 s, two at a time on the idle 2-core
 machine); test input only.
 """
@@ -40,31 +38,18 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "tests"))
 from _files import write_test_data  # noqa: E402
 from binary_receptors import COLUMNS, run_seed  # noqa: E402
+from binary_pool import pool_dataset  # noqa: E402
 from binary_seeds import hourly_rows  # noqa: E402
-from oracle_ensembles import hourly_sums  # noqa: E402
 from validation_cases import BINARY_SEEDS, CASES  # noqa: E402
 
 NAME = "ngm_multiday"
 
 
-def hourly_moments(hourly: xr.Dataset) -> xr.Dataset:
-    """The hourly sums of an ensemble Summary (tests/oracle_ensembles.py ``hourly_sums``:
-    sums and squares of latitude, longitude and height, counts alive and below mlht and
-    0.5 mlht) with the hour's foot summed over the particles and its sum of squares, on
-    ``time``."""
-    sums = hourly_sums(*(hourly[v].transpose("time", "indx").values
-                         for v in ("lati", "long", "zagl", "mlht")))
-    foot = hourly.foot.transpose("time", "indx").values
-    out = {k: ("time", v) for k, v in sums.items()}
-    out |= {"foot_hour": ("time", foot.sum(1)), "foot_hour_sq": ("time", (foot**2).sum(1))}
-    return xr.Dataset(out, coords={"time": hourly.time})
-
-
-def seed_moments(seed: int, raw: Path) -> xr.Dataset:
-    """The hourly moments of one stored run."""
+def seed_rows(seed: int, raw: Path) -> xr.Dataset:
+    """The hourly rows of one stored run."""
     rows = np.load(raw / f"{NAME}_seed{seed}.npy")
     cols = {c: rows[:, k].astype(np.float64) for k, c in enumerate(COLUMNS)}
-    return hourly_moments(hourly_rows(cols, hours=CASES[NAME].hours))
+    return hourly_rows(cols, hours=CASES[NAME].hours)
 
 
 def main() -> None:
@@ -78,11 +63,8 @@ def main() -> None:
         futures = {pool.submit(run_seed, NAME, s, raw): s for s in seeds}
         for fut, s in futures.items():
             print(f"{NAME} seed {s}: {fut.result():.0f} s", flush=True)
-    ds = xr.concat([seed_moments(s, raw) for s in seeds],
-                   dim=xr.DataArray(seeds, dims="seed", name="seed"))
-    ds.attrs.update(source="hycs_std (PyPI pystilt 0.1.0a25), bench/binary_multiday_pool.py",
-                    case=NAME, numpar=500, krand=2, namelist_seed="SEED = -(seed + 1)",
-                    comment="hourly moments of each seed's particles (module docstring)")
+    ds = pool_dataset({s: seed_rows(s, raw) for s in seeds}, 500, case=NAME,
+                      source="hycs_std (PyPI pystilt 0.1.0a25), bench/binary_multiday_pool.py")
     write_test_data(ds, out, {})
     print(f"{out}: {out.stat().st_size / 1e3:.0f} kB, {len(seeds)} seeds", flush=True)
 

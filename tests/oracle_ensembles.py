@@ -11,6 +11,7 @@ import functools
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
@@ -147,6 +148,17 @@ def hourly_sums(lat: np.ndarray, lon: np.ndarray, z: np.ndarray,
 def pool(runs: Iterable[Summary]) -> Summary:
     """Several ensembles as one (their particles together)."""
     return functools.reduce(operator.add, runs)
+
+
+def pool_file_summaries(path: Path) -> dict[int, Summary]:
+    """The summaries, by seed, of a pool file of the binary's runs (bench/binary_pool.py:
+    per seed and hour the sums of a :class:`Summary`, without a footprint)."""
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    keys = [k for k in ds.data_vars if k not in ("foot_hour", "foot_hour_sq")]
+    return {int(s): Summary(int(ds.attrs["numpar"]), {k: ds[k].sel(seed=s).values for k in keys},
+                            ds.foot_hour.sel(seed=s).values, ds.foot_hour_sq.sel(seed=s).values)
+            for s in ds.seed.values}
 
 
 def hourly_statistics(a: Summary, b: Summary, lat: float) -> dict[str, np.ndarray]:

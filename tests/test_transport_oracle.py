@@ -20,7 +20,8 @@ import xarray as xr
 import stilt
 from oracle_ensembles import (CASES, OUR_SEEDS, SCORE_BOUND, Summary, foot_hour_bound,
                               foot_ratio, footprint_agreement, hourly_scores,
-                              hourly_statistics, pool, receptor, summarize, summary_run)
+                              hourly_statistics, pool, pool_file_summaries, receptor,
+                              summarize, summary_run)
 from stilt.met.projection import ArlGrid
 
 VARS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
@@ -132,14 +133,17 @@ def test_binary_noise_floor_is_the_oracle_readme(shared_dir: Path) -> None:
 
 #: more seeds of the binary on the oracle cases (bench/binary_seeds.py), beside the oracle's
 #: full seed 42 and sampled seed 43: hourly rows and hourly foot sums of seeds 44-46 (500
-#: particles, like the oracle) and 47-49 (2000 particles), 8500 particles in all
+#: particles, like the oracle) and 47-49 (2000 particles), and the sums of seeds 60-67 (2000
+#: particles each, ``<case>_pool.nc``, bench/binary_pool.py), 24500 particles in all
 BINARY_SEEDS_DIR = Path(__file__).parent / "data" / "binary_seeds"
 EXTRA_BINARY_SEEDS = {44: 500, 45: 500, 46: 500, 47: 2000, 48: 2000, 49: 2000}
+POOL_BINARY_SEEDS = dict.fromkeys(range(60, 68), 2000)
 
 
 def binary_summaries(shared_dir: Path, case: str) -> dict[int, Summary]:
     """The binary's ensembles by seed: 42 (with its footprint), 43 (hourly rows; foot only
-    in hours 1-2) and the extra seeds (hourly rows and hourly foot)."""
+    in hours 1-2), the extra seeds (hourly rows and hourly foot) and the pool's seeds (their
+    sums)."""
     folder = shared_dir / "oracle" / case
     out = {42: summarize(xr.open_dataset(folder / "particles_full.nc"), case),
            43: summarize(xr.open_dataset(folder / "particles_seed43_sampled.nc"), case,
@@ -147,7 +151,7 @@ def binary_summaries(shared_dir: Path, case: str) -> dict[int, Summary]:
     for seed in EXTRA_BINARY_SEEDS:
         out[seed] = summarize(xr.open_dataset(BINARY_SEEDS_DIR / f"{case}_seed{seed}.nc"),
                               case, footprint=False)
-    return out
+    return out | pool_file_summaries(BINARY_SEEDS_DIR / f"{case}_pool.nc")
 
 
 def test_extra_binary_seeds_are_runs_of_the_oracle_case(shared_dir: Path) -> None:
@@ -158,8 +162,9 @@ def test_extra_binary_seeds_are_runs_of_the_oracle_case(shared_dir: Path) -> Non
     for case in CASES:
         runs = binary_summaries(shared_dir, case)
         noise = binary_noise(shared_dir, case)
-        for seed, numpar in EXTRA_BINARY_SEEDS.items():
-            assert runs[seed].n == numpar
+        assert {s: runs[s].n for s in runs.keys() - {42, 43}} == (EXTRA_BINARY_SEEDS
+                                                                  | POOL_BINARY_SEEDS)
+        for seed in EXTRA_BINARY_SEEDS.keys() | POOL_BINARY_SEEDS.keys():
             stats = hourly_statistics(runs[seed], runs[42], CASES[case]["lat"])
             assert stats["pos_km"][0] <= 2 * noise["pos_km"]
             assert 0 < stats["height_m"][0] <= 2 * noise["height_m"]
@@ -208,7 +213,7 @@ def ensembles(shared_dir: Path, synth_met: stilt.MetConfig) -> dict[str, dict[st
 def test_ensemble_footprint_and_foot_agree_with_binary(case: str, ensembles) -> None:
     """Issue criteria: time-integrated footprint Pearson r >= 0.97 and centroid shift <= 2x
     the binary's seed-to-seed shift (against the oracle's seed 42 footprint); total foot
-    within 5 % of the binary's seeds pooled (8000 particles with the foot minute by minute);
+    within 5 % of the binary's seeds pooled (24000 particles with the hourly foot);
     foot per hour within 5 % of them, or within ``FOOT_SCORE_BOUND`` standard errors of the
     ratio where the two ensembles cannot resolve 5 % (night hours carried by a few particles;
     HRRR-like hours 8-18: the binary's own 500-particle seeds differ there by 20-40 %; the bound
@@ -230,7 +235,7 @@ def test_ensemble_footprint_and_foot_agree_with_binary(case: str, ensembles) -> 
 def test_ensemble_statistics_within_binary_noise(case: str, ensembles) -> None:
     """Every hourly statistic (mean position, mean height, fraction below mlht and below
     0.5 mlht) within the binary's seed-to-seed noise of the oracle README (seed 42 against
-    43), measured against the binary's own expectation (all its seeds pooled, 8500
+    43), measured against the binary's own expectation (all its seeds pooled, 24500
     particles); and at every hour within ``SCORE_BOUND`` standard errors of the difference
     (from the particles' spread, tests/oracle_ensembles.py) of the binary's pooled seeds and
     of its seed 42 alone. (The seed-42 criterion was the largest distance of the binary's

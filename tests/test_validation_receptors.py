@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from oracle_ensembles import (Summary, foot_hour_bound, foot_ratio, hourly_scores, pool,
-                              score_bounds)
+from oracle_ensembles import foot_hour_bound, foot_ratio, hourly_scores, pool, score_bounds
 from validation_cases import (BINARY_DATA, BINARY_SEEDS, CASES, NOISE_FACTOR, NUMPAR,
-                              OUR_SEEDS, binary_runs, compare_case, our_run, within)
+                              OUR_SEEDS, binary_pool, binary_runs, compare_case, our_run,
+                              within)
 import stilt
 
 #: the statistics asserted within the binary's seed-to-seed range, and which way is better
@@ -37,17 +37,6 @@ def _comparison(name: str, shared_dir: Path,
     ours = _our_runs(name, shared_dir) if ours is None else ours
     result = compare_case(name, ours, binary_runs(name))
     return result["ours"], result["binary"]
-
-
-def binary_pool(name: str) -> Summary:
-    """The binary's pool of a case (``<name>_pool.nc``, bench/binary_multiday_pool.py): every
-    seed's hourly sums, pooled into one ensemble summary."""
-    with xr.open_dataset(BINARY_DATA / f"{name}_pool.nc") as ds:
-        ds = ds.load()
-    keys = [k for k in ds.data_vars if k not in ("foot_hour", "foot_hour_sq")]
-    return pool(Summary(int(ds.attrs["numpar"]), {k: ds[k].sel(seed=s).values for k in keys},
-                        ds.foot_hour.sel(seed=s).values, ds.foot_hour_sq.sel(seed=s).values)
-                for s in ds.seed.values)
 
 
 def _check(mine: list[dict], theirs: list[dict], skip: tuple[str, ...] = ()) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from oracle_ensembles import R_KM, centroid, hourly_statistics, pool, summarize_ensemble
+from oracle_ensembles import (R_KM, Summary, centroid, hourly_statistics, pool,
+                              pool_file_summaries, summarize_ensemble)
 
 #: seeds of the binary's runs (SEED = -(seed + 1) in its namelist, KRAND = 2) and of ours
 BINARY_SEEDS = (42, 43, 44, 45)
@@ -143,6 +144,15 @@ def binary_runs(name: str) -> list[dict[str, Any]]:
     return [{k: ds[k].sel(seed=s, drop=True) for k in FOOTPRINTS}
             | {"summary": summarize_ensemble(ds.sel(seed=s)),
                "zagl_first": ds.zagl_first.sel(seed=s).values} for s in BINARY_SEEDS]
+
+
+def binary_pool(name: str) -> Summary:
+    """The binary's pool of a case: every seed's hourly sums in ``<name>_pool.nc``
+    (bench/binary_multiday_pool.py) pooled into one ensemble summary, or, for a case without
+    that file, its stored seeds pooled."""
+    if not (BINARY_DATA / f"{name}_pool.nc").exists():
+        return pool(r["summary"] for r in binary_runs(name))
+    return pool(pool_file_summaries(BINARY_DATA / f"{name}_pool.nc").values())
 
 
 def group(runs: list[dict[str, Any]], members: tuple[int, ...]) -> dict[str, Any]:
