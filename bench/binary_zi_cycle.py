@@ -17,8 +17,9 @@ CASE joins features with ``+``: one of the zi sequences ``regrow`` (PBLH 1500 m 
 ``shrink`` (the reverse, 4 h) or ``cycle`` (1000 m at 05-06 UTC, 200 m at 02-04, 1000 m before:
 collapse, night and the previous afternoon, 5 h); optionally ``col`` (a column release
 0-2500 m instead of 10 m), ``shear`` (the wind grows from 2 m/s at the ground to 14 m/s at
-sigma 0.9) and ``neutral`` (dry-adiabatic to 1600 m, 6.5 K/km above: with the shear,
-sigma_w 0.5-1 m/s above zi). The met is horizontally uniform (tests/test_transport.py
+sigma 0.9), ``neutral`` (dry-adiabatic to 1600 m, 6.5 K/km above: with the shear,
+sigma_w 0.5-1 m/s above zi), and ``sink`` or ``rise`` (DZDT -0.01 or +0.01 m/s at every
+level: the mean vertical motion through the turbulent layers). The met is horizontally uniform (tests/test_transport.py
 ``make_met``: 13 sigma levels, 3 m/s, u* 0.3 m/s, the heat flux following zi: 150, 100 or
 50 W/m2 by day, -20 at night), zi from PBLH (KMIXD = 0), the binary's global roughness table
 on both sides. ``ngm_night`` is the NGM oracle file itself: a 0-1500 m column at 40N 90W,
@@ -75,6 +76,9 @@ def built_met(features: list[str]):
         z = -8000.0 * np.log(SIGMA)
         t = np.where(z < 1600, 290.0 - 0.0098 * z, 290.0 - 15.68 - 0.0065 * (z - 1600))
         ds["TEMP"].values[:] = t.astype("f4")[None, :, None, None]
+    for name, w in (("sink", -0.01), ("rise", 0.01)):
+        if name in features:
+            ds["DZDT"].values[:] = w
     return ds
 
 
@@ -96,9 +100,10 @@ def case_setup(case: str) -> dict:
     if case == "ngm_night":
         return {"met": ngm_met(), "rec": NGM, "z": (0.0, 1500.0), "hours": 5, "kmixd": 3}
     features = case.split("+")
-    if features[0] not in SEQUENCES or not set(features[1:]) <= {"col", "shear", "neutral"}:
+    extras = {"col", "shear", "neutral", "sink", "rise"}
+    if features[0] not in SEQUENCES or not set(features[1:]) <= extras:
         raise SystemExit(f"CASE={case!r}: expected regrow, shrink or cycle with +col, +shear, "
-                         "+neutral, or ngm_night")
+                         "+neutral, +sink or +rise, or ngm_night")
     z = (0.0, 2500.0) if "col" in features else (10.0, 10.0)
     return {"met": built_met(features), "rec": RECEPTOR, "z": z,
             "hours": SEQUENCES[features[0]][2], "kmixd": 0}

@@ -298,9 +298,10 @@ contains
         !! level; at the ground SPHU's first level, RELH's first level at the ground
         !! temperature and surface pressure; linear in height between. It makes the data-level
         !! heights virtual, and the moist density p / (Rd T (1 + 0.61 q)) that converts WWND to
-        !! m/s, enters the stability and the interface rule and starts the first foot half
-        !! step. The dry-air density (p - e)/(Rd T), the printed dens, takes its vapour from
-        !! the relative humidity interpolated to the internal levels, e = rh es(T) at the
+        !! m/s (on the internal levels, after WWND is interpolated to them), enters the
+        !! stability and the interface rule and starts the first foot half step. The dry-air
+        !! density (p - e)/(Rd T), the printed dens, takes its vapour from the relative
+        !! humidity interpolated to the internal levels, e = rh es(T) at the
         !! level's own temperature (the binary's printed dens under a ground warmer than the
         !! first data level, docs/met.md); SPHU becomes that relative humidity first,
         !! q p / (0.622 es(T)) per data level (q1 PRSS / (0.622 es(T1)) at the ground).
