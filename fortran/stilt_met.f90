@@ -67,6 +67,7 @@ module stilt_met
     real(dp), parameter :: kappa_v5 = 0.286_dp          !! R/cp of the reference binary's potential temperature
     real(dp), parameter :: p_ref = 1000.0_dp            !! potential-temperature reference pressure, hPa
     real(dp), parameter :: t_ice = 273.15_dp            !! below it the foot's vapour pressure is over ice, K
+    real(dp), parameter :: w_top_damping = 0.5_dp       !! w of a level above the data top over that of the level below
     !! fewest window nodes remap_met shares among threads (below, starting them costs more)
     integer(ip), parameter :: min_parallel_nodes = 64
     !! humidity codes of remap_met
@@ -466,6 +467,7 @@ contains
                         f(k) = -f(k) * 100.0_dp / (prof(pv_rhom, k, i, j) * g_v5)
                     end do
                 end if
+                call damp_above_top(nd, zd, nl, zi, f)
                 prof(pv_wms, :, i, j) = f
                 prof(pv_w, :, i, j) = -f * sec_per_min / (z_top - zg)
             end do
@@ -521,6 +523,21 @@ contains
             qm(k) = 0.0_dp
         end do
     end subroutine extrapolate_top
+
+    pure subroutine damp_above_top(nd, zd, nl, zi, w)
+        !! The vertical velocity of the internal levels above the highest data level, as the
+        !! reference binary sets it: half that of the level below, level by level
+        !! (docs/physics.md sec. 4.3; measured on its descent rates above a 14.6 km data top).
+        integer(ip), intent(in) :: nd, nl
+        real(dp), intent(in) :: zd(nd), zi(nl)
+        real(dp), intent(inout) :: w(nl)   !! m/s on the internal levels
+        integer(ip) :: k
+        real(dp) :: ztop
+        ztop = maxval(zd)
+        do k = 2, nl
+            if (zi(k) > ztop) w(k) = w_top_damping * w(k - 1)
+        end do
+    end subroutine damp_above_top
 
     elemental function moist_density(p, t, q) result(rho)
         !! Moist-air density p / (Rd T (1 + 0.61 q)), kg/m3, with the reference binary's Rd

@@ -273,22 +273,43 @@ SUBSIDENCE: dict[str, dict[str, object]] = {
 SUBSIDENCE_ALTITUDE, SUBSIDENCE_HOURS = 2000.0, -6
 
 
-def subsidence_met_as_read(name: str, folder: Path) -> xr.Dataset:
-    """The met of one subsidence case (:data:`SUBSIDENCE`), written and read back."""
+def _uniform_motion_met(spec: dict[str, object], path: Path) -> xr.Dataset:
+    """A case's column (``spec["case"]``, other keys but the motion replacing its fields)
+    with a uniform ``omega`` (WWND) or ``dzdt`` (DZDT), written to ``path`` and read back."""
     from stilt.met import read_arl, write_arl
 
-    spec = dict(SUBSIDENCE[name])
+    spec = {k: v for k, v in spec.items() if k != "releases"}
     case = CASES[str(spec.pop("case"))]
     field, value = next((k, spec.pop(k)) for k in ("omega", "dzdt") if k in spec)
-    CASES["_subsidence"] = dataclasses.replace(case, **spec)
+    CASES["_uniform_motion"] = dataclasses.replace(case, **spec)
     try:
-        ds = column_met("_subsidence")
+        ds = column_met("_uniform_motion")
     finally:
-        del CASES["_subsidence"]
+        del CASES["_uniform_motion"]
     ds[{"omega": "WWND", "dzdt": "DZDT"}[field]].values[:] = value
-    path = Path(folder) / f"subsidence_{name}.arl"
     write_arl(ds, path)
     return read_arl(path)
+
+
+def subsidence_met_as_read(name: str, folder: Path) -> xr.Dataset:
+    """The met of one subsidence case (:data:`SUBSIDENCE`), written and read back."""
+    return _uniform_motion_met(dict(SUBSIDENCE[name]), Path(folder) / f"subsidence_{name}.arl")
+
+
+#: uniform vertical motion through and above the highest data level (14.6 km above the ground
+#: on ``height_pres``, about 16.6 km on ``sigma_ngm``): particles released at ``releases`` (m
+#: above the ground), one minute without turbulence (bench/binary_above_top.py)
+ABOVE_TOP: dict[str, dict[str, object]] = {
+    "height": {"case": "height_pres", "dzdt": -0.02,
+               "releases": tuple(float(z) for z in range(12000, 16301, 100))},
+    "sigma": {"case": "sigma_ngm", "omega": -0.01,
+              "releases": tuple(float(z) for z in range(15000, 19751, 250))},
+}
+
+
+def above_top_met_as_read(name: str, folder: Path) -> xr.Dataset:
+    """The met of one :data:`ABOVE_TOP` case, written and read back."""
+    return _uniform_motion_met(dict(ABOVE_TOP[name]), Path(folder) / f"above_top_{name}.arl")
 
 
 #: the edge case: nam_land with a 15 m/s 10-m wind (30 m/s aloft) towards each side in turn,

@@ -18,11 +18,11 @@ import pytest
 import xarray as xr
 
 import stilt
-from column_met import (CASES, EDGE_WINDS, GLOBAL_LON0, GLOBAL_RECEPTOR, HUMID, NOTURB_HOURS,
-                        SUBSIDENCE, SUBSIDENCE_ALTITUDE, SUBSIDENCE_HOURS, TURB_HOURS,
+from column_met import (ABOVE_TOP, CASES, EDGE_WINDS, GLOBAL_LON0, GLOBAL_RECEPTOR, HUMID,
+                        NOTURB_HOURS, SUBSIDENCE, SUBSIDENCE_ALTITUDE, SUBSIDENCE_HOURS, TURB_HOURS,
                         TURB_NUMPAR, TURB_ROWS, column_met_as_read,
-                        edge_met_as_read, global_met_as_read, receptor,
-                        subsidence_met_as_read)
+                        above_top_met_as_read, edge_met_as_read, global_met_as_read,
+                        receptor, subsidence_met_as_read)
 
 DATA = Path(__file__).parent / "data" / "binary_columns"
 COLS = ["time", "indx", "long", "lati", "zagl", "foot", "mlht", "pres", "dens", "samt", "sigw",
@@ -175,6 +175,25 @@ def test_global_grid_across_the_antimeridian(lon0: float, tmp_path: Path) -> Non
     assert np.all(np.abs(dlon) <= 0.001)
     assert np.all(np.abs(hourly["lati"].values - ref["lati"].values) <= 0.001)
     assert ref["long"].values[-1, 0] > -175.0  # the path did cross 180
+
+
+@pytest.mark.parametrize("name", list(ABOVE_TOP))
+def test_vertical_motion_above_the_data_top_as_the_binary(name: str, tmp_path: Path) -> None:
+    """Above the highest data level each internal level's w is half that of the level below
+    (docs/physics.md sec. 4.3): one minute from releases through and above the data top, the
+    height and ``wout`` are the binary's to its print unit (0.01 m, 1e-4 m/s). With w
+    converted from the constant omega there instead, ours went 2-5x as fast above the top
+    (1.28 m/s against the binary's 0.27 at 16 km on ``height``)."""
+    ref = xr.open_dataset(Path(__file__).parent / "data" / "binary_above_top.nc")
+    ref = ref.sel(case=name).dropna("release")
+    met = above_top_met_as_read(name, tmp_path)
+    rec = receptor(str(ABOVE_TOP[name]["case"]))
+    for alt, zb, wb in zip(ref.release.values, ref.zagl.values, ref.wout.values):
+        ours = stilt.run_trajectories(rec | {"altitude": float(alt)}, met, n_hours=-1, numpar=1,
+                                      seed=1, nturb=1, varsiwant=["time", "indx", "zagl", "wout"])
+        row = ours.sel(time=-1.0, indx=1)
+        assert float(row.zagl) == pytest.approx(zb, abs=0.0051), (alt, float(row.zagl), zb)
+        assert float(row.wout) == pytest.approx(wb, abs=5.1e-5), (alt, float(row.wout), wb)
 
 
 @pytest.mark.parametrize("name", list(SUBSIDENCE))
