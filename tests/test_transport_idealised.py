@@ -9,6 +9,7 @@ need no ../shared data.
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ import xarray as xr
 
 from idealised_met import (CASES, N_HOURS, RECEPTOR, SAMPLE_TIMES, SPREAD_RECEPTOR,
                            SPREAD_TIMES, idealised_met, spread_met)
+from oracle_ensembles import FALSE_FAIL
 from stilt.transport import run_trajectories
 
 DATA = Path(__file__).parent / "data" / "binary_idealised"
@@ -43,22 +45,60 @@ def test_mixed_layer_height_as_the_binary(pair) -> None:
         assert a == pytest.approx(b, rel=3e-3), (case, t)
 
 
+#: statistics compared at each sample time: the mean height and the fraction in each band
+N_COMPARED = len(SAMPLE_TIMES) * (1 + BINS.size - 1)
+#: the bound on every standard score: one of the comparisons of a case exceeds it by chance
+#: with probability FALSE_FAIL (2.5e-4) for independent Gaussian scores, as the oracle
+#: tests' bounds (tests/oracle_ensembles.py); 4.64. The 3.5 used before failed the binary
+#: against itself (random halves of its 4000 particles) in 2-3 % of halves per case.
+SCORE_LIMIT = NormalDist().inv_cdf(1.0 - FALSE_FAIL / (2.0 * N_COMPARED))
+
+
+def worst_score(za: np.ndarray, ma: np.ndarray, zb: np.ndarray, mb: np.ndarray) -> float:
+    """The largest standard score of two sets of particles at one time (heights and mlht):
+    the difference of their mean heights, and of their fractions in each band of z / mlht
+    (binomial error of the two sets' mean fraction), each over its standard error."""
+    se = np.hypot(za.std() / np.sqrt(za.size), zb.std() / np.sqrt(zb.size))
+    fa = np.histogram(za / ma, BINS)[0] / za.size
+    fb = np.histogram(zb / mb, BINS)[0] / zb.size
+    p = 0.5 * (fa + fb)
+    se_f = np.sqrt(p * (1 - p) * (1 / za.size + 1 / zb.size))
+    bands = np.abs(fa - fb)[se_f > 0] / se_f[se_f > 0]
+    return float(max(abs(za.mean() - zb.mean()) / se, bands.max(initial=0.0)))
+
+
 @pytest.mark.slow
 def test_vertical_distribution_within_sampling_noise(pair) -> None:
     """Mean height and the fractions of particles in bands of z / zi agree with the binary's
-    within 3.5 standard errors of the difference (4000 particles each), at every sample time
-    from 10 min to 5 h, while the mixed layer collapses from 800 to 150 m."""
+    within ``SCORE_LIMIT`` standard errors of the difference (4000 particles each), at every
+    sample time from 10 min to 5 h, while the mixed layer collapses from 800 to 150 m.
+    Measured (seed 7): worst scores 3.41 (collapse) and 2.25 (shear)."""
     case, ours, ref = pair
+    scores = []
     for t in SAMPLE_TIMES:
         a, b = ours.sel(time=float(t)), ref.sel(time=float(t))
-        za, zb = a.zagl.values, b.zagl.values
-        se = np.hypot(za.std() / np.sqrt(za.size), zb.std() / np.sqrt(zb.size))
-        assert abs(za.mean() - zb.mean()) <= 3.5 * se, (case, t, za.mean(), zb.mean())
-        fa = np.histogram(za / a.mlht.values, BINS)[0] / za.size
-        fb = np.histogram(zb / b.mlht.values, BINS)[0] / zb.size
-        p = 0.5 * (fa + fb)
-        se_f = np.sqrt(p * (1 - p) * (1 / za.size + 1 / zb.size))
-        assert np.all(np.abs(fa - fb) <= 3.5 * se_f + 1e-9), (case, t, fa, fb)
+        scores.append(worst_score(a.zagl.values, a.mlht.values, b.zagl.values, b.mlht.values))
+    print(case, "worst score", round(max(scores), 2))
+    assert max(scores) <= SCORE_LIMIT, (case, np.round(scores, 2))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_score_limit_describes_the_binarys_own_noise(case: str) -> None:
+    """Random halves of the binary's own 4000 particles (400 draws, fixed) pass
+    ``SCORE_LIMIT`` but in at most 1 % of draws (measured: none; the largest 4.11 and 4.63),
+    where the 3.5 used before failed 2.5-3 %: the bound is about what chance gives."""
+    ref = xr.open_dataset(DATA / f"{case}.nc").load()
+    rng = np.random.default_rng(11)
+    worst = []
+    for _ in range(400):
+        perm = rng.permutation(ref.sizes["indx"])
+        a, b = perm[: perm.size // 2], perm[perm.size // 2:]
+        worst.append(max(worst_score(r.zagl.values[a], r.mlht.values[a], r.zagl.values[b],
+                                     r.mlht.values[b])
+                         for r in (ref.sel(time=float(t)) for t in SAMPLE_TIMES)))
+    worst_arr = np.array(worst)
+    assert (worst_arr > SCORE_LIMIT).mean() <= 0.01
+    assert (worst_arr > 3.5).mean() >= 0.01
 
 
 @pytest.mark.slow
