@@ -14,6 +14,14 @@ particles alive, sums and squares of latitude, longitude and height, counts belo
 0.5 mlht) and the hour's foot summed over the particles with its sum of squares, so that the
 tests pool the binary's seeds as they pool ours, at a few kB per seed instead of the rows'
 0.6 MB per 2000 particles. Test input only.
+
+The oracle pools of tests/data/binary_seeds (seeds 60-67 x 2000 particles) were made so, for
+``ngm`` and ``synth`` (each 2000-particle run took 3-6 minutes, two at a time)::
+
+    python bench/binary_seeds.py --case synth --seeds 60,61,62,63,64,65,66,67 \
+        --numpar 2000 --out /tmp/pool/synth
+    python bench/binary_pool.py --out tests/data/binary_seeds/synth_hrrrlike_pool.nc \
+        /tmp/pool/synth/synth_hrrrlike_seed6*.nc
 """
 
 from __future__ import annotations
