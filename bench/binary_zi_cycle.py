@@ -19,12 +19,13 @@ collapse, night and the previous afternoon, 5 h); optionally ``col`` (a column r
 0-2500 m instead of 10 m), ``shear`` (the wind grows from 2 m/s at the ground to 14 m/s at
 sigma 0.9), ``neutral`` (dry-adiabatic to 1600 m, 6.5 K/km above: with the shear,
 sigma_w 0.5-1 m/s above zi), and ``sink`` or ``rise`` (DZDT -0.01 or +0.01 m/s at every
-level: the mean vertical motion through the turbulent layers). The met is horizontally uniform (tests/test_transport.py
-``make_met``: 13 sigma levels, 3 m/s, u* 0.3 m/s, the heat flux following zi: 150, 100 or
-50 W/m2 by day, -20 at night), zi from PBLH (KMIXD = 0), the binary's global roughness table
-on both sides. ``ngm_night`` is the NGM oracle file itself: a 0-1500 m column at 40N 90W,
-1995-10-17 04 UTC (hour 14 of the oracle case), 5 h back through the night and the growth
-of the previous evening's mixed layer (R-STILT settings, KMIXD = 3).
+level: the mean vertical motion through the turbulent layers). The met is horizontally
+uniform (tests/test_transport.py ``make_met``: 13 sigma levels, 3 m/s, u* 0.3 m/s, the
+heat flux following zi: 150, 100 or 50 W/m2 by day, -20 at night), zi from PBLH
+(KMIXD = 0), the binary's global roughness table on both sides. ``ngm_night`` is the NGM
+oracle file itself: a 0-1500 m column at 40N 90W, 1995-10-17 04 UTC (hour 14 of the oracle
+case), 5 h back through the night and the growth of the previous evening's mixed layer
+(R-STILT settings, KMIXD = 3).
 
 ``run`` keeps zagl and mlht every 10 min (``<CASE>_<side>_<seed>.npz``); ``compare`` prints,
 every 10 min, the difference of the fractions below mlht and 0.5 mlht, of the mean height,

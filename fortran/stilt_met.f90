@@ -503,15 +503,8 @@ contains
         real(dp), intent(inout) :: prof(nprof, nl)
         real(dp), intent(inout) :: qm(nl)          !! specific humidity of the moist density
         integer(ip) :: k, kx
-        real(dp) :: rhom, dz, ztop
-        ztop = maxval(zd)
-        kx = nl + 1
-        do k = 1, nl
-            if (zi(k) > ztop) then
-                kx = k
-                exit
-            end if
-        end do
+        real(dp) :: rhom, dz
+        kx = first_above_top(nd, zd, nl, zi)
         if (kx < 2) return
         do k = kx, nl
             rhom = moist_density(prof(pv_p, k - 1), prof(pv_t, k - 1), max(qm(k - 1), 0.0_dp))
@@ -532,12 +525,24 @@ contains
         real(dp), intent(in) :: zd(nd), zi(nl)
         real(dp), intent(inout) :: w(nl)   !! m/s on the internal levels
         integer(ip) :: k
-        real(dp) :: ztop
-        ztop = maxval(zd)
-        do k = 2, nl
-            if (zi(k) > ztop) w(k) = w_top_damping * w(k - 1)
+        do k = max(first_above_top(nd, zd, nl, zi), 2), nl
+            w(k) = w_top_damping * w(k - 1)
         end do
     end subroutine damp_above_top
+
+    pure function first_above_top(nd, zd, nl, zi) result(kx)
+        !! The first internal level above the highest data level (nl + 1 if none); the
+        !! internal levels rise with k.
+        integer(ip), intent(in) :: nd, nl
+        real(dp), intent(in) :: zd(nd), zi(nl)
+        integer(ip) :: kx
+        real(dp) :: ztop
+        ztop = maxval(zd)
+        do kx = 1, nl
+            if (zi(kx) > ztop) return
+        end do
+        kx = nl + 1
+    end function first_above_top
 
     elemental function moist_density(p, t, q) result(rho)
         !! Moist-air density p / (Rd T (1 + 0.61 q)), kg/m3, with the reference binary's Rd

@@ -46,7 +46,7 @@ def test_mixed_layer_height_as_the_binary(pair) -> None:
 
 
 #: statistics compared at each sample time: the mean height and the fraction in each band
-N_COMPARED = len(SAMPLE_TIMES) * (1 + BINS.size - 1)
+N_COMPARED = len(SAMPLE_TIMES) * (1 + (BINS.size - 1))
 #: the bound on every standard score: one of the comparisons of a case exceeds it by chance
 #: with probability FALSE_FAIL (2.5e-4) for independent Gaussian scores, as the oracle
 #: tests' bounds (tests/oracle_ensembles.py); 4.64. The 3.5 used before failed the binary
@@ -88,14 +88,14 @@ def test_score_limit_describes_the_binarys_own_noise(case: str) -> None:
     ``SCORE_LIMIT`` but in at most 1 % of draws (measured: none; the largest 4.11 and 4.63),
     where the 3.5 used before failed 2.5-3 %: the bound is about what chance gives."""
     ref = xr.open_dataset(DATA / f"{case}.nc").load()
+    samples = [(r.zagl.values, r.mlht.values) for r in (ref.sel(time=float(t))
+                                                        for t in SAMPLE_TIMES)]
     rng = np.random.default_rng(11)
     worst = []
     for _ in range(400):
         perm = rng.permutation(ref.sizes["indx"])
         a, b = perm[: perm.size // 2], perm[perm.size // 2:]
-        worst.append(max(worst_score(r.zagl.values[a], r.mlht.values[a], r.zagl.values[b],
-                                     r.mlht.values[b])
-                         for r in (ref.sel(time=float(t)) for t in SAMPLE_TIMES)))
+        worst.append(max(worst_score(z[a], m[a], z[b], m[b]) for z, m in samples))
     worst_arr = np.array(worst)
     assert (worst_arr > SCORE_LIMIT).mean() <= 0.01
     assert (worst_arr > 3.5).mean() >= 0.01

@@ -133,12 +133,11 @@ def scores_markdown(ours: dict[str, list[dict[str, Any]]]) -> str:
     standard errors of the difference (tests/oracle_ensembles.py ``hourly_scores``), bold
     beyond the bound the tests use for the case's hours."""
     names = list(ours)
-    scores = {n: hourly_scores(pool(r["summary"] for r in ours[n]), binary_pool(n))
-              for n in names}
+    refs = {n: binary_pool(n) for n in names}
+    scores = {n: hourly_scores(pool(r["summary"] for r in ours[n]), refs[n]) for n in names}
     n_ours = len(OUR_SEEDS) * NUMPAR
-    pooled = [n for n in names if binary_pool(n).n > n_ours]
-    extra = "".join(f" ({binary_pool(n).n} for {n}: twenty seeds, "
-                    "bench/binary_multiday_pool.py)" for n in pooled)
+    extra = "".join(f" ({refs[n].n} for {n}: twenty seeds, bench/binary_multiday_pool.py)"
+                    for n in names if refs[n].n > n_ours)
     b24, b60 = score_bounds(24), score_bounds(60)
     lines = [
         "",
