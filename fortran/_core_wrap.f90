@@ -278,6 +278,7 @@ subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, s
     !f2py intent(hide), depend(topt) :: ntopt = len(topt)
     !f2py intent(hide), depend(dopt) :: ndopt = len(dopt)
     !f2py intent(hide), depend(errpar) :: nerr = len(errpar)
+    !f2py threadsafe
     real(c_double), intent(in) :: zsg(nl), t_start, dt
     real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
     real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)

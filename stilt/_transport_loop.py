@@ -16,6 +16,8 @@ checks the two agree.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -104,6 +106,10 @@ class Particles:
             self.state, self.pstat, self.rng, self.eu, self.ev, self.eps, self.z_release)))
 
 
+#: what :meth:`Rows.rewind` goes back to: rows made, minutes since the last, sums, depths
+RowsMark = tuple[int, int, dict[str, np.ndarray], np.ndarray]
+
+
 @dataclass
 class Rows:
     """Output rows under construction: the columns of ``cols``, one row per output time."""
@@ -118,6 +124,10 @@ class Rows:
     acc: dict[str, np.ndarray] = field(default_factory=dict)  #: sums since the last row
     since: int = 0                 #: minutes since the last row
     depth: np.ndarray | None = None  #: summed plume-depth increments (plume dilution)
+    #: a one-thread executor that makes the rows while the core runs its next steps (runs on
+    #: several threads, :func:`run_intervals`), or None: rows made at once
+    worker: Any = None
+    queued: list[Future[Any]] = field(default_factory=list)  #: its jobs not yet settled
 
     @classmethod
     def for_run(cls, cols: list[str], numpar: int, total: int, outdt: int, delt: float,
@@ -131,21 +141,48 @@ class Rows:
         acc = {c: np.zeros(numpar) for c in SUMMED + (("foot_no_hnf_dilution",) if hnf else ())}
         return cls(cols, store, total, outdt, grid, hnf, acc=acc, depth=np.zeros(numpar))
 
-    def mark(self) -> tuple[int, int, dict[str, np.ndarray], np.ndarray]:
-        """The bookkeeping now, to :meth:`rewind` to when an interval is redone."""
+    def later(self, job: Callable[..., None], *args: Any) -> None:
+        """Run ``job(*args)`` on the worker after the jobs already queued (at once without
+        one). The jobs of a run are the only writers of the rows, one at a time and in
+        order, so the rows are the same with or without the worker."""
+        if self.worker is None:
+            job(*args)
+        else:
+            self.queued.append(self.worker.submit(job, *args))
+
+    def settle(self) -> None:
+        """Wait for the queued jobs; the first one that failed raises its error here."""
+        queued, self.queued = self.queued, []
+        for job in queued:
+            job.result()
+
+    def mark(self) -> Future[RowsMark]:
+        """The bookkeeping once the rows queued so far are made, to :meth:`rewind` to when an
+        interval is redone (a future: with a worker, a job queued after them)."""
+        if self.worker is not None:
+            job: Future[RowsMark] = self.worker.submit(self._bookkeeping)
+            self.queued.append(job)
+            return job
+        now: Future[RowsMark] = Future()
+        now.set_result(self._bookkeeping())
+        return now
+
+    def _bookkeeping(self) -> RowsMark:
         assert self.depth is not None
         return (len(self.times), self.since, {c: a.copy() for c, a in self.acc.items()},
                 self.depth.copy())
 
-    def rewind(self, mark: tuple[int, int, dict[str, np.ndarray], np.ndarray]) -> None:
+    def rewind(self, mark: Future[RowsMark]) -> None:
         """Forget the rows and sums made since ``mark``."""
-        n, self.since, acc, depth = mark
+        self.settle()
+        n, self.since, acc, depth = mark.result()
         del self.times[n:]
         self.acc = {c: a.copy() for c, a in acc.items()}
         self.depth = depth.copy()
 
     def column(self, name: str) -> np.ndarray:
         """The rows made so far of one column (time, particles)."""
+        self.settle()
         return self.store[name][:len(self.times)]
 
     def add(self, out: np.ndarray, nsteps: int, t_start: int, dt: int,
@@ -311,7 +348,31 @@ def choose_dt(delt: float, vmax_cells_per_min: float, tratio: float) -> int:
 
 def run_intervals(run: Run, parts: Particles, rows: Rows, span: np.ndarray) -> Particles:
     """Advance the particles through the met times ``span`` (ascending) in the run direction,
-    until the run length or until no particle is alive; returns the particles at the end."""
+    until the run length or until no particle is alive; returns the particles at the end.
+
+    On several threads the output rows of each core call are made on one more thread while
+    the core advances the particles further (the core releases the GIL), so that the
+    threads of the core do not wait for them (docs/performance.md, "Threads and workers").
+    That thread runs the core's own loops (positions to latitude and longitude) on one
+    thread.
+    """
+    if int(run.core.transport_threads(0)) < 2:
+        return _walk(run, parts, rows, span)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="stilt-rows",
+                            initializer=run.core.transport_threads, initargs=(1,)) as worker:
+        rows.worker = worker
+        try:
+            parts = _walk(run, parts, rows, span)
+            rows.settle()
+        finally:
+            rows.worker, rows.queued = None, []
+    return parts
+
+
+def _walk(run: Run, parts: Particles, rows: Rows, span: np.ndarray) -> Particles:
+    """:func:`run_intervals`, its rows made by ``rows.later``."""
     frame = _Frame()
     t_now = 0  # minutes since release
     started = False
@@ -439,13 +500,19 @@ def _advance(run: Run, parts: Particles, rows: Rows, met: IntervalMet,
                             f"(core status {int(status)})")
         if np.any(parts.pstat == ParticleStatus.WINDOW):
             return False
-        rows.add(out, k, t_cur, dt, _plume_diluted(run, parts, rows, out, k, t_cur, dt))
+        rows.later(_add_rows, run, parts.z_release, rows, out, k, t_cur, dt)
         t_cur += k * dt
         done_steps += k
     return True
 
 
-def _plume_diluted(run: Run, parts: Particles, rows: Rows, out: np.ndarray, k: int,
+def _add_rows(run: Run, z_release: np.ndarray, rows: Rows, out: np.ndarray, k: int,
+              t_cur: int, dt: int) -> None:
+    """The output rows of one core call (``k`` steps of ``dt`` from ``t_cur``)."""
+    rows.add(out, k, t_cur, dt, _plume_diluted(run, z_release, rows, out, k, t_cur, dt))
+
+
+def _plume_diluted(run: Run, z_release: np.ndarray, rows: Rows, out: np.ndarray, k: int,
                    t_cur: int, dt: int) -> np.ndarray | None:
     """foot after the plume dilution on the model steps of one core call, before the output
     thinning (None when not asked for); continues the plume-depth sums of ``rows``."""
@@ -455,7 +522,7 @@ def _plume_diluted(run: Run, parts: Particles, rows: Rows, out: np.ndarray, k: i
     foot_hnf, rows.depth = run.core.footprint_hnf(
         np.arange(1, k + 1, dtype=np.int32), abs_t,
         *(out[DC[c], :, :k] for c in ("foot", "samt", "sigw", "tlgr", "dens", "mlht")),
-        parts.z_release, float(run.params["veght"]), rows.depth)
+        z_release, float(run.params["veght"]), rows.depth)
     return foot_hnf
 
 

@@ -488,6 +488,47 @@ def test_chunked_core_calls_and_window_redo_change_nothing(monkeypatch) -> None:
     assert -105.0 - 5.54 < float(whole.long.mean("indx")[-1]) < -105.0 - 4.5
 
 
+
+def test_rows_made_on_a_second_thread_as_at_once(monkeypatch) -> None:
+    """On 2 threads the rows of each core call are made on a worker thread while the core
+    goes on: the same rows as on one thread through a redone interval, short core calls,
+    output thinning and the plume dilution (whose sums run from call to call), and an error
+    in that thread is the run's error."""
+    import threading
+
+    import stilt._transport_loop as loop
+
+    grid = ArlGrid.latlon(lat0=30.0, lon0=-115.0, dlat=0.1, dlon=0.1, nx=121, ny=101)
+    # 70 m/s: faster than the first window's guess, so the first interval is redone
+    met = make_met(grid, 3, lambda x, y, h: 70.0 + 0.0 * x, lambda x, y, h: 2.0 + 0.02 * y)
+    rec = {"time": "2021-07-01T02:00", "latitude": 35.0, "longitude": -105.0, "altitude": 10.0}
+    made_on: set[str] = set()
+    add = loop.Rows.add
+
+    def noting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        made_on.add(threading.current_thread().name)
+        return add(self, *args, **kwargs)
+
+    monkeypatch.setattr(loop.Rows, "add", noting)
+    monkeypatch.setattr(loop, "OUT_BUDGET", loop.NDIAG * 40 * 7)  # 7 steps per core call
+    runs = {}
+    for n in (1, 2):
+        made_on.clear()
+        runs[n] = run_trajectories(rec, met, n_hours=-2, numpar=40, seed=3, threads=n,
+                                   outdt=5, hnf_plume=True, varsiwant=HNF_COLS)
+        assert made_on == ({"MainThread"} if n == 1 else {"stilt-rows_0"})
+    xr.testing.assert_identical(runs[1], runs[2])
+    assert runs[1].sizes["time"] == 24 and np.isfinite(runs[1].foot.values).all()
+
+    def failing(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        raise MemoryError("no room for the rows")
+
+    monkeypatch.setattr(loop.Rows, "add", failing)
+    with pytest.raises(MemoryError, match="no room for the rows"):
+        run_trajectories(rec, met, n_hours=-2, numpar=40, seed=3, threads=2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("stilt-rows")]
+
+
 def test_mlht_is_the_mean_mixed_layer_height_over_the_step() -> None:
     """Output mlht is (zi at the start + zi at the end of the step) / 2, as the binary prints
     it (an idealised collapse run on hycs_std: zi 768 at -10 min, 602 at -60 min with PBLH
