@@ -61,6 +61,9 @@ SUMMED = ("foot", "samt")  # summed over the output interval; the rest are end-o
 DOUBLE = ("long", "lati", "foot", "foot_no_hnf_dilution")
 #: doubles in the core's per-call output buffer (NDIAG x particles x steps): 16 MB
 OUT_BUDGET = 2_000_000
+#: jobs the rows' worker may have waiting (each may hold a core output buffer): the core
+#: waits for the oldest beyond this, so a run holds at most this many buffers more
+MAX_QUEUED = 2
 
 
 def pack(slots: tuple[str, ...], values: dict[str, Any]) -> np.ndarray:
@@ -143,12 +146,15 @@ class Rows:
 
     def later(self, job: Callable[..., None], *args: Any) -> None:
         """Run ``job(*args)`` on the worker after the jobs already queued (at once without
-        one). The jobs of a run are the only writers of the rows, one at a time and in
-        order, so the rows are the same with or without the worker."""
+        one), first waiting for the oldest while :data:`MAX_QUEUED` are queued. The jobs of a
+        run are the only writers of the rows, one at a time and in order, so the rows are the
+        same with or without the worker."""
         if self.worker is None:
             job(*args)
-        else:
-            self.queued.append(self.worker.submit(job, *args))
+            return
+        while len(self.queued) >= MAX_QUEUED:
+            self.queued.pop(0).result()
+        self.queued.append(self.worker.submit(job, *args))
 
     def settle(self) -> None:
         """Wait for the queued jobs; the first one that failed raises its error here."""

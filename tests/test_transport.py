@@ -495,6 +495,7 @@ def test_rows_made_on_a_second_thread_as_at_once(monkeypatch) -> None:
     output thinning and the plume dilution (whose sums run from call to call), and an error
     in that thread is the run's error."""
     import threading
+    import time
 
     import stilt._transport_loop as loop
 
@@ -503,11 +504,19 @@ def test_rows_made_on_a_second_thread_as_at_once(monkeypatch) -> None:
     met = make_met(grid, 3, lambda x, y, h: 70.0 + 0.0 * x, lambda x, y, h: 2.0 + 0.02 * y)
     rec = {"time": "2021-07-01T02:00", "latitude": 35.0, "longitude": -105.0, "altitude": 10.0}
     made_on: set[str] = set()
-    add = loop.Rows.add
+    waiting: list[int] = []
+    add, later = loop.Rows.add, loop.Rows.later
 
     def noting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         made_on.add(threading.current_thread().name)
+        time.sleep(0.002)  # slower than the core: the core waits, the queue stays bounded
         return add(self, *args, **kwargs)
+
+    def queueing(self, *args):  # noqa: ANN001, ANN002, ANN202
+        later(self, *args)
+        waiting.append(len(self.queued))
+
+    monkeypatch.setattr(loop.Rows, "later", queueing)
 
     monkeypatch.setattr(loop.Rows, "add", noting)
     monkeypatch.setattr(loop, "OUT_BUDGET", loop.NDIAG * 40 * 7)  # 7 steps per core call
@@ -517,6 +526,7 @@ def test_rows_made_on_a_second_thread_as_at_once(monkeypatch) -> None:
         runs[n] = run_trajectories(rec, met, n_hours=-2, numpar=40, seed=3, threads=n,
                                    outdt=5, hnf_plume=True, varsiwant=HNF_COLS)
         assert made_on == ({"MainThread"} if n == 1 else {"stilt-rows_0"})
+    assert max(waiting) == loop.MAX_QUEUED
     xr.testing.assert_identical(runs[1], runs[2])
     assert runs[1].sizes["time"] == 24 and np.isfinite(runs[1].foot.values).all()
 
