@@ -413,13 +413,13 @@ def _run_interval(run: Run, parts: Particles, rows: Rows, frame: _Frame,
         vcell = max(met.m1.vmax, met.m2.vmax) * 60.0 / run.dx_ref
         dt = choose_dt(float(run.params["delt"]), vcell, float(run.params["tratio"])) * run.sign
         nsteps = int(math.ceil(abs(end_min - t_now) / abs(dt)))
-        rows.rewind(mark)
         if _advance(run, parts, rows, met, times, t_now, dt, nsteps):
             break
         if met.window.nx == run.source.nx and met.window.ny == run.source.ny:
             raise CoreError("particles reported at a window edge on the full grid")
         margin_factor *= 2.0
         parts = saved.copy()
+        rows.rewind(mark)
     moved = np.hypot(parts.column("x") - saved.column("x"),
                      parts.column("y") - saved.column("y"))
     moved = moved[np.isfinite(moved) & parts.alive()]
