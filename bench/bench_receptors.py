@@ -17,7 +17,8 @@ process, and prints, in one run:
 - ``stilt status`` and ``stilt check``: wall time (goals for 1e6: < 2 s and < 60 s);
 - ``stilt run`` with 2 workers: seconds from the start of the command until the first
   simulation folder appears (goal < 10 s), then, over ``--watch`` seconds, the CPU of the
-  parent process as a share of one core (goal < 10 %) next to that of its workers, and the
+  parent process as a share of one core (goal < 10 %) next to that of the processes below it
+  (the workers, grandchildren through the pool's fork server), and the
   simulations done; the run is then stopped with SIGINT (its claims are given back).
 """
 
@@ -98,6 +99,15 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, children first (the pool's workers are forked by its
+    fork server, a child of the parent, so they are its grandchildren)."""
+    found = children(pid)
+    for child in list(found):
+        found.extend(descendants(child))
+    return found
+
+
 def watch_run(root: Path, watch: float) -> dict[str, float]:
     """Start ``stilt run``; time its first simulation, then its parent's share of a core."""
     by_id = root / "out" / "simulations" / "by-id"
@@ -115,19 +125,24 @@ def watch_run(root: Path, watch: float) -> dict[str, float]:
         out, err = proc.communicate()
         raise SystemExit(f"no simulation started:\n{out}\n{err}")
     time.sleep(2.0)  # the pool is up and both workers busy
-    workers = children(proc.pid)
-    w0, p0, c0 = time.perf_counter(), cpu_of(proc.pid), sum(cpu_of(w) for w in workers)
+    workers = descendants(proc.pid)
+    w0, p0 = time.perf_counter(), cpu_of(proc.pid)
+    c0 = {w: cpu_of(w) for w in workers}
     done0 = sum(1 for _ in os.scandir(by_id))
     time.sleep(watch)
-    alive = [w for w in workers if Path(f"/proc/{w}").exists()]
+    c1 = {}
+    for w in workers:  # a process that ended meanwhile is left out
+        try:
+            c1[w] = cpu_of(w)
+        except OSError:
+            pass
     w1, p1 = time.perf_counter(), cpu_of(proc.pid)
-    c1 = sum(cpu_of(w) for w in alive)
     done1 = sum(1 for _ in os.scandir(by_id))
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=120)
     span = w1 - w0
     return {"first": first, "first_cpu": first_cpu, "parent": (p1 - p0) / span,
-            "workers": (c1 - c0) / span, "n_workers": len(workers),
+            "workers": sum(c1[w] - c0[w] for w in c1) / span, "n_below": len(c1),
             "started": (done1 - done0) / span}
 
 
@@ -161,11 +176,12 @@ def main() -> None:
         print(f"stilt check:    {wall:6.1f} s wall, {cpu:6.1f} s CPU (goal < 60 s): "
               f"{res.stdout.strip().splitlines()[-1]}")
         run = watch_run(root, args.watch)
-        print(f"stilt run, {run['n_workers']:.0f} workers: first simulation started "
+        print(f"stilt run, 2 workers: first simulation started "
               f"{run['first']:.1f} s after the command (goal < 10 s), the parent had used "
               f"{run['first_cpu']:.1f} s CPU by then")
         print(f"  over {args.watch:g} s: parent {100 * run['parent']:.1f} % of a core (goal "
-              f"< 10 %), workers {100 * run['workers']:.0f} % together, "
+              f"< 10 %), the {run['n_below']} processes below it (the pool's workers and its "
+              f"helpers) {100 * run['workers']:.0f} % together, "
               f"{run['started']:.2f} simulations started a second")
     finally:
         if not args.keep:
