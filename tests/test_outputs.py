@@ -143,6 +143,44 @@ def test_the_direct_writer_writes_the_file_xarray_writes(particles, tmp_path,
         assert missing.any() and np.array_equal(b["long"][:] == -(2**31), missing)
 
 
+def test_the_direct_writer_pads_the_last_chunk_and_any_reader_inflates_it(tmp_path) -> None:
+    """Over a million values per column the table is split into chunks of whole particles;
+    the last one, shorter, is padded with the fill value as HDF5 pads it. The chunks the
+    writer deflates itself (ISA-L) read back through netCDF-C exactly as xarray's file, and
+    each is a zlib stream the standard library inflates to the shuffled stored bytes."""
+    import zlib
+
+    import h5py
+
+    rng = np.random.default_rng(5)
+    nt, npart = 1001, 1001  # two chunks: 501 particles and 500 (padded)
+    long = np.cumsum(rng.normal(0, 0.01, (nt, npart)), axis=0) - 100.0
+    foot = rng.random((nt, npart)) * 1e-3
+    long[-5:, -1] = np.nan  # the last particle left the grid
+    ds = compact_trajectories(xr.Dataset(
+        {"long": (("time", "indx"), long), "foot": (("time", "indx"), foot)},
+        coords={"time": -np.arange(1.0, nt + 1), "indx": np.arange(1, npart + 1)}))
+    table = file_layout(ds)
+    via_xarray, direct = tmp_path / "x.nc", tmp_path / "d.nc"
+    table.to_netcdf(via_xarray, engine="netcdf4", encoding=trajectory_encoding(table))
+    write_trajectories(ds, direct)
+    with netCDF4.Dataset(via_xarray) as a, netCDF4.Dataset(direct) as b:
+        for name in ("long", "foot"):
+            assert a[name].chunking() == b[name].chunking() == [501, nt]
+            a[name].set_auto_maskandscale(False)
+            b[name].set_auto_maskandscale(False)
+            np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
+    with h5py.File(direct, "r") as f:
+        dset = f["long"]
+        assert dset.id.get_num_chunks() == 2
+        raw = zlib.decompress(dset.id.read_direct_chunk((501, 0))[1])
+    stored = np.full((501, nt), -(2**31), dtype=np.int32)  # the padded last chunk
+    stored[:500] = np.where(np.isnan(table.long.values[501:]), -(2**31),
+                            np.rint(table.long.values[501:] / 1e-5)).astype(np.int32)
+    shuffled = stored.view(np.uint8).reshape(-1, 4).T.tobytes()
+    assert raw == shuffled
+
+
 def test_the_direct_writer_refuses_what_it_cannot_store(particles, tmp_path) -> None:
     ds = compact_trajectories(particles)
     with pytest.raises(ValueError, match="coordinates \\['site'\\]"):
