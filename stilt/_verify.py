@@ -103,6 +103,17 @@ _WHY = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota excee
         errno.EROFS: "permission denied (read-only file system)"}
 
 
+def _detail(exc: OSError) -> str:
+    """The library's words of a failed write on one short line: its first line, cut before
+    the first parenthesis when that line is long (HDF5 appends the time, the descriptor and
+    the buffer)."""
+    lines = (exc.strerror or str(exc)).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    if len(text) > 80 and " (" in text:
+        text = text.split(" (", 1)[0]
+    return text
+
+
 def _disk_full(path: Path) -> bool:
     """Whether the file system holding ``path`` has (almost) no space left for this user."""
     folder = Path(path).parent
@@ -118,19 +129,25 @@ def writing(path: str | Path) -> Iterator[None]:
     """Turn a failed write of ``path`` into a :class:`WriteError` that says why and where.
 
     An OSError with a file-system errno (no space, quota, permission, read-only) is named as
-    such; the netCDF library reports a full disk only as ``RuntimeError: NetCDF: HDF error``,
-    so a RuntimeError while the file system is full is reported as no space left.
+    such. The netCDF library reports a full disk as ``RuntimeError: NetCDF: HDF error`` while
+    writing and as "Permission denied" when it cannot create the file, so a RuntimeError, a
+    permission error or an OSError without an errno while the file system is full is
+    reported as no space left. The library's detail (HDF5's may run over several lines) is
+    cut to its first clause.
     """
     try:
         yield
     except WriteError:
         raise
     except OSError as exc:
-        why = _WHY.get(exc.errno or 0)
+        code = exc.errno or 0
+        if code in (0, errno.EACCES, errno.EPERM) and _disk_full(Path(path)):
+            code = errno.ENOSPC
+        why = _WHY.get(code)
         if why is None:
             raise
-        err = WriteError(f"{why}: cannot write {path} ({exc.strerror or exc})")
-        err.errno = exc.errno
+        err = WriteError(f"{why}: cannot write {path} ({_detail(exc)})")
+        err.errno = code
         raise err from exc
     except RuntimeError as exc:
         if not _disk_full(Path(path)):

@@ -438,14 +438,26 @@ def _failed_row(project: Path) -> dict:
     return row
 
 
-@pytest.mark.parametrize("raised, words", [
-    (OSError(28, "No space left on device"), "no space left on device"),
-    (OSError(122, "Disk quota exceeded"), "disk quota exceeded"),
-    (PermissionError(13, "Permission denied"), "permission denied"),
-    (RuntimeError("NetCDF: HDF error"), "no space left on device"),  # with the disk full
+#: what HDF5 (through h5py) says when a chunk cannot be written on a full disk
+_HDF5_FULL = ("Can't write unprocessed chunk data (file write failed: time = Fri Dec  4 "
+              "04:46:30 2026\n, filename = 'x.nc', file descriptor = 3, errno = 28, error "
+              "message = 'No space left on device', buf = 0x55bd51ae992d, total write size = "
+              "576876, bytes this sub-write = 576876, offset = 614400)")
+
+
+@pytest.mark.parametrize("raised, full, words", [
+    (OSError(28, "No space left on device"), False, "no space left on device"),
+    (OSError(122, "Disk quota exceeded"), False, "disk quota exceeded"),
+    (PermissionError(13, "Permission denied"), False, "permission denied"),
+    # what netCDF says when the disk is full: while writing, and when creating the file
+    (RuntimeError("NetCDF: HDF error"), True, "no space left on device"),
+    (PermissionError(13, "Permission denied"), True, "no space left on device"),
+    # h5py's full disk: the errno, and several lines of HDF5's detail cut to the first clause
+    (OSError(28, _HDF5_FULL), False,
+     "no space left on device: cannot write {foot} (Can't write unprocessed chunk data)"),
 ])
 def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
-        tmp_path, monkeypatch, capsys, raised: Exception, words: str) -> None:
+        tmp_path, monkeypatch, capsys, raised: Exception, full: bool, words: str) -> None:
     import os
 
     import stilt.footprint
@@ -457,7 +469,7 @@ def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
         raise raised
 
     monkeypatch.setattr(stilt.footprint, "write_footprint", failing_write)
-    if isinstance(raised, RuntimeError):  # what netCDF says when the disk is full
+    if full:
         real = os.statvfs(tmp_path)
         full = type("Full", (), {"f_bavail": 0, "f_frsize": real.f_frsize,
                                  "f_favail": real.f_favail})
@@ -466,7 +478,12 @@ def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
     row = _failed_row(project)
     foot = next((project / "out" / "simulations" / "by-id").iterdir())
     assert row["reason"] == "IO"
-    assert f"{words}: cannot write {foot / (foot.name + '_default_foot.nc')}" in row["message"]
+    path = foot / (foot.name + "_default_foot.nc")
+    if "{foot}" in words:
+        assert words.format(foot=path) in row["message"]
+    else:
+        assert f"{words}: cannot write {path}" in row["message"]
+    assert "\n" not in row["message"]
     assert "failed IO: 1" in (capsys.readouterr(), main(["status", str(project)]),
                                capsys.readouterr().out)[2]
 
