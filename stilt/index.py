@@ -124,6 +124,9 @@ def _classify(path: Path, exc: sqlite3.Error) -> SimulationIndexError:
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError):
         lowered = text.lower()
+        if "disk is full" in lowered:
+            return SimulationIndexError(f"index {path}: no space left on device ({text}); its "
+                                        "last change was rolled back")
         if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
             return SimulationIndexError(f"index {path}: cannot be written (permission denied: "
                                         f"{text}); commands that only look (status, plot) "
@@ -132,6 +135,12 @@ def _classify(path: Path, exc: sqlite3.Error) -> SimulationIndexError:
     err = SimulationIndexError(f"index {path}: not a usable SQLite database ({text})")
     err.damaged, err.reason = True, text
     return err
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite left one open (it ends some on error)."""
+    if con.in_transaction:
+        con.execute("ROLLBACK")
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -331,15 +340,26 @@ class SimulationIndex:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking the database write lock at its start."""
+        """One write transaction, taking the database write lock at its start.
+
+        A transaction that fails (in its statements or at the commit) is rolled back; SQLite's
+        operational errors (a full disk, a lock held too long, a read-only file) come out as
+        one-line :class:`SimulationIndexError`.
+        """
         con = self._con
-        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _classify(self.path, exc) from None
         try:
             yield con
+            con.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(con)
+            raise _classify(self.path, exc) from None
         except BaseException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
-        con.execute("COMMIT")
 
     @staticmethod
     def _row(row: Sequence[Any]) -> dict[str, Any]:

@@ -31,6 +31,26 @@ def test_register_keeps_existing_state(tmp_path) -> None:
     assert idx._con.execute("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
+def test_a_full_disk_is_one_line_and_the_index_stays_usable(tmp_path) -> None:
+    """SQLite's "database or disk is full" (here its page limit, as a full file system gives
+    it) is a SimulationIndexError of one line; the failed transaction is rolled back and the
+    index goes on once there is room."""
+    idx = SimulationIndex(tmp_path / "index.sqlite")
+    idx.register(rows(2, prefix="m_202307151100_"))
+    pages = idx._con.execute("PRAGMA page_count").fetchone()[0]
+    idx._con.execute(f"PRAGMA max_page_count = {pages}")  # no room for another page
+    with pytest.raises(SimulationIndexError) as err:
+        idx.register(rows(2000))
+    message = str(err.value)
+    assert "no space left on device (database or disk is full)" in message
+    assert str(tmp_path / "index.sqlite") in message and "\n" not in message
+    assert not err.value.damaged and not idx._con.in_transaction
+    assert idx.counts()["pending"] == 2  # what was there before
+    idx._con.execute("PRAGMA max_page_count = 1073741823")
+    assert len(idx.register(rows(2000))) == 2000
+    assert idx.counts()["pending"] == 2002
+
+
 def test_states_are_the_strings_on_disk(tmp_path) -> None:
     import json
 
