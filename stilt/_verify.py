@@ -114,8 +114,9 @@ def _detail(exc: OSError) -> str:
     return text
 
 
-def _disk_full(path: Path) -> bool:
-    """Whether the file system holding ``path`` has (almost) no space left for this user."""
+def disk_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has (almost) no space left for this user
+    (less than 1 MiB, or no inode)."""
     folder = Path(path).parent
     try:
         st = os.statvfs(folder)
@@ -141,7 +142,7 @@ def writing(path: str | Path) -> Iterator[None]:
         raise
     except OSError as exc:
         code = exc.errno or 0
-        if code in (0, errno.EACCES, errno.EPERM) and _disk_full(Path(path)):
+        if code in (0, errno.EACCES, errno.EPERM) and disk_full(Path(path)):
             code = errno.ENOSPC
         why = _WHY.get(code)
         if why is None:
@@ -150,7 +151,7 @@ def writing(path: str | Path) -> Iterator[None]:
         err.errno = code
         raise err from exc
     except RuntimeError as exc:
-        if not _disk_full(Path(path)):
+        if not disk_full(Path(path)):
             raise
         err = WriteError(f"no space left on device: cannot write {path} ({exc})")
         err.errno = errno.ENOSPC

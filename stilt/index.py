@@ -40,7 +40,7 @@ from typing import Any
 
 from stilt._io import publish
 from stilt._paths import inside
-from stilt._verify import notice
+from stilt._verify import disk_full, notice
 from stilt.errors import ConfigError, StiltError
 from stilt.states import STATES, State
 
@@ -124,9 +124,8 @@ def _classify(path: Path, exc: sqlite3.Error) -> SimulationIndexError:
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError):
         lowered = text.lower()
-        if "disk is full" in lowered:
-            return SimulationIndexError(f"index {path}: no space left on device ({text}); its "
-                                        "last change was rolled back")
+        if "disk is full" in lowered or ("disk i/o error" in lowered and disk_full(path)):
+            return SimulationIndexError(f"index {path}: no space left on device ({text})")
         if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
             return SimulationIndexError(f"index {path}: cannot be written (permission denied: "
                                         f"{text}); commands that only look (status, plot) "

@@ -51,6 +51,21 @@ def test_a_full_disk_is_one_line_and_the_index_stays_usable(tmp_path) -> None:
     assert idx.counts()["pending"] == 2002
 
 
+def test_a_disk_io_error_is_a_full_disk_only_when_the_file_system_is_full(
+        tmp_path, monkeypatch) -> None:
+    """SQLite says "disk I/O error" when it cannot grow its shared-memory or WAL file on a
+    full file system (measured on a full tmpfs at the start of a run)."""
+    import sqlite3
+
+    path = tmp_path / "index.sqlite"
+    for full, words in ((True, "no space left on device (disk I/O error)"),
+                        (False, "index " + str(path) + ": disk I/O error")):
+        monkeypatch.setattr(index_module, "disk_full", lambda p, full=full: full)
+        err = index_module._classify(path, sqlite3.OperationalError("disk I/O error"))
+        assert words in str(err) and not err.damaged
+        assert ("no space" in str(err)) is full
+
+
 def test_states_are_the_strings_on_disk(tmp_path) -> None:
     import json
 
