@@ -103,6 +103,12 @@ _WHY = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota excee
         errno.EROFS: "permission denied (read-only file system)"}
 
 
+def filesystem_reason(exc: OSError) -> str | None:
+    """The words for an OSError the file system raised (no space, quota, permission,
+    read-only file system), or None for any other error."""
+    return _WHY.get(exc.errno or 0)
+
+
 def _detail(exc: OSError) -> str:
     """The library's words of a failed write on one short line: its first line, cut before
     the first parenthesis when that line is long (HDF5 appends the time, the descriptor and

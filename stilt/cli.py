@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, TextIO
 from docopt import DocoptExit, docopt
 
 from stilt._paths import checked_if_inside, inside
+from stilt._verify import filesystem_reason
 from stilt._version import get_version
 from stilt.errors import MissingDependencyError, StiltError
 from stilt.states import State
@@ -533,6 +534,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # `stilt --help | head`
         return 0
+    except OSError as exc:  # the file system's refusal where no writer named it: one line
+        why = filesystem_reason(exc)
+        if why is None:
+            raise
+        print(f"stilt: error: {why}: {exc.filename or 'a write failed'} "
+              f"({exc.strerror or exc})", file=sys.stderr)
+        return 1
     except SystemExit as exc:  # docopt prints --help/--version and exits 0
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
 

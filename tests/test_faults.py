@@ -488,6 +488,56 @@ def test_a_full_disk_or_a_permission_error_is_io_naming_the_path(
                                capsys.readouterr().out)[2]
 
 
+def test_a_met_file_written_on_a_full_disk_is_one_line_and_leaves_no_part(
+        tmp_path, monkeypatch, capsys) -> None:
+    """stilt init --example on a full disk (found on a full tmpfs, where it ended in a
+    traceback): the ARL writer names the file it could not write and removes its temporary
+    file; the files written before stay whole, and init completes once there is room."""
+    import errno
+
+    import stilt.met.arl_write as arl_write
+
+    real = arl_write._write_period
+    calls = []
+
+    def full_after_one_file(out, *args) -> None:
+        calls.append(out.name)
+        if len(set(calls)) > 1:  # the second file's first period
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(out, *args)
+
+    monkeypatch.setattr(arl_write, "_write_period", full_after_one_file)
+    project = tmp_path / "ex"
+    assert main(["init", "--example", str(project)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stilt: error: no space left on device: cannot write "
+                          f"{project / 'met'}") and "\n" not in err
+    assert [p.name for p in (project / "met").iterdir()] == ["20230715_00-05_synt.arl"]
+    monkeypatch.setattr(arl_write, "_write_period", real)
+    assert main(["init", "--example", str(project)]) == 0
+    assert len(list((project / "met").iterdir())) == 4
+
+
+@pytest.mark.parametrize("raised, code", [
+    (OSError(28, "No space left on device", "/x/receptors.csv"), 1),
+    (OSError(5, "Input/output error"), None),  # not the file system's refusal: a traceback
+])
+def test_a_stray_file_system_error_is_one_line(monkeypatch, capsys, raised, code) -> None:
+    import stilt.cli as cli
+
+    def failing(argv) -> int:
+        raise raised
+
+    monkeypatch.setitem(cli.COMMANDS, "status", failing)
+    if code is None:
+        with pytest.raises(OSError):
+            main(["status", "x"])
+        return
+    assert main(["status", "x"]) == code
+    assert capsys.readouterr().err == ("stilt: error: no space left on device: /x/receptors.csv "
+                                       "(No space left on device)\n")
+
+
 def test_a_netcdf_error_with_space_left_is_not_called_a_full_disk(tmp_path,
                                                                    monkeypatch) -> None:
     import stilt.footprint

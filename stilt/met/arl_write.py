@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from stilt._io import atomic_path
+from stilt._verify import writing
 from stilt.errors import MetError
 from stilt.met.arl_format import (
     FIXED_HEADER_LEN,
@@ -112,7 +113,8 @@ def write_arl(ds: xr.Dataset, path: PathLike) -> Path:
         params="".join(fmt_f7(getattr(grid, k)) for k in GRID_PARAMETERS),
         levels_text=[fmt_f6(h) for h in heights], level_vars=level_vars)
 
-    with atomic_path(out_path) as tmp, open(tmp, "xb") as out:
+    # a failed write (a full disk) is one line naming the file; the temporary file goes
+    with writing(out_path), atomic_path(out_path) as tmp, open(tmp, "xb") as out:
         for it, t64 in enumerate(times):
             _write_period(out, layout, arrays, t64, int(fcst[it]), it)
     return out_path
