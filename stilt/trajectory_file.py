@@ -352,6 +352,22 @@ def _deflated(block: np.ndarray, rows: int, shuffle: bool) -> bytes:
     return isal_zlib.compress(data, ISAL_LEVEL)
 
 
+def _sums_by_bin(values: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """The rows of ``values`` summed by ``bins`` (0..n-1, every bin present), each sum adding
+    its rows in row order to 0, as ``np.add.at`` does (the same floating-point sums: an
+    accumulate is sequential, where ``np.add.reduceat`` and ``sum`` may add pairwise), for a
+    fraction of its time."""
+    order = np.argsort(bins, kind="stable")
+    ordered = values if np.array_equal(order, np.arange(order.size)) else values[order]
+    ranked = bins[order]
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(ranked) != 0]))
+    ends = np.append(starts[1:], ranked.size)
+    out = np.empty((starts.size,) + values.shape[1:])
+    for k, (a, b) in enumerate(zip(starts, ends)):
+        out[k] = np.add.accumulate(ordered[a:b], axis=0)[-1]
+    return out + 0.0  # 0 + the first row: a lone -0.0 sums to 0.0
+
+
 def thin_trajectories(ds: xr.Dataset, minutes: int) -> xr.Dataset:
     """Keep one row every ``minutes`` of each particle, as a run with ``outdt = minutes`` does.
 
@@ -386,8 +402,7 @@ def thin_trajectories(ds: xr.Dataset, minutes: int) -> xr.Dataset:
         if name not in ds or ds[name].dims != TABLE_DIMS:
             continue
         values = np.nan_to_num(np.asarray(ds[name].values, dtype=np.float64))
-        sums = np.zeros((len(keep), values.shape[1]))
-        np.add.at(sums, bins, values)
+        sums = _sums_by_bin(values, bins)
         kept = np.asarray(out[name].values)
         out[name] = out[name].copy(data=np.where(np.isnan(kept), np.nan, sums)
                                    .astype(ds[name].dtype))
