@@ -18,10 +18,10 @@ in whole particles and compressed (zlib level 1, after the byte shuffle but for 
 :func:`compact_trajectories` rounds a Dataset in memory exactly as the file will hold it, so a
 footprint computed from the particles just made equals one computed later from the file;
 :func:`write_trajectories` writes it: the same file as ``Dataset.to_netcdf`` with
-:func:`trajectory_encoding` (the same filters, chunks and values), for a sixth of the CPU:
-netCDF4 lays out the file, then each chunk is shuffled and deflated by ISA-L (``isal``) and
-written as it is (h5py's direct chunk write). ISA-L's deflate makes standard zlib streams,
-which every netCDF-4 reader inflates.
+:func:`trajectory_encoding` (the same filters, chunks and values), for a third of the CPU:
+netCDF4 lays out the file, then each chunk is shuffled and deflated by ISA-L (``isal``, a
+sixth of zlib's CPU for the same size) and written as it is (h5py's direct chunk write).
+ISA-L's deflate makes standard zlib streams, which every netCDF-4 reader inflates.
 In memory the table is on ``(time, indx)``, as :func:`stilt.run_trajectories` returns it:
 :func:`file_layout` turns it to the file's order before writing, :func:`memory_layout` back
 after reading (a transposed view, no copy), and :func:`read_trajectories` reads a file of
