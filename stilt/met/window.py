@@ -283,11 +283,11 @@ class MetSource:
                     for t in todo:
                         cache.mark_checked((key, t))
             return
-        ds = self.dataset.sel(time=times.astype("datetime64[ns]"))
-        for name in ("UWND", "VWND", "TEMP", "PRSS", "SHGT"):
-            if name not in ds:
-                continue
-            bad = ~np.isfinite(np.asarray(ds[name].values, dtype=float))
+        needed = [n for n in ("UWND", "VWND", "TEMP", "PRSS", "SHGT") if n in self.dataset]
+        ds = self.dataset[needed].sel(time=times.astype("datetime64[ns]"))  # copies these only
+        for name in needed:
+            values = np.asarray(ds[name].values)
+            bad = ~np.isfinite(values if values.dtype.kind == "f" else values.astype(float))
             if bad.any():
                 first = np.argwhere(bad)[0]
                 at = ", ".join(
