@@ -28,54 +28,22 @@ scaling perfectly.
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+from _clocks import FunctionClocks
 from docopt import docopt
 
 
-class Clocks:
-    """Wall seconds spent inside some functions (replaced by timed wrappers until
-    :meth:`close`)."""
-
-    def __init__(self, targets: dict[str, tuple[Any, str]]) -> None:
-        self.seconds = {label: 0.0 for label in targets}
-        self._saved = [(owner, name, getattr(owner, name))
-                       for owner, name in targets.values()]
-        for label, (owner, name) in targets.items():
-            setattr(owner, name, self._timed(label, getattr(owner, name)))
-
-    def _timed(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - t
-        return timed
-
-    def take(self) -> dict[str, float]:
-        """The seconds since the last take, and start again from zero."""
-        taken = dict(self.seconds)
-        self.seconds = dict.fromkeys(taken, 0.0)
-        return taken
-
-    def close(self) -> None:
-        """Put the functions back."""
-        for owner, name, fn in self._saved:
-            setattr(owner, name, fn)
+#: where a run's wall time goes: the core's calls, the met remaps
+PARTS = (("stilt._core", "transport_advance", "core"),
+         ("stilt.met.window", "MetSource.remap", "met"))
 
 
 def main() -> None:
     """Time both thread counts and print the speed-up."""
     import stilt
-    from stilt import _core
     from stilt.met.synthetic import synthetic_met
-    from stilt.met.window import MetSource
 
     args = docopt(__doc__)
     numpar, hours = int(args["--numpar"]), int(args["--hours"])
@@ -85,7 +53,7 @@ def main() -> None:
            "longitude": -101.5, "altitude": 10.0}
     walls: dict[int, list[float]] = {1: [], threads: []}
     parts: dict[int, list[dict[str, float]]] = {1: [], threads: []}
-    clocks = Clocks({"core": (_core, "transport_advance"), "met": (MetSource, "remap")})
+    clocks = FunctionClocks(PARTS, time.perf_counter)
     try:
         for _ in range(repeat):
             for n, runs in walls.items():

@@ -27,8 +27,6 @@ workers) need idle cores and say so when the load average is high.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import os
 import shutil
 import tempfile
@@ -36,33 +34,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _clocks import FunctionClocks
 from docopt import docopt
 
 RECEPTOR = {"time": "2023-07-15T18:00", "latitude": 39.6, "longitude": -102.2, "altitude": 10}
 
 
-class CoreClock:
-    """Process time spent inside the core's particle loop (``_core.transport_advance``)."""
-
-    def __init__(self) -> None:
-        from stilt import _core
-
-        self.seconds = 0.0
-        self._core = _core
-        self._advance = _core.transport_advance
-
-        @functools.wraps(self._advance)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.process_time()
-            try:
-                return self._advance(*args, **kwargs)
-            finally:
-                self.seconds += time.process_time() - t
-
-        _core.transport_advance = timed
-
-    def close(self) -> None:
-        self._core.transport_advance = self._advance
+#: the core's particle loop, timed in process CPU time around its calls
+CORE = (("stilt._core", "transport_advance", "core"),)
 
 
 #: parts of a project simulation outside the core loop, timed in the largest project:
@@ -78,37 +57,6 @@ OUTSIDE = (
 )
 
 
-class FunctionClocks:
-    """Thread CPU time spent in the functions of :data:`OUTSIDE` (each timed around its calls,
-    in whichever thread calls it)."""
-
-    def __init__(self) -> None:
-        self.seconds = {label: 0.0 for *_, label in OUTSIDE}
-        self._saved: list[tuple[Any, str, Any]] = []
-        for module, attr, label in OUTSIDE:
-            owner: Any = importlib.import_module(module)
-            *path, name = attr.split(".")
-            for part in path:
-                owner = getattr(owner, part)
-            fn = getattr(owner, name)
-            setattr(owner, name, self._timed(fn, label))
-            self._saved.append((owner, name, fn))
-
-    def _timed(self, fn: Any, label: str) -> Any:
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.thread_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.thread_time() - t
-        return timed
-
-    def close(self) -> None:
-        for owner, name, fn in reversed(self._saved):
-            setattr(owner, name, fn)
-
-
 def one_simulation(met: Any, numpar: int, hours: float,
                    threads: int = 1) -> tuple[float, float, float, float]:
     """(CPU s, wall s, core CPU s, particle-minutes of particles still on the grid) of one
@@ -117,7 +65,7 @@ def one_simulation(met: Any, numpar: int, hours: float,
 
     import stilt
 
-    clock = CoreClock()
+    clock = FunctionClocks(CORE, time.process_time)
     try:
         c0, w0 = time.process_time(), time.perf_counter()
         ds = stilt.run_trajectories(RECEPTOR, met, n_hours=-hours, numpar=numpar, seed=1,
@@ -127,7 +75,7 @@ def one_simulation(met: Any, numpar: int, hours: float,
         clock.close()
     minutes = np.abs(np.diff(np.concatenate([[0.0], ds["time"].values])))  # per output row
     live = ds["long"].notnull().sum("indx").values
-    return cpu, wall, clock.seconds, float(np.sum(live * minutes))
+    return cpu, wall, clock.seconds["core"], float(np.sum(live * minutes))
 
 
 def make_project(root: Path, met_dir: Path, n: int, n_workers: int = 1) -> Path:
@@ -150,7 +98,7 @@ def project_run(root: Path, n_workers: int) -> tuple[float, float, float, int]:
     """(CPU s of this process, wall s, core CPU s, simulations) of one project run."""
     import stilt
 
-    clock = CoreClock()
+    clock = FunctionClocks(CORE, time.process_time)
     try:
         model = stilt.Model(root)
         c0, w0 = time.process_time(), time.perf_counter()
@@ -161,7 +109,7 @@ def project_run(root: Path, n_workers: int) -> tuple[float, float, float, int]:
     finally:
         clock.close()
     assert report.ok, report.summary()
-    return cpu, wall, clock.seconds, report.transport_runs
+    return cpu, wall, clock.seconds["core"], report.transport_runs
 
 
 def measure(quick: bool) -> dict[str, list[dict[str, Any]]]:
@@ -194,7 +142,7 @@ def measure(quick: bool) -> dict[str, list[dict[str, Any]]]:
         sizes = (1, 4) if quick else (1, 4, 16, 64)
         for n in sizes:
             met_cache().clear()  # each project starts with a cold worker
-            parts = FunctionClocks() if n == sizes[-1] else None
+            parts = FunctionClocks(OUTSIDE, time.thread_time) if n == sizes[-1] else None
             try:
                 cpu, _, core, runs = project_run(make_project(tmp / f"r{n}", met_dir, n), 1)
             finally:
