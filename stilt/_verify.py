@@ -109,7 +109,7 @@ def filesystem_reason(exc: OSError) -> str | None:
     return _WHY.get(exc.errno or 0)
 
 
-def _detail(exc: OSError) -> str:
+def os_error_detail(exc: OSError) -> str:
     """The library's words of a failed write on one short line: its first line, cut before
     the first parenthesis when that line is long (HDF5 appends the time, the descriptor and
     the buffer)."""
@@ -153,7 +153,7 @@ def writing(path: str | Path) -> Iterator[None]:
         why = _WHY.get(code)
         if why is None:
             raise
-        err = WriteError(f"{why}: cannot write {path} ({_detail(exc)})")
+        err = WriteError(f"{why}: cannot write {path} ({os_error_detail(exc)})")
         err.errno = code
         raise err from exc
     except RuntimeError as exc:

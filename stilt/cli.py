@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, TextIO
 from docopt import DocoptExit, docopt
 
 from stilt._paths import checked_if_inside, inside
-from stilt._verify import filesystem_reason
+from stilt._verify import filesystem_reason, os_error_detail
 from stilt._version import get_version
 from stilt.errors import MissingDependencyError, StiltError
 from stilt.states import State
@@ -539,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if why is None:
             raise
         print(f"stilt: error: {why}: {exc.filename or 'a write failed'} "
-              f"({exc.strerror or exc})", file=sys.stderr)
+              f"({os_error_detail(exc)})", file=sys.stderr)
         return 1
     except SystemExit as exc:  # docopt prints --help/--version and exits 0
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1

@@ -557,9 +557,9 @@ def _overlapped(background: Callable[[], Any], foreground: Callable[[], Any]) ->
 
     ISA-L deflates a trajectory file's chunks with the GIL released, so writing a file in
     the background takes little from the foreground's computing. The background must be
-    the only caller of the netCDF and HDF5 libraries meanwhile (they are not thread-safe). An error of the foreground wins; the
-    background is always finished before this returns or raises, so its temporary files are
-    closed before anyone cleans them up.
+    the only caller of the netCDF and HDF5 libraries meanwhile (they are not thread-safe).
+    An error of the foreground wins; the background is always finished before this returns
+    or raises, so its temporary files are closed before anyone cleans them up.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stilt-write") as pool:
         job = pool.submit(background)

@@ -329,20 +329,20 @@ def _write_chunks(path: str | Path, ds: xr.Dataset, names: list[str], rows: int)
             if dset.chunks != (rows, values.shape[1]):
                 raise RuntimeError(f"trajectory file {path}: {name} has chunks {dset.chunks}, "
                                    f"expected {(rows, values.shape[1])}")
+            enc = _storage(name)
             for start in range(0, values.shape[0], rows):
                 dset.id.write_direct_chunk((start, 0), _deflated(
-                    values[start:start + rows], rows, name not in NO_SHUFFLE))
+                    values[start:start + rows], rows, enc["_FillValue"], enc["shuffle"]))
 
 
-def _deflated(block: np.ndarray, rows: int, shuffle: bool) -> bytes:
+def _deflated(block: np.ndarray, rows: int, fill: Any, shuffle: bool) -> bytes:
     """One chunk as HDF5's shuffle and deflate filters store it: ``block`` (at most ``rows``
-    particles; the last chunk of a column padded with its fill value) with its bytes
+    particles; the last chunk of a column padded with its ``fill`` value) with its bytes
     regrouped by their place in the value (the shuffle) when ``shuffle``, then deflated by
     ISA-L into a zlib stream."""
     from isal import isal_zlib
 
     if block.shape[0] < rows:
-        fill = _INT_FILL if block.dtype == np.int32 else np.float32(np.nan)
         padded = np.full((rows, block.shape[1]), fill, dtype=block.dtype)
         padded[:block.shape[0]] = block
         block = padded
