@@ -366,6 +366,41 @@ subroutine met_layout(nprof_out, nsfc_out)
     nsfc_out = nsfc
 end subroutine met_layout
 
+subroutine met_raw_slots(nraw_out, temp, u, v, w, q, rh, pres, hgts)
+    !! The number of data-level columns per node and the (1-based) slot of each (stilt_met
+    !! rv_*), named as stilt/met/window.py RAW_SLOTS names them (the test reads them by name).
+    use, intrinsic :: iso_c_binding, only: c_int
+    use stilt_met, only: nraw, rv_temp, rv_u, rv_v, rv_w, rv_q, rv_rh, rv_pres, rv_hgts
+    implicit none
+    integer(c_int), intent(out) :: nraw_out, temp, u, v, w, q, rh, pres, hgts
+    nraw_out = nraw
+    temp = rv_temp; u = rv_u; v = rv_v; w = rv_w; q = rv_q; rh = rv_rh; pres = rv_pres
+    hgts = rv_hgts
+end subroutine met_raw_slots
+
+subroutine met_unpack_remap(nrpar, rpar, ksys, ptop, w_kind, humidity, have_pres, have_hgts, &
+        status)
+    !! rpar unpacked as met_remap and transport_advance unpack it (stilt/met/window.py
+    !! REMAP_SLOTS). status 1: wrong size.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_met, only: remap_options
+    use stilt_layout, only: unpack_remap, n_rpar
+    implicit none
+    integer(c_int), intent(in) :: nrpar
+    !f2py intent(hide), depend(rpar) :: nrpar = len(rpar)
+    real(c_double), intent(in) :: rpar(nrpar)
+    integer(c_int), intent(out) :: ksys, w_kind, humidity, have_pres, have_hgts, status
+    real(c_double), intent(out) :: ptop
+    type(remap_options) :: ro
+    status = 1
+    ksys = 0; w_kind = 0; humidity = 0; have_pres = 0; have_hgts = 0; ptop = 0.0_c_double
+    if (nrpar /= n_rpar) return
+    status = 0
+    ro = unpack_remap(rpar)
+    ksys = ro%ksys; w_kind = ro%w_kind; humidity = ro%humidity; ptop = ro%ptop
+    have_pres = merge(1, 0, ro%have_pres); have_hgts = merge(1, 0, ro%have_hgts)
+end subroutine met_unpack_remap
+
 !! ---- stilt_transport ----------------------------------------------------------------------
 subroutine transport_diag_slots(ndiag_out, x, y, zagl, zsfc, temp, pres, dens, temz, wout, &
         shtf, whtf, dswf, tcld, lcld, rain, crai, sphu, rhfr, solw, sigw, tlgr, mlht, samt, &

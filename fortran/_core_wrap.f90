@@ -151,26 +151,30 @@ subroutine met_internal_sigma(nl, aa, bb, cc, z_top, zsg)
     call internal_sigma(nl, aa, bb, cc, z_top, zsg)
 end subroutine met_internal_sigma
 
-subroutine met_remap(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, &
-        vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, humidity, prof, status)
-    !! Remap one met time of a window onto the internal levels (stilt_met.remap_met).
-    !! humidity: 0 none, 1 SPHU, 2 RELH (q then holds the specific humidity derived from it).
+subroutine met_remap(nx, ny, nd, nl, nrpar, lev, rpar, z_top, zsg, sfc, raw, prof, status)
+    !! Remap one met time of a whole window onto the internal levels (stilt_met.remap_met; the
+    !! transport does it lazily, node by node). raw: the data-level columns (stilt_met rv_*),
+    !! rpar: how they are remapped (stilt_layout ro_*). status: 1 when an array has the wrong
+    !! size, 4 when a required input is not finite.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
-    use stilt_met, only: remap_met, nprof, nsfc
+    use stilt_kinds, only: status_bad_argument
+    use stilt_met, only: remap_met, nprof, nsfc, nraw
+    use stilt_layout, only: unpack_remap, n_rpar
     implicit none
-    integer(c_int), intent(in) :: nx, ny, nd, nl, ksys, w_kind, have_pres, have_hgts, humidity
-    !f2py intent(hide), depend(temp) :: nx = shape(temp, 0), ny = shape(temp, 1), nd = shape(temp, 2)
+    integer(c_int), intent(in) :: nx, ny, nd, nl, nrpar
+    !f2py intent(hide), depend(raw) :: nd = shape(raw, 0), nx = shape(raw, 2), ny = shape(raw, 3)
     !f2py intent(hide), depend(zsg) :: nl = shape(zsg, 0)
-    real(c_double), intent(in) :: lev(nd), ptop, z_top, zsg(nl), sfc(20, nx, ny)
-    real(c_double), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
+    !f2py intent(hide), depend(rpar) :: nrpar = len(rpar)
+    real(c_double), intent(in) :: lev(nd), rpar(nrpar), z_top, zsg(nl), sfc(20, nx, ny)
+    real(c_double), intent(in) :: raw(nd, 8, nx, ny)
     real(c_double), intent(out) :: prof(13, nl, nx, ny)
     integer(c_int), intent(out) :: status
-    if (nprof /= 13 .or. nsfc /= 20) then
-        status = 1
+    if (nprof /= 13 .or. nsfc /= 20 .or. nraw /= 8 .or. nrpar /= n_rpar) then
+        status = status_bad_argument
+        prof = 0.0_c_double
         return
     end if
-    call remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, uwnd, vwnd, &
-        wwnd, q, rh, pres, hgts, have_pres /= 0, have_hgts /= 0, humidity, prof, status)
+    call remap_met(nx, ny, nd, nl, lev, unpack_remap(rpar), z_top, zsg, sfc, raw, prof, status)
 end subroutine met_remap
 
 !! ---- stilt_transport ----------------------------------------------------------------------
@@ -251,14 +255,18 @@ subroutine transport_init_errors(nl, zsg, z_top, nerr, errpar, nrs, np, rng, eu,
     call init_errors(nl, zsg, z_top, unpack_errors(errpar), np, rng, eu, ev, eps)
 end subroutine transport_init_errors
 
-subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, sfc2, turb1, &
-        turb2, zi1, zi2, done1, done2, ntopt, topt, ndopt, dopt, nerr, errpar, gdx, gdy, np, &
-        nst, state, pstat, nrs, rng, eu, ev, eps, t_start, dt, nsteps, out, status, tstatus)
+subroutine transport_advance(nx, ny, nl, nd, nwpar, wpar, zsg, lev, nrpar, rpar, raw1, raw2, &
+        prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, done2, ntopt, topt, ndopt, &
+        dopt, nerr, errpar, gdx, gdy, np, nst, state, pstat, nrs, rng, eu, ev, eps, t_start, &
+        dt, nsteps, out, status, tstatus)
     !! Advance all particles through part of one met interval (stilt_transport.advance_interval).
     !! wpar: the met window; topt, dopt, errpar: turbulence, step/dispersion and transport-error
     !! options; state(np, :) the real-valued particle state; all in the slots of stilt_layout.
     !! pstat: the particle status (ps_*), rng the random streams, eu, ev, eps the
-    !! transport-error state from transport_init_errors. turb1/2, zi1/2 are filled lazily where done1/2 is 0.
+    !! transport-error state from transport_init_errors. raw1/2: the data-level columns of the
+    !! two met times (stilt_met rv_*; nd levels lev), rpar how they are remapped (ro_*);
+    !! prof1/2, turb1/2, zi1/2 are filled lazily, node by node, as done1/2 records
+    !! (stilt_transport node_*: 0 for a node not yet evaluated).
     !! status: dispersion status (1 also when an array has the wrong size), tstatus:
     !! turbulence evaluation status.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
@@ -267,11 +275,14 @@ subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, s
     use stilt_random, only: rng_state_size
     use stilt_layout, only: unpack_window, unpack_turb, unpack_step, unpack_errors, n_wpar, &
         n_topt, n_dopt, n_errpar, n_state, st_x, st_y, st_s, st_wnorm, st_up, st_vp, st_dmas, &
-        st_xc, st_yc, wi_z_top
+        st_xc, st_yc, wi_z_top, unpack_remap, n_rpar
+    use stilt_met, only: nraw
     implicit none
-    integer(c_int), intent(in) :: nx, ny, nl, np, nsteps
-    integer(c_int), intent(in) :: nrs, nwpar, ntopt, ndopt, nerr, nst
+    integer(c_int), intent(in) :: nx, ny, nl, nd, np, nsteps
+    integer(c_int), intent(in) :: nrs, nwpar, ntopt, ndopt, nerr, nst, nrpar
     !f2py intent(hide), depend(prof1) :: nl = shape(prof1, 1), nx = shape(prof1, 2), ny = shape(prof1, 3)
+    !f2py intent(hide), depend(lev) :: nd = len(lev)
+    !f2py intent(hide), depend(rpar) :: nrpar = len(rpar)
     !f2py intent(hide), depend(state) :: np = shape(state, 0), nst = shape(state, 1)
     !f2py intent(hide), depend(rng) :: nrs = shape(rng, 0)
     !f2py intent(hide), depend(wpar) :: nwpar = len(wpar)
@@ -282,7 +293,9 @@ subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, s
     real(c_double), intent(in) :: zsg(nl), t_start, dt
     real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
     real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)
-    real(c_double), intent(in), dimension(13, nl, nx, ny) :: prof1, prof2
+    real(c_double), intent(in) :: lev(nd), rpar(nrpar)
+    real(c_double), intent(in), dimension(nd, 8, nx, ny) :: raw1, raw2
+    real(c_double), intent(inout), dimension(13, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
     real(c_double), intent(inout), dimension(4, nl, nx, ny) :: turb1, turb2
     real(c_double), intent(inout), dimension(nx, ny) :: zi1, zi2
@@ -299,7 +312,8 @@ subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, s
     integer(c_int) :: nturb
     tstatus = 0
     if (nrs /= rng_state_size .or. nwpar /= n_wpar .or. ntopt /= n_topt .or. &
-            ndopt /= n_dopt .or. nerr /= n_errpar .or. nst /= n_state) then
+            ndopt /= n_dopt .or. nerr /= n_errpar .or. nst /= n_state .or. &
+            nrpar /= n_rpar .or. nraw /= 8) then
         status = status_bad_argument
         out = 0.0_c_double
         return
@@ -308,11 +322,12 @@ subroutine transport_advance(nx, ny, nl, nwpar, wpar, zsg, prof1, prof2, sfc1, s
     call unpack_turb(topt, t1o, t2o, z0)
     call unpack_step(dopt, wpar(wi_z_top), dopts, tratio, nturb)
     ! the state columns are contiguous and distinct: passed without copies or aliasing
-    call advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, done1, &
-        done2, t1o, t2o, z0, gdx, gdy, np, state(:, st_x), state(:, st_y), state(:, st_s), &
-        pstat, state(:, st_wnorm), state(:, st_up), state(:, st_vp), state(:, st_dmas), &
-        state(:, st_xc), state(:, st_yc), rng, t_start, dt, nsteps, tratio, nturb, dopts, &
-        unpack_errors(errpar), eu, ev, eps, out, status, tstatus)
+    call advance_interval(w, zsg, nd, lev, unpack_remap(rpar), raw1, raw2, prof1, prof2, sfc1, &
+        sfc2, turb1, turb2, zi1, zi2, done1, done2, t1o, t2o, z0, gdx, gdy, np, &
+        state(:, st_x), state(:, st_y), state(:, st_s), pstat, state(:, st_wnorm), &
+        state(:, st_up), state(:, st_vp), state(:, st_dmas), state(:, st_xc), state(:, st_yc), &
+        rng, t_start, dt, nsteps, tratio, nturb, dopts, unpack_errors(errpar), eu, ev, eps, out, &
+        status, tstatus)
 end subroutine transport_advance
 
 !! ---- stilt_arl ----------------------------------------------------------------------------

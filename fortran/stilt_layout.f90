@@ -9,10 +9,11 @@ module stilt_layout
     use stilt_turbulence, only: turb_options
     use stilt_dispersion, only: disp_options
     use stilt_transport, only: error_options, met_window
+    use stilt_met, only: remap_options
     implicit none
     private
 
-    public :: unpack_window, unpack_turb, unpack_step, unpack_errors
+    public :: unpack_window, unpack_turb, unpack_step, unpack_errors, unpack_remap
 
     !! wpar: the met window of one interval (full-grid offset i0, j0 of its node (1, 1) minus 1,
     !! full grid size, 1 when a global grid wraps in x, model top (m), the two met times
@@ -36,6 +37,12 @@ module stilt_layout
     integer(ip), parameter, public :: eo_winderrtf = 1, eo_siguverr = 2, eo_tluverr = 3, &
         eo_zcoruverr = 4, eo_horcoruverr = 5, eo_sigzierr = 6, eo_tlzierr = 7, eo_horcorzierr = 8
     integer(ip), parameter, public :: n_errpar = 8
+    !! rpar: what the met source's data levels are and hold (stilt_met remap_options: ARL
+    !! vertical system, top pressure of sigma levels, vertical-motion kind, humidity code, 1
+    !! when the level pressures are given, 1 when geopotential heights are)
+    integer(ip), parameter, public :: ro_ksys = 1, ro_ptop = 2, ro_w_kind = 3, ro_humidity = 4, &
+        ro_have_pres = 5, ro_have_hgts = 6
+    integer(ip), parameter, public :: n_rpar = 6
     !! state(np, n_state): one column per real-valued particle quantity (stilt_transport
     !! advance_interval: position, sigma, turbulence state, start-of-step column position)
     integer(ip), parameter, public :: st_x = 1, st_y = 2, st_s = 3, st_wnorm = 4, st_up = 5, &
@@ -97,4 +104,13 @@ contains
             sig_zi=errpar(eo_sigzierr), tl_zi=errpar(eo_tlzierr), &
             horcor_zi=errpar(eo_horcorzierr))
     end function unpack_errors
+
+    pure function unpack_remap(rpar) result(ro)
+        !! How the met source's data levels are remapped.
+        real(dp), intent(in) :: rpar(n_rpar)
+        type(remap_options) :: ro
+        ro = remap_options(ksys=nint(rpar(ro_ksys)), w_kind=nint(rpar(ro_w_kind)), &
+            humidity=nint(rpar(ro_humidity)), have_pres=nint(rpar(ro_have_pres)) /= 0, &
+            have_hgts=nint(rpar(ro_have_hgts)) /= 0, ptop=rpar(ro_ptop))
+    end function unpack_remap
 end module stilt_layout

@@ -11,8 +11,8 @@ module stilt_met
     private
 
     public :: internal_grid, internal_sigma, column_heights, remap_column, remap_lnp_column
-    public :: vertical_weights, index_weights, bilinear_weights, remap_met, foot_density, &
-        extrapolate_top
+    public :: vertical_weights, index_weights, bilinear_weights, remap_met, remap_node, &
+        foot_density, extrapolate_top
 
     !! profile variables on internal levels
     integer(ip), parameter, public :: pv_u = 1      !! x (grid-relative) wind, m/s
@@ -59,6 +59,18 @@ module stilt_met
     integer(ip), parameter, public :: ksys_sigma = 1, ksys_pressure = 2, ksys_terrain = 3, &
         ksys_hybrid = 4, ksys_wrf = 5
 
+    !! data-level columns of one node as remap_node takes them: raw(nd, nraw), nd data levels
+    !! (NaN-free where the remap reads them; slots the file lacks hold zeros)
+    integer(ip), parameter, public :: rv_temp = 1   !! temperature TEMP, K
+    integer(ip), parameter, public :: rv_u = 2      !! x (grid-relative) wind UWND, m/s
+    integer(ip), parameter, public :: rv_v = 3      !! y wind VWND, m/s
+    integer(ip), parameter, public :: rv_w = 4      !! vertical motion WWND (hPa/s) or DZDT (m/s)
+    integer(ip), parameter, public :: rv_q = 5      !! specific humidity SPHU, kg/kg
+    integer(ip), parameter, public :: rv_rh = 6     !! relative humidity RELH as a fraction
+    integer(ip), parameter, public :: rv_pres = 7   !! level pressure (PRES or HGTS, hPa)
+    integer(ip), parameter, public :: rv_hgts = 8   !! geopotential height HGTS, m
+    integer(ip), parameter, public :: nraw = 8
+
     real(dp), parameter, public :: rd_v5 = 287.04_dp   !! gas constant of dry air as in the reference binary (v5)
     real(dp), parameter, public :: g_v5 = 9.80616_dp   !! gravity as in the reference binary (v5)
     real(dp), parameter :: z0_unset = 0.2_dp            !! z0 where the rghs slot is empty (ASCDATA.CFG default)
@@ -70,8 +82,18 @@ module stilt_met
     real(dp), parameter :: w_top_damping = 0.5_dp       !! w of a level above the data top over that of the level below
     !! fewest window nodes remap_met shares among threads (below, starting them costs more)
     integer(ip), parameter :: min_parallel_nodes = 64
-    !! humidity codes of remap_met
+    !! humidity codes of remap_node
     integer(ip), parameter, public :: humidity_none = 0, humidity_sphu = 1, humidity_relh = 2
+
+    !! what a met source's data levels are and hold, the same for every node and met time
+    type, public :: remap_options
+        integer(ip) :: ksys = ksys_sigma          !! ARL vertical system
+        integer(ip) :: w_kind = 0                 !! rv_w: 0 none, 1 in hPa/s, 2 in m/s
+        integer(ip) :: humidity = humidity_none   !! humidity_*: which of rv_q, rv_rh is read
+        logical :: have_pres = .false.            !! rv_pres holds the level pressures
+        logical :: have_hgts = .false.            !! rv_hgts holds geopotential heights
+        real(dp) :: ptop = 0.0_dp                 !! top pressure of sigma levels, hPa
+    end type remap_options
 
     !! quadratic internal-level coefficient sets, tried in this order (docs/physics.md sec. 3.1)
     real(dp), parameter :: coef_sets(3, 5) = reshape([30.0_dp, -25.0_dp, 5.0_dp, &
@@ -284,17 +306,44 @@ contains
         fx = x - i; fy = y - j
     end subroutine bilinear_weights
 
-    subroutine remap_met(nx, ny, nd, nl, ksys, lev, ptop, z_top, zsg, w_kind, sfc, temp, &
-            uwnd, vwnd, wwnd, q, rh, pres, hgts, have_pres, have_hgts, humidity, prof, status)
-        !! Remap one met time of a window from the data levels to the internal levels.
+    subroutine remap_met(nx, ny, nd, nl, lev, ro, z_top, zsg, sfc, raw, prof, status)
+        !! Remap one met time of a whole window (remap_node at every node). The transport
+        !! remaps lazily instead, node by node where particles go (stilt_transport
+        !! ensure_node); this is for callers that want every column. The columns are
+        !! independent: OpenMP threads share them (the same values for any thread count).
+        !! status: 0, or status_not_finite if a required input of some node is NaN.
+        integer(ip), intent(in) :: nx, ny, nd, nl
+        real(dp), intent(in) :: lev(nd), z_top, zsg(nl)
+        type(remap_options), intent(in) :: ro
+        real(dp), intent(in) :: sfc(nsfc, nx, ny), raw(nd, nraw, nx, ny)
+        real(dp), intent(out) :: prof(nprof, nl, nx, ny)
+        integer(ip), intent(out) :: status
+        integer(ip) :: i, j, st
+        status = 0
+        !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
+        !$omp private(i, j, st) reduction(max: status)
+        do j = 1, ny
+            do i = 1, nx
+                call remap_node(nd, nl, lev, ro, z_top, zsg, sfc(:, i, j), raw(:, :, i, j), &
+                    prof(:, :, i, j), st)
+                status = max(status, st)
+            end do
+        end do
+        !$omp end parallel do
+    end subroutine remap_met
+
+    pure subroutine remap_node(nd, nl, lev, ro, z_top, zsg, sfc, raw, prof, status)
+        !! Remap one met column (one node at one met time) from the data levels to the
+        !! internal levels.
         !! Ground values: winds = U10M/V10M where present; else the neutral log law at internal
         !! level 1, u1 ln(z_1 / z0) / ln(z_d / z0) (z_1 internal level 1, z_d first data level,
         !! z0 = RGHS slot of the node, 0.2 m if unset), placed at the ground so that the wind is
         !! linear from it to the first data level (as the reference binary, docs/transport.md); T = T02M
         !! or the first-level temperature brought down dry-adiabatically; w = 0; humidity and
-        !! other scalars = first-level value. w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
-        !! 2 DZDT (m/s). q: SPHU (kg/kg; read only when humidity = humidity_sphu); rh: RELH as
-        !! a fraction (read only when humidity = humidity_relh). The binary's specific humidity
+        !! other scalars = first-level value. ro%w_kind: 0 no vertical velocity, 1 WWND (hPa/s),
+        !! 2 DZDT (m/s). raw(:, rv_q): SPHU (kg/kg; read only when ro%humidity =
+        !! humidity_sphu); raw(:, rv_rh): RELH as a fraction (read only when ro%humidity =
+        !! humidity_relh). The binary's specific humidity
         !! (docs/physics.md sec. 2.6): SPHU as given, RELH 0.622 rh es(T) / p at each data
         !! level; at the ground SPHU's first level, RELH's first level at the ground
         !! temperature and surface pressure; linear in height between. It makes the data-level
@@ -310,170 +359,160 @@ contains
         !! linear in ln p; above the data top see extrapolate_top. pv_dat marks the levels at
         !! or above the first data level above ground.
         !! status: 0, or status_not_finite if a required input is NaN.
-        !! The columns are independent: OpenMP threads share them (the same values for any
-        !! thread count); not pure for the directive's sake.
-        !! One procedure (~135 lines) on purpose: one pass per met column fills every profile
+        !! One procedure (~130 lines) on purpose: one pass per met column fills every profile
         !! variable from the same column heights; the shared work is already in column_heights /
         !! remap_column, what stays is each variable's ground value beside its remap.
         use stilt_kinds, only: status_ok, status_not_finite
         use, intrinsic :: ieee_arithmetic, only: ieee_is_finite
-        integer(ip), intent(in) :: nx, ny, nd, nl, ksys, w_kind, humidity
-        real(dp), intent(in) :: lev(nd), ptop, z_top, zsg(nl)
-        real(dp), intent(in) :: sfc(nsfc, nx, ny)
-        real(dp), intent(in), dimension(nx, ny, nd) :: temp, uwnd, vwnd, wwnd, q, rh, pres, hgts
-        logical, intent(in) :: have_pres, have_hgts
-        real(dp), intent(out) :: prof(nprof, nl, nx, ny)
+        integer(ip), intent(in) :: nd, nl
+        real(dp), intent(in) :: lev(nd), z_top, zsg(nl)
+        type(remap_options), intent(in) :: ro
+        real(dp), intent(in) :: sfc(nsfc)          !! the node's surface fields
+        real(dp), intent(in) :: raw(nd, nraw)      !! the node's data-level columns (rv_*)
+        real(dp), intent(out) :: prof(nprof, nl)
         integer(ip), intent(out) :: status
-        integer(ip) :: i, j, k
+        integer(ip) :: k
         real(dp) :: pd(nd), zd(nd), zi(nl), f(nl), wd(nd), qz(nd), rhd(nd), qm(nl), zg, &
             prss, t0, q0, u0, v0, e, zw, qk, z0n, fw, rhk, zd1
         status = status_ok
-        !$omp parallel do default(shared) schedule(static) if (nx * ny >= min_parallel_nodes) &
-        !$omp private(i, j, k, pd, zd, zi, f, wd, qz, rhd, qm, zg, prss, t0, q0, u0, v0, e, &
-        !$omp zw, qk, z0n, fw, rhk, zd1) reduction(max: status)
-        do j = 1, ny
-            do i = 1, nx
-                zg = sfc(sv_zg, i, j); prss = sfc(sv_prss, i, j)
-                if (.not. (ieee_is_finite(zg) .and. ieee_is_finite(prss))) then
-                    status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
-                end if
-                if (.not. all(ieee_is_finite(temp(i, j, :)))) then
-                    status = status_not_finite; prof(:, :, i, j) = 0.0_dp; cycle
-                end if
-                ! the level pressures (they do not depend on humidity), then the specific
-                ! humidity of the data levels: SPHU as given, or from RELH 0.622 e / p at the
-                ! level's pressure and temperature (docs/physics.md sec. 2.6)
-                qz = 0.0_dp
-                call column_heights(nd, ksys, lev, ptop, prss, zg, sfc(sv_t02m, i, j), &
-                    temp(i, j, :), qz, 0.0_dp, pres(i, j, :), hgts(i, j, :), have_pres, &
-                    have_hgts, pd, zd)
-                select case (humidity)
-                case (humidity_sphu)
-                    qz = q(i, j, :)
-                case (humidity_relh)
-                    do k = 1, nd
-                        qz(k) = 0.622_dp * rh(i, j, k) * exp(es_a - es_b / temp(i, j, k)) &
-                            / max(pd(k), 1.0e-6_dp)
-                    end do
-                end select
-                t0 = sfc(sv_t02m, i, j)
-                if (.not. ieee_is_finite(t0)) then
-                    ! no T02M/TMPS: the first data level brought down dry-adiabatically; on
-                    ! sigma files by its sigma alone, PTOP ignored (the binary's 10-m temp and
-                    ! mlht on a PTOP = 50 hPa file match only so, docs/met.md)
-                    if (ksys == ksys_sigma) then
-                        t0 = temp(i, j, 1) * lev(1)**(-0.286_dp)
-                    else
-                        t0 = temp(i, j, 1) * (prss / pd(1))**0.286_dp
-                    end if
-                end if
-                ! the ground's humidity: SPHU the first level's, RELH the first level's at the
-                ! ground temperature and surface pressure; then the heights again, with the
-                ! ground temperature now known
-                q0 = qz(1)
-                if (humidity == humidity_relh) &
-                    q0 = 0.622_dp * rh(i, j, 1) * exp(es_a - es_b / t0) / prss
-                call column_heights(nd, ksys, lev, ptop, prss, zg, t0, temp(i, j, :), &
-                    qz, q0, pres(i, j, :), hgts(i, j, :), have_pres, have_hgts, pd, zd)
-                ! terrain-following heights are compressed over terrain with a 20 km top:
-                ! z = z* (20000 - zg) / 20000 (fitted on the binary's mlht and 10-m pres over
-                ! 500 m and 1500 m terrain, which give 19.8 and 19.7 km; 25 km or the top data
-                ! level leave 0.3-1.6 % and 1-3 %, docs/met.md)
-                if (ksys == ksys_terrain) zd = zd * (ztop_height_data - zg) / ztop_height_data
-                zi = (1.0_dp - zsg) * (z_top - zg)
-                u0 = sfc(sv_u10m, i, j); v0 = sfc(sv_v10m, i, j)
-                zw = 0.0_dp
-                if (.not. (ieee_is_finite(u0) .and. ieee_is_finite(v0))) then
-                    z0n = sfc(sv_rghs, i, j)
-                    if (.not. (ieee_is_finite(z0n) .and. z0n > 0.0_dp)) z0n = z0_unset
-                    fw = 1.0_dp
-                    if (zi(1) < zd(1)) fw = max(log(zi(1) / z0n), 0.0_dp) &
-                        / max(log(zd(1) / z0n), 1.0e-6_dp)
-                    u0 = fw * uwnd(i, j, 1); v0 = fw * vwnd(i, j, 1)
-                    zw = 0.0_dp
-                end if
-                call remap_column(nd, zd, uwnd(i, j, :), u0, nl, zi, prof(pv_u, :, i, j), zw)
-                call remap_column(nd, zd, vwnd(i, j, :), v0, nl, zi, prof(pv_v, :, i, j), zw)
-                call remap_column(nd, zd, temp(i, j, :), t0, nl, zi, prof(pv_t, :, i, j))
-                call remap_lnp_column(nd, zd, pd, prss, nl, zi, prof(pv_p, :, i, j))
-                if (ksys == ksys_terrain) then
-                    ! height levels: pressure linear in p below the data top, as the
-                    ! binary's mlht requires (docs/physics.md sec. 3.2)
-                    call remap_column(nd, zd, pd, prss, nl, zi, f)
-                    where (zi <= zd(nd)) prof(pv_p, :, i, j) = f
-                end if
-                ! the specific humidity of the moist density, linear in height (sec. 2.6)
-                call remap_column(nd, zd, qz, q0, nl, zi, qm)
-                prof(pv_q, :, i, j) = qm
-                if (humidity == humidity_sphu) then
-                    ! SPHU as a relative humidity, q p / (0.622 es(T)) at each data level and
-                    ! with the surface pressure and first-level temperature at the ground,
-                    ! then handled as RELH (docs/physics.md sec. 2.6)
-                    do k = 1, nd
-                        rhd(k) = qz(k) * pd(k) / (0.622_dp * exp(es_a - es_b / temp(i, j, k)))
-                    end do
-                    call remap_column(nd, zd, rhd, qz(1) * prss &
-                        / (0.622_dp * exp(es_a - es_b / temp(i, j, 1))), nl, zi, &
-                        prof(pv_rh, :, i, j))
-                else
-                    call remap_column(nd, zd, rh(i, j, :), rh(i, j, 1), nl, zi, &
-                        prof(pv_rh, :, i, j))
-                end if
-                if (humidity /= humidity_none) then
-                    do k = 1, nl
-                        e = prof(pv_rh, k, i, j) * exp(es_a - es_b / prof(pv_t, k, i, j))
-                        prof(pv_q, k, i, j) = 0.622_dp * e &
-                            / max(prof(pv_p, k, i, j) - 0.378_dp * e, 1.0e-6_dp)
-                    end do
-                end if
-                ! the surface layer's reference level: at or above the first data level above
-                ! ground (docs/physics.md sec. 5.1); then the levels above the data top
-                zd1 = first_above_ground(nd, zd)
-                prof(pv_dat, :, i, j) = merge(1.0_dp, 0.0_dp, zi >= zd1)
-                call extrapolate_top(nd, zd, zd1, nl, zi, prof(:, :, i, j), qm)
-                ! WWND (hPa/s) is interpolated as it is and converted to m/s on the internal
-                ! levels, with their own moist density, as the binary (docs/physics.md sec. 4.3)
-                select case (w_kind)
-                case (1, 2)
-                    wd = wwnd(i, j, :)
-                case default
-                    wd = 0.0_dp
-                end select
-                where (.not. ieee_is_finite(wd)) wd = 0.0_dp
-                call remap_column(nd, zd, wd, 0.0_dp, nl, zi, f)
-                do k = 1, nl
-                    qk = max(prof(pv_q, k, i, j), 0.0_dp)
-                    e = qk * prof(pv_p, k, i, j) / (0.622_dp + 0.378_dp * qk)
-                    prof(pv_rho, k, i, j) = (prof(pv_p, k, i, j) - e) * 100.0_dp &
-                        / (rd_v5 * prof(pv_t, k, i, j))
-                    prof(pv_rhom, k, i, j) = moist_density(prof(pv_p, k, i, j), &
-                        prof(pv_t, k, i, j), max(qm(k), 0.0_dp))
-                    rhk = prof(pv_rh, k, i, j)
-                    if (prof(pv_p, k, i, j) <= 0.0_dp) then
-                        ! no potential temperature: the pressure extrapolated above the data
-                        ! top of a column whose pressure is its height fell below zero
-                        prof(pv_rhof1:pv_rhof2, k, i, j) = prof(pv_rho, k, i, j)
-                        cycle
-                    end if
-                    ! the binary's two half steps (docs/validation.md, Met families): moist
-                    ! density with theta, then the dry density with T taken for theta
-                    prof(pv_rhof1, k, i, j) = foot_density(prof(pv_rhom, k, i, j), &
-                        prof(pv_t, k, i, j) * (p_ref / prof(pv_p, k, i, j))**kappa_v5, rhk)
-                    prof(pv_rhof2, k, i, j) = foot_density(prof(pv_rho, k, i, j), &
-                        prof(pv_t, k, i, j), rhk)
-                end do
-                if (w_kind == 1) then   ! w = -100 omega / (rho g), omega in hPa/s
-                    do k = 1, nl
-                        f(k) = -f(k) * 100.0_dp / (prof(pv_rhom, k, i, j) * g_v5)
-                    end do
-                end if
-                call damp_above_top(nd, zd, nl, zi, f)
-                prof(pv_wms, :, i, j) = f
-                prof(pv_w, :, i, j) = -f * sec_per_min / (z_top - zg)
+        zg = sfc(sv_zg); prss = sfc(sv_prss)
+        if (.not. (ieee_is_finite(zg) .and. ieee_is_finite(prss))) then
+            status = status_not_finite; prof = 0.0_dp; return
+        end if
+        if (.not. all(ieee_is_finite(raw(:, rv_temp)))) then
+            status = status_not_finite; prof = 0.0_dp; return
+        end if
+        ! the level pressures (they do not depend on humidity), then the specific
+        ! humidity of the data levels: SPHU as given, or from RELH 0.622 e / p at the
+        ! level's pressure and temperature (docs/physics.md sec. 2.6)
+        qz = 0.0_dp
+        call column_heights(nd, ro%ksys, lev, ro%ptop, prss, zg, sfc(sv_t02m), &
+            raw(:, rv_temp), qz, 0.0_dp, raw(:, rv_pres), raw(:, rv_hgts), ro%have_pres, &
+            ro%have_hgts, pd, zd)
+        select case (ro%humidity)
+        case (humidity_sphu)
+            qz = raw(:, rv_q)
+        case (humidity_relh)
+            do k = 1, nd
+                qz(k) = 0.622_dp * raw(k, rv_rh) * exp(es_a - es_b / raw(k, rv_temp)) &
+                    / max(pd(k), 1.0e-6_dp)
             end do
+        end select
+        t0 = sfc(sv_t02m)
+        if (.not. ieee_is_finite(t0)) then
+            ! no T02M/TMPS: the first data level brought down dry-adiabatically; on
+            ! sigma files by its sigma alone, PTOP ignored (the binary's 10-m temp and
+            ! mlht on a PTOP = 50 hPa file match only so, docs/met.md)
+            if (ro%ksys == ksys_sigma) then
+                t0 = raw(1, rv_temp) * lev(1)**(-0.286_dp)
+            else
+                t0 = raw(1, rv_temp) * (prss / pd(1))**0.286_dp
+            end if
+        end if
+        ! the ground's humidity: SPHU the first level's, RELH the first level's at the
+        ! ground temperature and surface pressure; then the heights again, with the
+        ! ground temperature now known
+        q0 = qz(1)
+        if (ro%humidity == humidity_relh) &
+            q0 = 0.622_dp * raw(1, rv_rh) * exp(es_a - es_b / t0) / prss
+        call column_heights(nd, ro%ksys, lev, ro%ptop, prss, zg, t0, raw(:, rv_temp), &
+            qz, q0, raw(:, rv_pres), raw(:, rv_hgts), ro%have_pres, ro%have_hgts, pd, zd)
+        ! terrain-following heights are compressed over terrain with a 20 km top:
+        ! z = z* (20000 - zg) / 20000 (fitted on the binary's mlht and 10-m pres over
+        ! 500 m and 1500 m terrain, which give 19.8 and 19.7 km; 25 km or the top data
+        ! level leave 0.3-1.6 % and 1-3 %, docs/met.md)
+        if (ro%ksys == ksys_terrain) zd = zd * (ztop_height_data - zg) / ztop_height_data
+        zi = (1.0_dp - zsg) * (z_top - zg)
+        u0 = sfc(sv_u10m); v0 = sfc(sv_v10m)
+        zw = 0.0_dp
+        if (.not. (ieee_is_finite(u0) .and. ieee_is_finite(v0))) then
+            z0n = sfc(sv_rghs)
+            if (.not. (ieee_is_finite(z0n) .and. z0n > 0.0_dp)) z0n = z0_unset
+            fw = 1.0_dp
+            if (zi(1) < zd(1)) fw = max(log(zi(1) / z0n), 0.0_dp) &
+                / max(log(zd(1) / z0n), 1.0e-6_dp)
+            u0 = fw * raw(1, rv_u); v0 = fw * raw(1, rv_v)
+            zw = 0.0_dp
+        end if
+        call remap_column(nd, zd, raw(:, rv_u), u0, nl, zi, prof(pv_u, :), zw)
+        call remap_column(nd, zd, raw(:, rv_v), v0, nl, zi, prof(pv_v, :), zw)
+        call remap_column(nd, zd, raw(:, rv_temp), t0, nl, zi, prof(pv_t, :))
+        call remap_lnp_column(nd, zd, pd, prss, nl, zi, prof(pv_p, :))
+        if (ro%ksys == ksys_terrain) then
+            ! height levels: pressure linear in p below the data top, as the
+            ! binary's mlht requires (docs/physics.md sec. 3.2)
+            call remap_column(nd, zd, pd, prss, nl, zi, f)
+            where (zi <= zd(nd)) prof(pv_p, :) = f
+        end if
+        ! the specific humidity of the moist density, linear in height (sec. 2.6)
+        call remap_column(nd, zd, qz, q0, nl, zi, qm)
+        prof(pv_q, :) = qm
+        if (ro%humidity == humidity_sphu) then
+            ! SPHU as a relative humidity, q p / (0.622 es(T)) at each data level and
+            ! with the surface pressure and first-level temperature at the ground,
+            ! then handled as RELH (docs/physics.md sec. 2.6)
+            do k = 1, nd
+                rhd(k) = qz(k) * pd(k) / (0.622_dp * exp(es_a - es_b / raw(k, rv_temp)))
+            end do
+            call remap_column(nd, zd, rhd, qz(1) * prss &
+                / (0.622_dp * exp(es_a - es_b / raw(1, rv_temp))), nl, zi, &
+                prof(pv_rh, :))
+        else
+            call remap_column(nd, zd, raw(:, rv_rh), raw(1, rv_rh), nl, zi, &
+                prof(pv_rh, :))
+        end if
+        if (ro%humidity /= humidity_none) then
+            do k = 1, nl
+                e = prof(pv_rh, k) * exp(es_a - es_b / prof(pv_t, k))
+                prof(pv_q, k) = 0.622_dp * e &
+                    / max(prof(pv_p, k) - 0.378_dp * e, 1.0e-6_dp)
+            end do
+        end if
+        ! the surface layer's reference level: at or above the first data level above
+        ! ground (docs/physics.md sec. 5.1); then the levels above the data top
+        zd1 = first_above_ground(nd, zd)
+        prof(pv_dat, :) = merge(1.0_dp, 0.0_dp, zi >= zd1)
+        call extrapolate_top(nd, zd, zd1, nl, zi, prof, qm)
+        ! WWND (hPa/s) is interpolated as it is and converted to m/s on the internal
+        ! levels, with their own moist density, as the binary (docs/physics.md sec. 4.3)
+        select case (ro%w_kind)
+        case (1, 2)
+            wd = raw(:, rv_w)
+        case default
+            wd = 0.0_dp
+        end select
+        where (.not. ieee_is_finite(wd)) wd = 0.0_dp
+        call remap_column(nd, zd, wd, 0.0_dp, nl, zi, f)
+        do k = 1, nl
+            qk = max(prof(pv_q, k), 0.0_dp)
+            e = qk * prof(pv_p, k) / (0.622_dp + 0.378_dp * qk)
+            prof(pv_rho, k) = (prof(pv_p, k) - e) * 100.0_dp &
+                / (rd_v5 * prof(pv_t, k))
+            prof(pv_rhom, k) = moist_density(prof(pv_p, k), &
+                prof(pv_t, k), max(qm(k), 0.0_dp))
+            rhk = prof(pv_rh, k)
+            if (prof(pv_p, k) <= 0.0_dp) then
+                ! no potential temperature: the pressure extrapolated above the data
+                ! top of a column whose pressure is its height fell below zero
+                prof(pv_rhof1:pv_rhof2, k) = prof(pv_rho, k)
+                cycle
+            end if
+            ! the binary's two half steps (docs/validation.md, Met families): moist
+            ! density with theta, then the dry density with T taken for theta
+            prof(pv_rhof1, k) = foot_density(prof(pv_rhom, k), &
+                prof(pv_t, k) * (p_ref / prof(pv_p, k))**kappa_v5, rhk)
+            prof(pv_rhof2, k) = foot_density(prof(pv_rho, k), &
+                prof(pv_t, k), rhk)
         end do
-        !$omp end parallel do
-    end subroutine remap_met
+        if (ro%w_kind == 1) then   ! w = -100 omega / (rho g), omega in hPa/s
+            do k = 1, nl
+                f(k) = -f(k) * 100.0_dp / (prof(pv_rhom, k) * g_v5)
+            end do
+        end if
+        call damp_above_top(nd, zd, nl, zi, f)
+        prof(pv_wms, :) = f
+        prof(pv_w, :) = -f * sec_per_min / (z_top - zg)
+    end subroutine remap_node
 
     pure function first_above_ground(nd, zd) result(zd1)
         !! Height of the first data level above the ground (huge when there is none).

@@ -19,7 +19,7 @@ module stilt_transport
         pv_rhom, pv_rhof1, pv_rhof2, pv_dat, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, &
         sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
-        vertical_weights, index_weights, bilinear_weights
+        vertical_weights, index_weights, bilinear_weights, remap_node, remap_options, nraw
     use stilt_random, only: rng_state_size
     use stilt_turbulence, only: time_levels, surface_met, turb_options, column_state, column_turbulence, &
         mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, heat_flux
@@ -42,6 +42,9 @@ module stilt_transport
     !! turbulence profile variables per met node (ensure_node)
     integer(ip), parameter, public :: tv_sigw = 1, tv_tl = 2, tv_sigu = 3, tv_sigv = 4
     integer(ip), parameter, public :: nturbv = 4
+    !! how far a met node of one met time has been evaluated (its done flag, ensure_node):
+    !! not yet, its profiles remapped, its turbulence (and zi) too
+    integer(ip), parameter, public :: node_raw = 0, node_remapped = 1, node_turbulent = 2
     !! highest sigma mean advection takes a particle to: just above the ground (2.5e-5 m under
     !! a 25 km top; the binary's particle may rest at 0 m, which prints the same)
     real(dp), parameter :: s_ground = 1.0_dp - 1.0e-9_dp
@@ -247,32 +250,86 @@ contains
         zi = st%zi
     end subroutine node_turbulence
 
-    subroutine ensure_node(w, zsg, prof, sfc, opts, z0_default, i, j, turb, zi, done, status)
-        !! Evaluate the turbulence of node (i, j) on first use (done(i, j) = 0 -> 1). Particles
-        !! may be advanced by several threads: a node is evaluated once, by the first thread
-        !! that needs it, and read by the others only once complete; evaluation is
-        !! deterministic, so results do not depend on which thread does it.
+    subroutine ensure_node(w, zsg, nd, lev, ro, raw, sfc, opts, z0_default, i, j, want, prof, &
+            turb, zi, done, status)
+        !! Evaluate node (i, j) of one met time on first use, as far as `want` asks: its
+        !! profiles remapped from the data levels (node_remapped), and its turbulence and zi
+        !! too (node_turbulent); done(i, j) records how far it is. Particles may be advanced
+        !! by several threads: a node is evaluated once, by the first thread that needs it,
+        !! and read by the others only once complete; evaluation is deterministic, so results
+        !! do not depend on which thread does it.
         type(met_window), intent(in) :: w
-        real(dp), intent(in) :: zsg(w%nl), prof(nprof, w%nl, w%nx, w%ny), sfc(nsfc, w%nx, w%ny)
+        integer(ip), intent(in) :: nd
+        real(dp), intent(in) :: zsg(w%nl), lev(nd)
+        type(remap_options), intent(in) :: ro
+        real(dp), intent(in) :: raw(nd, nraw, w%nx, w%ny), sfc(nsfc, w%nx, w%ny)
         type(turb_options), intent(in) :: opts
         real(dp), intent(in) :: z0_default
-        integer(ip), intent(in) :: i, j
+        integer(ip), intent(in) :: i, j, want
+        real(dp), intent(inout) :: prof(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(inout) :: turb(nturbv, w%nl, w%nx, w%ny), zi(w%nx, w%ny)
         integer(ip), intent(inout) :: done(w%nx, w%ny), status
         integer(ip) :: d, cst
         !$omp atomic read seq_cst
         d = done(i, j)
-        if (d /= 0) return
-        !$omp critical (stilt_node_turbulence)
-        if (done(i, j) == 0) then
+        if (d >= want) return
+        !$omp critical (stilt_met_node)
+        d = done(i, j)
+        if (d == node_raw) then
+            call remap_node(nd, w%nl, lev, ro, w%z_top, zsg, sfc(:, i, j), raw(:, :, i, j), &
+                prof(:, :, i, j), cst)
+            if (cst /= status_ok) status = max(status, cst)
+            d = node_remapped
+        end if
+        if (want == node_turbulent .and. d < node_turbulent) then
             call node_turbulence(w%nl, zsg, w%z_top, prof(:, :, i, j), sfc(:, i, j), opts, &
                 z0_default, turb(:, :, i, j), zi(i, j), cst)
             if (cst /= status_ok) status = max(status, cst)
-            !$omp atomic write seq_cst
-            done(i, j) = 1
+            d = node_turbulent
         end if
-        !$omp end critical (stilt_node_turbulence)
+        !$omp atomic write seq_cst
+        done(i, j) = d
+        !$omp end critical (stilt_met_node)
     end subroutine ensure_node
+
+    pure logical function new_cell(x, y, cell)
+        !! Whether window position (x, y) lies outside `cell`, the last cell whose corners were
+        !! made ready for this particle (ensure_cell): the integer parts of a position fix the
+        !! nodes corners() takes.
+        real(dp), intent(in) :: x, y
+        integer(ip), intent(in) :: cell(2)
+        new_cell = int(x) /= cell(1) .or. int(y) /= cell(2)
+    end function new_cell
+
+    subroutine ensure_cell(w, zsg, nd, lev, ro, raw1, raw2, sfc1, sfc2, topts1, topts2, &
+            z0_default, prof1, prof2, turb1, turb2, zi1, zi2, done1, done2, x, y, cell, status)
+        !! Remap, at both met times, the four nodes the bilinear interpolation at window
+        !! position (x, y) reads (corners), and make `cell` this position's cell (new_cell).
+        type(met_window), intent(in) :: w
+        integer(ip), intent(in) :: nd
+        real(dp), intent(in) :: zsg(w%nl), lev(nd)
+        type(remap_options), intent(in) :: ro
+        real(dp), intent(in), dimension(nd, nraw, w%nx, w%ny) :: raw1, raw2
+        real(dp), intent(in), dimension(nsfc, w%nx, w%ny) :: sfc1, sfc2
+        type(turb_options), intent(in) :: topts1, topts2
+        real(dp), intent(in) :: z0_default, x, y
+        real(dp), intent(inout), dimension(nprof, w%nl, w%nx, w%ny) :: prof1, prof2
+        real(dp), intent(inout), dimension(nturbv, w%nl, w%nx, w%ny) :: turb1, turb2
+        real(dp), intent(inout), dimension(w%nx, w%ny) :: zi1, zi2
+        integer(ip), intent(inout), dimension(w%nx, w%ny) :: done1, done2
+        integer(ip), intent(inout) :: cell(2), status
+        integer(ip) :: ii(4), jj(4), c, here(2)
+        real(dp) :: ww(4)
+        here = [int(x), int(y)]
+        call corners(w, x, y, ii, jj, ww)
+        do c = 1, 4
+            call ensure_node(w, zsg, nd, lev, ro, raw1, sfc1, topts1, z0_default, ii(c), jj(c), &
+                node_remapped, prof1, turb1, zi1, done1, status)
+            call ensure_node(w, zsg, nd, lev, ro, raw2, sfc2, topts2, z0_default, ii(c), jj(c), &
+                node_remapped, prof2, turb2, zi2, done2, status)
+        end do
+        cell = here
+    end subroutine ensure_cell
 
     pure function column_zi(w, zi1, zi2, x, y, tf) result(zi)
         !! Mixed-layer height particle_columns gives at window position (x, y), time fraction tf.
@@ -393,10 +450,10 @@ contains
         end do
     end subroutine init_errors
 
-    subroutine advance_interval(w, zsg, prof1, prof2, sfc1, sfc2, turb1, turb2, zi1, zi2, &
-            done1, done2, topts1, topts2, z0_default, gdx, gdy, np, x, y, s, pstat, wnorm, up, &
-            vp, dmas, xc, yc, rng, t_start, dt, nsteps, tratio, nturb, dopts, eopts, eu, ev, &
-            eps, out, status, tstatus)
+    subroutine advance_interval(w, zsg, nd, lev, ro, raw1, raw2, prof1, prof2, sfc1, sfc2, &
+            turb1, turb2, zi1, zi2, done1, done2, topts1, topts2, z0_default, gdx, gdy, np, x, &
+            y, s, pstat, wnorm, up, vp, dmas, xc, yc, rng, t_start, dt, nsteps, tratio, nturb, &
+            dopts, eopts, eu, ev, eps, out, status, tstatus)
         !! Advance np particles by nsteps model steps of dt minutes (negative backward) from
         !! t_start (minutes since release), all inside the met interval [w%t1, w%t2].
         !! x, y are full-grid positions (1-based; the window only serves the interpolation, so
@@ -407,16 +464,21 @@ contains
         !! previous step (the release position before the first), updated here.
         !! out(:, p, n) holds the diagnostics of particle p after step n (x, y as full-grid
         !! positions; foot and samt of that step only), NaN once it stopped. status: worst
-        !! dispersion status (0 ok). turb1/2, zi1/2 are filled lazily, node by node, where
-        !! done1/2 is 0 (topts1/2: turbulence options of each met time); tstatus: worst status
-        !! of those evaluations.
+        !! dispersion status (0 ok). The met of the two times comes as data-level columns
+        !! (raw1/2, nd levels lev, remapped as ro says); prof1/2 (their remap onto the internal
+        !! levels) and turb1/2, zi1/2 are filled lazily, node by node where particles need
+        !! them, as done1/2 records (ensure_node; topts1/2: turbulence options of each met
+        !! time); tstatus: worst status of those evaluations.
         !! One procedure (~250 lines) on purpose: it is the OpenMP particle loop, and the stages
         !! of a step (mean advection, turbulence columns, dispersion, the output row) share some
         !! 50 thread-private values (the omp private list); split, each stage would take most of
         !! them as arguments.
         type(met_window), intent(in) :: w
-        real(dp), intent(in) :: zsg(w%nl)
-        real(dp), intent(in) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
+        integer(ip), intent(in) :: nd
+        real(dp), intent(in) :: zsg(w%nl), lev(nd)
+        type(remap_options), intent(in) :: ro
+        real(dp), intent(in) :: raw1(nd, nraw, w%nx, w%ny), raw2(nd, nraw, w%nx, w%ny)
+        real(dp), intent(inout) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: sfc1(nsfc, w%nx, w%ny), sfc2(nsfc, w%nx, w%ny)
         real(dp), intent(inout) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)
         real(dp), intent(inout) :: zi1(w%nx, w%ny), zi2(w%nx, w%ny)
@@ -450,6 +512,8 @@ contains
         real(dp) :: xo, yo             !! where the start-of-step columns are taken
         real(dp) :: s_sv, wn_sv, up_sv, vp_sv, dm_sv  !! state before the dispersion step
         integer(ip) :: rng_sv(rng_state_size)
+        integer(ip) :: cell(2)         !! the cell whose corners were made ready last
+        real(dp) :: xw, yw             !! a window position whose corners are made ready
         nan = ieee_value(1.0_dp, ieee_quiet_nan)
         status = status_ok
         tstatus = status_ok
@@ -464,13 +528,14 @@ contains
         !$omp h, x0, y0, zi, gx, gy, zg, zg2, foot, samt, sigw_used, tl_used, zia, zib, g2x, g2y, &
         !$omp dist, fscale, xa, ya, s32, sp32, wbar, sigw, tl, sigu, sigv, dens, densd, ug, vg, reuse, &
         !$omp tf_end, gx_end, gy_end, ug_end, vg_end, densf, densf_end, nk, kst, ken, xo, yo, s_sv, wn_sv, &
-        !$omp up_sv, vp_sv, dm_sv, rng_sv) &
+        !$omp up_sv, vp_sv, dm_sv, rng_sv, cell, xw, yw) &
         !$omp reduction(max: status, tstatus)
         do p = 1, np
             out(:, p, :) = nan     ! each thread fills its own particles' rows
             if (pstat(p) /= ps_alive) cycle
             tf_end = nan  ! no end-of-step columns yet
             ken = 0
+            cell = -huge(1_ip)
             do n = 1, nsteps
                 ! a particle that ended its last step outside the binary's run domain has had
                 ! its row printed there and stops now, as in the binary
@@ -483,7 +548,11 @@ contains
                 tfa = (ta - w%t1) / span
                 tfb = (tb - w%t1) / span
                 x0 = x(p); y0 = y(p)
-                ! mean advection, in sub-steps that move at most tratio grid cells
+                ! mean advection, in sub-steps that move at most tratio grid cells; the met
+                ! nodes each interpolation reads are remapped first, on first use
+                if (new_cell(x(p) - w%i0, y(p) - w%j0, cell)) call ensure_cell(w, zsg, nd, lev, &
+                    ro, raw1, raw2, sfc1, sfc2, topts1, topts2, z0_default, prof1, prof2, turb1, &
+                    turb2, zi1, zi2, done1, done2, x(p) - w%i0, y(p) - w%j0, cell, tstatus)
                 call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p) - w%i0, y(p) - w%j0, s(p), tfa, v1)
                 nsub = max(1, ceiling(max(abs(v1(1)), abs(v1(2))) * abs(dt) / tratio))
                 h = dt / nsub
@@ -491,8 +560,14 @@ contains
                 do m = 1, nsub
                     tfa = (ta + (m - 1) * h - w%t1) / span
                     tfb = (ta + m * h - w%t1) / span
-                    if (m > 1) call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p) - w%i0, &
-                        y(p) - w%j0, s(p), tfa, v1)
+                    if (m > 1) then
+                        if (new_cell(x(p) - w%i0, y(p) - w%j0, cell)) call ensure_cell(w, zsg, &
+                            nd, lev, ro, raw1, raw2, sfc1, sfc2, topts1, topts2, z0_default, &
+                            prof1, prof2, turb1, turb2, zi1, zi2, done1, done2, x(p) - w%i0, &
+                            y(p) - w%j0, cell, tstatus)
+                        call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, x(p) - w%i0, &
+                            y(p) - w%j0, s(p), tfa, v1)
+                    end if
                     xp = x(p) + v1(1) * h
                     yp = y(p) + v1(2) * h
                     ! sigma in single precision, as the binary keeps it, and the predictor
@@ -500,6 +575,9 @@ contains
                     s32 = real(s(p), sgl)
                     sp32 = max(s32 + real(v1(3), sgl) * real(h, sgl), real(smin, sgl))
                     sp = real(sp32, dp)
+                    if (new_cell(xp - w%i0, yp - w%j0, cell)) call ensure_cell(w, zsg, nd, lev, &
+                        ro, raw1, raw2, sfc1, sfc2, topts1, topts2, z0_default, prof1, prof2, &
+                        turb1, turb2, zi1, zi2, done1, done2, xp - w%i0, yp - w%j0, cell, tstatus)
                     call mean_velocity(w, zsg, prof1, prof2, gdx, gdy, xp - w%i0, yp - w%j0, sp, tfb, &
                         v2)
                     x(p) = x(p) + 0.5_dp * (v1(1) + v2(1)) * h
@@ -526,10 +604,15 @@ contains
                 do c = merge(2, 1, reuse), 2
                     ni = min(max(nint(merge(xc(p), xa, c == 1)) - w%i0, 1), w%nx)
                     nj = min(max(nint(merge(yc(p), ya, c == 1)) - w%j0, 1), w%ny)
-                    call ensure_node(w, zsg, prof1, sfc1, topts1, z0_default, ni, nj, &
-                        turb1, zi1, done1, tstatus)
-                    call ensure_node(w, zsg, prof2, sfc2, topts2, z0_default, ni, nj, &
-                        turb2, zi2, done2, tstatus)
+                    call ensure_node(w, zsg, nd, lev, ro, raw1, sfc1, topts1, z0_default, ni, &
+                        nj, node_turbulent, prof1, turb1, zi1, done1, tstatus)
+                    call ensure_node(w, zsg, nd, lev, ro, raw2, sfc2, topts2, z0_default, ni, &
+                        nj, node_turbulent, prof2, turb2, zi2, done2, tstatus)
+                    xw = merge(xc(p), xa, c == 1) - w%i0
+                    yw = merge(yc(p), ya, c == 1) - w%j0
+                    if (new_cell(xw, yw, cell)) call ensure_cell(w, zsg, nd, lev, ro, raw1, raw2, &
+                        sfc1, sfc2, topts1, topts2, z0_default, prof1, prof2, turb1, turb2, zi1, &
+                        zi2, done1, done2, xw, yw, cell, tstatus)
                 end do
                 xo = xc(p); yo = yc(p)
                 if (nturb == 0) then
@@ -641,6 +724,9 @@ contains
                         exit
                     end if
                 end if
+                if (new_cell(x(p) - w%i0, y(p) - w%j0, cell)) call ensure_cell(w, zsg, nd, lev, &
+                    ro, raw1, raw2, sfc1, sfc2, topts1, topts2, z0_default, prof1, prof2, turb1, &
+                    turb2, zi1, zi2, done1, done2, x(p) - w%i0, y(p) - w%j0, cell, tstatus)
                 call diagnostics(w, zsg, prof1, prof2, sfc1, sfc2, x(p) - w%i0, y(p) - w%j0, &
                     s(p), tfb, out(:, p, n))
                 ! wout: the mean vertical velocity of the (last sub-)step's two passes, m/s

@@ -35,11 +35,11 @@ def met_internal_sigma(
     nl: int, aa: float, bb: float, cc: float, z_top: float
 ) -> npt.NDArray[np.float64]: ...
 def met_remap(
-    ksys: int, lev: npt.ArrayLike, ptop: float, z_top: float, zsg: npt.ArrayLike, w_kind: int,
-    sfc: npt.ArrayLike, temp: npt.ArrayLike, uwnd: npt.ArrayLike, vwnd: npt.ArrayLike,
-    wwnd: npt.ArrayLike, q: npt.ArrayLike, rh: npt.ArrayLike, pres: npt.ArrayLike,
-    hgts: npt.ArrayLike, have_pres: int, have_hgts: int, humidity: int,
-) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (13, nl, nx, ny), status; humidity 0/1 SPHU/2 RELH
+    lev: npt.ArrayLike,  # the data levels' values
+    rpar: npt.ArrayLike,  # how they are remapped (stilt.met.window REMAP_SLOTS)
+    z_top: float, zsg: npt.ArrayLike, sfc: npt.ArrayLike,
+    raw: npt.ArrayLike,  # (nd, 8, nx, ny) data-level columns (stilt.met.window RAW_SLOTS)
+) -> tuple[npt.NDArray[np.float64], int]: ...  # prof (13, nl, nx, ny), status
 
 # ---- stilt_transport ----
 def transport_threads(requested: int) -> int: ...  # threads in force (1 without OpenMP)
@@ -51,7 +51,11 @@ def transport_init_rng(
 ) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status
 def transport_advance(
     wpar: npt.ArrayLike,  # the met window in stilt_layout slots (_transport_loop WINDOW_SLOTS)
-    zsg: npt.ArrayLike, prof1: npt.ArrayLike, prof2: npt.ArrayLike, sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
+    zsg: npt.ArrayLike,
+    lev: npt.ArrayLike, rpar: npt.ArrayLike,  # the data levels, REMAP_SLOTS
+    raw1: npt.ArrayLike, raw2: npt.ArrayLike,  # (nd, 8, nx, ny) data-level columns
+    prof1: npt.NDArray[np.float64], prof2: npt.NDArray[np.float64],  # filled lazily
+    sfc1: npt.ArrayLike, sfc2: npt.ArrayLike,
     turb1: npt.NDArray[np.float64], turb2: npt.NDArray[np.float64],
     zi1: npt.NDArray[np.float64], zi2: npt.NDArray[np.float64], done1: npt.NDArray[np.int32],
     done2: npt.NDArray[np.int32],
@@ -364,6 +368,7 @@ def transport_error_series(
 
 # ---- stilt_met ----
 def met_layout() -> tuple[int, int]: ...
+def met_raw_slots() -> tuple[int, ...]: ...  # nraw, then the slot of each rv_* by name
 
 # ---- stilt_transport ----
 def transport_diag_slots() -> tuple[int, ...]: ...  # ndiag, then the column of each dc_* by name
@@ -373,6 +378,9 @@ def transport_particle_status() -> npt.NDArray[np.int32]: ...  # ps_alive .. ps_
 def transport_unpack_options(
     wpar: npt.ArrayLike, topt: npt.ArrayLike, dopt: npt.ArrayLike, errpar: npt.ArrayLike
 ) -> tuple[Any, ...]: ...  # one value per slot, by slot name (see the f2py docstring), status
+def met_unpack_remap(
+    rpar: npt.ArrayLike,
+) -> tuple[Any, ...]: ...  # ksys, ptop, w_kind, humidity, have_pres, have_hgts, status
 def transport_unpack_state(
     state: npt.NDArray[np.float64],
 ) -> tuple[Any, ...]: ...  # x, y, s, wnorm, up, vp, dmas, xc, yc, status

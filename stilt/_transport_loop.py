@@ -492,14 +492,14 @@ def _advance(run: Run, parts: Particles, rows: Rows, met: IntervalMet,
     while done_steps < nsteps:
         k = min(chunk, nsteps - done_steps)
         out, status, tstatus = core.transport_advance(
-            wpar, run.zsg,
+            wpar, run.zsg, m1.lev, m1.rpar, m1.raw, m2.raw,
             m1.prof, m2.prof, m1.sfc, m2.sfc, m1.turb, m2.turb, m1.zi, m2.zi, m1.done, m2.done,
             topt, dopt, errpar, gdx, gdy,
             parts.state, parts.pstat, parts.rng, parts.eu, parts.ev, parts.eps,
             float(t_cur), float(dt), k)
         if tstatus != 0:
-            raise MetError(f"{run.name}: stability / mixed-layer height could not be "
-                           f"evaluated from the met at {ta} or {tb} (core status "
+            raise MetError(f"{run.name}: the met at {ta} or {tb} could not be remapped or "
+                           f"give stability / mixed-layer height (core status "
                            f"{int(tstatus)}): non-finite or invalid surface fluxes or profiles")
         if status != 0:
             raise CoreError(f"{run.name}: dispersion failed between {ta} and {tb} "

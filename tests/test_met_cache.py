@@ -50,7 +50,6 @@ def _zsg() -> tuple[np.ndarray, float]:
 def test_windows_cut_from_tiles_are_bit_identical(met_dir: Path) -> None:
     src = _source(met_dir)
     src.set_roughness(0.3)
-    zsg, z_top = _zsg()
     rng = np.random.default_rng(3)
     windows = [Window(0, 0, NX, NY), Window(NX - 5, NY - 3, 5, 3), Window(15, 15, 2, 2)]
     for _ in range(12):
@@ -59,8 +58,8 @@ def test_windows_cut_from_tiles_are_bit_identical(met_dir: Path) -> None:
                               int(rng.integers(2, NY - j0 + 1))))
     for time in src.times[:3]:
         for win in windows:
-            direct = src._remap_window(time, win, zsg, z_top, 1)
-            cached = src._remap_cached(time, win, zsg, z_top, 1)
+            direct = src._read_window(time, win, 1)
+            cached = src._read_cached(time, win, 1)
             for a, b in zip(direct, cached, strict=True):
                 assert a.shape == b.shape
                 assert np.array_equal(a, b, equal_nan=True), win
@@ -71,18 +70,28 @@ def test_windows_cut_from_tiles_are_bit_identical(met_dir: Path) -> None:
     assert len(cache) == 3 * n_tiles
 
 
-def test_cache_keys_hold_roughness_and_vertical_grid(met_dir: Path) -> None:
+def test_cache_keys_hold_roughness_but_not_the_vertical_grid(met_dir: Path) -> None:
+    """Tiles hold the met as read (the core remaps it onto each run's levels): a new
+    roughness is a new entry, a new model top or set of levels reuses the tiles."""
     src = _source(met_dir)
     zsg, z_top = _zsg()
     win, time = Window(4, 4, 20, 20), src.times[1]
+    rghs = 19  # slot of the roughness in the surface fields (stilt_met sv_rghs)
     src.set_roughness(0.05)
-    smooth = src._remap_cached(time, win, zsg, z_top, 0)
+    smooth = src._read_cached(time, win, 0)
     src.set_roughness(1.5)
-    rough = src._remap_cached(time, win, zsg, z_top, 0)
-    assert not np.array_equal(smooth[0], rough[0])  # winds near the ground follow z0
-    assert np.array_equal(rough[0], src._remap_window(time, win, zsg, z_top, 0)[0])
-    top = src._remap_cached(time, win, zsg, 20000.0, 0)
-    assert np.array_equal(top[0], src._remap_window(time, win, zsg, 20000.0, 0)[0])
+    rough = src._read_cached(time, win, 0)
+    assert np.all(smooth[1][rghs] == 0.05) and np.all(rough[1][rghs] == 1.5)
+    for a, b in zip(rough, src._read_window(time, win, 0), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    cache = met_cache()
+    entries, hits = len(cache), cache.hits
+    low = src.remap(time, win, zsg, 20000.0, {"ziscale": 1.0}, 0)
+    high = src.remap(time, win, zsg, z_top, {"ziscale": 1.0}, 0)
+    assert len(cache) == entries and cache.hits > hits
+    # the same columns, remapped onto each top's levels
+    assert np.array_equal(low.raw, rough[0]) and np.array_equal(high.raw, rough[0])
+    assert not np.array_equal(low.profiles(), high.profiles())
 
 
 def test_lru_stays_within_budget() -> None:
@@ -109,18 +118,17 @@ def test_lru_stays_within_budget() -> None:
 def test_a_failing_tile_region_falls_back_to_the_window(met_dir: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     src = _source(met_dir)
-    zsg, z_top = _zsg()
     win = Window(3, 3, 6, 6)
-    plain = MetSource._remap_window
+    plain = MetSource._read_window
 
     def only_the_window(self: MetSource, time: np.datetime64, window: Window, *a: object):
         if window != win:  # as if a node outside the window were not finite
             raise MetError("not finite outside the window")
         return plain(self, time, window, *a)
 
-    monkeypatch.setattr(MetSource, "_remap_window", only_the_window)
-    got = src._remap_cached(src.times[0], win, zsg, z_top, 1)
-    assert np.array_equal(got[0], plain(src, src.times[0], win, zsg, z_top, 1)[0])
+    monkeypatch.setattr(MetSource, "_read_window", only_the_window)
+    got = src._read_cached(src.times[0], win, 1)
+    assert np.array_equal(got[0], plain(src, src.times[0], win, 1)[0])
     assert len(met_cache()) == 0  # nothing kept from the failed region
 
 

@@ -124,9 +124,10 @@ def _level1_wind(met, z0: float | None) -> tuple[float, float, float]:
     zsg = _core.met_internal_sigma(int(nl), aa, bb, cc, 25000.0)
     m = src.remap(src.times[0], Window(0, 0, src.nx, src.ny), zsg, 25000.0, {"ziscale": 1.0})
     z1 = (1.0 - zsg[0]) * 25000.0
-    p0, p1, pd = 1000.0, m.prof[4, 0, 3, 3], SIGMA[0] * 1000.0
+    prof = m.profiles()
+    p0, p1, pd = 1000.0, prof[4, 0, 3, 3], SIGMA[0] * 1000.0
     zd = z1 * np.log(pd / p0) / np.log(p1 / p0)  # ln p is linear in z below the data level
-    return float(m.prof[0, 0, 3, 3]), z1, zd
+    return float(prof[0, 0, 3, 3]), z1, zd
 
 
 def test_log_law_wind_below_the_first_data_level_without_10m_winds() -> None:

@@ -377,6 +377,52 @@ def test_packed_option_and_state_slots_agree_with_the_core() -> None:
         ParticleStatus.NOT_STARTED]
 
 
+def test_met_column_and_remap_slots_agree_with_the_core() -> None:
+    """The data-level slots a window's columns are packed in (RAW_SLOTS) are the core's rv_*
+    by name, and the remap options (REMAP_SLOTS) come back from the core's unpacking under
+    their names; an rpar of the wrong size is refused."""
+    from stilt import _core
+    from stilt.met.window import RAW_SLOTS, REMAP_SLOTS
+
+    slots = dict(zip(_returned_names(_core.met_raw_slots), _core.met_raw_slots(), strict=True))
+    assert slots.pop("nraw_out") == len(RAW_SLOTS)
+    assert slots == {name: k + 1 for k, name in enumerate(RAW_SLOTS)}
+    values = {"ksys": 3.0, "ptop": 50.0, "w_kind": 2.0, "humidity": 1.0, "have_pres": 1.0,
+              "have_hgts": 0.0}
+    rpar = np.array([values[name] for name in REMAP_SLOTS])
+    got = dict(zip(_returned_names(_core.met_unpack_remap), _core.met_unpack_remap(rpar),
+                   strict=True))
+    assert got.pop("status") == 0
+    assert got == values
+    assert _core.met_unpack_remap(rpar[:-1])[-1] == 1
+
+
+def test_the_core_remaps_only_the_nodes_particles_visit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each met time's profiles are remapped node by node where particles go: a small share
+    of the window, with exactly the values of the whole window remapped at once."""
+    from stilt.met.synthetic import synthetic_met
+    from stilt.met.window import MetSource
+
+    kept = []
+    remap = MetSource.remap
+
+    def keeping(self: MetSource, *args: object, **kwargs: object) -> object:
+        kept.append(remap(self, *args, **kwargs))
+        return kept[-1]
+
+    monkeypatch.setattr(MetSource, "remap", keeping)
+    met = synthetic_met("2023-07-15T12:00", hours=4, nx=40, ny=40)
+    rec = {"time": "2023-07-15T15:00", "latitude": 40.0, "longitude": -101.5, "altitude": 10.0}
+    run_trajectories(rec, met, n_hours=-2, numpar=200, seed=3, threads=2)
+    assert len(kept) >= 3
+    for m in kept:
+        remapped, turbulent = m.done >= 1, m.done == 2
+        assert 0 < turbulent.sum() < remapped.sum() < 0.25 * m.done.size
+        lazy = m.prof[:, :, remapped]
+        np.testing.assert_array_equal(lazy, m.profiles()[:, :, remapped])
+        assert np.all(m.done >= 1)
+
+
 def test_internal_levels_as_hycs_std() -> None:
     from stilt import _core
 
@@ -706,7 +752,7 @@ def test_threads_give_bit_identical_remap_and_positions(vertical: str, surface: 
     for n in (1, 2, 2, 2):  # a race between threads shows in some repeats, not all
         core_threads(n)
         m = src.remap(src.times[1], Window(2, 3, 35, 30), zsg, 20000.0, {"ziscale": 1.0})
-        got.append((m.prof, m.sfc, m.vmax, *grid.to_latlon(x, y)))
+        got.append((m.profiles(), m.sfc, m.vmax, *grid.to_latlon(x, y)))
     core_threads(1)
     assert np.isfinite(got[0][0]).all() and got[0][0].shape == (13, 20, 35, 30)
     for other in got[1:]:

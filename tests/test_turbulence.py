@@ -769,7 +769,7 @@ def test_time_interpolation_reproduces_the_binary_between_met_times(shared_dir) 
     prof, zi_m = [], []
     for t in (t18, t18 - np.timedelta64(2, "h")):
         m = src.remap(t, win, zsg, ZTOP, opts, 1)
-        col, sfc = m.prof[:, :, i, j], m.sfc[:, i, j]
+        col, sfc = m.profiles()[:, :, i, j], m.sfc[:, i, j]
         z = (1.0 - zsg) * (ZTOP - sfc[slot["zg"]])
         st, sigw, tl, _, _ = _run_column(
             z, col[pv_t], col[pv_p], col[pv_rhom], col[pv_u], col[pv_v], momentum=MOM_EXCO,

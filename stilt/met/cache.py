@@ -3,18 +3,17 @@
 Simulations of a project mostly run on the same met files, at the same met times, over
 overlapping sub-grids. Each worker process keeps:
 
-- remapped met **tiles**: one met time of one file on a block of ``TILE`` x ``TILE`` grid
-  cells, on the internal levels of one vertical grid, as :meth:`MetSource.remap
-  <stilt.met.window.MetSource.remap>` makes them (profiles, surface fields and the fastest
-  wind of each node). A window is assembled from the tiles it touches; the missing ones are
-  read and remapped together, in one read of their bounding box. The remap is node by node,
-  so a window cut from tiles is bit-identical to one remapped on its own
-  (``tests/test_met_cache.py``);
+- met **tiles**: one met time of one file on a block of ``TILE`` x ``TILE`` grid cells, as
+  :meth:`MetSource.remap <stilt.met.window.MetSource.remap>` gives them to the core (each
+  node's data-level columns, surface fields and fastest wind; the core remaps the nodes the
+  particles visit). A window is assembled from the tiles it touches; the missing ones are read
+  together, in one read of their bounding box. Every value is a node's own, so a window cut
+  from tiles is bit-identical to one read on its own (``tests/test_met_cache.py``);
 - the met periods whose values have been checked (:func:`stilt.met.arl.check_arl_values`), so
   each file is checked once per worker, and the header (grid, levels, variables) of each file.
 
-Entries are keyed by the file (path, inode, size and times of change), the met time, the
-vertical grid and the roughness, and evicted least recently used first once their bytes pass
+Entries are keyed by the file (path, inode, size and times of change), the met time, whether
+the 10-m winds are used and the roughness, and evicted least recently used first once their bytes pass
 the budget (``execution.met_cache_mb`` in a project, :data:`DEFAULT_MB` by default; 0 turns
 the cache off). The cache lives in the process: nothing is shared between workers or written.
 """
@@ -43,16 +42,16 @@ MAX_HEADERS = 1024
 
 @dataclass(frozen=True)
 class MetTile:
-    """One met time on one block of grid cells, remapped (Fortran order, as the core wants)."""
+    """One met time on one block of grid cells, as the core takes it (Fortran order)."""
 
-    prof: np.ndarray   #: (NPROF, nl, tx, ty)
+    raw: np.ndarray    #: (nd, len(RAW_SLOTS), tx, ty) data-level columns
     sfc: np.ndarray    #: (NSFC, tx, ty)
     speed: np.ndarray  #: (tx, ty) fastest horizontal wind of each node's column, m/s
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        return int(self.prof.nbytes + self.sfc.nbytes + self.speed.nbytes)
+        return int(self.raw.nbytes + self.sfc.nbytes + self.speed.nbytes)
 
 
 class MetCache:

@@ -1,4 +1,4 @@
-"""The met window a run needs: a sub-grid and two met times at a time, remapped for the core.
+"""The met window a run needs: a sub-grid and two met times at a time, as the core takes them.
 
 Strategy (documented in docs/transport.md): the particle loop goes through the met intervals
 one at a time. For each interval only the two bracketing met times are read, and only on the
@@ -8,6 +8,10 @@ cells, at least ``mgmin // 2`` cells (``stilt.transport`` sets it; :func:`window
 the window). A particle that still reaches the window edge makes the caller grow the window
 (margin doubled) and redo the interval from the saved particle state, so the result never
 depends on the window. Memory is therefore two met times of a sub-grid, whatever the files.
+
+The window's met goes to the core as read, each node's data-level columns side by side
+(:data:`RAW_SLOTS`); the core remaps a node onto its internal levels when a particle first
+needs it (docs/transport.md, "Met window"), so only the nodes the particles visit are remapped.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import xarray as xr
 from stilt.errors import MetError
 from stilt.met.cache import TILE, MetTile, file_key, met_cache
 
-__all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "window_around"]
+__all__ = ["Window", "MetSource", "RemappedMet", "SURFACE_VARS", "RAW_SLOTS", "REMAP_SLOTS",
+           "window_around"]
 
 #: stilt_met surface variable slots (1-based in Fortran, 0-based here) and the ARL names
 #: (docs/physics.md §2.3) that fill them; prefixes as HYSPLIT's reader accepts. Where a file holds
@@ -52,6 +57,15 @@ SURFACE_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 NSFC = len(SURFACE_VARS)
 NPROF = 13
+#: a node's data-level columns as the core remaps them (stilt_met ``rv_*``, in this order):
+#: temperature, the two winds, vertical motion, specific humidity, relative humidity as a
+#: fraction, the level pressure and the geopotential height (zeros where the met has none)
+RAW_SLOTS = ("temp", "u", "v", "w", "q", "rh", "pres", "hgts")
+#: slots of rpar, how a source's data levels are remapped (stilt_layout ``ro_*``): the ARL
+#: vertical system, the top pressure of sigma levels (hPa), the vertical-motion kind (0 none,
+#: 1 hPa/s, 2 m/s), the humidity code (0 none, 1 SPHU, 2 RELH), whether the level pressures
+#: and the geopotential heights are given
+REMAP_SLOTS = ("ksys", "ptop", "w_kind", "humidity", "have_pres", "have_hgts")
 _ACCUM_HOURS = {"TPP1": 1, "TPP3": 3, "TPP6": 6, "CPP1": 1, "CPP3": 3, "CPP6": 6}
 
 
@@ -120,17 +134,47 @@ def window_around(x: np.ndarray, y: np.ndarray, margin: float, nx_full: int, ny_
 
 @dataclass
 class RemappedMet:
-    """One met time of one window on the internal levels, as the core wants it."""
+    """One met time of one window as the core takes it.
+
+    The data-level columns and surface fields are read whole; the profiles on the internal
+    levels, the turbulence and the mixed-layer height are filled by the core node by node, where
+    particles need them (``done`` records how far each node is). :meth:`profiles` remaps every
+    node at once, for callers that want them all.
+    """
 
     time: np.datetime64
     window: Window
-    prof: np.ndarray  #: (NPROF, nl, nx, ny) Fortran order
+    raw: np.ndarray   #: (nd, len(RAW_SLOTS), nx, ny) data-level columns, Fortran order
     sfc: np.ndarray   #: (NSFC, nx, ny) Fortran order
     vmax: float       #: fastest horizontal wind in the window, m/s
+    prof: np.ndarray  #: (NPROF, nl, nx, ny) on the internal levels, Fortran order (lazy)
     turb: np.ndarray  #: (4, nl, nx, ny) sigma_w, T_L, sigma_u, sigma_v per node (lazy)
     zi: np.ndarray    #: (nx, ny) mixed-layer height per node, m (lazy)
-    done: np.ndarray  #: (nx, ny) int32, 1 where turb and zi have been evaluated
+    done: np.ndarray  #: (nx, ny) int32: 0 not evaluated, 1 profiles remapped, 2 turbulence too
     ziscale: float    #: ZICONTROL factor of this met time
+    lev: np.ndarray   #: the data levels' values (ARL level heights)
+    rpar: np.ndarray  #: how they are remapped, packed in :data:`REMAP_SLOTS` order
+    zsg: np.ndarray   #: sigma of the internal levels
+    z_top: float      #: model top, m
+
+    def profiles(self) -> np.ndarray:
+        """Every node's profiles on the internal levels, remapped now as the core remaps them.
+
+        Raises
+        ------
+        MetError
+            When a node's surface pressure, terrain or temperature is not finite.
+        """
+        from stilt import _core
+
+        prof, status = _core.met_remap(self.lev, self.rpar, self.z_top, self.zsg, self.sfc,
+                                       self.raw)
+        if status != 0:
+            raise MetError(f"met at {self.time}: the window's fields cannot be remapped (core "
+                           f"status {int(status)})")
+        self.prof[...] = prof
+        np.maximum(self.done, 1, out=self.done)
+        return self.prof
 
 
 class MetSource:
@@ -325,35 +369,61 @@ class MetSource:
 
     def remap(self, time: np.datetime64, window: Window, zsg: np.ndarray, z_top: float,
               turb: Mapping[str, Any], k10m: int = 1) -> RemappedMet:
-        """Read one met time on a window and remap it onto the internal levels.
+        """Read one met time on a window for the core, which remaps it onto the internal levels.
 
-        Stability, mixed-layer height and turbulence profiles are evaluated later by the core,
-        node by node where particles need them, into the ``turb``/``zi`` arrays returned here;
-        ``turb`` only provides this time's ZICONTROL factor (key ``ziscale``). Met from files
-        goes through this process's met cache (:mod:`stilt.met.cache`): the same values,
-        read and remapped once per worker.
+        The core remaps a node, then evaluates its stability, mixed-layer height and turbulence
+        profiles, when a particle first needs it, into the ``prof``/``turb``/``zi`` arrays
+        returned here; ``turb`` only provides this time's ZICONTROL factor (key ``ziscale``).
+        Met from files goes through this process's met cache (:mod:`stilt.met.cache`): the same
+        values, read once per worker.
+
+        Raises
+        ------
+        MetError
+            When a variable the transport needs is missing, or the terrain, surface pressure,
+            temperature or winds are not finite on the window.
         """
         if self.dataset is None and met_cache().enabled:
-            prof, sfc, speed = self._remap_cached(time, window, zsg, z_top, k10m)
+            raw, sfc, speed = self._read_cached(time, window, k10m)
         else:
-            prof, sfc, speed = self._remap_window(time, window, zsg, z_top, k10m)
+            raw, sfc, speed = self._read_window(time, window, k10m)
         vmax = float(np.nanmax(speed)) if speed.size else 0.0
         nl = zsg.size
-        return RemappedMet(np.datetime64(time, "m"), window, prof, sfc, vmax,
+        return RemappedMet(np.datetime64(time, "m"), window, raw, sfc, vmax,
+                           np.zeros((NPROF, nl, window.nx, window.ny), order="F"),
                            np.zeros((4, nl, window.nx, window.ny), order="F"),
                            np.zeros((window.nx, window.ny), order="F"),
                            np.zeros((window.nx, window.ny), dtype=np.int32, order="F"),
-                           float(turb["ziscale"]))
+                           float(turb["ziscale"]), self.level_values, self.remap_options(),
+                           np.asarray(zsg, dtype=float), float(z_top))
 
-    def _remap_cached(self, time: np.datetime64, window: Window, zsg: np.ndarray,
-                      z_top: float, k10m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_remap_window` assembled from the cached tiles, the missing ones remapped
-        together (a window whose tiles fail is remapped alone: the same error as without the
+    def remap_options(self) -> np.ndarray:
+        """How this source's data levels are remapped, packed in :data:`REMAP_SLOTS` order."""
+        if "DZDT" in self.variables:
+            # on terrain-following height levels the binary converts DZDT as it converts
+            # WWND, as hPa/s (docs/physics.md sec. 4.3): the same path to the print unit
+            w_kind = 1 if self.ksys == 3 else 2
+        else:
+            w_kind = 1 if "WWND" in self.variables else 0
+        # humidity: SPHU as is, or from RELH (converted by the core at each level's
+        # pressure); it reduces the dry-air density and makes the data-level heights virtual
+        # (the binary's mixed-layer heights on the NGM and HRRR-like oracles match at every
+        # node and met time only so, docs/transport.md)
+        humidity = 2 if "RELH" in self.variables else int("SPHU" in self.variables)
+        values = {"ksys": self.ksys, "ptop": float(self.attrs.get("reserved", 0.0)),
+                  "w_kind": w_kind, "humidity": humidity,
+                  "have_pres": self.pressure_field is not None,
+                  "have_hgts": "HGTS" in self.variables}
+        return np.array([float(values[name]) for name in REMAP_SLOTS])
+
+    def _read_cached(self, time: np.datetime64, window: Window,
+                     k10m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_read_window` assembled from the cached tiles, the missing ones read
+        together (a window whose tiles fail is read alone: the same error as without the
         cache)."""
         cache = met_cache()
         t = np.datetime64(time, "m")
-        base = (file_key(self._file_of(t)), t, zsg.tobytes(), float(z_top), int(k10m),
-                self._rough_key)
+        base = (file_key(self._file_of(t)), t, int(k10m), self._rough_key)
         span_x = range(window.i0 // TILE, (window.i0 + window.nx - 1) // TILE + 1)
         span_y = range(window.j0 // TILE, (window.j0 + window.ny - 1) // TILE + 1)
         tiles = {(a, b): cache.get(base + (a, b)) for a in span_x for b in span_y}
@@ -364,9 +434,9 @@ class MetSource:
             region = Window(a0 * TILE, b0 * TILE, min((a1 + 1) * TILE, self.nx) - a0 * TILE,
                             min((b1 + 1) * TILE, self.ny) - b0 * TILE)
             try:
-                arrays = self._remap_window(t, region, zsg, z_top, k10m)
+                arrays = self._read_window(t, region, k10m)
             except MetError:
-                return self._remap_window(t, window, zsg, z_top, k10m)
+                return self._read_window(t, window, k10m)
             for a in range(a0, a1 + 1):
                 for b in range(b0, b1 + 1):
                     xs = slice(a * TILE - region.i0, min((a + 1) * TILE, self.nx) - region.i0)
@@ -377,13 +447,11 @@ class MetSource:
                     cache.put(base + (a, b), tile)
                     if (a, b) in tiles:
                         tiles[(a, b)] = tile
-        return _assemble(window, tiles, zsg.size)
+        return _assemble(window, tiles, self.level_values.size)
 
-    def _remap_window(self, time: np.datetime64, window: Window, zsg: np.ndarray,
-                      z_top: float, k10m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Profiles, surface fields and fastest wind of each node on one window."""
-        from stilt import _core
-
+    def _read_window(self, time: np.datetime64, window: Window,
+                     k10m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Data-level columns, surface fields and fastest wind of each node on one window."""
         met = self.fields(time, window)
         name = (f"met at {np.datetime64(time, 'm')} "
                 f"({', '.join(map(str, self.paths)) or 'dataset'})")
@@ -391,18 +459,16 @@ class MetSource:
         for needed in ("UWND", "VWND", "TEMP"):
             if needed not in self.variables:
                 raise MetError(f"{name}: variable {needed} is missing (needed for transport)")
-        w_kind, fields, flags = self._upper(met, window, name)
-        prof, status = _core.met_remap(
-            self.ksys, self.level_values, float(self.attrs.get("reserved", 0.0)), z_top, zsg,
-            w_kind, sfc, *fields, *flags)
-        if status != 0:
-            raise MetError(f"{name}: surface or temperature fields are not finite on the window "
+        ground = sfc[:2]  # terrain and surface pressure (slots zg, prss)
+        if not np.isfinite(ground).all():
+            raise MetError(f"{name}: surface fields are not finite on the window "
                            f"x={window.i0 + 1}..{window.i0 + window.nx}, "
                            f"y={window.j0 + 1}..{window.j0 + window.ny}")
-        u, v = fields[1], fields[2]
-        speed = (np.nanmax(np.hypot(u, v), axis=2) if u.shape[2] else
+        raw = self._columns(met, window, name)
+        u, v = raw[:, RAW_SLOTS.index("u")], raw[:, RAW_SLOTS.index("v")]
+        speed = (np.nanmax(np.hypot(u, v), axis=0) if u.shape[0] else
                  np.zeros((window.nx, window.ny)))
-        return prof, sfc, speed
+        return raw, sfc, speed
 
     def _surface(self, met: Mapping[str, np.ndarray], window: Window, k10m: int,
                  name: str) -> np.ndarray:
@@ -438,65 +504,52 @@ class MetSource:
                     sfc[k] = 1013.25
         return sfc
 
-    def _upper(self, met: Mapping[str, np.ndarray], window: Window,
-               name: str) -> tuple[int, tuple[np.ndarray, ...], tuple[int, int, int]]:
-        """The upper-air arguments of ``_core.met_remap`` on one window: the vertical-motion
-        kind; temperature, winds, vertical motion, specific and relative humidity, pressure
-        and heights as (x, y, level) arrays; the have-pressure, have-heights and moisture
-        flags."""
-        shape = (window.nx, window.ny, self.level_values.size)
+    def _columns(self, met: Mapping[str, np.ndarray], window: Window, name: str) -> np.ndarray:
+        """Each node's data-level columns in :data:`RAW_SLOTS` order, (nd, slots, nx, ny) in
+        Fortran order: temperature and winds checked finite, relative humidity as a fraction,
+        each slot the met does not fill 0 (the core zeroes a vertical motion that is not
+        finite)."""
+        nd = self.level_values.size
+        # (ny, nx, slot, level) in C order is (level, slot, nx, ny) in Fortran order
+        cols = np.zeros((window.ny, window.nx, len(RAW_SLOTS), nd))
+        for k, slot in enumerate(RAW_SLOTS):
+            var = self._raw_variable(slot)
+            if var not in met:
+                if slot in ("temp", "u", "v"):
+                    raise MetError(f"{name}: {var} is missing (needed for transport)")
+                continue
+            values = np.asarray(met[var], dtype=float)  # (level, y, x)
+            if slot in ("temp", "u", "v"):
+                bad = ~np.isfinite(values)
+                if bad.any():
+                    k_, j, i = np.argwhere(bad)[0]
+                    raise MetError(f"{name}: {var} is missing or not finite at "
+                                   f"x={window.i0 + i + 1}, y={window.j0 + j + 1}, "
+                                   f"level {k_ + 1}")
+            elif slot == "q":
+                values = np.nan_to_num(values)
+            elif slot == "rh":
+                values = values / 100.0
+            cols[:, :, k, :] = values.transpose(1, 2, 0)
+        return cols.T
 
-        def upper(names: Sequence[str], fill: float = np.nan) -> np.ndarray:
-            return _upper_field(met, names, self.variables, shape, fill)
-
-        temp, u, v = upper(["TEMP"]), upper(["UWND"]), upper(["VWND"])
-        for arr, nm in ((temp, "TEMP"), (u, "UWND"), (v, "VWND")):
-            bad = ~np.isfinite(arr)
-            if bad.any():
-                i, j, k = np.argwhere(bad)[0]
-                raise MetError(f"{name}: {nm} is missing or not finite at x={window.i0 + i + 1}, "
-                               f"y={window.j0 + j + 1}, level {k + 1}")
-        if "DZDT" in self.variables:
-            # on terrain-following height levels the binary converts DZDT as it converts
-            # WWND, as hPa/s (docs/physics.md sec. 4.3): the same path to the print unit
-            w, w_kind = upper(["DZDT"], 0.0), 1 if self.ksys == 3 else 2
-        elif "WWND" in self.variables:
-            w, w_kind = upper(["WWND"], 0.0), 1
-        else:
-            w, w_kind = np.zeros_like(temp, order="F"), 0
-        have_rh = "RELH" in self.variables
-        rh = upper(["RELH"], 0.0) / 100.0 if have_rh else np.zeros_like(temp, order="F")
-        # humidity: SPHU as is, or from RELH (converted by the core at each level's
-        # pressure); it reduces the dry-air density and makes the data-level heights virtual
-        # (the binary's mixed-layer heights on the NGM and HRRR-like oracles match at every
-        # node and met time only so, docs/transport.md)
-        have_sphu = "SPHU" in self.variables and not have_rh
-        q = np.zeros_like(temp, order="F")
-        if have_sphu:
-            q = np.asfortranarray(np.nan_to_num(upper(["SPHU"], 0.0)))
-        have_pres = self.pressure_field is not None
-        have_hgts = "HGTS" in self.variables
-        pres = (upper([self.pressure_field], 0.0) if have_pres
-                else np.zeros_like(temp, order="F"))
-        hgts = upper(["HGTS"], 0.0) if have_hgts else np.zeros_like(temp, order="F")
-        return (w_kind, (temp, u, v, w, q, rh, pres, hgts),
-                (int(have_pres), int(have_hgts), 2 if have_rh else int(have_sphu)))
-
-
-def _upper_field(met: Mapping[str, np.ndarray], names: Sequence[str], available: set[str],
-                 shape: tuple[int, int, int], fill: float) -> np.ndarray:
-    """The upper-air variable of ``met`` (:meth:`MetSource.fields`) filling the slot ``names``
-    as a Fortran-ordered (x, y, level) array; ``fill`` everywhere when the file has none."""
-    var = _slot_variable(met, names, available)
-    if var is None:
-        return np.full(shape, fill, order="F")
-    return np.asfortranarray(np.asarray(met[var], dtype=float).transpose(2, 1, 0))
+    def _raw_variable(self, slot: str) -> str | None:
+        """The met variable that fills a :data:`RAW_SLOTS` slot, or None (zeros)."""
+        if slot == "pres":
+            return self.pressure_field
+        if slot == "w":
+            return next((v for v in ("DZDT", "WWND") if v in self.variables), None)
+        if slot == "q":  # read only without RELH (remap_options)
+            return "SPHU" if "SPHU" in self.variables and "RELH" not in self.variables else None
+        name = {"temp": "TEMP", "u": "UWND", "v": "VWND", "rh": "RELH", "hgts": "HGTS"}[slot]
+        return name if name in self.variables else None
 
 
 def _assemble(window: Window, tiles: Mapping[tuple[int, int], MetTile],
-              nl: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A window's profiles, surface fields and node speeds, cut from the tiles covering it."""
-    prof = np.empty((NPROF, nl, window.nx, window.ny), order="F")
+              nd: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A window's data-level columns, surface fields and node speeds, cut from the tiles
+    covering it."""
+    raw = np.empty((nd, len(RAW_SLOTS), window.nx, window.ny), order="F")
     sfc = np.empty((NSFC, window.nx, window.ny), order="F")
     speed = np.empty((window.nx, window.ny))
     for (a, b), tile in tiles.items():
@@ -505,10 +558,10 @@ def _assemble(window: Window, tiles: Mapping[tuple[int, int], MetTile],
         y1 = min(window.j0 + window.ny, b * TILE + tile.speed.shape[1])
         dst = (slice(x0 - window.i0, x1 - window.i0), slice(y0 - window.j0, y1 - window.j0))
         src = (slice(x0 - a * TILE, x1 - a * TILE), slice(y0 - b * TILE, y1 - b * TILE))
-        prof[:, :, dst[0], dst[1]] = tile.prof[:, :, src[0], src[1]]
+        raw[:, :, dst[0], dst[1]] = tile.raw[:, :, src[0], src[1]]
         sfc[:, dst[0], dst[1]] = tile.sfc[:, src[0], src[1]]
         speed[dst] = tile.speed[src]
-    return prof, sfc, speed
+    return raw, sfc, speed
 
 
 def _slot_variable(met: Mapping[str, np.ndarray], names: Sequence[str],
