@@ -48,7 +48,7 @@ CORE = (("stilt._core", "transport_advance", "core"),)
 #: (module, function or Class.method, label)
 OUTSIDE = (
     ("stilt.simulation", "_publish_trajectory", "writing the trajectory file"),
-    ("stilt.met.window", "MetSource.remap", "met windows (remap)"),
+    ("stilt.met.window", "MetSource.remap", "met windows (MetSource.remap)"),
     ("stilt._transport_loop", "Rows.add", "output rows (Rows.add)"),
     ("stilt.simulation", "_compute_trajectories", "transport (run_trajectories)"),
     ("stilt.footprint", "write_footprint", "writing the footprint file"),
@@ -178,7 +178,7 @@ def _outside_rows(seconds: dict[str, float], cpu: float, core: float,
     s = dict(seconds)
     transport = s.pop("transport (run_trajectories)")
     s["transport: release, plume dilution, Dataset"] = (
-        transport - core - s["met windows (remap)"] - s["output rows (Rows.add)"])
+        transport - core - s["met windows (MetSource.remap)"] - s["output rows (Rows.add)"])
     s["the rest: status records, logs, links, planning"] = cpu - core - sum(s.values())
     return [{"part": k, "ms_per_sim": 1e3 * v / runs, "share": v / cpu} for k, v in s.items()]
 
