@@ -40,6 +40,8 @@ from stilt.errors import MissingDependencyError, StiltError
 from stilt.states import State
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from stilt.executors.base import RunReport
     from stilt.model import Model
 
@@ -166,8 +168,13 @@ def _cmd_check(argv: list[str]) -> int:
     """Validate a project and print the plan; runs nothing.
 
     Usage:
-      stilt check <dir>
+      stilt check <dir> [--met]
       stilt check (-h | --help)
+
+    Options:
+      --met    Also read every record of every met file the simulations still to run
+               need, whole, and check its values and its checksum (each file once; this
+               reads all of those files, with a line per file on stderr).
 
     Checks config.yaml (unknown keys, values, footprint grid budget), receptors.csv, and that
     met files cover every simulation still to run. Exit code 0 when no problem was found.
@@ -175,7 +182,10 @@ def _cmd_check(argv: list[str]) -> int:
     args = docopt(_cmd_check.__doc__ or "", argv=argv)
     from stilt.project import check_project
 
-    result = check_project(args["<dir>"])
+    def progress(done: int, total: int, path: Path) -> None:
+        print(f"checking met file {done + 1}/{total}: {path}", file=sys.stderr, flush=True)
+
+    result = check_project(args["<dir>"], met=bool(args["--met"]), progress=progress)
     print(result.report())
     return 0 if result.ok else 1
 

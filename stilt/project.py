@@ -8,6 +8,7 @@ running anything and returns the plan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,7 @@ class ProjectCheck:
     simulations: int = 0
     complete: int = 0
     to_run: int = 0
+    met_files: int | None = None  #: met files verified record by record (None: not asked)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -166,13 +168,27 @@ class ProjectCheck:
             lines.append(f"footprint {name}: {text}")
         for name, text in self.roughness.items():
             lines.append(f"met {name}: roughness {text} (where the files carry no RGHS)")
+        if self.met_files is not None:
+            lines.append(f"met files read whole and checked: {self.met_files}")
         lines += [f"problem: {p}" for p in self.problems]
         lines.append("ok" if self.ok else f"{len(self.problems)} problem(s)")
         return "\n".join(lines)
 
 
-def check_project(directory: str | Path) -> ProjectCheck:
+def check_project(directory: str | Path, met: bool = False,
+                  progress: Callable[[int, int, Path], None] | None = None) -> ProjectCheck:
     """Validate config, receptors and met coverage of a project; runs nothing.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The project.
+    met : bool, optional
+        Also read every record of every met file the simulations still to run need and
+        verify its values and checksum (:func:`stilt.met.arl.verify_arl`): each file once,
+        whole (default False: only the files' indexes and the receptors' places on the grid).
+    progress : callable, optional
+        Called as ``progress(done, total, path)`` before each met file is verified.
 
     Raises
     ------
@@ -222,10 +238,50 @@ def check_project(directory: str | Path) -> ProjectCheck:
                 continue
         todo.append(p)
     out.to_run = len(todo)
-    for met in cfg.mets:
-        out.problems += _coverage_problems(model, met, [p for p in todo if p["met"] == met])
+    for name in cfg.mets:
+        out.problems += _coverage_problems(model, name, [p for p in todo if p["met"] == name])
+    if met:
+        out.met_files, problems = _verified_met(model, todo, progress)
+        out.problems += problems
     model.close()
     return out
+
+
+def _verified_met(model: Any, todo: list[dict[str, Any]],
+                  progress: Callable[[int, int, Path], None] | None) -> tuple[int, list[str]]:
+    """Verify each met file the simulations ``todo`` need (looked up once per met and
+    receptor time): the number of files verified and one problem per file that fails."""
+    import numpy as np
+
+    from stilt.met.arl import verify_arl
+    from stilt.simulation import resolved_met
+
+    cfg = model.config
+    files: dict[Path, str] = {}  # file -> the met that needs it first
+    for name in cfg.mets:
+        times = {p["receptor"].time for p in todo if p["met"] == name}
+        try:
+            src = resolved_met(cfg, name, model.project)
+        except StiltError:
+            continue  # already reported by the coverage check
+        if not hasattr(src, "find_files"):
+            continue
+        for when in sorted(times):
+            try:
+                found = src.find_files(np.datetime64(when, "m"), cfg.n_hours)
+            except StiltError:
+                continue  # already reported
+            for f in found:
+                files.setdefault(Path(f.path), name)
+    problems = []
+    for k, (path, name) in enumerate(sorted(files.items())):
+        if progress is not None:
+            progress(k, len(files), path)
+        try:
+            verify_arl(path)
+        except StiltError as exc:
+            problems.append(f"met {name}: {exc}")
+    return len(files), problems
 
 
 def _coverage_problems(model: Any, met: str, todo: list[dict[str, Any]]) -> list[str]:

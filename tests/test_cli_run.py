@@ -279,6 +279,42 @@ def test_end_to_end_bad_receptors_and_met(tmp_path, synth_met) -> None:
     assert outputs(project) == before
 
 
+def test_check_met_reads_every_record_and_names_a_garbled_one(tmp_path, synth_met,
+                                                              capsys) -> None:
+    """``stilt check --met`` reads the met files whole: a record whose data bytes were
+    changed (its label intact, so the plain check and the label check pass) is named by
+    file, record, time, level and variable, before any simulation runs."""
+    import shutil
+
+    from stilt.cli import main
+    from stilt.met.arl import arl_inventory
+
+    met = tmp_path / "met"
+    met.mkdir()
+    shutil.copy(synth_met / MET_FILE, met / MET_FILE)
+    project = real_project(tmp_path / "p", met, n=2)
+    assert main(["check", str(project), "--met"]) == 0
+    out, err = capsys.readouterr()
+    assert "met files read whole and checked: 1" in out and out.rstrip().endswith("ok")
+    assert f"checking met file 1/1: {met / MET_FILE}" in err
+    inv = arl_inventory(met / MET_FILE)
+    level, name = inv.data_records[7]
+    recno = 3 * inv.records_per_period + inv.nindex + 7  # 0-based: the 4th period
+    with open(met / MET_FILE, "r+b") as handle:
+        handle.seek(recno * inv.record_length + 50 + 200)  # past the 50-byte label
+        data = handle.read(3)
+        handle.seek(recno * inv.record_length + 50 + 200)
+        handle.write(bytes((b + 11) % 256 for b in data))
+    assert main(["check", str(project)]) == 0  # the labels and the index are intact
+    capsys.readouterr()
+    assert main(["check", str(project), "--met"]) == 1
+    out = capsys.readouterr().out
+    when = str(inv.times[3].astype("datetime64[m]"))
+    assert (f"problem: met synth: {met / MET_FILE}: checksum mismatch in record {recno + 1} "
+            f"(time {when}, level {level}, variable {name})") in out, out
+    assert not (project / "out").exists() or not any((project / "out").rglob("*.nc"))
+
+
 @pytest.mark.slow
 def test_the_reference_page_snippet_runs_on_archive_named_met(tmp_path, monkeypatch,
                                                                capsys) -> None:

@@ -14,7 +14,7 @@ concern; this module gathers their public names:
 
 from __future__ import annotations
 
-from stilt.met.arl_check import check_arl_values, describe_arl
+from stilt.met.arl_check import check_arl_values, describe_arl, verify_arl
 from stilt.met.arl_format import (
     FIXED_HEADER_LEN,
     GRID_PARAMETERS,
@@ -28,4 +28,5 @@ from stilt.met.arl_write import met_dataset, write_arl
 
 __all__ = ["FIXED_HEADER_LEN", "GRID_PARAMETERS", "LABEL_LEN", "VERTICAL_SYSTEMS", "ArlArrays",
            "ArlInventory", "arl_inventory", "arl_times", "check_arl_values", "describe_arl",
-           "met_dataset", "read_arl", "read_arl_arrays", "variable_attrs", "write_arl"]
+           "met_dataset", "read_arl", "read_arl_arrays", "variable_attrs", "verify_arl",
+           "write_arl"]
