@@ -40,6 +40,7 @@ seed, same particles) and only the missing footprints are computed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -83,9 +84,10 @@ class SimulationPaths:
         check_name(sim_id, "simulation id")
         return cls(Path(root).resolve(), sim_id)
 
-    @property
+    @functools.cached_property
     def folder(self) -> Path:
-        """``simulations/by-id/<sim_id>``."""
+        """``simulations/by-id/<sim_id>``, resolved and checked once per instance (a
+        simulation asks for it some 20 times; each check resolves the path anew)."""
         return safe_path(self.root, "simulations", "by-id", self.sim_id)
 
     @property
