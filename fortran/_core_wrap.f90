@@ -156,7 +156,7 @@ subroutine met_remap(nx, ny, nd, nl, nrpar, lev, rpar, z_top, zsg, sfc, raw, pro
     !! transport does it lazily, node by node). raw: the data-level columns (stilt_met rv_*),
     !! rpar: how they are remapped (stilt_layout ro_*). status: 1 when an array has the wrong
     !! size, 4 when a required input is not finite.
-    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use, intrinsic :: iso_c_binding, only: c_double, c_float, c_int
     use stilt_kinds, only: status_bad_argument
     use stilt_met, only: remap_met, nprof, nsfc, nraw
     use stilt_layout, only: unpack_remap, n_rpar
@@ -166,7 +166,7 @@ subroutine met_remap(nx, ny, nd, nl, nrpar, lev, rpar, z_top, zsg, sfc, raw, pro
     !f2py intent(hide), depend(zsg) :: nl = shape(zsg, 0)
     !f2py intent(hide), depend(rpar) :: nrpar = len(rpar)
     real(c_double), intent(in) :: lev(nd), rpar(nrpar), z_top, zsg(nl), sfc(20, nx, ny)
-    real(c_double), intent(in) :: raw(nd, 8, nx, ny)
+    real(c_float), intent(in) :: raw(nd, 8, nx, ny)
     real(c_double), intent(out) :: prof(13, nl, nx, ny)
     integer(c_int), intent(out) :: status
     if (nprof /= 13 .or. nsfc /= 20 .or. nraw /= 8 .or. nrpar /= n_rpar) then
@@ -269,7 +269,7 @@ subroutine transport_advance(nx, ny, nl, nd, nwpar, wpar, zsg, lev, nrpar, rpar,
     !! (stilt_transport node_*: 0 for a node not yet evaluated).
     !! status: dispersion status (1 also when an array has the wrong size), tstatus:
     !! turbulence evaluation status.
-    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use, intrinsic :: iso_c_binding, only: c_double, c_float, c_int
     use stilt_kinds, only: status_bad_argument
     use stilt_transport, only: advance_interval, met_window, disp_options, turb_options
     use stilt_random, only: rng_state_size
@@ -294,7 +294,7 @@ subroutine transport_advance(nx, ny, nl, nd, nwpar, wpar, zsg, lev, nrpar, rpar,
     real(c_double), intent(in) :: wpar(nwpar), topt(ntopt), dopt(ndopt), errpar(nerr)
     real(c_double), intent(inout) :: eu(nl, np), ev(nl, np), eps(np)
     real(c_double), intent(in) :: lev(nd), rpar(nrpar)
-    real(c_double), intent(in), dimension(nd, 8, nx, ny) :: raw1, raw2
+    real(c_float), intent(in), dimension(nd, 8, nx, ny) :: raw1, raw2
     real(c_double), intent(inout), dimension(13, nl, nx, ny) :: prof1, prof2
     real(c_double), intent(in), dimension(20, nx, ny) :: sfc1, sfc2
     real(c_double), intent(inout), dimension(4, nl, nx, ny) :: turb1, turb2

@@ -12,7 +12,7 @@ module stilt_met
 
     public :: internal_grid, internal_sigma, column_heights, remap_column, remap_lnp_column
     public :: vertical_weights, index_weights, bilinear_weights, remap_met, remap_node, &
-        foot_density, extrapolate_top
+        node_columns, foot_density, extrapolate_top
 
     !! profile variables on internal levels
     integer(ip), parameter, public :: pv_u = 1      !! x (grid-relative) wind, m/s
@@ -59,14 +59,17 @@ module stilt_met
     integer(ip), parameter, public :: ksys_sigma = 1, ksys_pressure = 2, ksys_terrain = 3, &
         ksys_hybrid = 4, ksys_wrf = 5
 
-    !! data-level columns of one node as remap_node takes them: raw(nd, nraw), nd data levels
-    !! (NaN-free where the remap reads them; slots the file lacks hold zeros)
+    !! data-level columns of a window as the met is read: raw(nd, nraw, nx, ny) in single
+    !! precision, the precision of ARL data (nd data levels; NaN-free where the remap reads
+    !! them; slots the file lacks hold zeros); node_columns gives one node's as remap_node
+    !! takes them
     integer(ip), parameter, public :: rv_temp = 1   !! temperature TEMP, K
     integer(ip), parameter, public :: rv_u = 2      !! x (grid-relative) wind UWND, m/s
     integer(ip), parameter, public :: rv_v = 3      !! y wind VWND, m/s
     integer(ip), parameter, public :: rv_w = 4      !! vertical motion WWND (hPa/s) or DZDT (m/s)
     integer(ip), parameter, public :: rv_q = 5      !! specific humidity SPHU, kg/kg
-    integer(ip), parameter, public :: rv_rh = 6     !! relative humidity RELH as a fraction
+    integer(ip), parameter, public :: rv_rh = 6     !! relative humidity RELH, % (a fraction
+                                                    !! in node_columns)
     integer(ip), parameter, public :: rv_pres = 7   !! level pressure (PRES or HGTS, hPa)
     integer(ip), parameter, public :: rv_hgts = 8   !! geopotential height HGTS, m
     integer(ip), parameter, public :: nraw = 8
@@ -315,7 +318,8 @@ contains
         integer(ip), intent(in) :: nx, ny, nd, nl
         real(dp), intent(in) :: lev(nd), z_top, zsg(nl)
         type(remap_options), intent(in) :: ro
-        real(dp), intent(in) :: sfc(nsfc, nx, ny), raw(nd, nraw, nx, ny)
+        real(dp), intent(in) :: sfc(nsfc, nx, ny)
+        real(sp), intent(in) :: raw(nd, nraw, nx, ny)
         real(dp), intent(out) :: prof(nprof, nl, nx, ny)
         integer(ip), intent(out) :: status
         integer(ip) :: i, j, st
@@ -324,13 +328,23 @@ contains
         !$omp private(i, j, st) reduction(max: status)
         do j = 1, ny
             do i = 1, nx
-                call remap_node(nd, nl, lev, ro, z_top, zsg, sfc(:, i, j), raw(:, :, i, j), &
-                    prof(:, :, i, j), st)
+                call remap_node(nd, nl, lev, ro, z_top, zsg, sfc(:, i, j), &
+                    node_columns(nd, raw(:, :, i, j)), prof(:, :, i, j), st)
                 status = max(status, st)
             end do
         end do
         !$omp end parallel do
     end subroutine remap_met
+
+    pure function node_columns(nd, raw) result(col)
+        !! One node's data-level columns as remap_node takes them: in double precision (exact),
+        !! the relative humidity as a fraction.
+        integer(ip), intent(in) :: nd
+        real(sp), intent(in) :: raw(nd, nraw)   !! the node's columns as read (rv_*)
+        real(dp) :: col(nd, nraw)
+        col = real(raw, dp)
+        col(:, rv_rh) = col(:, rv_rh) / 100.0_dp
+    end function node_columns
 
     pure subroutine remap_node(nd, nl, lev, ro, z_top, zsg, sfc, raw, prof, status)
         !! Remap one met column (one node at one met time) from the data levels to the
@@ -368,7 +382,7 @@ contains
         real(dp), intent(in) :: lev(nd), z_top, zsg(nl)
         type(remap_options), intent(in) :: ro
         real(dp), intent(in) :: sfc(nsfc)          !! the node's surface fields
-        real(dp), intent(in) :: raw(nd, nraw)      !! the node's data-level columns (rv_*)
+        real(dp), intent(in) :: raw(nd, nraw)      !! the node's data-level columns (node_columns)
         real(dp), intent(out) :: prof(nprof, nl)
         integer(ip), intent(out) :: status
         integer(ip) :: k

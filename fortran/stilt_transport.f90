@@ -19,7 +19,8 @@ module stilt_transport
         pv_rhom, pv_rhof1, pv_rhof2, pv_dat, sv_zg, sv_shtf, sv_lhtf, sv_dswf, sv_tcld, sv_lcld, &
         sv_rain, sv_crai, sv_solw, &
         sv_ustr, sv_umof, sv_vmof, sv_exco, sv_tstr, sv_pblh, sv_rghs, &
-        vertical_weights, index_weights, bilinear_weights, remap_node, remap_options, nraw
+        vertical_weights, index_weights, bilinear_weights, remap_node, remap_options, nraw, &
+        node_columns
     use stilt_random, only: rng_state_size
     use stilt_turbulence, only: time_levels, surface_met, turb_options, column_state, column_turbulence, &
         mom_none, mom_ustar, mom_flux, mom_exco, heat_none, heat_tstar, heat_flux
@@ -262,7 +263,8 @@ contains
         integer(ip), intent(in) :: nd
         real(dp), intent(in) :: zsg(w%nl), lev(nd)
         type(remap_options), intent(in) :: ro
-        real(dp), intent(in) :: raw(nd, nraw, w%nx, w%ny), sfc(nsfc, w%nx, w%ny)
+        real(sgl), intent(in) :: raw(nd, nraw, w%nx, w%ny)
+        real(dp), intent(in) :: sfc(nsfc, w%nx, w%ny)
         type(turb_options), intent(in) :: opts
         real(dp), intent(in) :: z0_default
         integer(ip), intent(in) :: i, j, want
@@ -276,8 +278,8 @@ contains
         !$omp critical (stilt_met_node)
         d = done(i, j)
         if (d == node_raw) then
-            call remap_node(nd, w%nl, lev, ro, w%z_top, zsg, sfc(:, i, j), raw(:, :, i, j), &
-                prof(:, :, i, j), cst)
+            call remap_node(nd, w%nl, lev, ro, w%z_top, zsg, sfc(:, i, j), &
+                node_columns(nd, raw(:, :, i, j)), prof(:, :, i, j), cst)
             if (cst /= status_ok) status = max(status, cst)
             d = node_remapped
         end if
@@ -309,7 +311,7 @@ contains
         integer(ip), intent(in) :: nd
         real(dp), intent(in) :: zsg(w%nl), lev(nd)
         type(remap_options), intent(in) :: ro
-        real(dp), intent(in), dimension(nd, nraw, w%nx, w%ny) :: raw1, raw2
+        real(sgl), intent(in), dimension(nd, nraw, w%nx, w%ny) :: raw1, raw2
         real(dp), intent(in), dimension(nsfc, w%nx, w%ny) :: sfc1, sfc2
         type(turb_options), intent(in) :: topts1, topts2
         real(dp), intent(in) :: z0_default, x, y
@@ -477,7 +479,7 @@ contains
         integer(ip), intent(in) :: nd
         real(dp), intent(in) :: zsg(w%nl), lev(nd)
         type(remap_options), intent(in) :: ro
-        real(dp), intent(in) :: raw1(nd, nraw, w%nx, w%ny), raw2(nd, nraw, w%nx, w%ny)
+        real(sgl), intent(in) :: raw1(nd, nraw, w%nx, w%ny), raw2(nd, nraw, w%nx, w%ny)
         real(dp), intent(inout) :: prof1(nprof, w%nl, w%nx, w%ny), prof2(nprof, w%nl, w%nx, w%ny)
         real(dp), intent(in) :: sfc1(nsfc, w%nx, w%ny), sfc2(nsfc, w%nx, w%ny)
         real(dp), intent(inout) :: turb1(nturbv, w%nl, w%nx, w%ny), turb2(nturbv, w%nl, w%nx, w%ny)

@@ -13,9 +13,9 @@ overlapping sub-grids. Each worker process keeps:
   each file is checked once per worker, and the header (grid, levels, variables) of each file.
 
 Entries are keyed by the file (path, inode, size and times of change), the met time, whether
-the 10-m winds are used and the roughness, and evicted least recently used first once their bytes pass
-the budget (``execution.met_cache_mb`` in a project, :data:`DEFAULT_MB` by default; 0 turns
-the cache off). The cache lives in the process: nothing is shared between workers or written.
+the 10-m winds are used and the roughness, and evicted least recently used first once their
+bytes pass the budget (``execution.met_cache_mb`` in a project, :data:`DEFAULT_MB` by
+default; 0 turns the cache off). The cache lives in the process: nothing is shared between workers or written.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ MAX_HEADERS = 1024
 class MetTile:
     """One met time on one block of grid cells, as the core takes it (Fortran order)."""
 
-    raw: np.ndarray    #: (nd, len(RAW_SLOTS), tx, ty) data-level columns
+    raw: np.ndarray    #: (nd, len(RAW_SLOTS), tx, ty) data-level columns, float32
     sfc: np.ndarray    #: (NSFC, tx, ty)
     speed: np.ndarray  #: (tx, ty) fastest horizontal wind of each node's column, m/s
 

@@ -57,9 +57,10 @@ SURFACE_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 NSFC = len(SURFACE_VARS)
 NPROF = 13
-#: a node's data-level columns as the core remaps them (stilt_met ``rv_*``, in this order):
-#: temperature, the two winds, vertical motion, specific humidity, relative humidity as a
-#: fraction, the level pressure and the geopotential height (zeros where the met has none)
+#: a node's data-level columns as the core remaps them (stilt_met ``rv_*``, in this order),
+#: in single precision as ARL stores them: temperature, the two winds, vertical motion,
+#: specific humidity, relative humidity (%), the level pressure and the geopotential height
+#: (zeros where the met has none)
 RAW_SLOTS = ("temp", "u", "v", "w", "q", "rh", "pres", "hgts")
 #: slots of rpar, how a source's data levels are remapped (stilt_layout ``ro_*``): the ARL
 #: vertical system, the top pressure of sigma levels (hPa), the vertical-motion kind (0 none,
@@ -144,7 +145,7 @@ class RemappedMet:
 
     time: np.datetime64
     window: Window
-    raw: np.ndarray   #: (nd, len(RAW_SLOTS), nx, ny) data-level columns, Fortran order
+    raw: np.ndarray   #: (nd, len(RAW_SLOTS), nx, ny) data-level columns, float32, Fortran order
     sfc: np.ndarray   #: (NSFC, nx, ny) Fortran order
     vmax: float       #: fastest horizontal wind in the window, m/s
     prof: np.ndarray  #: (NPROF, nl, nx, ny) internal levels, Fortran order; set where done >= 1
@@ -468,7 +469,7 @@ class MetSource:
                            f"x={window.i0 + 1}..{window.i0 + window.nx}, "
                            f"y={window.j0 + 1}..{window.j0 + window.ny}")
         raw = self._columns(met, window, name)
-        u, v = raw[:, RAW_SLOTS.index("u")], raw[:, RAW_SLOTS.index("v")]
+        u, v = (raw[:, RAW_SLOTS.index(c)].astype(float) for c in ("u", "v"))
         speed = (np.nanmax(np.hypot(u, v), axis=0) if u.shape[0] else
                  np.zeros((window.nx, window.ny)))
         return raw, sfc, speed
@@ -508,20 +509,20 @@ class MetSource:
         return sfc
 
     def _columns(self, met: Mapping[str, np.ndarray], window: Window, name: str) -> np.ndarray:
-        """Each node's data-level columns in :data:`RAW_SLOTS` order, (nd, slots, nx, ny) in
-        Fortran order: temperature and winds checked finite, relative humidity as a fraction,
-        each slot the met does not fill 0 (the core zeroes a vertical motion that is not
-        finite)."""
+        """Each node's data-level columns in :data:`RAW_SLOTS` order, (nd, slots, nx, ny)
+        float32 in Fortran order: temperature and winds checked finite, each slot the met does
+        not fill 0 (the core zeroes a vertical motion that is not finite). Single precision
+        is the precision of ARL data; a Dataset in double precision is rounded to it."""
         nd = self.level_values.size
         # (ny, nx, slot, level) in C order is (level, slot, nx, ny) in Fortran order
-        cols = np.zeros((window.ny, window.nx, len(RAW_SLOTS), nd))
+        cols = np.zeros((window.ny, window.nx, len(RAW_SLOTS), nd), dtype=np.float32)
         for k, slot in enumerate(RAW_SLOTS):
             var = self._raw_variable(slot)
             if var not in met:
                 if slot in ("temp", "u", "v"):
                     raise MetError(f"{name}: {var} is missing (needed for transport)")
                 continue
-            values = np.asarray(met[var], dtype=float)  # (level, y, x)
+            values = np.asarray(met[var])  # (level, y, x)
             if slot in ("temp", "u", "v"):
                 bad = ~np.isfinite(values)
                 if bad.any():
@@ -530,9 +531,7 @@ class MetSource:
                                    f"x={window.i0 + i + 1}, y={window.j0 + j + 1}, "
                                    f"level {k_ + 1}")
             elif slot == "q":
-                values = np.nan_to_num(values)
-            elif slot == "rh":
-                values = values / 100.0
+                values = np.nan_to_num(values.astype(np.float32))
             cols[:, :, k, :] = values.transpose(1, 2, 0)
         return cols.T
 
@@ -552,7 +551,7 @@ def _assemble(window: Window, tiles: Mapping[tuple[int, int], MetTile],
               nd: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A window's data-level columns, surface fields and node speeds, cut from the tiles
     covering it."""
-    raw = np.empty((nd, len(RAW_SLOTS), window.nx, window.ny), order="F")
+    raw = np.empty((nd, len(RAW_SLOTS), window.nx, window.ny), dtype=np.float32, order="F")
     sfc = np.empty((NSFC, window.nx, window.ny), order="F")
     speed = np.empty((window.nx, window.ny))
     for (a, b), tile in tiles.items():
