@@ -328,6 +328,27 @@ def _write_period(out: BinaryIO, layout: _Layout, arrays: dict[str, np.ndarray],
             out.write(b"\x7f" * npts)
 
 
+def _vertical_system(value: int | str) -> int:
+    """The ARL vertical system (KSYS) given by number or name."""
+    if isinstance(value, str):
+        by_name = {v: k for k, v in VERTICAL_SYSTEMS.items()}
+        if value not in by_name:
+            raise MetError(f"vertical_system {value!r} is not one of {sorted(by_name)}")
+        return by_name[value]
+    ksys = int(value)
+    if ksys not in VERTICAL_SYSTEMS:
+        raise MetError(f"vertical_system {ksys} is not one of {sorted(VERTICAL_SYSTEMS)}")
+    return ksys
+
+
+def _valid_times(times: Any) -> np.ndarray:
+    """Valid times (datetime64, datetime or text, one or several) as datetime64[ns]."""
+    tarr = np.atleast_1d(np.asarray(times))
+    if np.issubdtype(tarr.dtype, np.datetime64):
+        return tarr.astype("datetime64[ns]")
+    return np.array([as_datetime64(v) for v in tarr.astype(object)], dtype="datetime64[ns]")
+
+
 def met_dataset(grid: Any, times: Any, *, vertical_system: int | str,
                 level_values: Sequence[float] = (),
                 surface: Mapping[str, Any] | None = None,
@@ -365,21 +386,8 @@ def met_dataset(grid: Any, times: Any, *, vertical_system: int | str,
     """
     import xarray as xr
 
-    if isinstance(vertical_system, str):
-        by_name = {v: k for k, v in VERTICAL_SYSTEMS.items()}
-        if vertical_system not in by_name:
-            raise MetError(f"vertical_system {vertical_system!r} is not one of "
-                           f"{sorted(by_name)}")
-        ksys = by_name[vertical_system]
-    else:
-        ksys = int(vertical_system)
-        if ksys not in VERTICAL_SYSTEMS:
-            raise MetError(f"vertical_system {ksys} is not one of {sorted(VERTICAL_SYSTEMS)}")
-    tarr = np.atleast_1d(np.asarray(times))
-    if np.issubdtype(tarr.dtype, np.datetime64):
-        t = tarr.astype("datetime64[ns]")
-    else:
-        t = np.array([as_datetime64(v) for v in tarr.astype(object)], dtype="datetime64[ns]")
+    ksys = _vertical_system(vertical_system)
+    t = _valid_times(times)
     nt, nlev = len(t), len(level_values)
     nx, ny = grid.nx, grid.ny
     xs = np.arange(1, nx + 1, dtype=np.int32)
