@@ -136,6 +136,14 @@ def _classify(path: Path, exc: sqlite3.Error) -> SimulationIndexError:
     return err
 
 
+def _wal_empty(path: Path) -> bool:
+    """Whether the index has no write-ahead log to replay (none, or an empty one)."""
+    try:
+        return Path(f"{path}-wal").stat().st_size == 0
+    except FileNotFoundError:
+        return True
+
+
 def _rollback(con: sqlite3.Connection) -> None:
     """Roll back the open transaction, if SQLite left one open (it ends some on error)."""
     if con.in_transaction:
@@ -289,9 +297,8 @@ class SimulationIndex:
 
     def _open_readonly(self, busy_timeout: float, project: Any) -> None:
         """Open an existing index without writing anything (no schema, no journal change);
-        on a folder this user cannot write, as an immutable file."""
-        from urllib.parse import quote
-
+        as an immutable file on a folder this user cannot write, and on a full disk when
+        there is no write-ahead log to replay."""
         self.network_fs = False
         try:
             empty = self.path.stat().st_size == 0
@@ -302,21 +309,37 @@ class SimulationIndex:
                                + (" (the file is empty)" if empty else "")
                                + f": {_rebuild_hint(self.path, project)}")
         writable = os.access(self.path.parent, os.W_OK) and os.access(self.path, os.W_OK)
-        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro" + ("" if writable
-                                                                   else "&immutable=1")
         try:
-            self._con = sqlite3.connect(uri, uri=True, timeout=busy_timeout,
-                                        isolation_level=None)
-            self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._con.execute("SELECT count(*) FROM simulations").fetchone()
-            _check_integrity(self._con)
+            self._connect_readonly(busy_timeout, immutable=not writable)
         except sqlite3.Error as exc:
             err = _classify(self.path, exc)
+            if writable and disk_full(self.path) and _wal_empty(self.path):
+                # a full disk: SQLite cannot make the shared-memory file a reader of a WAL
+                # index needs; with no write-ahead log to replay, the file alone is the index
+                self._drop()
+                try:
+                    self._connect_readonly(busy_timeout, immutable=True)
+                    return
+                except sqlite3.Error as again:
+                    exc, err = again, _classify(self.path, again)
             if err.damaged:
                 err = SimulationIndexError(f"index {self.path} is damaged ({exc}); it was left "
                                            f"as it is: {_rebuild_hint(self.path, project)}")
                 err.damaged = True
+            self._drop()
             raise err from None
+
+    def _connect_readonly(self, busy_timeout: float, immutable: bool) -> None:
+        """Connect read-only (as an immutable file: no locks, no shared memory, the
+        write-ahead log ignored) and check that every page reads back."""
+        from urllib.parse import quote
+
+        uri = (f"file:{quote(str(self.path.resolve()))}?mode=ro"
+               + ("&immutable=1" if immutable else ""))
+        self._con = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None)
+        self._con.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._con.execute("SELECT count(*) FROM simulations").fetchone()
+        _check_integrity(self._con)
 
     def check_integrity(self) -> None:
         """Raise :class:`SimulationIndexError` (``damaged``) unless every page of the file

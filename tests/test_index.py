@@ -66,6 +66,41 @@ def test_a_disk_io_error_is_a_full_disk_only_when_the_file_system_is_full(
         assert ("no space" in str(err)) is full
 
 
+def test_a_full_disk_still_lets_status_read_the_index(tmp_path, monkeypatch) -> None:
+    """On a full disk SQLite cannot make the shared-memory file a reader of a WAL index
+    needs ("disk I/O error", measured on a full tmpfs): with no write-ahead log to replay
+    the index is read as an immutable file, and the counts are those on disk; with a log
+    to replay the error is reported (one line), never counts without it."""
+    import sqlite3
+    from pathlib import Path
+
+    import stilt.index as index_module
+
+    path = tmp_path / "index.sqlite"
+    with SimulationIndex(path) as idx:
+        idx.register(rows(3, prefix="m_202307151100_"))
+    connect = SimulationIndex._connect_readonly
+    modes = []
+
+    def full_disk(self: SimulationIndex, busy_timeout: float, immutable: bool) -> None:
+        modes.append(immutable)
+        if not immutable:
+            raise sqlite3.OperationalError("disk I/O error")
+        connect(self, busy_timeout, immutable)
+
+    monkeypatch.setattr(SimulationIndex, "_connect_readonly", full_disk)
+    monkeypatch.setattr(index_module, "disk_full", lambda p: True)
+    Path(f"{path}-wal").write_bytes(b"")  # an empty log: nothing to replay
+    with SimulationIndex(path, readonly=True) as idx:
+        assert idx.counts()["pending"] == 3
+    assert modes == [False, True]
+    Path(f"{path}-wal").write_bytes(b"\0" * 4096)  # a log to replay: not read without it
+    with pytest.raises(SimulationIndexError) as err:
+        SimulationIndex(path, readonly=True)
+    assert "no space left on device (disk I/O error)" in str(err.value)
+    assert "\n" not in str(err.value) and modes[2:] == [False]
+
+
 def test_states_are_the_strings_on_disk(tmp_path) -> None:
     import json
 
