@@ -178,6 +178,29 @@ subroutine met_remap(nx, ny, nd, nl, nrpar, lev, rpar, z_top, zsg, sfc, raw, pro
 end subroutine met_remap
 
 !! ---- stilt_transport ----------------------------------------------------------------------
+subroutine transport_rows(nd, np, ns, out, nrow, steps, ncol, cols, block)
+    !! Columns cols of the core's diagnostics at model steps steps (both 1-based), read in
+    !! one pass over out in memory order: block(:, r, c) is column cols(c) of every particle
+    !! after step steps(r). status-free: the caller passes indices inside out.
+    use, intrinsic :: iso_c_binding, only: c_double, c_int
+    implicit none
+    integer(c_int), intent(in) :: nd, np, ns, nrow, ncol
+    !f2py intent(hide), depend(out) :: nd = shape(out, 0), np = shape(out, 1), ns = shape(out, 2)
+    !f2py intent(hide), depend(steps) :: nrow = len(steps)
+    !f2py intent(hide), depend(cols) :: ncol = len(cols)
+    real(c_double), intent(in) :: out(nd, np, ns)
+    integer(c_int), intent(in) :: steps(nrow), cols(ncol)
+    real(c_double), intent(out) :: block(np, nrow, ncol)
+    integer :: r, p, c
+    do r = 1, nrow
+        do p = 1, np
+            do c = 1, ncol
+                block(p, r, c) = out(cols(c), p, steps(r))
+            end do
+        end do
+    end do
+end subroutine transport_rows
+
 subroutine transport_surface_at(nx, ny, sfc, np, x, y, ivar, val)
     !! Bilinear surface variable ivar (1-based, stilt_met sv_*) at window positions.
     use, intrinsic :: iso_c_binding, only: c_double, c_int

@@ -46,6 +46,10 @@ def transport_threads(requested: int) -> int: ...  # threads in force (1 without
 def transport_surface_at(
     sfc: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, ivar: int
 ) -> npt.NDArray[np.float64]: ...
+def transport_rows(
+    out: npt.NDArray[np.float64],  # the core's diagnostics (28, np, nsteps)
+    steps: npt.ArrayLike, cols: npt.ArrayLike,  # 1-based
+) -> npt.NDArray[np.float64]: ...  # (np, len(steps), len(cols))
 def transport_init_rng(
     seed: int, nrs: int, indx: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status

@@ -245,16 +245,20 @@ class Rows:
                sums: dict[str, np.ndarray]) -> None:
         """Write output rows: ``out`` the core's diagnostics (columns x particles x steps),
         ``rows`` the steps that make a row, ``sums`` the summed columns at those rows
-        (particles x rows). Only the columns asked for are read, through a view when the
-        rows are consecutive steps."""
+        (particles x rows). Only the columns asked for are read, by the core in one pass over
+        ``out`` in memory order (a column at a time would read all of it once per column)."""
+        from stilt import _core
+
         k0 = len(self.times)
         dst = slice(k0, k0 + len(times))
         self.times.extend(times)
-        steps: slice | list[int] = (slice(rows[0], rows[-1] + 1)
-                                    if rows[-1] - rows[0] == len(rows) - 1 else rows)
+        names = list(dict.fromkeys(["x", "y"] + [c for c in self.cols if c not in sums
+                                                 and c not in ("long", "lati")]))
+        block = _core.transport_rows(out, np.asarray(rows, dtype=np.int32) + 1,
+                                     np.array([DC[c] + 1 for c in names], dtype=np.int32))
 
         def diag(c: str) -> np.ndarray:
-            return out[DC[c]][:, steps].T  # (rows, particles)
+            return block[:, :, names.index(c)].T  # (rows, particles), contiguous
 
         store = self.store
         x, y = diag("x"), diag("y")

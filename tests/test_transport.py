@@ -397,6 +397,22 @@ def test_met_column_and_remap_slots_agree_with_the_core() -> None:
     assert _core.met_unpack_remap(rpar[:-1])[-1] == 1
 
 
+def test_output_rows_are_gathered_as_numpy_indexes_them() -> None:
+    """transport_rows(out, steps, cols)[:, r, c] is out[cols[c] - 1, :, steps[r] - 1]: any
+    steps (repeated, out of order) and columns, bit for bit."""
+    from stilt import _core
+
+    rng = np.random.default_rng(5)
+    out = np.asfortranarray(rng.normal(size=(28, 37, 11)))
+    out[3, 5, 2] = np.nan
+    steps = np.array([3, 1, 11, 3], dtype=np.int32)
+    cols = np.array([1, 2, 4, 28, 4], dtype=np.int32)
+    block = _core.transport_rows(out, steps, cols)
+    assert block.shape == (37, 4, 5)
+    want = out[cols[None, :] - 1, :, steps[:, None] - 1]  # (rows, cols, particles)
+    np.testing.assert_array_equal(block, want.transpose(2, 0, 1))
+
+
 def test_the_core_remaps_only_the_nodes_particles_visit(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each met time's profiles are remapped node by node where particles go: a small share
     of the window, with exactly the values of the whole window remapped at once."""
