@@ -1,8 +1,10 @@
 !! stilt_transport: the particle time loop (docs/physics.md sec. 4, sec. 6.1, sec. 7.3). It advances every
-!! particle through one met interval [t1, t2] (two remapped met times of one window, see
-!! stilt_met) with the Petterssen predictor-corrector, and returns one row of diagnostics per
-!! particle per model step. Python calls it once per met interval; particles that reach the
-!! window edge are reported so the caller can grow the window and redo the interval.
+!! particle through one met interval [t1, t2] (two met times of one window, as read; each
+!! node is remapped onto the internal levels, see stilt_met, when a particle first reads it:
+!! ensure_node, ensure_cell) with the Petterssen predictor-corrector, and returns one row of
+!! diagnostics per particle per model step. Python calls it once per met interval; particles
+!! that reach the window edge are reported so the caller can grow the window and redo the
+!! interval.
 !!
 !! Turbulence (nturb = 0): `ensure_node` evaluates stability, mixed-layer height and the
 !! sigma_w / T_L / sigma_u / sigma_v profiles once per met grid node and met time, on first use
