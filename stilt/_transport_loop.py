@@ -3,8 +3,9 @@
 :class:`Particles` holds everything the core carries from one model step to the next,
 :class:`Rows` the output rows being built, :class:`Run` what stays fixed over a run. The loop
 (:func:`run_intervals`) walks the met intervals: for each it chooses a window around the
-particles, remaps the two bracketing met times on it and advances every particle through the
-interval in the core (``_core.transport_advance``), in chunks of model steps that bound the
+particles, reads the two bracketing met times on it (the core remaps each node when a particle
+first needs it) and advances every particle through the interval in the core
+(``_core.transport_advance``), in chunks of model steps that bound the
 core's output buffer. A particle that reaches the window edge makes the interval run again,
 from the saved particles and rows, on a wider window.
 
