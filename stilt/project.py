@@ -238,41 +238,53 @@ def check_project(directory: str | Path, met: bool = False,
                 continue
         todo.append(p)
     out.to_run = len(todo)
+    needed = {}
     for name in cfg.mets:
-        out.problems += _coverage_problems(model, name, [p for p in todo if p["met"] == name])
+        mine = [p for p in todo if p["met"] == name]
+        needed[name] = _needed_met_files(model, name, {p["receptor"].time for p in mine})
+        out.problems += _coverage_problems(mine, needed[name])
     if met:
-        out.met_files, problems = _verified_met(model, todo, progress)
+        out.met_files, problems = _verified_met(needed, progress)
         out.problems += problems
     model.close()
     return out
 
 
-def _verified_met(model: Any, todo: list[dict[str, Any]],
-                  progress: Callable[[int, int, Path], None] | None) -> tuple[int, list[str]]:
-    """Verify each met file the simulations ``todo`` need (looked up once per met and
-    receptor time): the number of files verified and one problem per file that fails."""
+def _needed_met_files(model: Any, met: str, times: set[Any]) -> dict[Any, Any]:
+    """The met files a simulation at each receptor time needs (looked up once per time): a
+    list of paths, the problem that kept them from being found (text), or None when the
+    met source does not list files."""
     import numpy as np
 
-    from stilt.met.arl import verify_arl
     from stilt.simulation import resolved_met
 
     cfg = model.config
-    files: dict[Path, str] = {}  # file -> the met that needs it first
-    for name in cfg.mets:
-        times = {p["receptor"].time for p in todo if p["met"] == name}
+    found: dict[Any, Any] = {}
+    for when in times:
         try:
-            src = resolved_met(cfg, name, model.project)
-        except StiltError:
-            continue  # already reported by the coverage check
-        if not hasattr(src, "find_files"):
-            continue
-        for when in sorted(times):
-            try:
-                found = src.find_files(np.datetime64(when, "m"), cfg.n_hours)
-            except StiltError:
-                continue  # already reported
-            for f in found:
-                files.setdefault(Path(f.path), name)
+            src = resolved_met(cfg, met, model.project)
+            found[when] = ([Path(f.path) for f in src.find_files(np.datetime64(when, "m"),
+                                                                 cfg.n_hours)]
+                           if hasattr(src, "find_files") else None)
+        except StiltError as exc:
+            found[when] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - report, never crash a check
+            found[when] = f"met {cfg.mets[met]!r}: {type(exc).__name__}: {exc}"
+    return found
+
+
+def _verified_met(needed: dict[str, dict[Any, Any]],
+                  progress: Callable[[int, int, Path], None] | None) -> tuple[int, list[str]]:
+    """Verify each met file of ``needed`` (:func:`_needed_met_files` of each met) once: the
+    number of files verified and one problem per file that fails."""
+    from stilt.met.arl import verify_arl
+
+    files: dict[Path, str] = {}  # file -> the met that needs it first
+    for name, by_time in needed.items():
+        for when in sorted(by_time):
+            if isinstance(by_time[when], list):  # a problem is reported by the coverage check
+                for path in by_time[when]:
+                    files.setdefault(path, name)
     problems = []
     for k, (path, name) in enumerate(sorted(files.items())):
         if progress is not None:
@@ -284,34 +296,18 @@ def _verified_met(model: Any, todo: list[dict[str, Any]],
     return len(files), problems
 
 
-def _coverage_problems(model: Any, met: str, todo: list[dict[str, Any]]) -> list[str]:
-    """Problems of the met coverage of the simulations ``todo`` on one met: the files each
-    needs (looked up once per receptor time) and their receptors on the met grid (checked
-    together, once per first met file)."""
-    import numpy as np
-
-    from stilt.simulation import resolved_met
-
-    cfg = model.config
+def _coverage_problems(todo: list[dict[str, Any]], found: dict[Any, Any]) -> list[str]:
+    """Problems of the met coverage of the simulations ``todo`` on one met, given the files
+    each receptor time needs (:func:`_needed_met_files`): the files found, and the receptors
+    on the met grid (checked together, once per first met file)."""
     problems: dict[int, str] = {}
-    found: dict[Any, Any] = {}
     by_file: dict[Path, list[int]] = {}
     for k, p in enumerate(todo):
-        when = p["receptor"].time
-        if when not in found:
-            try:
-                src = resolved_met(cfg, met, model.project)
-                found[when] = (src.find_files(np.datetime64(when, "m"), cfg.n_hours)[0].path
-                               if hasattr(src, "find_files") else None)
-            except StiltError as exc:
-                found[when] = str(exc)
-            except Exception as exc:  # noqa: BLE001 - report, never crash a check
-                found[when] = f"met {cfg.mets[met]!r}: {type(exc).__name__}: {exc}"
-        first = found[when]
-        if isinstance(first, str):
-            problems[k] = first
-        elif first is not None:
-            by_file.setdefault(first, []).append(k)
+        files = found[p["receptor"].time]
+        if isinstance(files, str):
+            problems[k] = files
+        elif files:
+            by_file.setdefault(files[0], []).append(k)
     for path, members in by_file.items():
         try:
             problems.update({members[j]: text for j, text in _outside_grid(

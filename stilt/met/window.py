@@ -402,22 +402,21 @@ class MetSource:
                            np.asarray(zsg, dtype=float), float(z_top))
 
     def remap_options(self) -> np.ndarray:
-        """How this source's data levels are remapped, packed in :data:`REMAP_SLOTS` order."""
-        if "DZDT" in self.variables:
-            # on terrain-following height levels the binary converts DZDT as it converts
-            # WWND, as hPa/s (docs/physics.md sec. 4.3): the same path to the print unit
-            w_kind = 1 if self.ksys == 3 else 2
-        else:
-            w_kind = 1 if "WWND" in self.variables else 0
+        """How this source's data levels are remapped, packed in :data:`REMAP_SLOTS` order:
+        what fills the slots of :meth:`_raw_variable` says it."""
+        # on terrain-following height levels the binary converts DZDT as it converts WWND,
+        # as hPa/s (docs/physics.md sec. 4.3): the same path to the print unit
+        w_var = self._raw_variable("w")
+        w_kind = 0 if w_var is None else 2 if w_var == "DZDT" and self.ksys != 3 else 1
         # humidity: SPHU as is, or from RELH (converted by the core at each level's
         # pressure); it reduces the dry-air density and makes the data-level heights virtual
         # (the binary's mixed-layer heights on the NGM and HRRR-like oracles match at every
         # node and met time only so, docs/transport.md)
-        humidity = 2 if "RELH" in self.variables else int("SPHU" in self.variables)
+        humidity = 2 if self._raw_variable("rh") else int(self._raw_variable("q") is not None)
         values = {"ksys": self.ksys, "ptop": float(self.attrs.get("reserved", 0.0)),
                   "w_kind": w_kind, "humidity": humidity,
-                  "have_pres": self.pressure_field is not None,
-                  "have_hgts": "HGTS" in self.variables}
+                  "have_pres": self._raw_variable("pres") is not None,
+                  "have_hgts": self._raw_variable("hgts") is not None}
         return np.array([float(values[name]) for name in REMAP_SLOTS])
 
     def _read_cached(self, time: np.datetime64, window: Window,
