@@ -15,7 +15,8 @@ overlapping sub-grids. Each worker process keeps:
 Entries are keyed by the file (path, inode, size and times of change), the met time, whether
 the 10-m winds are used and the roughness, and evicted least recently used first once their
 bytes pass the budget (``execution.met_cache_mb`` in a project, :data:`DEFAULT_MB` by
-default; 0 turns the cache off). The cache lives in the process: nothing is shared between workers or written.
+default; 0 turns the cache off). The cache lives in the process: nothing is shared between
+workers or written.
 """
 
 from __future__ import annotations
