@@ -178,11 +178,12 @@ subroutine met_remap(nx, ny, nd, nl, nrpar, lev, rpar, z_top, zsg, sfc, raw, pro
 end subroutine met_remap
 
 !! ---- stilt_transport ----------------------------------------------------------------------
-subroutine transport_rows(nd, np, ns, out, nrow, steps, ncol, cols, block)
+subroutine transport_rows(nd, np, ns, out, nrow, steps, ncol, cols, block, status)
     !! Columns cols of the core's diagnostics at model steps steps (both 1-based), read in
     !! one pass over out in memory order: block(:, r, c) is column cols(c) of every particle
-    !! after step steps(r). status-free: the caller passes indices inside out.
+    !! after step steps(r). status: 1 (block zero) when an index lies outside out.
     use, intrinsic :: iso_c_binding, only: c_double, c_int
+    use stilt_kinds, only: status_ok, status_bad_argument
     implicit none
     integer(c_int), intent(in) :: nd, np, ns, nrow, ncol
     !f2py intent(hide), depend(out) :: nd = shape(out, 0), np = shape(out, 1), ns = shape(out, 2)
@@ -191,7 +192,14 @@ subroutine transport_rows(nd, np, ns, out, nrow, steps, ncol, cols, block)
     real(c_double), intent(in) :: out(nd, np, ns)
     integer(c_int), intent(in) :: steps(nrow), cols(ncol)
     real(c_double), intent(out) :: block(np, nrow, ncol)
+    integer(c_int), intent(out) :: status
     integer :: r, p, c
+    status = status_ok
+    if (any(steps < 1 .or. steps > ns) .or. any(cols < 1 .or. cols > nd)) then
+        status = status_bad_argument
+        block = 0.0_c_double
+        return
+    end if
     do r = 1, nrow
         do p = 1, np
             do c = 1, ncol

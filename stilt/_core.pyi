@@ -49,7 +49,7 @@ def transport_surface_at(
 def transport_rows(
     out: npt.NDArray[np.float64],  # the core's diagnostics (28, np, nsteps)
     steps: npt.ArrayLike, cols: npt.ArrayLike,  # 1-based
-) -> npt.NDArray[np.float64]: ...  # (np, len(steps), len(cols))
+) -> tuple[npt.NDArray[np.float64], int]: ...  # (np, len(steps), len(cols)), status
 def transport_init_rng(
     seed: int, nrs: int, indx: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.int32], int]: ...  # rng (nrs, np), status

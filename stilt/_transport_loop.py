@@ -255,8 +255,11 @@ class Rows:
         self.times.extend(times)
         names = list(dict.fromkeys(["x", "y"] + [c for c in self.cols if c not in sums
                                                  and c not in ("long", "lati")]))
-        block = _core.transport_rows(out, np.asarray(rows, dtype=np.int32) + 1,
-                                     np.array([DC[c] + 1 for c in names], dtype=np.int32))
+        block, status = _core.transport_rows(out, np.asarray(rows, dtype=np.int32) + 1,
+                                             np.array([DC[c] + 1 for c in names], dtype=np.int32))
+        if status != 0:
+            raise CoreError(f"output rows: steps {rows} or columns {names} outside the core's "
+                            f"buffer {out.shape}")
 
         def diag(c: str) -> np.ndarray:
             return block[:, :, names.index(c)].T  # (rows, particles), contiguous

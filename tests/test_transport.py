@@ -399,7 +399,7 @@ def test_met_column_and_remap_slots_agree_with_the_core() -> None:
 
 def test_output_rows_are_gathered_as_numpy_indexes_them() -> None:
     """transport_rows(out, steps, cols)[:, r, c] is out[cols[c] - 1, :, steps[r] - 1]: any
-    steps (repeated, out of order) and columns, bit for bit."""
+    steps (repeated, out of order) and columns, bit for bit; indices outside out refused."""
     from stilt import _core
 
     rng = np.random.default_rng(5)
@@ -407,10 +407,14 @@ def test_output_rows_are_gathered_as_numpy_indexes_them() -> None:
     out[3, 5, 2] = np.nan
     steps = np.array([3, 1, 11, 3], dtype=np.int32)
     cols = np.array([1, 2, 4, 28, 4], dtype=np.int32)
-    block = _core.transport_rows(out, steps, cols)
-    assert block.shape == (37, 4, 5)
+    block, status = _core.transport_rows(out, steps, cols)
+    assert status == 0 and block.shape == (37, 4, 5)
     want = out[cols[None, :] - 1, :, steps[:, None] - 1]  # (rows, cols, particles)
     np.testing.assert_array_equal(block, want.transpose(2, 0, 1))
+    # an index outside the buffer is refused, never read
+    for bad_steps, bad_cols in ((np.array([12], np.int32), cols), (steps, np.array([0], np.int32))):
+        block, status = _core.transport_rows(out, bad_steps, bad_cols)
+        assert status == 1 and not block.any()
 
 
 def test_the_core_remaps_only_the_nodes_particles_visit(monkeypatch: pytest.MonkeyPatch) -> None:
