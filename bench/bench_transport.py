@@ -55,7 +55,8 @@ import stilt
 # one-time cost of a fresh process and "run" the simulation alone
 import cftime, netCDF4, pandas, xarray
 import stilt.met.arl, stilt.met.projection, stilt.met.roughness, stilt.met.window
-import stilt._core, stilt.transport, stilt._transport_loop
+from stilt import _core  # as the package loads it (stilt/_load_core.py)
+import stilt.transport, stilt._transport_loop
 import stilt.errors
 # an editable install (meson-python's loader never writes bytecode) or PYTHONDONTWRITEBYTECODE
 # compiles stilt's modules from source in every process; an installed wheel does not

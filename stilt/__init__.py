@@ -40,6 +40,10 @@ def __getattr__(name: str) -> Any:
         from stilt._version import get_version
 
         return get_version()
+    if name == "_core":  # ``from stilt import _core`` asks here before it imports
+        from stilt._load_core import load_core
+
+        return load_core()
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'stilt' has no attribute {name!r}")

@@ -780,6 +780,36 @@ def test_threads_give_bit_identical_remap_and_positions(vertical: str, surface: 
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
 
 
+WAIT_POLICY_CHILD = """
+import os
+from stilt import _core
+print(os.environ.get("OMP_WAIT_POLICY", "unset"))
+"""
+
+
+@pytest.mark.parametrize("user, shown", [(None, "GOMP_SPINCOUNT = '0'"),
+                                         ("ACTIVE", "OMP_WAIT_POLICY = 'ACTIVE'")])
+def test_the_core_loads_openmp_with_idle_threads_asleep(user: str | None, shown: str) -> None:
+    """OpenMP reads its wait policy once, when the core loads it: unless the user set one,
+    the core is loaded with idle threads asleep at once (GNU OpenMP's default spins them for
+    300 000 rounds first, which took a core from the rows' thread and the interpreter between
+    core calls; docs/performance.md), and the process's environment is left as the user had
+    it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
+    env["OMP_DISPLAY_ENV"] = "VERBOSE"  # OpenMP prints its settings as it starts
+    if user is not None:
+        env["OMP_WAIT_POLICY"] = user
+    res = subprocess.run([sys.executable, "-c", WAIT_POLICY_CHILD], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [user or "unset"]
+    assert shown in res.stderr, res.stderr
+
+
 FORK_AFTER_THREADS = """
 import multiprocessing, sys, warnings
 import numpy as np
