@@ -29,6 +29,7 @@ subroutine grid_to_latlon(par, nx, ny, x, y, lat, lon, status, n)
     real(c_double), intent(out) :: lat(n), lon(n)
     integer(c_int), intent(out) :: status
     !f2py intent(hide), depend(x) :: n = len(x)
+    !f2py threadsafe
     integer(c_int), parameter :: block = 4096  ! points per thread's share (OpenMP builds)
     type(grid_t) :: g
     integer(c_int) :: i, last
@@ -189,6 +190,7 @@ subroutine transport_rows(nd, np, ns, out, nrow, steps, ncol, cols, block, statu
     !f2py intent(hide), depend(out) :: nd = shape(out, 0), np = shape(out, 1), ns = shape(out, 2)
     !f2py intent(hide), depend(steps) :: nrow = len(steps)
     !f2py intent(hide), depend(cols) :: ncol = len(cols)
+    !f2py threadsafe
     real(c_double), intent(in) :: out(nd, np, ns)
     integer(c_int), intent(in) :: steps(nrow), cols(ncol)
     real(c_double), intent(out) :: block(np, nrow, ncol)
@@ -390,6 +392,7 @@ subroutine arl_unpack_records(lrec, n, records, nexp, prec, var1, nx, i0, i1, j0
     !f2py integer, intent(hide), depend(records) :: n = shape(records, 1)
     !f2py integer, intent(hide), depend(i0, i1) :: wx = i1 - i0 + 1
     !f2py integer, intent(hide), depend(j0, j1) :: wy = j1 - j0 + 1
+    !f2py threadsafe
     integer(c_int) :: k, st
     checksums = -1
     status = 0
@@ -453,6 +456,7 @@ subroutine footprint_hnf(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, de
     real(c_double), intent(out) :: foot_out(np, nt), depth_out(np)
     !f2py intent(hide), depend(foot) :: np = shape(foot, 0)
     !f2py intent(hide), depend(foot) :: nt = shape(foot, 1)
+    !f2py threadsafe
     depth_out = depth_in
     call hnf_plume_dilution(np, nt, order, abs_time_min, foot, samt, sigw, tlgr, dens, mlht, &
         z0, veght, depth_out, foot_out)

@@ -417,6 +417,64 @@ def test_output_rows_are_gathered_as_numpy_indexes_them() -> None:
         assert status == 1 and not block.any()
 
 
+def _longest_pause_during(call: Callable[[], object]) -> tuple[float, float]:
+    """Run ``call`` on another thread while this one loops; returns the call's duration and
+    the longest this thread went without running while it lasted (seconds)."""
+    import threading
+    import time
+
+    span: list[float] = []
+
+    def worker() -> None:
+        span.append(time.perf_counter())
+        call()
+        span.append(time.perf_counter())
+
+    thread = threading.Thread(target=worker)
+    ticks = [time.perf_counter()]
+    thread.start()
+    while thread.is_alive():
+        ticks.append(time.perf_counter())
+    thread.join()
+    inside = np.array([span[0], *(t for t in ticks if span[0] <= t <= span[1]), span[1]])
+    return span[1] - span[0], float(np.diff(inside).max())
+
+
+@pytest.mark.parametrize("which", ["transport_rows", "grid_to_latlon"])
+def test_the_rows_core_calls_let_the_interpreter_run(which: str) -> None:
+    """The core calls the output rows' thread makes (gathering the rows, positions to
+    latitude and longitude) release the interpreter lock while they run, as the particle loop
+    does: the main thread reads the next met meanwhile instead of waiting for them (the met
+    reads took 0.05 s instead of 0.03 s on 2 threads; docs/performance.md)."""
+    import sys
+
+    from stilt import _core
+    from stilt.met.projection import ArlGrid
+
+    if which == "transport_rows":
+        out = np.asfortranarray(np.random.default_rng(1).normal(size=(20, 1000, 300)))
+        steps, cols = np.arange(1, 301, dtype=np.int32), np.arange(1, 21, dtype=np.int32)
+
+        def call() -> object:
+            return _core.transport_rows(out, steps, cols)
+    else:
+        grid = ArlGrid.lambert(tang_lat=38.5, ref_lon=-97.5, grid_size_km=3.0, nx=1799,
+                               ny=1059)
+        xy = np.random.default_rng(2).uniform(1.0, 1000.0, size=(2, 1_500_000))
+        _core.transport_threads(1)
+
+        def call() -> object:
+            return grid.to_latlon(xy[0], xy[1])
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)  # a thread holding the lock is asked to drop it each ms
+    try:  # holding the lock, a call stops this thread for all of it, every time
+        timings = [_longest_pause_during(call) for _ in range(3)]
+    finally:
+        sys.setswitchinterval(switch)
+    assert min(duration for duration, _ in timings) > 0.005, timings  # long enough to tell
+    assert min(pause / duration for duration, pause in timings) < 0.5, timings
+
+
 def test_the_core_remaps_only_the_nodes_particles_visit(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each met time's profiles are remapped node by node where particles go: a small share
     of the window, with exactly the values of the whole window remapped at once."""
