@@ -20,7 +20,12 @@ class FunctionClocks:
         self._clock = clock
         self._saved: list[tuple[Any, str, Any]] = []
         for module, attr, label in targets:
-            owner: Any = importlib.import_module(module)
+            # as the package imports it: ``from stilt import _core`` loads the core with its
+            # OpenMP settings (stilt/_load_core.py), importing "stilt._core" directly does not
+            parent, _, child = module.rpartition(".")
+            owner: Any = importlib.import_module(parent) if parent else None
+            owner = getattr(owner, child) if hasattr(owner, child) else \
+                importlib.import_module(module)
             *path, name = attr.split(".")
             for part in path:
                 owner = getattr(owner, part)
