@@ -7,6 +7,9 @@ the thread that makes the output rows beside the particle loop and from the inte
 (docs/performance.md, "Threads and workers"), so the core is loaded with
 ``OMP_WAIT_POLICY=PASSIVE``: idle threads sleep at once. A wait policy the user set is kept,
 and the environment is left as it was (child processes and other libraries see the user's).
+The package's ``__getattr__`` calls :func:`load_core` when a module does ``from stilt import
+_core``, as every module of stilt does; ``import stilt._core`` goes straight to the import
+system and loads the core without it.
 """
 
 from __future__ import annotations
