@@ -95,7 +95,7 @@ def round_mantissa(values: Any, bits: int) -> np.ndarray:
     return out
 
 
-def _is_table(var: xr.DataArray) -> bool:
+def _is_table(var: xr.DataArray | xr.Variable) -> bool:
     return var.ndim == 2 and set(var.dims) == set(TABLE_DIMS) and var.dtype.kind == "f"
 
 
@@ -273,20 +273,28 @@ def write_trajectories(ds: xr.Dataset, path: str | Path) -> None:
                          "dimension of their own; expected the index coordinates only")
     chunk = _chunk_shape(ds)
     chunked = bool(chunk["time"] and chunk["indx"])
-    table = [str(n) for n, v in ds.data_vars.items() if _is_table(v)]
+    variables = ds.variables  # Variables: no DataArray built per name
+    table = [str(n) for n in ds.data_vars if _is_table(variables[n])]
     with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
-        for name in [*ds.data_vars, *ds.coords]:
-            _write_variable(nc, str(name), ds[name].variable,
-                            chunk if name in ds.data_vars else None)
+        # every variable defined before any value is written: netCDF-C leaves define mode
+        # (laying out the variables defined so far) at each write, and every switch costs
+        values = [_define_variable(nc, str(name), variables[name],
+                                   chunk if name in ds.data_vars else None)
+                  for name in [*ds.data_vars, *ds.coords]]
         nc.setncatts(dict(ds.attrs))
+        for out, data in values:
+            if out is not None:
+                out[...] = data
     if chunked and table:
         _write_chunks(path, ds, table, chunk["indx"])
 
 
-def _write_variable(nc: Any, name: str, var: xr.Variable, chunk: dict[str, int] | None) -> None:
-    """One variable into an open netCDF4 Dataset (its dims made when first used, as xarray
-    does); table columns (``chunk`` given) stored as :func:`_storage` says, their values left
-    to :func:`_write_chunks` (but for an empty table), the others written as they are."""
+def _define_variable(nc: Any, name: str, var: xr.Variable,
+                     chunk: dict[str, int] | None) -> tuple[Any, np.ndarray | None]:
+    """Define one variable in an open netCDF4 Dataset (its dims made when first used, as
+    xarray does); table columns (``chunk`` given) stored as :func:`_storage` says, their values
+    left to :func:`_write_chunks` (but for an empty table). Returns the netCDF4 variable and
+    the values the caller writes into it as they are, or ``(None, None)``."""
     table = chunk is not None and _is_table(var)
     for dim in FILE_DIMS if table else var.dims:
         if dim not in nc.dimensions:
@@ -303,8 +311,8 @@ def _write_variable(nc: Any, name: str, var: xr.Variable, chunk: dict[str, int] 
         out.set_auto_maskandscale(False)
         out.setncatts(attrs)
         if sizes is None:  # no rows or no particles: nothing to compress
-            out[...] = _stored_values(name, var.transpose(*FILE_DIMS).values)
-        return
+            return out, _stored_values(name, var.transpose(*FILE_DIMS).values)
+        return None, None
     values = np.asarray(var.values)
     if values.dtype.kind not in "iuf":
         raise TypeError(f"trajectory variable {name!r} has type {values.dtype}, expected "
@@ -313,7 +321,7 @@ def _write_variable(nc: Any, name: str, var: xr.Variable, chunk: dict[str, int] 
                             fill_value=np.nan if values.dtype.kind == "f" else None)
     out.set_auto_maskandscale(False)  # the values are already as stored
     out.setncatts(dict(var.attrs))
-    out[...] = values
+    return out, values
 
 
 def _write_chunks(path: str | Path, ds: xr.Dataset, names: list[str], rows: int) -> None:
@@ -324,7 +332,7 @@ def _write_chunks(path: str | Path, ds: xr.Dataset, names: list[str], rows: int)
 
     with h5py.File(path, "r+") as f:
         for name in names:
-            values = _stored_values(name, ds[name].variable.transpose(*FILE_DIMS).values)
+            values = _stored_values(name, ds.variables[name].transpose(*FILE_DIMS).values)
             dset = f[name]
             if dset.chunks != (rows, values.shape[1]):
                 raise RuntimeError(f"trajectory file {path}: {name} has chunks {dset.chunks}, "

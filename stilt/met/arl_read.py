@@ -175,9 +175,10 @@ def _decode_file(inv: ArlInventory, f: BinaryIO, periods: np.ndarray, plan: _Pla
     max_recs = max(1, _BATCH_BYTES // (need + 4 * (i1 - i0 + 1) * (j1 - j0 + 1)))
     # (time slot, period, data record) in file order, in batches of contiguous reads
     jobs = [(t0 + k, int(p), r) for k, p in enumerate(periods) for r in plan.records]
+    per_period = inv.records_per_period  # a sum over the levels: computed once
     for b0 in range(0, len(jobs), max_recs):
         batch = jobs[b0:b0 + max_recs]
-        recnos = [p * inv.records_per_period + inv.nindex + r for _, p, r in batch]  # 0-based
+        recnos = [p * per_period + inv.nindex + r for _, p, r in batch]  # 0-based
         buf = _read_records(inv, f, recnos, need)
         present, nexp, prec, var1 = _present_records(inv, buf, batch, recnos)
         if not len(present):
