@@ -404,3 +404,19 @@ def test_error_parameters_write_rstilt_s_second_error_trajectory(tmp_path, synth
     config.write_text(config.read_text().split("siguverr")[0])
     assert cli("run", str(errs)).returncode == 0
     assert not list((errs / "out").rglob("*_traj_error.nc"))
+
+
+def test_the_command_line_loads_numpy_without_blas_threads() -> None:
+    """stilt makes no BLAS calls: the command line keeps numpy's OpenBLAS from starting (and
+    spinning) a thread per core, in its process and the processes it starts, unless the user
+    set OPENBLAS_NUM_THREADS."""
+    code = ("import os, stilt.cli; stilt.cli.main(['--version']); import numpy; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120, check=True).stdout.split()
+    assert out[-2:] == ["1", "1"]  # one thread in the process: numpy's OpenBLAS started none
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120, check=True).stdout.split()
+    assert out[-2] == "2"  # the user's choice is kept

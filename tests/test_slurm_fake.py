@@ -397,6 +397,15 @@ def test_cpus_per_task_split_into_workers_and_threads(tmp_path, fake_slurm, monk
         task_plan(SlurmConfig(cpus_per_task=2), threads=4)
     text = render_script(SlurmConfig(cpus_per_task=8), tmp_path, 2, "stilt-p", threads=4)
     assert "#SBATCH --cpus-per-task=8\n" in text and "export OMP_NUM_THREADS=4" in text
+    # numpy's OpenBLAS on one thread in the task (stilt makes no BLAS calls), unless the
+    # environment sbatch passes on chose otherwise
+    exports = "\n".join(ln for ln in text.splitlines() if ln.startswith("export "))
+    for given, expected in ((None, "1"), ("3", "3")):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        env.update({} if given is None else {"OPENBLAS_NUM_THREADS": given})
+        shell = subprocess.run(["bash", "-euc", exports + '\necho "$OPENBLAS_NUM_THREADS"'],
+                               env=env, capture_output=True, text=True, check=True)
+        assert shell.stdout.strip() == expected
     # a submitted run: the plan reaches run.json and the script
     orch_fakes.install(monkeypatch, tmp_path / "calls.log")
     project = fake_project(tmp_path / "p", n=4)

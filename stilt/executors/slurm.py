@@ -122,7 +122,8 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     Every ``#SBATCH`` key is validated (``^[a-z][a-z0-9-]*$``) and every value is refused when
     it holds a newline, carriage return or NUL, then shell-quoted; so are the paths of the
     command line. Nothing secret goes into it (the environment is inherited by sbatch).
-    ``OMP_NUM_THREADS`` is set to ``threads``, the threads of one worker.
+    ``OMP_NUM_THREADS`` is set to ``threads``, the threads of one worker, and
+    ``OPENBLAS_NUM_THREADS`` to 1 unless the environment sets it (stilt makes no BLAS calls).
     """
     options: list[tuple[str, str]] = [("job-name", job_name)]
     spec = f"0-{n_tasks - 1}" + (f"%{slurm.max_parallel}" if slurm.max_parallel else "")
@@ -145,6 +146,8 @@ def render_script(slurm: SlurmConfig, run_dir: Path, n_tasks: int, job_name: str
     lines.append("set -eu")
     lines.extend(slurm.setup)
     lines.append(f"export OMP_NUM_THREADS={int(threads)}")  # the threads of one worker
+    # stilt makes no BLAS calls: numpy's OpenBLAS need not start (and spin) a thread per core
+    lines.append("export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}")
     lines.append(f"exec {shlex.quote(python or sys.executable)} -m stilt.executors.slurm_task "
                  f"{shlex.quote(str(run_dir))}")
     return "\n".join(lines) + "\n"
