@@ -730,3 +730,38 @@ def test_met_info_gives_the_outline_of_a_lambert_grid(tmp_path: Path, capsys) ->
     lat_min, lon_min = float(box.group(1)), float(box.group(3))
     gx, gy = grid.to_grid(np.array([lat_min]), np.array([lon_min]))  # the box's SW corner
     assert not (1 <= gx[0] <= 40 and 1 <= gy[0] <= 30)
+
+
+def test_label_check_names_the_record_in_plain_and_gzip_files(oct_copy: Path) -> None:
+    """check_arl_values reads the labels of the periods asked for (of a plain file through a
+    memory map, of a gzip file one by one) and names the first record whose values cannot be
+    finite, or whose label cannot be read."""
+    from stilt.met.arl import check_arl_values
+
+    inv = arl_inventory(oct_copy)
+    lev, name = inv.data_records[5]
+    recno = inv.record_number(3, 5)
+    raw = bytearray(oct_copy.read_bytes())
+    at = (recno - 1) * inv.record_length
+    raw[at + 36:at + 50] = f"{'inf':>14}".encode()  # the first value
+    oct_copy.write_bytes(bytes(raw))
+    packed = oct_copy.with_suffix(".gz")
+    packed.write_bytes(gzip.compress(bytes(raw)))
+    stamp = str(inv.times[3])[:16]
+    for path in (oct_copy, packed):
+        with pytest.raises(MetError, match=rf"{path.name}: record {recno} \({name} at level "
+                                           rf"{lev}, {stamp}.*first value inf"):
+            check_arl_values(path)
+        check_arl_values(path, inv.times[[0, 1, 2, 4]])  # the other periods are fine
+    raw[at + 18:at + 22] = b" 200"  # exponent out of range, the first value finite again
+    raw[at + 36:at + 50] = raw[at + inv.record_length + 36:at + inv.record_length + 50]
+    oct_copy.write_bytes(bytes(raw))
+    with pytest.raises(MetError, match=rf"record {recno} .*exponent 200\)"):
+        check_arl_values(oct_copy)
+    raw[at:at + 50] = b"#" * 50
+    oct_copy.write_bytes(bytes(raw))
+    with pytest.raises(MetError, match=rf"record {recno} has a bad label"):
+        check_arl_values(oct_copy)
+    oct_copy.write_bytes(bytes(raw[:at + 20]))  # cut inside that label
+    with pytest.raises(MetError, match=rf"truncated .*record {recno} is incomplete"):
+        check_arl_values(oct_copy)

@@ -3,6 +3,8 @@ verifying every record against its checksum."""
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -16,6 +18,7 @@ from stilt.met.arl_format import (
     Label,
     PathLike,
     parse_label,
+    parse_label_block,
     time_text,
 )
 from stilt.met.arl_index import ArlInventory, arl_inventory, open_arl, read_at
@@ -143,14 +146,45 @@ def check_arl_values(path: PathLike, times: Any = None) -> None:
     else:
         want = np.asarray(times, dtype="datetime64[m]")
         periods = np.flatnonzero(np.isin(inv.times.astype("datetime64[m]"), want)).tolist()
-    for p, _, recno, lv, name, lab in data_labels(inv, periods):
-        if is_missing(lab):
-            continue
-        if not (np.isfinite(lab.var1) and np.isfinite(lab.prec)) or abs(lab.nexp) > 127:
-            raise MetError(f"{inv.path}: record {recno} ({name} at level {lv}, "
-                           f"{time_text(inv.times[p])}) holds values that are not finite "
-                           f"(first value {float(lab.var1)}, precision {float(lab.prec)}, "
-                           f"exponent {lab.nexp}): the field cannot be used")
+    periods = list(periods)
+    if not periods or not inv.data_records:
+        return
+    block, recnos = _label_block(inv, periods)
+    fc, _, names, nexp, prec, var1 = parse_label_block(block, inv.path, recnos)
+    used = (fc >= 0) & (names != "NULL")  # not a blank or NULL record (is_missing)
+    bad = used & ~(np.isfinite(var1) & np.isfinite(prec) & (np.abs(nexp) <= 127))
+    if not bad.any():
+        return
+    k = int(np.argmax(bad))
+    p, r = divmod(k, len(inv.data_records))
+    lv, name = inv.data_records[r]
+    raise MetError(f"{inv.path}: record {recnos[k]} ({name} at level {lv}, "
+                   f"{time_text(inv.times[periods[p]])}) holds values that are not finite "
+                   f"(first value {float(var1[k])}, precision {float(prec[k])}, "
+                   f"exponent {int(nexp[k])}): the field cannot be used")
+
+
+def _label_block(inv: ArlInventory, periods: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    """The 50-byte labels of every data record of ``periods`` as an (n, 50) uint8 block, in
+    file order, and their 1-based record numbers; a file cut short raises MetError."""
+    per = len(inv.data_records)
+    first = np.asarray(periods, dtype=np.int64)[:, None] * inv.records_per_period + inv.nindex
+    recnos = (first + np.arange(1, per + 1)).ravel()
+    offsets = (recnos - 1) * inv.record_length
+    with open_arl(inv.path) as f:
+        size = os.fstat(f.fileno()).st_size if isinstance(f, io.BufferedReader) else -1
+        if 0 < size and offsets.max() + LABEL_LEN <= size:  # a plain file: the labels alone
+            data = np.memmap(f, dtype=np.uint8, mode="r")
+            block = data[offsets[:, None] + np.arange(LABEL_LEN)]
+            del data
+        else:  # compressed, or cut short: label by label, naming a short one
+            block = np.zeros((len(recnos), LABEL_LEN), dtype=np.uint8)
+            for k, recno in enumerate(recnos.tolist()):
+                raw = read_at(f, (recno - 1) * inv.record_length, LABEL_LEN)
+                if len(raw) != LABEL_LEN:
+                    parse_label(raw, inv.path, recno)  # raises, naming the record
+                block[k] = np.frombuffer(raw, dtype=np.uint8)
+    return block, recnos.tolist()
 
 
 def verify_arl(path: PathLike) -> int:
