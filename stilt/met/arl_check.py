@@ -17,6 +17,7 @@ from stilt.met.arl_format import (
     VERTICAL_SYSTEMS,
     Label,
     PathLike,
+    missing_records,
     parse_label,
     parse_label_block,
     time_text,
@@ -103,7 +104,7 @@ def describe_arl(path: PathLike, records: bool = False) -> str:
 
 def is_missing(lab: Label) -> bool:
     """A blank pre-filled record (forecast -1) or a NULL record: no data."""
-    return lab.forecast < 0 or lab.name == "NULL"
+    return bool(missing_records(lab.forecast, lab.name))
 
 
 def data_labels(inv: ArlInventory, periods: Iterable[int]
@@ -151,8 +152,8 @@ def check_arl_values(path: PathLike, times: Any = None) -> None:
         return
     block, recnos = _label_block(inv, periods)
     fc, _, names, nexp, prec, var1 = parse_label_block(block, inv.path, recnos)
-    used = (fc >= 0) & (names != "NULL")  # not a blank or NULL record (is_missing)
-    bad = used & ~(np.isfinite(var1) & np.isfinite(prec) & (np.abs(nexp) <= 127))
+    bad = ~missing_records(fc, names) & ~(np.isfinite(var1) & np.isfinite(prec)
+                                          & (np.abs(nexp) <= 127))
     if not bad.any():
         return
     k = int(np.argmax(bad))
@@ -167,9 +168,8 @@ def check_arl_values(path: PathLike, times: Any = None) -> None:
 def _label_block(inv: ArlInventory, periods: Sequence[int]) -> tuple[np.ndarray, list[int]]:
     """The 50-byte labels of every data record of ``periods`` as an (n, 50) uint8 block, in
     file order, and their 1-based record numbers; a file cut short raises MetError."""
-    per = len(inv.data_records)
-    first = np.asarray(periods, dtype=np.int64)[:, None] * inv.records_per_period + inv.nindex
-    recnos = (first + np.arange(1, per + 1)).ravel()
+    recnos = inv.record_number(np.asarray(periods, dtype=np.int64)[:, None],
+                               np.arange(len(inv.data_records))).ravel()
     offsets = (recnos - 1) * inv.record_length
     with open_arl(inv.path) as f:
         size = os.fstat(f.fileno()).st_size if isinstance(f, io.BufferedReader) else -1

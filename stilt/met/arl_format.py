@@ -316,6 +316,13 @@ def label_time(date: tuple[int, int, int, int], path: Path, recno: int) -> _dt.d
                        f"({exc})") from None
 
 
+def missing_records(forecast: Any, name: Any) -> Any:
+    """Which labels mark a record without data: a blank pre-filled record (forecast -1) or a
+    NULL record. Element-wise on arrays (as :func:`parse_label_block` returns them) or on
+    one label's values."""
+    return (np.asarray(forecast) < 0) | (np.asarray(name) == "NULL")
+
+
 def parse_label_block(block: np.ndarray, path: Path, recnos: Sequence[int]
                        ) -> tuple[np.ndarray, ...]:
     """Parse many labels at once: (forecast, level, name, nexp, prec, var1) arrays.

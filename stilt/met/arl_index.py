@@ -207,8 +207,10 @@ class ArlInventory:
         """(level, name) of each data record of a period, in file order."""
         return [(lev, name) for lev, names in enumerate(self.level_names) for name in names]
 
-    def record_number(self, period: int, data_record: int) -> int:
-        """1-based record number in the file of a data record (0-based period and index)."""
+    def record_number(self, period: int | np.ndarray,
+                      data_record: int | np.ndarray) -> int | np.ndarray:
+        """1-based record number in the file of a data record (0-based period and index;
+        integer arrays broadcast)."""
         return period * self.records_per_period + self.nindex + data_record + 1
 
     @property

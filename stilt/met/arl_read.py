@@ -23,6 +23,7 @@ from stilt.met.arl_format import (
     PathLike,
     as_datetime64,
     dif_parent_names,
+    missing_records,
     parse_label_block,
     time_text,
     variable_attrs,
@@ -230,7 +231,7 @@ def _present_records(inv: ArlInventory, buf: np.ndarray, batch: list[tuple[int, 
     names = inv.data_records
     fc, level, name_col, nexp, prec, var1 = parse_label_block(
         buf[:, :LABEL_LEN], inv.path, [k + 1 for k in recnos])
-    missing = (fc < 0) | (name_col == "NULL")
+    missing = missing_records(fc, name_col)
     want_name = np.array([names[r][1] for _, _, r in batch])
     want_lev = np.array([names[r][0] for _, _, r in batch])
     wrong = ~missing & ((name_col != want_name) | (level != want_lev))
