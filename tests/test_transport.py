@@ -452,8 +452,13 @@ def test_the_rows_core_calls_let_the_interpreter_run(which: str) -> None:
     from stilt.met.projection import ArlGrid
 
     if which == "transport_rows":
-        out = np.asfortranarray(np.random.default_rng(1).normal(size=(20, 1000, 300)))
-        steps, cols = np.arange(1, 301, dtype=np.int32), np.arange(1, 21, dtype=np.int32)
+        # the core's 28 diagnostics, two columns read, each step four times: the gather
+        # reads far more than the block f2py allocates and zero-fills with the lock held
+        # before the call (every column of every step made that about half of the call, too
+        # close to the bound below to tell; a block over 32 MB is fresh memory every call)
+        out = np.ones((28, 1000, 300), order="F")
+        steps = np.tile(np.arange(1, 301, dtype=np.int32), 4)
+        cols = np.array([1, 15], dtype=np.int32)
 
         def call() -> object:
             return _core.transport_rows(out, steps, cols)
